@@ -1,0 +1,39 @@
+// Lint rules: typed TypeScript, no `any`, no default exports, and the one-way
+// import direction core <- pipelines <- daemon <- cli (config is read by all).
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+/** Directories a layer must not import from (DESIGN.md, "Layout and dependency direction"). */
+const forbidden = {
+  core: ['pipelines', 'daemon', 'cli', 'bench'],
+  pipelines: ['daemon', 'cli', 'bench'],
+  daemon: ['cli', 'bench'],
+  config: ['core', 'pipelines', 'daemon', 'cli', 'bench'],
+};
+
+const layerRules = Object.entries(forbidden).map(([layer, banned]) => ({
+  files: [`${layer}/**/*.ts`],
+  rules: {
+    'no-restricted-imports': ['error', {
+      patterns: banned.map((b) => ({
+        group: [`**/${b}/*`, `**/${b}`, `../${b}/*`],
+        message: `${layer}/ must not import from ${b}/ (import direction core <- pipelines <- daemon <- cli).`,
+      })),
+    }],
+  },
+}));
+
+export default tseslint.config(
+  { ignores: ['node_modules/**', 'var/**', 'bench/results/**', 'bin/**', '**/*.js', '**/*.mjs', '**/*.cjs'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    files: ['**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-explicit-any': 'error',
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      'no-restricted-syntax': ['error', { selector: 'ExportDefaultDeclaration', message: 'Use named exports.' }],
+    },
+  },
+  ...layerRules,
+);
