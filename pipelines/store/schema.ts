@@ -1,0 +1,121 @@
+/**
+ * The store's schema as an ordered list of migrations.
+ *
+ * `PRAGMA user_version` holds the number of migrations applied. Opening a store
+ * applies the missing ones in order, each in its own transaction together with
+ * the version bump, so a crash mid-migration leaves the previous version intact.
+ * A database written by a newer bonsai (a version above the list) is refused.
+ * Never edit a released migration: append a new one.
+ */
+import type { Database } from 'better-sqlite3';
+import { BonsaiError } from '../../core/errors.ts';
+
+/** One schema step. */
+export interface Migration {
+  /** The `user_version` after this migration (1-based, consecutive). */
+  version: number;
+  /** What the step adds, for logs. */
+  description: string;
+  /** Applies the step; runs inside a transaction. */
+  up(db: Database): void;
+}
+
+/** Every migration, oldest first. */
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    description: 'samples, labels in first-seen order, duplicates',
+    up(db) {
+      db.exec(`
+        CREATE TABLE samples (
+          seq INTEGER PRIMARY KEY AUTOINCREMENT,   -- arrival order, never reused
+          id TEXT NOT NULL UNIQUE CHECK (length(id) = 64),  -- SHA-256 hex of the file's bytes
+          modality TEXT NOT NULL CHECK (modality IN ('image', 'audio')),
+          split TEXT NOT NULL CHECK (split IN ('train', 'validation', 'test')),
+          label TEXT,
+          transcript TEXT,
+          shape TEXT NOT NULL,                     -- JSON array
+          arrived_at INTEGER NOT NULL,             -- ms since the epoch
+          source TEXT NOT NULL,                    -- path relative to inbox/
+          trained_version INTEGER,                 -- first model version trained on it; NULL = pending
+          features BLOB NOT NULL,                  -- float32 little-endian, row-major; last so scans skip it
+          CHECK (label IS NOT NULL OR transcript IS NOT NULL)
+        );
+        CREATE INDEX samples_stats ON samples (split, modality, label, trained_version);
+        CREATE INDEX samples_pending ON samples (seq) WHERE trained_version IS NULL;
+        CREATE TABLE labels (
+          class_index INTEGER PRIMARY KEY,         -- 0, 1, 2, ... in first-seen order
+          label TEXT NOT NULL UNIQUE,
+          first_seen_at INTEGER NOT NULL
+        );
+        CREATE TABLE duplicates (
+          seq INTEGER PRIMARY KEY,
+          id TEXT NOT NULL REFERENCES samples (id),
+          source TEXT NOT NULL,
+          label TEXT,
+          transcript TEXT,
+          time INTEGER NOT NULL
+        );
+        CREATE INDEX duplicates_by_id ON duplicates (id);
+      `);
+    },
+  },
+  {
+    version: 2,
+    description: 'ingest log for the inbox commit protocol',
+    up(db) {
+      db.exec(`
+        CREATE TABLE ingest_log (
+          seq INTEGER PRIMARY KEY,
+          id TEXT,                                 -- content hash; NULL when rejected unread (too large)
+          source TEXT NOT NULL,                    -- path relative to inbox/
+          file_key TEXT NOT NULL,                  -- inode:size:mtime of that file instance
+          outcome TEXT NOT NULL CHECK (outcome IN ('accepted', 'duplicate', 'rejected')),
+          code TEXT,                               -- error code of a reject
+          sidecars TEXT NOT NULL DEFAULT '[]',     -- JSON array of sidecar sources moved with it
+          time INTEGER NOT NULL,
+          UNIQUE (source, file_key)
+        );
+        CREATE INDEX ingest_log_by_id ON ingest_log (id, source);
+        -- Samples stored before the log existed: their files were archived already.
+        INSERT INTO ingest_log (id, source, file_key, outcome, time)
+          SELECT id, source, 'unknown:' || seq, 'accepted', arrived_at FROM samples;
+      `);
+    },
+  },
+];
+
+/** The schema version this build writes. */
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+/** The database's current `user_version`. */
+export function schemaVersion(db: Database): number {
+  return db.pragma('user_version', { simple: true }) as number;
+}
+
+/**
+ * Brings `db` to the newest version. Throws `BONSAI_STORE_VERSION_TOO_NEW` for a
+ * database newer than `migrations`, and `BONSAI_STORE_NEEDS_MIGRATION` when it is
+ * older but `readonly` forbids migrating.
+ */
+export function migrate(db: Database, options: { readonly?: boolean; migrations?: readonly Migration[]; path?: string } = {}): { from: number; to: number } {
+  const migrations = options.migrations ?? MIGRATIONS;
+  migrations.forEach((m, i) => {
+    if (m.version !== i + 1) throw new BonsaiError('BONSAI_STORE_BAD_MIGRATIONS', `migration ${i} has version ${m.version}, expected ${i + 1}`, { index: i, version: m.version });
+  });
+  const from = schemaVersion(db);
+  const known = migrations.length;
+  if (from > known) {
+    throw new BonsaiError('BONSAI_STORE_VERSION_TOO_NEW', `store ${options.path ?? ''} has schema version ${from}, this bonsai knows up to ${known}; upgrade bonsai`, { path: options.path, version: from, known });
+  }
+  if (from < known && options.readonly) {
+    throw new BonsaiError('BONSAI_STORE_NEEDS_MIGRATION', `store ${options.path ?? ''} has schema version ${from} < ${known} and is opened read-only; open it once for writing to migrate`, { path: options.path, version: from, known });
+  }
+  for (const m of migrations.slice(from)) {
+    db.transaction(() => {
+      m.up(db);
+      db.pragma(`user_version = ${m.version}`);
+    }).immediate();
+  }
+  return { from, to: Math.max(from, known) };
+}
