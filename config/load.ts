@@ -1,0 +1,294 @@
+/**
+ * Loads the configuration: defaults < file (YAML or JSON) < environment
+ * (`BONSAI_*`) < CLI flags. The merged input is validated once by the schema and
+ * the result is deeply frozen. Every problem is reported in one error that names
+ * the key's path, the actual value and where the value came from.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { parseDocument } from 'yaml';
+import type { z } from 'zod';
+// config/ may import the dependency-free error type only (DESIGN.md: one error type, coded).
+// eslint-disable-next-line no-restricted-imports
+import { BonsaiError } from '../core/errors.ts';
+import { configSchema, type Config } from './schema.ts';
+import { coerceText, leafAt, leafOfEnv, objectKeysAt, type LeafKey } from './keys.ts';
+
+/** Short environment variables; any leaf also has a generic one, e.g. `BONSAI_ALGORITHM__GROWTH_PERCENTILE`. */
+export const ENV_ALIASES: Readonly<Record<string, string>> = Object.freeze({
+  BONSAI_STATE_DIR: 'stateDir',
+  BONSAI_MODEL: 'model.name',
+  BONSAI_BACKEND: 'backend.name',
+  BONSAI_THREADS: 'backend.threads',
+  BONSAI_UPDATE_THRESHOLD: 'triggers.pendingCount',
+  BONSAI_HOST: 'server.host',
+  BONSAI_PORT: 'server.port',
+  BONSAI_ROLE: 'role',
+  BONSAI_TRAINER_URL: 'trainerUrl',
+  BONSAI_POLLING: 'ingest.polling',
+  BONSAI_LOG_LEVEL: 'log.level',
+  BONSAI_LOG_FORMAT: 'log.format',
+});
+
+/** Environment variable that names the config file when neither `file` nor `--config` is given. */
+export const CONFIG_FILE_ENV = 'BONSAI_CONFIG';
+
+/** The flags of `bonsai start` (DESIGN.md), as commander returns them. */
+export interface StartFlags {
+  /** `--config FILE`: the config file; wins over `LoadOptions.file`. */
+  config?: string;
+  /** `--state-dir DIR` -> `stateDir`. */
+  stateDir?: string;
+  /** `--port N` -> `server.port`. */
+  port?: string | number;
+  /** `--model NAME` -> `model.name`. */
+  model?: string;
+  /** `--update-threshold N` (a count of new samples) -> `triggers.pendingCount`. */
+  updateThreshold?: string | number;
+}
+
+/** CLI flags and the key each sets. */
+export const FLAG_KEYS: Readonly<Record<Exclude<keyof StartFlags, 'config'>, { flag: string; key: string }>> = Object.freeze({
+  stateDir: { flag: '--state-dir', key: 'stateDir' },
+  port: { flag: '--port', key: 'server.port' },
+  model: { flag: '--model', key: 'model.name' },
+  updateThreshold: { flag: '--update-threshold', key: 'triggers.pendingCount' },
+});
+
+/** Inputs of `loadConfig`. */
+export interface LoadOptions {
+  /** Config file (YAML, or JSON, which is YAML too); else `flags.config`, else `$BONSAI_CONFIG`, else none. */
+  file?: string;
+  /** Environment; default `process.env`. Empty values count as unset. */
+  env?: Readonly<Record<string, string | undefined>>;
+  /** `bonsai start` flags. */
+  flags?: StartFlags;
+  /** Directory that relative paths from env and flags resolve against; default `process.cwd()`. */
+  cwd?: string;
+}
+
+/** Keys holding filesystem paths; loadConfig makes them absolute (relative to the file for file values). */
+const PATH_KEYS = ['stateDir', 'server.tokenFile'];
+
+type Source = string;
+type Plain = Record<string, unknown>;
+
+function isPlain(v: unknown): v is Plain {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Input being assembled layer by layer, with the source of every value. */
+class Layers {
+  readonly value: Plain = {};
+  readonly sources = new Map<string, Source>();
+  readonly issues: Problem[] = [];
+
+  /** Merges a whole object (a file); null sections count as empty, arrays replace. */
+  mergeObject(over: Plain, source: Source, path: string[] = [], target: Plain = this.value): void {
+    for (const [key, v] of Object.entries(over)) {
+      const p = [...path, key];
+      if (v === null && objectKeysAt(p) !== null) continue; // `server:` with every field commented out
+      if (isPlain(v) && objectKeysAt(p) !== null) {
+        if (!isPlain(target[key])) target[key] = {};
+        this.sources.set(p.join('.'), source);
+        this.mergeObject(v, source, p, target[key] as Plain);
+      } else {
+        target[key] = v;
+        this.sources.set(p.join('.'), source);
+      }
+    }
+  }
+
+  /** Sets one leaf from text (env or flag) or a value. */
+  set(leaf: LeafKey, raw: string | number | boolean, source: Source): void {
+    let target = this.value;
+    for (const key of leaf.path.slice(0, -1)) {
+      if (!isPlain(target[key])) target[key] = {};
+      target = target[key] as Plain;
+    }
+    target[leaf.path[leaf.path.length - 1]] = typeof raw === 'string' ? coerceText(leaf, raw) : raw;
+    this.sources.set(leaf.dotted, source);
+  }
+
+  /** The source of the value at `path` (its longest recorded prefix), or `default`. */
+  sourceOf(path: readonly (string | number)[]): Source {
+    for (let n = path.length; n > 0; n--) {
+      const s = this.sources.get(path.slice(0, n).join('.'));
+      if (s) return s;
+    }
+    return 'default';
+  }
+}
+
+/** One reported configuration problem. */
+export interface Problem {
+  /** Dotted path of the key, `(root)` for the whole document. */
+  path: string;
+  /** What is wrong. */
+  message: string;
+  /** The actual value (absent when the key is missing). */
+  value?: unknown;
+  /** Where the value came from: `default`, `file F`, `env NAME`, `flag --x`. */
+  source: Source;
+  /** `unknown_key` or zod's issue code. */
+  kind: string;
+}
+
+/** Reads and parses a config file. */
+function readFile(file: string): Plain {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (cause) {
+    const code = (cause as NodeJS.ErrnoException).code ?? 'unknown';
+    throw new BonsaiError('BONSAI_CONFIG_FILE_UNREADABLE', `cannot read config file ${file}: ${code}`, { file, errno: code }, { cause });
+  }
+  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    const first = doc.errors[0];
+    const [line, col] = first.linePos?.[0] ? [first.linePos[0].line, first.linePos[0].col] : [null, null];
+    throw new BonsaiError('BONSAI_CONFIG_FILE_SYNTAX', `config file ${file} is not valid YAML/JSON at line ${line}, column ${col}: ${first.message.split('\n')[0]}`,
+      { file, line, column: col, errors: doc.errors.map((e) => e.message.split('\n')[0]) }, { cause: first });
+  }
+  const value: unknown = doc.toJS();
+  if (value === null || value === undefined) return {};
+  if (!isPlain(value)) {
+    throw new BonsaiError('BONSAI_CONFIG_INVALID', `config file ${file} must hold a mapping of keys, got ${Array.isArray(value) ? 'a list' : typeof value}`, { file, value });
+  }
+  return value;
+}
+
+function levenshtein(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let diag = row[0];
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const next = Math.min(row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
+      diag = row[j];
+      row[j] = next;
+    }
+  }
+  return row[b.length];
+}
+
+/** `(did you mean "port"?)` for a misspelt key, or an empty string. */
+function suggestion(parent: readonly (string | number)[], key: string): string {
+  const known = objectKeysAt(parent) ?? [];
+  let best: string | null = null;
+  let bestDistance = Infinity;
+  for (const k of known) {
+    const d = k.toLowerCase() === key.toLowerCase() ? 0 : levenshtein(k, key);
+    if (d < bestDistance) [best, bestDistance] = [k, d];
+  }
+  return best !== null && bestDistance <= Math.max(2, Math.floor(key.length / 3)) ? ` (did you mean "${best}"?)` : '';
+}
+
+function dotted(path: readonly PropertyKey[]): string {
+  return path.length === 0 ? '(root)' : path.map(String).join('.');
+}
+
+/** zod issues -> problems, unknown keys expanded one per key. */
+function problemsOf(issues: readonly z.core.$ZodIssue[], layers: Layers | null): Problem[] {
+  const out: Problem[] = [];
+  for (const issue of issues) {
+    const path = issue.path.map((p) => (typeof p === 'symbol' ? String(p) : p));
+    if (issue.code === 'unrecognized_keys') {
+      for (const key of issue.keys) {
+        const value = isPlain(issue.input) ? issue.input[key] : undefined;
+        out.push({ path: dotted([...path, key]), message: `unknown key${suggestion(path, key)}`, value, source: layers?.sourceOf([...path, key]) ?? 'input', kind: 'unknown_key' });
+      }
+      continue;
+    }
+    out.push({ path: dotted(path), message: issue.message, value: issue.input, source: layers?.sourceOf(path) ?? 'input', kind: issue.code });
+  }
+  return out;
+}
+
+function show(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+}
+
+/** Throws one error listing every problem; UNKNOWN_KEY when all of them are unknown keys. */
+function fail(problems: Problem[]): never {
+  const onlyUnknown = problems.every((p) => p.kind === 'unknown_key');
+  const lines = problems.map((p) => `  - ${p.path}: ${p.message}; got ${show(p.value)} (from ${p.source})`);
+  const what = onlyUnknown ? 'unknown configuration key' : 'invalid configuration';
+  throw new BonsaiError(onlyUnknown ? 'BONSAI_CONFIG_UNKNOWN_KEY' : 'BONSAI_CONFIG_INVALID',
+    `${what} (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n${lines.join('\n')}`,
+    { problems: problems.map((p) => ({ ...p })) });
+}
+
+/** Freezes an object graph in place and returns it. */
+export function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const child of Object.values(value)) deepFreeze(child);
+  }
+  return value;
+}
+
+function validate(input: unknown, layers: Layers | null, extra: Problem[] = []): Config {
+  const result = configSchema.safeParse(input, { reportInput: true });
+  const problems = [...extra, ...(result.success ? [] : problemsOf(result.error.issues, layers))];
+  if (problems.length > 0 || !result.success) fail(problems);
+  return deepFreeze(result.data);
+}
+
+/** Validates a plain object against the schema (defaults filled in) and freezes it; paths are left as given. */
+export function parseConfig(input: unknown): Config {
+  return validate(input ?? {}, null);
+}
+
+/** The defaults: what an empty config means. */
+export function defaultConfig(): Config {
+  return parseConfig({});
+}
+
+/** Loads, merges (defaults < file < env < flags), validates once and freezes the configuration. */
+export function loadConfig(options: LoadOptions = {}): Config {
+  const env = options.env ?? process.env;
+  const flags = options.flags ?? {};
+  const cwd = options.cwd ?? process.cwd();
+  const layers = new Layers();
+
+  const fileArg = flags.config ?? options.file ?? (env[CONFIG_FILE_ENV] || undefined);
+  const file = fileArg === undefined ? null : resolve(cwd, fileArg);
+  if (file) layers.mergeObject(readFile(file), `file ${file}`);
+
+  const envNames = Object.keys(env).filter((n) => n.startsWith('BONSAI_') && env[n] !== undefined && env[n] !== '').sort();
+  // Aliases first, so that a generic variable naming the same key wins.
+  for (const name of envNames.filter((n) => n in ENV_ALIASES)) {
+    layers.set(leafAt(ENV_ALIASES[name]) as LeafKey, env[name] as string, `env ${name}`);
+  }
+  for (const name of envNames.filter((n) => !(n in ENV_ALIASES))) {
+    const leaf = leafOfEnv(name);
+    if (leaf) layers.set(leaf, env[name] as string, `env ${name}`);
+    else if (name.includes('__')) {
+      layers.issues.push({ path: name, message: 'unknown key: no configuration key has this environment variable', value: env[name], source: `env ${name}`, kind: 'unknown_key' });
+    }
+    // Other BONSAI_* variables (BONSAI_TOKEN, BONSAI_CONFIG, ...) are not configuration keys.
+  }
+
+  for (const [name, { flag, key }] of Object.entries(FLAG_KEYS)) {
+    const v = flags[name as keyof typeof FLAG_KEYS];
+    if (v !== undefined) layers.set(leafAt(key) as LeafKey, v, `flag ${flag}`);
+  }
+
+  for (const key of PATH_KEYS) {
+    const leaf = leafAt(key) as LeafKey;
+    let target: unknown = layers.value;
+    for (const k of leaf.path.slice(0, -1)) target = isPlain(target) ? target[k] : undefined;
+    const last = leaf.path[leaf.path.length - 1];
+    const v = isPlain(target) ? target[last] : undefined;
+    if (typeof v === 'string' && v.length > 0 && !isAbsolute(v)) {
+      const base = file && layers.sourceOf(leaf.path) === `file ${file}` ? dirname(file) : cwd;
+      (target as Plain)[last] = resolve(base, v);
+    }
+  }
+  if (layers.value.stateDir === undefined) layers.value.stateDir = resolve(cwd, defaultConfig().stateDir);
+
+  return validate(layers.value, layers, layers.issues);
+}

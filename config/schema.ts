@@ -1,0 +1,267 @@
+/**
+ * The one configuration schema of bonsai: every default of the daemon lives
+ * here, with a doc comment on each field. `config/default.yaml` spells the same
+ * defaults out (a test keeps the two equal) and `docs/configuration.md` lists
+ * every key with its environment variable.
+ *
+ * Objects are strict: an unknown key is an error that names the key's path.
+ * Nested objects use `prefault({})`, so a partial section is completed from the
+ * defaults of its fields. Cross-field rules live in `checkConsistency` below.
+ */
+import { z } from 'zod';
+
+/** Model names, as in the paper (sections 5.1 to 5.3). */
+export const MODEL_NAMES = ['lenet300', 'lenet5', 'resnet18', 'ds2'] as const;
+/** Compute backends, in the order `auto` tries them (DESIGN.md, "Compute backend"). */
+export const BACKEND_NAMES = ['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const;
+/** Log levels (winston's npm levels). */
+export const LOG_LEVELS = ['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly'] as const;
+
+const MiB = 1024 * 1024;
+const posInt = () => z.number().int().positive();
+const nonNegInt = () => z.number().int().nonnegative();
+const fraction = () => z.number().min(0).max(1);
+
+const imageSchema = z.strictObject({
+  /** Height in pixels that every image is resized to. */
+  height: posInt().default(28),
+  /** Width in pixels that every image is resized to. */
+  width: posInt().default(28),
+  /** Colour channels after decoding: 1 (grey), 3 (RGB) or 4 (RGBA). */
+  channels: z.union([z.literal(1), z.literal(3), z.literal(4)]).default(1),
+  /**
+   * How an image of another size reaches height x width: `fit` scales it to fit
+   * inside and pads (aspect kept), `fill` stretches it, `mnist` applies MNIST's
+   * preprocessing (fit the ink into a 20x20 box, centre it by its centre of mass
+   * in a 28x28 frame; LeCun et al., "Gradient-based learning", 1998).
+   */
+  resize: z.enum(['fit', 'fill', 'mnist']).default('fit'),
+  /** The interval [low, high] that pixel values 0..255 are mapped to linearly. */
+  range: z.tuple([z.number(), z.number()]).default([0, 1]),
+}).prefault({});
+
+const audioSchema = z.strictObject({
+  /** Sample rate in Hz that every recording is resampled to (FSDD is recorded at 8 kHz). */
+  sampleRate: posInt().default(8000),
+  /** Pre-emphasis coefficient k of y[t] = x[t] - k x[t-1]; 0 turns it off. */
+  preEmphasis: z.number().min(0).max(1).default(0.97),
+  /** Analysis window length in milliseconds (Hamming window). */
+  windowMs: z.number().positive().default(25),
+  /** Step between windows in milliseconds. */
+  hopMs: z.number().positive().default(10),
+  /** FFT length in samples; a power of two at least as long as one window. */
+  fftSize: posInt().refine((n) => (n & (n - 1)) === 0, 'must be a power of two').default(256),
+  /** Number of triangular mel filters. */
+  melFilters: posInt().default(26),
+  /** Cepstral coefficients kept per frame (MFCC 0..coefficients-1). */
+  coefficients: posInt().default(13),
+  /** Lowest frequency of the mel filter bank in Hz. */
+  lowHz: z.number().nonnegative().default(0),
+  /** Highest frequency of the mel filter bank in Hz; null = sampleRate / 2. */
+  highHz: z.number().positive().nullable().default(null),
+  /** Derivative orders appended to each frame: 0 none, 1 deltas, 2 deltas and delta-deltas. */
+  deltas: z.union([z.literal(0), z.literal(1), z.literal(2)]).default(0),
+  /** Half-width N of the regression window used for deltas (frames t-N..t+N). */
+  deltaWindow: posInt().default(2),
+  /** Per-utterance normalisation: `cmvn` (zero mean, unit variance per coefficient) or `none`. */
+  normalize: z.enum(['cmvn', 'none']).default('cmvn'),
+}).prefault({});
+
+const modelSchema = z.strictObject({
+  /** Network architecture (paper section 5): LeNet-300-100, LeNet-5, ResNet-18, DeepSpeech2. */
+  name: z.enum(MODEL_NAMES).default('lenet300'),
+  /** Input tensor shape without the batch axis; null = derived from `image` or `audio`. */
+  inputShape: z.array(posInt()).min(1).nullable().default(null),
+  /** Kind of samples the model consumes; picks the ingestion pipeline. */
+  modality: z.enum(['image', 'audio']).default('image'),
+  /** Image preprocessing (modality image). */
+  image: imageSchema,
+  /** Audio feature extraction, MFCC (modality audio). */
+  audio: audioSchema,
+}).prefault({});
+
+const backendSchema = z.strictObject({
+  /** Compute backend; `auto` picks the first that loads: tensorflow-gpu, tensorflow, wasm, cpu. */
+  name: z.enum(BACKEND_NAMES).default('auto'),
+  /** Threads for the wasm backend; null = the number of CPU cores. */
+  threads: posInt().nullable().default(null),
+}).prefault({});
+
+const algorithmSchema = z.strictObject({
+  /** Growth percentile alpha (paper eq. 2): grow dormant connections whose |gradient| exceeds it. */
+  growthPercentile: z.number().min(30).max(50).default(40),
+  /** Grow every this many epochs of the growth phase. */
+  growthInterval: posInt().default(5),
+  /** Pruning fraction beta in percent (paper eq. 3): remove this share of a layer's live weights per iteration. */
+  pruneFraction: z.number().min(3).max(5).default(5),
+  /** E1: epochs of growth and training on the new data only (paper section 4.1: 15). */
+  newDataEpochs: nonNegInt().default(15),
+  /** E2: epochs of growth and training on all data (paper section 4.1: 20). */
+  allDataEpochs: nonNegInt().default(20),
+  /** SGD learning rate; also scales the initial value of a grown connection. */
+  learningRate: z.number().positive().default(0.01),
+  /** SGD momentum. */
+  momentum: z.number().min(0).lt(1).default(0.9),
+  /** Mini-batch size. */
+  batchSize: posInt().default(64),
+  /** Most retraining epochs a pruning iteration may spend to recover the pre-pruning accuracy. */
+  recoveryEpochsMax: posInt().default(5),
+  /** Run non-recoverable pruning after recoverable pruning (trades accuracy for size). */
+  nonRecoverable: z.boolean().default(false),
+  /** Augment training images (small shifts) while training. */
+  augment: z.boolean().default(true),
+}).prefault({});
+
+const ingestSchema = z.strictObject({
+  /** Limits that a file must respect to be decoded (larger ones go to quarantine/). */
+  limits: z.strictObject({
+    /** Largest accepted file in bytes. */
+    maxFileBytes: posInt().default(16 * MiB),
+    /** Largest accepted image in pixels (width x height), checked before decoding. */
+    maxPixels: posInt().default(4096 * 4096),
+    /** Longest accepted recording in seconds. */
+    maxAudioSeconds: z.number().positive().default(60),
+    /** Decoding of one file is abandoned after this many milliseconds. */
+    decodeTimeoutMs: posInt().default(10_000),
+  }).prefault({}),
+  /** A label never seen before: `new-class` grows the output layer, `reject` quarantines the file. */
+  labelPolicy: z.enum(['new-class', 'reject']).default('new-class'),
+  /** Fractions of new samples assigned (by content hash) to the validation and test splits. */
+  splits: z.strictObject({
+    /** Share of samples held out for validation (pruning recovery, promotion gate). */
+    validation: fraction().default(0.1),
+    /** Share of samples held out for the test set (reported, never trained on). */
+    test: fraction().default(0.1),
+  }).prefault({}),
+  /** Watch the inbox by polling instead of OS events (network and container volumes). */
+  polling: z.boolean().default(false),
+  /** Polling interval in milliseconds (when polling). */
+  pollIntervalMs: posInt().default(1000),
+  /** Full rescan of the inbox every this many seconds; watcher events are only hints. */
+  reconcileIntervalSec: posInt().default(60),
+  /** A file is read only after its size has not changed for this many milliseconds. */
+  awaitWriteFinishMs: nonNegInt().default(2000),
+  /** Files decoded in parallel. */
+  concurrency: posInt().default(2),
+}).prefault({});
+
+const triggersSchema = z.strictObject({
+  /** Start an update at this many pending samples; when set, pendingFraction is ignored. */
+  pendingCount: posInt().nullable().default(null),
+  /** Start an update when pending samples reach this fraction of the samples already learned; null = off. */
+  pendingFraction: z.number().positive().nullable().default(0.1),
+  /** Samples in the store before the first model is trained. */
+  initialCount: posInt().default(100),
+  /** Cron expression (node-cron syntax) that starts an update when samples are pending; null = off. */
+  cron: z.string().min(1).nullable().default(null),
+  /** Least time in seconds between the starts of two updates. */
+  minIntervalSec: nonNegInt().default(60),
+  /** Start an update once the oldest pending sample has waited this long, even below the thresholds; null = off. */
+  maxWaitSec: posInt().nullable().default(86_400),
+}).prefault({});
+
+const gateSchema = z.strictObject({
+  /** Promote a candidate iff its validation accuracy >= the champion's minus this (absolute, 0..1). */
+  tolerance: fraction().default(0),
+}).prefault({});
+
+const registrySchema = z.strictObject({
+  /** K: model versions kept besides the champion and its rollback target. */
+  keep: posInt().default(5),
+}).prefault({});
+
+const serverSchema = z.strictObject({
+  /** Address to listen on; loopback by default (set 0.0.0.0 in containers, with a token). */
+  host: z.string().min(1).default('127.0.0.1'),
+  /** TCP port of the HTTP API and /metrics. */
+  port: z.number().int().min(0).max(65_535).default(8080),
+  /** Largest accepted request body in bytes. */
+  bodyLimitBytes: posInt().default(16 * MiB),
+  /** Environment variable that holds the bearer token of mutating routes. */
+  tokenEnv: z.string().min(1).default('BONSAI_TOKEN'),
+  /** File that holds the bearer token (read when tokenEnv is unset); null = none. */
+  tokenFile: z.string().min(1).nullable().default(null),
+}).prefault({});
+
+const metricsSchema = z.strictObject({
+  /** Samples in the sliding window of prequential (predict-then-learn) accuracy. */
+  prequentialWindow: posInt().default(500),
+  /** Histogram bins of the drift scores. */
+  driftBins: z.number().int().min(2).default(10),
+}).prefault({});
+
+const logSchema = z.strictObject({
+  /** Least severe level written. */
+  level: z.enum(LOG_LEVELS).default('info'),
+  /** `json` lines, `pretty` text, or `auto`: pretty on a terminal, json otherwise. */
+  format: z.enum(['json', 'pretty', 'auto']).default('auto'),
+}).prefault({});
+
+/** The configuration schema; parse with `parseConfig` (config/load.ts) to get a frozen `Config`. */
+export const configSchema = z.strictObject({
+  /** State directory: inbox/, archive/, quarantine/, store.db, models/. */
+  stateDir: z.string().min(1).default('./var'),
+  /** The network and its input pipeline. */
+  model: modelSchema,
+  /** Compute backend. */
+  backend: backendSchema,
+  /** Grow-and-prune hyperparameters (paper section 4). */
+  algorithm: algorithmSchema,
+  /** Ingestion of dropped files. */
+  ingest: ingestSchema,
+  /** When an update starts (one at a time). */
+  triggers: triggersSchema,
+  /** The promotion gate. */
+  gate: gateSchema,
+  /** Model registry retention. */
+  registry: registrySchema,
+  /** The HTTP server. */
+  server: serverSchema,
+  /** `all` runs everything in one daemon; `trainer` ingests and trains; `server` only serves the registry's champion. */
+  role: z.enum(['all', 'trainer', 'server']).default('all'),
+  /** URL of the trainer process that a `server` forwards updates, promotions and rollbacks to; null = none. */
+  trainerUrl: z.url().nullable().default(null),
+  /** Model metrics and drift. */
+  metrics: metricsSchema,
+  /** Logging. */
+  log: logSchema,
+}).superRefine(checkConsistency);
+
+/** The parsed configuration, before freezing. */
+export type ConfigShape = z.output<typeof configSchema>;
+/** What a config file, env or flags may hold: every field optional. */
+export type ConfigInput = z.input<typeof configSchema>;
+
+/** Recursively read-only. */
+export type DeepReadonly<T> = T extends (infer U)[]
+  ? readonly DeepReadonly<U>[]
+  : T extends object
+    ? { readonly [K in keyof T]: DeepReadonly<T[K]> }
+    : T;
+
+/** The validated, deeply frozen configuration that every part of bonsai reads. */
+export type Config = DeepReadonly<ConfigShape>;
+
+/** Rules that span several fields; each issue names the field to change. */
+function checkConsistency(c: ConfigShape, ctx: z.RefinementCtx): void {
+  const issue = (path: (string | number)[], message: string, input: unknown): void => {
+    ctx.addIssue({ code: 'custom', path, message, input });
+  };
+  const a = c.model?.audio;
+  if (a && typeof a.sampleRate === 'number') {
+    if (a.hopMs > a.windowMs) issue(['model', 'audio', 'hopMs'], `must be <= windowMs (${a.windowMs})`, a.hopMs);
+    const windowSamples = Math.round((a.windowMs * a.sampleRate) / 1000);
+    if (windowSamples > a.fftSize) {
+      issue(['model', 'audio', 'fftSize'], `must be >= one window of ${windowSamples} samples (windowMs ${a.windowMs} at ${a.sampleRate} Hz)`, a.fftSize);
+    }
+    const nyquist = a.sampleRate / 2;
+    if (a.highHz !== null && a.highHz > nyquist) issue(['model', 'audio', 'highHz'], `must be <= sampleRate / 2 (${nyquist})`, a.highHz);
+    const high = a.highHz ?? nyquist;
+    if (a.lowHz >= high) issue(['model', 'audio', 'lowHz'], `must be < highHz (${high})`, a.lowHz);
+    if (a.coefficients > a.melFilters) issue(['model', 'audio', 'coefficients'], `must be <= melFilters (${a.melFilters})`, a.coefficients);
+  }
+  const range = c.model?.image?.range;
+  if (Array.isArray(range) && !(range[0] < range[1])) issue(['model', 'image', 'range'], 'low must be < high', range);
+  const s = c.ingest?.splits;
+  if (s && s.validation + s.test >= 1) issue(['ingest', 'splits'], `validation + test must be < 1 (is ${s.validation + s.test})`, s);
+}

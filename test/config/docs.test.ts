@@ -1,0 +1,39 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, readdirSync } from 'node:fs';
+import { ENV_ALIASES, LEAF_KEYS, defaultConfig } from '../../config/index.ts';
+
+const repo = (p: string): string => new URL(`../../${p}`, import.meta.url).pathname;
+
+test('docs/configuration.md lists every key with its default and environment variable', () => {
+  const doc = readFileSync(repo('docs/configuration.md'), 'utf8');
+  const defaults = defaultConfig() as unknown as Record<string, unknown>;
+  for (const key of LEAF_KEYS) {
+    const row = doc.split('\n').find((line) => line.startsWith(`| \`${key.dotted}\` |`));
+    assert.ok(row, `no row for ${key.dotted}`);
+    const value = key.path.reduce<unknown>((o, k) => (o as Record<string, unknown>)[k], defaults);
+    assert.ok(row.includes(`\`${JSON.stringify(value)}\``), `${key.dotted}: default ${JSON.stringify(value)} missing in\n${row}`);
+    assert.ok(row.includes(`\`${key.env}\``), `${key.dotted}: ${key.env} missing`);
+  }
+  for (const [name, key] of Object.entries(ENV_ALIASES)) assert.ok(doc.includes(`| \`${name}\` | \`${key}\` |`), name);
+});
+
+test('docs/errors-config-registry.md lists every config and registry error code used', () => {
+  const doc = readFileSync(repo('docs/errors-config-registry.md'), 'utf8');
+  const listed = new Set([...doc.matchAll(/^- `(BONSAI_[A-Z_]+)` — /gm)].map((m) => m[1]));
+  const used = new Set<string>();
+  for (const dir of ['config', 'daemon/registry']) {
+    let files: string[];
+    try {
+      files = readdirSync(repo(dir), { recursive: true }) as string[];
+    } catch {
+      continue;
+    }
+    for (const f of files.filter((n) => n.endsWith('.ts'))) {
+      for (const m of readFileSync(repo(`${dir}/${f}`), 'utf8').matchAll(/'(BONSAI_(?:CONFIG|REGISTRY)_[A-Z_]+)'/g)) used.add(m[1]);
+    }
+  }
+  assert.ok(used.size >= 4);
+  assert.deepEqual([...used].filter((c) => !listed.has(c)), [], 'used but not documented');
+  assert.deepEqual([...listed].filter((c) => !used.has(c)), [], 'documented but never used');
+});

@@ -1,0 +1,206 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parse } from 'yaml';
+import { BonsaiError } from '../../core/errors.ts';
+import { defaultConfig, loadConfig, parseConfig, LEAF_KEYS, ENV_ALIASES, FLAG_KEYS } from '../../config/index.ts';
+
+const here = new URL('.', import.meta.url);
+const repo = (p: string): string => new URL(`../../${p}`, here).pathname;
+
+function tmp(): string {
+  return mkdtempSync(join(tmpdir(), 'bonsai-config-'));
+}
+
+function fails(fn: () => unknown, code: string, ...needles: string[]): BonsaiError {
+  let caught: unknown;
+  try {
+    fn();
+  } catch (e) {
+    caught = e;
+  }
+  assert.ok(caught instanceof BonsaiError, `expected a BonsaiError, got ${String(caught)}`);
+  assert.equal(caught.code, code, caught.message);
+  for (const n of needles) assert.ok(caught.message.includes(n), `message lacks ${JSON.stringify(n)}:\n${caught.message}`);
+  return caught;
+}
+
+test('config/default.yaml spells out exactly the schema defaults, every key present', () => {
+  const raw: unknown = parse(readFileSync(repo('config/default.yaml'), 'utf8'));
+  assert.deepEqual(raw, defaultConfig());
+});
+
+test('the defaults the issue fixes', () => {
+  const c = defaultConfig();
+  assert.equal(c.stateDir, './var');
+  assert.equal(c.algorithm.growthPercentile, 40);
+  assert.equal(c.algorithm.pruneFraction, 5);
+  assert.equal(c.algorithm.newDataEpochs, 15);
+  assert.equal(c.algorithm.allDataEpochs, 20);
+  assert.equal(c.triggers.pendingCount, null);
+  assert.equal(c.triggers.pendingFraction, 0.1);
+  assert.equal(c.registry.keep, 5);
+  assert.equal(c.server.host, '127.0.0.1');
+  assert.equal(c.server.port, 8080);
+  assert.equal(c.server.tokenEnv, 'BONSAI_TOKEN');
+  assert.equal(c.metrics.prequentialWindow, 500);
+  assert.deepEqual(c.ingest.splits, { validation: 0.1, test: 0.1 });
+});
+
+test('precedence: defaults < file < env < flags', () => {
+  const dir = tmp();
+  try {
+    const file = join(dir, 'bonsai.yaml');
+    writeFileSync(file, 'server:\n  port: 9001\n  host: 0.0.0.0\nmodel:\n  name: lenet5\nalgorithm:\n  growthPercentile: 35\n');
+    const fileOnly = loadConfig({ file, env: {} });
+    assert.equal(fileOnly.server.port, 9001);
+    assert.equal(fileOnly.server.host, '0.0.0.0');
+    assert.equal(fileOnly.server.bodyLimitBytes, defaultConfig().server.bodyLimitBytes, 'a partial section keeps the other defaults');
+
+    const withEnv = loadConfig({ file, env: { BONSAI_PORT: '9002', BONSAI_MODEL: 'resnet18', BONSAI_ALGORITHM__GROWTH_PERCENTILE: '45' } });
+    assert.equal(withEnv.server.port, 9002);
+    assert.equal(withEnv.server.host, '0.0.0.0');
+    assert.equal(withEnv.model.name, 'resnet18');
+    assert.equal(withEnv.algorithm.growthPercentile, 45);
+
+    const withFlags = loadConfig({ file, env: { BONSAI_PORT: '9002', BONSAI_UPDATE_THRESHOLD: '50' }, flags: { port: '9003', model: 'ds2', updateThreshold: '1000' } });
+    assert.equal(withFlags.server.port, 9003);
+    assert.equal(withFlags.model.name, 'ds2');
+    assert.equal(withFlags.triggers.pendingCount, 1000);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the config file comes from --config, then file, then BONSAI_CONFIG', () => {
+  const dir = tmp();
+  try {
+    const [a, b, c] = ['a.yaml', 'b.yaml', 'c.json'].map((n) => join(dir, n));
+    writeFileSync(a, 'server: { port: 1001 }');
+    writeFileSync(b, 'server: { port: 1002 }');
+    writeFileSync(c, '{ "server": { "port": 1003 } }');
+    assert.equal(loadConfig({ file: b, env: { BONSAI_CONFIG: c }, flags: { config: a } }).server.port, 1001);
+    assert.equal(loadConfig({ file: b, env: { BONSAI_CONFIG: c } }).server.port, 1002);
+    assert.equal(loadConfig({ env: { BONSAI_CONFIG: c } }).server.port, 1003);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('paths: relative to the file for file values, to cwd for env and flags', () => {
+  const dir = tmp();
+  try {
+    mkdirSync(join(dir, 'etc'));
+    const file = join(dir, 'etc', 'bonsai.yaml');
+    writeFileSync(file, 'stateDir: ../state\nserver:\n  tokenFile: token.txt\n');
+    const c = loadConfig({ file, env: {}, cwd: '/srv' });
+    assert.equal(c.stateDir, join(dir, 'state'));
+    assert.equal(c.server.tokenFile, join(dir, 'etc', 'token.txt'));
+    assert.equal(loadConfig({ file, env: {}, cwd: '/srv', flags: { stateDir: 'data' } }).stateDir, '/srv/data');
+    assert.equal(loadConfig({ env: { BONSAI_STATE_DIR: 'x' }, cwd: '/srv' }).stateDir, '/srv/x');
+    assert.equal(loadConfig({ env: {}, cwd: '/srv' }).stateDir, '/srv/var');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('an unknown key is rejected with its path, a suggestion and its source', () => {
+  const dir = tmp();
+  try {
+    const file = join(dir, 'bonsai.yaml');
+    writeFileSync(file, 'server:\n  prot: 9000\nalgorithm:\n  growthPercentile: 40\n');
+    const err = fails(() => loadConfig({ file, env: {} }), 'BONSAI_CONFIG_UNKNOWN_KEY', 'server.prot', 'did you mean "port"', `file ${file}`, '9000');
+    assert.deepEqual((err.details.problems as { path: string }[]).map((p) => p.path), ['server.prot']);
+    fails(() => parseConfig({ model: { image: { heigth: 28 } } }), 'BONSAI_CONFIG_UNKNOWN_KEY', 'model.image.heigth', 'did you mean "height"');
+    fails(() => parseConfig({ sever: {} }), 'BONSAI_CONFIG_UNKNOWN_KEY', 'sever', 'did you mean "server"');
+    fails(() => loadConfig({ env: { BONSAI_SERVER__PROT: '1' } }), 'BONSAI_CONFIG_UNKNOWN_KEY', 'BONSAI_SERVER__PROT');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('invalid values: every problem with its path, actual value and source, in one error', () => {
+  const err = fails(() => loadConfig({ env: { BONSAI_PORT: 'http', BONSAI_ALGORITHM__GROWTH_PERCENTILE: '60' }, flags: { updateThreshold: '0' } }),
+    'BONSAI_CONFIG_INVALID', 'server.port', '"http"', 'env BONSAI_PORT', 'algorithm.growthPercentile', '60', 'triggers.pendingCount', 'flag --update-threshold');
+  assert.equal((err.details.problems as unknown[]).length, 3);
+  // Unknown keys mixed with bad values: INVALID, listing both.
+  fails(() => parseConfig({ server: { port: -1, prot: 1 } }), 'BONSAI_CONFIG_INVALID', 'server.port', 'server.prot');
+  fails(() => parseConfig({ model: { name: 'vgg' } }), 'BONSAI_CONFIG_INVALID', 'model.name', '"vgg"');
+  fails(() => parseConfig({ algorithm: { pruneFraction: 0.05 } }), 'BONSAI_CONFIG_INVALID', 'algorithm.pruneFraction', '0.05');
+});
+
+test('cross-field rules name the field to change', () => {
+  fails(() => parseConfig({ model: { audio: { hopMs: 30 } } }), 'BONSAI_CONFIG_INVALID', 'model.audio.hopMs', 'windowMs (25)');
+  fails(() => parseConfig({ model: { audio: { sampleRate: 16000 } } }), 'BONSAI_CONFIG_INVALID', 'model.audio.fftSize', '400 samples');
+  fails(() => parseConfig({ model: { audio: { highHz: 5000 } } }), 'BONSAI_CONFIG_INVALID', 'model.audio.highHz', '4000');
+  fails(() => parseConfig({ model: { audio: { fftSize: 300 } } }), 'BONSAI_CONFIG_INVALID', 'model.audio.fftSize', 'power of two');
+  fails(() => parseConfig({ ingest: { splits: { validation: 0.5, test: 0.5 } } }), 'BONSAI_CONFIG_INVALID', 'ingest.splits');
+  assert.equal(parseConfig({ model: { audio: { sampleRate: 16000, fftSize: 512 } } }).model.audio.fftSize, 512);
+});
+
+test('the result is deeply frozen', () => {
+  const c = loadConfig({ env: {} });
+  assert.ok(Object.isFrozen(c) && Object.isFrozen(c.server) && Object.isFrozen(c.model.image.range) && Object.isFrozen(c.ingest.limits));
+  assert.throws(() => {
+    (c.server as { port: number }).port = 1;
+  }, TypeError);
+  assert.throws(() => {
+    (c.model.image.range as number[]).push(2);
+  }, TypeError);
+  assert.equal(c.server.port, 8080);
+});
+
+test('file errors: unreadable, syntax, not a mapping; commented-out sections are empty', () => {
+  const dir = tmp();
+  try {
+    fails(() => loadConfig({ file: join(dir, 'missing.yaml'), env: {} }), 'BONSAI_CONFIG_FILE_UNREADABLE', 'ENOENT', 'missing.yaml');
+    fails(() => loadConfig({ file: dir, env: {} }), 'BONSAI_CONFIG_FILE_UNREADABLE', 'EISDIR');
+    const bad = join(dir, 'bad.yaml');
+    writeFileSync(bad, 'server:\n  port: 1\n   host: x\n');
+    fails(() => loadConfig({ file: bad, env: {} }), 'BONSAI_CONFIG_FILE_SYNTAX', 'line 2, column 9');
+    writeFileSync(bad, 'server: {port: 1}\nserver: {port: 2}\n');
+    fails(() => loadConfig({ file: bad, env: {} }), 'BONSAI_CONFIG_FILE_SYNTAX');
+    writeFileSync(bad, '- a\n- b\n');
+    fails(() => loadConfig({ file: bad, env: {} }), 'BONSAI_CONFIG_INVALID', 'mapping');
+    const empty = join(dir, 'empty.yaml');
+    writeFileSync(empty, '# nothing\nserver:\n  # port: 1\n');
+    assert.equal(loadConfig({ file: empty, env: {} }).server.port, 8080);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('env text is coerced by the type of its key; other BONSAI_* variables are not keys', () => {
+  const c = loadConfig({
+    env: {
+      BONSAI_POLLING: 'true', BONSAI_MODEL__INPUT_SHAPE: '28,28,1', BONSAI_MODEL__IMAGE__RANGE: '[-1, 1]', BONSAI_THREADS: 'null',
+      BONSAI_TRIGGERS__CRON: '0 3 * * *', BONSAI_TOKEN: 'secret', BONSAI_LOG_LEVEL: 'debug', BONSAI_HOST: '',
+    },
+  });
+  assert.equal(c.ingest.polling, true);
+  assert.deepEqual(c.model.inputShape, [28, 28, 1]);
+  assert.deepEqual(c.model.image.range, [-1, 1]);
+  assert.equal(c.backend.threads, null);
+  assert.equal(c.triggers.cron, '0 3 * * *');
+  assert.equal(c.log.level, 'debug');
+  assert.equal(c.server.host, '127.0.0.1', 'an empty variable counts as unset');
+  // The generic variable wins over the alias of the same key.
+  assert.equal(loadConfig({ env: { BONSAI_PORT: '1', BONSAI_SERVER__PORT: '2' } }).server.port, 2);
+});
+
+test('every alias and flag names a real key', () => {
+  const keys = new Set(LEAF_KEYS.map((k) => k.dotted));
+  for (const key of Object.values(ENV_ALIASES)) assert.ok(keys.has(key), key);
+  for (const { key } of Object.values(FLAG_KEYS)) assert.ok(keys.has(key), key);
+});
+
+test('the examples load', () => {
+  const mnist = loadConfig({ file: repo('config/examples/mnist.yaml'), env: {} });
+  assert.equal(mnist.model.name, 'lenet5');
+  assert.equal(mnist.model.image.resize, 'mnist');
+  const fsdd = loadConfig({ file: repo('config/examples/fsdd.yaml'), env: {} });
+  assert.equal(fsdd.model.modality, 'audio');
+  assert.equal(fsdd.model.audio.deltas, 2);
+});
