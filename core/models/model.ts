@@ -1,0 +1,141 @@
+/**
+ * The model abstraction every strategy works on: a set of masked layers, a forward
+ * pass, and the bookkeeping growth, pruning and cost accounting need.
+ */
+import * as tf from '../tf.ts';
+import type { ForwardContext, Layer } from '../sparse/layer.ts';
+import type { MaskedParam } from '../sparse/maskedParam.ts';
+import type { MaskedDense } from '../sparse/maskedDense.ts';
+
+/** Enough to rebuild a model of the same architecture (saved with the weights). */
+export interface ModelSpec {
+  /** Architecture name: `lenet300`, `lenet5`, `resnet18`, `mlp`, `ds2`. */
+  arch: string;
+  /** Per-sample input shape, e.g. [28, 28, 1]. */
+  inputShape: number[];
+  /** Number of output classes. */
+  numClasses: number;
+  /** Architecture options (widths, initial density, ...). */
+  options?: Record<string, number | string | boolean>;
+  /** Seed of the initial values. */
+  seed?: number;
+}
+
+/** Live and total connection counts of one layer. */
+export interface LayerCount {
+  layer: string;
+  live: number;
+  total: number;
+}
+
+export abstract class MaskedModel {
+  readonly spec: ModelSpec;
+  abstract readonly layers: Layer[];
+
+  constructor(spec: ModelSpec) {
+    this.spec = { ...spec, inputShape: [...spec.inputShape] };
+  }
+
+  /** Logits for a batch [B, ...inputShape]. */
+  abstract forward(x: tf.Tensor, ctx: ForwardContext): tf.Tensor;
+
+  /** The classifier layer whose output units grow when a new class arrives. */
+  abstract get head(): MaskedDense;
+
+  /** Multiply-accumulates per sample, by kernel name, when dense. */
+  abstract kernelMacs(): Record<string, number>;
+
+  get params(): MaskedParam[] {
+    return this.layers.flatMap((l) => l.params);
+  }
+
+  /** Grown and pruned tensors. */
+  get kernels(): MaskedParam[] {
+    return this.params.filter((p) => p.sparse);
+  }
+
+  get state(): tf.Variable[] {
+    return this.layers.flatMap((l) => l.state);
+  }
+
+  get numClasses(): number {
+    return this.spec.numClasses;
+  }
+
+  /** Live connections per layer (kernels and biases). */
+  layerCounts(): LayerCount[] {
+    const live = this.liveByParam();
+    const byLayer = new Map<string, LayerCount>();
+    for (const p of this.params) {
+      const c = byLayer.get(p.layer) ?? { layer: p.layer, live: 0, total: 0 };
+      c.live += live.get(p.name) ?? 0;
+      c.total += p.size;
+      byLayer.set(p.layer, c);
+    }
+    return [...byLayer.values()];
+  }
+
+  /** Live connections including biases (the paper's "#Parameters"). */
+  liveParams(): number {
+    let n = 0;
+    for (const v of this.liveByParam().values()) n += v;
+    return n;
+  }
+
+  /** All parameters, live or not. */
+  denseParams(): number {
+    return this.params.reduce((n, p) => n + p.size, 0);
+  }
+
+  /** Fraction of kernel connections that are live. */
+  density(): number {
+    const live = this.liveByParam();
+    let l = 0;
+    let t = 0;
+    for (const p of this.kernels) {
+      l += live.get(p.name) ?? 0;
+      t += p.size;
+    }
+    return t === 0 ? 1 : l / t;
+  }
+
+  /** Forward FLOPs per sample (2 per multiply-accumulate): dense, and counting live connections only. */
+  flopsPerSample(): { dense: number; sparse: number } {
+    const macs = this.kernelMacs();
+    const live = this.liveByParam();
+    let dense = 0;
+    let sparse = 0;
+    for (const p of this.kernels) {
+      const m = macs[p.name] ?? 0;
+      dense += 2 * m;
+      sparse += 2 * m * ((live.get(p.name) ?? 0) / p.size);
+    }
+    return { dense, sparse };
+  }
+
+  /** Class probabilities in inference mode. */
+  predict(x: tf.Tensor): tf.Tensor {
+    return tf.tidy(() => tf.softmax(this.forward(x, { training: false })));
+  }
+
+  /**
+   * Adds output units for classes never seen before (class-incremental capacity).
+   * Their incoming connections start dormant, to be grown by gradient; their biases
+   * start at zero.
+   */
+  addClasses(count: number): void {
+    if (count <= 0) return;
+    this.head.addUnits(count);
+    this.spec.numClasses += count;
+  }
+
+  private liveByParam(): Map<string, number> {
+    const params = this.params;
+    const sums = tf.tidy(() => tf.stack(params.map((p) => p.mask.sum())).dataSync());
+    return new Map(params.map((p, i) => [p.name, sums[i]]));
+  }
+
+  dispose(): void {
+    for (const l of this.layers) l.dispose();
+  }
+}

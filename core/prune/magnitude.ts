@@ -1,0 +1,77 @@
+/**
+ * Magnitude-based pruning (paper section 4.3.1, eq. 3) with the recoverable
+ * condition of section 4.3.2: no neuron (unit, filter) loses its last input or its
+ * last output connection.
+ *
+ * One iteration removes the `pruneFraction` (beta) smallest-magnitude live
+ * connections of a tensor. Connections whose removal would leave a receiving unit
+ * without inputs, or a sending neuron without outputs in this tensor, are skipped
+ * when `recoverable` is set and the next smallest is taken instead.
+ */
+
+export interface PruneArgs {
+  /** Weight values, row-major. */
+  values: ArrayLike<number>;
+  /** Current mask (0/1), same layout. */
+  mask: ArrayLike<number>;
+  /** Tensor shape. */
+  shape: number[];
+  /** Axis indexing the receiving unit (dense kernel [in,out]: 1). */
+  outAxis: number;
+  /** Axis indexing the sending unit (dense kernel: 0). */
+  inAxis: number;
+  /** Fraction of the live connections to remove (0.05 = beta of 5 %). */
+  fraction: number;
+  /** Keep every receiving unit's last input and every sending neuron's last output. */
+  recoverable: boolean;
+  /** Whether senders are neurons (false for the first layer: inputs may lose all their connections). */
+  sendersAreNeurons: boolean;
+}
+
+export interface PruneDecision {
+  mask: Float32Array;
+  /** Flat indices pruned. */
+  pruned: Int32Array;
+}
+
+/** Index along `axis` of the flat position `flat` in a row-major tensor of `shape`. */
+function axisIndex(flat: number, shape: number[], axis: number): number {
+  let stride = 1;
+  for (let a = shape.length - 1; a > axis; a--) stride *= shape[a];
+  return Math.floor(flat / stride) % shape[axis];
+}
+
+export function pruneMask(args: PruneArgs): PruneDecision {
+  const { values, mask, shape, outAxis, inAxis, fraction, recoverable, sendersAreNeurons } = args;
+  const n = mask.length;
+  const out = Float32Array.from(mask);
+  const live: number[] = [];
+  for (let i = 0; i < n; i++) if (mask[i] !== 0) live.push(i);
+  const target = Math.floor(live.length * fraction);
+  if (target === 0) return { mask: out, pruned: new Int32Array(0) };
+  live.sort((a, b) => Math.abs(values[a]) - Math.abs(values[b]) || a - b);
+
+  const inputsOf = new Int32Array(shape[outAxis]);
+  const outputsOf = new Int32Array(shape[inAxis]);
+  if (recoverable) {
+    for (const i of live) {
+      inputsOf[axisIndex(i, shape, outAxis)] += 1;
+      outputsOf[axisIndex(i, shape, inAxis)] += 1;
+    }
+  }
+  const pruned: number[] = [];
+  for (const i of live) {
+    if (pruned.length >= target) break;
+    if (recoverable) {
+      const u = axisIndex(i, shape, outAxis);
+      const s = axisIndex(i, shape, inAxis);
+      if (inputsOf[u] <= 1) continue;
+      if (sendersAreNeurons && outputsOf[s] <= 1) continue;
+      inputsOf[u] -= 1;
+      outputsOf[s] -= 1;
+    }
+    out[i] = 0;
+    pruned.push(i);
+  }
+  return { mask: out, pruned: Int32Array.from(pruned) };
+}

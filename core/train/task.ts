@@ -1,0 +1,66 @@
+/**
+ * A task tells the trainer how to batch its data, what the loss is and how errors
+ * are counted, so the same trainer, growth and pruning serve image classification
+ * and speech recognition.
+ */
+import * as tf from '../tf.ts';
+import type { MaskedModel } from '../models/model.ts';
+import { type Dataset, orderedBatches, shuffledBatches } from '../data/dataset.ts';
+
+/** One batch of any task; the trainer disposes `x` and calls `dispose` when done. */
+export interface TaskBatch {
+  x: tf.Tensor;
+  size: number;
+  /** Task-specific targets (class tensor, label sequences, ...). */
+  target: unknown;
+  dispose(): void;
+}
+
+export interface Task<D extends { n: number }> {
+  /** Training batches in a seeded random order. */
+  trainBatches(data: D, batchSize: number, seed: number): Iterable<TaskBatch>;
+  /** Batches in order (evaluation). */
+  evalBatches(data: D, batchSize: number): Iterable<TaskBatch>;
+  /** Scalar loss of a batch, from the model's output. */
+  loss(output: tf.Tensor, batch: TaskBatch): tf.Scalar;
+  /** Error rate of the model on `data` (fraction): classification error, or WER. */
+  errorRate(model: MaskedModel, data: D, batchSize: number): number;
+  /** Optional training-time transform of the inputs (augmentation). */
+  augment?: (x: tf.Tensor, seed: number) => tf.Tensor;
+}
+
+function classBatch(b: { x: tf.Tensor; y: tf.Tensor1D; size: number }): TaskBatch {
+  return { x: b.x, size: b.size, target: b.y, dispose: () => { b.x.dispose(); b.y.dispose(); } };
+}
+
+/** Softmax cross-entropy classification over a `Dataset`. */
+export function classificationTask(options: { augment?: (x: tf.Tensor, seed: number) => tf.Tensor } = {}): Task<Dataset> {
+  return {
+    trainBatches: function* (data, batchSize, seed) {
+      for (const b of shuffledBatches(data, batchSize, seed)) yield classBatch(b);
+    },
+    evalBatches: function* (data, batchSize) {
+      for (const b of orderedBatches(data, batchSize)) yield classBatch(b);
+    },
+    loss(output, batch) {
+      return tf.tidy(() => {
+        const y = batch.target as tf.Tensor1D;
+        const logp = tf.logSoftmax(output);
+        return tf.neg(tf.mean(tf.sum(logp.mul(tf.oneHot(y, output.shape[1] as number)), 1))) as tf.Scalar;
+      });
+    },
+    errorRate(model, data, batchSize) {
+      let wrong = 0;
+      for (const b of orderedBatches(data, batchSize)) {
+        wrong += tf.tidy(() => {
+          const pred = model.forward(b.x, { training: false }).argMax(1);
+          return pred.notEqual(b.y.cast('int32')).sum().dataSync()[0];
+        });
+        b.x.dispose();
+        b.y.dispose();
+      }
+      return data.n === 0 ? 0 : wrong / data.n;
+    },
+    augment: options.augment,
+  };
+}

@@ -1,0 +1,62 @@
+/**
+ * Settings of one model update, in the paper's terms (section 4 and 5.1).
+ */
+import type { OptimizerArgs } from '../train/optimizer.ts';
+
+export interface UpdateConfig {
+  /** alpha: grow dormant connections whose |gradient| exceeds this percentile (30..50). */
+  growthPercentile: number;
+  /** Epochs between growth steps within a growth phase (a step also opens each phase). */
+  growthInterval: number;
+  /** E1: epochs of growth and training on the new data only. */
+  newDataEpochs: number;
+  /** E2: epochs of growth and training on all data. */
+  allDataEpochs: number;
+  /** Epochs of training of the baselines (TFS, NFT) and of the first model. */
+  trainEpochs: number;
+  /** Initial kernel density of the first grow-and-prune model (grown from a sparse seed). */
+  initialDensity: number;
+  /** beta: fraction of live connections pruned per kernel per iteration (0.03..0.05). */
+  pruneFraction: number;
+  /** Retraining budget per pruning iteration, in epochs of all data. */
+  recoveryEpochsMax: number;
+  /** Retraining chunk between validation checks, as a fraction of an epoch. */
+  recoveryChunk: number;
+  /** Upper bound on pruning iterations. */
+  maxPruneIterations: number;
+  /** Run non-recoverable pruning after recoverable pruning. */
+  nonRecoverable: boolean;
+  /** Error increase non-recoverable pruning may accept (fraction, 0.001 = 0.1 points). */
+  nonRecoverableTolerance: number;
+  /** Mini-batch size. */
+  batchSize: number;
+  /** Optimizer of training and growth (eta = its learning rate). */
+  optimizer: OptimizerArgs;
+  /** Learning rate while retraining during pruning. */
+  pruneLearningRate: number;
+  /** Augment training batches (affine distortions for images). */
+  augment: boolean;
+  /** Seed of everything random in the update. */
+  seed: number;
+}
+
+/** The paper's LeNet protocol (section 5.1): E1 = 15, E2 = 20, 60 epochs for baselines, beta = 5 %. */
+export const paperUpdateConfig: UpdateConfig = {
+  growthPercentile: 40,
+  growthInterval: 5,
+  newDataEpochs: 15,
+  allDataEpochs: 20,
+  trainEpochs: 60,
+  initialDensity: 0.1,
+  pruneFraction: 0.05,
+  recoveryEpochsMax: 2,
+  recoveryChunk: 0.25,
+  maxPruneIterations: 200,
+  nonRecoverable: false,
+  nonRecoverableTolerance: 0.001,
+  batchSize: 64,
+  optimizer: { kind: 'sgd', learningRate: 0.01, momentum: 0.9 },
+  pruneLearningRate: 0.005,
+  augment: true,
+  seed: 1,
+};

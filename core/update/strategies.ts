@@ -1,0 +1,185 @@
+/**
+ * The three update strategies of the paper's comparisons (section 5), on one
+ * trainer and one pruning policy:
+ *
+ * - `ours` (grow-and-prune, section 4): growth + training on the new data for E1
+ *   epochs, then on all data for E2 epochs, then recoverable pruning. The first
+ *   model grows from a sparse random seed network on all the data it has.
+ * - `tfs` (training from scratch): a fresh dense model trained on all data, pruned.
+ * - `nft` (naive fine-tuning): a dense model kept across updates, fine-tuned on all
+ *   data; a copy of it is pruned and served.
+ */
+import type { MaskedModel, ModelSpec } from '../models/model.ts';
+import { createModel } from '../models/index.ts';
+import { Trainer, type TrainerHooks } from '../train/trainer.ts';
+import { CostLedger, type CostSummary } from '../train/cost.ts';
+import type { Task } from '../train/task.ts';
+import { applyGrowth, type GrowthReport } from '../grow/gradientGrowth.ts';
+import { iterativePrune, type PruneReport } from '../prune/iterative.ts';
+import { cloneModel } from '../serialize/clone.ts';
+import type { UpdateConfig } from './config.ts';
+import * as tf from '../tf.ts';
+
+export type StrategyName = 'ours' | 'tfs' | 'nft';
+
+/** Data of one update: the new samples, everything so far (new included), and validation. */
+export interface UpdateData<D extends { n: number }> {
+  newData: D;
+  allData: D;
+  validation: D;
+  /** Number of classes seen so far (grows the output layer when larger than the model's). */
+  numClasses: number;
+}
+
+/** What a strategy carries from one update to the next. */
+export interface StrategyState {
+  /** The served (pruned) model. */
+  model: MaskedModel;
+  /** NFT's dense model, fine-tuned each update. */
+  dense?: MaskedModel;
+}
+
+export interface UpdateResult {
+  strategy: StrategyName;
+  state: StrategyState;
+  cost: CostSummary;
+  growth: GrowthReport[];
+  prune: PruneReport;
+  nonRecoverable?: PruneReport;
+  /** Validation error after training, before pruning. */
+  prePruneError: number;
+  /** Validation error of the served model. */
+  validationError: number;
+}
+
+export interface UpdateArgs<D extends { n: number }> {
+  strategy: StrategyName;
+  /** The previous state (null for the first model). Its models are consumed. */
+  previous: StrategyState | null;
+  spec: ModelSpec;
+  task: Task<D>;
+  data: UpdateData<D>;
+  config: UpdateConfig;
+  hooks?: TrainerHooks;
+}
+
+function trainerFor<D extends { n: number }>(model: MaskedModel, args: UpdateArgs<D>, cost: CostLedger, lr?: number): Trainer<D> {
+  const { config } = args;
+  return new Trainer({
+    model, task: args.task, batchSize: config.batchSize, seed: config.seed, cost, hooks: args.hooks, augment: config.augment,
+    optimizer: { ...config.optimizer, learningRate: lr ?? config.optimizer.learningRate },
+  });
+}
+
+/** Growth phase (section 4.2): a growth step every `growthInterval` epochs, interleaved with training. */
+export function growthPhase<D extends { n: number }>(trainer: Trainer<D>, data: D, epochs: number, phase: string, config: UpdateConfig): GrowthReport[] {
+  const reports: GrowthReport[] = [];
+  for (let e = 0; e < epochs; e++) {
+    if (e % config.growthInterval === 0) {
+      const gradients = trainer.growthGradients(data, phase);
+      const report = applyGrowth(trainer.model, gradients, config.growthPercentile, trainer.optimizer.learningRate);
+      trainer.optimizer.syncMasks(trainer.model.params);
+      reports.push(report);
+      trainer.progress({ phase, kind: 'grow', step: reports.length, changed: report.total });
+    }
+    const loss = trainer.trainEpoch(data, phase, e + 1);
+    trainer.progress({ phase, kind: 'epoch', step: e + 1, steps: epochs, loss });
+  }
+  return reports;
+}
+
+function trainPhase<D extends { n: number }>(trainer: Trainer<D>, data: D, epochs: number, phase: string): void {
+  for (let e = 0; e < epochs; e++) {
+    const loss = trainer.trainEpoch(data, phase, e + 1);
+    trainer.progress({ phase, kind: 'epoch', step: e + 1, steps: epochs, loss });
+  }
+}
+
+function prunePhases<D extends { n: number }>(model: MaskedModel, args: UpdateArgs<D>, cost: CostLedger): { prune: PruneReport; nonRecoverable?: PruneReport } {
+  const { config, data } = args;
+  const trainer = trainerFor(model, args, cost, config.pruneLearningRate);
+  try {
+    const common = {
+      pruneFraction: config.pruneFraction, recoveryEpochsMax: config.recoveryEpochsMax,
+      recoveryChunk: config.recoveryChunk, maxIterations: config.maxPruneIterations,
+    };
+    const prune = iterativePrune(trainer, data.allData, data.validation, { ...common, recoverable: true, tolerance: 0, phase: 'prune' });
+    const nonRecoverable = config.nonRecoverable
+      ? iterativePrune(trainer, data.allData, data.validation, { ...common, recoverable: false, tolerance: config.nonRecoverableTolerance, phase: 'prune-nonrecoverable' })
+      : undefined;
+    return { prune, nonRecoverable };
+  } finally {
+    trainer.dispose();
+  }
+}
+
+/** Makes the model's output layer as wide as the classes seen so far. */
+function fitClasses(model: MaskedModel, numClasses: number, denseHead: boolean): void {
+  const extra = numClasses - model.numClasses;
+  if (extra <= 0) return;
+  model.addClasses(extra);
+  if (denseHead) model.head.kernel.setMask(tf.onesLike(model.head.kernel.mask));
+}
+
+/** Runs one update with the chosen strategy. */
+export function runUpdate<D extends { n: number }>(args: UpdateArgs<D>): UpdateResult {
+  const { config, data, previous, strategy } = args;
+  const cost = new CostLedger();
+  const spec: ModelSpec = { ...args.spec, numClasses: Math.max(args.spec.numClasses, data.numClasses), seed: config.seed };
+  let growth: GrowthReport[] = [];
+  let served: MaskedModel;
+  let dense: MaskedModel | undefined;
+
+  if (strategy === 'ours') {
+    const first = previous === null;
+    served = first ? createModel(spec) : previous.model;
+    if (first && config.initialDensity < 1) sparsify(served, config.initialDensity, config.seed);
+    fitClasses(served, spec.numClasses, false);
+    const trainer = trainerFor(served, args, cost);
+    try {
+      growth = first
+        ? growthPhase(trainer, data.allData, config.trainEpochs, 'growth-all', config)
+        : [...growthPhase(trainer, data.newData, config.newDataEpochs, 'growth-new', config),
+          ...growthPhase(trainer, data.allData, config.allDataEpochs, 'growth-all', config)];
+    } finally {
+      trainer.dispose();
+    }
+  } else {
+    const base = strategy === 'nft' && previous?.dense ? previous.dense : createModel(spec);
+    if (strategy === 'nft' && previous) previous.model.dispose();
+    if (strategy === 'tfs' && previous) {
+      previous.model.dispose();
+      previous.dense?.dispose();
+    }
+    fitClasses(base, spec.numClasses, true);
+    const trainer = trainerFor(base, args, cost);
+    try {
+      trainPhase(trainer, data.allData, config.trainEpochs, 'train');
+    } finally {
+      trainer.dispose();
+    }
+    if (strategy === 'nft') {
+      dense = base;
+      served = cloneModel(base);
+    } else {
+      served = base;
+    }
+  }
+  const evalTrainer = trainerFor(served, args, cost);
+  const prePruneError = evalTrainer.errorRate(data.validation, 'eval');
+  evalTrainer.dispose();
+  const { prune, nonRecoverable } = prunePhases(served, args, cost);
+  const validationError = (nonRecoverable ?? prune).finalError;
+  return {
+    strategy, state: { model: served, dense }, cost: cost.summary(data.allData.n), growth, prune, nonRecoverable,
+    prePruneError, validationError,
+  };
+}
+
+/** Keeps a seeded random `density` fraction of every kernel (the sparse seed network of the first model). */
+function sparsify(model: MaskedModel, density: number, seed: number): void {
+  model.kernels.forEach((k, i) => {
+    const mask = tf.tidy(() => tf.randomUniform(k.shape, 0, 1, 'float32', seed + 101 * (i + 1)).less(density).toFloat());
+    k.setMask(mask);
+  });
+}
