@@ -1,0 +1,45 @@
+/**
+ * What the serving layer needs from a model: a loaded, predict-ready network
+ * with its labels and input shape. The registry's loader builds these from
+ * `models/<N>/`; tests use fakes.
+ */
+import type { Modality } from '../../pipelines/types.ts';
+import type { DriftReference } from '../metrics/drift.ts';
+
+/** A model loaded into memory and ready to answer predictions. */
+export interface LoadedModel {
+  /** Registry version (integer directory name under `models/`). */
+  readonly version: number;
+  /** Class labels; `labels[k]` names output column k. */
+  readonly labels: readonly string[];
+  /** Shape of one sample, without the batch dimension, e.g. `[28, 28, 1]`. */
+  readonly inputShape: readonly number[];
+  /** Which pipeline turns files into this model's input. */
+  readonly modality: Modality;
+  /** Summary of the training inputs and labels, for drift scores (optional). */
+  readonly driftReference?: DriftReference;
+  /**
+   * Class probabilities of `n` samples laid out row-major in `batch`
+   * (`n * prod(inputShape)` values). Resolves to `n * labels.length` values.
+   */
+  predict(batch: Float32Array, n: number): Promise<Float32Array>;
+  /** Runs the model once or more so that the first real request is not slow. */
+  warmUp(): Promise<void>;
+  /** Frees the model's tensors. Called exactly once, when no request uses it. */
+  dispose(): void;
+}
+
+/** Loads one registry version (reads, validates, builds the network). */
+export type ModelLoader = (version: number) => Promise<LoadedModel>;
+
+/** The input description preprocessing needs to produce a sample for a model. */
+export interface ModelInput {
+  readonly version: number;
+  readonly modality: Modality;
+  readonly inputShape: readonly number[];
+}
+
+/** Number of values in one sample of `shape`. */
+export function shapeSize(shape: readonly number[]): number {
+  return shape.reduce((a, b) => a * b, 1);
+}
