@@ -27,13 +27,14 @@ const imageSchema = z.strictObject({
   height: posInt().default(28),
   /** Width in pixels that every image is resized to. */
   width: posInt().default(28),
-  /** Colour channels after decoding: 1 (grey), 3 (RGB) or 4 (RGBA). */
-  channels: z.union([z.literal(1), z.literal(3), z.literal(4)]).default(1),
+  /** Colour channels after decoding: 1 (grey) or 3 (RGB). */
+  channels: z.union([z.literal(1), z.literal(3)]).default(1),
   /**
    * How an image of another size reaches height x width: `fit` scales it to fit
-   * inside and pads (aspect kept), `fill` stretches it, `mnist` applies MNIST's
-   * preprocessing (fit the ink into a 20x20 box, centre it by its centre of mass
-   * in a 28x28 frame; LeCun et al., "Gradient-based learning", 1998).
+   * inside and pads (letterbox), `fill` scales it to cover and crops, `mnist`
+   * applies MNIST's preprocessing (light backgrounds inverted, the ink fitted into
+   * a 20x20 box and centred by its centre of mass in a 28x28 frame; LeCun et al.,
+   * "Gradient-based learning applied to document recognition", 1998).
    */
   resize: z.enum(['fit', 'fill', 'mnist']).default('fit'),
   /** The interval [low, high] that pixel values 0..255 are mapped to linearly. */
@@ -44,27 +45,27 @@ const audioSchema = z.strictObject({
   /** Sample rate in Hz that every recording is resampled to (FSDD is recorded at 8 kHz). */
   sampleRate: posInt().default(8000),
   /** Pre-emphasis coefficient k of y[t] = x[t] - k x[t-1]; 0 turns it off. */
-  preEmphasis: z.number().min(0).max(1).default(0.97),
+  preEmphasis: z.number().min(0).lt(1).default(0.97),
   /** Analysis window length in milliseconds (Hamming window). */
   windowMs: z.number().positive().default(25),
   /** Step between windows in milliseconds. */
   hopMs: z.number().positive().default(10),
-  /** FFT length in samples; a power of two at least as long as one window. */
-  fftSize: posInt().refine((n) => (n & (n - 1)) === 0, 'must be a power of two').default(256),
-  /** Number of triangular mel filters. */
-  melFilters: posInt().default(26),
-  /** Cepstral coefficients kept per frame (MFCC 0..coefficients-1). */
+  /** FFT length in samples: a power of two at least as long as one window; 0 = the next power of two of the window. */
+  fftSize: nonNegInt().refine((n) => (n & (n - 1)) === 0, 'must be 0 or a power of two').default(512),
+  /** Number of triangular mel filters (HTK). */
+  melFilters: z.number().int().min(1).max(256).default(26),
+  /** Cepstral coefficients kept per frame, c0 included. */
   coefficients: posInt().default(13),
   /** Lowest frequency of the mel filter bank in Hz. */
-  lowHz: z.number().nonnegative().default(0),
-  /** Highest frequency of the mel filter bank in Hz; null = sampleRate / 2. */
-  highHz: z.number().positive().nullable().default(null),
-  /** Derivative orders appended to each frame: 0 none, 1 deltas, 2 deltas and delta-deltas. */
-  deltas: z.union([z.literal(0), z.literal(1), z.literal(2)]).default(0),
-  /** Half-width N of the regression window used for deltas (frames t-N..t+N). */
+  lowHz: z.number().nonnegative().default(20),
+  /** Highest frequency of the mel filter bank in Hz; 0 = sampleRate / 2 (Nyquist). */
+  highHz: z.number().nonnegative().default(0),
+  /** Append deltas and delta-deltas to each frame (three times the coefficients). */
+  deltas: z.boolean().default(true),
+  /** Half-width N of the regression window of the deltas (frames t-N..t+N). */
   deltaWindow: posInt().default(2),
-  /** Per-utterance normalisation: `cmvn` (zero mean, unit variance per coefficient) or `none`. */
-  normalize: z.enum(['cmvn', 'none']).default('cmvn'),
+  /** Per-utterance mean and variance normalisation of each coefficient (CMVN). */
+  normalize: z.boolean().default(true),
 }).prefault({});
 
 const modelSchema = z.strictObject({
@@ -251,12 +252,12 @@ function checkConsistency(c: ConfigShape, ctx: z.RefinementCtx): void {
   if (a && typeof a.sampleRate === 'number') {
     if (a.hopMs > a.windowMs) issue(['model', 'audio', 'hopMs'], `must be <= windowMs (${a.windowMs})`, a.hopMs);
     const windowSamples = Math.round((a.windowMs * a.sampleRate) / 1000);
-    if (windowSamples > a.fftSize) {
-      issue(['model', 'audio', 'fftSize'], `must be >= one window of ${windowSamples} samples (windowMs ${a.windowMs} at ${a.sampleRate} Hz)`, a.fftSize);
+    if (a.fftSize !== 0 && windowSamples > a.fftSize) {
+      issue(['model', 'audio', 'fftSize'], `must be 0 or >= one window of ${windowSamples} samples (windowMs ${a.windowMs} at ${a.sampleRate} Hz)`, a.fftSize);
     }
     const nyquist = a.sampleRate / 2;
-    if (a.highHz !== null && a.highHz > nyquist) issue(['model', 'audio', 'highHz'], `must be <= sampleRate / 2 (${nyquist})`, a.highHz);
-    const high = a.highHz ?? nyquist;
+    if (a.highHz > nyquist) issue(['model', 'audio', 'highHz'], `must be <= sampleRate / 2 (${nyquist}), or 0 for that`, a.highHz);
+    const high = a.highHz === 0 ? nyquist : a.highHz;
     if (a.lowHz >= high) issue(['model', 'audio', 'lowHz'], `must be < highHz (${high})`, a.lowHz);
     if (a.coefficients > a.melFilters) issue(['model', 'audio', 'coefficients'], `must be <= melFilters (${a.melFilters})`, a.coefficients);
   }

@@ -133,11 +133,12 @@ test('invalid values: every problem with its path, actual value and source, in o
 
 test('cross-field rules name the field to change', () => {
   fails(() => parseConfig({ model: { audio: { hopMs: 30 } } }), 'BONSAI_CONFIG_INVALID', 'model.audio.hopMs', 'windowMs (25)');
-  fails(() => parseConfig({ model: { audio: { sampleRate: 16000 } } }), 'BONSAI_CONFIG_INVALID', 'model.audio.fftSize', '400 samples');
+  fails(() => parseConfig({ model: { audio: { sampleRate: 16000, windowMs: 40 } } }), 'BONSAI_CONFIG_INVALID', 'model.audio.fftSize', '640 samples');
   fails(() => parseConfig({ model: { audio: { highHz: 5000 } } }), 'BONSAI_CONFIG_INVALID', 'model.audio.highHz', '4000');
   fails(() => parseConfig({ model: { audio: { fftSize: 300 } } }), 'BONSAI_CONFIG_INVALID', 'model.audio.fftSize', 'power of two');
   fails(() => parseConfig({ ingest: { splits: { validation: 0.5, test: 0.5 } } }), 'BONSAI_CONFIG_INVALID', 'ingest.splits');
-  assert.equal(parseConfig({ model: { audio: { sampleRate: 16000, fftSize: 512 } } }).model.audio.fftSize, 512);
+  assert.equal(parseConfig({ model: { audio: { sampleRate: 16000, windowMs: 40, fftSize: 0 } } }).model.audio.fftSize, 0);
+  fails(() => parseConfig({ model: { audio: { lowHz: 4000 } } }), 'BONSAI_CONFIG_INVALID', 'model.audio.lowHz', '(4000)');
 });
 
 test('the result is deeply frozen', () => {
@@ -202,5 +203,6 @@ test('the examples load', () => {
   assert.equal(mnist.model.image.resize, 'mnist');
   const fsdd = loadConfig({ file: repo('config/examples/fsdd.yaml'), env: {} });
   assert.equal(fsdd.model.modality, 'audio');
-  assert.equal(fsdd.model.audio.deltas, 2);
+  assert.equal(fsdd.model.audio.deltas, true);
+  assert.equal(fsdd.model.audio.fftSize, 256);
 });
