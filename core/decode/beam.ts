@@ -24,6 +24,12 @@ export interface PrefixBeamSearchOptions {
   blank?: number;
   /** When given, results are sequences of its words joined by its delimiter. */
   lexicon?: Lexicon;
+  /**
+   * Labels whose log-probability in a frame is below this are not tried as
+   * extensions in that frame (a speed-up for peaked outputs; ctcdecode's
+   * `cutoff_prob` in spirit). Default -Infinity: exact within the beam.
+   */
+  cutoffLogProb?: number;
 }
 
 /** The best labelling of one utterance and the other complete beams, best first. */
@@ -32,13 +38,31 @@ export interface BeamSearchResult extends CtcHypothesis {
   beams: CtcHypothesis[];
 }
 
+/**
+ * A prefix is a node of a tree of prefixes (its parent is the prefix without its
+ * last label), so that extending one is a map lookup rather than a copy.
+ */
 interface Prefix {
-  ids: number[];
-  key: string;
-  /** log P(prefix, path so far ends in blank). */
+  parent: Prefix | null;
+  /** Last label (-1 for the empty prefix). */
+  label: number;
+  /** Extensions by label, created when the prefix is first extended. */
+  children: Map<number, Prefix> | null;
+  /** Creation order, to break ties deterministically. */
+  order: number;
+  /** log P(prefix, paths up to frame `scoredAt` end in a blank). */
   pb: number;
-  /** log P(prefix, path so far ends in the prefix's last label). */
+  /** log P(prefix, paths up to frame `scoredAt` end in the prefix's last label). */
   pnb: number;
+  scoredAt: number;
+  /** logAdd(pb, pnb): log P(prefix) up to frame `scoredAt`. */
+  total: number;
+  /** pb and pnb of the frame being computed, valid when `touchedAt` is that frame. */
+  nextPb: number;
+  nextPnb: number;
+  touchedAt: number;
+  /** Whether the prefix is in the beam the current frame extends. */
+  inBeam: boolean;
   /** Position in the lexicon trie of the word being spelled (the root between words); null without a lexicon. */
   node: LexiconNode | null;
 }
@@ -58,57 +82,83 @@ export function prefixBeamSearch(outputs: tf.Tensor3D, lengths: readonly number[
   if (lexicon && (lexicon.delimiter < 0 || lexicon.delimiter >= outputs.shape[2] || lexicon.delimiter === blank)) {
     throw new BonsaiError('BONSAI_CORE_DECODE_LEXICON', `decode: lexicon delimiter ${lexicon.delimiter} is not a non-blank class id in 0..${outputs.shape[2] - 1}`, { delimiter: lexicon.delimiter, classes: outputs.shape[2], blank });
   }
-  return frames.map((f) => searchUtterance(f, beamWidth, blank, lexicon ?? null));
+  const cutoff = options.cutoffLogProb ?? -Infinity;
+  return frames.map((f) => searchUtterance(f, beamWidth, blank, lexicon ?? null, cutoff));
 }
 
-const total = (p: Prefix): number => logAdd(p.pb, p.pnb);
+/** Best first; equal scores in creation order, for determinism. */
+const byScore = (a: Prefix, b: Prefix): number => b.total - a.total || a.order - b.order;
 
-/** Best first; equal scores ordered by key, for determinism. */
-const byScore = (a: Prefix, b: Prefix): number => total(b) - total(a) || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
+function idsOf(prefix: Prefix): number[] {
+  const ids: number[] = [];
+  for (let p: Prefix | null = prefix; p !== null && p.parent !== null; p = p.parent) ids.push(p.label);
+  return ids.reverse();
+}
 
-function searchUtterance({ logProbs, length, classes }: UtteranceFrames, beamWidth: number, blank: number, lexicon: Lexicon | null): BeamSearchResult {
-  let beam: Prefix[] = [{ ids: [], key: '', pb: 0, pnb: -Infinity, node: lexicon ? lexicon.root : null }];
-  // Every candidate of the previous frame, before pruning: a prefix that fell out
-  // of the beam still contributes its own continuation when it is re-created.
-  let previous = new Map<string, Prefix>(beam.map((p) => [p.key, p]));
+function searchUtterance({ logProbs, length, classes }: UtteranceFrames, beamWidth: number, blank: number, lexicon: Lexicon | null, cutoff: number): BeamSearchResult {
+  let created = 0;
+  const make = (parent: Prefix | null, label: number, node: LexiconNode | null): Prefix => ({
+    parent, label, children: null, order: created++, pb: -Infinity, pnb: -Infinity, scoredAt: -2, total: -Infinity,
+    nextPb: -Infinity, nextPnb: -Infinity, touchedAt: -2, inBeam: false, node,
+  });
+  const empty = make(null, -1, lexicon ? lexicon.root : null);
+  empty.pb = 0;
+  empty.total = 0;
+  empty.scoredAt = -1;
+  empty.inBeam = true;
+  let beam: Prefix[] = [empty];
+  let previousCandidates: Prefix[] = [];
 
   for (let t = 0; t < length; t++) {
     const row = t * classes;
-    const next = new Map<string, Prefix>();
-    const inBeam = new Set(beam.map((p) => p.key));
-    const entry = (ids: number[], key: string, node: LexiconNode | null): Prefix => {
-      let p = next.get(key);
-      if (!p) {
-        p = { ids, key, pb: -Infinity, pnb: -Infinity, node };
-        next.set(key, p);
-        const old = inBeam.has(key) ? undefined : previous.get(key);
-        if (old) {
-          // Paths of the pruned prefix itself: stay on a blank, or repeat its last label.
-          p.pb = logAdd(old.pb, old.pnb) + logProbs[row + blank];
-          if (ids.length > 0) p.pnb = old.pnb + logProbs[row + ids[ids.length - 1]];
-        }
+    const candidates: Prefix[] = [];
+    const touch = (p: Prefix): Prefix => {
+      if (p.touchedAt === t) return p;
+      p.touchedAt = t;
+      p.nextPb = -Infinity;
+      p.nextPnb = -Infinity;
+      if (!p.inBeam && p.scoredAt === t - 1) {
+        // A candidate of the previous frame that fell out of the beam keeps its
+        // own continuation when it is re-created: a blank, or its last label again.
+        p.nextPb = p.total + logProbs[row + blank];
+        p.nextPnb = p.pnb + logProbs[row + p.label];
       }
+      candidates.push(p);
       return p;
     };
 
+    // pb and pnb still hold the previous frame while next* are accumulated.
     for (const prefix of beam) {
-      const score = total(prefix);
-      const same = entry(prefix.ids, prefix.key, prefix.node);
-      same.pb = logAdd(same.pb, score + logProbs[row + blank]);
-      const last = prefix.ids.length > 0 ? prefix.ids[prefix.ids.length - 1] : -1;
+      const total = prefix.total;
+      touch(prefix);
+      const children = prefix.children ?? (prefix.children = new Map());
+      prefix.nextPb = logAdd(prefix.nextPb, total + logProbs[row + blank]);
       for (let c = 0; c < classes; c++) {
         const lp = logProbs[row + c];
-        if (c === blank || lp === -Infinity) continue;
-        if (c === last) same.pnb = logAdd(same.pnb, prefix.pnb + lp);
-        const node = lexicon ? advance(lexicon, prefix.node!, c) : null;
-        if (lexicon && node === null) continue;
-        const extended = entry([...prefix.ids, c], prefix.key === '' ? String(c) : `${prefix.key},${c}`, node);
+        if (c === blank || lp === -Infinity || lp < cutoff) continue;
+        if (c === prefix.label) prefix.nextPnb = logAdd(prefix.nextPnb, prefix.pnb + lp);
+        let child = children.get(c);
+        if (child === undefined) {
+          const node = lexicon ? advance(lexicon, prefix.node!, c) : null;
+          if (lexicon && node === null) continue;
+          child = make(prefix, c, node);
+          children.set(c, child);
+        }
+        touch(child);
         // After the same label, only a path through a blank starts a new label.
-        extended.pnb = logAdd(extended.pnb, (c === last ? prefix.pb : score) + lp);
+        child.nextPnb = logAdd(child.nextPnb, (c === prefix.label ? prefix.pb : total) + lp);
       }
     }
-    previous = next;
-    beam = [...next.values()].filter((p) => total(p) > -Infinity).sort(byScore).slice(0, beamWidth);
+    for (const p of beam) p.inBeam = false;
+    for (const p of candidates) { p.pb = p.nextPb; p.pnb = p.nextPnb; p.total = logAdd(p.pb, p.pnb); p.scoredAt = t; }
+    beam = candidates.filter((p) => p.total > -Infinity).sort(byScore).slice(0, beamWidth);
+    for (const p of beam) p.inBeam = true;
+    // Candidates of the previous frame that were neither kept nor re-created can
+    // no longer contribute: unlink the childless ones so the prefix tree stays small.
+    for (const p of previousCandidates) {
+      if (p.scoredAt === t - 1 && p.parent !== null && (p.children === null || p.children.size === 0)) p.parent.children!.delete(p.label);
+    }
+    previousCandidates = candidates;
   }
 
   const complete = beam.filter((p) => !lexicon || p.node === lexicon.root || p.node!.isWord);
@@ -119,7 +169,7 @@ function searchUtterance({ logProbs, length, classes }: UtteranceFrames, beamWid
     for (let t = 0; t < length; t++) logProb += logProbs[t * classes + blank];
     return { ids: [], logProb, beams: [{ ids: [], logProb }] };
   }
-  const beams = complete.map((p) => ({ ids: p.ids, logProb: total(p) }));
+  const beams = complete.map((p) => ({ ids: idsOf(p), logProb: p.total }));
   return { ...beams[0], beams };
 }
 

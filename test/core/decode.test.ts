@@ -106,6 +106,10 @@ test('prefix beam search with beam width 1 is no worse than greedy and pruning k
     const narrow = prefixBeamSearch(x, [4], { beamWidth: 1 })[0];
     const [greedy] = greedyDecode(x, [4]);
     assert.ok(reference.get(narrow.ids.join(','))! >= reference.get(greedy.ids.join(','))! - 1e-12);
+    // A cutoff above P(label 2) in every frame but the last keeps label 2 out of all but the last position.
+    const cut = prefixBeamSearch(x, [4], { beamWidth: 8, cutoffLogProb: Math.log(0.35) })[0];
+    for (const b of cut.beams) assert.ok(!b.ids.slice(0, -1).includes(2), `cutoff beam ${b.ids}`);
+    assert.ok(prefixBeamSearch(x, [4], { beamWidth: 8 })[0].beams.some((b) => b.ids.slice(0, -1).includes(2)));
     const wide = prefixBeamSearch(x, [4], { beamWidth: 3 })[0];
     assert.equal(wide.beams.length, 3);
     for (let i = 1; i < wide.beams.length; i++) assert.ok(wide.beams[i - 1].logProb >= wide.beams[i].logProb);
