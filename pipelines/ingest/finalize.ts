@@ -1,0 +1,105 @@
+/**
+ * The steps after the store commit: move each file (and its sidecars) out of
+ * the inbox. Accepted files and duplicates go to `archive/<day>/<hash12>-<name>`;
+ * rejects get `quarantine/<name>.reason.json` (written atomically and made
+ * durable) before the file moves to `quarantine/<name>`.
+ *
+ * Order, and why a crash anywhere is recoverable:
+ *  1. reason files written and their folder fsynced — the file is still in the
+ *     inbox; `recover` finishes the move from the reason file.
+ *  2. sidecars moved, their folders fsynced — the file is still in the inbox;
+ *     committed files are found in the ingest log, rejects by their reason.
+ *  3. the file moved — done. A move undone by a power cut puts the file back in
+ *     the inbox, where step 2's argument applies again.
+ */
+import { basename, join } from 'node:path';
+import type { IngestContext, IngestOutcome, RejectReason } from './context.ts';
+import type { Prepared } from './prepare.ts';
+import { archiveDestination, fsyncDir, inboxPath, moveFile, quarantineDestination, REASON_SUFFIX, stateLayout, utcDay, writeFileAtomic, type Destination } from './files.ts';
+
+/** The body of `<name>.reason.json`. */
+export interface ReasonFile extends RejectReason {
+  /** ISO time of the reject. */
+  time: string;
+  /** Where the file was, relative to inbox/. */
+  source: string;
+  /** Content hash, null if rejected unread. */
+  id: string | null;
+  /** File key (inode:size:mtime) of the rejected file instance. */
+  fileKey: string;
+  /** The file's name in quarantine/. */
+  file: string;
+  /** Sidecars moved with it: inbox source and name in quarantine/. */
+  sidecars: { source: string; file: string }[];
+}
+
+/** A file whose fate is decided, with where it goes. */
+export interface Move {
+  /** Inbox path of the file. */
+  from: string;
+  source: string;
+  /** Inbox sources of the sidecars, parallel to `dest.sidecars`. */
+  sidecarSources: string[];
+  dest: Destination;
+  /** For rejects: the reason file to write first. */
+  reason?: ReasonFile;
+}
+
+/** Plans the move of a decided file (destinations do not collide within `reserved`). */
+export function planMove(p: Exclude<Prepared, { kind: 'skipped' }>, outcome: 'accepted' | 'duplicate' | 'rejected', ctx: IngestContext, now: Date, reserved: Set<string>): Move {
+  const layout = stateLayout(ctx.stateDir);
+  const name = basename(p.file.path);
+  const sidecarNames = p.sidecars.map((s) => basename(s));
+  if (outcome === 'rejected' && p.kind === 'rejected') {
+    const dest = quarantineDestination(layout.quarantine, name, sidecarNames, reserved);
+    const reason: ReasonFile = {
+      ...p.reason, time: now.toISOString(), source: p.file.source, id: p.id, fileKey: p.fileKey, file: dest.name,
+      sidecars: p.sidecars.map((source, i) => ({ source, file: dest.sidecars[i] })),
+    };
+    return { from: p.file.path, source: p.file.source, sidecarSources: p.sidecars, dest, reason };
+  }
+  const dest = archiveDestination(layout.archive, utcDay(now), p.id ?? '', name, sidecarNames, reserved);
+  return { from: p.file.path, source: p.file.source, sidecarSources: p.sidecars, dest };
+}
+
+/** Carries out planned moves in the crash-safe order above. */
+export function executeMoves(moves: readonly Move[], ctx: IngestContext): void {
+  const { inbox } = stateLayout(ctx.stateDir);
+  const step = ctx.onStep;
+  const rejects = moves.filter((m) => m.reason);
+  for (const m of rejects) {
+    writeFileAtomic(join(m.dest.dir, m.dest.name + REASON_SUFFIX), `${JSON.stringify(m.reason, null, 2)}\n`, () => step?.('reason-tmp', [m.source]));
+  }
+  if (rejects.length) fsyncDir(rejects[0].dest.dir);
+  for (const m of rejects) step?.('reason', [m.source]);
+
+  const sidecarDirs = new Set<string>();
+  for (const m of moves) {
+    m.sidecarSources.forEach((s, i) => {
+      if (moveFile(inboxPath(inbox, s), join(m.dest.dir, m.dest.sidecars[i]))) sidecarDirs.add(m.dest.dir);
+    });
+  }
+  for (const dir of sidecarDirs) fsyncDir(dir);
+  for (const m of moves) if (m.sidecarSources.length) step?.('sidecars', [m.source]);
+
+  for (const m of moves) {
+    moveFile(m.from, join(m.dest.dir, m.dest.name));
+    step?.('moved', [m.source]);
+  }
+}
+
+/** The outcome reported for a moved file. */
+export function outcomeOf(p: Exclude<Prepared, { kind: 'skipped' }>, outcome: 'accepted' | 'duplicate' | 'rejected', move: Move, ctx: IngestContext): IngestOutcome {
+  const destination = join(move.dest.dir, move.dest.name);
+  const source = p.file.source;
+  if (outcome === 'rejected') {
+    const code = move.reason?.code ?? 'BONSAI_INGEST_PROCESS_FAILED';
+    return { outcome, source, id: p.id, modality: p.modality, code, message: move.reason?.message ?? '', destination };
+  }
+  const id = p.id ?? '';
+  const recovered = p.kind === 'recovered';
+  if (outcome === 'duplicate') return { outcome, source, id, modality: p.modality, destination, recovered };
+  // A recovered sample's features are in the store already.
+  const sample = p.kind === 'sample' && p.sample ? p.sample : ctx.store.getSample(id);
+  return { outcome, source, id, modality: sample?.modality ?? p.modality ?? 'image', shape: sample?.shape ?? [], destination, recovered };
+}

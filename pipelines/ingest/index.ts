@@ -1,0 +1,16 @@
+/**
+ * The inbox-to-store commit protocol: files in inbox/ become samples in the
+ * store, then move to archive/ (or, rejected, to quarantine/ with a reason).
+ */
+export { Ingestor, ingestFile, ingestFiles } from './ingestor.ts';
+export type { IngestorOptions } from './ingestor.ts';
+export { recover } from './recover.ts';
+export type { RecoveryReport, RecoverOptions } from './recover.ts';
+export { INGEST_STEPS } from './context.ts';
+export type { IngestContext, IngestFile, IngestOutcome, IngestStep, LabelResolver, Processor, RejectReason, ResolvedTarget } from './context.ts';
+export type { ReasonFile } from './finalize.ts';
+export { sampleId } from './prepare.ts';
+export { processorByContent, sniffModality } from './sniff.ts';
+export type { Processors } from './sniff.ts';
+export { stateLayout, listFiles, inboxCandidates, REASON_SUFFIX } from './files.ts';
+export type { StateLayout } from './files.ts';

@@ -1,0 +1,179 @@
+/**
+ * The inbox-to-store commit protocol, for one file or many:
+ *
+ *   read -> hash -> label -> (stored already? duplicate) -> process
+ *     -> one store transaction per group of files (samples, duplicates,
+ *        rejects, ingest-log rows; fsynced)
+ *     -> only then each file leaves the inbox (finalize.ts).
+ *
+ * Files are prepared concurrently (`concurrency`, decoders are async) and
+ * committed in groups (`batchSize` files or `maxDelayMs` after the first one
+ * is ready, whichever comes first), so the fsync of a commit is paid once per
+ * group. A file is moved only after the commit that records it. Nothing is ever
+ * lost (a file leaves the inbox only once its outcome is durable) or stored
+ * twice (ids are content hashes; the ingest log recognises a committed file
+ * that a crash left in the inbox). One ingestor per store: the store's lock
+ * makes it the only writer.
+ */
+import { resolve } from 'node:path';
+import { BonsaiError } from '../../core/errors.ts';
+import type { IngestRecord } from '../store/index.ts';
+import type { IngestContext, IngestFile, IngestOutcome } from './context.ts';
+import { sourceOf, stateLayout } from './files.ts';
+import { executeMoves, outcomeOf, planMove } from './finalize.ts';
+import { prepare, type Prepared } from './prepare.ts';
+
+/** How an ingestor groups work. */
+export interface IngestorOptions {
+  /** Files prepared (decoded) at the same time; default 4. */
+  concurrency?: number;
+  /** Most files per store transaction; default 64. */
+  batchSize?: number;
+  /** Longest a prepared file waits for its group to fill, in ms; default 20. */
+  maxDelayMs?: number;
+}
+
+interface Job {
+  file: IngestFile;
+  resolve: (o: IngestOutcome) => void;
+  reject: (e: unknown) => void;
+}
+
+type Decided = Exclude<Prepared, { kind: 'skipped' }>;
+
+/** Ingests inbox files with concurrent preparation and group commits. */
+export class Ingestor {
+  private readonly ctx: IngestContext;
+  private readonly concurrency: number;
+  private readonly batchSize: number;
+  private readonly maxDelayMs: number;
+  private readonly queue: Job[] = [];
+  private readonly ready: { job: Job; prepared: Decided }[] = [];
+  private readonly inFlight = new Map<string, Promise<IngestOutcome>>();
+  private active = 0;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(ctx: IngestContext, options: IngestorOptions = {}) {
+    if (ctx.store.readonly) throw new BonsaiError('BONSAI_INGEST_STORE_READ_ONLY', `ingesting needs the store open for writing, ${ctx.store.path} is read-only`, { path: ctx.store.path });
+    this.ctx = ctx;
+    this.concurrency = Math.max(1, options.concurrency ?? 4);
+    this.batchSize = Math.max(1, options.batchSize ?? 64);
+    this.maxDelayMs = Math.max(0, options.maxDelayMs ?? 20);
+  }
+
+  /**
+   * Ingests the inbox file at `path`. Resolves with its outcome once the file
+   * has left the inbox (or was skipped); rejects only when the store commit or a
+   * move failed (the file then stays in the inbox for `recover` or a retry).
+   * Asking again for a file in progress returns the same promise.
+   */
+  ingest(path: string): Promise<IngestOutcome> {
+    const abs = resolve(path);
+    const pending = this.inFlight.get(abs);
+    if (pending) return pending;
+    let file: IngestFile;
+    try {
+      file = { path: abs, source: sourceOf(stateLayout(this.ctx.stateDir).inbox, abs) };
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const promise = new Promise<IngestOutcome>((res, rej) => {
+      this.queue.push({ file, resolve: res, reject: rej });
+    }).finally(() => this.inFlight.delete(abs));
+    this.inFlight.set(abs, promise);
+    this.pump();
+    return promise;
+  }
+
+  private pump(): void {
+    while (this.active < this.concurrency && this.queue.length > 0) {
+      const job = this.queue.shift() as Job;
+      this.active++;
+      prepare(job.file, this.ctx)
+        .then((prepared) => {
+          if (prepared.kind === 'skipped') job.resolve({ outcome: 'skipped', source: job.file.source, code: prepared.reason.code, message: prepared.reason.message });
+          else this.ready.push({ job, prepared });
+        }, (err: unknown) => job.reject(err))
+        .finally(() => {
+          this.active--;
+          this.pump();
+          this.schedule();
+        });
+    }
+  }
+
+  private schedule(): void {
+    if (this.ready.length === 0) return;
+    const idle = this.active === 0 && this.queue.length === 0;
+    if (this.ready.length >= this.batchSize || idle || this.maxDelayMs === 0) {
+      this.flush();
+    } else {
+      this.timer ??= setTimeout(() => this.flush(), this.maxDelayMs);
+    }
+  }
+
+  private flush(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    while (this.ready.length > 0) {
+      const group = this.ready.splice(0, this.batchSize);
+      try {
+        const outcomes = commitGroup(group.map((g) => g.prepared), this.ctx);
+        group.forEach((g, i) => g.job.resolve(outcomes[i]));
+      } catch (err) {
+        group.forEach((g) => g.job.reject(err));
+      }
+      if (this.ready.length < this.batchSize && (this.active > 0 || this.queue.length > 0)) break;
+    }
+    if (this.ready.length > 0) this.schedule();
+  }
+}
+
+/** Commits a group of prepared files in one transaction, then moves them. */
+function commitGroup(group: readonly Decided[], ctx: IngestContext): IngestOutcome[] {
+  const now = (ctx.now ?? (() => new Date()))();
+  const records: IngestRecord[] = [];
+  const index: number[] = [];
+  group.forEach((p, i) => {
+    if (p.kind === 'recovered') return;
+    index.push(i);
+    records.push(p.kind === 'rejected'
+      ? { kind: 'rejected', id: p.id, source: p.file.source, fileKey: p.fileKey, code: p.reason.code, sidecars: p.sidecars }
+      : { kind: 'sample', id: p.id, source: p.file.source, fileKey: p.fileKey, sample: p.sample, target: p.target, sidecars: p.sidecars });
+  });
+  const decided: ('accepted' | 'duplicate' | 'rejected')[] = group.map((p) => (p.kind === 'recovered' ? p.outcome : 'rejected'));
+  const sources = group.map((p) => p.file.source);
+  if (records.length > 0) {
+    let committed;
+    try {
+      committed = ctx.store.commitIngest(records, { now: now.getTime(), beforeCommit: () => ctx.onStep?.('transaction', sources) });
+    } catch (err) {
+      if (err instanceof BonsaiError) throw err;
+      throw new BonsaiError('BONSAI_INGEST_COMMIT_FAILED', `store commit of ${records.length} files failed: ${(err as Error).message}`, { sources }, { cause: err });
+    }
+    committed.forEach((o, k) => { decided[index[k]] = o; });
+    ctx.onStep?.('commit', sources);
+  }
+  const reserved = new Set<string>();
+  const moves = group.map((p, i) => planMove(p, decided[i], ctx, now, reserved));
+  executeMoves(moves, ctx);
+  return group.map((p, i) => outcomeOf(p, decided[i], moves[i], ctx));
+}
+
+/** Ingests one inbox file (no grouping). */
+export function ingestFile(path: string, ctx: IngestContext): Promise<IngestOutcome> {
+  return new Ingestor(ctx, { concurrency: 1, batchSize: 1, maxDelayMs: 0 }).ingest(path);
+}
+
+/**
+ * Ingests many inbox files with concurrent preparation and group commits; the
+ * outcomes are in the order of `paths`. Waits for every file, then throws the
+ * first commit or move error if there was one.
+ */
+export async function ingestFiles(paths: readonly string[], ctx: IngestContext, options: IngestorOptions = {}): Promise<IngestOutcome[]> {
+  const ingestor = new Ingestor(ctx, options);
+  const settled = await Promise.allSettled(paths.map((p) => ingestor.ingest(p)));
+  const failed = settled.find((s) => s.status === 'rejected');
+  if (failed) throw failed.reason;
+  return settled.map((s) => (s as PromiseFulfilledResult<IngestOutcome>).value);
+}

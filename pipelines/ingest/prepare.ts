@@ -1,0 +1,112 @@
+/**
+ * The work done on one inbox file before the store commit: read, hash, look up
+ * (already committed? already stored?), label, process. Nothing here writes;
+ * a crash at any point leaves the file in the inbox to be started over.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { BonsaiError } from '../../core/errors.ts';
+import type { Modality, ProcessedSample } from '../types.ts';
+import type { SampleTarget } from '../store/index.ts';
+import type { IngestContext, IngestFile, RejectReason } from './context.ts';
+import { fileKeyOf, sourceOf, stateLayout } from './files.ts';
+import { sniffModality } from './sniff.ts';
+
+/** A file ready for the commit. */
+export type Prepared =
+  /** Committed before a crash (same source and file key in the ingest log): only the move is left. */
+  | { kind: 'recovered'; file: IngestFile; fileKey: string; id: string; outcome: 'accepted' | 'duplicate'; modality?: Modality; sidecars: string[] }
+  /** To be stored, or counted as a duplicate when the id is stored (decided in the transaction). */
+  | { kind: 'sample'; file: IngestFile; fileKey: string; id: string; modality?: Modality; sample?: ProcessedSample; target: SampleTarget; sidecars: string[] }
+  | { kind: 'rejected'; file: IngestFile; fileKey: string; id: string | null; modality?: Modality; reason: RejectReason; sidecars: string[] }
+  /** Could not be read; left in place. */
+  | { kind: 'skipped'; file: IngestFile; reason: RejectReason };
+
+/** SHA-256 hex of `bytes` (the sample id). */
+export function sampleId(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+/** The reject reason for an error thrown by a processor or label resolver. */
+export function reasonOf(err: unknown, fallbackCode: string): RejectReason {
+  if (err instanceof BonsaiError) return { code: err.code, message: err.message, details: { ...err.details } };
+  const message = err instanceof Error ? err.message : String(err);
+  return { code: fallbackCode, message, details: {} };
+}
+
+/** `<file>.done` marker of a producer, if present: it moves with the file. */
+function doneMarker(file: IngestFile, inbox: string): string[] {
+  const marker = `${file.path}.done`;
+  return existsSync(marker) ? [sourceOf(inbox, marker)] : [];
+}
+
+function checkFeatures(sample: ProcessedSample): RejectReason | null {
+  const size = sample.shape.reduce((a, b) => a * b, 1);
+  if (!sample.shape.every((d) => Number.isSafeInteger(d) && d > 0) || size !== sample.features.length) {
+    return { code: 'BONSAI_INGEST_BAD_FEATURES', message: `processor returned shape [${sample.shape.join(', ')}] for ${sample.features.length} features`, details: { shape: sample.shape, length: sample.features.length } };
+  }
+  for (let i = 0; i < sample.features.length; i++) {
+    if (!Number.isFinite(sample.features[i])) {
+      return { code: 'BONSAI_INGEST_BAD_FEATURES', message: `processor returned a non-finite feature ${sample.features[i]} at index ${i}`, details: { index: i, value: String(sample.features[i]) } };
+    }
+  }
+  return null;
+}
+
+/** Runs the pre-commit steps for one file. */
+export async function prepare(file: IngestFile, ctx: IngestContext): Promise<Prepared> {
+  const { inbox } = stateLayout(ctx.stateDir);
+  const step = (s: 'read' | 'hash' | 'label' | 'process'): void => ctx.onStep?.(s, [file.source]);
+  let stats;
+  let bytes: Buffer;
+  try {
+    stats = statSync(file.path, { bigint: true });
+    if (!stats.isFile()) return { kind: 'skipped', file, reason: { code: 'BONSAI_INGEST_NOT_A_FILE', message: `${file.source} is not a regular file`, details: { source: file.source } } };
+    const fileKey = fileKeyOf(stats);
+    const max = ctx.maxFileBytes ?? Infinity;
+    if (Number(stats.size) > max) {
+      return { kind: 'rejected', file, fileKey, id: null, reason: { code: 'BONSAI_INGEST_FILE_TOO_LARGE', message: `${file.source} is ${stats.size} bytes, the limit is ${max}`, details: { bytes: Number(stats.size), maxFileBytes: max } }, sidecars: doneMarker(file, inbox) };
+    }
+    bytes = readFileSync(file.path);
+    if (fileKeyOf(statSync(file.path, { bigint: true })) !== fileKey) {
+      return { kind: 'skipped', file, reason: { code: 'BONSAI_INGEST_FILE_CHANGED', message: `${file.source} changed while it was read; a producer is still writing it`, details: { source: file.source } } };
+    }
+  } catch (err) {
+    const errno = (err as NodeJS.ErrnoException).code;
+    const code = errno === 'ENOENT' ? 'BONSAI_INGEST_VANISHED' : 'BONSAI_INGEST_READ_FAILED';
+    return { kind: 'skipped', file, reason: { code, message: `cannot read ${file.source}: ${(err as Error).message}`, details: { source: file.source, errno } } };
+  }
+  const fileKey = fileKeyOf(stats);
+  step('read');
+  const id = sampleId(bytes);
+  const modality = sniffModality(bytes);
+  step('hash');
+
+  const logged = ctx.store.findIngest(file.source, fileKey);
+  if (logged && logged.id === id && logged.outcome !== 'rejected') {
+    return { kind: 'recovered', file, fileKey, id, outcome: logged.outcome, modality, sidecars: logged.sidecars };
+  }
+
+  let target: SampleTarget;
+  let sidecars: string[];
+  try {
+    const resolved = await ctx.resolveLabel(file);
+    target = resolved.target;
+    sidecars = [...(resolved.sidecars ?? []).map((p) => sourceOf(inbox, p)), ...doneMarker(file, inbox)];
+  } catch (err) {
+    return { kind: 'rejected', file, fileKey, id, modality, reason: reasonOf(err, 'BONSAI_INGEST_LABEL_FAILED'), sidecars: doneMarker(file, inbox) };
+  }
+  step('label');
+  if (ctx.store.hasSample(id)) return { kind: 'sample', file, fileKey, id, modality, target, sidecars };
+
+  let sample: ProcessedSample;
+  try {
+    sample = await ctx.process(bytes, file);
+  } catch (err) {
+    return { kind: 'rejected', file, fileKey, id, modality, reason: reasonOf(err, 'BONSAI_INGEST_PROCESS_FAILED'), sidecars };
+  }
+  const bad = checkFeatures(sample);
+  if (bad) return { kind: 'rejected', file, fileKey, id, modality: sample.modality, reason: bad, sidecars };
+  step('process');
+  return { kind: 'sample', file, fileKey, id, modality: sample.modality, sample, target, sidecars };
+}

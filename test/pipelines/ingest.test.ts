@@ -1,0 +1,276 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { BonsaiError } from '../../core/errors.ts';
+import { openStore, type SampleStore } from '../../pipelines/store/index.ts';
+import { ingestFile, ingestFiles, inboxCandidates, processorByContent, recover, sampleId, sniffModality, type IngestContext, type IngestOutcome, type ReasonFile } from '../../pipelines/ingest/index.ts';
+import { fileKeyOf } from '../../pipelines/ingest/files.ts';
+import type { ProcessedSample } from '../../pipelines/types.ts';
+
+const DAY = '2024-05-06';
+const NOW = new Date(`${DAY}T12:00:00Z`);
+
+interface Env {
+  dir: string;
+  store: SampleStore;
+  ctx: IngestContext;
+  calls: string[];
+  put(source: string, content: string): string;
+  done(): void;
+}
+
+/** A fake decoder: the bytes as numbers; content starting with BAD throws a plain Error, REJ a coded one. */
+async function fakeProcess(bytes: Buffer): Promise<ProcessedSample> {
+  const text = bytes.toString('utf8');
+  if (text.startsWith('BAD')) throw new Error('cannot decode');
+  if (text.startsWith('REJ')) throw new BonsaiError('BONSAI_INGEST_TEST_CODE', 'coded reject', { why: 'test' });
+  if (text.startsWith('NAN')) return { modality: 'image', features: Float32Array.from([Number.NaN]), shape: [1] };
+  return { modality: 'image', features: Float32Array.from(bytes.subarray(0, 4)), shape: [Math.min(4, bytes.length)] };
+}
+
+function setup(overrides: Partial<IngestContext> = {}): Env {
+  const dir = mkdtempSync(join(tmpdir(), 'bonsai-ingest-'));
+  const store = openStore(join(dir, 'store.db'));
+  const calls: string[] = [];
+  const ctx: IngestContext = {
+    stateDir: dir,
+    store,
+    now: () => NOW,
+    process: (bytes, file) => { calls.push(file.source); return fakeProcess(bytes); },
+    resolveLabel: (file) => ({ target: { label: file.source.split('/')[0] } }),
+    ...overrides,
+  };
+  return {
+    dir, store, ctx, calls,
+    put(source, content) {
+      const path = join(dir, 'inbox', source);
+      mkdirSync(dirname(path), { recursive: true });
+      writeFileSync(path, content);
+      return path;
+    },
+    done() {
+      store.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+function id(content: string): string {
+  return sampleId(Buffer.from(content));
+}
+
+function ls(dir: string): string[] {
+  return existsSync(dir) ? readdirSync(dir).sort() : [];
+}
+
+test('an accepted file is stored, then moved to archive/<day>/<hash12>-<name>', async () => {
+  const env = setup();
+  try {
+    const path = env.put('cat/x.png', 'abcd');
+    const out = await ingestFile(path, env.ctx);
+    const h = id('abcd');
+    assert.deepEqual(out, { outcome: 'accepted', source: 'cat/x.png', id: h, modality: 'image', shape: [4], destination: join(env.dir, 'archive', DAY, `${h.slice(0, 12)}-x.png`), recovered: false });
+    assert.equal(readFileSync(out.outcome === 'accepted' ? out.destination : '', 'utf8'), 'abcd');
+    assert.equal(existsSync(path), false);
+    assert.deepEqual(Array.from(env.store.getSample(h)?.features ?? []), [97, 98, 99, 100]);
+    assert.equal(env.store.getSample(h)?.source, 'cat/x.png');
+    assert.equal(env.store.getSample(h)?.label, 'cat');
+  } finally {
+    env.done();
+  }
+});
+
+test('a second copy is a duplicate: archived, counted, not processed or stored again', async () => {
+  const env = setup();
+  try {
+    await ingestFile(env.put('cat/x.png', 'abcd'), env.ctx);
+    const out = await ingestFile(env.put('dog/y.png', 'abcd'), env.ctx);
+    const h = id('abcd');
+    assert.equal(out.outcome, 'duplicate');
+    assert.deepEqual(env.calls, ['cat/x.png']);
+    assert.deepEqual(ls(join(env.dir, 'archive', DAY)), [`${h.slice(0, 12)}-x.png`, `${h.slice(0, 12)}-y.png`]);
+    assert.equal(env.store.counts().total, 1);
+    assert.deepEqual(env.store.db.prepare('SELECT source, label FROM duplicates').all(), [{ source: 'dog/y.png', label: 'dog' }]);
+    // The same bytes under the same name on the same day do not overwrite the first copy.
+    const again = await ingestFile(env.put('cat/x.png', 'abcd'), env.ctx);
+    assert.equal(again.outcome, 'duplicate');
+    assert.deepEqual(ls(join(env.dir, 'archive', DAY)), [`${h.slice(0, 12)}-x.png`, `${h.slice(0, 12)}-y.png`, `${h.slice(0, 12)}.1-x.png`]);
+    assert.equal(env.store.counts().duplicates, 2);
+  } finally {
+    env.done();
+  }
+});
+
+test('rejects go to quarantine/<name> with a reason file written first; name clashes get a counter', async () => {
+  const env = setup();
+  try {
+    const a = await ingestFile(env.put('cat/x.png', 'REJ1'), env.ctx);
+    const b = await ingestFile(env.put('dog/x.png', 'BAD2'), env.ctx);
+    assert.equal(a.outcome === 'rejected' && a.code, 'BONSAI_INGEST_TEST_CODE');
+    assert.equal(b.outcome === 'rejected' && b.code, 'BONSAI_INGEST_PROCESS_FAILED');
+    const q = join(env.dir, 'quarantine');
+    assert.deepEqual(ls(q), ['x-1.png', 'x-1.png.reason.json', 'x.png', 'x.png.reason.json']);
+    const reason = JSON.parse(readFileSync(join(q, 'x.png.reason.json'), 'utf8')) as ReasonFile;
+    assert.equal(reason.code, 'BONSAI_INGEST_TEST_CODE');
+    assert.equal(reason.message, 'coded reject');
+    assert.deepEqual(reason.details, { why: 'test' });
+    assert.equal(reason.time, NOW.toISOString());
+    assert.equal(reason.source, 'cat/x.png');
+    assert.equal(reason.id, id('REJ1'));
+    const reasonB = JSON.parse(readFileSync(join(q, 'x-1.png.reason.json'), 'utf8')) as ReasonFile;
+    assert.equal(reasonB.message, 'cannot decode');
+    assert.equal(readFileSync(join(q, 'x-1.png'), 'utf8'), 'BAD2');
+    assert.equal(env.store.counts().total, 0);
+    assert.equal(env.store.db.prepare("SELECT count(*) FROM ingest_log WHERE outcome = 'rejected'").pluck().get(), 2);
+  } finally {
+    env.done();
+  }
+});
+
+test('label errors, oversized files and non-finite features are rejected with their codes', async () => {
+  const env = setup({
+    maxFileBytes: 8,
+    resolveLabel: (file) => {
+      const label = file.source.split('/')[0];
+      if (label === 'bad label') throw new BonsaiError('BONSAI_INGEST_BAD_LABEL', `label ${JSON.stringify(label)} is not valid`, { label });
+      return { target: { label } };
+    },
+  });
+  try {
+    const outs = await ingestFiles([env.put('bad label/a.png', 'aaaa'), env.put('cat/big.png', '0123456789'), env.put('cat/nan.png', 'NAN!')], env.ctx);
+    assert.deepEqual(outs.map((o) => o.outcome === 'rejected' && o.code), ['BONSAI_INGEST_BAD_LABEL', 'BONSAI_INGEST_FILE_TOO_LARGE', 'BONSAI_INGEST_BAD_FEATURES']);
+    assert.equal(outs[1].outcome === 'rejected' && outs[1].id, null);
+    assert.deepEqual(env.calls, ['cat/nan.png'], 'labels are checked before decoding; oversized files are not read');
+    assert.equal(ls(join(env.dir, 'quarantine')).length, 6);
+  } finally {
+    env.done();
+  }
+});
+
+test('sidecars and .done markers move with their file', async () => {
+  const env = setup({
+    resolveLabel: (file) => {
+      const sidecar = `${file.path.replace(/\.wav$/, '')}.txt`;
+      return { target: { transcript: readFileSync(sidecar, 'utf8') }, sidecars: [sidecar] };
+    },
+  });
+  try {
+    env.put('speech/a.wav', 'wav1');
+    env.put('speech/a.txt', 'hello');
+    env.put('speech/a.wav.done', '');
+    const out = await ingestFile(join(env.dir, 'inbox', 'speech/a.wav'), env.ctx);
+    assert.equal(out.outcome, 'accepted');
+    const p = id('wav1').slice(0, 12);
+    assert.deepEqual(ls(join(env.dir, 'archive', DAY)), [`${p}-a.txt`, `${p}-a.wav`, `${p}-a.wav.done`]);
+    assert.deepEqual(ls(join(env.dir, 'inbox', 'speech')), []);
+    assert.equal(env.store.getSample(id('wav1'))?.transcript, 'hello');
+    assert.deepEqual(env.store.findIngest('speech/a.wav', env.store.db.prepare('SELECT file_key FROM ingest_log').pluck().get() as string)?.sidecars, ['speech/a.txt', 'speech/a.wav.done']);
+  } finally {
+    env.done();
+  }
+});
+
+test('many files commit in groups; two copies in one group store one sample and one duplicate', async () => {
+  const env = setup();
+  try {
+    const steps: string[] = [];
+    env.ctx.onStep = (step) => steps.push(step);
+    const paths = Array.from({ length: 9 }, (_, i) => env.put(`c${i % 3}/f${i}.png`, i === 8 ? 'same' : i === 7 ? 'same' : `file${i}`));
+    const outs = await ingestFiles(paths, env.ctx, { concurrency: 3, batchSize: 4, maxDelayMs: 1000 });
+    assert.deepEqual(outs.map((o) => o.source), paths.map((_, i) => `c${i % 3}/f${i}.png`));
+    assert.deepEqual(outs.map((o) => o.outcome).sort(), [...Array(8).fill('accepted'), 'duplicate'].sort());
+    assert.equal(steps.filter((s) => s === 'transaction').length, 3, '9 files in groups of at most 4');
+    assert.ok(steps.indexOf('commit') < steps.indexOf('moved'), 'moves come after the commit');
+    assert.equal(env.store.counts().total, 8);
+    assert.equal(env.store.counts().duplicates, 1);
+    assert.deepEqual(inboxCandidates(join(env.dir, 'inbox')), []);
+  } finally {
+    env.done();
+  }
+});
+
+test('a vanished file is skipped; a path outside the inbox is refused', async () => {
+  const env = setup();
+  try {
+    const out: IngestOutcome = await ingestFile(join(env.dir, 'inbox', 'cat', 'gone.png'), env.ctx);
+    assert.equal(out.outcome === 'skipped' && out.code, 'BONSAI_INGEST_VANISHED');
+    await assert.rejects(ingestFile(join(env.dir, 'elsewhere.png'), env.ctx), { code: 'BONSAI_INGEST_OUTSIDE_INBOX' });
+  } finally {
+    env.done();
+  }
+});
+
+test('recover archives committed files left in the inbox, once, and finishes or cleans quarantine', async () => {
+  const env = setup();
+  try {
+    // A committed file left in the inbox: commit by hand as the ingestor would, without moving.
+    const left = env.put('cat/left.png', 'left');
+    env.store.commitIngest([{ kind: 'sample', id: id('left'), source: 'cat/left.png', fileKey: fileKeyOf(statSync(left, { bigint: true })), sample: await fakeProcess(Buffer.from('left')), target: { label: 'cat' }, sidecars: [] }]);
+    // A reason written but the file not moved yet.
+    const rej = env.put('cat/rej.png', 'REJ');
+    const q = join(env.dir, 'quarantine');
+    mkdirSync(q, { recursive: true });
+    const reason: ReasonFile = { code: 'BONSAI_INGEST_TEST_CODE', message: 'm', details: {}, time: NOW.toISOString(), source: 'cat/rej.png', id: id('REJ'), fileKey: fileKeyOf(statSync(rej, { bigint: true })), file: 'rej.png', sidecars: [] };
+    writeFileSync(join(q, 'rej.png.reason.json'), JSON.stringify(reason));
+    // An orphan reason, a quarantined file without reason, a temp file.
+    writeFileSync(join(q, 'ghost.png.reason.json'), JSON.stringify({ ...reason, source: 'cat/ghost.png', file: 'ghost.png' }));
+    writeFileSync(join(q, 'lonely.png'), 'lonely');
+    writeFileSync(join(q, '.x.png.reason.json.123.tmp'), '{');
+    // A new, uncommitted file: not recover's business.
+    env.put('cat/new.png', 'new');
+
+    const report = recover(env.dir, env.store, { now: () => NOW });
+    assert.deepEqual(report.archived.map((o) => [o.source, o.outcome, o.outcome === 'accepted' && o.recovered]), [['cat/left.png', 'accepted', true]]);
+    assert.deepEqual(report.rejectsCompleted, ['cat/rej.png']);
+    assert.deepEqual(report.orphanReasonsRemoved, [join(q, 'ghost.png.reason.json')]);
+    assert.deepEqual(report.reasonsWritten, [join(q, 'lonely.png')]);
+    assert.deepEqual(report.tempFilesRemoved, [join(q, '.x.png.reason.json.123.tmp')]);
+    assert.deepEqual(ls(q), ['lonely.png', 'lonely.png.reason.json', 'rej.png', 'rej.png.reason.json']);
+    assert.equal((JSON.parse(readFileSync(join(q, 'lonely.png.reason.json'), 'utf8')) as ReasonFile).code, 'BONSAI_INGEST_REASON_LOST');
+    assert.deepEqual(ls(join(env.dir, 'inbox', 'cat')), ['new.png']);
+    assert.deepEqual(ls(join(env.dir, 'archive', DAY)), [`${id('left').slice(0, 12)}-left.png`]);
+    assert.equal(env.store.counts().duplicates, 0);
+    // Running it again changes nothing.
+    const again = recover(env.dir, env.store, { now: () => NOW });
+    assert.deepEqual([again.archived, again.rejectsCompleted, again.orphanReasonsRemoved, again.reasonsWritten, again.tempFilesRemoved], [[], [], [], [], []]);
+  } finally {
+    env.done();
+  }
+});
+
+test('the same bytes dropped again at the same path after archiving are a duplicate, not a recovery', async () => {
+  const env = setup();
+  try {
+    await ingestFile(env.put('cat/x.png', 'abcd'), env.ctx);
+    const staged = join(env.dir, 'staging.png');
+    writeFileSync(staged, 'abcd');
+    renameSync(staged, join(env.dir, 'inbox', 'cat', 'x.png'));
+    assert.equal(recover(env.dir, env.store).archived.length, 0);
+    const out = await ingestFile(join(env.dir, 'inbox', 'cat', 'x.png'), env.ctx);
+    assert.equal(out.outcome, 'duplicate');
+    assert.equal(env.store.counts().duplicates, 1);
+  } finally {
+    env.done();
+  }
+});
+
+test('files go to the pipeline their first bytes name', async () => {
+  const png = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+  const wav = Buffer.from('RIFF\0\0\0\0WAVEfmt ');
+  assert.equal(sniffModality(png), 'image');
+  assert.equal(sniffModality(wav), 'audio');
+  assert.equal(sniffModality(Buffer.from([0xff, 0xd8, 0xff, 0xe0])), 'image');
+  assert.equal(sniffModality(Buffer.from('RIFF\0\0\0\0AVI LIST')), undefined);
+  assert.equal(sniffModality(Buffer.from('hello')), undefined);
+  const seen: string[] = [];
+  const processor = processorByContent({
+    image: async () => { seen.push('image'); return { modality: 'image', features: new Float32Array(1), shape: [1] }; },
+    audio: async () => { seen.push('audio'); return { modality: 'audio', features: new Float32Array(1), shape: [1, 1] }; },
+  });
+  await processor(wav, { path: '/x', source: 'x' });
+  await processor(png, { path: '/y', source: 'y' });
+  await processor(Buffer.from('??'), { path: '/z', source: 'z' });
+  assert.deepEqual(seen, ['audio', 'image', 'image']);
+});
