@@ -11,6 +11,8 @@ export interface IngestFile {
   path: string;
   /** Path relative to inbox/, `/`-separated (e.g. `cat/x.png`). */
   source: string;
+  /** What the first bytes say the file is (set once it has been read; undefined for formats no pipeline takes). */
+  modality?: Modality;
 }
 
 /** Turns a file's bytes into model input; throws a `BonsaiError` (its code becomes the reject code) to reject. */

@@ -80,6 +80,7 @@ export async function prepare(file: IngestFile, ctx: IngestContext): Promise<Pre
   step('read');
   const id = sampleId(bytes);
   const modality = sniffModality(bytes);
+  file = { ...file, modality };
   step('hash');
 
   const logged = ctx.store.findIngest(file.source, fileKey);

@@ -1,29 +1,14 @@
 /**
- * Which pipeline a file goes through, from its first bytes (not its name):
- * RIFF/WAVE is audio, everything else goes to the image pipeline, whose decoder
- * (sharp) rejects what it cannot read with its own code.
+ * Which pipeline a file goes through, from its first bytes (never its name),
+ * using the shared magic-number sniffer of pipelines/sniff.ts.
  */
+import { formatError, modalityOf, sniff } from '../sniff.ts';
 import type { Modality, ProcessedSample } from '../types.ts';
 import type { IngestFile, Processor } from './context.ts';
 
-function ascii(bytes: Uint8Array, start: number, end: number): string {
-  return String.fromCharCode(...bytes.subarray(start, end));
-}
-
-/** `audio` for RIFF/WAVE, `image` for PNG, JPEG, GIF, WebP, TIFF, BMP; undefined otherwise. */
+/** The modality the content dispatches to; undefined for formats no pipeline takes. */
 export function sniffModality(bytes: Uint8Array): Modality | undefined {
-  if (bytes.length >= 12 && ascii(bytes, 0, 4) === 'RIFF') {
-    const kind = ascii(bytes, 8, 12);
-    if (kind === 'WAVE') return 'audio';
-    if (kind === 'WEBP') return 'image';
-    return undefined;
-  }
-  if (bytes.length >= 8 && bytes[0] === 0x89 && ascii(bytes, 1, 4) === 'PNG') return 'image';
-  if (bytes.length >= 3 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff) return 'image';
-  if (bytes.length >= 6 && ascii(bytes, 0, 4) === 'GIF8') return 'image';
-  if (bytes.length >= 4 && (ascii(bytes, 0, 4) === 'II*\0' || ascii(bytes, 0, 4) === 'MM\0*')) return 'image';
-  if (bytes.length >= 2 && ascii(bytes, 0, 2) === 'BM') return 'image';
-  return undefined;
+  return modalityOf(sniff(bytes));
 }
 
 /** One processor per modality. */
@@ -32,7 +17,16 @@ export interface Processors {
   audio: (bytes: Buffer, file: IngestFile) => Promise<ProcessedSample>;
 }
 
-/** A `Processor` that sends WAV files to `audio` and everything else to `image`. */
+/**
+ * A `Processor` that sends WAV content to `audio`, images to `image`, and
+ * rejects anything else with `BONSAI_INGEST_FORMAT_UNKNOWN` or
+ * `BONSAI_INGEST_FORMAT_UNSUPPORTED` (codes of pipelines/sniff.ts).
+ */
 export function processorByContent(processors: Processors): Processor {
-  return (bytes, file) => (sniffModality(bytes) === 'audio' ? processors.audio(bytes, file) : processors.image(bytes, file));
+  return (bytes, file) => {
+    const sniffed = sniff(bytes);
+    if (sniffed.kind === 'audio') return processors.audio(bytes, file);
+    if (sniffed.kind === 'image') return processors.image(bytes, file);
+    return Promise.reject(formatError(sniffed, 'any', file.source));
+  };
 }

@@ -256,13 +256,11 @@ test('the same bytes dropped again at the same path after archiving are a duplic
   }
 });
 
-test('files go to the pipeline their first bytes name', async () => {
+test('files go to the pipeline their first bytes name; other content is rejected', async () => {
   const png = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
   const wav = Buffer.from('RIFF\0\0\0\0WAVEfmt ');
   assert.equal(sniffModality(png), 'image');
   assert.equal(sniffModality(wav), 'audio');
-  assert.equal(sniffModality(Buffer.from([0xff, 0xd8, 0xff, 0xe0])), 'image');
-  assert.equal(sniffModality(Buffer.from('RIFF\0\0\0\0AVI LIST')), undefined);
   assert.equal(sniffModality(Buffer.from('hello')), undefined);
   const seen: string[] = [];
   const processor = processorByContent({
@@ -271,6 +269,21 @@ test('files go to the pipeline their first bytes name', async () => {
   });
   await processor(wav, { path: '/x', source: 'x' });
   await processor(png, { path: '/y', source: 'y' });
-  await processor(Buffer.from('??'), { path: '/z', source: 'z' });
-  assert.deepEqual(seen, ['audio', 'image', 'image']);
+  await assert.rejects(processor(Buffer.from('just text'), { path: '/z', source: 'z.png' }), { code: 'BONSAI_INGEST_FORMAT_UNKNOWN' });
+  assert.deepEqual(seen, ['audio', 'image']);
+});
+
+test('the label resolver and the processor are told the sniffed modality', async () => {
+  const seen: unknown[] = [];
+  const env = setup({
+    resolveLabel: (file) => { seen.push(file.modality); return { target: { label: 'x' } }; },
+    process: async (bytes, file) => { seen.push(file.modality); return fakeProcess(bytes); },
+  });
+  try {
+    await ingestFile(env.put('x/a.wav', 'RIFF\0\0\0\0WAVEfmt '), env.ctx);
+    await ingestFile(env.put('x/b.txt.bin', 'plain'), env.ctx);
+    assert.deepEqual(seen, ['audio', 'audio', undefined, undefined]);
+  } finally {
+    env.done();
+  }
 });
