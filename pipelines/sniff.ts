@@ -126,7 +126,9 @@ export function sniff(bytes: Uint8Array): SniffResult {
   if (startsWith(bytes, [0x1f, 0x8b])) return { kind: 'unsupported', format: 'gzip', reason: 'a gzip archive' };
   if (startsWith(bytes, [0x50, 0x4b, 0x03, 0x04])) return { kind: 'unsupported', format: 'zip', reason: 'a ZIP archive' };
   if (startsWith(bytes, [0x7f, 0x45, 0x4c, 0x46]) || ascii(bytes, 0, 2) === 'MZ') return { kind: 'unsupported', format: 'executable', reason: 'an executable' };
-  return { kind: 'unknown', what: describeUnknown(bytes) };
+  const what = describeUnknown(bytes);
+  if (what === 'an SVG/XML document') return { kind: 'unsupported', format: 'svg', reason: 'an SVG (vector) image; bonsai does not rasterise SVG, export it as PNG' };
+  return { kind: 'unknown', what };
 }
 
 /** The lower-case extension of a file name, with the dot (`''` when there is none). */

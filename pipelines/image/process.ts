@@ -65,7 +65,7 @@ export async function processImageDetailed(bytes: Uint8Array, spec: ImageSpec, l
       throw new BonsaiError(ImageErrorCode.CORRUPT, `corrupt ${format} image: the header declares ${dims.width}x${dims.height} pixels`, { format, ...dims });
     }
     if (dims.width * dims.height > limits.maxPixels) {
-      throw new BonsaiError(ImageErrorCode.TOO_MANY_PIXELS, `${format} image of ${dims.width}x${dims.height} = ${dims.width * dims.height} pixels exceeds the limit of ${limits.maxPixels}`, { format, ...dims, maxPixels: limits.maxPixels });
+      throw new BonsaiError(ImageErrorCode.TOO_MANY_PIXELS, `${format} image of ${dims.width}x${dims.height} = ${BigInt(dims.width) * BigInt(dims.height)} pixels exceeds the limit of ${limits.maxPixels}`, { format, ...dims, maxPixels: limits.maxPixels });
     }
   }
   const shape = [spec.height, spec.width, spec.channels];

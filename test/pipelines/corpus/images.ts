@@ -37,8 +37,8 @@ export async function grayPng(width: number, height: number, value: (x: number, 
 export async function syntheticDigit(width = 120, height = 90, lightBackground = true): Promise<Buffer> {
   const ink = lightBackground ? '#101010' : '#f0f0f0';
   const paper = lightBackground ? '#f4f4f4' : '#080808';
-  const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}">
-    <rect width="${width}" height="${height}" fill="${paper}"/>
+  const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 120 90" preserveAspectRatio="none">
+    <rect width="120" height="90" fill="${paper}"/>
     <path d="M70 12 L104 12 L84 74" stroke="${ink}" stroke-width="7" fill="none" stroke-linecap="round"/>
     <path d="M80 42 L98 42" stroke="${ink}" stroke-width="5" fill="none"/>
   </svg>`;
