@@ -233,12 +233,8 @@ export type ConfigShape = z.output<typeof configSchema>;
 /** What a config file, env or flags may hold: every field optional. */
 export type ConfigInput = z.input<typeof configSchema>;
 
-/** Recursively read-only. */
-export type DeepReadonly<T> = T extends (infer U)[]
-  ? readonly DeepReadonly<U>[]
-  : T extends object
-    ? { readonly [K in keyof T]: DeepReadonly<T[K]> }
-    : T;
+/** Recursively read-only; tuples stay tuples (`range` is `readonly [number, number]`). */
+export type DeepReadonly<T> = T extends object ? { readonly [K in keyof T]: DeepReadonly<T[K]> } : T;
 
 /** The validated, deeply frozen configuration that every part of bonsai reads. */
 export type Config = DeepReadonly<ConfigShape>;

@@ -148,7 +148,7 @@ test('the result is deeply frozen', () => {
     (c.server as { port: number }).port = 1;
   }, TypeError);
   assert.throws(() => {
-    (c.model.image.range as number[]).push(2);
+    (c.model.image.range as unknown as number[]).push(2);
   }, TypeError);
   assert.equal(c.server.port, 8080);
 });
