@@ -20,6 +20,8 @@ export class RealFft {
   /** Frame length N (a power of two, at least 4). */
   readonly size: number;
   private readonly half: number;
+  /** True when log2(N/2) is odd: one radix-2 stage before the fused pairs. */
+  private readonly oddStages: boolean;
   private readonly bitReverse: Uint32Array;
   /** cos and sin of -2 pi k / (N/2), k < N/4: the N/2-point FFT's twiddles. */
   private readonly cosHalf: Float64Array;
@@ -38,6 +40,7 @@ export class RealFft {
     const half = size / 2;
     this.half = half;
     const bits = Math.log2(half);
+    this.oddStages = bits % 2 === 1;
     this.bitReverse = new Uint32Array(half);
     for (let i = 0; i < half; i++) {
       let r = 0;
@@ -71,27 +74,61 @@ export class RealFft {
       re[k] = input[2 * j];
       im[k] = input[2 * j + 1];
     }
-    // Iterative radix-2 butterflies on the N/2 complex values; each twiddle is loaded once per stage.
+    // Iterative butterflies on the N/2 complex values, two radix-2 stages fused
+    // into one pass (half the loads and stores), after one plain radix-2 stage
+    // when the number of stages is odd.
     const cosHalf = this.cosHalf;
     const sinHalf = this.sinHalf;
-    for (let len = 2; len <= half; len <<= 1) {
-      const step = half / len;
-      const h = len >> 1;
+    let h = 1;
+    if (this.oddStages) {
+      for (let a = 0; a < half; a += 2) {
+        const br = re[a + 1];
+        const bi = im[a + 1];
+        re[a + 1] = re[a] - br;
+        im[a + 1] = im[a] - bi;
+        re[a] += br;
+        im[a] += bi;
+      }
+      h = 2;
+    }
+    for (; h < half; h *= 4) {
+      // Stage 1 combines blocks of h into 2h with W_2h^k, stage 2 blocks of 2h into 4h with W_4h^k and W_4h^(k+h) = -i W_4h^k.
+      const quad = 4 * h;
+      const step = half / quad;
       for (let k = 0; k < h; k++) {
-        const wr = cosHalf[k * step];
-        const wi = sinHalf[k * step];
-        for (let a = k; a < half; a += len) {
-          const b = a + h;
-          const br = re[b];
-          const bi = im[b];
-          const tr = br * wr - bi * wi;
-          const ti = br * wi + bi * wr;
-          const ar = re[a];
-          const ai = im[a];
-          re[b] = ar - tr;
-          im[b] = ai - ti;
-          re[a] = ar + tr;
-          im[a] = ai + ti;
+        const w2r = cosHalf[k * step];
+        const w2i = sinHalf[k * step];
+        const w1r = cosHalf[2 * k * step];
+        const w1i = sinHalf[2 * k * step];
+        for (let a0 = k; a0 < half; a0 += quad) {
+          const a1 = a0 + h;
+          const a2 = a1 + h;
+          const a3 = a2 + h;
+          const x1r = re[a1] * w1r - im[a1] * w1i;
+          const x1i = re[a1] * w1i + im[a1] * w1r;
+          const x3r = re[a3] * w1r - im[a3] * w1i;
+          const x3i = re[a3] * w1i + im[a3] * w1r;
+          const b0r = re[a0] + x1r;
+          const b0i = im[a0] + x1i;
+          const b1r = re[a0] - x1r;
+          const b1i = im[a0] - x1i;
+          const b2r = re[a2] + x3r;
+          const b2i = im[a2] + x3i;
+          const b3r = re[a2] - x3r;
+          const b3i = im[a2] - x3i;
+          const vr = b2r * w2r - b2i * w2i;
+          const vi = b2r * w2i + b2i * w2r;
+          // q = -i W b3: (qr, qi) = (Im(W b3), -Re(W b3))
+          const qr = b3r * w2i + b3i * w2r;
+          const qi = -(b3r * w2r - b3i * w2i);
+          re[a0] = b0r + vr;
+          im[a0] = b0i + vi;
+          re[a2] = b0r - vr;
+          im[a2] = b0i - vi;
+          re[a1] = b1r + qr;
+          im[a1] = b1i + qi;
+          re[a3] = b1r - qr;
+          im[a3] = b1i - qi;
         }
       }
     }
