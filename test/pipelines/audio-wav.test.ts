@@ -231,9 +231,9 @@ test('empty, truncated and over-long data chunks are rejected before decoding', 
   // The "10-hour header": a 60-byte file whose data chunk claims 10 hours at 8 kHz, 16 bits.
   const tenHours = 10 * 3600 * 8000 * 2;
   const hostile = riff([fmt(), { id: 'data', body: pcm16([1, 2, 3, 4]), declared: tenHours }]);
-  const started = performance.now();
   rejects(hostile, 'BONSAI_INGEST_AUDIO_TOO_LONG', '36000.00 s', '30 s');
-  assert.ok(performance.now() - started < 50, 'rejecting a 10-hour header must not decode anything');
+  // The header check alone (no decoding) rejects it, and the duration comes before the truncation check.
+  assert.throws(() => parseWavHeader(hostile, limits), (e: unknown) => e instanceof BonsaiError && e.code === 'BONSAI_INGEST_AUDIO_TOO_LONG');
   // A header within the limit that declares more bytes than the file holds.
   rejects(riff([fmt(), { id: 'data', body: pcm16([1, 2, 3, 4]), declared: 16000 }]), 'BONSAI_INGEST_WAV_TRUNCATED', '16000', 'only 8');
   // A file cut in the middle of its samples (the writer stopped early).
