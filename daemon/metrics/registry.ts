@@ -11,11 +11,13 @@ import type { DriftScore } from './drift.ts';
 /** Values of the bounded labels, pre-initialised where a counter uses them. */
 export const LABEL_VALUES = {
   modality: ['image', 'audio'],
-  ingestOutcome: ['accepted', 'duplicate', 'quarantined'],
-  trigger: ['threshold', 'cron', 'manual'],
+  /** As pipelines/ingest reports them (rejected files go to quarantine/). */
+  ingestOutcome: ['accepted', 'duplicate', 'rejected'],
+  trigger: ['threshold', 'cron', 'max_wait', 'manual'],
   updateOutcome: ['promoted', 'rejected', 'failed', 'aborted'],
-  updatePhase: ['new_data', 'all_data', 'prune', 'evaluate', 'total'],
-  trainingPhase: ['new_data', 'all_data', 'prune'],
+  /** The phase names of core/update, plus evaluation and the whole update. */
+  updatePhase: ['growth-new', 'growth-all', 'train', 'prune', 'prune-nonrecoverable', 'evaluate', 'total'],
+  trainingPhase: ['growth-new', 'growth-all', 'train', 'prune', 'prune-nonrecoverable'],
   swapOutcome: ['ok', 'failed'],
 } as const;
 

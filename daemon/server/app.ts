@@ -1,0 +1,43 @@
+/**
+ * The fastify app of the daemon: `buildServer(deps)` wires the routes of
+ * DESIGN.md ("HTTP") to injected dependencies and returns the app, not yet
+ * listening (`await app.listen({ port, host })`). Every error answers JSON
+ * `{ "error": { "code", "message" } }`; codes are in docs/errors-http.md.
+ */
+import Fastify, { type FastifyInstance } from 'fastify';
+import { ServingMonitor } from '../metrics/monitor.ts';
+import { registerAdmin } from './admin.ts';
+import { toErrorResponse } from './errors.ts';
+import { registerPredict } from './predict.ts';
+import { registerProbes } from './probes.ts';
+import type { ServerDeps, ServerLimits } from './types.ts';
+
+/** Default limits: 16 MiB bodies (as the config's server.bodyLimitBytes), batches of 1024 samples. */
+export const DEFAULT_LIMITS: ServerLimits = { bodyLimitBytes: 16 * 1024 * 1024, maxBatch: 1024 };
+
+/** Builds the HTTP app; call `ready()` or `listen()` on the result. */
+export function buildServer(deps: ServerDeps): FastifyInstance {
+  const limits: ServerLimits = { ...DEFAULT_LIMITS, ...deps.limits };
+  const app = Fastify({ logger: false, bodyLimit: limits.bodyLimitBytes, return503OnClosing: true });
+
+  const monitor = deps.monitor ?? new ServingMonitor();
+  deps.metrics.sources.drift = () => monitor.driftScores();
+  deps.metrics.sources.predictionClasses = () => monitor.classRatios();
+
+  app.setErrorHandler((err, request, reply) => {
+    const { status, body } = toErrorResponse(err, { bodyLimit: request.routeOptions.bodyLimit, contentType: request.headers['content-type'] });
+    if (status >= 500) deps.onError?.(err, { method: request.method, url: request.url, status });
+    return reply.code(status).type('application/json; charset=utf-8').send(body);
+  });
+  app.setNotFoundHandler((request, reply) => reply.code(404).send({
+    error: { code: 'BONSAI_HTTP_NOT_FOUND', message: `no route ${request.method} ${request.url.split('?')[0]}` },
+  }));
+
+  registerProbes(app, deps);
+  registerAdmin(app, deps);
+  // Own scope: the image and WAV body parsers apply to predict only.
+  void app.register(async (scope) => {
+    registerPredict(scope, deps, limits, monitor);
+  });
+  return app;
+}

@@ -1,0 +1,22 @@
+/** The HTTP API of the daemon. */
+export { buildServer, DEFAULT_LIMITS } from './app.ts';
+export { DEFAULT_TOKEN_HINT } from './admin.ts';
+export { HTTP_ERRORS, HttpError, httpError, toErrorResponse } from './errors.ts';
+export type { ErrorBody, HttpErrorCode } from './errors.ts';
+export { WAV_MEDIA_TYPES } from './predict.ts';
+export type { InputKind, Prediction, PredictResponse } from './predict.ts';
+export { parseTensorBody, resolveBatch } from './tensor.ts';
+export type { TensorBatch } from './tensor.ts';
+export type {
+  ModelVersionInfo,
+  Preprocessors,
+  RegistryListing,
+  RegistryOps,
+  ServerDeps,
+  ServerLimits,
+  StatusProvider,
+  UpdateRequestResult,
+  UpdateTrigger,
+} from './types.ts';
+export { measureServerOverhead } from './overhead.ts';
+export type { LatencyStats, OverheadArgs, OverheadResult } from './overhead.ts';

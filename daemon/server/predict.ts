@@ -1,0 +1,131 @@
+/**
+ * `POST /v1/predict`: an image (image/*), a WAV (audio/wav, audio/x-wav,
+ * audio/wave, audio/vnd.wave) or a JSON tensor in, class scores of the live
+ * model out. The request holds a lease on the model from preprocessing to the
+ * answer, so a swap never pulls the model out from under it.
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { BonsaiError } from '../../core/errors.ts';
+import type { ProcessedSample } from '../../pipelines/types.ts';
+import type { LoadedModel } from '../serving/types.ts';
+import { shapeSize } from '../serving/types.ts';
+import type { ServingMonitor } from '../metrics/monitor.ts';
+import { HttpError, PREPROCESS_STATUS, httpError } from './errors.ts';
+import { parseTensorBody } from './tensor.ts';
+import type { ServerDeps, ServerLimits } from './types.ts';
+
+/** Media types accepted as WAV recordings. */
+export const WAV_MEDIA_TYPES = ['audio/wav', 'audio/x-wav', 'audio/wave', 'audio/vnd.wave'] as const;
+
+/** What kind of input a request carries. */
+export type InputKind = 'image' | 'audio' | 'tensor';
+
+/** One sample's answer. */
+export interface Prediction {
+  /** Label of the most probable class. */
+  label: string;
+  /** Index of the most probable class. */
+  class: number;
+  /** Probability per label, or per class index with `?scores=array`. */
+  scores: Record<string, number> | number[];
+}
+
+/** The body of a successful answer: one prediction at the top level, or `predictions` for a batch. */
+export type PredictResponse = { version: number; modality: string; input: InputKind } & (Prediction | { predictions: Prediction[] });
+
+/** Registers the predict route with its own body parsers, limit and metrics. */
+export function registerPredict(app: FastifyInstance, deps: ServerDeps, limits: ServerLimits, monitor: ServingMonitor): void {
+  const { holder, metrics } = deps;
+  const raw = (_req: FastifyRequest, body: Buffer, done: (err: Error | null, body?: Buffer) => void): void => done(null, body);
+  app.addContentTypeParser(/^image\//i, { parseAs: 'buffer' }, raw);
+  for (const type of WAV_MEDIA_TYPES) app.addContentTypeParser(type, { parseAs: 'buffer' }, raw);
+  app.removeContentTypeParser('text/plain');
+
+  app.post('/v1/predict', {
+    bodyLimit: limits.bodyLimitBytes,
+    onResponse: async (_request, reply) => {
+      metrics.predictRequests.inc({ code: String(reply.statusCode) });
+      metrics.predictDuration.observe(reply.elapsedTime / 1000);
+    },
+  }, async (request, reply) => {
+    const kind = inputKind(request.headers['content-type']);
+    const scoresAs = scoresFormat(request.query);
+    const lease = holder.tryAcquire();
+    if (lease === null) {
+      reply.header('retry-after', '1');
+      throw httpError('BONSAI_HTTP_NO_MODEL', holder.status().swapping ? 'no model is being served yet: the first one is loading' : 'no model is being served yet: none has been promoted or loaded', { swapping: holder.status().swapping });
+    }
+    try {
+      const model = lease.model;
+      const { batch, n, batched } = await toBatch(kind, request.body, model, deps, limits);
+      const probabilities = await model.predict(batch, n);
+      const classes = model.labels.length;
+      if (probabilities.length !== n * classes) {
+        throw httpError('BONSAI_HTTP_MODEL_OUTPUT', `model ${model.version} returned ${probabilities.length} scores for ${n} sample(s) of ${classes} classes`, { version: model.version, got: probabilities.length, expected: n * classes });
+      }
+      const predictions: Prediction[] = [];
+      for (let i = 0; i < n; i++) predictions.push(predictionOf(probabilities.subarray(i * classes, (i + 1) * classes), model.labels, scoresAs));
+      monitor.observe(model, batch, n, batch.length / n, predictions.map((p) => p.class));
+      const head = { version: model.version, modality: model.modality, input: kind };
+      const body: PredictResponse = batched ? { ...head, predictions } : { ...head, ...predictions[0] };
+      return reply.send(body);
+    } finally {
+      lease.release();
+    }
+  });
+}
+
+function inputKind(header: string | undefined): InputKind {
+  const type = (header ?? '').split(';')[0].trim().toLowerCase();
+  if (type.startsWith('image/')) return 'image';
+  if ((WAV_MEDIA_TYPES as readonly string[]).includes(type)) return 'audio';
+  if (type === 'application/json') return 'tensor';
+  throw httpError('BONSAI_HTTP_EMPTY_BODY', 'request has no body; send an image (image/*), a WAV (audio/wav) or a JSON tensor (application/json)');
+}
+
+function scoresFormat(query: unknown): 'object' | 'array' {
+  const value = (query as Record<string, unknown> | undefined)?.scores;
+  if (value === undefined || value === 'object') return 'object';
+  if (value === 'array') return 'array';
+  throw httpError('BONSAI_HTTP_BAD_REQUEST', `query parameter scores must be "object" or "array", got ${JSON.stringify(value)}`, { scores: value });
+}
+
+async function toBatch(kind: InputKind, body: unknown, model: LoadedModel, deps: ServerDeps, limits: ServerLimits): Promise<{ batch: Float32Array; n: number; batched: boolean }> {
+  if (kind === 'tensor') return parseTensorBody(body, model.inputShape, limits.maxBatch);
+  if (kind !== model.modality) {
+    throw httpError('BONSAI_HTTP_WRONG_MODALITY', `the live model (version ${model.version}) takes ${model.modality} input; got ${kind === 'image' ? 'an image' : 'a recording'}`, { expected: model.modality, actual: kind });
+  }
+  const bytes = body as Buffer;
+  if (bytes.length === 0) throw httpError('BONSAI_HTTP_EMPTY_BODY', `the ${kind} body is empty`);
+  const input = { version: model.version, modality: model.modality, inputShape: model.inputShape };
+  let sample: ProcessedSample;
+  try {
+    sample = await (kind === 'image' ? deps.preprocess.image(bytes, input) : deps.preprocess.audio(bytes, input));
+  } catch (err) {
+    if (err instanceof BonsaiError && !(err instanceof HttpError)) {
+      throw new HttpError(PREPROCESS_STATUS, err.code, err.message, { ...err.details }, { cause: err });
+    }
+    throw err;
+  }
+  const size = shapeSize(model.inputShape);
+  if (shapeSize(sample.shape) !== size || sample.features.length !== size) {
+    throw httpError('BONSAI_HTTP_INPUT_SHAPE_MISMATCH', `the decoded ${kind} has shape [${sample.shape.join(', ')}], the model takes [${model.inputShape.join(', ')}]`, { expected: [...model.inputShape], actual: sample.shape });
+  }
+  return { batch: sample.features, n: 1, batched: false };
+}
+
+/** Rounds a probability to 6 significant digits (float32 has about 7). */
+function round(p: number): number {
+  return Number(p.toPrecision(6));
+}
+
+function predictionOf(scores: Float32Array, labels: readonly string[], as: 'object' | 'array'): Prediction {
+  let best = 0;
+  for (let k = 1; k < scores.length; k++) if (scores[k] > scores[best]) best = k;
+  const rounded = Array.from(scores, round);
+  return {
+    label: labels[best],
+    class: best,
+    scores: as === 'array' ? rounded : Object.fromEntries(labels.map((l, k) => [l, rounded[k]])),
+  };
+}

@@ -1,0 +1,33 @@
+/** Probes and read-only state: `/healthz`, `/readyz`, `/v1/status`, `/metrics`. */
+import type { FastifyInstance } from 'fastify';
+import { httpError } from './errors.ts';
+import type { ServerDeps } from './types.ts';
+
+/** Registers the probe and state routes. */
+export function registerProbes(app: FastifyInstance, deps: ServerDeps): void {
+  const { holder, metrics } = deps;
+  const started = Date.now();
+
+  // Alive: the event loop answers. Says nothing about the model.
+  app.get('/healthz', async () => ({ status: 'ok' }));
+
+  // Ready: a model is loaded and warm (the holder installs a model only after its warm-up).
+  app.get('/readyz', async () => {
+    const status = holder.status();
+    if (!holder.ready) {
+      const why = status.closed ? 'the server is shutting down' : status.swapping ? 'the first model is loading' : 'no model is loaded';
+      throw httpError('BONSAI_HTTP_NOT_READY', `not ready: ${why}`, { swapping: status.swapping, closed: status.closed });
+    }
+    return { status: 'ready', version: status.version };
+  });
+
+  app.get('/v1/status', async () => {
+    const daemon = await deps.status.status();
+    return { ...daemon, uptimeSeconds: Math.round((Date.now() - started) / 1000), serving: holder.status() };
+  });
+
+  app.get('/metrics', async (_request, reply) => {
+    const { contentType, body } = await metrics.expose();
+    return reply.type(contentType).send(body);
+  });
+}

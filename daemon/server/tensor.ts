@@ -1,0 +1,136 @@
+/**
+ * JSON tensors of `POST /v1/predict`: `{ "tensor": number[] | number[][] ..., "shape"?: number[] }`.
+ * One sample has the model's input shape (or the same values flat, or with
+ * size-1 axes dropped); a batch adds a leading axis.
+ */
+import { shapeSize } from '../serving/types.ts';
+import { httpError } from './errors.ts';
+
+/** A request's samples, row-major. */
+export interface TensorBatch {
+  /** `n * prod(inputShape)` values. */
+  batch: Float32Array;
+  /** Number of samples. */
+  n: number;
+  /** True when the request had a batch axis (the answer lists predictions). */
+  batched: boolean;
+  /** Shape as sent (given or inferred from the nesting). */
+  shape: number[];
+}
+
+const ALLOWED_KEYS = new Set(['tensor', 'shape']);
+
+/** Parses and checks a JSON tensor body against a model's per-sample `inputShape`. */
+export function parseTensorBody(body: unknown, inputShape: readonly number[], maxBatch: number): TensorBatch {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw httpError('BONSAI_HTTP_BAD_TENSOR', 'JSON body must be an object { "tensor": [...], "shape"?: [...] }', { got: Array.isArray(body) ? 'array' : typeof body });
+  }
+  const record = body as Record<string, unknown>;
+  const unknown = Object.keys(record).filter((k) => !ALLOWED_KEYS.has(k));
+  if (unknown.length > 0) {
+    throw httpError('BONSAI_HTTP_BAD_TENSOR', `unknown key(s) ${unknown.map((k) => JSON.stringify(k)).join(', ')}; allowed: "tensor", "shape"`, { unknownKeys: unknown });
+  }
+  if (!('tensor' in record)) throw httpError('BONSAI_HTTP_BAD_TENSOR', 'missing "tensor"');
+  const given = record.shape === undefined ? undefined : parseShape(record.shape);
+  const { values, shape: nested } = flatten(record.tensor, maxBatch * shapeSize(inputShape));
+
+  let shape = nested;
+  if (given !== undefined) {
+    if (shapeSize(given) !== values.length) {
+      throw httpError('BONSAI_HTTP_BAD_TENSOR_SHAPE', `"shape" [${given.join(', ')}] needs ${shapeSize(given)} values, "tensor" has ${values.length}`, { expected: [...inputShape], actual: given, values: values.length });
+    }
+    if (nested.length > 1 && !sameShape(nested, given)) {
+      throw httpError('BONSAI_HTTP_BAD_TENSOR_SHAPE', `"shape" [${given.join(', ')}] differs from the nesting of "tensor" [${nested.join(', ')}]`, { expected: given, actual: nested });
+    }
+    shape = given;
+  }
+  const { n, batched } = resolveBatch(shape, inputShape);
+  if (n < 1) {
+    throw httpError('BONSAI_HTTP_BAD_TENSOR_SHAPE', 'the batch is empty', { expected: [...inputShape], actual: shape });
+  }
+  if (n > maxBatch) {
+    throw httpError('BONSAI_HTTP_BATCH_TOO_LARGE', `batch of ${n} samples exceeds the limit of ${maxBatch}`, { n, maxBatch });
+  }
+  return { batch: values, n, batched, shape };
+}
+
+/** Number of samples in `shape` for a model taking `inputShape`, or throws `BONSAI_HTTP_BAD_TENSOR_SHAPE`. */
+export function resolveBatch(shape: readonly number[], inputShape: readonly number[]): { n: number; batched: boolean } {
+  const size = shapeSize(inputShape);
+  const rest = shape.slice(1);
+  if (sameShape(shape, inputShape)) return { n: 1, batched: false };
+  if (shape.length === inputShape.length + 1 && sameShape(rest, inputShape)) return { n: shape[0], batched: true };
+  if (shape.length === 1 && shape[0] === size) return { n: 1, batched: false };
+  if (shape.length === 2 && shape[1] === size) return { n: shape[0], batched: true };
+  if (sameShape(squeeze(shape), squeeze(inputShape))) return { n: 1, batched: false };
+  if (shape.length >= 2 && sameShape(squeeze(rest), squeeze(inputShape))) return { n: shape[0], batched: true };
+  const expected = `[${inputShape.join(', ')}]`;
+  throw httpError('BONSAI_HTTP_BAD_TENSOR_SHAPE', `tensor shape [${shape.join(', ')}] does not fit the model input ${expected}; send ${expected}, [${size}], or a batch [n, ${inputShape.join(', ')}]`, {
+    expected: [...inputShape],
+    actual: [...shape],
+  });
+}
+
+function parseShape(raw: unknown): number[] {
+  if (!Array.isArray(raw) || raw.length === 0 || !raw.every((d) => Number.isInteger(d) && (d as number) >= 0)) {
+    throw httpError('BONSAI_HTTP_BAD_TENSOR', '"shape" must be a non-empty array of non-negative integers', { shape: raw as unknown });
+  }
+  return raw as number[];
+}
+
+/** Flattens a rectangular nested array of at most `maxValues` finite numbers; reports the first irregularity. */
+function flatten(tensor: unknown, maxValues: number): { values: Float32Array; shape: number[] } {
+  const shape: number[] = [];
+  let probe: unknown = tensor;
+  while (Array.isArray(probe)) {
+    shape.push(probe.length);
+    probe = probe.length > 0 ? probe[0] : undefined;
+  }
+  if (shape.length === 0) {
+    throw httpError('BONSAI_HTTP_BAD_TENSOR', '"tensor" must be an array of numbers (nested arrays for more axes)', { got: typeof tensor });
+  }
+  // The nesting of the first elements fixes the shape; check its size before allocating.
+  const total = shapeSize(shape);
+  if (total > maxValues) {
+    throw httpError('BONSAI_HTTP_BATCH_TOO_LARGE', `tensor of shape [${shape.join(', ')}] has ${total} values, more than the ${maxValues} of a full batch`, { shape, maxValues });
+  }
+  const values = new Float32Array(total);
+  let k = 0;
+  const index: number[] = [];
+  const at = (): string => index.map((i) => `[${i}]`).join('');
+  const last = shape.length - 1;
+  const walk = (node: unknown, depth: number): void => {
+    if (!Array.isArray(node) || node.length !== shape[depth]) {
+      const got = Array.isArray(node) ? `${node.length} entries` : typeof node;
+      throw httpError('BONSAI_HTTP_BAD_TENSOR_SHAPE', `tensor is ragged: tensor${at()} has ${got}, expected ${shape[depth]} like tensor${'[0]'.repeat(depth)}`, { path: at(), expected: shape[depth] });
+    }
+    index.push(0);
+    if (depth === last) {
+      // Innermost axis: the numbers themselves (the hot loop).
+      for (let i = 0; i < node.length; i++) {
+        const v: unknown = node[i];
+        if (typeof v !== 'number' || !Number.isFinite(v)) {
+          index[depth] = i;
+          throw httpError('BONSAI_HTTP_BAD_TENSOR', `tensor${at()} is ${JSON.stringify(v) ?? String(v)}, not a finite number`, { path: at() });
+        }
+        values[k++] = v;
+      }
+    } else {
+      for (let i = 0; i < node.length; i++) {
+        index[depth] = i;
+        walk(node[i], depth + 1);
+      }
+    }
+    index.pop();
+  };
+  walk(tensor, 0);
+  return { values, shape };
+}
+
+function squeeze(shape: readonly number[]): number[] {
+  return shape.filter((d) => d !== 1);
+}
+
+function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
+}

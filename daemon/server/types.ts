@@ -1,0 +1,93 @@
+/**
+ * What the HTTP server needs from the rest of the daemon, as small interfaces
+ * the daemon wires up (and tests fake).
+ */
+import type { ProcessedSample } from '../../pipelines/types.ts';
+import type { BonsaiMetrics } from '../metrics/registry.ts';
+import type { ServingMonitor } from '../metrics/monitor.ts';
+import type { ModelHolder } from '../serving/holder.ts';
+import type { ModelInput } from '../serving/types.ts';
+
+/** Turns request bodies into model input for the live model. */
+export interface Preprocessors {
+  /** Decodes an image (PNG, JPEG, ...) to the model's input shape (pipelines/image). */
+  image(bytes: Uint8Array, input: ModelInput): Promise<ProcessedSample>;
+  /** Decodes a WAV recording to the model's input features (pipelines/audio). */
+  audio(bytes: Uint8Array, input: ModelInput): Promise<ProcessedSample>;
+}
+
+/** One registry version as listed by `GET /v1/models` (extra fields are passed through). */
+export interface ModelVersionInfo {
+  version: number;
+  [key: string]: unknown;
+}
+
+/** The registry's view: the champion (`models/CURRENT`), its rollback target, and all versions. */
+export interface RegistryListing {
+  /** Version in `models/CURRENT`, null before the first promotion. */
+  current: number | null;
+  /** Version a rollback returns to, null when there is none. */
+  previous: number | null;
+  versions: ModelVersionInfo[];
+}
+
+/** Registry operations behind the admin routes (local registry, or a proxy to the trainer). */
+export interface RegistryOps {
+  list(): Promise<RegistryListing>;
+  /** Makes `version` the champion (atomic write of `models/CURRENT` and the history). */
+  promote(version: number): Promise<Record<string, unknown>>;
+  /** Makes the previous champion current again; resolves with the new current version. */
+  rollback(): Promise<{ version: number; [key: string]: unknown }>;
+}
+
+/** Answer of an update request. */
+export interface UpdateRequestResult {
+  /** False when the update was refused (answered 409). */
+  accepted: boolean;
+  /** e.g. `started`, `queued` (one update runs at a time), `no-pending-samples`. */
+  state: string;
+  /** Update id, when one was started or queued. */
+  id?: string;
+  /** Human-readable explanation. */
+  message?: string;
+}
+
+/** Starts an update (training run) now. */
+export interface UpdateTrigger {
+  requestUpdate(reason: string): Promise<UpdateRequestResult>;
+}
+
+/** Daemon state for `GET /v1/status` (pending samples, update phase, store size...). */
+export interface StatusProvider {
+  status(): Promise<Record<string, unknown>> | Record<string, unknown>;
+}
+
+/** Limits of the HTTP layer. */
+export interface ServerLimits {
+  /** Largest request body in bytes (images, WAVs, JSON). */
+  bodyLimitBytes: number;
+  /** Most samples in one JSON tensor batch. */
+  maxBatch: number;
+}
+
+/** Everything `buildServer` needs. */
+export interface ServerDeps {
+  /** The live model. */
+  holder: ModelHolder;
+  /** Image and WAV decoding for the live model's input. */
+  preprocess: Preprocessors;
+  registry: RegistryOps;
+  updates: UpdateTrigger;
+  status: StatusProvider;
+  metrics: BonsaiMetrics;
+  /** Bearer token of the mutating routes; undefined or empty disables them (403). */
+  token?: string;
+  /** How to configure a token, shown in the 403 of disabled mutating routes. */
+  tokenHint?: string;
+  /** Defaults: 16 MiB bodies, batches of 1024. */
+  limits?: Partial<ServerLimits>;
+  /** Recent-prediction window for drift metrics; one is created (and bound to `metrics`) when omitted. */
+  monitor?: ServingMonitor;
+  /** Receives 5xx errors and failed swaps (the daemon logs them). */
+  onError?: (err: unknown, context: { method: string; url: string; status: number }) => void;
+}
