@@ -9,7 +9,8 @@
  * - `mnist`: the MNIST convention (see mnist.ts).
  * Alpha is flattened onto white; 16-bit images are reduced to 8 bits; only the
  * first frame of an animated GIF or the first page of a TIFF is read; EXIF
- * orientation is applied.
+ * orientation is applied. Small plain PNGs are decoded without sharp when no
+ * resampling is needed (png-fast.ts), with the same result.
  */
 import { BonsaiError } from '../../core/errors.ts';
 import type { ImageSpec, IngestLimits, ProcessedSample } from '../types.ts';
@@ -19,6 +20,7 @@ import { decodeRaw } from './decode.ts';
 import { imageFormatSupport } from './formats.ts';
 import { readImageDimensions } from './header.ts';
 import { mnistCentre } from './mnist.ts';
+import { decodeSimplePng } from './png-fast.ts';
 import { bytesToRange, unitToRange, validateImageSpec } from './spec.ts';
 
 /**
@@ -70,11 +72,16 @@ export async function processImageDetailed(bytes: Uint8Array, spec: ImageSpec, l
   }
   const shape = [spec.height, spec.width, spec.channels];
   const source = { sourceWidth: dims?.width, sourceHeight: dims?.height };
+  // Small plain PNGs skip sharp (png-fast.ts) where no resampling is needed; the result is the same.
+  const fast = format === 'png' ? decodeSimplePng(bytes) : undefined;
   if (spec.resize === 'mnist') {
-    const raw = await decodeRaw(bytes, { channels: 1, format, resize: { maxSide: MNIST_MAX_SIDE } }, limits);
+    const raw = fast?.channels === 1 ? fast : await decodeRaw(bytes, { channels: 1, format, resize: { maxSide: MNIST_MAX_SIDE } }, limits);
     const digit = mnistCentre(raw.data, raw.width, raw.height, spec.width, spec.height);
     const features = unitToRange(digit.pixels, spec.range, spec.channels);
     return { sample: { modality: 'image', features, shape }, format, ...source, inverted: digit.inverted };
+  }
+  if (fast !== undefined && fast.width === spec.width && fast.height === spec.height && (fast.channels === spec.channels || fast.channels === 1)) {
+    return { sample: { modality: 'image', features: bytesToRange(fast.data, spec.range, fast.channels === spec.channels ? 1 : 3), shape }, format, ...source };
   }
   const fit = spec.resize === 'fit' ? 'contain' : 'cover';
   const raw = await decodeRaw(bytes, { channels: spec.channels, format, resize: { width: spec.width, height: spec.height, fit } }, limits);

@@ -23,13 +23,25 @@ export function validateImageSpec(spec: ImageSpec): void {
   }
 }
 
-/** Maps 8-bit values onto `range` (0 -> low, 255 -> high) through a 256-entry table. */
-export function bytesToRange(data: Uint8Array, range: readonly [number, number]): Float32Array {
+/**
+ * Maps 8-bit values onto `range` (0 -> low, 255 -> high) through a 256-entry
+ * table; `repeat` 3 turns one gray channel into three equal ones.
+ */
+export function bytesToRange(data: Uint8Array, range: readonly [number, number], repeat: 1 | 3 = 1): Float32Array {
   const [low, high] = range;
   const table = new Float32Array(256);
   for (let v = 0; v < 256; v++) table[v] = low + ((high - low) * v) / 255;
-  const out = new Float32Array(data.length);
-  for (let i = 0; i < data.length; i++) out[i] = table[data[i]];
+  const out = new Float32Array(data.length * repeat);
+  if (repeat === 1) {
+    for (let i = 0; i < data.length; i++) out[i] = table[data[i]];
+  } else {
+    for (let i = 0; i < data.length; i++) {
+      const v = table[data[i]];
+      out[3 * i] = v;
+      out[3 * i + 1] = v;
+      out[3 * i + 2] = v;
+    }
+  }
   return out;
 }
 

@@ -173,6 +173,14 @@ export async function writeHostileCorpus(dir: string): Promise<CorpusEntry[]> {
   await put('jpeg-truncated', 'truncated.jpg', digitJpeg.subarray(0, Math.floor(digitJpeg.length * 0.6)), ImageErrorCode.CORRUPT);
   await put('webp-truncated', 'truncated.webp', digitWebp.subarray(0, Math.floor(digitWebp.length * 0.6)), ImageErrorCode.CORRUPT);
   await put('jpeg-named-png', 'really-a-jpeg.png', digitJpeg, null);
+  // 8-bit gray PNGs take the fast decoder; broken ones must still be refused (by sharp).
+  const grayDigit = await sharp(digitPng).flatten({ background: '#ffffff' }).toColourspace('b-w').png().toBuffer();
+  await put('png-gray-valid', 'gray.png', grayDigit, null);
+  const grayBadCrc = Buffer.from(grayDigit);
+  const grayIdat = grayBadCrc.indexOf('IDAT');
+  grayBadCrc[grayIdat + 4 + grayBadCrc.readUInt32BE(grayIdat - 4)] ^= 0xff;
+  await put('png-gray-bad-crc', 'gray-bad-crc.png', grayBadCrc, ImageErrorCode.CORRUPT);
+  await put('png-gray-truncated', 'gray-truncated.png', grayDigit.subarray(0, grayDigit.length - 30), ImageErrorCode.CORRUPT);
 
   // WAV files with hand-written headers.
   const tone = sinePcm16(0.5);
