@@ -78,7 +78,7 @@ export function toErrorResponse(err: unknown, context: { bodyLimit?: number; con
   if (err instanceof HttpError) return { status: err.status, body: bodyOf(err.code, err.message, err.details) };
   if (err instanceof BonsaiError) {
     const known = (HTTP_ERRORS as Record<string, number>)[err.code];
-    const status = known ?? (err.code.endsWith('_NOT_FOUND') ? 404 : 500);
+    const status = known ?? statusBySuffix(err.code);
     return { status, body: bodyOf(err.code, err.message, err.details) };
   }
   const e = err as FastifyLikeError;
@@ -103,6 +103,13 @@ export function toErrorResponse(err: unknown, context: { bodyLimit?: number; con
     return { status: e.statusCode, body: bodyOf('BONSAI_HTTP_BAD_REQUEST', e.message, { cause: e.code ?? null }) };
   }
   return { status: 500, body: bodyOf('BONSAI_HTTP_INTERNAL', 'internal error; see the daemon log', {}) };
+}
+
+/** Status of another area's code: `*_NOT_FOUND` 404, `*_BAD_TRANSITION` (a lifecycle refusal) 409, else 500. */
+function statusBySuffix(code: string): number {
+  if (code.endsWith('_NOT_FOUND')) return 404;
+  if (code.endsWith('_BAD_TRANSITION')) return 409;
+  return 500;
 }
 
 function bodyOf(code: string, message: string, details: Readonly<Record<string, unknown>>): ErrorBody {

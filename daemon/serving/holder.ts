@@ -196,8 +196,9 @@ export class ModelHolder {
     const started = performance.now();
     const stage: Stage = { phase: 'load', model: null };
     const work = this.loadAndWarm(version, stage);
+    let model: LoadedModel;
     try {
-      await this.withTimeout(version, stage, work);
+      model = await this.withTimeout(version, stage, work);
     } catch (err) {
       // Free the candidate once the loader is done with it (it may still be warming up after a timeout).
       void work.catch(() => undefined).then(() => {
@@ -206,8 +207,6 @@ export class ModelHolder {
       });
       return this.failed(version, previousVersion, (performance.now() - started) / 1000, stage.phase, err);
     }
-    const model = stage.model as LoadedModel | null;
-    if (model === null) throw new Error('unreachable: loadAndWarm resolved without a model');
     if (this.closed) {
       safeDispose(model, this.args.onDispose);
       return this.failed(version, previousVersion, (performance.now() - started) / 1000, 'closed', new BonsaiError('BONSAI_DAEMON_NO_MODEL', 'the model holder was closed during the swap'));
@@ -221,7 +220,7 @@ export class ModelHolder {
     return result;
   }
 
-  private async loadAndWarm(version: number, stage: Stage): Promise<void> {
+  private async loadAndWarm(version: number, stage: Stage): Promise<LoadedModel> {
     stage.phase = 'load';
     const model = await this.args.loader(version);
     stage.model = model;
@@ -229,10 +228,11 @@ export class ModelHolder {
     validateModel(model, version);
     stage.phase = 'warm-up';
     await model.warmUp();
+    return model;
   }
 
   /** Rejects with `BONSAI_DAEMON_SWAP_TIMEOUT` when `work` takes longer than `swapTimeoutMs`. */
-  private async withTimeout(version: number, stage: Stage, work: Promise<void>): Promise<void> {
+  private async withTimeout<T>(version: number, stage: Stage, work: Promise<T>): Promise<T> {
     const ms = this.args.swapTimeoutMs ?? 0;
     if (ms <= 0) return work;
     let timer: NodeJS.Timeout | undefined;
@@ -242,7 +242,7 @@ export class ModelHolder {
       }, ms);
     });
     try {
-      await Promise.race([work, timeout]);
+      return await Promise.race([work, timeout]);
     } finally {
       clearTimeout(timer);
     }

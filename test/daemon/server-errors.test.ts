@@ -45,6 +45,7 @@ test('toErrorResponse maps typed, fastify and unknown errors', () => {
   assert.deepEqual(http, { status: 422, body: { error: { code: 'BONSAI_INGEST_X', message: 'bad', details: { a: 1 } } } });
   assert.equal(toErrorResponse(new BonsaiError('BONSAI_HTTP_NO_MODEL', 'x')).status, 503);
   assert.equal(toErrorResponse(new BonsaiError('BONSAI_REGISTRY_VERSION_NOT_FOUND', 'x')).status, 404);
+  assert.equal(toErrorResponse(new BonsaiError('BONSAI_REGISTRY_BAD_TRANSITION', 'rejected -> promoted')).status, 409);
   const other = toErrorResponse(new BonsaiError('BONSAI_REGISTRY_LOCKED', 'held by pid 7', { pid: 7 }));
   assert.deepEqual(other, { status: 500, body: { error: { code: 'BONSAI_REGISTRY_LOCKED', message: 'held by pid 7', details: { pid: 7 } } } });
   const big = Object.assign(new Error('too large'), { code: 'FST_ERR_CTP_BODY_TOO_LARGE', statusCode: 413 });
