@@ -247,14 +247,22 @@ export async function readRegularFile(path: string, maxBytes: number): Promise<R
     if (!stats.isFile() || stats.ino !== before.ino || stats.dev !== before.dev) {
       return { ok: false, reason: 'not-regular', message: 'was replaced while being opened' };
     }
-    // Read at most one byte past the limit, to notice a file that grew since lstat.
-    const buffer = Buffer.allocUnsafe(Math.min(maxBytes + 1, Math.max(stats.size, 0) + 1));
+    // Read to the end but never more than one byte past the limit; start from the
+    // size fstat gives (plus one, to notice growth) and grow for files whose size
+    // is not known in advance (procfs, some FUSE file systems) or that grew.
+    const cap = maxBytes + 1;
+    let buffer = Buffer.allocUnsafe(Math.min(cap, Math.max(stats.size, 0) + 1));
     let total = 0;
     for (;;) {
+      if (total === buffer.length) {
+        if (buffer.length === cap) break;
+        const grown = Buffer.allocUnsafe(Math.min(cap, Math.max(4096, buffer.length * 2)));
+        buffer.copy(grown, 0, 0, total);
+        buffer = grown;
+      }
       const { bytesRead } = await handle.read(buffer, total, buffer.length - total, total);
       if (bytesRead === 0) break;
       total += bytesRead;
-      if (total === buffer.length) break;
     }
     if (total > maxBytes) return { ok: false, reason: 'too-large', message: `grew past the limit of ${maxBytes} bytes while being read`, size: total };
     return { ok: true, bytes: buffer.subarray(0, total), size: total };

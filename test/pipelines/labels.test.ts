@@ -150,6 +150,16 @@ test('readRegularFile: bytes of regular files only, size checked before reading'
   assert.equal(((await readRegularFile(join(dir, 'x'.repeat(300)), 9)) as { reason: string }).reason, 'name-invalid');
 });
 
+test('readRegularFile reads files whose size stat does not know (procfs), still within the limit', { skip: process.platform !== 'linux' }, async () => {
+  const status = await readRegularFile('/proc/self/status', 1 << 20);
+  assert.ok(status.ok, 'read');
+  assert.match(status.bytes.toString('utf8'), /^Name:\t.*\n[\s\S]*\nPid:\t\d+\n/);
+  assert.deepEqual(await readRegularFile('/proc/self/status', 10), { ok: false, reason: 'too-large', message: 'grew past the limit of 10 bytes while being read', size: 11 });
+  const mem = await readRegularFile('/proc/self/mem', 100);
+  assert.equal(mem.ok, false);
+  assert.equal((mem as { reason: string }).reason, 'unreadable');
+});
+
 test('inbox helpers: inside-ness and auxiliary files', () => {
   assert.equal(isInside('/in', '/in/a/b.png'), true);
   assert.equal(isInside('/in', '/in'), false);

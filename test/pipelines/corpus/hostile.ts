@@ -140,6 +140,8 @@ export async function writeHostileCorpus(dir: string): Promise<CorpusEntry[]> {
   entries.push({ name: 'missing-file', path: join(dir, 'missing.png'), expectCode: CheckErrorCode.NOT_FOUND });
   entries.push({ name: 'empty-file-name', path: '', expectCode: CheckErrorCode.NAME_INVALID });
   await put('newline-in-name', 'bad\nname.png', digitPng, CheckErrorCode.NAME_INVALID);
+  // Readable by nobody, root included: reading /proc/self/mem at offset 0 fails with EIO.
+  if (process.platform === 'linux') entries.push({ name: 'unreadable-io-error', path: '/proc/self/mem', expectCode: CheckErrorCode.UNREADABLE });
   if (typeof process.getuid === 'function' && process.getuid() !== 0) {
     const path = await put('unreadable', 'unreadable.png', digitPng, CheckErrorCode.UNREADABLE);
     await chmod(path, 0o000);
