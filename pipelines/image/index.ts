@@ -8,4 +8,4 @@ export { mnistCentre, MIN_CONTRAST, type MnistResult } from './mnist.ts';
 export { resampleRegion, axisTaps, type Region } from './resample.ts';
 export { validateImageSpec, bytesToRange, unitToRange, MAX_OUTPUT_SIDE } from './spec.ts';
 export { configureSharp, type SharpSettings } from './sharp-config.ts';
-export { decodeSimplePng, FAST_PNG_MAX_PIXELS } from './png-fast.ts';
+export { decodeSimplePng, neutralToGray, FAST_PNG_MAX_PIXELS } from './png-fast.ts';

@@ -5,11 +5,13 @@
  *
  * It is deliberately narrow and never the one to reject a file: anything
  * unusual returns `undefined` and sharp decodes the file (and gives the
- * verdict). Taken only for 8-bit gray or RGB, non-interlaced, at most
+ * verdict). Taken only for 8-bit gray, RGB, gray+alpha or RGBA whose alpha is
+ * 255 everywhere (so that flattening changes nothing), non-interlaced, at most
  * `FAST_PNG_MAX_PIXELS`, every chunk CRC correct, no chunk that could change
  * the pixels sharp would produce (colour profiles, gamma, transparency,
  * EXIF orientation), and image data that inflates to exactly the expected
- * size. The output equals sharp's byte for byte (tested).
+ * size. The output equals sharp's byte for byte (tested), also for
+ * `neutralToGray`: libvips maps a neutral sRGB pixel (v, v, v) to gray v.
  *
  * Layout: PNG (ISO/IEC 15948) §5 chunks, §11.2.2 IHDR, §9 filtering.
  */
@@ -63,16 +65,31 @@ function unfilter(data: Uint8Array, out: Uint8Array, width: number, height: numb
   return true;
 }
 
+/** Channels of each 8-bit PNG colour type this path takes: gray, RGB, gray+alpha, RGBA. */
+const COLOUR_TYPE_CHANNELS: Readonly<Record<number, number>> = { 0: 1, 2: 3, 4: 2, 6: 4 };
+
+/** Drops an alpha channel that is 255 everywhere; undefined when any pixel is not opaque. */
+function dropOpaqueAlpha(data: Uint8Array, pixels: number, channels: 2 | 4): Buffer | undefined {
+  const colour = channels - 1;
+  const out = Buffer.allocUnsafe(pixels * colour);
+  for (let i = 0; i < pixels; i++) {
+    if (data[i * channels + colour] !== 255) return undefined;
+    for (let c = 0; c < colour; c++) out[i * colour + c] = data[i * channels + c];
+  }
+  return out;
+}
+
 /**
- * Decodes a plain 8-bit gray or RGB PNG of at most FAST_PNG_MAX_PIXELS, or
- * returns `undefined` when the file is anything else (sharp then decodes it).
+ * Decodes a plain 8-bit gray or RGB PNG (or an opaque one with alpha) of at
+ * most FAST_PNG_MAX_PIXELS, or returns `undefined` when the file is anything
+ * else (sharp then decodes it).
  */
 export function decodeSimplePng(bytes: Uint8Array): RawImage | undefined {
   if (bytes.length < 8 + 25 + 12 || !PNG_SIGNATURE.every((v, i) => bytes[i] === v)) return undefined;
   let offset = 8;
   let width = 0;
   let height = 0;
-  let channels: 1 | 3 = 1;
+  let stored = 1;
   const idat: Uint8Array[] = [];
   let seenEnd = false;
   while (offset + 12 <= bytes.length) {
@@ -87,8 +104,9 @@ export function decodeSimplePng(bytes: Uint8Array): RawImage | undefined {
       if (type !== 'IHDR' || length !== 13) return undefined;
       width = u32(body, 0);
       height = u32(body, 4);
-      if (body[8] !== 8 || (body[9] !== 0 && body[9] !== 2) || body[10] !== 0 || body[11] !== 0 || body[12] !== 0) return undefined;
-      channels = body[9] === 0 ? 1 : 3;
+      const channels = COLOUR_TYPE_CHANNELS[body[9]];
+      if (body[8] !== 8 || channels === undefined || body[10] !== 0 || body[11] !== 0 || body[12] !== 0) return undefined;
+      stored = channels;
       if (width === 0 || height === 0 || width * height > FAST_PNG_MAX_PIXELS) return undefined;
     } else if (type === 'IDAT') {
       idat.push(body);
@@ -101,7 +119,7 @@ export function decodeSimplePng(bytes: Uint8Array): RawImage | undefined {
     offset = end;
   }
   if (!seenEnd || idat.length === 0) return undefined;
-  const expected = height * (width * channels + 1);
+  const expected = height * (width * stored + 1);
   let inflated: Buffer;
   try {
     inflated = inflateSync(idat.length === 1 ? idat[0] : Buffer.concat(idat), { maxOutputLength: expected + 1 });
@@ -109,7 +127,23 @@ export function decodeSimplePng(bytes: Uint8Array): RawImage | undefined {
     return undefined;
   }
   if (inflated.length !== expected) return undefined;
-  const data = Buffer.allocUnsafe(width * height * channels);
-  if (!unfilter(inflated, data, width, height, channels)) return undefined;
-  return { data, width, height, channels };
+  const data = Buffer.allocUnsafe(width * height * stored);
+  if (!unfilter(inflated, data, width, height, stored)) return undefined;
+  if (stored === 1 || stored === 3) return { data, width, height, channels: stored };
+  const opaque = dropOpaqueAlpha(data, width * height, stored as 2 | 4);
+  return opaque === undefined ? undefined : { data: opaque, width, height, channels: stored === 2 ? 1 : 3 };
+}
+
+/** The gray image of an RGB image whose every pixel is neutral (r = g = b), else undefined. */
+export function neutralToGray(image: RawImage): RawImage | undefined {
+  if (image.channels === 1) return image;
+  const pixels = image.width * image.height;
+  const gray = Buffer.allocUnsafe(pixels);
+  const d = image.data;
+  for (let i = 0; i < pixels; i++) {
+    const r = d[3 * i];
+    if (d[3 * i + 1] !== r || d[3 * i + 2] !== r) return undefined;
+    gray[i] = r;
+  }
+  return { data: gray, width: image.width, height: image.height, channels: 1 };
 }

@@ -20,7 +20,7 @@ import { decodeRaw } from './decode.ts';
 import { imageFormatSupport } from './formats.ts';
 import { readImageDimensions } from './header.ts';
 import { mnistCentre } from './mnist.ts';
-import { decodeSimplePng } from './png-fast.ts';
+import { decodeSimplePng, neutralToGray } from './png-fast.ts';
 import { bytesToRange, unitToRange, validateImageSpec } from './spec.ts';
 
 /**
@@ -74,14 +74,17 @@ export async function processImageDetailed(bytes: Uint8Array, spec: ImageSpec, l
   const source = { sourceWidth: dims?.width, sourceHeight: dims?.height };
   // Small plain PNGs skip sharp (png-fast.ts) where no resampling is needed; the result is the same.
   const fast = format === 'png' ? decodeSimplePng(bytes) : undefined;
+  // Gray wanted: an RGB image counts as gray only when every pixel is neutral (libvips would give the same).
+  const fastGray = fast === undefined ? undefined : neutralToGray(fast);
   if (spec.resize === 'mnist') {
-    const raw = fast?.channels === 1 ? fast : await decodeRaw(bytes, { channels: 1, format, resize: { maxSide: MNIST_MAX_SIDE } }, limits);
+    const raw = fastGray ?? await decodeRaw(bytes, { channels: 1, format, resize: { maxSide: MNIST_MAX_SIDE } }, limits);
     const digit = mnistCentre(raw.data, raw.width, raw.height, spec.width, spec.height);
     const features = unitToRange(digit.pixels, spec.range, spec.channels);
     return { sample: { modality: 'image', features, shape }, format, ...source, inverted: digit.inverted };
   }
-  if (fast !== undefined && fast.width === spec.width && fast.height === spec.height && (fast.channels === spec.channels || fast.channels === 1)) {
-    return { sample: { modality: 'image', features: bytesToRange(fast.data, spec.range, fast.channels === spec.channels ? 1 : 3), shape }, format, ...source };
+  const direct = spec.channels === 1 ? fastGray : fast;
+  if (direct !== undefined && direct.width === spec.width && direct.height === spec.height) {
+    return { sample: { modality: 'image', features: bytesToRange(direct.data, spec.range, direct.channels === spec.channels ? 1 : 3), shape }, format, ...source };
   }
   const fit = spec.resize === 'fit' ? 'contain' : 'cover';
   const raw = await decodeRaw(bytes, { channels: spec.channels, format, resize: { width: spec.width, height: spec.height, fit } }, limits);

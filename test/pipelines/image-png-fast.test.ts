@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { deflateSync } from 'node:zlib';
 import sharp from 'sharp';
-import { bytesToRange, decodeRaw, decodeSimplePng, FAST_PNG_MAX_PIXELS, mnistCentre, processImage, unitToRange } from '../../pipelines/image/index.ts';
+import { bytesToRange, decodeRaw, decodeSimplePng, FAST_PNG_MAX_PIXELS, mnistCentre, neutralToGray, processImage, unitToRange } from '../../pipelines/image/index.ts';
 import { pngChunk } from './corpus/hostile.ts';
 import { spec, TEST_LIMITS } from './corpus/images.ts';
 
@@ -32,8 +32,10 @@ function filterRow(type: number, row: Uint8Array, prev: Uint8Array | undefined, 
   return out;
 }
 
-/** An 8-bit PNG (colour type 0 or 2) with the given row filters and extra chunks before IDAT. */
-function encodePng(raw: Uint8Array, width: number, height: number, channels: 1 | 3, filters: (y: number) => number, extra: Buffer[] = [], idatSplit = 1): Buffer {
+const COLOUR_TYPE: Record<number, number> = { 1: 0, 2: 4, 3: 2, 4: 6 };
+
+/** An 8-bit PNG (gray, gray+alpha, RGB or RGBA by `channels`) with the given row filters and extra chunks before IDAT. */
+function encodePng(raw: Uint8Array, width: number, height: number, channels: 1 | 2 | 3 | 4, filters: (y: number) => number, extra: Buffer[] = [], idatSplit = 1): Buffer {
   const stride = width * channels;
   const rows: Uint8Array[] = [];
   for (let y = 0; y < height; y++) {
@@ -47,7 +49,7 @@ function encodePng(raw: Uint8Array, width: number, height: number, channels: 1 |
   ihdr.writeUInt32BE(width, 0);
   ihdr.writeUInt32BE(height, 4);
   ihdr[8] = 8;
-  ihdr[9] = channels === 1 ? 0 : 2;
+  ihdr[9] = COLOUR_TYPE[channels];
   const idats: Buffer[] = [];
   const part = Math.ceil(z.length / idatSplit);
   for (let o = 0; o < z.length; o += part) idats.push(pngChunk('IDAT', z.subarray(o, o + part)));
@@ -76,6 +78,31 @@ test('decodes gray and RGB PNGs with every filter type exactly as sharp does', a
   }
 });
 
+test('opaque alpha is dropped, and neutral RGB becomes gray, exactly as sharp flattens and converts', async () => {
+  const random = rng(5);
+  for (const channels of [2, 4] as const) {
+    const width = 13;
+    const height = 9;
+    const raw = randomImage(random, width, height, channels);
+    for (let i = channels - 1; i < raw.length; i += channels) raw[i] = 255;
+    const png = encodePng(raw, width, height, channels, (y) => y % 5);
+    const fast = decodeSimplePng(png);
+    assert.ok(fast !== undefined && fast.channels === channels - 1, `opaque ${channels}-channel PNG takes the fast path`);
+    const reference = await decodeRaw(png, { channels: channels === 2 ? 1 : 3, format: 'png' }, TEST_LIMITS);
+    assert.ok(reference.data.equals(fast.data), `${channels} channels: sharp agrees`);
+    raw[channels - 1] = 254;
+    assert.equal(decodeSimplePng(encodePng(raw, width, height, channels, () => 0)), undefined, 'one translucent pixel: left to sharp');
+  }
+  // Every neutral value, as RGB and RGBA: the gray libvips computes is the value itself.
+  const neutral = new Uint8Array(256 * 3);
+  for (let v = 0; v < 256; v++) neutral.fill(v, 3 * v, 3 * v + 3);
+  const png = encodePng(neutral, 16, 16, 3, (y) => y % 5);
+  const gray = neutralToGray(decodeSimplePng(png)!);
+  assert.ok(gray !== undefined && gray.channels === 1);
+  assert.ok((await decodeRaw(png, { channels: 1, format: 'png' }, TEST_LIMITS)).data.equals(gray.data));
+  assert.equal(neutralToGray({ data: Buffer.from([1, 1, 2]), width: 1, height: 1, channels: 3 }), undefined);
+});
+
 test('processImage gives the same features with and without the fast path', async () => {
   const random = rng(11);
   const digit = new Uint8Array(28 * 28);
@@ -92,6 +119,21 @@ test('processImage gives the same features with and without the fast path', asyn
     const sharpRgb = await decodeRaw(png, { channels: 3, format: 'png', resize: { width: 28, height: 28, fit: 'cover' } }, TEST_LIMITS);
     assert.deepEqual([...rgb.features], [...bytesToRange(sharpRgb.data, [0, 1])], `${resize} gray to rgb`);
   }
+  // The same digit as neutral RGBA (a browser canvas export) and as coloured RGB (left to sharp).
+  const rgba = new Uint8Array(28 * 28 * 4);
+  const tinted = new Uint8Array(28 * 28 * 3);
+  for (let i = 0; i < 28 * 28; i++) {
+    rgba.fill(digit[i], 4 * i, 4 * i + 3);
+    rgba[4 * i + 3] = 255;
+    tinted.set([digit[i], Math.floor(digit[i] / 2), 0], 3 * i);
+  }
+  const canvas = encodePng(rgba, 28, 28, 4, (y) => y % 5);
+  assert.ok(decodeSimplePng(canvas) !== undefined);
+  assert.deepEqual([...(await processImage(canvas, spec({ resize: 'mnist' }), TEST_LIMITS)).features], [...mnist.features].filter((_, i) => i % 3 === 0));
+  const coloured = encodePng(tinted, 28, 28, 3, () => 1);
+  const viaSharpGray = await decodeRaw(coloured, { channels: 1, format: 'png', resize: { maxSide: 1024 } }, TEST_LIMITS);
+  assert.deepEqual([...(await processImage(coloured, spec({ resize: 'mnist' }), TEST_LIMITS)).features], [...mnistCentre(viaSharpGray.data, 28, 28).pixels]);
+  assert.deepEqual([...(await processImage(coloured, spec(), TEST_LIMITS)).features], [...bytesToRange(viaSharpGray.data, [0, 1])]);
 });
 
 test('anything unusual is left to sharp', async () => {
@@ -109,7 +151,7 @@ test('anything unusual is left to sharp', async () => {
     ['interlaced', await sharp(Buffer.from(raw), { raw: { width: 8, height: 8, channels: 1 } }).toColourspace('b-w').png({ progressive: true }).toBuffer()],
     ['palette', await sharp(Buffer.from(raw), { raw: { width: 8, height: 8, channels: 1 } }).png({ palette: true }).toBuffer()],
     ['16-bit', await sharp(new Uint16Array(64), { raw: { width: 8, height: 8, channels: 1 } }).toColourspace('grey16').png().toBuffer()],
-    ['gray with alpha', await sharp(Buffer.alloc(128), { raw: { width: 8, height: 8, channels: 2 } }).png().toBuffer()],
+    ['transparent gray', await sharp(Buffer.alloc(128), { raw: { width: 8, height: 8, channels: 2 } }).png().toBuffer()],
     ['too many pixels', encodePng(new Uint8Array(FAST_PNG_MAX_PIXELS + 257), 257, 256, 1, () => 0)],
   ];
   const badCrc = Buffer.from(plain);
