@@ -42,14 +42,21 @@ export interface GrowthDecision {
  * the `growthPercentile`-th percentile of |gradient| over the dormant entries.
  */
 export function growMask(gradients: Float32Array, mask: Float32Array, growthPercentile: number): GrowthDecision {
-  const dormant: number[] = [];
-  for (let i = 0; i < mask.length; i++) if (mask[i] === 0) dormant.push(i);
+  let count = 0;
+  for (let i = 0; i < mask.length; i++) if (mask[i] === 0) count++;
   const out = Float32Array.from(mask);
-  if (dormant.length === 0) return { mask: out, grown: new Int32Array(0), threshold: NaN };
-  const magnitudes = dormant.map((i) => Math.abs(gradients[i]));
+  if (count === 0) return { mask: out, grown: new Int32Array(0), threshold: NaN };
+  const dormant = new Int32Array(count);
+  const magnitudes = new Float32Array(count);
+  for (let i = 0, k = 0; i < mask.length; i++) {
+    if (mask[i] === 0) {
+      dormant[k] = i;
+      magnitudes[k++] = Math.abs(gradients[i]);
+    }
+  }
   const threshold = percentile(magnitudes, growthPercentile);
   const grown: number[] = [];
-  for (let k = 0; k < dormant.length; k++) {
+  for (let k = 0; k < count; k++) {
     if (magnitudes[k] > threshold) {
       out[dormant[k]] = 1;
       grown.push(dormant[k]);

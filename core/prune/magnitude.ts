@@ -45,12 +45,18 @@ export function pruneMask(args: PruneArgs): PruneDecision {
   const { values, mask, shape, outAxis, inAxis, fraction, recoverable, sendersAreNeurons } = args;
   const n = mask.length;
   const out = Float32Array.from(mask);
-  const live: number[] = [];
-  for (let i = 0; i < n; i++) if (mask[i] !== 0) live.push(i);
-  const target = Math.floor(live.length * fraction);
+  let liveCount = 0;
+  for (let i = 0; i < n; i++) if (mask[i] !== 0) liveCount++;
+  const target = Math.floor(liveCount * fraction);
   if (target === 0) return { mask: out, pruned: new Int32Array(0) };
-  live.sort((a, b) => Math.abs(values[a]) - Math.abs(values[b]) || a - b);
-
+  const live = new Int32Array(liveCount);
+  const magnitudes = new Float32Array(liveCount);
+  for (let i = 0, k = 0; i < n; i++) {
+    if (mask[i] !== 0) {
+      live[k] = i;
+      magnitudes[k++] = Math.abs(values[i]);
+    }
+  }
   const inputsOf = new Int32Array(shape[outAxis]);
   const outputsOf = new Int32Array(shape[inAxis]);
   if (recoverable) {
@@ -59,19 +65,29 @@ export function pruneMask(args: PruneArgs): PruneDecision {
       outputsOf[axisIndex(i, shape, inAxis)] += 1;
     }
   }
+  // Only the smallest candidates need ordering: take those up to the magnitude of the
+  // (2 * target)-th smallest, and widen to all live connections if skips exhaust them.
+  const sorted = Float32Array.from(magnitudes).sort();
   const pruned: number[] = [];
-  for (const i of live) {
-    if (pruned.length >= target) break;
-    if (recoverable) {
-      const u = axisIndex(i, shape, outAxis);
-      const s = axisIndex(i, shape, inAxis);
-      if (inputsOf[u] <= 1) continue;
-      if (sendersAreNeurons && outputsOf[s] <= 1) continue;
-      inputsOf[u] -= 1;
-      outputsOf[s] -= 1;
+  for (const bound of [sorted[Math.min(liveCount - 1, 2 * target)], Infinity]) {
+    const candidates: number[] = [];
+    for (let k = 0; k < liveCount; k++) if (magnitudes[k] <= bound && out[live[k]] !== 0) candidates.push(k);
+    candidates.sort((a, b) => magnitudes[a] - magnitudes[b] || a - b);
+    for (const k of candidates) {
+      if (pruned.length >= target) break;
+      const i = live[k];
+      if (recoverable) {
+        const u = axisIndex(i, shape, outAxis);
+        const s = axisIndex(i, shape, inAxis);
+        if (inputsOf[u] <= 1) continue;
+        if (sendersAreNeurons && outputsOf[s] <= 1) continue;
+        inputsOf[u] -= 1;
+        outputsOf[s] -= 1;
+      }
+      out[i] = 0;
+      pruned.push(i);
     }
-    out[i] = 0;
-    pruned.push(i);
+    if (pruned.length >= target) break;
   }
   return { mask: out, pruned: Int32Array.from(pruned) };
 }

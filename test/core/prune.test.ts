@@ -1,0 +1,99 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '../../core/tf.ts';
+import { pruneMask } from '../../core/prune/magnitude.ts';
+import { iterativePrune } from '../../core/prune/iterative.ts';
+import { createModel } from '../../core/models/index.ts';
+import { Trainer } from '../../core/train/trainer.ts';
+import { classificationTask } from '../../core/train/task.ts';
+import { blobs } from '../helpers/synthetic.ts';
+import { noLeaks } from '../helpers/tensors.ts';
+
+test('magnitude pruning removes the beta smallest live connections', () => {
+  const values = [0.5, -0.1, 0.3, 0.05, -0.9, 0.2, 0.7, -0.4, 0.6, 0.8];
+  const mask = [1, 1, 1, 1, 1, 1, 1, 1, 1, 0];
+  // 9 live, fraction 0.34 -> floor(3.06) = 3 removed: 0.05, -0.1, 0.2.
+  const d = pruneMask({ values, mask, shape: [10], outAxis: 0, inAxis: 0, fraction: 0.34, recoverable: false, sendersAreNeurons: false });
+  assert.deepEqual([...d.pruned].sort((a, b) => a - b), [1, 3, 5]);
+  assert.deepEqual([...d.mask], [1, 0, 1, 0, 1, 0, 1, 1, 1, 0]);
+});
+
+test('recoverable pruning keeps the last input of every unit and the last output of every neuron', () => {
+  // Dense kernel [in=3, out=3]. Column 2 (unit 2) has one live input (tiny); row 1 (neuron 1) has one live output (tiny).
+  const values = [
+    0.9, 0.8, 0.0,
+    0.01, 0.0, 0.0,
+    0.7, 0.6, 0.02,
+  ];
+  const mask = [1, 1, 0, 1, 0, 0, 1, 1, 1];
+  const d = pruneMask({ values, mask, shape: [3, 3], outAxis: 1, inAxis: 0, fraction: 0.5, recoverable: true, sendersAreNeurons: true });
+  // 6 live -> 3 to prune, smallest first: 0.01 (row 1's last output: kept), 0.02 (unit 2's last
+  // input: kept), 0.6 (pruned), 0.7 (pruned), 0.8 (now unit 1's last input: kept), 0.9 (pruned).
+  assert.deepEqual([...d.pruned].sort((a, b) => a - b), [0, 6, 7]);
+  assert.equal(d.mask[3], 1);
+  assert.equal(d.mask[8], 1);
+  // Every unit still has an input and every neuron an output.
+  for (let j = 0; j < 3; j++) assert.ok([0, 1, 2].some((i) => d.mask[i * 3 + j] === 1), `unit ${j} lost its inputs`);
+  for (let i = 0; i < 3; i++) assert.ok([0, 1, 2].some((j) => d.mask[i * 3 + j] === 1), `neuron ${i} lost its outputs`);
+  // Non-recoverable pruning removes the smallest regardless.
+  const n = pruneMask({ values, mask, shape: [3, 3], outAxis: 1, inAxis: 0, fraction: 0.5, recoverable: false, sendersAreNeurons: true });
+  assert.deepEqual([...n.pruned].sort((a, b) => a - b), [3, 7, 8]);
+  // First-layer senders (inputs) may lose all their outputs even when recoverable.
+  const first = pruneMask({ values, mask, shape: [3, 3], outAxis: 1, inAxis: 0, fraction: 0.5, recoverable: true, sendersAreNeurons: false });
+  assert.ok(first.pruned.includes(3));
+});
+
+test('recoverable pruning on conv kernels protects filters (axis 3) and input channels (axis 2)', () => {
+  // Kernel [1,1,2,2]: entries (cin,cout): (0,0)=0.01 (0,1)=0.5 (1,0)=0.6 (1,1)=0.02.
+  const values = [0.01, 0.5, 0.6, 0.02];
+  const d = pruneMask({ values, mask: [1, 1, 1, 1], shape: [1, 1, 2, 2], outAxis: 3, inAxis: 2, fraction: 0.5, recoverable: true, sendersAreNeurons: true });
+  assert.equal(d.pruned.length, 2);
+  for (let co = 0; co < 2; co++) assert.ok(d.mask[co] + d.mask[2 + co] >= 1);
+  for (let ci = 0; ci < 2; ci++) assert.ok(d.mask[ci * 2] + d.mask[ci * 2 + 1] >= 1);
+});
+
+test('iterative pruning never accepts a validation-accuracy loss and undoes the iteration that cannot recover', async () => {
+  const train = blobs(256, 10, 4, 1);
+  const val = blobs(256, 10, 4, 2);
+  await noLeaks(() => {
+    const model = createModel({ arch: 'mlp', inputShape: [10], numClasses: 4, options: { hidden: '24' }, seed: 1 });
+    const trainer = new Trainer({ model, task: classificationTask(), batchSize: 32, seed: 2, optimizer: { kind: 'sgd', learningRate: 0.05 } });
+    for (let e = 0; e < 8; e++) trainer.trainEpoch(train, 'train', e);
+    const dense = model.liveParams();
+    const report = iterativePrune(trainer, train, val, { pruneFraction: 0.2, recoverable: true, tolerance: 0, recoveryEpochsMax: 1, recoveryChunk: 0.5, maxIterations: 60, phase: 'prune' });
+    assert.ok(report.iterations.length > 1);
+    assert.ok(model.liveParams() < dense, 'nothing was pruned');
+    assert.ok(report.finalError <= report.baselineError, `error rose from ${report.baselineError} to ${report.finalError}`);
+    assert.equal(trainer.errorRate(val, 'check'), report.finalError);
+    const accepted = report.iterations.filter((i) => i.accepted);
+    for (const it of accepted) assert.ok(it.errorRate <= report.baselineError);
+    // Stopped because an iteration could not recover (then undone) or nothing was left to prune.
+    const last = report.iterations[report.iterations.length - 1];
+    if (!last.accepted) assert.equal(model.liveParams(), report.liveParams);
+    // The neuron condition holds in every kernel.
+    for (const k of model.kernels) {
+      const m = k.mask.arraySync() as number[][];
+      for (let j = 0; j < k.shape[1]; j++) assert.ok(m.some((row) => row[j] === 1), `${k.name}: unit ${j} has no input`);
+      if (k.sendersAreNeurons) for (const row of m) assert.ok(row.some((v) => v === 1), `${k.name}: a neuron has no output`);
+    }
+    trainer.dispose();
+    model.dispose();
+  });
+});
+
+test('non-recoverable pruning goes below the recoverable size within its tolerance', async () => {
+  const train = blobs(256, 10, 4, 3);
+  const val = blobs(256, 10, 4, 4);
+  await noLeaks(() => {
+    const model = createModel({ arch: 'mlp', inputShape: [10], numClasses: 4, options: { hidden: '24' }, seed: 1 });
+    const trainer = new Trainer({ model, task: classificationTask(), batchSize: 32, seed: 2, optimizer: { kind: 'sgd', learningRate: 0.05 } });
+    for (let e = 0; e < 8; e++) trainer.trainEpoch(train, 'train', e);
+    const common = { pruneFraction: 0.2, recoveryEpochsMax: 1, recoveryChunk: 0.5, maxIterations: 60 };
+    const rec = iterativePrune(trainer, train, val, { ...common, recoverable: true, tolerance: 0, phase: 'prune' });
+    const non = iterativePrune(trainer, train, val, { ...common, recoverable: false, tolerance: 0.02, phase: 'prune-nonrecoverable' });
+    assert.ok(non.liveParams <= rec.liveParams);
+    assert.ok(non.finalError <= non.baselineError + 0.02 + 1e-9);
+    trainer.dispose();
+    model.dispose();
+  });
+});

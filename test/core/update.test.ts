@@ -1,0 +1,85 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '../../core/tf.ts';
+import { runUpdate, type StrategyState } from '../../core/update/strategies.ts';
+import { paperUpdateConfig, type UpdateConfig } from '../../core/update/config.ts';
+import { classificationTask } from '../../core/train/task.ts';
+import { concat, subset } from '../../core/data/dataset.ts';
+import { blobs } from '../helpers/synthetic.ts';
+import { noLeaks } from '../helpers/tensors.ts';
+
+const config: UpdateConfig = {
+  ...paperUpdateConfig, newDataEpochs: 3, allDataEpochs: 2, trainEpochs: 6, growthInterval: 2,
+  augment: false, batchSize: 32, recoveryEpochsMax: 1, maxPruneIterations: 30, pruneFraction: 0.1,
+};
+const spec = { arch: 'mlp', inputShape: [12], numClasses: 4, options: { hidden: '32,16' } };
+
+test('ours, TFS and NFT run an update each, leak-free, with the cost of each phase accounted', async () => {
+  const first = blobs(300, 12, 4, 1);
+  const fresh = blobs(100, 12, 4, 2);
+  const all = concat(first, fresh);
+  const validation = blobs(300, 12, 4, 3);
+  await noLeaks(() => {
+    const task = classificationTask();
+    const results: Record<string, { sampleEpochs: number; params: number; error: number; phases: string[] }> = {};
+    for (const strategy of ['ours', 'tfs', 'nft'] as const) {
+      const cfg = { ...config, trainEpochs: 10 };
+      const r1 = runUpdate({ strategy, previous: null, spec, task, data: { newData: first, allData: first, validation, numClasses: 4 }, config: cfg });
+      const r2 = runUpdate({ strategy, previous: r1.state, spec, task, data: { newData: fresh, allData: all, validation, numClasses: 4 }, config: cfg });
+      results[strategy] = { sampleEpochs: r2.cost.sampleEpochs, params: r2.state.model.liveParams(), error: r2.validationError, phases: Object.keys(r2.cost.phases) };
+      assert.ok(r2.validationError <= r2.prePruneError, `${strategy}: pruning lost accuracy`);
+      assert.ok(Math.abs(r2.cost.epochs - r2.cost.sampleEpochs / all.n) < 1e-9);
+      if (strategy === 'nft') assert.ok(r2.state.dense && r2.state.dense.density() === 1, 'NFT keeps a dense model');
+      r2.state.model.dispose();
+      r2.state.dense?.dispose();
+    }
+    // New data first: E1 epochs on the new data plus growth evaluations, then E2 on all data.
+    const phases = results.ours.phases;
+    assert.ok(phases.includes('growth-new') && phases.includes('growth-all') && phases.includes('prune'));
+    assert.ok(results.tfs.phases.includes('train'));
+    assert.ok(results.ours.sampleEpochs < results.tfs.sampleEpochs, `ours ${results.ours.sampleEpochs} vs TFS ${results.tfs.sampleEpochs}`);
+    assert.ok(results.ours.sampleEpochs < results.nft.sampleEpochs, `ours ${results.ours.sampleEpochs} vs NFT ${results.nft.sampleEpochs}`);
+  });
+});
+
+test('growth on new data counts E1 epochs of the new data, growth evaluations included', async () => {
+  const first = blobs(200, 12, 4, 4);
+  const fresh = blobs(40, 12, 4, 5);
+  const all = concat(first, fresh);
+  const validation = blobs(100, 12, 4, 6);
+  await noLeaks(() => {
+    const task = classificationTask();
+    const noPrune = { ...config, maxPruneIterations: 0 };
+    const r1 = runUpdate({ strategy: 'ours', previous: null, spec, task, data: { newData: first, allData: first, validation, numClasses: 4 }, config: noPrune });
+    const r2 = runUpdate({ strategy: 'ours', previous: r1.state, spec, task, data: { newData: fresh, allData: all, validation, numClasses: 4 }, config: noPrune });
+    // E1 = 3 epochs with growth at epochs 0 and 2: 5 passes over 40 samples; E2 = 2 epochs, growth at 0: 3 passes over 240.
+    assert.equal(r2.cost.phases['growth-new'].sampleEpochs, 5 * 40);
+    assert.equal(r2.cost.phases['growth-all'].sampleEpochs, 3 * 240);
+    assert.equal(r2.growth.length, 3);
+    r2.state.model.dispose();
+  });
+});
+
+test('a class never seen before grows an output unit whose connections are grown by gradient', async () => {
+  const old = blobs(300, 12, 3, 7);
+  const withNew = blobs(400, 12, 4, 8);
+  const newClass = subset(withNew, [...withNew.y.keys()].filter((i) => withNew.y[i] === 3));
+  const validation = blobs(200, 12, 4, 9);
+  await noLeaks(() => {
+    const task = classificationTask();
+    let state: StrategyState;
+    const r1 = runUpdate({ strategy: 'ours', previous: null, spec: { ...spec, numClasses: 3 }, task, data: { newData: old, allData: old, validation: subset(validation, [...validation.y.keys()].filter((i) => validation.y[i] < 3)), numClasses: 3 }, config });
+    state = r1.state;
+    assert.equal(state.model.numClasses, 3);
+    const r2 = runUpdate({ strategy: 'ours', previous: state, spec: { ...spec, numClasses: 3 }, task, data: { newData: newClass, allData: concat(old, newClass), validation, numClasses: 4 }, config });
+    state = r2.state;
+    assert.equal(state.model.numClasses, 4);
+    const head = state.model.head.kernel;
+    const liveInto = tf.tidy(() => head.mask.slice([0, 3], [head.shape[0], 1]).sum().dataSync()[0]);
+    assert.ok(liveInto > 0, 'no connection into the new class unit was grown');
+    // The new class is learnt.
+    const newVal = subset(validation, [...validation.y.keys()].filter((i) => validation.y[i] === 3));
+    assert.ok(task.errorRate(state.model, newVal, 64) < 0.5);
+    state.model.dispose();
+  });
+});
