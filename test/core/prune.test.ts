@@ -1,6 +1,5 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import * as tf from '../../core/tf.ts';
 import { pruneMask } from '../../core/prune/magnitude.ts';
 import { iterativePrune } from '../../core/prune/iterative.ts';
 import { createModel } from '../../core/models/index.ts';

@@ -1,6 +1,5 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import * as tf from '../../core/tf.ts';
 import { createModel } from '../../core/models/index.ts';
 import { runUpdate } from '../../core/update/strategies.ts';
 import { paperUpdateConfig } from '../../core/update/config.ts';
