@@ -73,7 +73,8 @@ export async function processImageDetailed(bytes: Uint8Array, spec: ImageSpec, l
   const shape = [spec.height, spec.width, spec.channels];
   const source = { sourceWidth: dims?.width, sourceHeight: dims?.height };
   // Small plain PNGs skip sharp (png-fast.ts) where no resampling is needed; the result is the same.
-  const fast = format === 'png' ? decodeSimplePng(bytes) : undefined;
+  const sameSize = dims !== undefined && dims.width === spec.width && dims.height === spec.height;
+  const fast = format === 'png' && (spec.resize === 'mnist' || sameSize) ? decodeSimplePng(bytes) : undefined;
   // Gray wanted: an RGB image counts as gray only when every pixel is neutral (libvips would give the same).
   const fastGray = fast === undefined ? undefined : neutralToGray(fast);
   if (spec.resize === 'mnist') {
