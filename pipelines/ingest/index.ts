@@ -14,3 +14,5 @@ export { processorByContent, sniffModality } from './sniff.ts';
 export type { Processors } from './sniff.ts';
 export { stateLayout, listFiles, inboxCandidates, REASON_SUFFIX } from './files.ts';
 export type { StateLayout } from './files.ts';
+export { ProcessingPool } from './pool.ts';
+export type { ProcessingPoolOptions } from './pool.ts';
