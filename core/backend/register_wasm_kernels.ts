@@ -7,24 +7,30 @@
  * average pooling, leaky ReLU, batch norm from moments and fused, residual adds,
  * global average pooling by mean, dense layers, softmax cross-entropy,
  * tf.image.transform, SGD/momentum/Adam) on the cpu backend, recording every
- * kernel executed, and comparing with the kernels registered for wasm:
- * `test/core/backend_training.test.ts` repeats that check and the gradients.
+ * kernel executed, and comparing with the kernels registered for wasm, then
+ * comparing every gradient with cpu's: `test/core/backend_training.test.ts`
+ * repeats both checks.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { conv2DBackpropFilterConfig } from './conv2d_backprop_filter.ts';
 import { conv2DBackpropInputConfig } from './conv2d_backprop_input.ts';
+import { maxPoolGradConfig } from './max_pool_grad.ts';
 
 /** One kernel of the list and why it is there. */
 export interface WasmKernelEntry {
   config: tf.KernelConfig;
-  /** `missing`: wasm has no such kernel; `faster`: replaces a wasm kernel that is much slower. */
-  why: 'missing' | 'faster';
+  /**
+   * `missing`: wasm has no such kernel; `faster`: replaces a wasm kernel that is
+   * much slower; `wrong`: replaces a wasm kernel whose results differ from cpu's.
+   */
+  why: 'missing' | 'faster' | 'wrong';
 }
 
 /** The explicit list, registered in this order. */
 export const wasmKernels: readonly WasmKernelEntry[] = [
   { config: conv2DBackpropFilterConfig, why: 'missing' },
   { config: conv2DBackpropInputConfig, why: 'faster' },
+  { config: maxPoolGradConfig, why: 'wrong' },
 ];
 
 /** Stock wasm kernels that an entry replaced, by kernel name (for comparisons and benchmarks). */

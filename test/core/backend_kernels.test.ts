@@ -98,10 +98,13 @@ before(async () => {
   (tf.engine().findBackend('cpu') as unknown as { firstUse: boolean }).firstUse = false;
 });
 
-test('the explicit list registers Conv2DBackpropFilter (missing) and Conv2DBackpropInput (replaced)', () => {
-  assert.deepEqual(wasmKernels.map((k) => [k.config.kernelName, k.why]), [['Conv2DBackpropFilter', 'missing'], ['Conv2DBackpropInput', 'faster']]);
+test('the explicit list registers Conv2DBackpropFilter (missing), Conv2DBackpropInput (faster) and MaxPoolGrad (wrong)', () => {
+  assert.deepEqual(wasmKernels.map((k) => [k.config.kernelName, k.why]), [
+    ['Conv2DBackpropFilter', 'missing'], ['Conv2DBackpropInput', 'faster'], ['MaxPoolGrad', 'wrong'],
+  ]);
   for (const { config } of wasmKernels) assert.equal(tf.getKernel(config.kernelName, 'wasm')?.kernelFunc, config.kernelFunc);
   assert.ok(stockWasmKernel('Conv2DBackpropInput') !== undefined, 'the stock kernel is kept for comparison');
+  assert.ok(stockWasmKernel('MaxPoolGrad') !== undefined);
   assert.equal(stockWasmKernel('Conv2DBackpropFilter'), undefined);
   assert.deepEqual(registerWasmKernels(), [], 'a second registration changes nothing');
 });
@@ -125,6 +128,67 @@ for (const [i, c] of cases.entries()) {
     });
   });
 }
+
+/** [name, input shape, window, strides, padding] */
+type PoolCase = [string, [number, number, number, number], number | [number, number], number | [number, number], Pad];
+const poolCases: PoolCase[] = [
+  ['2x2 stride 2 valid', [2, 8, 6, 3], 2, 2, 'valid'],
+  ['3x3 stride 2 same (ResNet)', [2, 9, 8, 4], 3, 2, 'same'],
+  ['3x3 stride 1 same', [3, 5, 7, 2], 3, 1, 'same'],
+  ['2x3 strides 1x2 valid', [2, 7, 9, 2], [2, 3], [1, 2], 'valid'],
+  ['2x2 stride 2 same, odd size', [1, 7, 5, 3], 2, 2, 'same'],
+];
+
+/** Forward input of a pooling case, shifted so that many windows hold only negative values. */
+function poolInputs(c: PoolCase, seed: number, shift: number) {
+  const [, xShape, window, strides, pad] = c;
+  const info = tf.backend_util.computePool2DInfo(xShape, window, strides, 1, pad);
+  const x = values(size(xShape), seed).map((v) => v + shift);
+  return { x: { values: x, shape: [...xShape] }, dy: { values: values(size(info.outShape), seed + 1), shape: [...info.outShape] } };
+}
+
+for (const [i, c] of poolCases.entries()) {
+  test(`MaxPoolGrad on wasm matches cpu, also for all-negative windows: ${c[0]}`, async () => {
+    for (const shift of [0, -2]) {
+      const { x, dy } = poolInputs(c, 500 + i, shift);
+      const attrs = { filterSize: c[2], strides: c[3], pad: c[4] } as unknown as tf.NamedAttrMap;
+      // The forward output is an input of the kernel, unused by both backends.
+      const output = { values: new Float32Array(size(dy.shape)), shape: dy.shape };
+      const expected = cpuKernel('MaxPoolGrad', { dy, input: x, output }, attrs);
+      await noLeaksWasm(() => {
+        assert.ok(relativeError(wasmKernel('MaxPoolGrad', { dy, input: x, output }, attrs), expected) < 1e-4, `shift ${shift}`);
+      });
+    }
+  });
+
+  test(`the stock AvgPoolGrad on wasm matches cpu: ${c[0]}`, async () => {
+    const { x, dy } = poolInputs(c, 600 + i, -2);
+    const attrs = { filterSize: c[2], strides: c[3], pad: c[4] } as unknown as tf.NamedAttrMap;
+    const expected = cpuKernel('AvgPoolGrad', { dy, input: x }, attrs);
+    await noLeaksWasm(() => {
+      assert.ok(relativeError(wasmKernel('AvgPoolGrad', { dy, input: x }, attrs), expected) < 1e-4);
+    });
+  });
+}
+
+test('the stock wasm MaxPoolGrad is wrong for an all-negative window, which is why it is replaced', async () => {
+  const stock = stockWasmKernel('MaxPoolGrad');
+  assert.ok(stock !== undefined);
+  await noLeaksWasm(() => {
+    const backend = tf.backend() as BackendWasm;
+    // Replaced before the backend started, the stock kernel was never set up.
+    stock.setupFunc?.(backend);
+    const input = tf.tensor4d([-3, -1, -2, -4], [1, 2, 2, 1]);
+    const dy = tf.tensor4d([1], [1, 1, 1, 1]);
+    const attrs = { filterSize: 2, strides: 2, pad: 'valid' } as unknown as tf.NamedAttrMap;
+    const ours = tf.engine().runKernel('MaxPoolGrad', { dy, input, output: dy }, attrs) as tf.Tensor;
+    assert.deepEqual(Array.from(ours.dataSync()), [0, 1, 0, 0]);
+    const theirs = stock.kernelFunc({ inputs: { dy, input, output: dy }, backend, attrs }) as tf.TensorInfo;
+    assert.deepEqual(Array.from(backend.readSync(theirs.dataId) as Float32Array), [1, 0, 0, 0]);
+    backend.disposeData(theirs.dataId);
+    tf.dispose([input, dy, ours]);
+  });
+});
 
 test('the im2col strategy of Conv2DBackpropFilter (kept for the benchmark) matches cpu too', async () => {
   for (const [i, c] of [cases[1], cases[3], cases[11]].entries()) {
