@@ -62,13 +62,27 @@ export function planMove(p: Exclude<Prepared, { kind: 'skipped' }>, outcome: 'ac
   return { from: p.file.path, source: p.file.source, sidecarSources: p.sidecars, dest };
 }
 
+/**
+ * The reason file's text. Details come from processors and may hold values JSON
+ * cannot write (BigInt, cycles); they are stringified or dropped rather than
+ * failing the move of an already committed group.
+ */
+export function reasonJson(reason: ReasonFile): string {
+  const replacer = (_key: string, value: unknown): unknown => (typeof value === 'bigint' ? value.toString() : value);
+  try {
+    return `${JSON.stringify(reason, replacer, 2)}\n`;
+  } catch {
+    return `${JSON.stringify({ ...reason, details: { unserialisable: true } }, replacer, 2)}\n`;
+  }
+}
+
 /** Carries out planned moves in the crash-safe order above. */
 export function executeMoves(moves: readonly Move[], ctx: IngestContext): void {
   const { inbox } = stateLayout(ctx.stateDir);
   const step = ctx.onStep;
   const rejects = moves.filter((m) => m.reason);
   for (const m of rejects) {
-    writeFileAtomic(join(m.dest.dir, m.dest.name + REASON_SUFFIX), `${JSON.stringify(m.reason, null, 2)}\n`, () => step?.('reason-tmp', [m.source]));
+    writeFileAtomic(join(m.dest.dir, m.dest.name + REASON_SUFFIX), reasonJson(m.reason as ReasonFile), () => step?.('reason-tmp', [m.source]));
   }
   if (rejects.length) fsyncDir(rejects[0].dest.dir);
   for (const m of rejects) step?.('reason', [m.source]);

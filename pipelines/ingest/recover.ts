@@ -18,7 +18,7 @@ import { BonsaiError } from '../../core/errors.ts';
 import type { SampleStore } from '../store/index.ts';
 import type { IngestContext, IngestOutcome, IngestStep } from './context.ts';
 import { fileKeyOf, fsyncDir, inboxPath, isTempName, listFiles, REASON_SUFFIX, sourceOf, stateLayout, writeFileAtomic } from './files.ts';
-import { executeMoves, outcomeOf, planMove, type Move, type ReasonFile } from './finalize.ts';
+import { executeMoves, outcomeOf, planMove, reasonJson, type Move, type ReasonFile } from './finalize.ts';
 import { sampleId } from './prepare.ts';
 
 /** What `recover` did. */
@@ -108,7 +108,7 @@ export function recover(stateDir: string, store: SampleStore, options: RecoverOp
       code: 'BONSAI_INGEST_REASON_LOST', message: `${name} was in quarantine without a reason file (lost in a crash or removed); inspect it and move it back to the inbox to retry`,
       details: {}, time, source: '', id: sampleId(readFileSync(path)), fileKey: fileKeyOf(statSync(path, { bigint: true })), file: name, sidecars: [],
     };
-    writeFileAtomic(path + REASON_SUFFIX, `${JSON.stringify(reason, null, 2)}\n`);
+    writeFileAtomic(path + REASON_SUFFIX, reasonJson(reason));
     written.push(path);
   }
   if (written.length) fsyncDir(layout.quarantine);

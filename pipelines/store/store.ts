@@ -216,7 +216,7 @@ export class SampleStore {
       const outcomes = records.map((r): CommitOutcome => {
         const sidecars = JSON.stringify(r.sidecars);
         if (r.kind === 'rejected') {
-          w.logReplace.run(r.id, r.source, r.fileKey, 'rejected', r.code, sidecars, now);
+          w.log.run(r.id, r.source, r.fileKey, 'rejected', r.code, sidecars, now);
           return 'rejected';
         }
         if (!ID_PATTERN.test(r.id)) throw new BonsaiError('BONSAI_STORE_BAD_ID', `sample id must be 64 lowercase hex digits, got ${JSON.stringify(r.id)}`, { id: r.id, source: r.source });
@@ -233,7 +233,7 @@ export class SampleStore {
           w.sample.run(r.id, r.sample.modality, splitOf(r.id, this.splitRatios), label, transcript, JSON.stringify(r.sample.shape), now, r.source, featureBytes(r.sample.features));
           outcome = 'accepted';
         }
-        w.logInsert.run(r.id, r.source, r.fileKey, outcome, null, sidecars, now);
+        w.log.run(r.id, r.source, r.fileKey, outcome, null, sidecars, now);
         return outcome;
       });
       options.beforeCommit?.();
@@ -329,8 +329,9 @@ export class SampleStore {
       sample: db.prepare('INSERT INTO samples (id, modality, split, label, transcript, shape, arrived_at, source, features) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)'),
       label: db.prepare('INSERT OR IGNORE INTO labels (class_index, label, first_seen_at) VALUES ((SELECT COALESCE(MAX(class_index) + 1, 0) FROM labels), ?, ?)'),
       duplicate: db.prepare('INSERT INTO duplicates (id, source, label, transcript, time) VALUES (?, ?, ?, ?, ?)'),
-      logInsert: db.prepare('INSERT INTO ingest_log (id, source, file_key, outcome, code, sidecars, time) VALUES (?, ?, ?, ?, ?, ?, ?)'),
-      logReplace: db.prepare('INSERT OR REPLACE INTO ingest_log (id, source, file_key, outcome, code, sidecars, time) VALUES (?, ?, ?, ?, ?, ?, ?)'),
+      // One row per file instance (source + file key); a later row for the same instance (a reject
+      // retried, or an inode reused after its archived file was deleted) replaces the earlier one.
+      log: db.prepare('INSERT OR REPLACE INTO ingest_log (id, source, file_key, outcome, code, sidecars, time) VALUES (?, ?, ?, ?, ?, ?, ?)'),
     };
   }
 }

@@ -25,7 +25,7 @@ interface Env {
 async function fakeProcess(bytes: Buffer): Promise<ProcessedSample> {
   const text = bytes.toString('utf8');
   if (text.startsWith('BAD')) throw new Error('cannot decode');
-  if (text.startsWith('REJ')) throw new BonsaiError('BONSAI_INGEST_TEST_CODE', 'coded reject', { why: 'test' });
+  if (text.startsWith('REJ')) throw new BonsaiError('BONSAI_INGEST_TEST_CODE', 'coded reject', { why: 'test', big: 2n ** 70n });
   if (text.startsWith('NAN')) return { modality: 'image', features: Float32Array.from([Number.NaN]), shape: [1] };
   return { modality: 'image', features: Float32Array.from(bytes.subarray(0, 4)), shape: [Math.min(4, bytes.length)] };
 }
@@ -115,7 +115,7 @@ test('rejects go to quarantine/<name> with a reason file written first; name cla
     const reason = JSON.parse(readFileSync(join(q, 'x.png.reason.json'), 'utf8')) as ReasonFile;
     assert.equal(reason.code, 'BONSAI_INGEST_TEST_CODE');
     assert.equal(reason.message, 'coded reject');
-    assert.deepEqual(reason.details, { why: 'test' });
+    assert.deepEqual(reason.details, { why: 'test', big: '1180591620717411303424' }, 'BigInt details are written as strings');
     assert.equal(reason.time, NOW.toISOString());
     assert.equal(reason.source, 'cat/x.png');
     assert.equal(reason.id, id('REJ1'));
