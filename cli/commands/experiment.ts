@@ -1,0 +1,50 @@
+/**
+ * `bonsai experiment mnist|fsdd --model ... --profile smoke|quick|paper --out DIR`.
+ */
+import { resolve } from 'node:path';
+import type { Command } from 'commander';
+import { BonsaiError } from '../../core/errors.ts';
+import { runMnistExperiment, type Profile } from '../../bench/experiments/mnist.ts';
+
+const PROFILES = ['smoke', 'quick', 'paper'];
+
+export function registerExperiment(program: Command): void {
+  program
+    .command('experiment')
+    .description('run an incremental-learning experiment (TFS, NFT and grow-and-prune side by side) and write results.json, results.md and plots')
+    .argument('<dataset>', 'mnist or fsdd')
+    .option('--model <name>', 'lenet300 | lenet5 (mnist), ds2 (fsdd)')
+    .option('--profile <name>', 'smoke | quick | paper', 'smoke')
+    .option('--out <dir>', 'output folder (default bench/results/<dataset>-<model>-<profile>)')
+    .option('--seed <n>', 'seed of splits, initial values and shuffles', '1')
+    .option('--hold-out-speaker <name>', 'fsdd: keep this speaker out of training entirely')
+    .action(async (dataset: string, opts: { model?: string; profile: string; out?: string; seed: string; holdOutSpeaker?: string }) => {
+      if (!PROFILES.includes(opts.profile)) {
+        throw new BonsaiError('BONSAI_CLI_BAD_OPTION', `--profile must be one of ${PROFILES.join(', ')}, got "${opts.profile}"`, { profile: opts.profile });
+      }
+      const seed = Number(opts.seed);
+      if (!Number.isInteger(seed)) throw new BonsaiError('BONSAI_CLI_BAD_OPTION', `--seed must be an integer, got "${opts.seed}"`, { seed: opts.seed });
+      const profile = opts.profile as Profile;
+      if (dataset === 'mnist') {
+        const model = opts.model ?? 'lenet300';
+        if (model !== 'lenet300' && model !== 'lenet5') {
+          throw new BonsaiError('BONSAI_CLI_BAD_OPTION', `mnist experiments take --model lenet300 or lenet5, got "${model}"`, { model });
+        }
+        const out = resolve(opts.out ?? `bench/results/mnist-${model}-${profile}`);
+        const command = `bonsai experiment mnist --model ${model} --profile ${profile}${opts.out ? ` --out ${opts.out}` : ''}${seed !== 1 ? ` --seed ${seed}` : ''}`;
+        const results = await runMnistExperiment({ model, profile, out, seed, command });
+        process.stdout.write(`results written to ${out} (${results.rounds.length} rows)\n`);
+        return;
+      }
+      if (dataset === 'fsdd') {
+        const modulePath = '../../bench/experiments/fsdd.ts';
+        const mod = (await import(modulePath)) as { runFsddExperiment?: (o: Record<string, unknown>) => Promise<unknown> };
+        if (!mod.runFsddExperiment) throw new BonsaiError('BONSAI_CLI_UNAVAILABLE', 'the fsdd experiment is not available in this build', {});
+        const out = resolve(opts.out ?? `bench/results/fsdd-${opts.model ?? 'ds2'}-${profile}`);
+        await mod.runFsddExperiment({ profile, out, seed, holdOutSpeaker: opts.holdOutSpeaker });
+        process.stdout.write(`results written to ${out}\n`);
+        return;
+      }
+      throw new BonsaiError('BONSAI_CLI_BAD_ARGUMENT', `unknown dataset "${dataset}"; use mnist or fsdd`, { dataset });
+    });
+}

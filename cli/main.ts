@@ -1,0 +1,28 @@
+/**
+ * The `bonsai` command. Usage errors exit 2; coded errors print `CODE: message`
+ * and exit 1.
+ */
+import { Command, CommanderError } from 'commander';
+import { BonsaiError } from '../core/errors.ts';
+import { registerCheck } from './commands/check.ts';
+import { registerExperiment } from './commands/experiment.ts';
+
+const program = new Command();
+program.name('bonsai').description('a continual-learning daemon: grow-and-prune updates of a served model as labelled data arrives').version('0.1.0');
+program.exitOverride();
+registerExperiment(program);
+registerCheck(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof CommanderError) {
+    process.exitCode = err.exitCode === 0 ? 0 : 2;
+  } else if (err instanceof BonsaiError) {
+    process.stderr.write(`${err.code}: ${err.message}\n`);
+    process.exitCode = err.code.startsWith('BONSAI_CLI_') || err.code.startsWith('BONSAI_CONFIG_') ? 2 : 1;
+  } else {
+    process.stderr.write(`${(err as Error).stack ?? String(err)}\n`);
+    process.exitCode = 1;
+  }
+}
