@@ -15,6 +15,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { conv2DBackpropFilterConfig } from './conv2d_backprop_filter.ts';
 import { conv2DBackpropInputConfig } from './conv2d_backprop_input.ts';
 import { maxPoolGradConfig } from './max_pool_grad.ts';
+import { batchMatMulConfig } from './batch_mat_mul.ts';
 
 /** One kernel of the list and why it is there. */
 export interface WasmKernelEntry {
@@ -43,7 +44,11 @@ const replaced = new Map<string, tf.KernelConfig>();
  */
 export function registerWasmKernels(): string[] {
   const done: string[] = [];
-  for (const { config } of wasmKernels) {
+  const stockMatMul = tf.getKernel(tf.BatchMatMul, 'wasm');
+  const entries = stockMatMul && !replaced.has(tf.BatchMatMul)
+    ? [...wasmKernels, { config: batchMatMulConfig(stockMatMul), why: 'faster' as const }]
+    : wasmKernels;
+  for (const { config } of entries) {
     const current = tf.getKernel(config.kernelName, 'wasm');
     if (current?.kernelFunc === config.kernelFunc) continue;
     if (current !== undefined) {
