@@ -52,10 +52,11 @@ export const PROFILES: Record<Profile, ProfileSpec> = {
     update: { newDataEpochs: 2, allDataEpochs: 3, trainEpochs: 9, maxPruneIterations: 12, recoveryEpochsMax: 1, augment: false },
   },
   // The paper's structure (ten rounds, three methods, E1:E2:T = 15:20:60, beta = 5 %) scaled
-  // to a 2-core machine: epochs divided by 5, a 20,000-image pool, 2,500 validation images.
+  // to a 2-core machine: epochs divided by 5, a 10,000-image pool in parts of 1,000,
+  // 2,500 validation images, the full test set.
   quick: {
-    limit: 22500, validation: 2500, testLimit: 0, rounds: 10, extras: true,
-    update: { newDataEpochs: 3, allDataEpochs: 4, trainEpochs: 12, maxPruneIterations: 80, recoveryEpochsMax: 1 },
+    limit: 12500, validation: 2500, testLimit: 0, rounds: 10, extras: true,
+    update: { newDataEpochs: 3, allDataEpochs: 4, trainEpochs: 12, maxPruneIterations: 60, recoveryEpochsMax: 1, recoveryChunk: 0.5 },
   },
   // Section 5.1 exactly: 55K training images in ten parts, 5K validation, E1 = 15, E2 = 20, 60 epochs.
   paper: {
