@@ -7,7 +7,7 @@
  * `BONSAI_HTTP_*`, `BONSAI_CONFIG_*`, `BONSAI_CLI_*`.
  */
 export class BonsaiError extends Error {
-  /** Stable, documented code, e.g. `BONSAI_INGEST_NOT_RIFF`. */
+  /** Stable, documented code, e.g. `BONSAI_CORE_UNKNOWN_MODEL`. */
   readonly code: string;
   /** The actual values that caused the error (serialisable). */
   readonly details: Readonly<Record<string, unknown>>;
