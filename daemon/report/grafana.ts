@@ -1,7 +1,7 @@
 /**
  * Builds deploy/grafana/bonsai.json from the panel list (panels.ts), so the
  * dashboard and `bonsai report` never disagree. Regenerate the file with
- * `npx tsx deploy/grafana/generate.ts`; a test fails when it is stale.
+ * `npx tsx deploy/generate.ts`; a test fails when it is stale.
  *
  * The dashboard takes its data source from a variable (`$datasource`), so it
  * imports as it is through the UI, the HTTP API or file provisioning.

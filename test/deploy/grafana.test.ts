@@ -46,7 +46,7 @@ function metricNames(expr: string): string[] {
   return [...found];
 }
 
-test('bonsai.json is the dashboard generated from the panel list (regenerate: npx tsx deploy/grafana/generate.ts)', () => {
+test('bonsai.json is the dashboard generated from the panel list (regenerate: npx tsx deploy/generate.ts)', () => {
   assert.equal(readFileSync(DASHBOARD, 'utf8'), grafanaDashboardText());
 });
 
