@@ -1,0 +1,483 @@
+/**
+ * `startDaemon(config)`: bonsai as a service. The parts are plugins started in
+ * this order and stopped in reverse (daemon/lifecycle.ts):
+ *
+ *   state lock -> compute backend -> sample store (+ ingest recovery)
+ *   -> model registry (+ its recovery) -> serving (load the champion)
+ *   -> HTTP -> updates (scheduler + trainer) -> inbox watcher
+ *
+ * so shutdown stops watching first, then stops or finishes the update, drains
+ * HTTP, frees the models and closes the store. Every start-up step is
+ * idempotent crash recovery, so a restart after any crash finds a consistent
+ * state: committed samples are in the store once (content-hash ids), files are
+ * in the inbox (to ingest), archive/ or quarantine/, models are whole versions
+ * or nothing, and CURRENT names the champion.
+ */
+import { readFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { join, resolve } from 'node:path';
+import * as tf from '../core/tf.ts';
+import { backendInfo, initBackend } from '../core/backend.ts';
+import { BonsaiError } from '../core/errors.ts';
+import { paperUpdateConfig, type UpdateConfig } from '../core/update/config.ts';
+import type { Config } from '../config/index.ts';
+import { processAudio } from '../pipelines/audio/index.ts';
+import { processImage } from '../pipelines/image/index.ts';
+import { Ingestor, processorByContent, recover, stateLayout, type IngestContext, type IngestOutcome } from '../pipelines/ingest/index.ts';
+import { ManifestCache, resolveLabel } from '../pipelines/labels.ts';
+import { openStore, type SampleStore } from '../pipelines/store/index.ts';
+import type { AudioSpec, ImageSpec, IngestLimits, Modality } from '../pipelines/types.ts';
+import { buildServer, type RegistryOps, type ServerDeps } from './server/index.ts';
+import { createMetrics, PrequentialWindow, swapObserver, type BonsaiMetrics } from './metrics/index.ts';
+import { canTransition, championStack, openRegistry, type ModelRegistry } from './registry/index.ts';
+import { ModelHolder, type ModelInput } from './serving/index.ts';
+import { Lifecycle, handleSignals, type Plugin } from './lifecycle.ts';
+import { createLog, type Log } from './logging.ts';
+import { registryLoader } from './loader.ts';
+import { PrequentialScorer } from './prequential.ts';
+import { Updater, reportModel, type TrainerHandle, type TrainerOptions, type UpdaterEvents, type ModelChoice } from './trainer/index.ts';
+import { UpdateScheduler, type RequestAnswer, type TriggerCounts } from './triggers/index.ts';
+import { InboxWatcher, lockStateDir } from './watch/index.ts';
+import type { EventEmitter } from 'node:events';
+
+/** Programmatic options of `startDaemon` beyond the config (tests, benchmarks, the demo). */
+export interface DaemonOptions {
+  /** Where events go; default a winston logger per `config.log`. */
+  log?: Log;
+  /** Overrides of the network: e.g. `{ arch: 'mlp', options: { hidden: '32' } }` (config `model.name` otherwise). */
+  model?: Partial<ModelChoice>;
+  /** Overrides of the grow-and-prune settings (config `algorithm` otherwise). */
+  update?: Partial<UpdateConfig>;
+  /** Bearer token of mutating routes; default from `config.server.tokenEnv` or `tokenFile`. */
+  token?: string;
+  /** bonsai's version for `bonsai_build_info`; default package.json's. */
+  version?: string;
+  /** Handle SIGTERM/SIGINT (graceful stop, a second signal exits at once); default false. */
+  signals?: boolean;
+  /** Starts the trainer (tests); default the child process. */
+  startTrainer?: (options: TrainerOptions) => TrainerHandle;
+  /** Niceness of the trainer child (default 10). */
+  trainerNice?: number;
+  /** Collect Node's default process metrics (default true). */
+  defaultMetrics?: boolean;
+}
+
+/** A running daemon. */
+export interface Daemon {
+  readonly config: Config;
+  /** `http://host:port` the server listens on. */
+  readonly url: string;
+  readonly port: number;
+  readonly holder: ModelHolder;
+  readonly store: SampleStore;
+  readonly registry: ModelRegistry;
+  readonly metrics: BonsaiMetrics;
+  readonly scheduler: UpdateScheduler;
+  readonly updater: Updater;
+  readonly watcher: InboxWatcher;
+  readonly prequential: PrequentialScorer;
+  /** Update lifecycle events: `started`, `progress`, `finished`. */
+  readonly events: EventEmitter<UpdaterEvents>;
+  /** What `/v1/status` answers. */
+  status(): Promise<Record<string, unknown>>;
+  /** Starts an update now, or queues it (as `POST /v1/updates`). */
+  requestUpdate(reason: string): RequestAnswer;
+  /** Stops every part in reverse order; idempotent. */
+  stop(reason?: string): Promise<void>;
+  /** Resolves once stopped. */
+  readonly stopped: Promise<void>;
+}
+
+function packageVersion(): string {
+  try {
+    return (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** The bearer token: the env variable named by `server.tokenEnv`, else the file `server.tokenFile`. */
+export function readToken(config: Config, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const fromEnv = env[config.server.tokenEnv];
+  if (fromEnv) return fromEnv.trim();
+  if (config.server.tokenFile === null) return undefined;
+  try {
+    return readFileSync(config.server.tokenFile, 'utf8').trim() || undefined;
+  } catch (cause) {
+    throw new BonsaiError('BONSAI_DAEMON_TOKEN_UNREADABLE', `cannot read the API token file ${config.server.tokenFile}: ${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message}`,
+      { file: config.server.tokenFile }, { cause });
+  }
+}
+
+/** The image spec of the config, sized for `shape` ([h, w, c]) when given. */
+function imageSpec(config: Config, shape?: readonly number[]): ImageSpec {
+  const i = config.model.image;
+  const [height, width, channels] = shape && shape.length === 3 ? shape : [i.height, i.width, i.channels];
+  return { height, width, channels: channels === 3 ? 3 : 1, resize: i.resize, range: [i.range[0], i.range[1]] };
+}
+
+function audioSpec(config: Config): AudioSpec {
+  return { ...config.model.audio };
+}
+
+function limitsOf(config: Config): IngestLimits {
+  return { ...config.ingest.limits };
+}
+
+/** The network the daemon trains: config `model`, with programmatic overrides. */
+export function modelChoice(config: Config, override: Partial<ModelChoice> = {}): ModelChoice {
+  let inputShape = override.inputShape ?? (config.model.inputShape ? [...config.model.inputShape] : null);
+  if (inputShape === null) {
+    if (config.model.modality !== 'image') {
+      throw new BonsaiError('BONSAI_DAEMON_INPUT_SHAPE', 'model.inputShape must be set for audio models (recordings have no fixed size)', { modality: config.model.modality });
+    }
+    const i = config.model.image;
+    inputShape = [i.height, i.width, i.channels];
+  }
+  return { arch: override.arch ?? config.model.name, inputShape, options: override.options };
+}
+
+/** Grow-and-prune settings from config `algorithm` (paper section 4), with programmatic overrides. */
+export function updateConfig(config: Config, override: Partial<UpdateConfig> = {}): UpdateConfig {
+  const a = config.algorithm;
+  return {
+    ...paperUpdateConfig,
+    growthPercentile: a.growthPercentile,
+    growthInterval: a.growthInterval,
+    newDataEpochs: a.newDataEpochs,
+    allDataEpochs: a.allDataEpochs,
+    // The first model grows on all its data for as long as an update grows in total.
+    trainEpochs: a.newDataEpochs + a.allDataEpochs,
+    pruneFraction: a.pruneFraction / 100,
+    recoveryEpochsMax: a.recoveryEpochsMax,
+    nonRecoverable: a.nonRecoverable,
+    batchSize: a.batchSize,
+    optimizer: { kind: 'sgd', learningRate: a.learningRate, momentum: a.momentum },
+    augment: a.augment,
+    ...override,
+  };
+}
+
+/** The version a rollback would return to: the last earlier champion that may be promoted again. */
+async function rollbackTarget(registry: ModelRegistry, current: number | null): Promise<number | null> {
+  if (current === null) return null;
+  const stack = championStack(await registry.history());
+  if (stack[stack.length - 1] !== current) stack.push(current);
+  const versions = new Map((await registry.list()).map((v) => [v.version, v]));
+  for (let i = stack.length - 2; i >= 0; i--) {
+    const v = versions.get(stack[i]);
+    if (stack[i] !== current && v && canTransition(v.manifest.state, 'promoted')) return v.version;
+  }
+  return null;
+}
+
+function registryOps(registry: ModelRegistry, metrics: BonsaiMetrics, log: Log): RegistryOps {
+  const champion = async (): Promise<void> => {
+    const c = await registry.current();
+    if (c) reportModel(metrics, 'champion', c.manifest);
+  };
+  return {
+    async list() {
+      const current = (await registry.current())?.version ?? null;
+      const versions = (await registry.list()).map((v) => {
+        const m = v.manifest;
+        const live = Object.values(m.parameters).reduce((n, p) => n + p.live, 0);
+        const dense = Object.values(m.parameters).reduce((n, p) => n + p.total, 0);
+        return {
+          version: v.version, state: m.state, parent: m.parent, createdAt: m.createdAt, stateChangedAt: m.stateChangedAt, reason: m.reason,
+          samplesSeen: m.samplesSeen, liveParams: live, denseParams: dense, metrics: m.metrics, cost: m.cost, backend: m.backend,
+        };
+      });
+      return { current, previous: await rollbackTarget(registry, current), versions };
+    },
+    async promote(version) {
+      const v = await registry.promote(version, 'promoted by an operator (HTTP)');
+      log.info('model.promoted_by_operator', { version });
+      await champion();
+      return { version: v.version, state: v.manifest.state };
+    },
+    async rollback() {
+      const v = await registry.rollback('rolled back by an operator (HTTP)');
+      log.info('model.rolled_back', { version: v.version });
+      await champion();
+      return { version: v.version, state: v.manifest.state };
+    },
+  };
+}
+
+/** Starts the daemon; resolves once it serves (or throws, with every started part stopped again). */
+export async function startDaemon(config: Config, options: DaemonOptions = {}): Promise<Daemon> {
+  const log = options.log ?? createLog({ level: config.log.level, format: config.log.format });
+  const stateDir = resolve(config.stateDir);
+  const layout = stateLayout(stateDir);
+  const modality: Modality = config.model.modality;
+  const model = modelChoice(config, options.model);
+  const update = updateConfig(config, options.update);
+  const token = options.token ?? readToken(config);
+  const metrics = createMetrics({ version: options.version ?? packageVersion(), tfjsVersion: tf.version_core, tfMemory: () => tf.memory(), defaultMetrics: options.defaultMetrics });
+  const window = new PrequentialWindow(config.metrics.prequentialWindow);
+  metrics.sources.prequentialAccuracy = () => window.accuracy();
+
+  // Filled in by the plugins' start, in order.
+  let store!: SampleStore;
+  let registry!: ModelRegistry;
+  let holder!: ModelHolder;
+  let prequential!: PrequentialScorer;
+  let updater!: Updater;
+  let scheduler!: UpdateScheduler;
+  let watcher!: InboxWatcher;
+  let url = '';
+  let port = 0;
+
+  const counts = (): TriggerCounts => {
+    const c = store.counts();
+    const oldest = store.db.prepare<[], number>('SELECT arrived_at FROM samples WHERE trained_version IS NULL ORDER BY seq LIMIT 1').pluck().get();
+    return { pending: c.pending, total: c.total, oldestPendingAt: oldest ?? null };
+  };
+  let gaugeTimer: NodeJS.Timeout | null = null;
+  const refreshGauges = (): void => {
+    const c = store.counts();
+    metrics.pendingSamples.set(c.pending);
+    for (const [split, n] of Object.entries(c.bySplit)) metrics.storeSamples.set({ split }, n);
+  };
+  const refreshSoon = (): void => {
+    gaugeTimer ??= setTimeout(() => {
+      gaugeTimer = null;
+      if (store.db.open) refreshGauges();
+    }, 200);
+  };
+
+  const plugins: Plugin[] = [];
+  let lock: { release(): void } | null = null;
+  plugins.push({
+    name: 'state-lock',
+    async start() { lock = lockStateDir(stateDir); },
+    async stop() { lock?.release(); },
+  });
+  plugins.push({
+    name: 'backend',
+    async start() {
+      const info = backendInfo() ?? await initBackend({ force: config.backend.name === 'auto' ? undefined : config.backend.name, threads: config.backend.threads ?? undefined });
+      metrics.setBuildInfo({ backend: info.name });
+      log.info('backend.ready', { backend: info.name, threads: info.threads, reason: info.reason });
+    },
+    async stop() {},
+  });
+  plugins.push({
+    name: 'store',
+    async start() {
+      const s = config.ingest.splits;
+      store = openStore(layout.store, { splitRatios: { train: 1 - s.validation - s.test, validation: s.validation, test: s.test } });
+      const report = recover(stateDir, store);
+      const repaired = report.archived.length + report.rejectsCompleted.length + report.reasonsWritten.length + report.orphanReasonsRemoved.length + report.tempFilesRemoved.length;
+      if (repaired > 0) {
+        log.info('store.recovered', { archived: report.archived.length, rejectsCompleted: report.rejectsCompleted.length, reasonsWritten: report.reasonsWritten.length, orphanReasonsRemoved: report.orphanReasonsRemoved.length, tempFilesRemoved: report.tempFilesRemoved.length });
+      }
+      refreshGauges();
+    },
+    async stop() {
+      if (gaugeTimer) clearTimeout(gaugeTimer);
+      store.close();
+    },
+  });
+  plugins.push({
+    name: 'registry',
+    async start() {
+      registry = await openRegistry(join(stateDir, 'models'));
+      // A candidate whose gate never ran (the daemon stopped in between) is closed with the reason.
+      for (const v of await registry.list()) {
+        if (v.manifest.state === 'candidate') {
+          await registry.reject(v.version, 'abandoned: the daemon stopped before the gate decided');
+          log.warn('registry.candidate_abandoned', { version: v.version });
+        }
+      }
+      const champion = await registry.current();
+      if (champion) reportModel(metrics, 'champion', champion.manifest);
+    },
+    async stop() {},
+  });
+  plugins.push({
+    name: 'serving',
+    async start() {
+      const observe = swapObserver(metrics);
+      holder = new ModelHolder({
+        loader: registryLoader(registry, modality),
+        onSwap: (r) => {
+          observe(r);
+          if (r.outcome === 'ok') log.info('model.swapped', { version: r.version, previous: r.previousVersion, seconds: Math.round(r.seconds * 1000) / 1000 });
+          else if (r.outcome === 'failed') log.error('model.swap_failed', { version: r.version, serving: r.servingVersion, error: r.error });
+        },
+        onDispose: (version, error) => (error ? log.warn('model.dispose_failed', { version, error }) : log.debug('model.disposed', { version })),
+      });
+      prequential = new PrequentialScorer({ holder, store, window, log });
+      const champion = await registry.current();
+      if (champion) await holder.swapTo(champion.version);
+    },
+    async stop() {
+      await holder.close();
+    },
+  });
+  let app: ReturnType<typeof buildServer> | null = null;
+  plugins.push({
+    name: 'http',
+    async start() {
+      const deps: ServerDeps = {
+        holder,
+        metrics,
+        token,
+        tokenHint: `set the ${config.server.tokenEnv} environment variable (or server.tokenFile in the config) and restart`,
+        limits: { bodyLimitBytes: config.server.bodyLimitBytes },
+        preprocess: {
+          image: (bytes: Uint8Array, input: ModelInput) => processImage(bytes, imageSpec(config, input.inputShape), limitsOf(config)),
+          audio: (bytes: Uint8Array) => processAudio(bytes, audioSpec(config), limitsOf(config)),
+        },
+        registry: registryOps(registry, metrics, log),
+        updates: { requestUpdate: async (reason) => scheduler.request(reason) },
+        status: { status: () => status() },
+        onError: (err, ctx) => log.error('http.error', { ...ctx, error: err }),
+      };
+      app = buildServer(deps);
+      await app.listen({ port: config.server.port, host: config.server.host });
+      const address = app.server.address() as AddressInfo;
+      port = address.port;
+      url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${port}`;
+      log.info('http.listening', { url, mutatingRoutes: token ? 'enabled' : 'disabled (no token)' });
+    },
+    async stop() {
+      // Stops accepting connections and waits for the requests in flight.
+      await app?.close();
+    },
+  });
+  plugins.push({
+    name: 'updates',
+    async start() {
+      updater = new Updater({
+        store, registry, holder, metrics, prequential, log,
+        job: { stateDir, model, modality, update, backend: { name: config.backend.name, threads: config.backend.threads }, driftBins: config.metrics.driftBins },
+        tolerance: config.gate.tolerance,
+        keep: config.registry.keep,
+        startTrainer: options.startTrainer,
+        nice: options.trainerNice,
+      });
+      updater.events.on('finished', () => {
+        refreshGauges();
+        scheduler.notify();
+      });
+      scheduler = new UpdateScheduler({
+        policy: config.triggers,
+        counts,
+        hasChampion: () => holder.version !== null,
+        run: (request) => updater.run(request),
+        log,
+      });
+      await scheduler.start();
+    },
+    async stop(reason) {
+      const stopping = scheduler.stop();
+      await updater.stop(reason);
+      await stopping;
+    },
+  });
+  plugins.push({
+    name: 'watcher',
+    async start() {
+      const limits = limitsOf(config);
+      const manifests = new ManifestCache();
+      const ctx: IngestContext = {
+        stateDir,
+        store,
+        maxFileBytes: limits.maxFileBytes,
+        process: processorByContent({
+          image: (bytes) => processImage(bytes, imageSpec(config, modality === 'image' ? model.inputShape : undefined), limits),
+          audio: (bytes) => processAudio(bytes, audioSpec(config), limits),
+        }),
+        resolveLabel: async (file) => {
+          const known = config.ingest.labelPolicy === 'reject' ? store.labels().map((l) => l.label) : [];
+          const r = await resolveLabel(file.path, {
+            inboxRoot: layout.inbox, knownLabels: known.length > 0 ? known : undefined, policy: config.ingest.labelPolicy, modality: file.modality, manifests,
+          });
+          if (r.kind === 'class') return { target: { label: r.value } };
+          return { target: { transcript: r.value }, sidecars: r.source === 'sidecar' ? [`${file.path}.txt`] : [] };
+        },
+      };
+      const ingestor = new Ingestor(ctx, { concurrency: config.ingest.concurrency });
+      watcher = new InboxWatcher({
+        inbox: layout.inbox,
+        polling: config.ingest.polling,
+        pollIntervalMs: config.ingest.pollIntervalMs,
+        reconcileIntervalMs: config.ingest.reconcileIntervalSec * 1000,
+        stableMs: config.ingest.awaitWriteFinishMs,
+        log,
+        ingest: async (path) => {
+          const outcome = await ingestor.ingest(path);
+          onIngested(outcome);
+          return { retry: outcome.outcome === 'skipped' && outcome.code === 'BONSAI_INGEST_FILE_CHANGED' };
+        },
+      });
+      await watcher.start();
+    },
+    async stop() {
+      await watcher.stop();
+    },
+  });
+
+  const onIngested = (o: IngestOutcome): void => {
+    if (o.outcome === 'skipped') {
+      log.debug('ingest.skipped', { source: o.source, code: o.code, message: o.message });
+      return;
+    }
+    metrics.ingestFiles.inc({ modality: o.modality ?? 'unknown', outcome: o.outcome });
+    if (o.outcome === 'accepted') {
+      log.debug('ingest.accepted', { source: o.source, id: o.id.slice(0, 12), shape: o.shape, recovered: o.recovered });
+      if (!o.recovered) prequential.add([o.id]);
+    } else if (o.outcome === 'duplicate') {
+      log.info('ingest.duplicate', { source: o.source, id: o.id.slice(0, 12), destination: o.destination });
+    } else {
+      log.warn('ingest.rejected', { source: o.source, code: o.code, message: o.message, destination: o.destination });
+    }
+    refreshSoon();
+    scheduler.notify();
+  };
+
+  const lifecycle = new Lifecycle(plugins, log);
+
+  const status = async (): Promise<Record<string, unknown>> => {
+    const c = store.db.open ? store.counts() : null;
+    const champion = store.db.open ? (await registry.current())?.version ?? null : null;
+    return {
+      state: lifecycle.state,
+      stateDir,
+      role: config.role,
+      model: { arch: model.arch, inputShape: model.inputShape, modality },
+      backend: backendInfo()?.name ?? null,
+      champion,
+      store: c && { total: c.total, pending: c.pending, bySplit: c.bySplit, byLabel: c.byLabel, duplicates: c.duplicates },
+      triggers: scheduler?.status() ?? null,
+      update: updater?.current() ?? null,
+      lastUpdate: updater?.last() ?? null,
+      watcher: watcher?.stats() ?? null,
+      prequential: { accuracy: window.accuracy(), window: window.count, scored: prequential?.counts.scored ?? 0 },
+    };
+  };
+
+  if (config.role === 'server') {
+    throw new BonsaiError('BONSAI_DAEMON_ROLE_UNSUPPORTED', 'role "server" (serve only, from a shared registry) is not implemented yet; use role "all"', { role: config.role });
+  }
+  await lifecycle.start();
+  let unhook: (() => void) | null = null;
+  if (options.signals) unhook = handleSignals(lifecycle, log);
+  log.info('daemon.started', { url, stateDir, pid: process.pid, champion: holder.version, arch: model.arch, inputShape: model.inputShape, backend: backendInfo()?.name });
+  void lifecycle.stopped.then(() => {
+    unhook?.();
+    log.info('daemon.stopped', { stateDir });
+  });
+
+  return {
+    config, url, port, holder, store, registry, metrics, scheduler, updater, watcher, prequential,
+    events: updater.events,
+    status,
+    requestUpdate: (reason) => scheduler.request(reason),
+    stop: (reason = 'stop requested') => lifecycle.stop(reason),
+    stopped: lifecycle.stopped,
+  };
+}

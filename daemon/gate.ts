@@ -1,0 +1,58 @@
+/**
+ * The promotion gate: a candidate is promoted only if its validation error is
+ * no worse than the champion's on the same samples, plus a tolerance (config
+ * `gate.tolerance`, default 0); otherwise it is kept as `rejected`, with the
+ * reason. The validation split includes the new data's validation samples, so
+ * a champion that has not seen a new class is measured on it too.
+ *
+ * `validationError` runs in the trainer child (off the serving path); the
+ * decision is a pure function, applied by the updater (daemon/trainer/updater.ts).
+ */
+import type { Dataset } from '../core/data/dataset.ts';
+import type { MaskedModel } from '../core/models/model.ts';
+import { classificationTask } from '../core/train/task.ts';
+
+/** Error rate (fraction of wrong argmax classes) of `model` on `data`; 0 for empty data. */
+export function validationError(model: MaskedModel, data: Dataset, batchSize = 256): number {
+  return classificationTask().errorRate(model, data, batchSize);
+}
+
+/** What the gate compares. */
+export interface GateInput {
+  candidateVersion: number;
+  candidateError: number;
+  /** Null when there is no champion (the first model). */
+  championVersion: number | null;
+  championError: number | null;
+  /** Allowed excess error (absolute, 0..1). */
+  tolerance: number;
+  /** Validation samples both were measured on. */
+  samples: number;
+}
+
+/** The gate's verdict. */
+export interface GateDecision {
+  promote: boolean;
+  /** The comparison in words, with the numbers (stored in the manifest and the history). */
+  reason: string;
+}
+
+const pct = (e: number): string => `${(100 * e).toFixed(2)}%`;
+
+/** Promote iff `candidateError <= championError + tolerance`; a first model is promoted (nothing to compare with). */
+export function decide(input: GateInput): GateDecision {
+  const on = `on ${input.samples} validation samples`;
+  if (input.championVersion === null || input.championError === null) {
+    return { promote: true, reason: `first model: validation error ${pct(input.candidateError)} ${on}` };
+  }
+  const limit = input.championError + input.tolerance;
+  // Errors are ratios of counts: compare with a hair of slack for float rounding.
+  const promote = input.candidateError <= limit + 1e-12;
+  const tol = input.tolerance > 0 ? ` + tolerance ${pct(input.tolerance)}` : '';
+  return {
+    promote,
+    reason: promote
+      ? `validation error ${pct(input.candidateError)} <= champion ${input.championVersion}'s ${pct(input.championError)}${tol} ${on}`
+      : `validation error ${pct(input.candidateError)} > champion ${input.championVersion}'s ${pct(input.championError)}${tol} ${on}`,
+  };
+}

@@ -1,0 +1,111 @@
+/**
+ * The messages between the daemon and its trainer child process (Node IPC,
+ * JSON). The parent sends one `run` with a `TrainJob`; the child answers with
+ * `progress` messages, then exactly one `done` or `error`, and exits.
+ */
+import type { CostSummary } from '../../core/train/cost.ts';
+import type { UpdateConfig } from '../../core/update/config.ts';
+import type { Modality } from '../../pipelines/types.ts';
+import type { TriggerKind } from '../triggers/policy.ts';
+
+/** The network to train: architecture, input shape and options (the class count comes from the store's labels). */
+export interface ModelChoice {
+  /** `lenet300`, `lenet5`, `resnet18`, `mlp`. */
+  arch: string;
+  /** Shape of one sample, e.g. `[28, 28, 1]`. */
+  inputShape: number[];
+  /** Architecture options, e.g. `{ hidden: '32' }` for `mlp`. */
+  options?: Record<string, number | string | boolean>;
+}
+
+/** Everything the child needs to run one update. */
+export interface TrainJob {
+  /** Update id (the scheduler's). */
+  id: string;
+  trigger: TriggerKind;
+  /** State directory: the store is `store.db` (opened read-only), the registry `models/`. */
+  stateDir: string;
+  /** Train on samples with arrival sequence <= this (snapshot taken by the parent at the start). */
+  upToSeq: number;
+  /** Registry version to grow from; null trains the first model. */
+  champion: number | null;
+  model: ModelChoice;
+  modality: Modality;
+  /** Grow-and-prune settings. */
+  update: UpdateConfig;
+  /** Compute backend (config `backend`). */
+  backend: { name: string; threads: number | null };
+  /** Bins of the drift reference saved with the candidate. */
+  driftBins: number;
+}
+
+/** Progress of the update, relayed from core's trainer hooks. */
+export interface TrainProgress {
+  /** `load`, `growth-new`, `growth-all`, `train`, `prune`, `prune-nonrecoverable`, `evaluate`, `publish`. */
+  phase: string;
+  /** `phase` (a phase began), `epoch`, `grow`, `prune`, `eval`. */
+  kind: 'phase' | 'epoch' | 'grow' | 'prune' | 'eval';
+  step?: number;
+  steps?: number;
+  loss?: number;
+  /** Fraction of kernel connections live. */
+  density?: number;
+  errorRate?: number;
+  changed?: number;
+}
+
+/** Sizes of the data of an update. */
+export interface DataSizes {
+  /** Pending training samples (the new data). */
+  newData: number;
+  /** All training samples up to the snapshot. */
+  allData: number;
+  validation: number;
+  test: number;
+  /** Samples skipped because their shape does not fit the model or they carry no class label. */
+  skipped: number;
+}
+
+/** What the child reports after publishing the candidate. */
+export interface TrainResult {
+  /** The candidate's registry version (state `candidate`). */
+  version: number;
+  /** The champion it grew from (null for the first model). */
+  parent: number | null;
+  /** Validation error of the candidate and of the champion on the same samples (null: no champion). */
+  candidateError: number;
+  championError: number | null;
+  /** Test-split error of both (null when the test split is empty or there is no champion). */
+  candidateTestError: number | null;
+  championTestError: number | null;
+  sizes: DataSizes;
+  /** Class labels in output order. */
+  labels: string[];
+  liveParams: number;
+  denseParams: number;
+  density: number;
+  /** Live and total connections per layer. */
+  layers: Array<{ layer: string; live: number; total: number }>;
+  cost: CostSummary;
+  /** Seconds per phase, `load`, `evaluate` and `publish` included. */
+  timings: Record<string, number>;
+  /** tfjs backend the child trained on. */
+  backend: string;
+}
+
+/** Parent -> child. */
+export type ParentMessage = { type: 'run'; job: TrainJob };
+
+/** An error as it crosses the process boundary. */
+export interface WireError {
+  code: string;
+  message: string;
+  details: Record<string, unknown>;
+  stack?: string;
+}
+
+/** Child -> parent. */
+export type ChildMessage =
+  | { type: 'progress'; progress: TrainProgress }
+  | { type: 'done'; result: TrainResult }
+  | { type: 'error'; error: WireError };

@@ -1,0 +1,328 @@
+/**
+ * One update from start to end, in the daemon process:
+ *
+ *   snapshot (last arrival, champion) -> trainer child (train, measure, publish
+ *   a candidate) -> gate (daemon/gate.ts) -> promoted: drain prequential
+ *   scoring, load + warm + swap, then `models/CURRENT` -> rejected: kept with
+ *   the reason -> the samples of the snapshot are marked trained -> retention.
+ *
+ * An update ends `promoted`, `rejected`, `failed` (the child crashed or
+ * reported an error, or the candidate could not be loaded) or `aborted` (the
+ * daemon stopped it). In every case but `promoted` the champion keeps serving.
+ * Samples are marked trained only when a candidate was measured (promoted or
+ * rejected): a failed or aborted update leaves them pending for the next one.
+ */
+import { EventEmitter } from 'node:events';
+import { BonsaiError } from '../../core/errors.ts';
+import type { SampleStore } from '../../pipelines/store/index.ts';
+import type { BonsaiMetrics } from '../metrics/registry.ts';
+import type { Manifest, ModelRegistry } from '../registry/index.ts';
+import type { ModelHolder } from '../serving/holder.ts';
+import type { PrequentialScorer } from '../prequential.ts';
+import type { Log } from '../logging.ts';
+import type { UpdateRequest } from '../triggers/scheduler.ts';
+import { decide } from '../gate.ts';
+import { startTrainer, type TrainerHandle, type TrainerOptions } from './process.ts';
+import type { DataSizes, TrainJob, TrainProgress, TrainResult } from './protocol.ts';
+
+/** How an update ended. */
+export type UpdateOutcome = 'promoted' | 'rejected' | 'failed' | 'aborted';
+
+/** The record of a finished update (logged, in `/v1/status`, emitted). */
+export interface UpdateRecord {
+  id: string;
+  trigger: UpdateRequest['trigger'];
+  reason: string;
+  outcome: UpdateOutcome;
+  /** The candidate's version (null when none was published). */
+  version: number | null;
+  /** The champion when the update started. */
+  parent: number | null;
+  candidateError: number | null;
+  championError: number | null;
+  /** The gate's reason, or the error's message. */
+  verdict: string;
+  error?: { code: string; message: string };
+  sizes?: DataSizes;
+  liveParams?: number;
+  denseParams?: number;
+  sampleEpochs?: number;
+  epochs?: number;
+  startedAt: string;
+  seconds: number;
+}
+
+/** The update in progress. */
+export interface UpdateState {
+  id: string;
+  trigger: UpdateRequest['trigger'];
+  startedAt: string;
+  /** `train` (child running), `gate`, `swap`, `finish`. */
+  stage: string;
+  /** The trainer child's pid while it runs. */
+  pid: number | null;
+  /** The latest progress report. */
+  progress: TrainProgress | null;
+  champion: number | null;
+  upToSeq: number;
+}
+
+/** Events of `Updater.events`. */
+export interface UpdaterEvents {
+  started: [UpdateState];
+  progress: [UpdateState, TrainProgress];
+  finished: [UpdateRecord];
+}
+
+/** Options of `Updater`. */
+export interface UpdaterArgs {
+  store: SampleStore;
+  registry: ModelRegistry;
+  holder: ModelHolder;
+  metrics: BonsaiMetrics;
+  prequential: PrequentialScorer | null;
+  log: Log;
+  /** The job without the per-update fields. */
+  job: Omit<TrainJob, 'id' | 'trigger' | 'upToSeq' | 'champion'>;
+  /** Gate tolerance (config `gate.tolerance`). */
+  tolerance: number;
+  /** Versions kept by retention besides the champion and its rollback target (config `registry.keep`). */
+  keep: number;
+  /** Starts the trainer (tests inject a fake or an in-process one); default the child process. */
+  startTrainer?: (options: TrainerOptions) => TrainerHandle;
+  /** Niceness of the child. */
+  nice?: number;
+}
+
+const now = (): number => performance.now();
+
+/** Publishes a model's size and quality under `role` (`champion`, `candidate`). */
+export function reportModel(metrics: BonsaiMetrics, role: string, manifest: Pick<Manifest, 'version' | 'parameters' | 'metrics'>): void {
+  metrics.setModelInfo(role, manifest.version);
+  let live = 0;
+  let total = 0;
+  for (const [layer, p] of Object.entries(manifest.parameters)) {
+    live += p.live;
+    total += p.total;
+    metrics.modelDensity.set({ role, layer }, p.total === 0 ? 1 : p.live / p.total);
+  }
+  metrics.modelParameters.set({ role, kind: 'live' }, live);
+  metrics.modelParameters.set({ role, kind: 'dense' }, total);
+  const m = manifest.metrics;
+  for (const [dataset, key] of [['validation', 'validationError'], ['test', 'testError']] as const) {
+    if (typeof m[key] !== 'number') continue;
+    metrics.evalError.set({ role, dataset }, m[key]);
+    metrics.evalAccuracy.set({ role, dataset }, 1 - m[key]);
+  }
+}
+
+/** Runs updates one at a time (the scheduler guarantees it); see the file comment. */
+export class Updater {
+  readonly events = new EventEmitter<UpdaterEvents>();
+  private state: UpdateState | null = null;
+  private handle: TrainerHandle | null = null;
+  private running: Promise<UpdateRecord> | null = null;
+  private lastRecord: UpdateRecord | null = null;
+  private stopping: string | null = null;
+  private readonly history: UpdateRecord[] = [];
+
+  constructor(private readonly args: UpdaterArgs) {}
+
+  /** The update in progress, or null. */
+  current(): UpdateState | null {
+    return this.state ? { ...this.state } : null;
+  }
+
+  /** The last finished update, or null. */
+  last(): UpdateRecord | null {
+    return this.lastRecord;
+  }
+
+  /** Finished updates since start, oldest first (at most 100). */
+  records(): UpdateRecord[] {
+    return [...this.history];
+  }
+
+  /** Runs one update; never rejects (the record says how it ended). */
+  run(request: UpdateRequest): Promise<UpdateRecord> {
+    if (this.running) {
+      return Promise.resolve(this.record(request, 'failed', null, null, Date.now(), now(), {
+        error: new BonsaiError('BONSAI_DAEMON_UPDATE_RUNNING', `update ${this.state?.id} is running; ${request.id} was not started`, { running: this.state?.id, id: request.id }),
+      }));
+    }
+    const run = this.execute(request).finally(() => {
+      this.running = null;
+      this.state = null;
+      this.handle = null;
+    });
+    this.running = run;
+    return run;
+  }
+
+  /** Stops the update in progress (kills the trainer; a gate or swap in progress is finished) and waits for it. */
+  async stop(reason: string): Promise<void> {
+    this.stopping = reason;
+    this.handle?.kill(reason);
+    await this.running;
+  }
+
+  private async execute(request: UpdateRequest): Promise<UpdateRecord> {
+    const { store, registry, holder, metrics, log } = this.args;
+    const startedAt = Date.now();
+    const t0 = now();
+    if (this.stopping !== null) {
+      return this.finish(this.record(request, 'aborted', null, null, startedAt, t0, { error: new BonsaiError('BONSAI_DAEMON_UPDATE_ABORTED', `the update was not started: ${this.stopping}`) }));
+    }
+    const upToSeq = store.lastSeq();
+    const pending = store.counts().pending;
+    let champion: number | null;
+    try {
+      champion = (await registry.current())?.version ?? null;
+    } catch (err) {
+      return this.finish(this.record(request, 'failed', null, null, startedAt, t0, { error: err }));
+    }
+    this.state = { id: request.id, trigger: request.trigger, startedAt: new Date(startedAt).toISOString(), stage: 'train', pid: null, progress: null, champion, upToSeq };
+    log.info('update.started', { id: request.id, trigger: request.trigger, reason: request.reason, champion, upToSeq, pending });
+    this.events.emit('started', { ...this.state });
+
+    const job: TrainJob = { ...this.args.job, id: request.id, trigger: request.trigger, upToSeq, champion };
+    let result: TrainResult;
+    try {
+      const handle = (this.args.startTrainer ?? startTrainer)({
+        job,
+        nice: this.args.nice,
+        onProgress: (p) => this.onProgress(p),
+      });
+      this.handle = handle;
+      this.state.pid = handle.pid ?? null;
+      if (this.stopping !== null) handle.kill(this.stopping);
+      result = await handle.result;
+    } catch (err) {
+      const aborted = err instanceof BonsaiError && err.code === 'BONSAI_DAEMON_UPDATE_ABORTED';
+      return this.finish(this.record(request, aborted ? 'aborted' : 'failed', null, champion, startedAt, t0, { error: err }));
+    } finally {
+      this.handle = null;
+      if (this.state) this.state.pid = null;
+    }
+    this.relayCost(result);
+    log.info('update.trained', {
+      id: request.id, version: result.version, parent: result.parent, candidateError: result.candidateError, championError: result.championError,
+      liveParams: result.liveParams, denseParams: result.denseParams, density: round(result.density), sampleEpochs: result.cost.sampleEpochs,
+      epochs: round(result.cost.epochs), flops: result.cost.flops, trainSeconds: round(result.cost.wallSeconds), sizes: result.sizes, backend: result.backend,
+    });
+
+    try {
+      this.state.stage = 'gate';
+      const candidate = await registry.get(result.version);
+      reportModel(metrics, 'candidate', candidate.manifest);
+      const decision = decide({
+        candidateVersion: result.version, candidateError: result.candidateError, championVersion: result.parent, championError: result.championError,
+        tolerance: this.args.tolerance, samples: result.sizes.validation > 0 ? result.sizes.validation : result.sizes.allData,
+      });
+      let outcome: UpdateOutcome;
+      let verdict = decision.reason;
+      let error: unknown;
+      if (decision.promote) {
+        this.state.stage = 'swap';
+        await this.args.prequential?.drain();
+        const swap = await holder.swapTo(result.version);
+        if (swap.outcome === 'failed') {
+          verdict = `passed the gate (${decision.reason}) but could not be served: ${swap.error?.message ?? 'load failed'}`;
+          error = swap.error;
+          outcome = 'failed';
+          await registry.reject(result.version, verdict).catch((err: unknown) => log.error('registry.reject_failed', { version: result.version, error: err }));
+        } else {
+          try {
+            await registry.promote(result.version, decision.reason);
+            outcome = 'promoted';
+          } catch (err) {
+            // CURRENT still names the old champion: serve it again.
+            if (swap.previousVersion !== null) await holder.swapTo(swap.previousVersion);
+            verdict = `passed the gate but the promotion failed: ${(err as Error).message}`;
+            error = err;
+            outcome = 'failed';
+          }
+        }
+      } else {
+        outcome = 'rejected';
+        await registry.reject(result.version, decision.reason);
+      }
+
+      this.state.stage = 'finish';
+      if (outcome === 'promoted' || outcome === 'rejected') {
+        const marked = store.markTrained({ upToSeq }, result.version);
+        log.debug('store.marked_trained', { version: result.version, upToSeq, samples: marked });
+      }
+      if (outcome === 'promoted') {
+        reportModel(metrics, 'champion', (await registry.get(result.version)).manifest);
+        try {
+          const deleted = await registry.retain(this.args.keep);
+          if (deleted.length > 0) log.info('registry.retained', { deleted, keep: this.args.keep });
+        } catch (err) {
+          log.warn('registry.retain_failed', { error: err });
+        }
+      }
+      metrics.setModelInfo('candidate', null);
+      return this.finish(this.record(request, outcome, result, champion, startedAt, t0, { verdict, error }));
+    } catch (err) {
+      metrics.setModelInfo('candidate', null);
+      return this.finish(this.record(request, 'failed', result, champion, startedAt, t0, { error: err }));
+    }
+  }
+
+  private onProgress(p: TrainProgress): void {
+    if (!this.state) return;
+    this.state.progress = p;
+    if (p.kind === 'phase') this.args.log.info('update.phase', { id: this.state.id, phase: p.phase });
+    else this.args.log.debug('update.progress', { id: this.state.id, ...p });
+    this.events.emit('progress', { ...this.state }, p);
+  }
+
+  private relayCost(result: TrainResult): void {
+    const { metrics } = this.args;
+    for (const [phase, cost] of Object.entries(result.cost.phases)) {
+      metrics.trainingSampleEpochs.inc({ phase }, cost.sampleEpochs);
+    }
+    metrics.trainingFlops.inc(result.cost.flops);
+    for (const [phase, s] of Object.entries(result.timings)) {
+      if (phase !== 'load' && phase !== 'publish') metrics.updateDuration.observe({ phase }, s);
+    }
+  }
+
+  private record(request: UpdateRequest, outcome: UpdateOutcome, result: TrainResult | null, parent: number | null, startedAt: number, t0: number,
+    extra: { verdict?: string; error?: unknown }): UpdateRecord {
+    const err = extra.error;
+    const error = err === undefined ? undefined : err instanceof BonsaiError ? { code: err.code, message: err.message } : { code: 'BONSAI_DAEMON_UPDATE_FAILED', message: err instanceof Error ? err.message : String(err) };
+    return {
+      id: request.id, trigger: request.trigger, reason: request.reason, outcome,
+      version: result?.version ?? null, parent: result?.parent ?? parent,
+      candidateError: result?.candidateError ?? null, championError: result?.championError ?? null,
+      verdict: extra.verdict ?? error?.message ?? outcome, error,
+      sizes: result?.sizes, liveParams: result?.liveParams, denseParams: result?.denseParams,
+      sampleEpochs: result?.cost.sampleEpochs, epochs: result?.cost.epochs,
+      startedAt: new Date(startedAt).toISOString(), seconds: (now() - t0) / 1000,
+    };
+  }
+
+  private finish(record: UpdateRecord): UpdateRecord {
+    const { metrics, log } = this.args;
+    metrics.updates.inc({ trigger: record.trigger, outcome: record.outcome });
+    metrics.updateDuration.observe({ phase: 'total' }, record.seconds);
+    const fields = {
+      id: record.id, trigger: record.trigger, version: record.version, parent: record.parent, candidateError: record.candidateError,
+      championError: record.championError, verdict: record.verdict, liveParams: record.liveParams, seconds: round(record.seconds),
+      ...(record.error ? { code: record.error.code } : {}),
+    };
+    if (record.outcome === 'failed') log.error('update.failed', fields);
+    else log.info(`update.${record.outcome}`, fields);
+    this.lastRecord = record;
+    this.history.push(record);
+    if (this.history.length > 100) this.history.shift();
+    this.events.emit('finished', record);
+    return record;
+  }
+}
+
+function round(x: number): number {
+  return Math.round(x * 1e4) / 1e4;
+}

@@ -1,0 +1,268 @@
+/**
+ * The update scheduler: decides when the one update at a time starts.
+ *
+ * - threshold: re-checked on every `notify()` (after each ingest commit);
+ * - cron: a node-cron schedule, starting an update on a tick if samples are pending;
+ * - max wait: a timer at the moment the oldest pending sample has waited `maxWaitSec`;
+ * - manual: `request()` (`POST /v1/updates`), which skips the minimum interval.
+ *
+ * One update runs at a time. A trigger that fires during an update is
+ * coalesced into one queued request (a manual one wins over the others), looked
+ * at again when the update ends. Non-manual starts keep `minIntervalSec`
+ * between them (a timer re-checks when the interval has passed); that also
+ * spaces out retries after failed updates.
+ */
+import { schedule, type ScheduledTask } from 'node-cron';
+import type { Log } from '../logging.ts';
+import { checkCron, maxWaitDeadline, nextAllowedStart, thresholdDue, type TriggerCounts, type TriggerKind, type TriggerPolicy } from './policy.ts';
+
+/** One update the scheduler starts. */
+export interface UpdateRequest {
+  /** Unique id, e.g. `u-lx3k2a-1`. */
+  id: string;
+  trigger: TriggerKind;
+  /** Why, in words (the threshold's numbers, the operator's reason). */
+  reason: string;
+}
+
+/** Answer to a manual request (the HTTP `UpdateRequestResult`). */
+export interface RequestAnswer {
+  accepted: boolean;
+  /** `started`, `queued`, `no-samples`, `no-pending-samples`, `stopping`. */
+  state: string;
+  id?: string;
+  message?: string;
+}
+
+/** Options of `UpdateScheduler`. */
+export interface UpdateSchedulerArgs {
+  policy: TriggerPolicy;
+  /** Reads the store's counts (cheap: indexed queries). */
+  counts: () => TriggerCounts;
+  /** Whether a champion model exists. */
+  hasChampion: () => boolean;
+  /** Runs one update to its end; must not reject (errors are the runner's to report). */
+  run: (request: UpdateRequest) => Promise<unknown>;
+  log: Log;
+  /** Clock in ms; default `Date.now`. */
+  now?: () => number;
+}
+
+/** What the scheduler is doing, for `/v1/status`. */
+export interface SchedulerStatus {
+  running: (UpdateRequest & { startedAt: string }) | null;
+  queued: UpdateRequest | null;
+  lastStartAt: string | null;
+  /** When the minimum interval lets the next non-manual update start (ISO), null when it already may. */
+  nextAllowedAt: string | null;
+  /** When max wait will start an update (ISO), null when off or nothing pending. */
+  maxWaitAt: string | null;
+  /** The threshold comparison, in words. */
+  threshold: string;
+  cron: string | null;
+  /** Updates started since the daemon started. */
+  started: number;
+}
+
+/** Longest single timer; longer waits are re-armed (setTimeout overflows past 2^31 ms). */
+const MAX_TIMER_MS = 3_600_000;
+
+/** The trigger plugin; see the file comment. */
+export class UpdateScheduler {
+  readonly name = 'triggers';
+  private readonly now: () => number;
+  private running: (UpdateRequest & { startedAt: number; done: Promise<void> }) | null = null;
+  private queued: UpdateRequest | null = null;
+  private lastStartAt: number | null = null;
+  private cronTask: ScheduledTask | null = null;
+  private intervalTimer: NodeJS.Timeout | null = null;
+  private maxWaitTimer: NodeJS.Timeout | null = null;
+  private maxWaitAt: number | null = null;
+  private stopped = true;
+  private scheduledCheck = false;
+  private seq = 0;
+
+  constructor(private readonly args: UpdateSchedulerArgs) {
+    this.now = args.now ?? Date.now;
+    if (args.policy.cron !== null) checkCron(args.policy.cron);
+  }
+
+  /** Starts the cron schedule and checks the thresholds once. */
+  async start(): Promise<void> {
+    this.stopped = false;
+    const cron = this.args.policy.cron;
+    if (cron !== null) {
+      this.cronTask = schedule(cron, () => this.fire('cron', `cron ${cron}`), { name: 'bonsai-update', noOverlap: true });
+    }
+    this.check();
+  }
+
+  /** Stops starting updates (the one running is the updater's to stop) and waits for it to end. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.queued = null;
+    if (this.cronTask) await this.cronTask.destroy();
+    this.cronTask = null;
+    this.clearTimer('intervalTimer');
+    this.clearTimer('maxWaitTimer');
+    await this.running?.done;
+  }
+
+  /** New samples were committed: re-check the threshold (coalesced to one check per turn of the event loop). */
+  notify(): void {
+    if (this.scheduledCheck || this.stopped) return;
+    this.scheduledCheck = true;
+    setImmediate(() => {
+      this.scheduledCheck = false;
+      this.check();
+    });
+  }
+
+  /** A manual request (`POST /v1/updates`): starts now, or queues behind the running update. */
+  request(reason: string): RequestAnswer {
+    if (this.stopped) return { accepted: false, state: 'stopping', message: 'the daemon is shutting down' };
+    const counts = this.args.counts();
+    if (counts.total === 0) return { accepted: false, state: 'no-samples', message: 'the sample store is empty: drop labelled files into the inbox first' };
+    if (this.args.hasChampion() && counts.pending === 0) {
+      return { accepted: false, state: 'no-pending-samples', message: `no new samples since the last update (${counts.total} stored, all learned)` };
+    }
+    const request = this.newRequest('manual', reason);
+    if (this.running) {
+      if (this.queued?.trigger === 'manual') return { accepted: true, state: 'queued', id: this.queued.id, message: `an update is queued already, behind ${this.running.id}` };
+      this.queued = request;
+      return { accepted: true, state: 'queued', id: request.id, message: `update ${this.running.id} is running; this one starts when it ends` };
+    }
+    this.begin(request);
+    return { accepted: true, state: 'started', id: request.id };
+  }
+
+  /** Whether an update is running now. */
+  get busy(): boolean {
+    return this.running !== null;
+  }
+
+  /** Resolves when no update runs or is queued (tests, benchmarks). */
+  async idle(): Promise<void> {
+    while (this.running) await this.running.done;
+  }
+
+  status(): SchedulerStatus {
+    const counts = this.args.counts();
+    const allowed = nextAllowedStart(this.lastStartAt, this.args.policy);
+    const iso = (t: number | null): string | null => (t === null || !Number.isFinite(t) ? null : new Date(t).toISOString());
+    return {
+      running: this.running ? { id: this.running.id, trigger: this.running.trigger, reason: this.running.reason, startedAt: new Date(this.running.startedAt).toISOString() } : null,
+      queued: this.queued,
+      lastStartAt: iso(this.lastStartAt),
+      nextAllowedAt: allowed > this.now() ? iso(allowed) : null,
+      maxWaitAt: iso(maxWaitDeadline(counts, this.args.policy)),
+      threshold: thresholdDue(counts, this.args.policy, this.args.hasChampion()).detail,
+      cron: this.args.policy.cron,
+      started: this.seq,
+    };
+  }
+
+  private newRequest(trigger: TriggerKind, reason: string): UpdateRequest {
+    this.seq += 1;
+    return { id: `u-${this.now().toString(36)}-${this.seq}`, trigger, reason };
+  }
+
+  /** A cron tick: start if samples are pending and the interval allows, else queue behind a running update. */
+  private fire(trigger: TriggerKind, reason: string): void {
+    if (this.stopped) return;
+    const counts = this.args.counts();
+    if (counts.pending === 0) {
+      this.args.log.debug('trigger.skipped', { trigger, reason: 'no pending samples' });
+      return;
+    }
+    if (this.running) {
+      this.queued ??= this.newRequest(trigger, reason);
+      return;
+    }
+    const allowed = nextAllowedStart(this.lastStartAt, this.args.policy);
+    if (this.now() < allowed) {
+      this.args.log.info('trigger.deferred', { trigger, until: new Date(allowed).toISOString(), reason: 'minimum interval' });
+      this.armInterval(allowed);
+      return;
+    }
+    this.begin(this.newRequest(trigger, reason));
+  }
+
+  /** Re-checks threshold and max wait; starts an update if one is due and allowed. */
+  private check(): void {
+    if (this.stopped) return;
+    const counts = this.args.counts();
+    const threshold = thresholdDue(counts, this.args.policy, this.args.hasChampion());
+    const deadline = maxWaitDeadline(counts, this.args.policy);
+    const now = this.now();
+    const due: { trigger: TriggerKind; reason: string } | null = threshold.due
+      ? { trigger: 'threshold', reason: threshold.detail }
+      : deadline !== null && now >= deadline
+        ? { trigger: 'max_wait', reason: `oldest pending sample waited ${Math.round((now - (counts.oldestPendingAt ?? now)) / 1000)} s >= ${this.args.policy.maxWaitSec} s` }
+        : null;
+    this.armMaxWait(due === null ? deadline : null);
+    if (due === null) return;
+    if (this.running) {
+      this.queued ??= this.newRequest(due.trigger, due.reason);
+      return;
+    }
+    const allowed = nextAllowedStart(this.lastStartAt, this.args.policy);
+    if (now < allowed) {
+      this.armInterval(allowed);
+      return;
+    }
+    this.begin(this.newRequest(due.trigger, due.reason));
+  }
+
+  private begin(request: UpdateRequest): void {
+    const startedAt = this.now();
+    this.lastStartAt = startedAt;
+    this.clearTimer('intervalTimer');
+    this.args.log.info('trigger.fired', { id: request.id, trigger: request.trigger, reason: request.reason });
+    const done = this.args.run(request).then(
+      () => undefined,
+      (err: unknown) => this.args.log.error('update.unhandled', { id: request.id, error: err }),
+    ).then(() => {
+      this.running = null;
+      const next = this.queued;
+      this.queued = null;
+      if (this.stopped) return;
+      if (next?.trigger === 'manual') {
+        const counts = this.args.counts();
+        if (counts.pending > 0 || !this.args.hasChampion()) this.begin(next);
+        else this.args.log.info('trigger.dropped', { id: next.id, reason: 'no pending samples left' });
+      } else {
+        this.check();
+      }
+    });
+    this.running = { ...request, startedAt, done };
+  }
+
+  private armInterval(at: number): void {
+    if (this.intervalTimer) return;
+    this.intervalTimer = setTimeout(() => {
+      this.intervalTimer = null;
+      this.check();
+    }, Math.min(MAX_TIMER_MS, Math.max(1, at - this.now())));
+    this.intervalTimer.unref();
+  }
+
+  private armMaxWait(at: number | null): void {
+    if (at === this.maxWaitAt && this.maxWaitTimer) return;
+    this.clearTimer('maxWaitTimer');
+    this.maxWaitAt = at;
+    if (at === null) return;
+    this.maxWaitTimer = setTimeout(() => {
+      this.maxWaitTimer = null;
+      this.maxWaitAt = null;
+      this.check();
+    }, Math.min(MAX_TIMER_MS, Math.max(1, at - this.now())));
+    this.maxWaitTimer.unref();
+  }
+
+  private clearTimer(which: 'intervalTimer' | 'maxWaitTimer'): void {
+    const t = this[which];
+    if (t) clearTimeout(t);
+    this[which] = null;
+  }
+}

@@ -1,0 +1,30 @@
+/**
+ * One daemon per state directory: `<stateDir>/daemon.lock` holds the owner's
+ * pid (the sample store's lock file protocol, pipelines/store/lock.ts: created
+ * atomically, a dead owner's lock is taken over). A second daemon on the same
+ * directory fails at start with `BONSAI_DAEMON_STATE_LOCKED` naming the owner.
+ */
+import { mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { BonsaiError } from '../../core/errors.ts';
+import { acquireWriterLock, type WriterLock } from '../../pipelines/store/index.ts';
+
+/** Name of the lock file in the state directory. */
+export const STATE_LOCK_FILE = 'daemon.lock';
+
+/** Takes the state directory's lock (creating the directory) or throws `BONSAI_DAEMON_STATE_LOCKED`. */
+export function lockStateDir(stateDir: string): WriterLock {
+  const dir = resolve(stateDir);
+  mkdirSync(dir, { recursive: true });
+  const path = join(dir, STATE_LOCK_FILE);
+  try {
+    return acquireWriterLock(path);
+  } catch (err) {
+    if (err instanceof BonsaiError && err.code === 'BONSAI_STORE_LOCKED') {
+      const pid = err.details.pid;
+      throw new BonsaiError('BONSAI_DAEMON_STATE_LOCKED', `state directory ${dir} is owned by another bonsai daemon (pid ${String(pid)}); stop it or use another --state-dir`,
+        { stateDir: dir, pid, lockFile: path }, { cause: err });
+    }
+    throw err;
+  }
+}
