@@ -9,7 +9,6 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
 // config/ may import the dependency-free error type only (DESIGN.md: one error type, coded).
-// eslint-disable-next-line no-restricted-imports
 import { BonsaiError } from '../core/errors.ts';
 import { configSchema, type Config } from './schema.ts';
 import { coerceText, leafAt, leafOfEnv, objectKeysAt, type LeafKey } from './keys.ts';
