@@ -1,0 +1,30 @@
+/**
+ * `bonsai start [--config FILE] [--state-dir DIR] [--port N] [--model NAME] [--update-threshold N]`:
+ * runs the daemon in the foreground until SIGTERM or SIGINT (a graceful stop:
+ * stop watching, stop the update, drain HTTP, close the store; a second signal
+ * exits at once with status 130). Flags override the config file, which
+ * overrides the environment's `BONSAI_*` variables only where DESIGN.md says:
+ * defaults < file < env < flags.
+ */
+import type { Command } from 'commander';
+import { loadConfig, type StartFlags } from '../../config/index.ts';
+import { startDaemon } from '../../daemon/daemon.ts';
+
+/** Registers `bonsai start`. */
+export function registerStart(program: Command): Command {
+  return program
+    .command('start')
+    .description('run the daemon: watch the inbox, store what arrives, update the model by grow-and-prune, serve predictions')
+    .option('--config <file>', 'config file, YAML or JSON (default: $BONSAI_CONFIG)')
+    .option('--state-dir <dir>', 'state directory: inbox/, archive/, quarantine/, store.db, models/ (default ./var)')
+    .option('--port <n>', 'HTTP port of the API and /metrics (default 8080)')
+    .option('--model <name>', 'network: lenet300, lenet5, resnet18 or ds2')
+    .option('--update-threshold <n>', 'start an update at this many new samples (default: 10% of the samples learned)')
+    .action(async (flags: StartFlags) => {
+      const config = loadConfig({ flags, env: process.env });
+      const daemon = await startDaemon(config, { signals: true });
+      await daemon.stopped;
+      // Exit explicitly: compute backends may keep worker threads alive after a clean stop.
+      process.exit(process.exitCode ?? 0);
+    });
+}
