@@ -25,7 +25,7 @@ test('concurrent predictions across several swaps: zero failures, and versions o
       seen.push(versions);
       let n = 0;
       while (!stop) {
-        const r = await predictPng(d.url, n % 4, 50_000 + c * 10_000 + n).catch((err: Error) => ({ status: 0, body: { error: { code: err.message } } }));
+        const r: Awaited<ReturnType<typeof predictPng>> = await predictPng(d.url, n % 4, 50_000 + c * 10_000 + n).catch((err: Error) => ({ status: 0, body: { error: { code: err.message } } }));
         if (r.status !== 200) failures.push(`${r.status} ${JSON.stringify(r.body)}`);
         else versions.push(r.body.version as number);
         n++;
