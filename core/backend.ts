@@ -15,7 +15,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { createRequire } from 'node:module';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, loadavg } from 'node:os';
 import { BonsaiError } from './errors.ts';
 
 const require = createRequire(import.meta.url);
@@ -50,8 +50,8 @@ export interface BackendOptions {
   force?: BackendKey | 'gpu' | 'node' | string;
   /**
    * Compute threads for the wasm backend (1 to 8; the threaded binary starts 8
-   * workers). Default: `BONSAI_THREADS`, else the machine's available parallelism,
-   * at most 8. The native backends choose their own thread count.
+   * workers). Default: `BONSAI_THREADS`, else the idle cores (available parallelism
+   * minus the 1-minute load average, 1 to 8). The native backends choose their own.
    */
   threads?: number;
   /** Receives one line naming the chosen backend and why it was chosen. */
@@ -93,15 +93,37 @@ export function resolveBackendName(value: string): BackendKey {
   return key;
 }
 
-/** The thread count to use: the option, else `BONSAI_THREADS`, else the machine's parallelism (at most 8). */
-function resolveThreads(option: number | undefined): number {
+/** Threads for `cores` cores under a 1-minute load average `load`: the idle cores, rounded, 1 to 8. */
+export function idleThreads(cores: number, load: number): number {
+  return Math.max(1, Math.min(8, Math.round(cores - load)));
+}
+
+/** The wasm thread count and where it came from. */
+interface ThreadChoice {
+  threads: number;
+  why: string;
+}
+
+/**
+ * The thread count to use: the option, else `BONSAI_THREADS`, else the cores that
+ * are idle now (available parallelism minus the 1-minute load average, rounded,
+ * 1 to 8). On a busy machine extra threads wait for cores and make each step
+ * slower (`bench/results/gemm.md`); on an idle one they make large convolutions
+ * and matrix products faster.
+ */
+function resolveThreads(option: number | undefined): ThreadChoice {
   const env = process.env.BONSAI_THREADS;
-  const raw = option ?? (env !== undefined && env.trim() !== '' ? Number(env) : Math.min(8, availableParallelism()));
+  if (option === undefined && (env === undefined || env.trim() === '')) {
+    const cores = availableParallelism();
+    const load = loadavg()[0];
+    return { threads: idleThreads(cores, load), why: `${cores} cores, 1-minute load ${load.toFixed(2)}` };
+  }
+  const raw = option ?? Number(env);
+  const source = option !== undefined ? 'options.threads' : 'BONSAI_THREADS';
   if (!Number.isInteger(raw) || raw < 1) {
-    const source = option !== undefined ? 'options.threads' : 'BONSAI_THREADS';
     throw new BonsaiError('BONSAI_CORE_BACKEND_THREADS', `${source} must be a positive integer, got ${String(option ?? env)}`, { source, value: option ?? env });
   }
-  return raw;
+  return { threads: raw, why: source };
 }
 
 function packageVersion(pkg: string): string | undefined {
@@ -152,11 +174,12 @@ async function startNative(key: 'tensorflow-gpu' | 'tensorflow'): Promise<Starte
   };
 }
 
-async function startWasm(requested: number): Promise<Started> {
+async function startWasm(choice: ThreadChoice): Promise<Started> {
+  const requested = choice.threads;
   const wasm = await import('@tensorflow/tfjs-backend-wasm');
   const { registerThreadedWasm, MAX_WASM_THREADS } = await import('./backend/wasm_threads.ts');
   const { registerWasmKernels } = await import('./backend/register_wasm_kernels.ts');
-  const notes: string[] = [];
+  const notes: string[] = [`${requested} thread${requested === 1 ? '' : 's'} (${choice.why})`];
   let threads = requested;
   if (threads > MAX_WASM_THREADS) {
     notes.push(`${requested} threads requested, wasm runs at most ${MAX_WASM_THREADS}`);
@@ -190,7 +213,7 @@ async function startCpu(): Promise<Started> {
   return { name: 'cpu', threads: 1, notes: [], versions: {} };
 }
 
-function start(key: BackendKey, threads: number): Promise<Started> {
+function start(key: BackendKey, threads: ThreadChoice): Promise<Started> {
   switch (key) {
     case 'tensorflow-gpu':
     case 'tensorflow':
@@ -226,7 +249,7 @@ async function choose(forced: { key: BackendKey; by: string } | null, options: B
       continue;
     }
     const pkg = PACKAGES[key];
-    const reasons = forced ? [`forced by ${forced.by}`] : [...skipped, skipped.length > 0 ? 'first that started' : 'first choice'];
+    const reasons = forced ? [`forced by ${forced.by}`] : skipped.length > 0 ? skipped : ['first choice'];
     const info: BackendInfo = Object.freeze({
       name: started.name,
       package: pkg,

@@ -16,7 +16,7 @@ test('BONSAI_BACKEND=wasm with BONSAI_THREADS=2 runs the threaded SIMD build on 
   delete process.env.BONSAI_BACKEND;
   delete process.env.BONSAI_THREADS;
   assert.equal(info.name, 'wasm');
-  assert.equal(info.reason, 'forced by BONSAI_BACKEND=wasm');
+  assert.equal(info.reason, 'forced by BONSAI_BACKEND=wasm; 2 threads (BONSAI_THREADS)');
   assert.equal(info.threads, 2);
   assert.equal(info.simd, true);
 });

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { BonsaiError } from '../../core/errors.ts';
-import { initBackend, backendInfo, resolveBackendName } from '../../core/backend.ts';
+import { initBackend, backendInfo, resolveBackendName, idleThreads } from '../../core/backend.ts';
 
 // Forcing a backend by option or BONSAI_BACKEND, and the errors. The tests run
 // in order in one process: the failed calls leave nothing started.
@@ -52,6 +52,14 @@ test('a forced backend that cannot load throws BONSAI_CORE_BACKEND_UNAVAILABLE w
   await assert.rejects(initBackend({ force: 'gpu' }), isCode('BONSAI_CORE_BACKEND_UNAVAILABLE', (e) =>
     /@tensorflow\/tfjs-node-gpu is not installed/.test(e.message)));
   assert.equal(backendInfo(), null);
+});
+
+test('the default wasm thread count is the idle cores: 1 to 8', () => {
+  assert.equal(idleThreads(2, 7.9), 1);
+  assert.equal(idleThreads(2, 0.3), 2);
+  assert.equal(idleThreads(4, 1.4), 3);
+  assert.equal(idleThreads(16, 0.2), 8);
+  assert.equal(idleThreads(1, 0), 1);
 });
 
 test('threads must be a positive integer', async () => {
