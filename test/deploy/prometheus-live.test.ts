@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
+import { renderReportPng, reportFromPrometheus } from '../../daemon/report/index.ts';
 import { startSampleTarget, type MetricsTarget } from './metrics-target.ts';
 import { prometheusMissing, startPrometheus } from './prometheus-server.ts';
 
@@ -30,7 +31,7 @@ interface RuleFile {
   groups: Array<{ name: string; rules: Array<{ alert?: string; record?: string; expr: string }> }>;
 }
 
-test('Prometheus scraping bonsai: every dashboard query returns data, every alert expression evaluates', { skip: prometheusMissing(['prometheus']), timeout: 60_000 }, async () => {
+test('Prometheus scraping bonsai: every dashboard query returns data, every alert expression evaluates, bonsai report draws every panel', { skip: prometheusMissing(['prometheus']), timeout: 60_000 }, async () => {
   // To scrape the real daemon instead, start it here behind the same MetricsTarget interface.
   const target: MetricsTarget = await startSampleTarget();
   const prometheus = await startPrometheus({ targets: [target.address], ruleFiles: [RULES] });
@@ -91,6 +92,13 @@ test('Prometheus scraping bonsai: every dashboard query returns data, every aler
     assert.deepEqual(firing, []);
 
     assert.deepEqual(failures, [], `${failures.join('\n')}\nprometheus log:\n${prometheus.log()}`);
+
+    // bonsai report draws the same panels from this Prometheus: every one has data.
+    const report = await reportFromPrometheus({ url: prometheus.url, rangeSeconds: 20, stepSeconds: 1, rateIntervalSeconds: 5 });
+    assert.deepEqual(report.warnings, []);
+    assert.deepEqual(report.panels.filter((p) => p.series.length === 0).map((p) => `${p.panel.title}: ${p.note}`), []);
+    const png = await renderReportPng(report, { scale: 1 });
+    assert.deepEqual([...png.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
   } finally {
     clearInterval(timer);
     await prometheus.stop();
