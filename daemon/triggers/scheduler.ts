@@ -81,6 +81,7 @@ export class UpdateScheduler {
   private stopped = true;
   private scheduledCheck = false;
   private seq = 0;
+  private startedCount = 0;
 
   constructor(private readonly args: UpdateSchedulerArgs) {
     this.now = args.now ?? Date.now;
@@ -158,7 +159,7 @@ export class UpdateScheduler {
       maxWaitAt: iso(maxWaitDeadline(counts, this.args.policy)),
       threshold: thresholdDue(counts, this.args.policy, this.args.hasChampion()).detail,
       cron: this.args.policy.cron,
-      started: this.seq,
+      started: this.startedCount,
     };
   }
 
@@ -217,6 +218,7 @@ export class UpdateScheduler {
   private begin(request: UpdateRequest): void {
     const startedAt = this.now();
     this.lastStartAt = startedAt;
+    this.startedCount += 1;
     this.clearTimer('intervalTimer');
     this.args.log.info('trigger.fired', { id: request.id, trigger: request.trigger, reason: request.reason });
     const done = this.args.run(request).then(

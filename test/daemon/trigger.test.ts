@@ -1,0 +1,195 @@
+/** Update triggers: the threshold rules, and the scheduler's one-at-a-time, coalescing, minimum interval, max wait, cron and manual requests. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { BonsaiError } from '../../core/errors.ts';
+import { MemoryLog } from '../../daemon/logging.ts';
+import { checkCron, maxWaitDeadline, nextAllowedStart, thresholdDue, UpdateScheduler, type TriggerCounts, type TriggerPolicy, type UpdateRequest } from '../../daemon/triggers/index.ts';
+import { waitFor } from './e2e-helpers.ts';
+
+const POLICY: TriggerPolicy = { pendingCount: null, pendingFraction: 0.1, initialCount: 100, cron: null, minIntervalSec: 0, maxWaitSec: null };
+
+test('thresholdDue: initial count before the first model, then a count, or a fraction of the samples learned', () => {
+  const c = (pending: number, total: number): TriggerCounts => ({ pending, total, oldestPendingAt: null });
+  assert.deepEqual(thresholdDue(c(99, 99), POLICY, false), { due: false, need: 100, detail: '99 of 100 samples for the first model' });
+  assert.equal(thresholdDue(c(100, 100), POLICY, false).due, true);
+  // Nothing pending (e.g. all marked by a failed first model's update): never due.
+  assert.equal(thresholdDue(c(0, 500), POLICY, false).due, false);
+  // 10% of 1000 learned = 100 pending.
+  assert.deepEqual(thresholdDue(c(99, 1099), POLICY, true), { due: false, need: 100, detail: '99 pending of 100 (0.1 x 1000 learned)' });
+  assert.equal(thresholdDue(c(100, 1100), POLICY, true).due, true);
+  // ceil: 10% of 1005 learned = 100.5 -> 101.
+  assert.equal(thresholdDue(c(100, 1105), POLICY, true).need, 101);
+  // A count wins over the fraction.
+  assert.deepEqual(thresholdDue(c(40, 10_040), { ...POLICY, pendingCount: 40 }, true), { due: true, need: 40, detail: '40 of 40 pending samples' });
+  assert.equal(thresholdDue(c(5, 10), { ...POLICY, pendingFraction: null }, true).due, false);
+});
+
+test('max wait deadline, minimum interval and cron validation', () => {
+  assert.equal(maxWaitDeadline({ pending: 3, total: 9, oldestPendingAt: 1_000 }, { ...POLICY, maxWaitSec: 60 }), 61_000);
+  assert.equal(maxWaitDeadline({ pending: 0, total: 9, oldestPendingAt: null }, { ...POLICY, maxWaitSec: 60 }), null);
+  assert.equal(maxWaitDeadline({ pending: 3, total: 9, oldestPendingAt: 1_000 }, POLICY), null);
+  assert.equal(nextAllowedStart(null, { ...POLICY, minIntervalSec: 60 }), Number.NEGATIVE_INFINITY);
+  assert.equal(nextAllowedStart(5_000, { ...POLICY, minIntervalSec: 60 }), 65_000);
+  assert.doesNotThrow(() => checkCron('0 3 * * *'));
+  assert.throws(() => checkCron('every day'), (e: unknown) => e instanceof BonsaiError && e.code === 'BONSAI_DAEMON_BAD_CRON' && /every day/.test(e.message));
+  assert.throws(() => new UpdateScheduler({ policy: { ...POLICY, cron: '61 * * * *' }, counts: () => ({ pending: 0, total: 0, oldestPendingAt: null }), hasChampion: () => true, run: async () => {}, log: new MemoryLog() }),
+    (e: unknown) => e instanceof BonsaiError && e.code === 'BONSAI_DAEMON_BAD_CRON');
+});
+
+/** A scheduler over mutable counts whose runs finish when the test says so. */
+function harness(policy: Partial<TriggerPolicy> = {}, champion = true) {
+  const counts: TriggerCounts = { pending: 0, total: 1000, oldestPendingAt: null };
+  const runs: Array<UpdateRequest & { finish: () => void }> = [];
+  const scheduler = new UpdateScheduler({
+    policy: { ...POLICY, pendingCount: 40, ...policy },
+    counts: () => ({ ...counts }),
+    hasChampion: () => champion,
+    run: (request) => new Promise<void>((resolve) => runs.push({ ...request, finish: () => { counts.pending = 0; resolve(); } })),
+    log: new MemoryLog(),
+  });
+  return { counts, runs, scheduler };
+}
+
+const tick = (): Promise<void> => new Promise((r) => setTimeout(r, 5));
+
+test('one update at a time: triggers during an update coalesce into one, looked at again when it ends', async () => {
+  const { counts, runs, scheduler } = harness();
+  await scheduler.start();
+  try {
+    counts.pending = 39;
+    scheduler.notify();
+    await tick();
+    assert.equal(runs.length, 0);
+    counts.pending = 40;
+    scheduler.notify();
+    scheduler.notify();
+    await tick();
+    assert.equal(runs.length, 1);
+    assert.equal(runs[0].trigger, 'threshold');
+    assert.equal(runs[0].reason, '40 of 40 pending samples');
+    assert.equal(scheduler.busy, true);
+    // Arrivals during the update: many notifies, one queued update.
+    counts.pending = 200;
+    for (let i = 0; i < 5; i++) {
+      scheduler.notify();
+      await tick();
+    }
+    assert.equal(runs.length, 1);
+    assert.equal(scheduler.status().queued?.trigger, 'threshold');
+    // The update marks what it trained on; 45 more arrived meanwhile: the queued one starts.
+    runs[0].finish();
+    counts.pending = 45;
+    await waitFor('the queued update', () => runs.length === 2, 2000, 2);
+    // And when nothing is due after an update, nothing starts.
+    runs[1].finish();
+    await tick();
+    await scheduler.idle();
+    assert.equal(runs.length, 2);
+    assert.equal(scheduler.status().started, 2);
+  } finally {
+    await scheduler.stop();
+  }
+});
+
+test('the minimum interval defers threshold starts; manual requests skip it but still run one at a time', async () => {
+  const { counts, runs, scheduler } = harness({ minIntervalSec: 0.3 });
+  await scheduler.start();
+  try {
+    counts.pending = 40;
+    scheduler.notify();
+    await waitFor('the first update', () => runs.length === 1, 2000, 2);
+    const t0 = Date.now();
+    runs[0].finish();
+    counts.pending = 50;
+    scheduler.notify();
+    await tick();
+    assert.equal(runs.length, 1, 'started inside the minimum interval');
+    assert.ok(scheduler.status().nextAllowedAt !== null);
+    await waitFor('the deferred update', () => runs.length === 2, 2000, 2);
+    assert.ok(Date.now() - t0 >= 250, `started after ${Date.now() - t0} ms`);
+    assert.equal(runs[1].trigger, 'threshold');
+
+    // Manual while one runs: queued, then started when it ends, without waiting for the interval.
+    const queued = scheduler.request('operator asked');
+    assert.equal(queued.state, 'queued');
+    assert.equal(queued.accepted, true);
+    assert.equal(scheduler.request('asked twice').id, queued.id);
+    runs[1].finish();
+    counts.pending = 1;
+    await waitFor('the manual update', () => runs.length === 3, 2000, 2);
+    assert.equal(runs[2].trigger, 'manual');
+    assert.equal(runs[2].id, queued.id);
+    assert.equal(runs[2].reason, 'operator asked');
+  } finally {
+    runs.at(-1)?.finish();
+    await scheduler.stop();
+  }
+});
+
+test('manual requests are refused without samples to learn, and while stopping', async () => {
+  const { counts, runs, scheduler } = harness();
+  await scheduler.start();
+  assert.deepEqual(scheduler.request('x').state, 'no-pending-samples');
+  counts.total = 0;
+  assert.deepEqual(scheduler.request('x').state, 'no-samples');
+  counts.total = 10;
+  counts.pending = 3;
+  const started = scheduler.request('now');
+  assert.deepEqual([started.accepted, started.state], [true, 'started']);
+  assert.equal(runs.length, 1);
+  runs[0].finish();
+  await scheduler.stop();
+  assert.deepEqual(scheduler.request('x'), { accepted: false, state: 'stopping', message: 'the daemon is shutting down' });
+});
+
+test('max wait starts an update below the threshold once the oldest pending sample has waited long enough', async () => {
+  const { counts, runs, scheduler } = harness({ maxWaitSec: 1 });
+  counts.pending = 3;
+  counts.oldestPendingAt = Date.now() - 850;
+  await scheduler.start();
+  try {
+    assert.equal(runs.length, 0);
+    assert.ok(scheduler.status().maxWaitAt !== null);
+    await waitFor('the max-wait update', () => runs.length === 1, 2000, 5);
+    assert.equal(runs[0].trigger, 'max_wait');
+    assert.match(runs[0].reason, /waited 1 s >= 1 s/);
+  } finally {
+    runs[0]?.finish();
+    await scheduler.stop();
+  }
+});
+
+test('a cron tick starts an update when samples are pending, and does nothing otherwise', async () => {
+  const { counts, runs, scheduler } = harness({ cron: '* * * * * *', pendingCount: 1000 });
+  await scheduler.start();
+  try {
+    await new Promise((r) => setTimeout(r, 1100));
+    assert.equal(runs.length, 0);
+    counts.pending = 2;
+    await waitFor('a cron update', () => runs.length === 1, 2500, 10);
+    assert.equal(runs[0].trigger, 'cron');
+  } finally {
+    runs[0]?.finish();
+    await scheduler.stop();
+  }
+});
+
+test('before the first model, the initial count decides; stop waits for the update in progress', async () => {
+  const { counts, runs, scheduler } = harness({ initialCount: 50, pendingCount: 10 }, false);
+  counts.total = 49;
+  counts.pending = 49;
+  await scheduler.start();
+  await tick();
+  assert.equal(runs.length, 0);
+  counts.total = 50;
+  counts.pending = 50;
+  scheduler.notify();
+  await waitFor('the first model', () => runs.length === 1, 2000, 2);
+  let stopped = false;
+  const stopping = scheduler.stop().then(() => { stopped = true; });
+  await tick();
+  assert.equal(stopped, false);
+  runs[0].finish();
+  await stopping;
+  assert.equal(stopped, true);
+});
