@@ -1,0 +1,152 @@
+/** The trainer: the data of an update, training and publishing a candidate, loading it to serve, and the child process's errors. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { appendFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import * as tf from '../../core/tf.ts';
+import { initBackend } from '../../core/backend.ts';
+import { BonsaiError } from '../../core/errors.ts';
+import { loadModel } from '../../core/serialize/index.ts';
+import { openStore, type SampleStore } from '../../pipelines/store/index.ts';
+import { openRegistry } from '../../daemon/registry/index.ts';
+import { registryLoader } from '../../daemon/loader.ts';
+import { readUpdateData, startTrainer, trainCandidate, type TrainJob } from '../../daemon/trainer/index.ts';
+import { updateConfig } from '../../daemon/daemon.ts';
+import { noLeaks } from '../helpers/tensors.ts';
+import { FAST_UPDATE, LABELS, pixels, SIDE, tempStateDir, testConfig } from './e2e-helpers.ts';
+
+const id = (s: string): string => createHash('sha256').update(s).digest('hex');
+
+/** Stores `n` synthetic 8x8 samples, seeds from `first`, classes round-robin. */
+function fill(store: SampleStore, first: number, n: number): void {
+  for (let seed = first; seed < first + n; seed++) {
+    const k = seed % 4;
+    const features = Float32Array.from(pixels(k, seed), (v) => v / 255);
+    store.addSample(id(`s${seed}`), { modality: 'image', features, shape: [SIDE, SIDE, 1] }, { label: LABELS[k] }, `${LABELS[k]}/s${seed}.png`);
+  }
+}
+
+function job(stateDir: string, upToSeq: number, champion: number | null): TrainJob {
+  return {
+    id: `u-test-${upToSeq}`, trigger: 'manual', stateDir, upToSeq, champion,
+    model: { arch: 'mlp', inputShape: [SIDE, SIDE, 1], options: { hidden: '16' } }, modality: 'image',
+    update: updateConfig(testConfig(stateDir), FAST_UPDATE), backend: { name: 'cpu', threads: null }, driftBins: 5,
+  };
+}
+
+test('the data of an update: pending and all training samples, validation, test, as of the snapshot; other shapes skipped', () => {
+  const stateDir = tempStateDir();
+  const store = openStore(join(stateDir, 'store.db'));
+  try {
+    fill(store, 0, 60);
+    store.markTrained({ upToSeq: 40 }, 1);
+    const snapshot = store.lastSeq();
+    fill(store, 60, 10); // after the snapshot: not in this update
+    store.addSample(id('odd'), { modality: 'image', features: new Float32Array(4), shape: [2, 2, 1] }, { label: 'a' }, 'a/odd.png');
+    const data = readUpdateData(store, snapshot, [SIDE, SIDE, 1]);
+    const splits = store.db.prepare<[number], { split: string; n: number; pending: number }>('SELECT split, count(*) AS n, sum(trained_version IS NULL) AS pending FROM samples WHERE seq <= ? GROUP BY split').all(snapshot);
+    const by = Object.fromEntries(splits.map((s) => [s.split, s]));
+    assert.equal(data.allData.n, by.train.n);
+    assert.equal(data.newData.n, by.train.pending);
+    assert.equal(data.validation.n, by.validation?.n ?? 0);
+    assert.equal(data.test.n, by.test?.n ?? 0);
+    assert.equal(data.allData.n + data.validation.n + data.test.n, 60);
+    assert.equal(data.skipped, 0);
+    assert.deepEqual(data.labels, LABELS);
+    assert.deepEqual(data.allData.shape, [SIDE, SIDE, 1]);
+    // The features and labels are the stored ones, in arrival order.
+    const first = store.getSample(id('s0'))!;
+    if (first.split === 'train') {
+      assert.deepEqual(data.allData.x.subarray(0, 64), first.features);
+      assert.equal(data.allData.y[0], 0);
+    }
+    const all = readUpdateData(store, store.lastSeq(), [SIDE, SIDE, 1]);
+    assert.equal(all.skipped, 1);
+  } finally {
+    store.close();
+    rmSync(stateDir, { recursive: true, force: true });
+  }
+});
+
+test('trainCandidate publishes a measured candidate; the next update grows from it; the loader serves what was trained', async () => {
+  await initBackend({ force: 'cpu' });
+  const stateDir = tempStateDir();
+  const store = openStore(join(stateDir, 'store.db'));
+  try {
+    fill(store, 0, 48);
+    const phases: string[] = [];
+    const first = await noLeaks(() => trainCandidate(job(stateDir, store.lastSeq(), null), { onProgress: (p) => { if (p.kind === 'phase') phases.push(p.phase); } }));
+    assert.deepEqual(phases, ['load', 'growth-all', 'prune', 'evaluate', 'publish']);
+    assert.equal(first.version, 1);
+    assert.equal(first.parent, null);
+    assert.equal(first.championError, null);
+    assert.ok(first.candidateError <= 0.25, `error ${first.candidateError}`);
+    assert.deepEqual(first.labels, LABELS);
+    assert.equal(first.layers.reduce((n, l) => n + l.live, 0), first.liveParams);
+    const registry = await openRegistry(join(stateDir, 'models'));
+    const v1 = (await registry.get(1)).manifest;
+    assert.equal(v1.state, 'candidate');
+    assert.equal(v1.metrics.validationError, first.candidateError);
+    assert.equal(v1.samplesSeen, first.sizes.allData);
+    assert.equal(Object.values(v1.parameters).reduce((n, p) => n + p.live, 0), first.liveParams);
+    assert.deepEqual((v1.extra as { labels: string[] }).labels, LABELS);
+    assert.ok((v1.extra as { driftReference: { classes: number[] } }).driftReference.classes.length === 4);
+    await registry.promote(1, 'test');
+    store.markTrained({ upToSeq: store.lastSeq() }, 1);
+
+    fill(store, 100, 20);
+    const second = await noLeaks(() => trainCandidate(job(stateDir, store.lastSeq(), 1)));
+    assert.equal(second.version, 2);
+    assert.equal(second.parent, 1);
+    assert.equal(typeof second.championError, 'number');
+    assert.ok(second.sizes.newData > 0 && second.sizes.newData < second.sizes.allData);
+    assert.equal((await registry.get(2)).manifest.parent, 1);
+    assert.ok((second.cost.phases['growth-new']?.sampleEpochs ?? 0) > 0, 'no growth on the new data');
+
+    // The loader answers exactly what the saved network computes.
+    await noLeaks(async () => {
+      const loaded = await registryLoader(registry, 'image')(2);
+      const { model } = await loadModel((await registry.get(2)).dir);
+      try {
+        assert.deepEqual(loaded.labels, LABELS);
+        assert.deepEqual(loaded.inputShape, [SIDE, SIDE, 1]);
+        await loaded.warmUp();
+        const x = Float32Array.from(pixels(2, 7), (v) => v / 255);
+        const batch = new Float32Array([...x, ...x]);
+        const got = await loaded.predict(batch, 2);
+        const want = tf.tidy(() => model.predict(tf.tensor(batch, [2, SIDE, SIDE, 1])).dataSync() as Float32Array);
+        assert.equal(got.length, 8);
+        got.forEach((v, i) => assert.ok(Math.abs(v - want[i]) < 1e-6));
+      } finally {
+        loaded.dispose();
+        model.dispose();
+      }
+    });
+    // A version whose artifacts changed on disk is never loaded.
+    appendFileSync(join((await registry.get(1)).dir, 'weights.bin'), Buffer.from([1]));
+    await assert.rejects(registryLoader(registry, 'image')(1), (e: unknown) => e instanceof BonsaiError && e.code === 'BONSAI_DAEMON_MODEL_CORRUPT' && /weights\.bin/.test(e.message));
+  } finally {
+    store.close();
+    rmSync(stateDir, { recursive: true, force: true });
+  }
+});
+
+test('the child process reports its errors by code, and kill() aborts it', async () => {
+  const stateDir = tempStateDir();
+  const store = openStore(join(stateDir, 'store.db'));
+  store.close();
+  try {
+    const progress: string[] = [];
+    const empty = startTrainer({ job: job(stateDir, 0, null), onProgress: (p) => progress.push(p.phase), stdio: 'ignore' });
+    assert.ok(empty.pid !== undefined);
+    await assert.rejects(empty.result, (e: unknown) => e instanceof BonsaiError && e.code === 'BONSAI_DAEMON_NO_TRAINING_DATA' && /no training samples/.test(e.message));
+    assert.deepEqual(progress, ['load']);
+
+    const killed = startTrainer({ job: job(stateDir, 0, null), stdio: 'ignore' });
+    killed.kill('daemon stopping');
+    await assert.rejects(killed.result, (e: unknown) => e instanceof BonsaiError && e.code === 'BONSAI_DAEMON_UPDATE_ABORTED' && /daemon stopping/.test(e.message));
+  } finally {
+    rmSync(stateDir, { recursive: true, force: true });
+  }
+});
