@@ -1,0 +1,238 @@
+/**
+ * Speech recognition as a `Task` (paper section 5.3): utterances of MFCC frames with
+ * character transcripts, CTC loss (core/losses/ctc.ts), and the word error rate of
+ * greedy or prefix-beam-search decoding (core/decode) as the error rate.
+ *
+ * Batches are padded with zero frames to the longest utterance (rounded up to a
+ * multiple of the model's time stride). Training batches come from length buckets:
+ * a seeded shuffle is cut into pools of several batches, each pool is sorted by
+ * length and cut into batches, and the batches are shuffled, so that little of a
+ * batch is padding while every epoch still sees a new order. Each batch tensor
+ * carries its utterances' lengths (`setSequenceLengths`) for the model.
+ */
+import * as tf from '../tf.ts';
+import { BonsaiError } from '../errors.ts';
+import type { MaskedModel } from '../models/model.ts';
+import type { Alphabet } from '../text/alphabet.ts';
+import type { Lexicon } from '../decode/lexicon.ts';
+import { greedyDecode } from '../decode/greedy.ts';
+import { prefixBeamSearch } from '../decode/beam.ts';
+import { ctcLoss } from '../losses/ctc.ts';
+import { ErrorRateCounter, characters, words } from '../metrics/errorRates.ts';
+import { permutation, seededRandom } from '../data/dataset.ts';
+import { setSequenceLengths } from '../sparse/hlstm.ts';
+import type { Task, TaskBatch } from './task.ts';
+
+/** Utterances in memory: features, transcripts and their label sequences. */
+export interface SpeechDataset {
+  readonly n: number;
+  /** Values per frame (39 for MFCCs with deltas). */
+  readonly width: number;
+  /** Per utterance, frames x width values, row-major. */
+  readonly features: readonly Float32Array[];
+  /** Per utterance, its number of frames. */
+  readonly frames: readonly number[];
+  /** Per utterance, the reference transcript. */
+  readonly transcripts: readonly string[];
+  /** Per utterance, the transcript as class ids of the alphabet (no blanks). */
+  readonly labels: readonly (readonly number[])[];
+}
+
+/** One utterance for `makeSpeechDataset`. */
+export interface Utterance {
+  /** frames x width values, row-major. */
+  features: Float32Array;
+  /** Reference transcript, already normalised (`normalizeTranscript`). */
+  transcript: string;
+}
+
+/** Builds a dataset, encoding each transcript with `alphabet`; throws BONSAI_CORE_SPEECH_DATA on a ragged utterance. */
+export function makeSpeechDataset(utterances: readonly Utterance[], width: number, alphabet: Alphabet): SpeechDataset {
+  const frames = utterances.map((u, i) => {
+    if (u.features.length % width !== 0) {
+      throw new BonsaiError('BONSAI_CORE_SPEECH_DATA', `utterance ${i} has ${u.features.length} values, not a multiple of the frame width ${width}`, { index: i, values: u.features.length, width });
+    }
+    return u.features.length / width;
+  });
+  return {
+    n: utterances.length, width, frames,
+    features: utterances.map((u) => u.features),
+    transcripts: utterances.map((u) => u.transcript),
+    labels: utterances.map((u) => alphabet.encode(u.transcript)),
+  };
+}
+
+/** The utterances at `indices`, in that order. */
+export function subsetSpeech(ds: SpeechDataset, indices: ArrayLike<number>): SpeechDataset {
+  const idx = Array.from(indices);
+  return {
+    n: idx.length, width: ds.width,
+    features: idx.map((i) => ds.features[i]), frames: idx.map((i) => ds.frames[i]),
+    transcripts: idx.map((i) => ds.transcripts[i]), labels: idx.map((i) => ds.labels[i]),
+  };
+}
+
+/** The utterances of every part, in order. */
+export function concatSpeech(...parts: SpeechDataset[]): SpeechDataset {
+  const width = parts[0]?.width ?? 0;
+  if (parts.some((p) => p.width !== width)) {
+    throw new BonsaiError('BONSAI_CORE_SPEECH_DATA', `cannot concatenate speech datasets of frame widths ${parts.map((p) => p.width).join(', ')}`, { widths: parts.map((p) => p.width) });
+  }
+  return {
+    n: parts.reduce((n, p) => n + p.n, 0), width,
+    features: parts.flatMap((p) => p.features), frames: parts.flatMap((p) => p.frames),
+    transcripts: parts.flatMap((p) => p.transcripts), labels: parts.flatMap((p) => p.labels),
+  };
+}
+
+/** What a speech batch's `target` holds. */
+export interface SpeechTarget {
+  /** Dataset indices of the utterances. */
+  indices: number[];
+  /** Label sequences. */
+  labels: (readonly number[])[];
+  /** Input frames of each utterance. */
+  frames: number[];
+  /** Output frames of each utterance (after the model's time stride). */
+  outputLengths: number[];
+  /** Frames of the padded batch. */
+  paddedFrames: number;
+}
+
+export interface SpeechTaskOptions {
+  /** The characters the output layer scores (blank at 0). */
+  alphabet: Alphabet;
+  /** Input frames per output frame: the product of the model's time strides (ds2: 2). */
+  timeStride: number;
+  /** `greedy` (best path, default) or `beam` (prefix beam search). */
+  decoder?: 'greedy' | 'beam';
+  /** Beam width of `beam` decoding (default 8). */
+  beamWidth?: number;
+  /** Words `beam` decoding may output (e.g. the ten digit words); none: any character sequence. */
+  lexicon?: Lexicon;
+  /** Batches per length-sorted pool of the training order (default 8). */
+  poolBatches?: number;
+}
+
+/** WER and CER of a model on a dataset, with every hypothesis. */
+export interface SpeechEvaluation {
+  wer: number;
+  cer: number;
+  /** Decoded transcripts in dataset order. */
+  hypotheses: string[];
+}
+
+export interface SpeechTask extends Task<SpeechDataset> {
+  readonly options: Readonly<SpeechTaskOptions>;
+  /** Decodes every utterance and scores WER and CER. */
+  evaluate(model: MaskedModel, data: SpeechDataset, batchSize: number): SpeechEvaluation;
+}
+
+/** Output frames of an utterance of `frames` input frames. */
+export function outputLength(frames: number, timeStride: number): number {
+  return Math.ceil(frames / timeStride);
+}
+
+/** A zero-padded batch of the utterances at `indices`. */
+export function speechBatch(data: SpeechDataset, indices: readonly number[], timeStride: number): TaskBatch {
+  const frames = indices.map((i) => data.frames[i]);
+  const padded = Math.max(timeStride, Math.ceil(Math.max(...frames) / timeStride) * timeStride);
+  const values = new Float32Array(indices.length * padded * data.width);
+  indices.forEach((i, b) => values.set(data.features[i], b * padded * data.width));
+  const x = tf.tensor3d(values, [indices.length, padded, data.width]);
+  setSequenceLengths(x, frames);
+  const target: SpeechTarget = {
+    indices: [...indices], labels: indices.map((i) => data.labels[i]), frames,
+    outputLengths: frames.map((f) => outputLength(f, timeStride)), paddedFrames: padded,
+  };
+  return { x, size: indices.length, target, dispose: () => x.dispose() };
+}
+
+/** Training order: a seeded shuffle, sorted by length within pools, batches shuffled. */
+export function bucketedOrder(frames: readonly number[], batchSize: number, seed: number, poolBatches: number): number[][] {
+  const random = seededRandom(seed);
+  const order = Array.from(permutation(frames.length, random));
+  const pool = batchSize * poolBatches;
+  const batches: number[][] = [];
+  for (let start = 0; start < order.length; start += pool) {
+    const chunk = order.slice(start, start + pool).sort((a, b) => frames[a] - frames[b] || a - b);
+    for (let s = 0; s < chunk.length; s += batchSize) batches.push(chunk.slice(s, s + batchSize));
+  }
+  const shuffled = permutation(batches.length, random);
+  return Array.from(shuffled, (i) => batches[i]);
+}
+
+/** Evaluation order: sorted by length, cut into batches. */
+function sortedOrder(frames: readonly number[], batchSize: number): number[][] {
+  const order = frames.map((_, i) => i).sort((a, b) => frames[a] - frames[b] || a - b);
+  const batches: number[][] = [];
+  for (let s = 0; s < order.length; s += batchSize) batches.push(order.slice(s, s + batchSize));
+  return batches;
+}
+
+export function speechTask(options: SpeechTaskOptions): SpeechTask {
+  const { alphabet, timeStride } = options;
+  if (!Number.isInteger(timeStride) || timeStride < 1) {
+    throw new BonsaiError('BONSAI_CORE_SPEECH_OPTION', `speech task: timeStride must be a positive integer, got ${timeStride}`, { timeStride });
+  }
+  const decoder = options.decoder ?? 'greedy';
+  const beamWidth = options.beamWidth ?? 8;
+  const poolBatches = options.poolBatches ?? 8;
+
+  const decode = (logits: tf.Tensor3D, lengths: number[]): string[] => {
+    const hyps = decoder === 'beam'
+      ? prefixBeamSearch(logits, lengths, { beamWidth, blank: alphabet.blank, lexicon: options.lexicon })
+      : greedyDecode(logits, lengths, { blank: alphabet.blank });
+    return hyps.map((h) => alphabet.decode(h.ids));
+  };
+
+  const evaluate = (model: MaskedModel, data: SpeechDataset, batchSize: number): SpeechEvaluation => {
+    const hypotheses = new Array<string>(data.n).fill('');
+    for (const indices of sortedOrder(data.frames, batchSize)) {
+      const batch = speechBatch(data, indices, timeStride);
+      const target = batch.target as SpeechTarget;
+      const logits = model.forward(batch.x, { training: false }) as tf.Tensor3D;
+      try {
+        checkOutput(logits, target, timeStride);
+        decode(logits, target.outputLengths).forEach((h, b) => { hypotheses[indices[b]] = h; });
+      } finally {
+        logits.dispose();
+        batch.dispose();
+      }
+    }
+    const wer = new ErrorRateCounter(words);
+    const cer = new ErrorRateCounter(characters);
+    data.transcripts.forEach((ref, i) => { wer.add(ref, hypotheses[i]); cer.add(ref, hypotheses[i]); });
+    return data.n === 0 ? { wer: 0, cer: 0, hypotheses } : { wer: wer.result().rate, cer: cer.result().rate, hypotheses };
+  };
+
+  return {
+    options: Object.freeze({ ...options }),
+    trainBatches: function* (data, batchSize, seed) {
+      for (const indices of bucketedOrder(data.frames, batchSize, seed, poolBatches)) yield speechBatch(data, indices, timeStride);
+    },
+    evalBatches: function* (data, batchSize) {
+      for (const indices of sortedOrder(data.frames, batchSize)) yield speechBatch(data, indices, timeStride);
+    },
+    loss(output, batch) {
+      const target = batch.target as SpeechTarget;
+      checkOutput(output, target, timeStride);
+      return ctcLoss(output as tf.Tensor3D, target.labels, target.outputLengths, { blank: alphabet.blank, reduction: 'mean' });
+    },
+    errorRate(model, data, batchSize) {
+      return evaluate(model, data, batchSize).wer;
+    },
+    evaluate,
+  };
+}
+
+function checkOutput(output: tf.Tensor, target: SpeechTarget, timeStride: number): void {
+  const expected = target.paddedFrames / timeStride;
+  if (output.rank !== 3 || output.shape[0] !== target.frames.length || output.shape[1] !== expected) {
+    throw new BonsaiError(
+      'BONSAI_CORE_SPEECH_OUTPUT_SHAPE',
+      `speech task: model output of shape [${output.shape.join(', ')}] for ${target.frames.length} utterances of ${target.paddedFrames} padded frames; expected [${target.frames.length}, ${expected}, classes] with time stride ${timeStride}`,
+      { shape: output.shape, batch: target.frames.length, paddedFrames: target.paddedFrames, timeStride },
+    );
+  }
+}
