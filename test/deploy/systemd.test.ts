@@ -142,12 +142,21 @@ test('readiness: with a promoted model the start waits for /readyz; on a fresh s
   }
 });
 
-test('the example /etc/bonsai/bonsai.yaml is a valid config', () => {
-  const config = loadConfig({ file: join(DIR, 'bonsai.yaml'), env: {}, flags: { stateDir: '/var/lib/bonsai', port: '8080' } });
+test('the example /etc/bonsai/bonsai.yaml with the unit\'s environment and flags is a valid config', () => {
+  const service = parseUnit(readFileSync(UNIT, 'utf8')).get('Service');
+  // Environment= lines as systemd sets them, with %d (the credentials directory) expanded.
+  const env = Object.fromEntries((service?.get('Environment') ?? []).map((e) => {
+    const eq = e.indexOf('=');
+    return [e.slice(0, eq), e.slice(eq + 1).replace('%d', '/run/credentials/bonsai.service')];
+  }));
+  assert.equal(env.BONSAI_SERVER__TOKEN_FILE, '/run/credentials/bonsai.service/token');
+  const config = loadConfig({ file: join(DIR, 'bonsai.yaml'), env, flags: { stateDir: '/var/lib/bonsai', port: env.BONSAI_PORT } });
   assert.equal(config.stateDir, '/var/lib/bonsai');
   assert.equal(config.role, 'all');
   assert.equal(config.server.port, 8080);
+  assert.equal(config.server.tokenFile, '/run/credentials/bonsai.service/token');
   assert.equal(config.log.format, 'json');
+  assert.equal(service?.get('LoadCredential')?.[0], 'token:/etc/bonsai/token');
 });
 
 test('the sysusers.d entry creates the user and group the unit runs as', () => {
