@@ -6,12 +6,18 @@ import { Command, CommanderError } from 'commander';
 import { BonsaiError } from '../core/errors.ts';
 import { registerCheck } from './commands/check.ts';
 import { registerExperiment } from './commands/experiment.ts';
+import { registerStart } from './commands/start.ts';
+import { registerReport } from './commands/report.ts';
+import { registerDemo } from './commands/demo.ts';
 
 const program = new Command();
 program.name('bonsai').description('a continual-learning daemon: grow-and-prune updates of a served model as labelled data arrives').version('0.1.0');
 program.exitOverride();
+registerStart(program);
+registerDemo(program);
 registerExperiment(program);
 registerCheck(program);
+registerReport(program);
 
 try {
   await program.parseAsync(process.argv);
