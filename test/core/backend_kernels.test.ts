@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { initBackend } from '../../core/backend.ts';
-import { byConvolution, byIm2col } from '../../core/backend/conv2d_backprop_filter.ts';
+import { byConvolution, byIm2col, useIm2col } from '../../core/backend/conv2d_backprop_filter.ts';
 import { rotateFilter } from '../../core/backend/conv2d_backprop_input.ts';
 import { wasmKernels, stockWasmKernel, registerWasmKernels } from '../../core/backend/register_wasm_kernels.ts';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
@@ -26,6 +26,8 @@ const cases: Case[] = [
   ['3x3 stride 3 valid', [2, 10, 9, 3], [3, 3, 3, 4], 3, 'valid'],
   ['numeric pad 1', [2, 7, 6, 3], [3, 3, 3, 2], 1, 1],
   ['explicit pad, stride 2', [2, 8, 9, 2], [3, 3, 2, 3], 2, [[0, 0], [1, 2], [0, 1], [0, 0]]],
+  ['3x3 stride 1, 256 channels (im2col)', [2, 4, 5, 256], [3, 3, 256, 4], 1, 'same'],
+  ['3x3 stride 1 valid, 256 channels (im2col)', [1, 5, 4, 256], [3, 2, 256, 3], 1, 'valid'],
 ];
 
 /** Deterministic values in [-1, 1). */
@@ -190,8 +192,17 @@ test('the stock wasm MaxPoolGrad is wrong for an all-negative window, which is w
   });
 });
 
-test('the im2col strategy of Conv2DBackpropFilter (kept for the benchmark) matches cpu too', async () => {
-  for (const [i, c] of [cases[1], cases[3], cases[11]].entries()) {
+test('Conv2DBackpropFilter uses im2col for stride 1 with 256+ input channels, the convolution otherwise', () => {
+  const uses = (xShape: number[], strides: number | number[]) => useIm2col(xShape, { strides } as unknown as tf.NamedAttrMap);
+  assert.equal(uses([8, 7, 7, 512], 1), true);
+  assert.equal(uses([8, 14, 14, 256], [1, 1]), true);
+  assert.equal(uses([8, 14, 14, 128], 1), false);
+  assert.equal(uses([8, 14, 14, 256], 2), false);
+  assert.equal(uses([8, 14, 14, 512], [1, 2]), false);
+});
+
+test('both strategies of Conv2DBackpropFilter match cpu on every case', async () => {
+  for (const [i, c] of cases.entries()) {
     const { x, dy } = convInputs(c, 300 + i);
     const attrs = { strides: c[3], pad: c[4], dataFormat: 'NHWC', filterShape: c[2] } as unknown as tf.NamedAttrMap;
     const expected = cpuKernel('Conv2DBackpropFilter', { x, dy }, attrs);
