@@ -23,6 +23,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { BackendWasm, setThreadsCount } from '@tensorflow/tfjs-backend-wasm';
 import type { CpuInfo } from 'node:os';
 import { createRequire } from 'node:module';
+import type { Worker, WorkerOptions } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
 
 const require = createRequire(import.meta.url);
@@ -63,6 +64,27 @@ async function withCpuCount<T>(count: number, fn: () => Promise<T>): Promise<T> 
   }
 }
 
+/**
+ * Runs `fn` while `worker_threads.Worker` starts workers with no Node options:
+ * emscripten's `new Worker(path)` would otherwise hand each pthread worker the
+ * parent's `execArgv` (a TypeScript loader, `--inspect`), which the plain
+ * CommonJS worker script does not need and which slows the start of all 8.
+ */
+function withBareWorkers<T>(fn: () => T): T {
+  const threads = require('node:worker_threads') as { Worker: typeof Worker };
+  const Original = threads.Worker;
+  threads.Worker = class extends Original {
+    constructor(filename: string | URL, options: WorkerOptions = {}) {
+      super(filename, { ...options, execArgv: [] });
+    }
+  };
+  try {
+    return fn();
+  } finally {
+    threads.Worker = Original;
+  }
+}
+
 /** Instantiates the threaded SIMD module with its pthread workers started. */
 async function instantiate(threads: number, timeoutMs: number): Promise<EmscriptenThreadedModule> {
   const jsPath = require.resolve('@tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend-wasm-threaded-simd.js');
@@ -84,7 +106,8 @@ async function instantiate(threads: number, timeoutMs: number): Promise<Emscript
       timer = setTimeout(() => reject(new Error(`threaded wasm did not start within ${timeoutMs} ms`)), timeoutMs);
     });
     try {
-      return await Promise.race([factory(config), aborted, timeout]);
+      // The factory starts the pool's workers synchronously, before its first await.
+      return await Promise.race([withBareWorkers(() => factory(config)), aborted, timeout]);
     } catch (err) {
       config.PThread?.terminateAllThreads();
       throw err;
