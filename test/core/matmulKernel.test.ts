@@ -20,7 +20,11 @@ test('wasm BatchMatMul with transpose flags matches the cpu backend', async (t) 
   for (const [sa, sb, ta, tb] of cases) {
     const a = Float32Array.from({ length: sa.reduce((x, y) => x * y) }, (_, i) => Math.sin(i + 1));
     const b = Float32Array.from({ length: sb.reduce((x, y) => x * y) }, (_, i) => Math.cos(i * 0.7));
-    const run = () => tf.tidy(() => tf.matMul(tf.tensor(a, sa) as tf.Tensor2D, tf.tensor(b, sb) as tf.Tensor2D, ta, tb).dataSync());
+    const run = () => tf.tidy(() => {
+      const at: tf.Tensor = tf.tensor(a, sa);
+      const bt: tf.Tensor = tf.tensor(b, sb);
+      return tf.matMul(at as tf.Tensor2D, bt as tf.Tensor2D, ta, tb).dataSync();
+    });
     const wasm = await noLeaks(run);
     await tf.setBackend('cpu');
     const cpu = run();
