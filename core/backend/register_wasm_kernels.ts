@@ -9,7 +9,10 @@
  * tf.image.transform, SGD/momentum/Adam) on the cpu backend, recording every
  * kernel executed, and comparing with the kernels registered for wasm, then
  * comparing every gradient with cpu's: `test/core/backend_training.test.ts`
- * repeats both checks.
+ * repeats both checks. Only Conv2DBackpropFilter is missing; MaxPoolGrad is
+ * replaced because it is wrong, Conv2DBackpropInput and BatchMatMul (with
+ * transpose flags) because they are several times slower than they need to be.
+ * Each file says why and how.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { conv2DBackpropFilterConfig } from './conv2d_backprop_filter.ts';
@@ -19,23 +22,35 @@ import { batchMatMulConfig } from './batch_mat_mul.ts';
 
 /** One kernel of the list and why it is there. */
 export interface WasmKernelEntry {
-  config: tf.KernelConfig;
+  kernelName: string;
   /**
    * `missing`: wasm has no such kernel; `faster`: replaces a wasm kernel that is
    * much slower; `wrong`: replaces a wasm kernel whose results differ from cpu's.
    */
   why: 'missing' | 'faster' | 'wrong';
+  /** The kernel to register, given the stock tfjs-backend-wasm kernel it replaces (undefined when missing). */
+  config: (stock: tf.KernelConfig | undefined) => tf.KernelConfig;
 }
 
 /** The explicit list, registered in this order. */
 export const wasmKernels: readonly WasmKernelEntry[] = [
-  { config: conv2DBackpropFilterConfig, why: 'missing' },
-  { config: conv2DBackpropInputConfig, why: 'faster' },
-  { config: maxPoolGradConfig, why: 'wrong' },
+  { kernelName: tf.Conv2DBackpropFilter, why: 'missing', config: () => conv2DBackpropFilterConfig },
+  { kernelName: tf.Conv2DBackpropInput, why: 'faster', config: () => conv2DBackpropInputConfig },
+  { kernelName: tf.MaxPoolGrad, why: 'wrong', config: () => maxPoolGradConfig },
+  {
+    kernelName: tf.BatchMatMul,
+    why: 'faster',
+    config: (stock) => {
+      if (stock === undefined) throw new Error('the wasm BatchMatMul replacement wraps the stock kernel, which is not registered');
+      return batchMatMulConfig(stock);
+    },
+  },
 ];
 
 /** Stock wasm kernels that an entry replaced, by kernel name (for comparisons and benchmarks). */
 const replaced = new Map<string, tf.KernelConfig>();
+/** Kernel functions registered from the list, to recognise them on a second call. */
+const ours = new Set<tf.KernelFunc>();
 
 /**
  * Registers every kernel of `wasmKernels` for the wasm backend. Idempotent:
@@ -44,24 +59,26 @@ const replaced = new Map<string, tf.KernelConfig>();
  */
 export function registerWasmKernels(): string[] {
   const done: string[] = [];
-  const stockMatMul = tf.getKernel(tf.BatchMatMul, 'wasm');
-  const entries = stockMatMul && !replaced.has(tf.BatchMatMul)
-    ? [...wasmKernels, { config: batchMatMulConfig(stockMatMul), why: 'faster' as const }]
-    : wasmKernels;
-  for (const { config } of entries) {
-    const current = tf.getKernel(config.kernelName, 'wasm');
-    if (current?.kernelFunc === config.kernelFunc) continue;
+  for (const entry of wasmKernels) {
+    const current = tf.getKernel(entry.kernelName, 'wasm');
+    if (current !== undefined && ours.has(current.kernelFunc)) continue;
+    const config = entry.config(current);
     if (current !== undefined) {
-      replaced.set(config.kernelName, current);
-      tf.unregisterKernel(config.kernelName, 'wasm');
+      replaced.set(entry.kernelName, current);
+      tf.unregisterKernel(entry.kernelName, 'wasm');
     }
     tf.registerKernel(config);
-    done.push(config.kernelName);
+    ours.add(config.kernelFunc);
+    done.push(entry.kernelName);
   }
   return done;
 }
 
-/** The stock tfjs-backend-wasm kernel that `registerWasmKernels` replaced, if any. */
+/**
+ * The stock tfjs-backend-wasm kernel that `registerWasmKernels` replaced, if any.
+ * Replaced before the backend started, its `setupFunc` has not run: call it with
+ * the backend before using the kernel.
+ */
 export function stockWasmKernel(kernelName: string): tf.KernelConfig | undefined {
   return replaced.get(kernelName);
 }

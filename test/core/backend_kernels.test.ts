@@ -100,14 +100,15 @@ before(async () => {
   (tf.engine().findBackend('cpu') as unknown as { firstUse: boolean }).firstUse = false;
 });
 
-test('the explicit list registers Conv2DBackpropFilter (missing), Conv2DBackpropInput (faster) and MaxPoolGrad (wrong)', () => {
-  assert.deepEqual(wasmKernels.map((k) => [k.config.kernelName, k.why]), [
-    ['Conv2DBackpropFilter', 'missing'], ['Conv2DBackpropInput', 'faster'], ['MaxPoolGrad', 'wrong'],
+test('the explicit list registers Conv2DBackpropFilter (missing) and replaces Conv2DBackpropInput, MaxPoolGrad, BatchMatMul', () => {
+  assert.deepEqual(wasmKernels.map((k) => [k.kernelName, k.why]), [
+    ['Conv2DBackpropFilter', 'missing'], ['Conv2DBackpropInput', 'faster'], ['MaxPoolGrad', 'wrong'], ['BatchMatMul', 'faster'],
   ]);
-  for (const { config } of wasmKernels) assert.equal(tf.getKernel(config.kernelName, 'wasm')?.kernelFunc, config.kernelFunc);
-  assert.ok(stockWasmKernel('Conv2DBackpropInput') !== undefined, 'the stock kernel is kept for comparison');
-  assert.ok(stockWasmKernel('MaxPoolGrad') !== undefined);
-  assert.equal(stockWasmKernel('Conv2DBackpropFilter'), undefined);
+  for (const entry of wasmKernels) {
+    const stock = stockWasmKernel(entry.kernelName);
+    assert.equal(stock === undefined, entry.why === 'missing', `${entry.kernelName}: the stock kernel is kept for comparison`);
+    assert.equal(tf.getKernel(entry.kernelName, 'wasm')?.kernelFunc, entry.config(stock).kernelFunc);
+  }
   assert.deepEqual(registerWasmKernels(), [], 'a second registration changes nothing');
 });
 
