@@ -32,6 +32,13 @@ export interface UpdateConfig {
   batchSize: number;
   /** Optimizer of training and growth (eta = its learning rate). */
   optimizer: OptimizerArgs;
+  /**
+   * Learning rate within a training phase: `constant`, or `cosine` (annealed from the
+   * optimizer's rate to `minLearningRateFactor` times it over the phase's epochs).
+   */
+  learningRateSchedule: 'constant' | 'cosine';
+  /** Final fraction of the learning rate under the cosine schedule. */
+  minLearningRateFactor: number;
   /** Learning rate while retraining during pruning. */
   pruneLearningRate: number;
   /** Augment training batches (affine distortions for images). */
@@ -56,6 +63,8 @@ export const paperUpdateConfig: UpdateConfig = {
   nonRecoverableTolerance: 0.001,
   batchSize: 64,
   optimizer: { kind: 'sgd', learningRate: 0.05, momentum: 0.9 },
+  learningRateSchedule: 'constant',
+  minLearningRateFactor: 0.1,
   pruneLearningRate: 0.01,
   augment: true,
   seed: 1,

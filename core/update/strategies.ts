@@ -74,7 +74,9 @@ function trainerFor<D extends { n: number }>(model: MaskedModel, args: UpdateArg
 /** Growth phase (section 4.2): a growth step every `growthInterval` epochs, interleaved with training. */
 export function growthPhase<D extends { n: number }>(trainer: Trainer<D>, data: D, epochs: number, phase: string, config: UpdateConfig): GrowthReport[] {
   const reports: GrowthReport[] = [];
+  const base = trainer.optimizer.learningRate;
   for (let e = 0; e < epochs; e++) {
+    trainer.optimizer.learningRate = scheduledRate(base, e, epochs, config);
     if (e % config.growthInterval === 0) {
       const gradients = trainer.growthGradients(data, phase);
       const report = applyGrowth(trainer.model, gradients, config.growthPercentile, trainer.optimizer.learningRate);
@@ -85,11 +87,21 @@ export function growthPhase<D extends { n: number }>(trainer: Trainer<D>, data: 
     const loss = trainer.trainEpoch(data, phase, e + 1);
     trainer.progress({ phase, kind: 'epoch', step: e + 1, steps: epochs, loss });
   }
+  trainer.optimizer.learningRate = base;
   return reports;
 }
 
-function trainPhase<D extends { n: number }>(trainer: Trainer<D>, data: D, epochs: number, phase: string): void {
+/** The learning rate of epoch `e` of `epochs` under the configured schedule. */
+export function scheduledRate(base: number, e: number, epochs: number, config: Pick<UpdateConfig, 'learningRateSchedule' | 'minLearningRateFactor'>): number {
+  if (config.learningRateSchedule === 'constant' || epochs <= 1) return base;
+  const min = base * config.minLearningRateFactor;
+  return min + (base - min) * 0.5 * (1 + Math.cos((Math.PI * e) / (epochs - 1)));
+}
+
+function trainPhase<D extends { n: number }>(trainer: Trainer<D>, data: D, epochs: number, phase: string, config: UpdateConfig): void {
+  const base = trainer.optimizer.learningRate;
   for (let e = 0; e < epochs; e++) {
+    trainer.optimizer.learningRate = scheduledRate(base, e, epochs, config);
     const loss = trainer.trainEpoch(data, phase, e + 1);
     trainer.progress({ phase, kind: 'epoch', step: e + 1, steps: epochs, loss });
   }
@@ -154,7 +166,7 @@ export function runUpdate<D extends { n: number }>(args: UpdateArgs<D>): UpdateR
     fitClasses(base, spec.numClasses, true);
     const trainer = trainerFor(base, args, cost);
     try {
-      trainPhase(trainer, data.allData, config.trainEpochs, 'train');
+      trainPhase(trainer, data.allData, config.trainEpochs, 'train', config);
     } finally {
       trainer.dispose();
     }

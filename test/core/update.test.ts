@@ -83,3 +83,12 @@ test('a class never seen before grows an output unit whose connections are grown
     state.model.dispose();
   });
 });
+
+test('the cosine learning-rate schedule anneals from the base rate to the floor; constant keeps it', async () => {
+  const { scheduledRate } = await import('../../core/update/strategies.ts');
+  const cosine = { learningRateSchedule: 'cosine' as const, minLearningRateFactor: 0.1 };
+  assert.equal(scheduledRate(0.05, 0, 5, cosine), 0.05);
+  assert.ok(Math.abs(scheduledRate(0.05, 4, 5, cosine) - 0.005) < 1e-12);
+  assert.ok(Math.abs(scheduledRate(0.05, 2, 5, cosine) - 0.0275) < 1e-12); // halfway: (0.05 + 0.005) / 2
+  assert.equal(scheduledRate(0.05, 3, 5, { ...cosine, learningRateSchedule: 'constant' }), 0.05);
+});
