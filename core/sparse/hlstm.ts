@@ -138,60 +138,226 @@ export function hlstmCell(args: HLstmArgs): HLstmCell {
   return new HLstmCell(args);
 }
 
+/** How `runHLstm` computes the recurrence. */
+export type HLstmKernel = 'graph' | 'host';
+
+/**
+ * `host` on the cpu backend, where a step's dozens of small tensor ops cost far
+ * more in per-op overhead than in arithmetic; `graph` elsewhere: wasm's SIMD matrix
+ * products beat scalar host loops (measured about 4x on one core at 32 units), and
+ * native and GPU backends keep tensors on the device.
+ */
+export function defaultHLstmKernel(): HLstmKernel {
+  return tf.getBackend() === 'cpu' ? 'host' : 'graph';
+}
+
 /**
  * Runs `cells` (same inputSize, units and gateHidden) over `inputs[d]` ([batch,
  * time, inputSize], one per cell, same shape) from zero states, returning h_t of
  * every step for each cell ([batch, time, units]).
  *
- * The step is shaped for backends where every op has a fixed cost and only
- * two-dimensional matrix products are fast (tfjs wasm runs batched products on a
- * slow path): the input part of the first gate layer is one product over all
- * steps; per step, one product covers the recurrent part of all four gates' hidden
- * layers, and one product with a block-diagonal [4G, 4H] matrix covers their
- * output layers. tanh(u) = 2 sigmoid(2u) - 1, so one sigmoid serves all four gates.
+ * The input part of the first gate layer is one matrix product over all steps.
+ * The recurrence then runs either as tensor ops (`graph`: per step, one product
+ * covers the recurrent part of all four gates' hidden layers and one product with
+ * a block-diagonal [4G, 4H] matrix their output layers; tanh(u) = 2 sigmoid(2u) - 1,
+ * so one sigmoid serves all four gates) or as one custom op whose forward pass and
+ * backpropagation through time are host loops (`host`, see `hlstmRecurrence`).
+ * Both give the same values and gradients (a test checks).
  */
-export function runHLstm(cells: readonly HLstmCell[], inputs: readonly tf.Tensor[], ctx: ForwardContext): tf.Tensor[] {
+export function runHLstm(cells: readonly HLstmCell[], inputs: readonly tf.Tensor[], ctx: ForwardContext, kernel: HLstmKernel = defaultHLstmKernel()): tf.Tensor[] {
   const [B, T, In] = inputs[0].shape;
   const H = cells[0].units;
   const G = cells[0].gateHidden;
   const G4 = 4 * G;
   if (T === 0) return cells.map(() => tf.zeros([B, 0, H]));
-  return tf.tidy(() => {
-    const prepared = cells.map((cell, d) => {
-      // Gates side by side: W1 [In + H, 4G], b1 [4G]; block-diagonal W2 [4G, 4H], b2 [4H].
-      const w1 = tf.concat(HLSTM_GATES.map((g) => weightOf(cell.gates[g].hiddenKernel, ctx)), 1);
-      const b1 = tf.concat(HLSTM_GATES.map((g) => weightOf(cell.gates[g].hiddenBias, ctx)));
-      const scaled = (g: HLstmGate, t: tf.Tensor) => (g === 'g' ? t.mul(2) : t);
-      const w2 = tf.concat(HLSTM_GATES.map((g, k) => tf.concat([
-        ...(k > 0 ? [tf.zeros([G, k * H])] : []),
-        scaled(g, weightOf(cell.gates[g].outKernel, ctx)),
-        ...(k < 3 ? [tf.zeros([G, (3 - k) * H])] : []),
-      ], 1)), 0) as tf.Tensor2D;
-      const b2 = tf.concat(HLSTM_GATES.map((g) => scaled(g, weightOf(cell.gates[g].outBias, ctx)))) as tf.Tensor1D;
-      const projected = tf.matMul(inputs[d].reshape([B * T, In]) as tf.Tensor2D, w1.slice([0, 0], [In, G4]) as tf.Tensor2D)
-        .add(b1).reshape([B, T, G4]);
-      const rate = cell.dropout;
-      const keep = ctx.training && rate > 0
-        ? tf.randomUniform([B, G4], 0, 1, 'float32', cell.nextDropoutSeed()).greaterEqual(rate).toFloat().div(1 - rate)
-        : null;
-      return { w1h: w1.slice([In, 0], [H, G4]) as tf.Tensor2D, w2, b2, steps: tf.unstack(projected, 1), keep };
-    });
-    const h: tf.Tensor[] = cells.map(() => tf.zeros([B, H]));
-    const c: tf.Tensor[] = cells.map(() => tf.zeros([B, H]));
-    const outputs: tf.Tensor[][] = cells.map(() => []);
-    for (let t = 0; t < T; t++) {
-      prepared.forEach((p, d) => {
-        let z = leaky(tf.matMul(h[d] as tf.Tensor2D, p.w1h).add(p.steps[t]));
-        if (p.keep) z = z.mul(p.keep);
-        const gates = tf.sigmoid(tf.fused.matMul({ a: z as tf.Tensor2D, b: p.w2, bias: p.b2 }));
-        const [f, i, o, g] = tf.split(gates, 4, 1);
-        c[d] = f.mul(c[d]).add(i.mul(g.mul(2).sub(1)));
-        h[d] = o.mul(tf.tanh(c[d]));
-        outputs[d].push(h[d]);
-      });
+  return tf.tidy(() => cells.map((cell, d) => {
+    // Gates side by side: W1 [In + H, 4G], b1 [4G].
+    const w1 = tf.concat(HLSTM_GATES.map((g) => weightOf(cell.gates[g].hiddenKernel, ctx)), 1);
+    const b1 = tf.concat(HLSTM_GATES.map((g) => weightOf(cell.gates[g].hiddenBias, ctx)));
+    const w1h = w1.slice([In, 0], [H, G4]) as tf.Tensor2D;
+    const projected = tf.matMul(inputs[d].reshape([B * T, In]) as tf.Tensor2D, w1.slice([0, 0], [In, G4]) as tf.Tensor2D)
+      .add(b1).reshape([B, T, G4]) as tf.Tensor3D;
+    const rate = cell.dropout;
+    const keep = ctx.training && rate > 0
+      ? tf.randomUniform([B, G4], 0, 1, 'float32', cell.nextDropoutSeed()).greaterEqual(rate).toFloat().div(1 - rate) as tf.Tensor2D
+      : null;
+    const w2 = HLSTM_GATES.map((g) => weightOf(cell.gates[g].outKernel, ctx));
+    const b2 = HLSTM_GATES.map((g) => weightOf(cell.gates[g].outBias, ctx));
+    if (kernel === 'host') {
+      return hlstmRecurrence(projected, w1h, tf.stack(w2) as tf.Tensor3D, tf.stack(b2) as tf.Tensor2D, keep ?? tf.ones([B, G4]) as tf.Tensor2D);
     }
-    return outputs.map((o) => tf.stack(o, 1));
+    return graphRecurrence(projected, w1h, w2, b2, keep);
+  }));
+}
+
+/** The recurrence as tensor ops, one step at a time. */
+function graphRecurrence(projected: tf.Tensor3D, w1h: tf.Tensor2D, w2: tf.Tensor[], b2: tf.Tensor[], keep: tf.Tensor2D | null): tf.Tensor {
+  const [B, T] = projected.shape;
+  const [G, H] = w2[0].shape;
+  // Block-diagonal W2 [4G, 4H] and b2 [4H], the cell update's part doubled for tanh via sigmoid.
+  const scaled = (k: number, t: tf.Tensor) => (k === 3 ? t.mul(2) : t);
+  const w2bd = tf.concat(w2.map((w, k) => tf.concat([
+    ...(k > 0 ? [tf.zeros([G, k * H])] : []),
+    scaled(k, w),
+    ...(k < 3 ? [tf.zeros([G, (3 - k) * H])] : []),
+  ], 1)), 0) as tf.Tensor2D;
+  const b2all = tf.concat(b2.map((b, k) => scaled(k, b))) as tf.Tensor1D;
+  const steps = tf.unstack(projected, 1);
+  let h: tf.Tensor = tf.zeros([B, H]);
+  let c: tf.Tensor = tf.zeros([B, H]);
+  const outputs: tf.Tensor[] = [];
+  for (let t = 0; t < T; t++) {
+    let z = leaky(tf.matMul(h as tf.Tensor2D, w1h).add(steps[t]));
+    if (keep) z = z.mul(keep);
+    const gates = tf.sigmoid(tf.fused.matMul({ a: z as tf.Tensor2D, b: w2bd, bias: b2all }));
+    const [f, i, o, g] = tf.split(gates, 4, 1);
+    c = f.mul(c).add(i.mul(g.mul(2).sub(1)));
+    h = o.mul(tf.tanh(c));
+    outputs.push(h);
+  }
+  return tf.stack(outputs, 1);
+}
+
+/**
+ * The H-LSTM recurrence as one differentiable op computed on the host: the
+ * forward pass, and backpropagation through time in its gradient.
+ *
+ * @param projected [B, T, 4G]: W1x x_t + b1 for every step (gates f, i, o, g side by side).
+ * @param w1h [H, 4G]: the recurrent rows of the gates' first layers.
+ * @param w2 [4, G, H]: the gates' second layers; b2 [4, H] their biases.
+ * @param keep [B, 4G]: dropout scale of each gate hidden neuron (0 or 1/(1-rate); ones without dropout), not differentiated.
+ * @returns h_t of every step, [B, T, H].
+ */
+export function hlstmRecurrence(projected: tf.Tensor3D, w1h: tf.Tensor2D, w2: tf.Tensor3D, b2: tf.Tensor2D, keep: tf.Tensor2D): tf.Tensor3D {
+  const [B, T, G4] = projected.shape;
+  const [H] = w1h.shape;
+  const G = G4 / 4;
+  const run = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const X = (args[0] as tf.Tensor).dataSync() as Float32Array;
+    const W1 = (args[1] as tf.Tensor).dataSync() as Float32Array;
+    const W2 = (args[2] as tf.Tensor).dataSync() as Float32Array;
+    const B2 = (args[3] as tf.Tensor).dataSync() as Float32Array;
+    const K = (args[4] as tf.Tensor).dataSync() as Float32Array;
+    // Saved for backpropagation: pre-activations A and outputs Z of the gate hidden
+    // layers, gate activations (f, i, o, g), cell states C, tanh(C), hidden states Hs.
+    const A = new Float32Array(T * B * G4);
+    const Z = new Float32Array(T * B * G4);
+    const act = new Float32Array(T * B * 4 * H);
+    const C = new Float32Array((T + 1) * B * H);
+    const TH = new Float32Array(T * B * H);
+    const Hs = new Float32Array((T + 1) * B * H);
+    const out = new Float32Array(B * T * H);
+    const u = new Float64Array(H);
+    for (let t = 0; t < T; t++) {
+      for (let b = 0; b < B; b++) {
+        const hPrev = (t * B + b) * H;
+        const row = (t * B + b) * G4;
+        const xRow = (b * T + t) * G4;
+        for (let j = 0; j < G4; j++) A[row + j] = X[xRow + j];
+        for (let r = 0; r < H; r++) {
+          const hv = Hs[hPrev + r];
+          if (hv === 0) continue;
+          const w = r * G4;
+          for (let j = 0; j < G4; j++) A[row + j] += hv * W1[w + j];
+        }
+        for (let j = 0; j < G4; j++) {
+          const a = A[row + j];
+          Z[row + j] = (a > 0 ? a : 0.01 * a) * K[b * G4 + j];
+        }
+        const actRow = (t * B + b) * 4 * H;
+        for (let k = 0; k < 4; k++) {
+          for (let q = 0; q < H; q++) u[q] = B2[k * H + q];
+          for (let j = 0; j < G; j++) {
+            const zv = Z[row + k * G + j];
+            if (zv === 0) continue;
+            const w = (k * G + j) * H;
+            for (let q = 0; q < H; q++) u[q] += zv * W2[w + q];
+          }
+          for (let q = 0; q < H; q++) act[actRow + k * H + q] = k === 3 ? Math.tanh(u[q]) : 1 / (1 + Math.exp(-u[q]));
+        }
+        const cPrev = (t * B + b) * H;
+        const cNext = ((t + 1) * B + b) * H;
+        for (let q = 0; q < H; q++) {
+          const f = act[actRow + q];
+          const i = act[actRow + H + q];
+          const o = act[actRow + 2 * H + q];
+          const g = act[actRow + 3 * H + q];
+          const c = f * C[cPrev + q] + i * g;
+          const th = Math.tanh(c);
+          C[cNext + q] = c;
+          TH[cPrev + q] = th;
+          Hs[cNext + q] = o * th;
+          out[(b * T + t) * H + q] = o * th;
+        }
+      }
+    }
+    const value = tf.tensor3d(out, [B, T, H]);
+    const gradFunc = (dy: tf.Tensor): tf.Tensor[] => {
+      const DY = dy.dataSync();
+      const dX = new Float32Array(B * T * G4);
+      const dW1 = new Float64Array(H * G4);
+      const dW2 = new Float64Array(4 * G * H);
+      const dB2 = new Float64Array(4 * H);
+      const dhNext = new Float64Array(B * H);
+      const dcNext = new Float64Array(B * H);
+      const du = new Float64Array(4 * H);
+      const da = new Float64Array(G4);
+      for (let t = T - 1; t >= 0; t--) {
+        for (let b = 0; b < B; b++) {
+          const actRow = (t * B + b) * 4 * H;
+          const cPrev = (t * B + b) * H;
+          for (let q = 0; q < H; q++) {
+            const f = act[actRow + q];
+            const i = act[actRow + H + q];
+            const o = act[actRow + 2 * H + q];
+            const g = act[actRow + 3 * H + q];
+            const th = TH[cPrev + q];
+            const dh = DY[(b * T + t) * H + q] + dhNext[b * H + q];
+            const dc = dh * o * (1 - th * th) + dcNext[b * H + q];
+            du[q] = dc * C[cPrev + q] * f * (1 - f);
+            du[H + q] = dc * g * i * (1 - i);
+            du[2 * H + q] = dh * th * o * (1 - o);
+            du[3 * H + q] = dc * i * (1 - g * g);
+            dcNext[b * H + q] = dc * f;
+          }
+          for (let q = 0; q < 4 * H; q++) dB2[q] += du[q];
+          const row = (t * B + b) * G4;
+          for (let k = 0; k < 4; k++) {
+            for (let j = 0; j < G; j++) {
+              const zv = Z[row + k * G + j];
+              const w = (k * G + j) * H;
+              let dz = 0;
+              for (let q = 0; q < H; q++) {
+                dz += du[k * H + q] * W2[w + q];
+                dW2[w + q] += zv * du[k * H + q];
+              }
+              const a = A[row + k * G + j];
+              da[k * G + j] = dz * K[b * G4 + k * G + j] * (a > 0 ? 1 : 0.01);
+            }
+          }
+          const xRow = (b * T + t) * G4;
+          for (let j = 0; j < G4; j++) dX[xRow + j] = da[j];
+          const hPrev = (t * B + b) * H;
+          for (let r = 0; r < H; r++) {
+            const hv = Hs[hPrev + r];
+            const w = r * G4;
+            let dh = 0;
+            for (let j = 0; j < G4; j++) {
+              dh += da[j] * W1[w + j];
+              dW1[w + j] += hv * da[j];
+            }
+            dhNext[b * H + r] = dh;
+          }
+        }
+      }
+      return [
+        tf.tensor3d(dX, [B, T, G4]), tf.tensor2d(Float32Array.from(dW1), [H, G4]),
+        tf.tensor3d(Float32Array.from(dW2), [4, G, H]), tf.tensor2d(Float32Array.from(dB2), [4, H]), tf.zeros([B, G4]),
+      ];
+    };
+    return { value, gradFunc };
   });
+  return run(projected, w1h, w2, b2, keep) as tf.Tensor3D;
 }
 
 /**

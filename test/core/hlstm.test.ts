@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '../../core/tf.ts';
-import { HLSTM_GATES, HLstmCell, runHLstm } from '../../core/sparse/hlstm.ts';
+import { HLSTM_GATES, HLstmCell, defaultHLstmKernel, runHLstm, type HLstmKernel } from '../../core/sparse/hlstm.ts';
 import { MaskedOptimizer } from '../../core/train/optimizer.ts';
 import { noLeaks } from '../helpers/tensors.ts';
 
@@ -90,17 +90,18 @@ test('the cell matches a float64 reference of the H-LSTM equations, and two cell
     const cells = [1, 2].map((s) => new HLstmCell({ name: `c${s}`, inputSize: In, units: 3, gateHidden: 5, seed: s }));
     const xs = [randomInput(B, T, In, 7), randomInput(B, T, In, 8)];
     const inputs = xs.map((v) => tf.tensor3d(v, [B, T, In]));
-    const joint = runHLstm(cells, inputs, { training: false });
+    const joint = runHLstm(cells, inputs, { training: false }, 'host');
+    const graph = runHLstm(cells, inputs, { training: false }, 'graph');
     cells.forEach((cell, d) => {
       const expected = reference(cell, xs[d], B, T);
       const alone = cell.apply(inputs[d], { training: false });
-      for (const got of [joint[d], alone]) {
+      for (const got of [joint[d], graph[d], alone]) {
         const values = got.dataSync();
         expected.forEach((e, i) => assert.ok(Math.abs(values[i] - e) < 1e-5, `cell ${d} value ${i}: ${values[i]} vs reference ${e}`));
       }
       alone.dispose();
     });
-    tf.dispose([...inputs, ...joint]);
+    tf.dispose([...inputs, ...joint, ...graph]);
     cells.forEach((c) => c.dispose());
   });
 });
@@ -140,14 +141,14 @@ test('a masked connection contributes nothing, still gets a growth gradient, and
   });
 });
 
-test('gradients of every tensor of a tiny cell agree with central finite differences', async () => {
+for (const kernel of ['host', 'graph'] as HLstmKernel[]) test(`${kernel} kernel: gradients of every tensor of a tiny cell agree with central finite differences`, async () => {
   await noLeaks(() => {
     const cell = new HLstmCell({ name: 'rnn', inputSize: 2, units: 2, gateHidden: 3, dropout: 0, seed: 11 });
     const x = tf.tensor3d(randomInput(2, 3, 2, 12), [2, 3, 2]);
     const probe = tf.randomNormal([2, 3, 2], 0, 1, 'float32', 13);
     const loss = (ws: tf.Tensor[]) => tf.tidy(() => {
       const weights = new Map(cell.params.map((p, i) => [p.name, ws[i]]));
-      return cell.apply(x, { training: false, weights }).mul(probe).sum() as tf.Scalar;
+      return runHLstm([cell], [x], { training: false, weights }, kernel)[0].mul(probe).sum() as tf.Scalar;
     });
     const base = cell.params.map((p) => tf.tidy(() => p.effective()));
     const analytic = tf.grads((...ws: tf.Tensor[]) => loss(ws))(base);
@@ -195,5 +196,32 @@ test('dropout on the gate hidden layers acts in training only, with one mask per
     x.dispose();
     cell.dispose();
     plain.dispose();
+  });
+});
+
+test('the host and graph kernels give the same gradients for the weights and the input, dropout included', async () => {
+  await noLeaks(() => {
+    assert.equal(defaultHLstmKernel(), 'host', 'tests run on the cpu backend');
+    const cell = new HLstmCell({ name: 'rnn', inputSize: 4, units: 5, gateHidden: 6, dropout: 0.3, seed: 21 });
+    const x = tf.tensor3d(randomInput(3, 7, 4, 22), [3, 7, 4]);
+    const probe = tf.randomNormal([3, 7, 5], 0, 1, 'float32', 23);
+    const gradsOf = (kernel: HLstmKernel, seed: number) => {
+      // Same dropout masks for both kernels: reset the cell's dropout seed.
+      (cell as unknown as { dropoutSeed: number }).dropoutSeed = seed;
+      const effective = cell.params.map((p) => p.effective());
+      const grads = tf.grads((input: tf.Tensor, ...ws: tf.Tensor[]) => {
+        const weights = new Map(cell.params.map((p, i) => [p.name, ws[i]]));
+        return runHLstm([cell], [input], { training: true, weights }, kernel)[0].mul(probe).sum() as tf.Scalar;
+      })([x, ...effective]);
+      const values = grads.map((g) => Array.from(g.dataSync()));
+      tf.dispose([...effective, ...grads]);
+      return values;
+    };
+    const host = gradsOf('host', 5);
+    const graph = gradsOf('graph', 5);
+    host.forEach((h, i) => h.forEach((v, k) => assert.ok(Math.abs(v - graph[i][k]) < 1e-4 * (1 + Math.abs(v)), `tensor ${i} entry ${k}: host ${v} vs graph ${graph[i][k]}`)));
+    assert.ok(host[0].some((v) => v !== 0));
+    tf.dispose([x, probe]);
+    cell.dispose();
   });
 });
