@@ -41,11 +41,8 @@ async function run(message: ParentMessage): Promise<void> {
     code = 1;
   }
   // Exit explicitly: the wasm backend's worker threads would keep the process alive.
-  finished = true;
   process.exit(code);
 }
-
-let finished = false;
 
 if (!process.send) {
   process.stderr.write('daemon/trainer/child.ts is started by the bonsai daemon with an IPC channel; it does nothing on its own\n');
@@ -55,6 +52,4 @@ process.once('message', (message: ParentMessage) => {
   if (message?.type === 'run') void run(message);
 });
 // The parent is gone: nobody is waiting for this update.
-process.once('disconnect', () => {
-  if (!finished) process.exit(1);
-});
+process.once('disconnect', () => process.exit(1));

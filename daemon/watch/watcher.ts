@@ -56,6 +56,7 @@ export class InboxWatcher {
   private readonly inbox: string;
   private watcher: FSWatcher | null = null;
   private reconcileTimer: NodeJS.Timeout | null = null;
+  private settleTimer: NodeJS.Timeout | null = null;
   private readonly waiting = new Map<string, { timer: NodeJS.Timeout | null; look?: Look }>();
   private readonly inFlight = new Map<string, Promise<void>>();
   /** Paths that got an event while in flight: looked at again when the hand-over ends. */
@@ -84,9 +85,17 @@ export class InboxWatcher {
     this.watcher = watcher;
     watcher.on('add', (p) => this.onEvent(p));
     watcher.on('change', (p) => this.onEvent(p));
+    // A folder that appears (a label folder moved in whole) is scanned at once: its files may predate its watch.
+    watcher.on('addDir', (p) => {
+      if (p !== this.inbox) this.scan(p);
+    });
     watcher.on('error', (err) => this.args.log.warn('watch.error', { error: err }));
     await new Promise<void>((ready) => watcher.once('ready', () => ready()));
     await this.reconcile();
+    // chokidar takes the baseline of its polls just after 'ready': a change in between is never reported.
+    // One more scan once that baseline is surely taken closes the gap (later ones are the periodic scans).
+    this.settleTimer = setTimeout(() => void this.reconcile(), Math.max(250, 3 * this.args.pollIntervalMs));
+    this.settleTimer.unref();
     if (this.args.reconcileIntervalMs > 0) {
       this.reconcileTimer = setInterval(() => void this.reconcile(), this.args.reconcileIntervalMs);
       this.reconcileTimer.unref();
@@ -98,7 +107,9 @@ export class InboxWatcher {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.reconcileTimer) clearInterval(this.reconcileTimer);
+    if (this.settleTimer) clearTimeout(this.settleTimer);
     this.reconcileTimer = null;
+    this.settleTimer = null;
     for (const w of this.waiting.values()) if (w.timer) clearTimeout(w.timer);
     this.waiting.clear();
     const watcher = this.watcher;
@@ -111,16 +122,23 @@ export class InboxWatcher {
   /** Scans the whole inbox and looks at every sample file in it; returns how many were found. */
   async reconcile(): Promise<number> {
     if (this.stopped) return 0;
+    const found = this.scan(this.inbox);
+    this.counts.scans += 1;
+    if (found > 0) this.args.log.debug('watch.reconciled', { files: found });
+    return found;
+  }
+
+  /** Looks at every sample file under `dir`; returns how many were found. */
+  private scan(dir: string): number {
+    if (this.stopped) return 0;
     let files: string[];
     try {
-      files = inboxCandidates(this.inbox);
+      files = inboxCandidates(dir);
     } catch (err) {
-      this.args.log.warn('watch.scan_failed', { inbox: this.inbox, error: err });
+      this.args.log.warn('watch.scan_failed', { dir, error: err });
       return 0;
     }
-    this.counts.scans += 1;
     for (const f of files) this.consider(f);
-    if (files.length > 0) this.args.log.debug('watch.reconciled', { files: files.length });
     return files.length;
   }
 

@@ -12,7 +12,8 @@ import { drop, FAST_UPDATE, predictPng, tempStateDir, testConfig, TINY_MODEL, wa
 
 test('concurrent predictions across several swaps: zero failures, and versions only move forward', async () => {
   const stateDir = tempStateDir();
-  const d = await startDaemon(testConfig(stateDir), { model: TINY_MODEL, update: FAST_UPDATE, log: new MemoryLog(), defaultMetrics: false });
+  // The gate lets every candidate through: this test is about swaps (gate.test.ts and e2e-update.test.ts test the gate).
+  const d = await startDaemon(testConfig(stateDir, { gate: { tolerance: 1 } }), { model: TINY_MODEL, update: FAST_UPDATE, log: new MemoryLog(), defaultMetrics: false });
   try {
     await drop(join(stateDir, 'inbox'), 40, 0);
     await waitFor('version 1', () => d.holder.version === 1, 45_000);
@@ -62,7 +63,7 @@ test('concurrent predictions across several swaps: zero failures, and versions o
 test('a trainer killed mid-update fails that update only: the champion keeps serving and the samples are retried', async () => {
   const stateDir = tempStateDir();
   const log = new MemoryLog();
-  const d = await startDaemon(testConfig(stateDir, { triggers: { minIntervalSec: 2 } }), { model: TINY_MODEL, update: FAST_UPDATE, log, defaultMetrics: false });
+  const d = await startDaemon(testConfig(stateDir, { triggers: { minIntervalSec: 2 }, gate: { tolerance: 1 } }), { model: TINY_MODEL, update: FAST_UPDATE, log, defaultMetrics: false });
   try {
     await drop(join(stateDir, 'inbox'), 40, 0);
     await waitFor('version 1', () => d.holder.version === 1 && !d.scheduler.busy, 45_000);

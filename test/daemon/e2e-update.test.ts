@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import type { ConfigInput } from '../../config/index.ts';
 import { startDaemon, type Daemon } from '../../daemon/daemon.ts';
 import { MemoryLog } from '../../daemon/logging.ts';
 import { listFiles } from '../../pipelines/ingest/index.ts';
@@ -17,7 +18,7 @@ import { drop, FAST_UPDATE, LABELS, predictPng, tempStateDir, testConfig, TINY_M
 interface MetricFamily { name: string; type: string; metrics: Array<{ labels?: Record<string, string>; value?: string; buckets?: Record<string, string> }> }
 const parsePrometheus = createRequire(import.meta.url)('parse-prometheus-text-format') as (text: string) => MetricFamily[];
 
-async function withDaemon(fn: (d: Daemon, stateDir: string, log: MemoryLog) => Promise<void>, options: Parameters<typeof startDaemon>[1] = {}, config = {}): Promise<void> {
+async function withDaemon(fn: (d: Daemon, stateDir: string, log: MemoryLog) => Promise<void>, options: Parameters<typeof startDaemon>[1] = {}, config: ConfigInput = {}): Promise<void> {
   const stateDir = tempStateDir();
   const log = new MemoryLog();
   const d = await startDaemon(testConfig(stateDir, config), { model: TINY_MODEL, update: FAST_UPDATE, log, defaultMetrics: false, ...options });
@@ -34,6 +35,8 @@ async function finished(d: Daemon, n: number): Promise<void> {
 }
 
 test('dropped files are stored, trigger an update, and the promoted version answers predictions', async () => {
+  // Arrival order (and so batch order) varies between runs; a small tolerance keeps a one-sample
+  // difference on ~9 validation samples from rejecting the second version.
   await withDaemon(async (d, stateDir, log) => {
     assert.equal(d.holder.version, null);
     const none = await predictPng(d.url, 0, 999);
@@ -91,7 +94,7 @@ test('dropped files are stored, trigger an update, and the promoted version answ
     assert.equal(typeof promoted[1].candidateError, 'number');
     assert.equal(log.named('update.started').length, 2);
     assert.equal(log.named('model.swapped').length, 2);
-  });
+  }, {}, { gate: { tolerance: 0.25 } });
 });
 
 test('a candidate worse than the champion is rejected with the reason and the champion keeps serving', async () => {
