@@ -15,7 +15,7 @@
 import { EventEmitter } from 'node:events';
 import { BonsaiError } from '../../core/errors.ts';
 import type { SampleStore } from '../../pipelines/store/index.ts';
-import type { BonsaiMetrics } from '../metrics/registry.ts';
+import { LABEL_VALUES, type BonsaiMetrics } from '../metrics/registry.ts';
 import type { Manifest, ModelRegistry } from '../registry/index.ts';
 import type { ModelHolder } from '../serving/holder.ts';
 import type { PrequentialScorer } from '../prequential.ts';
@@ -278,15 +278,21 @@ export class Updater {
     this.events.emit('progress', { ...this.state }, p);
   }
 
+  /** Training cost and phase durations into the metrics; core's `eval` passes count as `evaluate`. */
   private relayCost(result: TrainResult): void {
     const { metrics } = this.args;
+    const training: readonly string[] = LABEL_VALUES.trainingPhase;
     for (const [phase, cost] of Object.entries(result.cost.phases)) {
-      metrics.trainingSampleEpochs.inc({ phase }, cost.sampleEpochs);
+      if (training.includes(phase)) metrics.trainingSampleEpochs.inc({ phase }, cost.sampleEpochs);
     }
     metrics.trainingFlops.inc(result.cost.flops);
+    const seconds = new Map<string, number>();
     for (const [phase, s] of Object.entries(result.timings)) {
-      if (phase !== 'load' && phase !== 'publish') metrics.updateDuration.observe({ phase }, s);
+      const name = phase === 'eval' ? 'evaluate' : phase;
+      seconds.set(name, (seconds.get(name) ?? 0) + s);
     }
+    const phases: readonly string[] = LABEL_VALUES.updatePhase;
+    for (const [phase, s] of seconds) if (phases.includes(phase) && phase !== 'total') metrics.updateDuration.observe({ phase }, s);
   }
 
   private record(request: UpdateRequest, outcome: UpdateOutcome, result: TrainResult | null, parent: number | null, startedAt: number, t0: number,

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import type { ConfigInput } from '../../config/index.ts';
 import { startDaemon, type Daemon } from '../../daemon/daemon.ts';
 import { MemoryLog } from '../../daemon/logging.ts';
+import { LABEL_VALUES } from '../../daemon/metrics/index.ts';
 import { listFiles } from '../../pipelines/ingest/index.ts';
 import { startTrainer } from '../../daemon/trainer/index.ts';
 import { drop, FAST_UPDATE, LABELS, predictPng, tempStateDir, testConfig, TINY_MODEL, waitFor } from './e2e-helpers.ts';
@@ -165,6 +166,11 @@ test('/metrics parses as Prometheus text and has every metric of docs/metrics.md
     assert.ok(preq >= 0.5 && preq <= 1, `prequential accuracy ${preq}`);
     assert.equal(value('bonsai_predict_requests_total', { code: '200' }), 3);
     assert.equal(value('bonsai_model_swaps_total', { outcome: 'ok' }), 1);
+    // Phase labels stay within the documented sets (core's own `eval` passes count as `evaluate`).
+    // (From the text: the parser folds a histogram's labelled series into one.)
+    const phases = new Set([...text.matchAll(/^bonsai_update_duration_seconds_count\{phase="([^"]+)"\}/gm)].map((m) => m[1]));
+    assert.deepEqual([...phases].sort(), [...LABEL_VALUES.updatePhase].sort());
+    assert.match(text, /^bonsai_update_duration_seconds_count\{phase="evaluate"\} 1$/m);
     assert.ok(readdirSync(join(stateDir, 'models')).includes('history.jsonl'));
   });
 });
