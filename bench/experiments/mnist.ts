@@ -104,6 +104,8 @@ export interface MnistExperimentArgs {
   seed?: number;
   /** The command line, recorded in results.md. */
   command?: string;
+  /** Run only this part and merge it into an existing results.json (e.g. `fig4`). */
+  only?: 'fig4';
   progress?: ProgressSink;
 }
 
@@ -165,6 +167,14 @@ export async function runMnistExperiment(args: MnistExperimentArgs): Promise<Exp
   const splits = mnistSplits({ seed, validation: spec.validation, limit: spec.limit || undefined, testLimit: spec.testLimit || undefined });
   const modelSpec = { arch: args.model, inputShape: [28, 28, 1], numClasses: 10 };
   await mkdir(args.out, { recursive: true });
+  if (args.only === 'fig4') {
+    const existing = JSON.parse(await readFile(join(args.out, 'results.json'), 'utf8')) as ExperimentResults;
+    existing.extra.fig4 = await fig4(args.out, config, seed, spec, progress);
+    existing.extra.fig4Command = args.command;
+    await writeResults(args.out, existing);
+    progress.stop();
+    return existing;
+  }
   const checkpointDir = join(args.out, 'checkpoint');
   const fingerprint = JSON.stringify({ model: args.model, profile: args.profile, seed, config, spec });
   const resumed = await loadState(checkpointDir);
@@ -333,7 +343,9 @@ async function fig4(out: string, config: UpdateConfig, seed: number, spec: Profi
     const validation = relabel(filterClasses(splits.validation, seen));
     const result: UpdateResult = runUpdate({
       strategy: 'ours', previous: state, spec: { arch: 'lenet300', inputShape: [28, 28, 1], numClasses: seen.length }, task,
-      data: { newData, allData, validation, numClasses: seen.length }, config: { ...config, augment: false, maxPruneIterations: 0 },
+      // A sparse seed network (2 % of the connections, as growth needs dormant ones to
+      // grow) and growth only, no pruning, so the map shows what growth added.
+      data: { newData, allData, validation, numClasses: seen.length }, config: { ...config, augment: false, maxPruneIterations: 0, initialDensity: 0.02 },
       hooks: { onProgress: (e) => progress.event(`fig4 ${seen.join('')}`, e) },
     });
     state = result.state;
@@ -345,7 +357,7 @@ async function fig4(out: string, config: UpdateConfig, seed: number, spec: Profi
   }
   state?.model.dispose();
   await heatmapGridPng(join(out, 'fig4-grown-connections.png'), maps, 28, 28, 8);
-  return { stages, png: 'fig4-grown-connections.png', note: 'live input-to-hidden connections per pixel after growth (no pruning), stages: [1,2], +0, +6, +7' };
+  return { stages, png: 'fig4-grown-connections.png', note: 'live input-to-hidden connections per pixel after growth from a 2 % seed network (no pruning), stages: [1,2], +0, +6, +7' };
 }
 
 async function writeResults(out: string, results: ExperimentResults): Promise<void> {
@@ -353,7 +365,7 @@ async function writeResults(out: string, results: ExperimentResults): Promise<vo
   const paper = paperTable(results.model);
   const points = (metric: (r: RoundResult) => number, paperMetric?: (row: NonNullable<typeof paper>[number], m: StrategyName) => number): Point[] => {
     const pts: Point[] = results.rounds.map((r) => ({ x: r.fraction * 100, y: metric(r), series: r.method }));
-    if (paper && paperMetric) for (const row of paper) for (const m of METHODS) pts.push({ x: row.fraction * 100, y: paperMetric(row, m), series: `paper ${m}`, dashed: true });
+    if (paper && paperMetric) for (const row of paper) for (const m of METHODS) pts.push({ x: row.fraction * 100, y: paperMetric(row, m), series: m, dashed: true });
     return pts;
   };
   const label = `${results.model} (${results.profile})`;
@@ -410,6 +422,7 @@ export function renderMarkdown(res: ExperimentResults): string {
   if (fig) {
     lines.push('', '## Fig. 4: class-incremental growth', '', '![grown connections](fig4-grown-connections.png)', '', 'Live connections from each input pixel to the first hidden layer after growth, for a model grown on digits 1 and 2, then with 0, 6 and 7 added (left to right).', '',
       '| classes | test error % | live params |', '|---|---:|---:|', ...fig.stages.map((s) => `| ${s.classes.join(', ')} | ${pct(s.testError)} | ${s.params} |`));
+    if (res.extra.fig4Command) lines.push('', `Fig. 4 made by \`${String(res.extra.fig4Command)}\`.`);
   }
   lines.push('', '## Plots', '', '![error](error.png)', '![parameters](params.png)', '![cost](cost.png)', '', 'Paper values (dashed): Dai, Yin, Jha, IEEE TETC 2020, Tables 2-5.', '');
   return lines.join('\n');
