@@ -13,24 +13,24 @@
  * in the inbox (to ingest), archive/ or quarantine/, models are whole versions
  * or nothing, and CURRENT names the champion.
  */
-import { readFileSync } from 'node:fs';
+import type { EventEmitter } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import * as tf from '../core/tf.ts';
 import { backendInfo, initBackend } from '../core/backend.ts';
 import { BonsaiError } from '../core/errors.ts';
-import { paperUpdateConfig, type UpdateConfig } from '../core/update/config.ts';
+import type { UpdateConfig } from '../core/update/config.ts';
 import type { Config } from '../config/index.ts';
 import { processAudio } from '../pipelines/audio/index.ts';
 import { processImage } from '../pipelines/image/index.ts';
 import { Ingestor, processorByContent, recover, stateLayout, type IngestContext, type IngestOutcome } from '../pipelines/ingest/index.ts';
 import { ManifestCache, resolveLabel } from '../pipelines/labels.ts';
 import { openStore, type SampleStore } from '../pipelines/store/index.ts';
-import type { AudioSpec, ImageSpec, IngestLimits, Modality } from '../pipelines/types.ts';
-import { buildServer, type RegistryOps, type ServerDeps } from './server/index.ts';
+import type { Modality } from '../pipelines/types.ts';
+import { buildServer, type ServerDeps } from './server/index.ts';
 import { createMetrics, PrequentialWindow, swapObserver, type BonsaiMetrics } from './metrics/index.ts';
-import { canTransition, championStack, openRegistry, type ModelRegistry } from './registry/index.ts';
-import { ModelHolder, type ModelInput } from './serving/index.ts';
+import { openRegistry, type ModelRegistry } from './registry/index.ts';
+import { ModelHolder } from './serving/index.ts';
 import { Lifecycle, handleSignals, type Plugin } from './lifecycle.ts';
 import { createLog, type Log } from './logging.ts';
 import { registryLoader } from './loader.ts';
@@ -38,7 +38,9 @@ import { PrequentialScorer } from './prequential.ts';
 import { Updater, reportModel, type TrainerHandle, type TrainerOptions, type UpdaterEvents, type ModelChoice } from './trainer/index.ts';
 import { UpdateScheduler, type RequestAnswer, type TriggerCounts } from './triggers/index.ts';
 import { InboxWatcher, lockStateDir } from './watch/index.ts';
-import type { EventEmitter } from 'node:events';
+import { audioSpec, imageSpec, limitsOf, modelChoice, packageVersion, preprocessors, readToken, registryOps, updateConfig } from './wiring.ts';
+
+export { modelChoice, readToken, updateConfig } from './wiring.ts';
 
 /** Programmatic options of `startDaemon` beyond the config (tests, benchmarks, the demo). */
 export interface DaemonOptions {
@@ -88,125 +90,11 @@ export interface Daemon {
   readonly stopped: Promise<void>;
 }
 
-function packageVersion(): string {
-  try {
-    return (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
-  } catch {
-    return 'unknown';
-  }
-}
-
-/** The bearer token: the env variable named by `server.tokenEnv`, else the file `server.tokenFile`. */
-export function readToken(config: Config, env: NodeJS.ProcessEnv = process.env): string | undefined {
-  const fromEnv = env[config.server.tokenEnv];
-  if (fromEnv) return fromEnv.trim();
-  if (config.server.tokenFile === null) return undefined;
-  try {
-    return readFileSync(config.server.tokenFile, 'utf8').trim() || undefined;
-  } catch (cause) {
-    throw new BonsaiError('BONSAI_DAEMON_TOKEN_UNREADABLE', `cannot read the API token file ${config.server.tokenFile}: ${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message}`,
-      { file: config.server.tokenFile }, { cause });
-  }
-}
-
-/** The image spec of the config, sized for `shape` ([h, w, c]) when given. */
-function imageSpec(config: Config, shape?: readonly number[]): ImageSpec {
-  const i = config.model.image;
-  const [height, width, channels] = shape && shape.length === 3 ? shape : [i.height, i.width, i.channels];
-  return { height, width, channels: channels === 3 ? 3 : 1, resize: i.resize, range: [i.range[0], i.range[1]] };
-}
-
-function audioSpec(config: Config): AudioSpec {
-  return { ...config.model.audio };
-}
-
-function limitsOf(config: Config): IngestLimits {
-  return { ...config.ingest.limits };
-}
-
-/** The network the daemon trains: config `model`, with programmatic overrides. */
-export function modelChoice(config: Config, override: Partial<ModelChoice> = {}): ModelChoice {
-  let inputShape = override.inputShape ?? (config.model.inputShape ? [...config.model.inputShape] : null);
-  if (inputShape === null) {
-    if (config.model.modality !== 'image') {
-      throw new BonsaiError('BONSAI_DAEMON_INPUT_SHAPE', 'model.inputShape must be set for audio models (recordings have no fixed size)', { modality: config.model.modality });
-    }
-    const i = config.model.image;
-    inputShape = [i.height, i.width, i.channels];
-  }
-  return { arch: override.arch ?? config.model.name, inputShape, options: override.options };
-}
-
-/** Grow-and-prune settings from config `algorithm` (paper section 4), with programmatic overrides. */
-export function updateConfig(config: Config, override: Partial<UpdateConfig> = {}): UpdateConfig {
-  const a = config.algorithm;
-  return {
-    ...paperUpdateConfig,
-    growthPercentile: a.growthPercentile,
-    growthInterval: a.growthInterval,
-    newDataEpochs: a.newDataEpochs,
-    allDataEpochs: a.allDataEpochs,
-    // The first model grows on all its data for as long as an update grows in total.
-    trainEpochs: a.newDataEpochs + a.allDataEpochs,
-    pruneFraction: a.pruneFraction / 100,
-    recoveryEpochsMax: a.recoveryEpochsMax,
-    nonRecoverable: a.nonRecoverable,
-    batchSize: a.batchSize,
-    optimizer: { kind: 'sgd', learningRate: a.learningRate, momentum: a.momentum },
-    augment: a.augment,
-    ...override,
-  };
-}
-
-/** The version a rollback would return to: the last earlier champion that may be promoted again. */
-async function rollbackTarget(registry: ModelRegistry, current: number | null): Promise<number | null> {
-  if (current === null) return null;
-  const stack = championStack(await registry.history());
-  if (stack[stack.length - 1] !== current) stack.push(current);
-  const versions = new Map((await registry.list()).map((v) => [v.version, v]));
-  for (let i = stack.length - 2; i >= 0; i--) {
-    const v = versions.get(stack[i]);
-    if (stack[i] !== current && v && canTransition(v.manifest.state, 'promoted')) return v.version;
-  }
-  return null;
-}
-
-function registryOps(registry: ModelRegistry, metrics: BonsaiMetrics, log: Log): RegistryOps {
-  const champion = async (): Promise<void> => {
-    const c = await registry.current();
-    if (c) reportModel(metrics, 'champion', c.manifest);
-  };
-  return {
-    async list() {
-      const current = (await registry.current())?.version ?? null;
-      const versions = (await registry.list()).map((v) => {
-        const m = v.manifest;
-        const live = Object.values(m.parameters).reduce((n, p) => n + p.live, 0);
-        const dense = Object.values(m.parameters).reduce((n, p) => n + p.total, 0);
-        return {
-          version: v.version, state: m.state, parent: m.parent, createdAt: m.createdAt, stateChangedAt: m.stateChangedAt, reason: m.reason,
-          samplesSeen: m.samplesSeen, liveParams: live, denseParams: dense, metrics: m.metrics, cost: m.cost, backend: m.backend,
-        };
-      });
-      return { current, previous: await rollbackTarget(registry, current), versions };
-    },
-    async promote(version) {
-      const v = await registry.promote(version, 'promoted by an operator (HTTP)');
-      log.info('model.promoted_by_operator', { version });
-      await champion();
-      return { version: v.version, state: v.manifest.state };
-    },
-    async rollback() {
-      const v = await registry.rollback('rolled back by an operator (HTTP)');
-      log.info('model.rolled_back', { version: v.version });
-      await champion();
-      return { version: v.version, state: v.manifest.state };
-    },
-  };
-}
-
 /** Starts the daemon; resolves once it serves (or throws, with every started part stopped again). */
 export async function startDaemon(config: Config, options: DaemonOptions = {}): Promise<Daemon> {
+  if (config.role === 'server') {
+    throw new BonsaiError('BONSAI_DAEMON_WRONG_ROLE', 'startDaemon runs the roles all and trainer; role server (serve a trainer\'s registry) runs with startServing (daemon/serving-only.ts), as bonsai start does', { role: config.role });
+  }
   const log = options.log ?? createLog({ level: config.log.level, format: config.log.format });
   const stateDir = resolve(config.stateDir);
   const layout = stateLayout(stateDir);
@@ -327,10 +215,7 @@ export async function startDaemon(config: Config, options: DaemonOptions = {}): 
         token,
         tokenHint: `set the ${config.server.tokenEnv} environment variable (or server.tokenFile in the config) and restart`,
         limits: { bodyLimitBytes: config.server.bodyLimitBytes },
-        preprocess: {
-          image: (bytes: Uint8Array, input: ModelInput) => processImage(bytes, imageSpec(config, input.inputShape), limitsOf(config)),
-          audio: (bytes: Uint8Array) => processAudio(bytes, audioSpec(config), limitsOf(config)),
-        },
+        preprocess: preprocessors(config),
         registry: registryOps(registry, metrics, log),
         updates: { requestUpdate: async (reason) => scheduler.request(reason) },
         status: { status: () => status() },
@@ -460,9 +345,6 @@ export async function startDaemon(config: Config, options: DaemonOptions = {}): 
     };
   };
 
-  if (config.role === 'server') {
-    throw new BonsaiError('BONSAI_DAEMON_ROLE_UNSUPPORTED', 'role "server" (serve only, from a shared registry) is not implemented yet; use role "all"', { role: config.role });
-  }
   await lifecycle.start();
   let unhook: (() => void) | null = null;
   if (options.signals) unhook = handleSignals(lifecycle, log);

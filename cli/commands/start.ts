@@ -9,6 +9,7 @@
 import type { Command } from 'commander';
 import { loadConfig, type StartFlags } from '../../config/index.ts';
 import { startDaemon } from '../../daemon/daemon.ts';
+import { startServing } from '../../daemon/serving-only.ts';
 
 /** Registers `bonsai start`. */
 export function registerStart(program: Command): Command {
@@ -22,7 +23,8 @@ export function registerStart(program: Command): Command {
     .option('--update-threshold <n>', 'start an update at this many new samples (default: 10% of the samples learned)')
     .action(async (flags: StartFlags) => {
       const config = loadConfig({ flags, env: process.env });
-      const daemon = await startDaemon(config, { signals: true });
+      // role server only serves a trainer's registry; all and trainer ingest, train and serve.
+      const daemon = config.role === 'server' ? await startServing(config, { signals: true }) : await startDaemon(config, { signals: true });
       await daemon.stopped;
       // Exit explicitly: compute backends may keep worker threads alive after a clean stop.
       process.exit(process.exitCode ?? 0);

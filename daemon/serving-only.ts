@@ -1,0 +1,233 @@
+/**
+ * `role: server`: a process that only serves. It opens the registry of a
+ * trainer (role `all` or `trainer`) read-only, on a shared volume, and follows
+ * its champion: it polls `models/CURRENT` every `ingest.pollIntervalMs` and
+ * hot-swaps to each new version (load, verify checksums, warm up, swap; a
+ * version that fails to load is not tried again until CURRENT moves on). It
+ * takes no lock, keeps no store and never writes, so any number of servers can
+ * follow one trainer. Updates, promotions and rollbacks asked of it over HTTP
+ * are forwarded to `trainerUrl` with the same bearer token.
+ *
+ *   plugins: backend -> registry (read-only) -> serving -> http -> follow CURRENT
+ */
+import type { AddressInfo } from 'node:net';
+import { join, resolve } from 'node:path';
+import * as tf from '../core/tf.ts';
+import { backendInfo, initBackend } from '../core/backend.ts';
+import { BonsaiError } from '../core/errors.ts';
+import type { Config } from '../config/index.ts';
+import { buildServer, type RegistryOps, type ServerDeps, type UpdateRequestResult } from './server/index.ts';
+import { createMetrics, swapObserver, type BonsaiMetrics } from './metrics/index.ts';
+import { openRegistry, type ModelRegistry } from './registry/index.ts';
+import { ModelHolder } from './serving/index.ts';
+import { Lifecycle, handleSignals, type Plugin } from './lifecycle.ts';
+import { createLog, type Log } from './logging.ts';
+import { registryLoader } from './loader.ts';
+import { reportModel } from './trainer/index.ts';
+import { packageVersion, preprocessors, readToken, registryOps } from './wiring.ts';
+
+/** Options of `startServing`. */
+export interface ServingOptions {
+  log?: Log;
+  /** Bearer token of mutating routes (also sent to the trainer); default from the config. */
+  token?: string;
+  version?: string;
+  /** Handle SIGTERM/SIGINT; default false. */
+  signals?: boolean;
+  defaultMetrics?: boolean;
+  /** Period of the CURRENT poll in ms; default `ingest.pollIntervalMs`. */
+  pollMs?: number;
+}
+
+/** A running serving-only process. */
+export interface ServingDaemon {
+  readonly config: Config;
+  readonly url: string;
+  readonly port: number;
+  readonly holder: ModelHolder;
+  readonly registry: ModelRegistry;
+  readonly metrics: BonsaiMetrics;
+  /** Checks CURRENT now and swaps if it moved (what the poll does). */
+  follow(): Promise<void>;
+  status(): Promise<Record<string, unknown>>;
+  stop(reason?: string): Promise<void>;
+  readonly stopped: Promise<void>;
+}
+
+/** Calls the trainer's HTTP API with the bearer token; throws `BONSAI_DAEMON_TRAINER_UNREACHABLE` when it cannot answer. */
+async function callTrainer(trainerUrl: string, path: string, token: string | undefined, body?: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
+  let res: Response;
+  try {
+    res = await fetch(new URL(path, trainerUrl), {
+      method: 'POST',
+      headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal: AbortSignal.timeout(30_000),
+    });
+  } catch (cause) {
+    throw new BonsaiError('BONSAI_DAEMON_TRAINER_UNREACHABLE', `cannot reach the trainer at ${trainerUrl}: ${(cause as Error).message}`, { trainerUrl, path }, { cause });
+  }
+  const json = (await res.json().catch(() => ({}))) as Record<string, unknown>;
+  return { status: res.status, json };
+}
+
+/** The trainer's error, re-thrown with its code (so the HTTP layer answers the same status). */
+function trainerError(trainerUrl: string, path: string, status: number, json: Record<string, unknown>): BonsaiError {
+  const e = (json.error ?? {}) as { code?: string; message?: string; details?: Record<string, unknown> };
+  return new BonsaiError(e.code ?? 'BONSAI_DAEMON_TRAINER_UNREACHABLE', `trainer ${trainerUrl} answered ${status} to ${path}: ${e.message ?? JSON.stringify(json)}`, { ...e.details, trainerUrl, status });
+}
+
+function forwardingOps(local: RegistryOps, trainerUrl: string | null, token: string | undefined): RegistryOps {
+  const forward = async (path: string): Promise<Record<string, unknown>> => {
+    if (trainerUrl === null) {
+      throw new BonsaiError('BONSAI_DAEMON_SERVER_READ_ONLY', 'this process serves a registry it does not own (role server) and has no trainerUrl to forward to; promote or roll back on the trainer', { path });
+    }
+    const { status, json } = await callTrainer(trainerUrl, path, token);
+    if (status !== 200) throw trainerError(trainerUrl, path, status, json);
+    return (json.registry as Record<string, unknown> | undefined) ?? json;
+  };
+  return {
+    list: () => local.list(),
+    promote: (version) => forward(`/v1/models/${version}/promote`),
+    rollback: async () => {
+      const answer = await forward('/v1/rollback');
+      return { ...answer, version: Number(answer.version) };
+    },
+  };
+}
+
+/** Starts a serving-only process (`role: server`); see the file comment. */
+export async function startServing(config: Config, options: ServingOptions = {}): Promise<ServingDaemon> {
+  const log = options.log ?? createLog({ level: config.log.level, format: config.log.format });
+  const stateDir = resolve(config.stateDir);
+  const token = options.token ?? readToken(config);
+  const pollMs = options.pollMs ?? config.ingest.pollIntervalMs;
+  const metrics = createMetrics({ version: options.version ?? packageVersion(), tfjsVersion: tf.version_core, tfMemory: () => tf.memory(), defaultMetrics: options.defaultMetrics });
+  let registry!: ModelRegistry;
+  let holder!: ModelHolder;
+  let app: ReturnType<typeof buildServer> | null = null;
+  let url = '';
+  let port = 0;
+  let timer: NodeJS.Timeout | null = null;
+  let failedVersion: number | null = null;
+  let lastProblem: string | null = null;
+  let following: Promise<void> | null = null;
+
+  const followNow = async (): Promise<void> => {
+    let champion;
+    try {
+      champion = await registry.current();
+      lastProblem = null;
+    } catch (err) {
+      const code = err instanceof BonsaiError ? err.code : 'unknown';
+      if (code !== lastProblem) log.warn('follow.registry_unreadable', { dir: registry.dir, error: err });
+      lastProblem = code;
+      return;
+    }
+    if (champion === null || champion.version === holder.version || champion.version === failedVersion) return;
+    const result = await holder.swapTo(champion.version);
+    if (result.outcome === 'failed') failedVersion = champion.version;
+    else {
+      failedVersion = null;
+      reportModel(metrics, 'champion', champion.manifest);
+    }
+  };
+  const follow = (): Promise<void> => {
+    following ??= followNow().finally(() => { following = null; });
+    return following;
+  };
+
+  const plugins: Plugin[] = [
+    {
+      name: 'backend',
+      async start() {
+        const info = backendInfo() ?? await initBackend({ force: config.backend.name === 'auto' ? undefined : config.backend.name, threads: config.backend.threads ?? undefined });
+        metrics.setBuildInfo({ backend: info.name });
+        log.info('backend.ready', { backend: info.name, threads: info.threads, reason: info.reason });
+      },
+      async stop() {},
+    },
+    {
+      name: 'registry',
+      async start() { registry = await openRegistry(join(stateDir, 'models'), { readOnly: true }); },
+      async stop() {},
+    },
+    {
+      name: 'serving',
+      async start() {
+        const observe = swapObserver(metrics);
+        holder = new ModelHolder({
+          loader: registryLoader(registry, config.model.modality),
+          onSwap: (r) => {
+            observe(r);
+            if (r.outcome === 'ok') log.info('model.swapped', { version: r.version, previous: r.previousVersion, seconds: Math.round(r.seconds * 1000) / 1000 });
+            else if (r.outcome === 'failed') log.error('model.swap_failed', { version: r.version, serving: r.servingVersion, error: r.error });
+          },
+        });
+        await follow();
+      },
+      async stop() { await holder.close(); },
+    },
+    {
+      name: 'http',
+      async start() {
+        const deps: ServerDeps = {
+          holder, metrics, token,
+          tokenHint: `set the ${config.server.tokenEnv} environment variable (or server.tokenFile in the config) and restart`,
+          limits: { bodyLimitBytes: config.server.bodyLimitBytes },
+          preprocess: preprocessors(config),
+          registry: forwardingOps(registryOps(registry, metrics, log), config.trainerUrl, token),
+          updates: {
+            requestUpdate: async (reason): Promise<UpdateRequestResult> => {
+              if (config.trainerUrl === null) return { accepted: false, state: 'no-trainer', message: 'this process only serves (role server) and no trainerUrl is configured' };
+              const { status, json } = await callTrainer(config.trainerUrl, '/v1/updates', token, { reason });
+              if (status === 202) return json as unknown as UpdateRequestResult;
+              const e = (json.error ?? {}) as { message?: string; details?: { state?: string } };
+              if (status === 409) return { accepted: false, state: e.details?.state ?? 'refused', message: e.message };
+              throw trainerError(config.trainerUrl, '/v1/updates', status, json);
+            },
+          },
+          status: { status: () => status() },
+          onError: (err, ctx) => log.error('http.error', { ...ctx, error: err }),
+        };
+        app = buildServer(deps);
+        await app.listen({ port: config.server.port, host: config.server.host });
+        const address = app.server.address() as AddressInfo;
+        port = address.port;
+        url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${port}`;
+        log.info('http.listening', { url, mutatingRoutes: token ? 'enabled' : 'disabled (no token)' });
+      },
+      async stop() { await app?.close(); },
+    },
+    {
+      name: 'follow',
+      async start() {
+        timer = setInterval(() => void follow(), pollMs);
+        timer.unref();
+        log.info('follow.started', { registry: registry.dir, pollMs, trainerUrl: config.trainerUrl });
+      },
+      async stop() {
+        if (timer) clearInterval(timer);
+        await following;
+      },
+    },
+  ];
+  const lifecycle = new Lifecycle(plugins, log);
+  const status = async (): Promise<Record<string, unknown>> => ({
+    state: lifecycle.state, role: 'server', stateDir, trainerUrl: config.trainerUrl, backend: backendInfo()?.name ?? null,
+    champion: await registry.current().then((c) => c?.version ?? null, () => null), failedVersion,
+  });
+  await lifecycle.start();
+  let unhook: (() => void) | null = null;
+  if (options.signals) unhook = handleSignals(lifecycle, log);
+  log.info('daemon.started', { url, stateDir, pid: process.pid, role: 'server', champion: holder.version, backend: backendInfo()?.name });
+  void lifecycle.stopped.then(() => {
+    unhook?.();
+    log.info('daemon.stopped', { stateDir });
+  });
+  return {
+    config, url, port, holder, registry, metrics, follow, status,
+    stop: (reason = 'stop requested') => lifecycle.stop(reason),
+    stopped: lifecycle.stopped,
+  };
+}

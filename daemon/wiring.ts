@@ -1,0 +1,147 @@
+/**
+ * The pieces `startDaemon` and `startServing` share: config -> pipeline specs,
+ * network and grow-and-prune settings, the API token, the registry's view for
+ * the HTTP admin routes, and the HTTP dependencies of model input.
+ */
+import { readFileSync } from 'node:fs';
+import { BonsaiError } from '../core/errors.ts';
+import { paperUpdateConfig, type UpdateConfig } from '../core/update/config.ts';
+import type { Config } from '../config/index.ts';
+import { processAudio } from '../pipelines/audio/index.ts';
+import { processImage } from '../pipelines/image/index.ts';
+import type { AudioSpec, ImageSpec, IngestLimits } from '../pipelines/types.ts';
+import type { Preprocessors, RegistryListing, RegistryOps } from './server/index.ts';
+import type { BonsaiMetrics } from './metrics/index.ts';
+import { canTransition, championStack, type ModelRegistry } from './registry/index.ts';
+import type { ModelInput } from './serving/index.ts';
+import type { Log } from './logging.ts';
+import { reportModel, type ModelChoice } from './trainer/index.ts';
+
+/** bonsai's version from package.json. */
+export function packageVersion(): string {
+  try {
+    return (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** The bearer token: the env variable named by `server.tokenEnv`, else the file `server.tokenFile`. */
+export function readToken(config: Config, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const fromEnv = env[config.server.tokenEnv];
+  if (fromEnv) return fromEnv.trim();
+  if (config.server.tokenFile === null) return undefined;
+  try {
+    return readFileSync(config.server.tokenFile, 'utf8').trim() || undefined;
+  } catch (cause) {
+    throw new BonsaiError('BONSAI_DAEMON_TOKEN_UNREADABLE', `cannot read the API token file ${config.server.tokenFile}: ${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message}`,
+      { file: config.server.tokenFile }, { cause });
+  }
+}
+
+/** The image spec of the config, sized for `shape` ([h, w, c]) when given. */
+export function imageSpec(config: Config, shape?: readonly number[]): ImageSpec {
+  const i = config.model.image;
+  const [height, width, channels] = shape && shape.length === 3 ? shape : [i.height, i.width, i.channels];
+  return { height, width, channels: channels === 3 ? 3 : 1, resize: i.resize, range: [i.range[0], i.range[1]] };
+}
+
+/** The audio spec of the config. */
+export function audioSpec(config: Config): AudioSpec {
+  return { ...config.model.audio };
+}
+
+/** The ingest limits of the config. */
+export function limitsOf(config: Config): IngestLimits {
+  return { ...config.ingest.limits };
+}
+
+/** The network the daemon trains: config `model`, with programmatic overrides. */
+export function modelChoice(config: Config, override: Partial<ModelChoice> = {}): ModelChoice {
+  let inputShape = override.inputShape ?? (config.model.inputShape ? [...config.model.inputShape] : null);
+  if (inputShape === null) {
+    if (config.model.modality !== 'image') {
+      throw new BonsaiError('BONSAI_DAEMON_INPUT_SHAPE', 'model.inputShape must be set for audio models (recordings have no fixed size)', { modality: config.model.modality });
+    }
+    const i = config.model.image;
+    inputShape = [i.height, i.width, i.channels];
+  }
+  return { arch: override.arch ?? config.model.name, inputShape, options: override.options };
+}
+
+/** Grow-and-prune settings from config `algorithm` (paper section 4), with programmatic overrides. */
+export function updateConfig(config: Config, override: Partial<UpdateConfig> = {}): UpdateConfig {
+  const a = config.algorithm;
+  return {
+    ...paperUpdateConfig,
+    growthPercentile: a.growthPercentile,
+    growthInterval: a.growthInterval,
+    newDataEpochs: a.newDataEpochs,
+    allDataEpochs: a.allDataEpochs,
+    // The first model grows on all its data for as long as an update grows in total.
+    trainEpochs: a.newDataEpochs + a.allDataEpochs,
+    pruneFraction: a.pruneFraction / 100,
+    recoveryEpochsMax: a.recoveryEpochsMax,
+    nonRecoverable: a.nonRecoverable,
+    batchSize: a.batchSize,
+    optimizer: { kind: 'sgd', learningRate: a.learningRate, momentum: a.momentum },
+    augment: a.augment,
+    ...override,
+  };
+}
+
+/** The version a rollback would return to: the last earlier champion that may be promoted again. */
+export async function rollbackTarget(registry: ModelRegistry, current: number | null): Promise<number | null> {
+  if (current === null) return null;
+  const stack = championStack(await registry.history());
+  if (stack[stack.length - 1] !== current) stack.push(current);
+  const versions = new Map((await registry.list()).map((v) => [v.version, v]));
+  for (let i = stack.length - 2; i >= 0; i--) {
+    const v = versions.get(stack[i]);
+    if (stack[i] !== current && v && canTransition(v.manifest.state, 'promoted')) return v.version;
+  }
+  return null;
+}
+
+/** The registry's view and operations behind the HTTP admin routes. */
+export function registryOps(registry: ModelRegistry, metrics: BonsaiMetrics, log: Log): RegistryOps {
+  const champion = async (): Promise<void> => {
+    const c = await registry.current();
+    if (c) reportModel(metrics, 'champion', c.manifest);
+  };
+  return {
+    async list(): Promise<RegistryListing> {
+      const current = (await registry.current())?.version ?? null;
+      const versions = (await registry.list()).map((v) => {
+        const m = v.manifest;
+        const live = Object.values(m.parameters).reduce((n, p) => n + p.live, 0);
+        const dense = Object.values(m.parameters).reduce((n, p) => n + p.total, 0);
+        return {
+          version: v.version, state: m.state, parent: m.parent, createdAt: m.createdAt, stateChangedAt: m.stateChangedAt, reason: m.reason,
+          samplesSeen: m.samplesSeen, liveParams: live, denseParams: dense, metrics: m.metrics, cost: m.cost, backend: m.backend,
+        };
+      });
+      return { current, previous: await rollbackTarget(registry, current), versions };
+    },
+    async promote(version) {
+      const v = await registry.promote(version, 'promoted by an operator (HTTP)');
+      log.info('model.promoted_by_operator', { version });
+      await champion();
+      return { version: v.version, state: v.manifest.state };
+    },
+    async rollback() {
+      const v = await registry.rollback('rolled back by an operator (HTTP)');
+      log.info('model.rolled_back', { version: v.version });
+      await champion();
+      return { version: v.version, state: v.manifest.state };
+    },
+  };
+}
+
+/** Image and WAV decoding for the live model's input (the ingestion pipelines). */
+export function preprocessors(config: Config): Preprocessors {
+  return {
+    image: (bytes: Uint8Array, input: ModelInput) => processImage(bytes, imageSpec(config, input.inputShape), limitsOf(config)),
+    audio: (bytes: Uint8Array) => processAudio(bytes, audioSpec(config), limitsOf(config)),
+  };
+}
