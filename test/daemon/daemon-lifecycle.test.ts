@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BonsaiError } from '../../core/errors.ts';
@@ -10,7 +10,7 @@ import { Lifecycle, assertLifecycle, handleSignals, type Plugin } from '../../da
 import { MemoryLog } from '../../daemon/logging.ts';
 import { startDaemon } from '../../daemon/daemon.ts';
 import { STATE_LOCK_FILE } from '../../daemon/watch/index.ts';
-import { FAST_UPDATE, tempStateDir, testConfig, TINY_MODEL, waitFor } from './e2e-helpers.ts';
+import { drop, FAST_UPDATE, tempStateDir, testConfig, TINY_MODEL, waitFor } from './e2e-helpers.ts';
 
 function recorder(calls: string[], name: string, failStart = false): Plugin {
   return {
@@ -81,6 +81,39 @@ test('one daemon per state directory: a second one fails with BONSAI_DAEMON_STAT
     rmSync(stateDir, { recursive: true, force: true });
   }
   assert.equal(existsSync(join(stateDir, STATE_LOCK_FILE)), false);
+});
+
+test('stopping during an update aborts it cleanly; the next start trains on the same samples', async () => {
+  const stateDir = tempStateDir();
+  const config = testConfig(stateDir);
+  const log = new MemoryLog();
+  const d = await startDaemon(config, { model: TINY_MODEL, update: FAST_UPDATE, log, defaultMetrics: false });
+  let stopping: Promise<void> | null = null;
+  d.events.on('progress', (_state, p) => {
+    if (p.kind === 'epoch') stopping ??= d.stop('SIGTERM');
+  });
+  try {
+    await drop(join(stateDir, 'inbox'), 40, 0);
+    await waitFor('the stop', () => stopping !== null, 45_000);
+    await stopping;
+    const aborted = log.named('update.aborted');
+    assert.equal(aborted.length, 1);
+    assert.equal(aborted[0].code, 'BONSAI_DAEMON_UPDATE_ABORTED');
+    assert.equal(d.updater.last()?.outcome, 'aborted');
+    assert.deepEqual(readdirSync(join(stateDir, 'models')).filter((n) => /^\d+$|^\.staging-/.test(n)), []);
+    assert.ok(log.events.findIndex((e) => e.event === 'watch.stopped') < log.events.findIndex((e) => e.event === 'update.aborted'));
+  } finally {
+    await d.stop();
+  }
+  const again = await startDaemon(config, { model: TINY_MODEL, update: FAST_UPDATE, log: new MemoryLog(), defaultMetrics: false });
+  try {
+    assert.equal(again.store.counts().pending, 40);
+    await waitFor('version 1', () => again.holder.version === 1 && !again.scheduler.busy, 45_000);
+    assert.equal(again.store.counts().pending, 0);
+  } finally {
+    await again.stop();
+    rmSync(stateDir, { recursive: true, force: true });
+  }
 });
 
 test('bonsai start runs until SIGTERM, then stops cleanly with status 0', async () => {
