@@ -105,7 +105,7 @@ export interface MnistExperimentArgs {
   /** The command line, recorded in results.md. */
   command?: string;
   /** Run only this part and merge it into an existing results.json (e.g. `fig4`). */
-  only?: 'fig4';
+  only?: 'fig4' | 'plots';
   progress?: ProgressSink;
 }
 
@@ -167,10 +167,12 @@ export async function runMnistExperiment(args: MnistExperimentArgs): Promise<Exp
   const splits = mnistSplits({ seed, validation: spec.validation, limit: spec.limit || undefined, testLimit: spec.testLimit || undefined });
   const modelSpec = { arch: args.model, inputShape: [28, 28, 1], numClasses: 10 };
   await mkdir(args.out, { recursive: true });
-  if (args.only === 'fig4') {
+  if (args.only !== undefined) {
     const existing = JSON.parse(await readFile(join(args.out, 'results.json'), 'utf8')) as ExperimentResults;
-    existing.extra.fig4 = await fig4(args.out, config, seed, spec, progress);
-    existing.extra.fig4Command = args.command;
+    if (args.only === 'fig4') {
+      existing.extra.fig4 = await fig4(args.out, config, seed, spec, progress);
+      existing.extra.fig4Command = args.command;
+    }
     await writeResults(args.out, existing);
     progress.stop();
     return existing;
