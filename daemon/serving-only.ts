@@ -160,7 +160,11 @@ export async function startServing(config: Config, options: ServingOptions = {})
           loader: registryLoader(registry, config.model.modality),
           onSwap: (r) => {
             observe(r);
-            if (r.outcome === 'ok') log.info('model.swapped', { version: r.version, previous: r.previousVersion, seconds: Math.round(r.seconds * 1000) / 1000 });
+            if (r.outcome === 'ok') {
+            log.info('model.swapped', { version: r.version, previous: r.previousVersion, seconds: Math.round(r.seconds * 1000) / 1000 });
+            // Size and quality of what this process serves (the champion's may differ during a rollout).
+            registry.get(r.version).then((v) => reportModel(metrics, 'serving', v.manifest), () => undefined);
+          }
             else if (r.outcome === 'failed') log.error('model.swap_failed', { version: r.version, serving: r.servingVersion, error: r.error });
           },
         });

@@ -162,6 +162,9 @@ test('/metrics parses as Prometheus text and has every metric of docs/metrics.md
     assert.ok(value('bonsai_training_sample_epochs_total', { phase: 'growth-all' }) > 0);
     assert.ok(value('bonsai_training_flops_total') > 0);
     assert.ok(value('bonsai_model_parameters', { role: 'champion', kind: 'live' }) > 0);
+    assert.equal(value('bonsai_model_parameters', { role: 'serving', kind: 'live' }), value('bonsai_model_parameters', { role: 'champion', kind: 'live' }));
+    assert.ok(value('bonsai_model_density_ratio', { role: 'serving', layer: 'fc1' }) <= 1);
+    assert.ok(value('bonsai_eval_error_ratio', { role: 'champion', dataset: 'validation' }) >= 0);
     const preq = value('bonsai_prequential_accuracy_ratio');
     assert.ok(preq >= 0.5 && preq <= 1, `prequential accuracy ${preq}`);
     assert.equal(value('bonsai_predict_requests_total', { code: '200' }), 3);
