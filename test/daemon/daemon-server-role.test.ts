@@ -36,7 +36,8 @@ test('a server follows the trainer\'s champion and forwards mutations to it', as
     const asked = await post(server.url, '/v1/updates', { reason: 'asked the server' });
     assert.equal(asked.status, 202);
     assert.equal(((await asked.json()) as { state: string }).state, 'started');
-    await waitFor('version 2 everywhere', () => trainer.holder.version === 2 && server.holder.version === 2, 45_000);
+    await waitFor('version 2 everywhere', () => trainer.updater.records().length === 2 && server.holder.version === 2, 45_000);
+    assert.equal(trainer.holder.version, 2);
     assert.equal(trainer.updater.last()?.trigger, 'manual');
     assert.equal(trainer.updater.last()?.reason, 'asked the server');
 
