@@ -25,7 +25,7 @@ test('a server follows the trainer\'s champion and forwards mutations to it', as
     await assert.rejects(startDaemon(testConfig(stateDir, { role: 'server' }), { log: new MemoryLog() }), (e: unknown) => e instanceof BonsaiError && e.code === 'BONSAI_DAEMON_WRONG_ROLE');
 
     await drop(join(stateDir, 'inbox'), 40, 0);
-    await waitFor('the server to follow version 1', () => server.holder.version === 1, 45_000);
+    await waitFor('the server to follow version 1', () => server.holder.version === 1 && !trainer.scheduler.busy, 45_000);
     const r = await predictPng(server.url, 1, 3);
     assert.equal(r.status, 200);
     assert.equal(r.body.version, 1);
