@@ -59,21 +59,26 @@ export async function lineChartPng(path: string, args: LineChartArgs): Promise<v
 }
 
 /**
- * A grid of heat maps (e.g. per-pixel connection counts, 28x28 each) as one PNG:
- * values scaled to 0-255 over the whole grid, each map enlarged `scale` times.
+ * A row of heat maps (e.g. per-pixel connection counts, 28x28 each) as one PNG,
+ * each map scaled from its own minimum (black) to its own maximum (white) and
+ * enlarged `scale` times.
  */
 export async function heatmapGridPng(path: string, maps: Float32Array[], height: number, width: number, scale = 8): Promise<void> {
-  let max = 0;
-  for (const m of maps) for (const v of m) max = Math.max(max, v);
   const gap = 2;
   const tileW = width * scale;
   const tileH = height * scale;
   const outW = maps.length * tileW + (maps.length - 1) * gap;
   const rgb = Buffer.alloc(outW * tileH * 3, 255);
   maps.forEach((m, t) => {
+    let min = Infinity;
+    let max = -Infinity;
+    for (const v of m) {
+      min = Math.min(min, v);
+      max = Math.max(max, v);
+    }
     for (let y = 0; y < tileH; y++) {
       for (let x = 0; x < tileW; x++) {
-        const v = max > 0 ? m[Math.floor(y / scale) * width + Math.floor(x / scale)] / max : 0;
+        const v = max > min ? (m[Math.floor(y / scale) * width + Math.floor(x / scale)] - min) / (max - min) : 0;
         // A dark-to-bright ramp (black -> red -> yellow -> white).
         const r = Math.min(1, v * 3);
         const g = Math.min(1, Math.max(0, v * 3 - 1));

@@ -338,8 +338,6 @@ async function fig4(out: string, config: UpdateConfig, seed: number, spec: Profi
   let allData: Dataset | null = null;
   const maps: Float32Array[] = [];
   let previous: Float32Array | null = null;
-  // Expected seed connections per pixel (2 % of 300 hidden units); the first stage's map subtracts it.
-  const seedCount = (_pixel: number) => 0.02 * 300;
   const stages: Array<{ classes: number[]; testError: number; params: number }> = [];
   for (const stage of FIG4_CLASS_STAGES) {
     seen = [...seen, ...stage];
@@ -358,8 +356,9 @@ async function fig4(out: string, config: UpdateConfig, seed: number, spec: Profi
     const model = result.state.model;
     const first = model.kernels[0];
     const perPixel = Float32Array.from(tf.tidy(() => first.mask.sum(1).dataSync() as Float32Array));
-    // Connections grown in this stage: live now minus live before it (nothing is pruned here).
-    maps.push(perPixel.map((v, i) => v - (previous ? previous[i] : seedCount(i))));
+    // Connections grown in this stage: live now minus live before it (nothing is pruned
+    // here); the first stage's live count less its uniform random seed.
+    maps.push(previous ? perPixel.map((v, i) => v - (previous as Float32Array)[i]) : perPixel);
     previous = perPixel;
     stages.push({ classes: [...seen], testError: task.errorRate(model, relabel(filterClasses(splits.test, seen)), 500), params: model.liveParams() });
   }
@@ -428,7 +427,7 @@ export function renderMarkdown(res: ExperimentResults): string {
   }
   const fig = res.extra.fig4 as { stages: Array<{ classes: number[]; testError: number; params: number }> } | undefined;
   if (fig) {
-    lines.push('', '## Fig. 4: class-incremental growth', '', '![grown connections](fig4-grown-connections.png)', '', 'Connections grown from each input pixel to the first hidden layer in each stage (brighter: more), for a LeNet-300-100 grown from a 2 % seed network on digits 1 and 2, then with 0, 6 and 7 added one class at a time (left to right; one growth step per phase, no pruning).', '',
+    lines.push('', '## Fig. 4: class-incremental growth', '', '![grown connections](fig4-grown-connections.png)', '', 'Connections grown from each input pixel to the first hidden layer in each stage (each panel from its fewest, black, to its most, white), for a LeNet-300-100 grown from a 2 % seed network on digits 1 and 2, then with 0, 6 and 7 added one class at a time (left to right; one growth step per phase, no pruning).', '',
       '| classes | test error % | live params |', '|---|---:|---:|', ...fig.stages.map((s) => `| ${s.classes.join(', ')} | ${pct(s.testError)} | ${s.params} |`));
     if (res.extra.fig4Command) lines.push('', `Fig. 4 made by \`${String(res.extra.fig4Command)}\`.`);
   }
