@@ -5,7 +5,8 @@
  * over characters plus the blank (the loss lives in core/losses/ctc.ts).
  *
  *   [B, T, F] MFCC frames
- *   -> conv1 (stride 2 in time and frequency), conv2, conv3 (stride 2 in frequency), leaky ReLU
+ *   -> conv1 (stride 2 in time and frequency), conv2, conv3 (stride 2 in frequency),
+ *      each with batch norm and leaky ReLU
  *   -> 3 x bidirectional H-LSTM (directions concatenated)
  *   -> FC to characters + blank, per frame: [B, ceil(T / 2), classes] logits
  *
@@ -22,6 +23,7 @@ import { BonsaiError } from '../errors.ts';
 import { type ForwardContext, type Layer, heNormal, leaky, weightOf } from '../sparse/layer.ts';
 import { MaskedParam } from '../sparse/maskedParam.ts';
 import { MaskedDense } from '../sparse/maskedDense.ts';
+import { BatchNorm } from '../sparse/batchNorm.ts';
 import { HLstmCell, runHLstm, sequenceLengthsOf } from '../sparse/hlstm.ts';
 import { MaskedModel, type ModelSpec } from './model.ts';
 import { registerModel } from './index.ts';
@@ -100,6 +102,8 @@ export interface Ds2Options {
   rnnLayers?: number;
   /** Dropout on the gate hidden layers (default 0.2, as in the paper). */
   dropout?: number;
+  /** Batch normalisation after each convolution, as in DeepSpeech2 (default true). */
+  batchNorm?: boolean;
 }
 
 /** Time and frequency strides of the three convolutions. */
@@ -129,6 +133,8 @@ function positiveInt(spec: ModelSpec, key: keyof Ds2Options, fallback: number): 
 export class DeepSpeech2 extends MaskedModel {
   readonly layers: Layer[];
   readonly convs: TimeFreqConv[];
+  /** Batch norm after each convolution (empty without). */
+  readonly norms: BatchNorm[];
   /** Forward and backward cell of each bidirectional layer. */
   readonly rnns: Array<[HLstmCell, HLstmCell]>;
   readonly fc: MaskedDense;
@@ -161,6 +167,7 @@ export class DeepSpeech2 extends MaskedModel {
       freq = Math.ceil(freq / STRIDES[i][1]);
       return conv;
     });
+    this.norms = option(spec, 'batchNorm') === false ? [] : filters.map((f, i) => new BatchNorm({ name: `bn${i + 1}`, channels: f }));
     let width = freq * channels;
     this.rnns = Array.from({ length: rnnLayers }, (_, i) => {
       const args = { inputSize: width, units: this.hidden, gateHidden, dropout };
@@ -171,7 +178,7 @@ export class DeepSpeech2 extends MaskedModel {
       ] as [HLstmCell, HLstmCell];
     });
     this.fc = new MaskedDense({ name: 'fc', inUnits: width, units: spec.numClasses, seed: seed(30) });
-    this.layers = [...this.convs, ...this.rnns.flat(), this.fc];
+    this.layers = [...this.convs.flatMap((c, i) => (this.norms[i] ? [c, this.norms[i]] : [c])), ...this.rnns.flat(), this.fc];
   }
 
   get head(): MaskedDense {
@@ -193,8 +200,10 @@ export class DeepSpeech2 extends MaskedModel {
       if (padded !== T) h = h.pad([[0, 0], [0, padded - T], [0, 0], [0, 0]]);
       let frames = padded;
       let valid = [...lengths];
-      for (const conv of this.convs) {
-        h = leaky(conv.apply(h, ctx));
+      for (const [i, conv] of this.convs.entries()) {
+        h = conv.apply(h, ctx);
+        if (this.norms[i]) h = this.norms[i].apply(h, ctx);
+        h = leaky(h);
         const stride = conv.args.strides[0];
         frames = Math.ceil(frames / stride);
         valid = valid.map((l) => Math.ceil(l / stride));

@@ -190,11 +190,13 @@ export function runHLstm(cells: readonly HLstmCell[], inputs: readonly tf.Tensor
   }));
 }
 
-/** The recurrence as tensor ops, one step at a time. */
+/**
+ * The recurrence as tensor ops: block-diagonal W2 [4G, 4H] and b2 [4H] (the cell
+ * update's part doubled for tanh via sigmoid), then `stepRecurrence`.
+ */
 function graphRecurrence(projected: tf.Tensor3D, w1h: tf.Tensor2D, w2: tf.Tensor[], b2: tf.Tensor[], keep: tf.Tensor2D | null): tf.Tensor {
-  const [B, T] = projected.shape;
+  const [B, , G4] = projected.shape;
   const [G, H] = w2[0].shape;
-  // Block-diagonal W2 [4G, 4H] and b2 [4H], the cell update's part doubled for tanh via sigmoid.
   const scaled = (k: number, t: tf.Tensor) => (k === 3 ? t.mul(2) : t);
   const w2bd = tf.concat(w2.map((w, k) => tf.concat([
     ...(k > 0 ? [tf.zeros([G, k * H])] : []),
@@ -202,20 +204,79 @@ function graphRecurrence(projected: tf.Tensor3D, w1h: tf.Tensor2D, w2: tf.Tensor
     ...(k < 3 ? [tf.zeros([G, (3 - k) * H])] : []),
   ], 1)), 0) as tf.Tensor2D;
   const b2all = tf.concat(b2.map((b, k) => scaled(k, b))) as tf.Tensor1D;
-  const steps = tf.unstack(projected, 1);
-  let h: tf.Tensor = tf.zeros([B, H]);
-  let c: tf.Tensor = tf.zeros([B, H]);
-  const outputs: tf.Tensor[] = [];
-  for (let t = 0; t < T; t++) {
-    let z = leaky(tf.matMul(h as tf.Tensor2D, w1h).add(steps[t]));
-    if (keep) z = z.mul(keep);
-    const gates = tf.sigmoid(tf.fused.matMul({ a: z as tf.Tensor2D, b: w2bd, bias: b2all }));
-    const [f, i, o, g] = tf.split(gates, 4, 1);
-    c = f.mul(c).add(i.mul(g.mul(2).sub(1)));
-    h = o.mul(tf.tanh(c));
-    outputs.push(h);
-  }
-  return tf.stack(outputs, 1);
+  return stepRecurrence(projected, w1h, w2bd, b2all, keep ?? tf.ones([B, G4]) as tf.Tensor2D);
+}
+
+/**
+ * One differentiable op over the whole sequence whose forward pass and
+ * backpropagation through time are both written as tensor ops, step by step.
+ * Per step, the forward pass is 14 ops and the backward pass about 25; the
+ * products that do not depend on the previous step (the weight gradients) run
+ * once over all steps. Automatic differentiation of the same loop records about
+ * 100 ops per step, and on backends with a fixed cost per op that is what a step
+ * costs.
+ *
+ * @param w2bd [4G, 4H] block-diagonal second layers; b2 [4H]; keep [B, 4G] dropout scales.
+ */
+function stepRecurrence(projected: tf.Tensor3D, w1h: tf.Tensor2D, w2bd: tf.Tensor2D, b2: tf.Tensor1D, keep: tf.Tensor2D): tf.Tensor3D {
+  const [B, T] = projected.shape;
+  const [H] = w1h.shape;
+  const run = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const [xp, w1, w2, bias, k] = args.slice(0, 5) as [tf.Tensor3D, tf.Tensor2D, tf.Tensor2D, tf.Tensor1D, tf.Tensor2D];
+    const save = args[5] as tf.GradSaveFunc;
+    const steps = tf.unstack(xp, 1);
+    const hs: tf.Tensor2D[] = [tf.zeros([B, H])];
+    const cs: tf.Tensor2D[] = [tf.zeros([B, H])];
+    const zs: tf.Tensor2D[] = [];
+    const gates: tf.Tensor2D[] = [];
+    const ths: tf.Tensor2D[] = [];
+    for (let t = 0; t < T; t++) {
+      const z = leaky(tf.matMul(hs[t], w1).add(steps[t])).mul(k) as tf.Tensor2D;
+      const act = tf.sigmoid(tf.fused.matMul({ a: z, b: w2, bias })) as tf.Tensor2D;
+      const [f, i, o, g] = tf.split(act, 4, 1);
+      const c = f.mul(cs[t]).add(i.mul(g.mul(2).sub(1))) as tf.Tensor2D;
+      const th = tf.tanh(c) as tf.Tensor2D;
+      zs.push(z);
+      gates.push(act);
+      cs.push(c);
+      ths.push(th);
+      hs.push(o.mul(th) as tf.Tensor2D);
+    }
+    // Inputs are saved too: the caller's tidy may dispose them before the backward pass.
+    save([...hs.slice(0, T), ...cs.slice(0, T), ...zs, ...gates, ...ths, w1, w2, k]);
+    const value = tf.stack(hs.slice(1), 1) as tf.Tensor3D;
+    const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] => {
+      const [hPrev, cPrev, z, act, th] = [0, 1, 2, 3, 4].map((j) => saved.slice(j * T, (j + 1) * T));
+      const [w1Saved, w2Saved, kSaved] = saved.slice(5 * T);
+      const w1t = w1Saved.transpose();
+      const w2t = w2Saved.transpose();
+      const k01 = kSaved.mul(0.01);
+      const dys = tf.unstack(dy, 1);
+      let dhNext: tf.Tensor = tf.zeros([B, H]);
+      let dcNext: tf.Tensor = tf.zeros([B, H]);
+      const dA: tf.Tensor[] = new Array(T);
+      const dPre: tf.Tensor[] = new Array(T);
+      for (let t = T - 1; t >= 0; t--) {
+        const [f, i, o, gs] = tf.split(act[t], 4, 1);
+        const g = gs.mul(2).sub(1);
+        const dh = dys[t].add(dhNext);
+        const dc = dh.mul(o).mul(tf.sub(1, th[t].square())).add(dcNext);
+        const dPost = tf.concat([dc.mul(cPrev[t]), dc.mul(g), dh.mul(th[t]), dc.mul(i).mul(2)], 1);
+        dcNext = dc.mul(f);
+        dPre[t] = dPost.mul(act[t].mul(tf.sub(1, act[t])));
+        dA[t] = tf.matMul(dPre[t] as tf.Tensor2D, w2t as tf.Tensor2D).mul(tf.where(z[t].greater(0), kSaved, k01));
+        dhNext = tf.matMul(dA[t] as tf.Tensor2D, w1t as tf.Tensor2D);
+      }
+      const dAll = tf.concat(dA, 0) as tf.Tensor2D; // [T * B, 4G], step-major
+      const dPreAll = tf.concat(dPre, 0) as tf.Tensor2D;
+      const dW1 = tf.matMul(tf.concat(hPrev, 0).transpose(), dAll);
+      const dW2 = tf.matMul(tf.concat(z, 0).transpose(), dPreAll);
+      const dX = dAll.reshape([T, B, -1]).transpose([1, 0, 2]);
+      return [dX, dW1, dW2, dPreAll.sum(0), tf.zerosLike(kSaved)];
+    };
+    return { value, gradFunc };
+  });
+  return run(projected, w1h, w2bd, b2, keep) as tf.Tensor3D;
 }
 
 /**
