@@ -2,8 +2,8 @@
  * `role: server`: a process that only serves. It opens the registry of a
  * trainer (role `all` or `trainer`) read-only, on a shared volume, and follows
  * its champion: it polls `models/CURRENT` every `ingest.pollIntervalMs` and
- * hot-swaps to each new version (load, verify checksums, warm up, swap; a
- * version that fails to load is not tried again until CURRENT moves on). It
+ * hot-swaps when it names a new version (load, verify checksums, warm up, swap;
+ * a version that fails to load is not tried again until CURRENT moves on). It
  * takes no lock, keeps no store and never writes, so any number of servers can
  * follow one trainer. Updates, promotions and rollbacks asked of it over HTTP
  * are forwarded to `trainerUrl` with the same bearer token.
@@ -77,7 +77,8 @@ function trainerError(trainerUrl: string, path: string, status: number, json: Re
   return new BonsaiError(e.code ?? 'BONSAI_DAEMON_TRAINER_UNREACHABLE', `trainer ${trainerUrl} answered ${status} to ${path}: ${e.message ?? JSON.stringify(json)}`, { ...e.details, trainerUrl, status });
 }
 
-function forwardingOps(local: RegistryOps, trainerUrl: string | null, token: string | undefined): RegistryOps {
+/** Forwards promotions and rollbacks to the trainer; `done(version)` is told the champion the trainer now names. */
+function forwardingOps(local: RegistryOps, trainerUrl: string | null, token: string | undefined, done: (version: number) => void): RegistryOps {
   const forward = async (path: string): Promise<Record<string, unknown>> => {
     if (trainerUrl === null) {
       throw new BonsaiError('BONSAI_DAEMON_SERVER_READ_ONLY', 'this process serves a registry it does not own (role server) and has no trainerUrl to forward to; promote or roll back on the trainer', { path });
@@ -88,9 +89,14 @@ function forwardingOps(local: RegistryOps, trainerUrl: string | null, token: str
   };
   return {
     list: () => local.list(),
-    promote: (version) => forward(`/v1/models/${version}/promote`),
+    promote: async (version) => {
+      const answer = await forward(`/v1/models/${version}/promote`);
+      done(version);
+      return answer;
+    },
     rollback: async () => {
       const answer = await forward('/v1/rollback');
+      done(Number(answer.version));
       return { ...answer, version: Number(answer.version) };
     },
   };
@@ -113,10 +119,22 @@ export async function startServing(config: Config, options: ServingOptions = {})
   let lastProblem: string | null = null;
   let following: Promise<void> | null = null;
 
+  // Edge-triggered: act when CURRENT changes, not whenever it differs from what is served, so that an
+  // operator's swap on this server (forwarded to the trainer) is never undone by a poll that read CURRENT
+  // just before the trainer wrote it; a forwarded change moves `lastSeen` itself, and a poll that overlapped
+  // it (another generation) is discarded.
+  let lastSeen: number | null = null;
+  let generation = 0;
+  const forwarded = (version: number): void => {
+    generation += 1;
+    lastSeen = version;
+  };
   const followNow = async (): Promise<void> => {
+    const mine = generation;
     let champion;
     try {
       champion = await registry.current();
+      if (mine !== generation) return;
       lastProblem = null;
     } catch (err) {
       const code = err instanceof BonsaiError ? err.code : 'unknown';
@@ -124,13 +142,11 @@ export async function startServing(config: Config, options: ServingOptions = {})
       lastProblem = code;
       return;
     }
-    if (champion === null || champion.version === holder.version || champion.version === failedVersion) return;
+    if (champion === null || champion.version === lastSeen) return;
+    lastSeen = champion.version;
+    reportModel(metrics, 'champion', champion.manifest);
     const result = await holder.swapTo(champion.version);
-    if (result.outcome === 'failed') failedVersion = champion.version;
-    else {
-      failedVersion = null;
-      reportModel(metrics, 'champion', champion.manifest);
-    }
+    failedVersion = result.outcome === 'failed' ? champion.version : null;
   };
   const follow = (): Promise<void> => {
     following ??= followNow().finally(() => { following = null; });
@@ -180,7 +196,7 @@ export async function startServing(config: Config, options: ServingOptions = {})
           tokenHint: `set the ${config.server.tokenEnv} environment variable (or server.tokenFile in the config) and restart`,
           limits: { bodyLimitBytes: config.server.bodyLimitBytes },
           preprocess: preprocessors(config),
-          registry: forwardingOps(registryOps(registry, metrics, log), config.trainerUrl, token),
+          registry: forwardingOps(registryOps(registry, metrics, log), config.trainerUrl, token, forwarded),
           updates: {
             requestUpdate: async (reason): Promise<UpdateRequestResult> => {
               if (config.trainerUrl === null) return { accepted: false, state: 'no-trainer', message: 'this process only serves (role server) and no trainerUrl is configured' };
