@@ -20,7 +20,7 @@ import { prefixBeamSearch } from '../decode/beam.ts';
 import { ctcLoss } from '../losses/ctc.ts';
 import { ErrorRateCounter, characters, words } from '../metrics/errorRates.ts';
 import { permutation, seededRandom } from '../data/dataset.ts';
-import { setSequenceLengths } from '../sparse/hlstm.ts';
+import { sequenceLengthsOf, setSequenceLengths } from '../sparse/hlstm.ts';
 import type { Task, TaskBatch } from './task.ts';
 
 /** Utterances in memory: features, transcripts and their label sequences. */
@@ -112,6 +112,52 @@ export interface SpeechTaskOptions {
   lexicon?: Lexicon;
   /** Batches per length-sorted pool of the training order (default 8). */
   poolBatches?: number;
+  /** Training-time masking and noise (used when the update's `augment` is on). */
+  augment?: SpeechAugmentOptions;
+}
+
+/**
+ * SpecAugment-style training distortions (Park et al., "SpecAugment", Interspeech
+ * 2019), applied to feature frames inside each utterance's length: spans of frames
+ * and of feature columns set to zero (the per-utterance mean), and Gaussian noise.
+ */
+export interface SpeechAugmentOptions {
+  /** Spans of frames masked per utterance. */
+  timeMasks: number;
+  /** Longest masked span of frames, as a fraction of the utterance's length. */
+  maxTimeFraction: number;
+  /** Spans of feature columns masked per utterance. */
+  featureMasks: number;
+  /** Widest masked span of feature columns. */
+  maxFeatureWidth: number;
+  /** Standard deviation of additive Gaussian noise (features are normalised to unit variance). */
+  noise: number;
+}
+
+/** Applies `SpeechAugmentOptions` to a padded batch [B, T, F] whose lengths are registered; seeded. */
+export function augmentSpeech(x: tf.Tensor, options: SpeechAugmentOptions, seed: number): tf.Tensor {
+  const [B, T, F] = x.shape;
+  const lengths = sequenceLengthsOf(x) ?? new Array<number>(B).fill(T);
+  const values = Float32Array.from(x.dataSync());
+  const random = seededRandom(seed);
+  const gauss = () => Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
+  lengths.forEach((length, b) => {
+    const row = (t: number) => (b * T + t) * F;
+    if (options.noise > 0) for (let t = 0; t < length; t++) for (let f = 0; f < F; f++) values[row(t) + f] += options.noise * gauss();
+    for (let m = 0; m < options.timeMasks; m++) {
+      const width = Math.floor(random() * (Math.floor(length * options.maxTimeFraction) + 1));
+      const start = Math.floor(random() * (length - width + 1));
+      for (let t = start; t < start + width; t++) values.fill(0, row(t), row(t) + F);
+    }
+    for (let m = 0; m < options.featureMasks; m++) {
+      const width = Math.floor(random() * (Math.min(options.maxFeatureWidth, F) + 1));
+      const start = Math.floor(random() * (F - width + 1));
+      for (let t = 0; t < length; t++) values.fill(0, row(t) + start, row(t) + start + width);
+    }
+  });
+  const out = tf.tensor3d(values, [B, T, F]);
+  setSequenceLengths(out, lengths);
+  return out;
 }
 
 /** WER and CER of a model on a dataset, with every hypothesis. */
@@ -223,6 +269,7 @@ export function speechTask(options: SpeechTaskOptions): SpeechTask {
       return evaluate(model, data, batchSize).wer;
     },
     evaluate,
+    augment: options.augment ? (x, seed) => augmentSpeech(x, options.augment as SpeechAugmentOptions, seed) : undefined,
   };
 }
 

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '../../core/tf.ts';
-import { bucketedOrder, concatSpeech, makeSpeechDataset, speechBatch, speechTask, subsetSpeech, type SpeechTarget } from '../../core/train/speechTask.ts';
+import { augmentSpeech, bucketedOrder, concatSpeech, makeSpeechDataset, speechBatch, speechTask, subsetSpeech, type SpeechTarget } from '../../core/train/speechTask.ts';
 import { sequenceLengthsOf } from '../../core/sparse/hlstm.ts';
 import { ENGLISH_ALPHABET } from '../../core/text/alphabet.ts';
 import { createLexicon } from '../../core/decode/lexicon.ts';
@@ -131,4 +131,27 @@ test('subsets and concatenations keep utterances, labels and frames aligned', ()
   assert.deepEqual(both.labels[3], A.encode('six'));
   assert.throws(() => makeSpeechDataset([{ features: new Float32Array(5), transcript: 'one' }], 2, A), { code: 'BONSAI_CORE_SPEECH_DATA' });
   assert.throws(() => speechTask({ alphabet: A, timeStride: 0 }), { code: 'BONSAI_CORE_SPEECH_OPTION' });
+});
+
+test('augmentation masks spans and adds noise inside each utterance only, seeded, keeping the lengths', async () => {
+  await noLeaks(() => {
+    const data = makeSpeechDataset([4, 10].map((f) => ({ features: new Float32Array(f * 6).fill(1), transcript: 'one' })), 6, A);
+    const batch = speechBatch(data, [0, 1], 2);
+    const options = { timeMasks: 1, maxTimeFraction: 0.5, featureMasks: 1, maxFeatureWidth: 3, noise: 0 };
+    const a = augmentSpeech(batch.x, options, 7);
+    const b = augmentSpeech(batch.x, options, 7);
+    assert.deepEqual(sequenceLengthsOf(a), [4, 10]);
+    const v = a.dataSync();
+    assert.deepEqual(Array.from(v), Array.from(b.dataSync()), 'same seed, same distortion');
+    // Padding (frames 4..9 of the first utterance) stays zero; inside, values are 1 or masked to 0.
+    for (let t = 4; t < 10; t++) for (let f = 0; f < 6; f++) assert.equal(v[t * 6 + f], 0);
+    assert.ok(v.every((x) => x === 0 || x === 1));
+    const zerosInside = Array.from(v.slice(60, 120)).filter((x) => x === 0).length;
+    assert.ok(zerosInside > 0 && zerosInside < 60, `${zerosInside} masked values in the second utterance`);
+    const noisy = augmentSpeech(batch.x, { ...options, timeMasks: 0, featureMasks: 0, noise: 0.5 }, 1);
+    const n = noisy.dataSync();
+    assert.ok(n.slice(0, 24).every((x) => x !== 1) && n.slice(24, 60).every((x) => x === 0), 'noise inside the length only');
+    tf.dispose([a, b, noisy]);
+    batch.dispose();
+  });
 });
