@@ -38,7 +38,7 @@ import { PrequentialScorer } from './prequential.ts';
 import { Updater, reportModel, type TrainerHandle, type TrainerOptions, type UpdaterEvents, type ModelChoice } from './trainer/index.ts';
 import { UpdateScheduler, type RequestAnswer, type TriggerCounts } from './triggers/index.ts';
 import { InboxWatcher, lockStateDir } from './watch/index.ts';
-import { audioSpec, imageSpec, limitsOf, modelChoice, packageVersion, preprocessors, readToken, registryOps, updateConfig } from './wiring.ts';
+import { audioSpec, imageSpec, limitsOf, modelChoice, packageVersion, preprocessors, readToken, registryArtifacts, registryOps, updateConfig } from './wiring.ts';
 
 export { modelChoice, readToken, updateConfig } from './wiring.ts';
 
@@ -221,6 +221,7 @@ export async function startDaemon(config: Config, options: DaemonOptions = {}): 
         limits: { bodyLimitBytes: config.server.bodyLimitBytes },
         preprocess: preprocessors(config),
         registry: registryOps(registry, metrics, log),
+        artifacts: registryArtifacts(registry),
         updates: { requestUpdate: async (reason) => scheduler.request(reason) },
         status: { status: () => status() },
         onError: (err, ctx) => log.error('http.error', { ...ctx, error: err }),

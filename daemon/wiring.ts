@@ -10,7 +10,7 @@ import type { Config } from '../config/index.ts';
 import { processAudio } from '../pipelines/audio/index.ts';
 import { processImage } from '../pipelines/image/index.ts';
 import type { AudioSpec, ImageSpec, IngestLimits } from '../pipelines/types.ts';
-import type { Preprocessors, RegistryListing, RegistryOps } from './server/index.ts';
+import type { ArtifactSource, Preprocessors, RegistryListing, RegistryOps } from './server/index.ts';
 import type { BonsaiMetrics } from './metrics/index.ts';
 import { canTransition, championStack, type ModelRegistry } from './registry/index.ts';
 import type { ModelInput } from './serving/index.ts';
@@ -143,5 +143,20 @@ export function preprocessors(config: Config): Preprocessors {
   return {
     image: (bytes: Uint8Array, input: ModelInput) => processImage(bytes, imageSpec(config, input.inputShape), limitsOf(config)),
     audio: (bytes: Uint8Array) => processAudio(bytes, audioSpec(config), limitsOf(config)),
+  };
+}
+
+/** The registry's versions as the artifact routes (followed by `role: server` processes) read them. */
+export function registryArtifacts(registry: ModelRegistry): ArtifactSource {
+  return {
+    current: () => registry.current(),
+    async get(version) {
+      try {
+        return await registry.get(version);
+      } catch (err) {
+        if (err instanceof BonsaiError && (err.code === 'BONSAI_REGISTRY_NOT_FOUND' || err.code === 'BONSAI_REGISTRY_INVALID_VERSION')) return null;
+        throw err;
+      }
+    },
   };
 }

@@ -7,6 +7,7 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { ServingMonitor } from '../metrics/monitor.ts';
 import { registerAdmin } from './admin.ts';
+import { registerArtifacts } from './artifacts.ts';
 import { toErrorResponse } from './errors.ts';
 import { registerPredict } from './predict.ts';
 import { registerProbes } from './probes.ts';
@@ -34,6 +35,7 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
   }));
 
   registerProbes(app, deps);
+  if (deps.artifacts) registerArtifacts(app, deps.artifacts);
   registerAdmin(app, deps);
   // Own scope: the image and WAV body parsers apply to predict only.
   void app.register(async (scope) => {

@@ -1,6 +1,7 @@
 /** The HTTP API of the daemon. */
 export { buildServer, DEFAULT_LIMITS } from './app.ts';
 export { DEFAULT_TOKEN_HINT } from './admin.ts';
+export { SERVED_STATES, registerArtifacts } from './artifacts.ts';
 export { HTTP_ERRORS, HttpError, httpError, toErrorResponse } from './errors.ts';
 export type { ErrorBody, HttpErrorCode } from './errors.ts';
 export { WAV_MEDIA_TYPES } from './predict.ts';
@@ -8,6 +9,8 @@ export type { InputKind, Prediction, PredictResponse } from './predict.ts';
 export { parseTensorBody, resolveBatch } from './tensor.ts';
 export type { TensorBatch } from './tensor.ts';
 export type {
+  ArtifactSource,
+  ArtifactVersion,
   ModelVersionInfo,
   Preprocessors,
   RegistryListing,

@@ -40,6 +40,23 @@ export interface RegistryOps {
   rollback(): Promise<{ version: number; [key: string]: unknown }>;
 }
 
+/** A registry version as the artifact routes see it. */
+export interface ArtifactVersion {
+  version: number;
+  /** Absolute path of the version directory. */
+  dir: string;
+  /** Its manifest; `checksums` maps every artifact file to its SHA-256 (hex). */
+  manifest: { state: string; checksums: Readonly<Record<string, string>>; [key: string]: unknown };
+}
+
+/** Read access to the registry behind `GET /v1/models/current` and the artifact downloads (trainers only). */
+export interface ArtifactSource {
+  /** The champion, or null before the first promotion. */
+  current(): Promise<ArtifactVersion | null>;
+  /** One version, or null when the registry does not have it. */
+  get(version: number): Promise<ArtifactVersion | null>;
+}
+
 /** Answer of an update request. */
 export interface UpdateRequestResult {
   /** False when the update was refused (answered 409). */
@@ -80,6 +97,8 @@ export interface ServerDeps {
   updates: UpdateTrigger;
   status: StatusProvider;
   metrics: BonsaiMetrics;
+  /** The registry's artifacts, offered to following servers; the routes are absent when omitted. */
+  artifacts?: ArtifactSource;
   /** Bearer token of the mutating routes; undefined or empty disables them (403). */
   token?: string;
   /** How to configure a token, shown in the 403 of disabled mutating routes. */
