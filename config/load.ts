@@ -44,6 +44,10 @@ export interface StartFlags {
   model?: string;
   /** `--update-threshold N` (a count of new samples) -> `triggers.pendingCount`. */
   updateThreshold?: string | number;
+  /** `--role all|trainer|server` -> `role`. */
+  role?: string;
+  /** `--trainer-url URL` -> `trainerUrl`. */
+  trainerUrl?: string;
 }
 
 /** CLI flags and the key each sets. */
@@ -52,6 +56,8 @@ export const FLAG_KEYS: Readonly<Record<Exclude<keyof StartFlags, 'config'>, { f
   port: { flag: '--port', key: 'server.port' },
   model: { flag: '--model', key: 'model.name' },
   updateThreshold: { flag: '--update-threshold', key: 'triggers.pendingCount' },
+  role: { flag: '--role', key: 'role' },
+  trainerUrl: { flag: '--trainer-url', key: 'trainerUrl' },
 });
 
 /** Inputs of `loadConfig`. */

@@ -1,6 +1,13 @@
 /**
- * `role: server`: a process that only serves. It opens the registry of a
- * trainer (role `all` or `trainer`) read-only, on a shared volume, and follows
+ * `role: server`: a process that only serves. With `trainerUrl` it follows the
+ * trainer over HTTP: it polls `GET /v1/models/current` every
+ * `ingest.pollIntervalMs`, downloads a new champion into its own
+ * `<stateDir>/models/` (daemon/mirror.ts: staged, checked against the
+ * manifest's SHA-256, renamed into place) and swaps it in; a failed download
+ * or checksum keeps the old model serving (`bonsai_model_swaps_total
+ * {outcome="failed"}`, and `bonsai_model_info` shows serving behind champion).
+ * Without `trainerUrl` it opens the registry of a trainer (role `all` or
+ * `trainer`) read-only, on a shared volume, and follows
  * its champion: it polls `models/CURRENT` every `ingest.pollIntervalMs` and
  * hot-swaps when it names a new version (load, verify checksums, warm up, swap;
  * a version that fails to load is not tried again until CURRENT moves on). It
@@ -16,13 +23,14 @@ import * as tf from '../core/tf.ts';
 import { backendInfo, initBackend } from '../core/backend.ts';
 import { BonsaiError } from '../core/errors.ts';
 import type { Config } from '../config/index.ts';
-import { buildServer, type RegistryOps, type ServerDeps, type UpdateRequestResult } from './server/index.ts';
+import { buildServer, type RegistryListing, type RegistryOps, type ServerDeps, type UpdateRequestResult } from './server/index.ts';
 import { createMetrics, swapObserver, type BonsaiMetrics } from './metrics/index.ts';
 import { openRegistry, type ModelRegistry } from './registry/index.ts';
-import { ModelHolder } from './serving/index.ts';
+import { ModelHolder, type ModelLoader } from './serving/index.ts';
 import { Lifecycle, handleSignals, type Plugin } from './lifecycle.ts';
 import { createLog, type Log } from './logging.ts';
 import { registryLoader } from './loader.ts';
+import { ModelMirror } from './mirror.ts';
 import { reportModel } from './trainer/index.ts';
 import { packageVersion, preprocessors, readToken, registryOps } from './wiring.ts';
 
@@ -55,11 +63,11 @@ export interface ServingDaemon {
 }
 
 /** Calls the trainer's HTTP API with the bearer token; throws `BONSAI_DAEMON_TRAINER_UNREACHABLE` when it cannot answer. */
-async function callTrainer(trainerUrl: string, path: string, token: string | undefined, body?: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
+async function callTrainer(trainerUrl: string, path: string, token: string | undefined, body?: unknown, method = 'POST'): Promise<{ status: number; json: Record<string, unknown> }> {
   let res: Response;
   try {
     res = await fetch(new URL(path, trainerUrl), {
-      method: 'POST',
+      method,
       headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
       body: body === undefined ? undefined : JSON.stringify(body),
       signal: AbortSignal.timeout(30_000),
@@ -78,7 +86,7 @@ function trainerError(trainerUrl: string, path: string, status: number, json: Re
 }
 
 /** Forwards promotions and rollbacks to the trainer; `done(version)` is told the champion the trainer now names. */
-function forwardingOps(local: RegistryOps, trainerUrl: string | null, token: string | undefined, done: (version: number) => void): RegistryOps {
+function forwardingOps(local: RegistryOps, trainerUrl: string | null, token: string | undefined, done: (version: number) => void, remoteList: boolean): RegistryOps {
   const forward = async (path: string): Promise<Record<string, unknown>> => {
     if (trainerUrl === null) {
       throw new BonsaiError('BONSAI_DAEMON_SERVER_READ_ONLY', 'this process serves a registry it does not own (role server) and has no trainerUrl to forward to; promote or roll back on the trainer', { path });
@@ -88,7 +96,13 @@ function forwardingOps(local: RegistryOps, trainerUrl: string | null, token: str
     return (json.registry as Record<string, unknown> | undefined) ?? json;
   };
   return {
-    list: () => local.list(),
+    // A server that follows over HTTP caches only what it served: the trainer's registry has the listing.
+    list: async () => {
+      if (!remoteList || trainerUrl === null) return local.list();
+      const { status, json } = await callTrainer(trainerUrl, '/v1/models', token, undefined, 'GET');
+      if (status !== 200) throw trainerError(trainerUrl, '/v1/models', status, json);
+      return { current: json.current as number | null, previous: json.previous as number | null, versions: json.versions as RegistryListing['versions'] };
+    },
     promote: async (version) => {
       const answer = await forward(`/v1/models/${version}/promote`);
       done(version);
@@ -99,6 +113,14 @@ function forwardingOps(local: RegistryOps, trainerUrl: string | null, token: str
       done(Number(answer.version));
       return { ...answer, version: Number(answer.version) };
     },
+  };
+}
+
+/** Downloads and verifies a version into the local cache before `load` reads it from there. */
+function mirroredLoader(mirror: ModelMirror, load: ModelLoader): ModelLoader {
+  return async (version) => {
+    await mirror.ensure(version);
+    return load(version);
   };
 }
 
@@ -118,6 +140,7 @@ export async function startServing(config: Config, options: ServingOptions = {})
   let failedVersion: number | null = null;
   let lastProblem: string | null = null;
   let following: Promise<void> | null = null;
+  const mirror = config.trainerUrl === null ? null : new ModelMirror(join(stateDir, 'models'), config.trainerUrl, { token });
 
   // Edge-triggered: act when CURRENT changes, not whenever it differs from what is served, so that an
   // operator's swap on this server (forwarded to the trainer) is never undone by a poll that read CURRENT
@@ -133,12 +156,12 @@ export async function startServing(config: Config, options: ServingOptions = {})
     const mine = generation;
     let champion;
     try {
-      champion = await registry.current();
+      champion = mirror ? await mirror.current() : await registry.current();
       if (mine !== generation) return;
       lastProblem = null;
     } catch (err) {
       const code = err instanceof BonsaiError ? err.code : 'unknown';
-      if (code !== lastProblem) log.warn('follow.registry_unreadable', { dir: registry.dir, error: err });
+      if (code !== lastProblem) log.warn(mirror ? 'follow.trainer_unreachable' : 'follow.registry_unreadable', { dir: registry.dir, trainerUrl: config.trainerUrl, error: err });
       lastProblem = code;
       return;
     }
@@ -147,6 +170,9 @@ export async function startServing(config: Config, options: ServingOptions = {})
     reportModel(metrics, 'champion', champion.manifest);
     const result = await holder.swapTo(champion.version);
     failedVersion = result.outcome === 'failed' ? champion.version : null;
+    // A download that could not complete is tried again at the next poll; a checksum or load failure waits for the next champion.
+    const cause = result.error?.details.causeCode;
+    if (result.outcome === 'failed' && mine === generation && (cause === 'BONSAI_DAEMON_TRAINER_UNREACHABLE' || cause === 'BONSAI_DAEMON_DOWNLOAD_FAILED')) lastSeen = null;
   };
   const follow = (): Promise<void> => {
     following ??= followNow().finally(() => { following = null; });
@@ -165,7 +191,10 @@ export async function startServing(config: Config, options: ServingOptions = {})
     },
     {
       name: 'registry',
-      async start() { registry = await openRegistry(join(stateDir, 'models'), { readOnly: true }); },
+      async start() {
+        if (mirror) await mirror.open();
+        registry = await openRegistry(join(stateDir, 'models'), { readOnly: true });
+      },
       async stop() {},
     },
     {
@@ -173,7 +202,7 @@ export async function startServing(config: Config, options: ServingOptions = {})
       async start() {
         const observe = swapObserver(metrics);
         holder = new ModelHolder({
-          loader: registryLoader(registry, config.model.modality),
+          loader: mirror ? mirroredLoader(mirror, registryLoader(registry, config.model.modality)) : registryLoader(registry, config.model.modality),
           onSwap: (r) => {
             observe(r);
             if (r.outcome === 'ok') {
@@ -196,7 +225,7 @@ export async function startServing(config: Config, options: ServingOptions = {})
           tokenHint: `set the ${config.server.tokenEnv} environment variable (or server.tokenFile in the config) and restart`,
           limits: { bodyLimitBytes: config.server.bodyLimitBytes },
           preprocess: preprocessors(config),
-          registry: forwardingOps(registryOps(registry, metrics, log), config.trainerUrl, token, forwarded),
+          registry: forwardingOps(registryOps(registry, metrics, log), config.trainerUrl, token, forwarded, mirror !== null),
           updates: {
             requestUpdate: async (reason): Promise<UpdateRequestResult> => {
               if (config.trainerUrl === null) return { accepted: false, state: 'no-trainer', message: 'this process only serves (role server) and no trainerUrl is configured' };
@@ -235,7 +264,7 @@ export async function startServing(config: Config, options: ServingOptions = {})
   const lifecycle = new Lifecycle(plugins, log);
   const status = async (): Promise<Record<string, unknown>> => ({
     state: lifecycle.state, role: 'server', stateDir, trainerUrl: config.trainerUrl, backend: backendInfo()?.name ?? null,
-    champion: await registry.current().then((c) => c?.version ?? null, () => null), failedVersion,
+    champion: mirror ? lastSeen : await registry.current().then((c) => c?.version ?? null, () => null), failedVersion,
   });
   await lifecycle.start();
   let unhook: (() => void) | null = null;

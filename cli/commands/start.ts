@@ -1,5 +1,6 @@
 /**
- * `bonsai start [--config FILE] [--state-dir DIR] [--port N] [--model NAME] [--update-threshold N]`:
+ * `bonsai start [--config FILE] [--state-dir DIR] [--port N] [--model NAME] [--update-threshold N]
+ *   [--role all|trainer|server] [--trainer-url URL]`:
  * runs the daemon in the foreground until SIGTERM or SIGINT (a graceful stop:
  * stop watching, stop the update, drain HTTP, close the store; a second signal
  * exits at once with status 130). Flags override the config file, which
@@ -21,6 +22,8 @@ export function registerStart(program: Command): Command {
     .option('--port <n>', 'HTTP port of the API and /metrics (default 8080)')
     .option('--model <name>', 'network: lenet300, lenet5, resnet18 or ds2')
     .option('--update-threshold <n>', 'start an update at this many new samples (default: 10% of the samples learned)')
+    .option('--role <role>', 'all (ingest, train and serve), trainer, or server (only serve, following the trainer) (default all)')
+    .option('--trainer-url <url>', 'role server: the trainer to follow over HTTP and forward updates, promotions and rollbacks to')
     .action(async (flags: StartFlags) => {
       const config = loadConfig({ flags, env: process.env });
       // role server only serves a trainer's registry; all and trainer ingest, train and serve.

@@ -1,0 +1,166 @@
+/**
+ * The model cache of a `role: server` that follows a trainer over HTTP
+ * (deploy/README.md, "Roles"). A version is downloaded into
+ * `<stateDir>/models/.staging-<tag>/`, every file is hashed while it streams
+ * and compared with the trainer's manifest, the manifest is written last, and
+ * the directory is renamed to `models/<N>/`: the same layout and the same
+ * all-or-nothing publish as the trainer's registry, so a read-only
+ * `ModelRegistry` on the cache lists, verifies and loads it. A version whose
+ * download or checksums fail leaves nothing behind.
+ */
+import { createHash } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdir, readdir, rename, rm } from 'node:fs/promises';
+import { dirname, join, posix } from 'node:path';
+import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import { BonsaiError } from '../core/errors.ts';
+import { fsyncPath, tagIsLive, tempTag, writeFileAtomic } from './registry/files.ts';
+import { MANIFEST_FILE, manifestSchema, readManifest, type Manifest } from './registry/manifest.ts';
+
+const STAGING = '.staging-';
+
+/** A champion as the trainer names it. */
+export interface TrainerChampion {
+  version: number;
+  manifest: Manifest;
+}
+
+/** Options of `ModelMirror`. */
+export interface MirrorOptions {
+  /** Bearer token sent to the trainer (its read routes do not need one). */
+  token?: string;
+  /** Longest time one request to the trainer may take in ms; default 60 000. */
+  timeoutMs?: number;
+}
+
+/** Downloads, verifies and caches the trainer's versions in a local models directory. */
+export class ModelMirror {
+  readonly dir: string;
+  readonly trainerUrl: string;
+  readonly #token: string | undefined;
+  readonly #timeoutMs: number;
+  readonly #inFlight = new Map<number, Promise<void>>();
+  readonly #manifests = new Map<number, Manifest>();
+
+  constructor(dir: string, trainerUrl: string, options: MirrorOptions = {}) {
+    this.dir = dir;
+    this.trainerUrl = trainerUrl;
+    this.#token = options.token;
+    this.#timeoutMs = options.timeoutMs ?? 60_000;
+  }
+
+  /** Creates the directory and removes staging directories of dead processes. */
+  async open(): Promise<void> {
+    await mkdir(this.dir, { recursive: true });
+    for (const name of await readdir(this.dir)) {
+      if (name.startsWith(STAGING) && !tagIsLive(name.slice(STAGING.length))) await rm(join(this.dir, name), { recursive: true, force: true });
+    }
+  }
+
+  /** The trainer's champion (`GET /v1/models/current`), or null when it has none yet. */
+  async current(): Promise<TrainerChampion | null> {
+    const res = await this.#get('/v1/models/current');
+    const json = await res.json().catch(() => ({})) as { version?: unknown; manifest?: unknown; error?: { code?: string } };
+    if (res.status === 404 && json.error?.code === 'BONSAI_HTTP_NO_CHAMPION') return null;
+    if (res.status !== 200) throw this.#answered('/v1/models/current', res.status, json);
+    const manifest = this.#manifestOf(Number(json.version), json.manifest);
+    return { version: manifest.version, manifest };
+  }
+
+  /** Makes `models/<version>/` hold the trainer's version, verified; a no-op when it already does. */
+  ensure(version: number): Promise<void> {
+    let running = this.#inFlight.get(version);
+    if (!running) {
+      running = this.#download(version).finally(() => this.#inFlight.delete(version));
+      this.#inFlight.set(version, running);
+    }
+    return running;
+  }
+
+  async #download(version: number): Promise<void> {
+    const target = join(this.dir, String(version));
+    if (await readManifest(target, version)) return;
+    const manifest = this.#manifests.get(version) ?? await this.#fetchManifest(version);
+    const staging = join(this.dir, `${STAGING}${tempTag()}`);
+    await mkdir(staging, { recursive: true });
+    try {
+      for (const [name, expected] of Object.entries(manifest.checksums)) {
+        const path = `/v1/models/${version}/files/${name.split('/').map(encodeURIComponent).join('/')}`;
+        const res = await this.#get(path);
+        if (res.status !== 200 || res.body === null) {
+          const json = await res.json().catch(() => ({}));
+          throw new BonsaiError('BONSAI_DAEMON_DOWNLOAD_FAILED', `trainer ${this.trainerUrl} answered ${res.status} to GET ${path}`, { trainerUrl: this.trainerUrl, version, file: name, status: res.status, answer: json });
+        }
+        const file = join(staging, ...name.split('/'));
+        await mkdir(dirname(file), { recursive: true });
+        const hash = createHash('sha256');
+        const tap = new Transform({ transform(chunk: Buffer, _enc, done) { hash.update(chunk); done(null, chunk); } });
+        try {
+          await pipeline(Readable.fromWeb(res.body as WebReadableStream<Uint8Array>), tap, createWriteStream(file, { flags: 'wx' }));
+        } catch (cause) {
+          throw new BonsaiError('BONSAI_DAEMON_DOWNLOAD_FAILED', `downloading ${name} of model version ${version} from ${this.trainerUrl} failed: ${(cause as Error).message}`, { trainerUrl: this.trainerUrl, version, file: name }, { cause });
+        }
+        const actual = hash.digest('hex');
+        if (actual !== expected) {
+          throw new BonsaiError('BONSAI_DAEMON_CHECKSUM_MISMATCH', `${name} of model version ${version} from ${this.trainerUrl} has SHA-256 ${actual}, its manifest says ${expected}; not used`,
+            { trainerUrl: this.trainerUrl, version, file: name, expected, actual });
+        }
+        await fsyncPath(file);
+      }
+      await writeFileAtomic(join(staging, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
+      await fsyncPath(staging);
+      try {
+        await rename(staging, target);
+      } catch (err) {
+        // Another download of the same version won the rename: keep it.
+        if (!(await readManifest(target, version))) throw err;
+        await rm(staging, { recursive: true, force: true });
+      }
+      await fsyncPath(this.dir);
+    } catch (err) {
+      await rm(staging, { recursive: true, force: true });
+      throw err;
+    }
+  }
+
+  async #fetchManifest(version: number): Promise<Manifest> {
+    const path = `/v1/models/${version}/manifest`;
+    const res = await this.#get(path);
+    const json = await res.json().catch(() => ({})) as { version?: unknown; manifest?: unknown; error?: { code?: string; message?: string } };
+    if (res.status !== 200) throw this.#answered(path, res.status, json);
+    return this.#manifestOf(version, json.manifest);
+  }
+
+  /** Validates a manifest sent by the trainer: its schema, its version, and artifact names that stay inside a version directory. */
+  #manifestOf(version: number, raw: unknown): Manifest {
+    const parsed = manifestSchema.safeParse(raw);
+    const bad = (why: string): BonsaiError => new BonsaiError('BONSAI_DAEMON_BAD_TRAINER_MANIFEST', `the manifest of model version ${version} from ${this.trainerUrl} is unusable: ${why}`, { trainerUrl: this.trainerUrl, version });
+    if (!parsed.success) throw bad(parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; '));
+    if (parsed.data.version !== version) throw bad(`it names version ${parsed.data.version}`);
+    for (const name of Object.keys(parsed.data.checksums)) {
+      const safe = name.length > 0 && !name.includes('\\') && !name.includes('\0') && !posix.isAbsolute(name)
+        && name.split('/').every((s) => s !== '' && s !== '.' && s !== '..') && name !== MANIFEST_FILE && !name.startsWith('.');
+      if (!safe) throw bad(`artifact name ${JSON.stringify(name)} is not a plain relative path`);
+    }
+    this.#manifests.set(version, parsed.data);
+    return parsed.data;
+  }
+
+  #answered(path: string, status: number, json: { error?: { code?: string; message?: string } }): BonsaiError {
+    return new BonsaiError('BONSAI_DAEMON_TRAINER_UNREACHABLE', `trainer ${this.trainerUrl} answered ${status} to GET ${path}: ${json.error?.message ?? 'no error message'}`,
+      { trainerUrl: this.trainerUrl, status, path, trainerCode: json.error?.code ?? null });
+  }
+
+  async #get(path: string): Promise<Response> {
+    try {
+      return await fetch(new URL(path, this.trainerUrl), {
+        headers: this.#token ? { authorization: `Bearer ${this.#token}` } : {},
+        signal: AbortSignal.timeout(this.#timeoutMs),
+      });
+    } catch (cause) {
+      throw new BonsaiError('BONSAI_DAEMON_TRAINER_UNREACHABLE', `cannot reach the trainer at ${this.trainerUrl}: ${(cause as Error).message}`, { trainerUrl: this.trainerUrl, path }, { cause });
+    }
+  }
+}
