@@ -1,0 +1,525 @@
+/**
+ * The paper's speech experiment (section 5.3, Table 7: DeepSpeech2 with H-LSTM
+ * cells) on the Free Spoken Digit Dataset (Z. Jackson et al., CC BY-SA 4.0; the
+ * paper used AN4, which cannot be shipped). Transcripts are the digit words.
+ *
+ * Scenario 1 (`fractions`): as in the paper, the training recordings are split into
+ * ten seeded parts; the first model trains on four (40 %), each update adds one.
+ * TFS, NFT and grow-and-prune ("ours") share the recoverable pruning policy.
+ * Scenario 2 (`speakers`): whole speakers arrive one at a time (a new accent is new
+ * data with a shifted distribution); the WER on the new speaker's test takes is
+ * measured before and after each update.
+ *
+ * Test takes 0-4 of every speaker are the test set (the dataset's customary
+ * split), for reporting only; validation (pruning's no-loss check) is drawn from
+ * the training takes. `holdOutSpeaker` keeps one speaker out of training and
+ * validation entirely and reports the WER on that speaker's test takes.
+ */
+import { readFileSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import * as tf from '../../core/tf.ts';
+import { BonsaiError } from '../../core/errors.ts';
+import { initBackend, type BackendInfo } from '../../core/backend.ts';
+import { DS2_TIME_STRIDE, registerDs2 } from '../../core/models/ds2.ts';
+import type { MaskedModel, ModelSpec } from '../../core/models/model.ts';
+import { makeSpeechDataset, speechBatch, speechTask, subsetSpeech, type SpeechAugmentOptions, type SpeechDataset, type SpeechTask } from '../../core/train/speechTask.ts';
+import { backward } from '../../core/train/step.ts';
+import { runUpdate, type StrategyName, type StrategyState, type UpdateResult } from '../../core/update/strategies.ts';
+import { paperUpdateConfig, type UpdateConfig } from '../../core/update/config.ts';
+import { ENGLISH_ALPHABET } from '../../core/text/alphabet.ts';
+import { createLexicon } from '../../core/decode/lexicon.ts';
+import { permutation, seededRandom } from '../../core/data/dataset.ts';
+import { FSDD_SPEAKERS, defaultAudioSpec, fsddDir, loadFsdd, processAudioSync, type FsddRecording } from '../../pipelines/audio/index.ts';
+import { defaultConfig } from '../../config/index.ts';
+import { progressSink, type ProgressSink } from '../progress.ts';
+
+export type FsddProfile = 'smoke' | 'quick' | 'paper';
+
+/** The ten transcripts. */
+export const DIGIT_WORDS = ['zero', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine'] as const;
+
+/** What a profile changes. */
+export interface FsddProfileSpec {
+  /** Training takes used per digit and speaker (of takes 5-49; 45 = all). */
+  trainTakes: number;
+  /** Validation recordings per digit and speaker, drawn from the training takes. */
+  validationTakes: number;
+  /** Test takes per digit and speaker (of takes 0-4). */
+  testTakes: number;
+  /** `all`: TFS and NFT at every round, as in the paper; `last`: only the last update (see `runFsddExperiment`). */
+  baselineRounds: 'all' | 'last';
+  /** Run the speaker-arrival scenario, and with which strategies. */
+  speakers: StrategyName[];
+  /** Speakers the speaker scenario's first model trains on. */
+  firstSpeakers: number;
+  /** Architecture options of ds2. */
+  model: Record<string, number | string | boolean>;
+  /** Update settings (E1, E2, baseline epochs, beta, ...). */
+  update: Partial<UpdateConfig>;
+  /** Training distortions, when `update.augment` is on. */
+  augment: SpeechAugmentOptions;
+}
+
+const AUGMENT: SpeechAugmentOptions = { timeMasks: 2, maxTimeFraction: 0.1, featureMasks: 2, maxFeatureWidth: 5, noise: 0.1 };
+
+export const FSDD_PROFILES: Record<FsddProfile, FsddProfileSpec> = {
+  // CI-sized: a few recordings per digit, a tiny model, one or two epochs.
+  smoke: {
+    trainTakes: 3, validationTakes: 1, testTakes: 1, baselineRounds: 'last', speakers: ['ours'], firstSpeakers: 4,
+    model: { filters: '4,4,4', hidden: 8, rnnLayers: 1 },
+    update: { newDataEpochs: 1, allDataEpochs: 1, trainEpochs: 2, growthInterval: 2, maxPruneIterations: 2, recoveryEpochsMax: 1, batchSize: 16 },
+    augment: AUGMENT,
+  },
+  // Sized for two shared CPU cores (see results.md for the measured throughput).
+  quick: {
+    trainTakes: 25, validationTakes: 2, testTakes: 5, baselineRounds: 'last', speakers: ['ours'], firstSpeakers: 3,
+    model: { filters: '8,8,8', hidden: 32, rnnLayers: 1 },
+    update: { newDataEpochs: 8, allDataEpochs: 5, trainEpochs: 20, growthInterval: 4, maxPruneIterations: 12, recoveryEpochsMax: 1, recoveryChunk: 0.25 },
+    augment: AUGMENT,
+  },
+  // Section 5.3's protocol: E1 = 20, E2 = 30, 120 epochs for the baselines, every round, all recordings.
+  paper: {
+    trainTakes: 45, validationTakes: 2, testTakes: 5, baselineRounds: 'all', speakers: ['tfs', 'nft', 'ours'], firstSpeakers: 3,
+    model: { filters: '32,32,32', hidden: 128, rnnLayers: 3 },
+    update: { newDataEpochs: 20, allDataEpochs: 30, trainEpochs: 120, growthInterval: 5, maxPruneIterations: 200, recoveryEpochsMax: 2 },
+    augment: AUGMENT,
+  },
+};
+
+/** Update settings shared by every profile (profiles override the epochs and pruning budget). */
+const BASE_UPDATE: UpdateConfig = {
+  ...paperUpdateConfig,
+  growthPercentile: 40,
+  initialDensity: 0.3,
+  pruneFraction: 0.05,
+  batchSize: 32,
+  optimizer: { kind: 'adam', learningRate: 0.005 },
+  pruneLearningRate: 0.001,
+  augment: true,
+};
+
+export interface FsddRoundResult {
+  scenario: 'fractions' | 'speakers';
+  /** Fraction of the training pool used (scenario 1) or of the speakers seen (scenario 2). */
+  fraction: number;
+  method: StrategyName;
+  /** Test WER (beam search over the ten digit words), a fraction. */
+  errorRate: number;
+  /** Test CER and WER of greedy decoding without a lexicon. */
+  cer: number;
+  werGreedy: number;
+  params: number;
+  denseParams: number;
+  epochs: number;
+  sampleEpochs: number;
+  flops: number;
+  wallSeconds: number;
+  validationError: number;
+  prePruneValidationError: number;
+  pruneIterations: number;
+  /** Training samples per second over the update's training passes. */
+  trainSamplesPerSecond: number;
+  phases: Record<string, { sampleEpochs: number; wallSeconds: number }>;
+  /** Speakers scenario: the speaker that arrived and its test WER before and after the update. */
+  newSpeaker?: string;
+  newSpeakerWerBefore?: number;
+  newSpeakerWerAfter?: number;
+  /** With a held-out speaker: WER on its test takes. */
+  heldOutWer?: number;
+}
+
+export interface FsddResults {
+  dataset: 'fsdd';
+  model: 'ds2';
+  profile: FsddProfile;
+  backend: string;
+  backendInfo: BackendInfo;
+  seed: number;
+  command: string;
+  modelSpec: ModelSpec;
+  config: UpdateConfig;
+  data: { train: number; validation: number; test: number; partSize: number; heldOutSpeaker: string | null; speakerOrder: string[] };
+  rounds: FsddRoundResult[];
+  extra: Record<string, unknown>;
+}
+
+export interface FsddExperimentOptions {
+  profile: FsddProfile;
+  /** Output folder for results.json, results.md and the plots. */
+  out: string;
+  seed?: number;
+  /** Keep this speaker out of training and validation entirely; report the WER on its test takes. */
+  holdOutSpeaker?: string;
+  /** Progress lines (default: stderr, a line per event). */
+  log?: ProgressSink | ((line: string) => void);
+  /** The command line, recorded in results.md. */
+  command?: string;
+  /** Profile overrides (tests). */
+  overrides?: Partial<FsddProfileSpec>;
+  /** FSDD folder (default: `fsddDir` of the repository). */
+  dataDir?: string;
+}
+
+interface Corpus {
+  train: SpeechDataset;
+  trainSpeakers: string[];
+  validation: SpeechDataset;
+  test: SpeechDataset;
+  testSpeakers: string[];
+  heldOut: SpeechDataset | null;
+}
+
+function sinkOf(log: FsddExperimentOptions['log']): ProgressSink {
+  if (log === undefined) return progressSink();
+  if (typeof log === 'function') return { line: log, event: (prefix, e) => log(`${prefix} ${e.phase} ${e.kind} ${e.step}${e.loss !== undefined ? ` loss ${e.loss.toFixed(3)}` : ''}${e.errorRate !== undefined ? ` val WER ${(e.errorRate * 100).toFixed(1)}%` : ''} density ${(e.density * 100).toFixed(1)}%`), stop: () => undefined };
+  return log;
+}
+
+/** Reads the recordings into MFCC utterances (the daemon's default audio pipeline). */
+function load(recordings: readonly FsddRecording[]): SpeechDataset {
+  const limits = defaultConfig().ingest.limits;
+  return makeSpeechDataset(recordings.map((r) => {
+    const p = processAudioSync(new Uint8Array(readFileSync(r.path)), defaultAudioSpec, { ...limits, decodeTimeoutMs: 0 });
+    return { features: p.features, transcript: DIGIT_WORDS[r.digit] };
+  }), p0Width(), ENGLISH_ALPHABET);
+}
+
+function p0Width(): number {
+  return defaultAudioSpec.coefficients * (defaultAudioSpec.deltas ? 3 : 1);
+}
+
+function corpus(dir: string, spec: FsddProfileSpec, seed: number, holdOut: string | undefined): Corpus {
+  if (holdOut !== undefined && !FSDD_SPEAKERS.includes(holdOut)) {
+    throw new BonsaiError('BONSAI_BENCH_FSDD_SPEAKER', `--hold-out-speaker ${JSON.stringify(holdOut)} is not an FSDD speaker (${FSDD_SPEAKERS.join(', ')})`, { speaker: holdOut, speakers: FSDD_SPEAKERS });
+  }
+  const all = loadFsdd(dir);
+  const random = seededRandom(seed);
+  const train: FsddRecording[] = [];
+  const validation: FsddRecording[] = [];
+  const test: FsddRecording[] = [];
+  for (const speaker of FSDD_SPEAKERS) {
+    if (speaker === holdOut) continue;
+    for (let digit = 0; digit < 10; digit++) {
+      const takes = all.filter((r) => r.speaker === speaker && r.digit === digit);
+      test.push(...takes.filter((r) => r.split === 'test').slice(0, spec.testTakes));
+      const pool = takes.filter((r) => r.split === 'train');
+      const order = Array.from(permutation(pool.length, random), (i) => pool[i]);
+      validation.push(...order.slice(0, spec.validationTakes));
+      train.push(...order.slice(spec.validationTakes, spec.validationTakes + spec.trainTakes));
+    }
+  }
+  const shuffled = Array.from(permutation(train.length, random), (i) => train[i]);
+  return {
+    train: load(shuffled), trainSpeakers: shuffled.map((r) => r.speaker),
+    validation: load(validation), test: load(test), testSpeakers: test.map((r) => r.speaker),
+    heldOut: holdOut === undefined ? null : load(all.filter((r) => r.speaker === holdOut && r.split === 'test').filter((r) => r.take < spec.testTakes)),
+  };
+}
+
+function indicesWhere<T>(values: readonly T[], keep: (v: T) => boolean): number[] {
+  return values.flatMap((v, i) => (keep(v) ? [i] : []));
+}
+
+interface Scorer {
+  greedy: SpeechTask;
+  beam: SpeechTask;
+}
+
+function score(model: MaskedModel, data: SpeechDataset, scorer: Scorer): { wer: number; cer: number; werGreedy: number } {
+  if (data.n === 0) return { wer: 0, cer: 0, werGreedy: 0 };
+  const g = scorer.greedy.evaluate(model, data, 128);
+  const b = scorer.beam.evaluate(model, data, 128);
+  return { wer: b.wer, cer: g.cer, werGreedy: g.wer };
+}
+
+function row(scenario: FsddRoundResult['scenario'], fraction: number, method: StrategyName, result: UpdateResult, test: SpeechDataset, scorer: Scorer): FsddRoundResult {
+  const model = result.state.model;
+  const s = score(model, test, scorer);
+  const trainPhases = Object.entries(result.cost.phases).filter(([k]) => k !== 'eval');
+  const samples = trainPhases.reduce((n, [, p]) => n + p.sampleEpochs, 0);
+  const seconds = trainPhases.reduce((n, [, p]) => n + p.wallSeconds, 0);
+  return {
+    scenario, fraction, method, errorRate: s.wer, cer: s.cer, werGreedy: s.werGreedy,
+    params: model.liveParams(), denseParams: model.denseParams(), epochs: result.cost.epochs, sampleEpochs: result.cost.sampleEpochs,
+    flops: result.cost.flops, wallSeconds: result.cost.wallSeconds, validationError: result.validationError,
+    prePruneValidationError: result.prePruneError, pruneIterations: result.prune.iterations.filter((i) => i.accepted).length,
+    trainSamplesPerSecond: seconds > 0 ? samples / seconds : 0,
+    phases: Object.fromEntries(Object.entries(result.cost.phases).map(([k, v]) => [k, { sampleEpochs: v.sampleEpochs, wallSeconds: v.wallSeconds }])),
+  };
+}
+
+function disposeState(state: StrategyState | null | undefined): void {
+  state?.model.dispose();
+  state?.dense?.dispose();
+}
+
+/**
+ * Runs both scenarios and writes `out/results.json`, `out/results.md` and plots.
+ *
+ * With `baselineRounds: 'last'` (profiles smoke and quick) the baselines run only
+ * the last update, 90 % -> 100 %: TFS trains a fresh model on everything; NFT's
+ * dense model before that update is trained from scratch on 90 % (NFT's first
+ * model, reported as the 90 % NFT row) and then fine-tuned on 100 %. Every update's
+ * cost is its own, so the last update's costs compare as in the paper's table.
+ */
+export async function runFsddExperiment(opts: FsddExperimentOptions): Promise<FsddResults> {
+  const seed = opts.seed ?? 1;
+  const progress = sinkOf(opts.log);
+  const profile = FSDD_PROFILES[opts.profile];
+  if (!profile) {
+    throw new BonsaiError('BONSAI_BENCH_FSDD_PROFILE', `unknown profile ${JSON.stringify(opts.profile)}; use smoke, quick or paper`, { profile: opts.profile });
+  }
+  const spec: FsddProfileSpec = { ...profile, ...opts.overrides };
+  const backend = await initBackend({ log: (m) => progress.line(m) });
+  registerDs2();
+  const dir = opts.dataDir ?? fsddDir(fileURLToPath(new URL('../../', import.meta.url)));
+  const started = performance.now();
+  const data = corpus(dir, spec, seed, opts.holdOutSpeaker);
+  progress.line(`fsdd: ${data.train.n} training, ${data.validation.n} validation, ${data.test.n} test recordings${opts.holdOutSpeaker ? `, ${opts.holdOutSpeaker} held out (${data.heldOut?.n} recordings)` : ''}; MFCCs in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  const config: UpdateConfig = { ...BASE_UPDATE, ...spec.update, seed };
+  const modelSpec: ModelSpec = { arch: 'ds2', inputShape: [meanFrames(data.train), p0Width()], numClasses: ENGLISH_ALPHABET.size, options: spec.model };
+  const lexicon = createLexicon([...DIGIT_WORDS], ENGLISH_ALPHABET);
+  const scorer: Scorer = {
+    greedy: speechTask({ alphabet: ENGLISH_ALPHABET, timeStride: DS2_TIME_STRIDE }),
+    beam: speechTask({ alphabet: ENGLISH_ALPHABET, timeStride: DS2_TIME_STRIDE, decoder: 'beam', beamWidth: 8, lexicon }),
+  };
+  // Training and validation (pruning's no-loss check) use the test metric's decoder.
+  const task = speechTask({ alphabet: ENGLISH_ALPHABET, timeStride: DS2_TIME_STRIDE, decoder: 'beam', beamWidth: 8, lexicon, augment: spec.augment });
+  const rounds: FsddRoundResult[] = [];
+  const update = (method: StrategyName, previous: StrategyState | null, newData: SpeechDataset, allData: SpeechDataset, label: string, cfg: UpdateConfig = config) => {
+    progress.line(`${label}: ${method}, ${newData.n} new, ${allData.n} in all`);
+    return runUpdate({
+      strategy: method, previous, spec: modelSpec, task, config: cfg,
+      data: { newData, allData, validation: data.validation, numClasses: ENGLISH_ALPHABET.size },
+      hooks: { onProgress: (e) => progress.event(`${label} ${method}`, e) },
+    });
+  };
+  const report = (r: FsddRoundResult, state: StrategyState) => {
+    if (data.heldOut) r.heldOutWer = score(state.model, data.heldOut, scorer).wer;
+    rounds.push(r);
+    progress.line(`  ${r.method} ${Math.round(r.fraction * 100)} %: test WER ${(r.errorRate * 100).toFixed(2)} % (greedy ${(r.werGreedy * 100).toFixed(2)} %, CER ${(r.cer * 100).toFixed(2)} %), ${r.params} live parameters, ${r.sampleEpochs} sample-epochs (${r.epochs.toFixed(1)} epochs-eq.), ${r.wallSeconds.toFixed(0)} s, ${r.trainSamplesPerSecond.toFixed(1)} training samples/s${r.heldOutWer !== undefined ? `, held-out speaker WER ${(r.heldOutWer * 100).toFixed(2)} %` : ''}`);
+  };
+
+  // Scenario 1: ten parts, the first model on four, one more per update.
+  const partSize = Math.floor(data.train.n / 10);
+  const firstParts = (k: number) => subsetSpeech(data.train, Array.from({ length: k === 10 ? data.train.n : k * partSize }, (_, i) => i));
+  const part = (k: number) => subsetSpeech(data.train, Array.from({ length: (k === 9 ? data.train.n : (k + 1) * partSize) - k * partSize }, (_, i) => k * partSize + i));
+  let ours: StrategyState | null = null;
+  const baselines: Partial<Record<'tfs' | 'nft', StrategyState>> = {};
+  for (let k = 4; k <= 10; k++) {
+    const allData = firstParts(k);
+    const newData = k === 4 ? allData : part(k - 1);
+    const label = `${k * 10} %`;
+    const r = update('ours', ours, newData, allData, label);
+    ours = r.state;
+    report(row('fractions', k / 10, 'ours', r, data.test, scorer), r.state);
+    for (const method of ['tfs', 'nft'] as const) {
+      const last = k === 10;
+      if (spec.baselineRounds === 'all' || last || (method === 'nft' && k === 9)) {
+        const previous: StrategyState | null = baselines[method] ?? null;
+        const b = update(method, previous, newData, allData, label);
+        baselines[method] = b.state;
+        report(row('fractions', k / 10, method, b, data.test, scorer), b.state);
+      }
+    }
+  }
+  const throughput = await measureThroughput((ours as StrategyState).model, task, data.train, config.batchSize);
+  disposeState(ours);
+  disposeState(baselines.tfs);
+  disposeState(baselines.nft);
+
+  // Scenario 2: whole speakers arrive one at a time.
+  const speakers = [...new Set(data.trainSpeakers)];
+  const order = Array.from(permutation(speakers.length, seededRandom(seed + 7)), (i) => speakers[i]);
+  const ofSpeakers = (set: readonly string[]) => subsetSpeech(data.train, indicesWhere(data.trainSpeakers, (s) => set.includes(s)));
+  const testOf = (speaker: string) => subsetSpeech(data.test, indicesWhere(data.testSpeakers, (s) => s === speaker));
+  const testOfSet = (set: readonly string[]) => subsetSpeech(data.test, indicesWhere(data.testSpeakers, (s) => set.includes(s)));
+  for (const method of spec.speakers) {
+    let state: StrategyState | null = null;
+    for (let n = Math.min(spec.firstSpeakers, order.length); n <= order.length; n++) {
+      const seen = order.slice(0, n);
+      const fresh = n === spec.firstSpeakers ? seen : [order[n - 1]];
+      const newSpeaker = n === spec.firstSpeakers ? undefined : order[n - 1];
+      const before = state && newSpeaker ? score(state.model, testOf(newSpeaker), scorer).wer : undefined;
+      const r = update(method, state, ofSpeakers(fresh), ofSpeakers(seen), `speakers ${seen.join('+')}`);
+      state = r.state;
+      const result = row('speakers', n / order.length, method, r, testOfSet(seen), scorer);
+      if (newSpeaker) {
+        result.newSpeaker = newSpeaker;
+        result.newSpeakerWerBefore = before;
+        result.newSpeakerWerAfter = score(state.model, testOf(newSpeaker), scorer).wer;
+        progress.line(`  new speaker ${newSpeaker}: WER ${((before ?? 0) * 100).toFixed(2)} % before the update, ${(result.newSpeakerWerAfter * 100).toFixed(2)} % after`);
+      }
+      report(result, state);
+    }
+    disposeState(state);
+  }
+
+  const results: FsddResults = {
+    dataset: 'fsdd', model: 'ds2', profile: opts.profile, backend: backend.name, backendInfo: backend, seed,
+    command: opts.command ?? `bonsai experiment fsdd --model ds2 --profile ${opts.profile}${opts.holdOutSpeaker ? ` --hold-out-speaker ${opts.holdOutSpeaker}` : ''}`,
+    modelSpec, config,
+    data: { train: data.train.n, validation: data.validation.n, test: data.test.n, partSize, heldOutSpeaker: opts.holdOutSpeaker ?? null, speakerOrder: order },
+    rounds,
+    extra: { throughput, augment: spec.augment, profile: spec, totalWallSeconds: (performance.now() - started) / 1000, goal: goalCheck(rounds) },
+  };
+  await mkdir(opts.out, { recursive: true });
+  await writeFile(join(opts.out, 'results.json'), JSON.stringify(results, null, 2));
+  await writeFile(join(opts.out, 'results.md'), renderFsddMarkdown(results));
+  await writePlots(opts.out, results, progress);
+  progress.line(`fsdd: done in ${((performance.now() - started) / 60000).toFixed(1)} min; results in ${opts.out}`);
+  progress.stop();
+  return results;
+}
+
+function meanFrames(data: SpeechDataset): number {
+  return Math.max(1, Math.round(data.frames.reduce((a, b) => a + b, 0) / Math.max(data.n, 1)));
+}
+
+/** The issue's goal on the last update of scenario 1. */
+function goalCheck(rounds: FsddRoundResult[]): Record<string, unknown> {
+  const last = (m: StrategyName) => rounds.find((r) => r.scenario === 'fractions' && r.fraction === 1 && r.method === m);
+  const [o, t, n] = [last('ours'), last('tfs'), last('nft')];
+  if (!o || !t || !n) return {};
+  return {
+    oursWer: o.errorRate, werAtMost5Percent: o.errorRate <= 0.05,
+    costRatioTfs: o.sampleEpochs / t.sampleEpochs, costRatioNft: o.sampleEpochs / n.sampleEpochs,
+    atMostHalfTheCost: o.sampleEpochs <= 0.5 * t.sampleEpochs && o.sampleEpochs <= 0.5 * n.sampleEpochs,
+    paramsOurs: o.params, paramsTfs: t.params, paramsNft: n.params, noMoreParams: o.params <= Math.min(t.params, n.params),
+  };
+}
+
+/**
+ * Training and inference samples per second of a model on one batch, and what
+ * bounds them: the kernels (tensor ops) a training batch runs and their time, from
+ * a profile of that batch.
+ */
+export async function measureThroughput(model: MaskedModel, task: SpeechTask, data: SpeechDataset, batchSize: number): Promise<Record<string, number>> {
+  // A batch as length bucketing makes them: utterances around the median length.
+  const byLength = data.frames.map((_, i) => i).sort((a, b) => data.frames[a] - data.frames[b]);
+  const size = Math.min(batchSize, data.n);
+  const from = Math.max(0, Math.floor(data.n / 2) - Math.floor(size / 2));
+  const indices = byLength.slice(from, from + size);
+  const batch = speechBatch(data, indices, DS2_TIME_STRIDE);
+  const step = () => {
+    const { grads } = backward(model, task, batch);
+    grads.forEach((g) => g.dispose());
+  };
+  try {
+    step();
+    const reps = 3;
+    let t0 = performance.now();
+    for (let i = 0; i < reps; i++) step();
+    const trainMs = (performance.now() - t0) / reps;
+    t0 = performance.now();
+    for (let i = 0; i < reps; i++) tf.tidy(() => model.forward(batch.x, { training: false }).dataSync());
+    const inferMs = (performance.now() - t0) / reps;
+    const profile = await tf.profile(step);
+    const kernelMs = profile.kernels.reduce((sum, k) => sum + (typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0), 0);
+    const flops = model.flopsPerSample();
+    const frames = batch.x.shape[1] as number;
+    return {
+      batchSize: indices.length, paddedFrames: frames, outputSteps: frames / DS2_TIME_STRIDE,
+      trainMsPerBatch: trainMs, trainSamplesPerSecond: (indices.length / trainMs) * 1000,
+      inferenceMsPerBatch: inferMs, inferenceSamplesPerSecond: (indices.length / inferMs) * 1000,
+      kernelsPerTrainingBatch: profile.kernels.length, msPerKernel: trainMs / Math.max(profile.kernels.length, 1), profiledKernelMs: kernelMs,
+      denseForwardFlopsPerSample: flops.dense, trainGflopsPerSecond: (flops.dense * 3 * indices.length) / (trainMs * 1e6),
+    };
+  } finally {
+    batch.dispose();
+  }
+}
+
+/** Table 7 of the paper (DeepSpeech2 with H-LSTM on AN4): WER %, parameters (M), training epochs. */
+export const TABLE7 = [
+  [0.4, 48.1, 48.1, 45.8, 4.8, 4.8, 4.0, 267, 267, 313],
+  [0.5, 35.6, 37.7, 34.7, 4.7, 5.1, 4.0, 251, 241, 189],
+  [0.6, 33.9, 34.0, 32.4, 5.5, 5.3, 4.4, 281, 220, 160],
+  [0.7, 25.1, 23.5, 22.9, 6.0, 6.0, 5.2, 247, 249, 127],
+  [0.8, 20.9, 21.8, 20.1, 5.9, 6.7, 4.8, 230, 196, 129],
+  [0.9, 15.8, 15.3, 15.4, 7.0, 8.2, 5.7, 272, 219, 101],
+  [1.0, 12.4, 12.6, 11.7, 7.4, 7.6, 5.7, 269, 232, 88],
+].map(([fraction, wt, wn, wo, pt, pn, po, et, en, eo]) => ({
+  fraction, wer: { tfs: wt, nft: wn, ours: wo }, paramsM: { tfs: pt, nft: pn, ours: po }, epochs: { tfs: et, nft: en, ours: eo },
+}));
+
+const pct = (v: number | undefined) => (v === undefined ? '-' : (v * 100).toFixed(2));
+
+export function renderFsddMarkdown(res: FsddResults): string {
+  const c = res.config;
+  const t = res.extra.throughput as Record<string, number> | undefined;
+  const goal = res.extra.goal as Record<string, number | boolean> | undefined;
+  const frac = res.rounds.filter((r) => r.scenario === 'fractions');
+  const spk = res.rounds.filter((r) => r.scenario === 'speakers');
+  const lines = [
+    `# FSDD, DeepSpeech2 with H-LSTM, profile \`${res.profile}\``,
+    '',
+    `Made by \`${res.command}\` on backend \`${res.backend}\` (${res.backendInfo.threads} thread${res.backendInfo.threads === 1 ? '' : 's'}), seed ${res.seed}, in ${((res.extra.totalWallSeconds as number) / 60).toFixed(1)} minutes.`,
+    `Data (Free Spoken Digit Dataset, Z. Jackson et al., CC BY-SA 4.0): ${res.data.train} training recordings in ten parts of ${res.data.partSize}, ${res.data.validation} validation (from the training takes), ${res.data.test} test recordings (takes 0-4; reporting only)${res.data.heldOutSpeaker ? `; speaker ${res.data.heldOutSpeaker} held out of training entirely` : ''}.`,
+    `Model: ds2 ${JSON.stringify(res.modelSpec.options)} (three convolutions with batch norm, bidirectional H-LSTM layers, one FC, CTC over ${res.modelSpec.numClasses} classes), MFCC input of 39 values a frame.`,
+    `Update settings: E1 = ${c.newDataEpochs}, E2 = ${c.allDataEpochs}, baselines ${c.trainEpochs} epochs, first model grown from a ${c.initialDensity * 100} % seed network for ${c.trainEpochs} epochs, alpha = ${c.growthPercentile}, growth every ${c.growthInterval} epochs, beta = ${c.pruneFraction * 100} %, at most ${c.maxPruneIterations} pruning iterations, ${c.optimizer.kind} lr ${c.optimizer.learningRate}, batch ${c.batchSize}, SpecAugment-style masking ${c.augment ? 'on' : 'off'}.`,
+    '',
+    'WER: beam search (width 8) restricted to the ten digit words; greedy WER and CER: best path without a lexicon. Cost counts every sample through a forward and backward pass (growth evaluations and pruning retraining included); epochs = sample-epochs / |all data so far|. Paper columns: Table 7 (AN4, a different and harder corpus: for the trend, not the level).',
+    '',
+    '## Scenario 1: 40 % of the training recordings, then 10 % more per update',
+    '',
+    '| data | method | WER % | greedy WER % | CER % | live params | epochs-eq. | sample-epochs | GFLOPs | wall s | train samples/s | paper WER % | paper params (M) | paper epochs |' + (res.data.heldOutSpeaker ? ' held-out WER % |' : ''),
+    '|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|' + (res.data.heldOutSpeaker ? '---:|' : ''),
+  ];
+  for (const r of frac) {
+    const p = TABLE7.find((row) => Math.abs(row.fraction - r.fraction) < 1e-9);
+    lines.push(`| ${Math.round(r.fraction * 100)} % | ${r.method} | ${pct(r.errorRate)} | ${pct(r.werGreedy)} | ${pct(r.cer)} | ${r.params} | ${r.epochs.toFixed(1)} | ${r.sampleEpochs} | ${(r.flops / 1e9).toFixed(1)} | ${r.wallSeconds.toFixed(0)} | ${r.trainSamplesPerSecond.toFixed(1)} | ${p ? p.wer[r.method] : '-'} | ${p ? p.paramsM[r.method].toFixed(1) : '-'} | ${p ? p.epochs[r.method] : '-'} |` + (res.data.heldOutSpeaker ? ` ${pct(r.heldOutWer)} |` : ''));
+  }
+  if (goal && goal.oursWer !== undefined) {
+    lines.push('', '## The last update (90 % -> 100 %) against the goal', '',
+      `- WER of ours on the test takes: ${pct(goal.oursWer as number)} % (goal <= 5 %: ${goal.werAtMost5Percent ? 'met' : 'not met'}).`,
+      `- Cost of ours / TFS: ${(goal.costRatioTfs as number).toFixed(2)}, ours / NFT: ${(goal.costRatioNft as number).toFixed(2)} in sample-epochs (goal <= 0.5: ${goal.atMostHalfTheCost ? 'met' : 'not met'}).`,
+      `- Live parameters: ours ${goal.paramsOurs}, TFS ${goal.paramsTfs}, NFT ${goal.paramsNft} (goal: no more than either: ${goal.noMoreParams ? 'met' : 'not met'}).`);
+  }
+  if (spk.length > 0) {
+    lines.push('', '## Scenario 2: speakers arrive one at a time', '',
+      `Speaker order (seeded): ${res.data.speakerOrder.join(', ')}. "new speaker" WER is on that speaker's test takes, before the update (the previous model) and after it; "WER" is on the test takes of every speaker seen so far.`, '',
+      '| speakers | method | new speaker | new speaker WER before % | after % | WER % | live params | sample-epochs | epochs-eq. | wall s |',
+      '|---:|---|---|---:|---:|---:|---:|---:|---:|---:|');
+    for (const r of spk) {
+      lines.push(`| ${Math.round(r.fraction * res.data.speakerOrder.length)} | ${r.method} | ${r.newSpeaker ?? '(first model)'} | ${pct(r.newSpeakerWerBefore)} | ${pct(r.newSpeakerWerAfter)} | ${pct(r.errorRate)} | ${r.params} | ${r.sampleEpochs} | ${r.epochs.toFixed(1)} | ${r.wallSeconds.toFixed(0)} |`);
+    }
+  }
+  if (t) {
+    const busy = t.msPerKernel * t.kernelsPerTrainingBatch;
+    lines.push('', '## Training throughput and what bounds it', '',
+      `Measured on the final grow-and-prune model, one training batch of ${t.batchSize} utterances padded to ${t.paddedFrames} frames (${t.outputSteps} recurrent steps per direction and layer):`, '',
+      `- training: ${t.trainMsPerBatch.toFixed(0)} ms per batch = **${t.trainSamplesPerSecond.toFixed(1)} samples/s**; inference: ${t.inferenceSamplesPerSecond.toFixed(0)} samples/s;`,
+      `- a training batch runs ${t.kernelsPerTrainingBatch} kernels (tensor ops), ${t.msPerKernel.toFixed(3)} ms each on average (${busy.toFixed(0)} ms);`,
+      `- arithmetic: ${(t.denseForwardFlopsPerSample / 1e6).toFixed(1)} MFLOP forward per utterance, ${t.trainGflopsPerSecond.toFixed(2)} GFLOP/s achieved in training.`, '',
+      'The recurrence is sequential: each of the recurrent steps of each layer and direction is a chain of small ops ([batch, 4 x gate width] products and element-wise gate arithmetic) whose cost is the fixed per-op overhead of the backend (dispatch, allocation, bookkeeping), not arithmetic: the GFLOP/s achieved here are a small fraction of what the same backend reaches on large matrix products (bench/results/gemm.md). Throughput therefore scales with batch size and inversely with the number of recurrent steps (utterance length / 2) and layers, and hardly with layer width. The per-update figures in the tables also vary with the load of the shared machine.');
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+async function writePlots(out: string, res: FsddResults, progress: ProgressSink): Promise<void> {
+  let plot: typeof import('../plot.ts');
+  try {
+    plot = await import('../plot.ts');
+  } catch (err) {
+    progress.line(`plots skipped: bench/plot.ts could not load (${String((err as Error).message ?? err).split('\n')[0]})`);
+    return;
+  }
+  const frac = res.rounds.filter((r) => r.scenario === 'fractions');
+  const series = (metric: (r: FsddRoundResult) => number) => frac.map((r) => ({ x: r.fraction * 100, y: metric(r), series: r.method }));
+  const label = `ds2 (${res.profile})`;
+  await plot.lineChartPng(join(out, 'wer.png'), { title: `Test WER, FSDD, ${label}`, xTitle: 'training data used (%)', yTitle: 'WER (%)', points: series((r) => r.errorRate * 100) });
+  await plot.lineChartPng(join(out, 'params.png'), { title: `Live parameters, FSDD, ${label}`, xTitle: 'training data used (%)', yTitle: 'parameters (K)', points: series((r) => r.params / 1000) });
+  await plot.lineChartPng(join(out, 'cost.png'), { title: `Training cost per update, FSDD, ${label}`, xTitle: 'training data used (%)', yTitle: 'epochs-equivalent on all data', points: series((r) => r.epochs) });
+  const spk = res.rounds.filter((r) => r.scenario === 'speakers' && r.newSpeaker);
+  if (spk.length > 0) {
+    const points = spk.flatMap((r) => [
+      { x: Math.round(r.fraction * res.data.speakerOrder.length), y: (r.newSpeakerWerBefore ?? 0) * 100, series: `${r.method} new, before` },
+      { x: Math.round(r.fraction * res.data.speakerOrder.length), y: (r.newSpeakerWerAfter ?? 0) * 100, series: `${r.method} new, after` },
+      { x: Math.round(r.fraction * res.data.speakerOrder.length), y: r.errorRate * 100, series: `${r.method} all seen` },
+    ]);
+    await plot.lineChartPng(join(out, 'speakers.png'), { title: `Speakers arriving, FSDD, ${label}`, xTitle: 'speakers seen', yTitle: 'WER (%)', points });
+  }
+}
