@@ -43,6 +43,8 @@ export class ModelMirror {
   readonly #timeoutMs: number;
   readonly #inFlight = new Map<number, Promise<void>>();
   readonly #manifests = new Map<number, Manifest>();
+  /** Versions this process downloaded: the only ones `prune` removes (a shared registry is never touched). */
+  readonly #downloaded = new Set<number>();
 
   constructor(dir: string, trainerUrl: string, options: MirrorOptions = {}) {
     this.dir = dir;
@@ -79,6 +81,20 @@ export class ModelMirror {
     return running;
   }
 
+  /** Removes the versions this process downloaded except `keep` (e.g. the one served and its predecessor); returns those removed. */
+  async prune(keep: readonly (number | null)[]): Promise<number[]> {
+    const removed: number[] = [];
+    for (const version of [...this.#downloaded]) {
+      if (keep.includes(version) || this.#inFlight.has(version)) continue;
+      this.#downloaded.delete(version);
+      const trash = join(this.dir, `${STAGING}${tempTag()}`);
+      await rename(join(this.dir, String(version)), trash);
+      await rm(trash, { recursive: true, force: true });
+      removed.push(version);
+    }
+    return removed;
+  }
+
   async #download(version: number): Promise<void> {
     const target = join(this.dir, String(version));
     if (await readManifest(target, version)) return;
@@ -113,6 +129,7 @@ export class ModelMirror {
       await fsyncPath(staging);
       try {
         await rename(staging, target);
+        this.#downloaded.add(version);
       } catch (err) {
         // Another download of the same version won the rename: keep it.
         if (!(await readManifest(target, version))) throw err;

@@ -209,6 +209,10 @@ export async function startServing(config: Config, options: ServingOptions = {})
             log.info('model.swapped', { version: r.version, previous: r.previousVersion, seconds: Math.round(r.seconds * 1000) / 1000 });
             // Size and quality of what this process serves (the champion's may differ during a rollout).
             registry.get(r.version).then((v) => reportModel(metrics, 'serving', v.manifest), () => undefined);
+            // The cache keeps what is served and its predecessor (a likely rollback target).
+            mirror?.prune([r.version, r.previousVersion]).then(
+              (removed) => { if (removed.length > 0) log.info('model.cache_pruned', { removed }); },
+              (error: unknown) => log.warn('model.cache_prune_failed', { error }));
           }
             else if (r.outcome === 'failed') log.error('model.swap_failed', { version: r.version, serving: r.servingVersion, error: r.error });
           },

@@ -8,6 +8,8 @@ import type { AddressInfo } from 'node:net';
 import { startDaemon } from '../../daemon/daemon.ts';
 import { MemoryLog } from '../../daemon/logging.ts';
 import { startServing } from '../../daemon/serving-only.ts';
+import { ModelMirror } from '../../daemon/mirror.ts';
+import { openRegistry } from '../../daemon/registry/index.ts';
 import { drop, FAST_UPDATE, predictPng, tempStateDir, testConfig, TINY_MODEL, waitFor } from './e2e-helpers.ts';
 
 const TOKEN = 'follow-secret';
@@ -56,10 +58,26 @@ test('a server follows the trainer over HTTP and refuses a corrupted download', 
     assert.equal((await trainer.registry.current())?.version, 2);
     assert.equal((await predictPng(server.url, 2, 7)).body.version, 2);
     assert.equal(server.holder.status().swaps.failed, 0);
+    // The cache keeps the served version and its predecessor only.
+    assert.deepEqual(readdirSync(join(serverDir, 'models')).sort(), ['1', '2']);
     // The lag signal: serving and champion both report version 2.
     const exposition = await (await fetch(`${server.url}/metrics`)).text();
     assert.match(exposition, /bonsai_model_info\{version="2",role="serving"\} 1/);
     assert.match(exposition, /bonsai_model_info\{version="2",role="champion"\} 1/);
+
+    // The cache on its own: download both versions, verify them, prune all but one.
+    const cacheDir = join(fakeServerDir, 'cache');
+    const mirror = new ModelMirror(cacheDir, trainer.url);
+    await mirror.open();
+    assert.equal((await mirror.current())?.version, 2);
+    await Promise.all([mirror.ensure(1), mirror.ensure(2), mirror.ensure(2)]);
+    assert.deepEqual(readdirSync(cacheDir).sort(), ['1', '2']);
+    const cached = await openRegistry(cacheDir, { readOnly: true });
+    assert.equal((await cached.verify(1)).ok, true);
+    assert.equal((await cached.verify(2)).ok, true);
+    assert.deepEqual(await mirror.prune([2]), [1]);
+    assert.deepEqual(readdirSync(cacheDir), ['2']);
+    rmSync(cacheDir, { recursive: true });
 
     // A fake trainer that names version 2 but corrupts one byte of its weights: the download is refused.
     let champion = 1;
