@@ -9,6 +9,7 @@ import { registerExperiment } from './commands/experiment.ts';
 import { registerStart } from './commands/start.ts';
 import { registerReport } from './commands/report.ts';
 import { registerDemo } from './commands/demo.ts';
+import { registerClient } from './commands/client.ts';
 
 const program = new Command();
 program.name('bonsai').description('a continual-learning daemon: grow-and-prune updates of a served model as labelled data arrives').version('0.1.0');
@@ -18,6 +19,7 @@ registerDemo(program);
 registerExperiment(program);
 registerCheck(program);
 registerReport(program);
+registerClient(program);
 
 try {
   await program.parseAsync(process.argv);
@@ -26,7 +28,8 @@ try {
     process.exitCode = err.exitCode === 0 ? 0 : 2;
   } else if (err instanceof BonsaiError) {
     process.stderr.write(`${err.code}: ${err.message}\n`);
-    process.exitCode = err.code.startsWith('BONSAI_CLI_') || err.code.startsWith('BONSAI_CONFIG_') ? 2 : 1;
+    const usage = err.code === 'BONSAI_CLI_BAD_OPTION' || err.code === 'BONSAI_CLI_BAD_ARGUMENT' || err.code.startsWith('BONSAI_CONFIG_');
+    process.exitCode = usage ? 2 : 1;
   } else {
     process.stderr.write(`${(err as Error).stack ?? String(err)}\n`);
     process.exitCode = 1;

@@ -1,0 +1,59 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Fastify from 'fastify';
+
+function bonsai(args: string[], env: Record<string, string> = {}): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['bin/bonsai.js', ...args], { env: { ...process.env, BONSAI_TOKEN: '', ...env } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('close', (status) => resolve({ status, stdout, stderr }));
+  });
+}
+
+test('the client commands call the daemon routes, send the token to mutating ones and report server errors by code', async () => {
+  const seen: Array<{ method: string; url: string; auth?: string; type?: string; bytes: number }> = [];
+  const app = Fastify();
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+  app.addHook('onRequest', async (req) => {
+    seen.push({ method: req.method, url: req.url, auth: req.headers.authorization, type: req.headers['content-type'], bytes: Number(req.headers['content-length'] ?? 0) });
+  });
+  app.post('/v1/predict', async () => ({ version: 3, label: '7' }));
+  app.get('/v1/models', async () => ({ current: 3, versions: [] }));
+  app.post('/v1/models/:version/promote', async (req, reply) => (req.headers.authorization === 'Bearer s3cret' ? { version: 2 } : reply.code(401).send({ error: { code: 'BONSAI_HTTP_UNAUTHORIZED', message: 'bad token' } })));
+  app.post('/v1/rollback', async () => ({ version: 1 }));
+  const url = await app.listen({ host: '127.0.0.1', port: 0 });
+  const dir = await mkdtemp(join(tmpdir(), 'bonsai-cli-client-'));
+  try {
+    const png = join(dir, 'digit.png');
+    await writeFile(png, Buffer.from([0x89, 0x50, 0x4e, 0x47]));
+    const p = await bonsai(['predict', png, '--server', url]);
+    assert.equal(p.status, 0, p.stderr);
+    assert.deepEqual(JSON.parse(p.stdout), { version: 3, label: '7' });
+    assert.equal(seen.at(-1)?.type, 'image/png');
+    assert.equal(seen.at(-1)?.bytes, 4);
+    const l = await bonsai(['models', 'list', '--server', url]);
+    assert.equal(JSON.parse(l.stdout).current, 3);
+    const denied = await bonsai(['models', 'promote', '2', '--server', url], { BONSAI_TOKEN: 'wrong' });
+    assert.equal(denied.status, 1);
+    assert.match(denied.stderr, /BONSAI_CLI_SERVER_ERROR: .*401.*BONSAI_HTTP_UNAUTHORIZED/);
+    const tokenFile = join(dir, 'token');
+    await writeFile(tokenFile, 's3cret\n');
+    const ok = await bonsai(['models', 'promote', '2', '--server', url, '--token-file', tokenFile]);
+    assert.equal(ok.status, 0, ok.stderr);
+    assert.equal(seen.at(-1)?.auth, 'Bearer s3cret');
+    assert.equal((await bonsai(['models', 'promote', 'x2', '--server', url])).status, 2);
+    const down = await bonsai(['status', '--server', 'http://127.0.0.1:9']);
+    assert.equal(down.status, 1);
+    assert.match(down.stderr, /BONSAI_CLI_SERVER_UNREACHABLE/);
+  } finally {
+    await app.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
