@@ -54,6 +54,8 @@ export interface FsddProfileSpec {
   speakers: StrategyName[];
   /** Speakers the speaker scenario's first model trains on. */
   firstSpeakers: number;
+  /** Training takes per digit and speaker in the speaker scenario (at most `trainTakes`). */
+  speakerTakes: number;
   /** Architecture options of ds2. */
   model: Record<string, number | string | boolean>;
   /** Update settings (E1, E2, baseline epochs, beta, ...). */
@@ -67,21 +69,25 @@ const AUGMENT: SpeechAugmentOptions = { timeMasks: 2, maxTimeFraction: 0.1, feat
 export const FSDD_PROFILES: Record<FsddProfile, FsddProfileSpec> = {
   // CI-sized: a few recordings per digit, a tiny model, one or two epochs.
   smoke: {
-    trainTakes: 3, validationTakes: 1, testTakes: 1, baselineRounds: 'last', speakers: ['ours'], firstSpeakers: 4,
+    trainTakes: 3, validationTakes: 1, testTakes: 1, baselineRounds: 'last', speakers: ['ours'], firstSpeakers: 4, speakerTakes: 3,
     model: { filters: '4,4,4', hidden: 8, rnnLayers: 1 },
     update: { newDataEpochs: 1, allDataEpochs: 1, trainEpochs: 2, growthInterval: 2, maxPruneIterations: 2, recoveryEpochsMax: 1, batchSize: 16 },
     augment: AUGMENT,
   },
-  // Sized for two shared CPU cores (see results.md for the measured throughput).
+  // Sized for two shared CPU cores (15 to 45 minutes with the load of the machine; see
+  // results.md for the measured throughput): every training take but two validation
+  // takes per digit and speaker, one bidirectional H-LSTM layer of 48 units (three
+  // layers cost three times as much per sample and learn more slowly per epoch on
+  // this little data), epochs E1:E2:T = 8:4:16, at most 8 pruning iterations.
   quick: {
-    trainTakes: 25, validationTakes: 2, testTakes: 5, baselineRounds: 'last', speakers: ['ours'], firstSpeakers: 3,
-    model: { filters: '8,8,8', hidden: 32, rnnLayers: 1 },
-    update: { newDataEpochs: 8, allDataEpochs: 5, trainEpochs: 20, growthInterval: 4, maxPruneIterations: 12, recoveryEpochsMax: 1, recoveryChunk: 0.25 },
+    trainTakes: 43, validationTakes: 2, testTakes: 5, baselineRounds: 'last', speakers: ['ours'], firstSpeakers: 4, speakerTakes: 20,
+    model: { filters: '8,8,8', hidden: 48, rnnLayers: 1 },
+    update: { newDataEpochs: 8, allDataEpochs: 4, trainEpochs: 16, growthInterval: 4, maxPruneIterations: 8, recoveryEpochsMax: 0.5, recoveryChunk: 0.25 },
     augment: AUGMENT,
   },
   // Section 5.3's protocol: E1 = 20, E2 = 30, 120 epochs for the baselines, every round, all recordings.
   paper: {
-    trainTakes: 45, validationTakes: 2, testTakes: 5, baselineRounds: 'all', speakers: ['tfs', 'nft', 'ours'], firstSpeakers: 3,
+    trainTakes: 43, validationTakes: 2, testTakes: 5, baselineRounds: 'all', speakers: ['tfs', 'nft', 'ours'], firstSpeakers: 3, speakerTakes: 43,
     model: { filters: '32,32,32', hidden: 128, rnnLayers: 3 },
     update: { newDataEpochs: 20, allDataEpochs: 30, trainEpochs: 120, growthInterval: 5, maxPruneIterations: 200, recoveryEpochsMax: 2 },
     augment: AUGMENT,
@@ -165,6 +171,8 @@ export interface FsddExperimentOptions {
 interface Corpus {
   train: SpeechDataset;
   trainSpeakers: string[];
+  /** Per training recording, its rank among the training takes of its digit and speaker (0-based). */
+  trainRanks: number[];
   validation: SpeechDataset;
   test: SpeechDataset;
   testSpeakers: string[];
@@ -197,6 +205,7 @@ function corpus(dir: string, spec: FsddProfileSpec, seed: number, holdOut: strin
   const all = loadFsdd(dir);
   const random = seededRandom(seed);
   const train: FsddRecording[] = [];
+  const ranks = new Map<FsddRecording, number>();
   const validation: FsddRecording[] = [];
   const test: FsddRecording[] = [];
   for (const speaker of FSDD_SPEAKERS) {
@@ -207,19 +216,22 @@ function corpus(dir: string, spec: FsddProfileSpec, seed: number, holdOut: strin
       const pool = takes.filter((r) => r.split === 'train');
       const order = Array.from(permutation(pool.length, random), (i) => pool[i]);
       validation.push(...order.slice(0, spec.validationTakes));
-      train.push(...order.slice(spec.validationTakes, spec.validationTakes + spec.trainTakes));
+      order.slice(spec.validationTakes, spec.validationTakes + spec.trainTakes).forEach((r, rank) => {
+        train.push(r);
+        ranks.set(r, rank);
+      });
     }
   }
   const shuffled = Array.from(permutation(train.length, random), (i) => train[i]);
   return {
-    train: load(shuffled), trainSpeakers: shuffled.map((r) => r.speaker),
+    train: load(shuffled), trainSpeakers: shuffled.map((r) => r.speaker), trainRanks: shuffled.map((r) => ranks.get(r) as number),
     validation: load(validation), test: load(test), testSpeakers: test.map((r) => r.speaker),
     heldOut: holdOut === undefined ? null : load(all.filter((r) => r.speaker === holdOut && r.split === 'test').filter((r) => r.take < spec.testTakes)),
   };
 }
 
-function indicesWhere<T>(values: readonly T[], keep: (v: T) => boolean): number[] {
-  return values.flatMap((v, i) => (keep(v) ? [i] : []));
+function indicesWhere<T>(values: readonly T[], keep: (v: T, i: number) => boolean): number[] {
+  return values.flatMap((v, i) => (keep(v, i) ? [i] : []));
 }
 
 interface Scorer {
@@ -333,7 +345,7 @@ export async function runFsddExperiment(opts: FsddExperimentOptions): Promise<Fs
   // Scenario 2: whole speakers arrive one at a time.
   const speakers = [...new Set(data.trainSpeakers)];
   const order = Array.from(permutation(speakers.length, seededRandom(seed + 7)), (i) => speakers[i]);
-  const ofSpeakers = (set: readonly string[]) => subsetSpeech(data.train, indicesWhere(data.trainSpeakers, (s) => set.includes(s)));
+  const ofSpeakers = (set: readonly string[]) => subsetSpeech(data.train, indicesWhere(data.trainSpeakers, (s, i) => set.includes(s) && data.trainRanks[i] < spec.speakerTakes));
   const testOf = (speaker: string) => subsetSpeech(data.test, indicesWhere(data.testSpeakers, (s) => s === speaker));
   const testOfSet = (set: readonly string[]) => subsetSpeech(data.test, indicesWhere(data.testSpeakers, (s) => set.includes(s)));
   for (const method of spec.speakers) {
