@@ -172,6 +172,8 @@ export interface SpeechTask extends Task<SpeechDataset> {
   readonly options: Readonly<SpeechTaskOptions>;
   /** Decodes every utterance and scores WER and CER. */
   evaluate(model: MaskedModel, data: SpeechDataset, batchSize: number): SpeechEvaluation;
+  /** Transcripts of utterances given as frames x `width` features (e.g. a WAV through the audio pipeline). */
+  transcribe(model: MaskedModel, features: readonly Float32Array[], width: number, batchSize?: number): string[];
 }
 
 /** Output frames of an utterance of `frames` input frames. */
@@ -232,7 +234,7 @@ export function speechTask(options: SpeechTaskOptions): SpeechTask {
     return hyps.map((h) => alphabet.decode(h.ids));
   };
 
-  const evaluate = (model: MaskedModel, data: SpeechDataset, batchSize: number): SpeechEvaluation => {
+  const decodeAll = (model: MaskedModel, data: SpeechDataset, batchSize: number): string[] => {
     const hypotheses = new Array<string>(data.n).fill('');
     for (const indices of sortedOrder(data.frames, batchSize)) {
       const batch = speechBatch(data, indices, timeStride);
@@ -246,6 +248,11 @@ export function speechTask(options: SpeechTaskOptions): SpeechTask {
         batch.dispose();
       }
     }
+    return hypotheses;
+  };
+
+  const evaluate = (model: MaskedModel, data: SpeechDataset, batchSize: number): SpeechEvaluation => {
+    const hypotheses = decodeAll(model, data, batchSize);
     const wer = new ErrorRateCounter(words);
     const cer = new ErrorRateCounter(characters);
     data.transcripts.forEach((ref, i) => { wer.add(ref, hypotheses[i]); cer.add(ref, hypotheses[i]); });
@@ -269,6 +276,9 @@ export function speechTask(options: SpeechTaskOptions): SpeechTask {
       return evaluate(model, data, batchSize).wer;
     },
     evaluate,
+    transcribe(model, features, width, batchSize = 32) {
+      return decodeAll(model, makeSpeechDataset(features.map((f) => ({ features: f, transcript: '' })), width, alphabet), batchSize);
+    },
     augment: options.augment ? (x, seed) => augmentSpeech(x, options.augment as SpeechAugmentOptions, seed) : undefined,
   };
 }

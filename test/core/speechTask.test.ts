@@ -116,6 +116,8 @@ test('the error rate is the corpus WER of the decoded transcripts; CER and beam 
     const b = beam.evaluate(flawed, data, 4);
     assert.ok(b.hypotheses.every((h) => h === '' || ['one', 'two', 'zero', 'six'].includes(h)), b.hypotheses.join(','));
     assert.equal(b.hypotheses[0], 'one');
+    // Transcribing bare features (no references) gives the same hypotheses.
+    assert.deepEqual(greedy.transcribe(flawed, data.features, data.width, 4), e.hypotheses);
     perfect.dispose();
     flawed.dispose();
   });
