@@ -130,7 +130,13 @@ export class Trainer<D extends { n: number }> {
     });
     // Dense flops: the gradient of every connection, dormant ones included, is computed.
     this.cost.train(phase, seen, { dense: flops.dense, sparse: flops.dense });
-    const out = sums.map((s) => tf.tidy(() => s.div(Math.max(seen, 1)).dataSync() as Float32Array));
+    // Read outside tf.tidy: tidy walks a returned typed array element by element.
+    const out = sums.map((s) => {
+      const mean = tf.tidy(() => s.div(Math.max(seen, 1)));
+      const values = mean.dataSync() as Float32Array;
+      mean.dispose();
+      return values;
+    });
     sums.forEach((s) => s.dispose());
     return out;
   }
