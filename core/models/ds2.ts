@@ -15,8 +15,8 @@
  * `setSequenceLengths` on the input tensor, else from its trailing all-zero frames
  * (a normalised MFCC frame is never all zeros). Convolution outputs beyond an
  * utterance's length are zeroed and the backward direction reverses each
- * utterance within its own length, so an utterance's outputs do not depend on the
- * batch it is padded into.
+ * utterance within its own length, so in inference an utterance's outputs do not
+ * depend on the batch it is padded into (in training, batch norm's statistics do).
  */
 import * as tf from '../tf.ts';
 import { BonsaiError } from '../errors.ts';

@@ -20,8 +20,8 @@
  * neural networks", NeurIPS 2016): the same hidden neuron is dropped for a whole
  * utterance, which regularises the recurrence rather than adding per-step noise.
  *
- * `runHLstm` steps several cells of the same shape together (the two directions of
- * a bidirectional layer).
+ * `runHLstm` runs cells of the same shape over their inputs (the two directions of a
+ * bidirectional layer), with a hand-written backpropagation through time.
  */
 import * as tf from '../tf.ts';
 import { MaskedParam } from './maskedParam.ts';
