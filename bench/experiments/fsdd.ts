@@ -16,6 +16,7 @@
  * validation entirely and reports the WER on that speaker's test takes.
  */
 import { readFileSync } from 'node:fs';
+import { availableParallelism, loadavg } from 'node:os';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
@@ -446,6 +447,7 @@ export async function measureThroughput(model: MaskedModel, task: SpeechTask, da
       quarterBatchSize: small.size, trainMsPerQuarterBatch: quarterMs,
       kernelsPerTrainingBatch: profile.kernels.length, msPerKernel: trainMs / Math.max(profile.kernels.length, 1), profiledKernelMs: kernelMs,
       denseForwardFlopsPerSample: flops.dense, trainGflopsPerSecond: (flops.dense * 3 * indices.length) / (trainMs * 1e6),
+      loadAverage: loadavg()[0], cpus: availableParallelism(),
     };
   } finally {
     batch.dispose();
@@ -512,14 +514,18 @@ export function renderFsddMarkdown(res: FsddResults): string {
     }
   }
   if (t) {
-    const busy = t.msPerKernel * t.kernelsPerTrainingBatch;
+    // Two batch sizes of the same padded length split the time into a fixed part per
+    // batch and a part per utterance.
+    const perUtterance = (t.trainMsPerBatch - t.trainMsPerQuarterBatch) / (t.batchSize - t.quarterBatchSize);
+    const fixed = Math.max(0, t.trainMsPerBatch - perUtterance * t.batchSize);
+    const marginalGflops = (t.denseForwardFlopsPerSample * 3) / (perUtterance * 1e6);
     lines.push('', '## Training throughput and what bounds it', '',
-      `Measured on the final grow-and-prune model, one training batch of ${t.batchSize} utterances padded to ${t.paddedFrames} frames (${t.outputSteps} recurrent steps per direction and layer):`, '',
-      `- training: ${t.trainMsPerBatch.toFixed(0)} ms per batch = **${t.trainSamplesPerSecond.toFixed(1)} samples/s**; inference: ${t.inferenceSamplesPerSecond.toFixed(0)} samples/s;`,
-      `- a training batch runs ${t.kernelsPerTrainingBatch} kernels (tensor ops), ${t.msPerKernel.toFixed(3)} ms each on average (${busy.toFixed(0)} ms);`,
-      `- a batch of ${t.quarterBatchSize} utterances of the same lengths takes ${t.trainMsPerQuarterBatch.toFixed(0)} ms: a quarter of the work costs ${((t.trainMsPerQuarterBatch / t.trainMsPerBatch) * 100).toFixed(0)} % of the time;`,
-      `- arithmetic: ${(t.denseForwardFlopsPerSample / 1e6).toFixed(1)} MFLOP forward per utterance, ${t.trainGflopsPerSecond.toFixed(2)} GFLOP/s achieved in training.`, '',
-      'The recurrence is sequential: each of the recurrent steps of each layer and direction is a chain of small ops ([batch, 4 x gate width] products and element-wise gate arithmetic) whose cost is the fixed per-op overhead of the backend (dispatch, allocation, bookkeeping), not arithmetic: the GFLOP/s achieved here are a small fraction of what the same backend reaches on large matrix products (bench/results/gemm.md). Throughput therefore scales with batch size and inversely with the number of recurrent steps (utterance length / 2) and layers, and hardly with layer width. The per-update figures in the tables also vary with the load of the shared machine.');
+      `Measured on the final grow-and-prune model, one training batch of ${t.batchSize} utterances padded to ${t.paddedFrames} frames (${t.outputSteps} recurrent steps per direction and layer)${t.loadAverage !== undefined ? `, machine load average ${t.loadAverage.toFixed(1)} on ${t.cpus} cores` : ''}:`, '',
+      `- training: ${t.trainMsPerBatch.toFixed(0)} ms per batch = **${t.trainSamplesPerSecond.toFixed(0)} samples/s**; inference: ${t.inferenceSamplesPerSecond.toFixed(0)} samples/s;`,
+      `- ${t.quarterBatchSize} utterances of the same length take ${t.trainMsPerQuarterBatch.toFixed(0)} ms, so a batch costs about ${fixed.toFixed(0)} ms whatever its size plus ${perUtterance.toFixed(2)} ms per utterance (${((perUtterance * t.batchSize / t.trainMsPerBatch) * 100).toFixed(0)} % of the time at ${t.batchSize});`,
+      `- the fixed part is per-op overhead: a training batch runs ${t.kernelsPerTrainingBatch} kernels (tensor ops), about ${((fixed / t.kernelsPerTrainingBatch) * 1000).toFixed(1)} µs each of dispatch, allocation and bookkeeping;`,
+      `- the part per utterance is arithmetic at ${marginalGflops.toFixed(1)} GFLOP/s (${(t.denseForwardFlopsPerSample / 1e6).toFixed(1)} MFLOP forward per utterance, x3 with the backward pass): small matrix products ([batch, 4 x gate width] and the block-diagonal gate outputs) and element-wise gate arithmetic, far below the backend's rate on large products (bench/results/gemm.md).`, '',
+      'The recurrence is sequential: every step of every layer and direction is its own chain of about 40 small ops (14 forward, about 25 in the hand-written backpropagation through time), so the kernel count grows with utterance length x layers, and the ops cannot be batched across steps. Throughput therefore rises with batch size until the arithmetic dominates, falls in proportion to utterance length (frames / 2) and to the number of recurrent layers, and grows slower than linearly with width. On a shared machine other processes multiply both parts; the per-update samples/s in the tables (growth evaluations and partial pruning epochs included) vary with that load.');
   }
   return `${lines.join('\n')}\n`;
 }
