@@ -3,15 +3,21 @@
  * verify the artifacts' checksums (never serve a half-written or altered
  * version), rebuild the network from `model.json`, `weights.bin` and
  * `masks.bin`, and read the labels and the drift reference from the lineage and
- * the manifest.
+ * the manifest. A speech model (ds2, daemon/speech.ts) is served as recordings
+ * in, transcripts out, decoded over the vocabulary saved with it.
  */
 import * as tf from '../core/tf.ts';
 import { BonsaiError } from '../core/errors.ts';
-import { loadModel } from '../core/serialize/index.ts';
+import type { MaskedModel } from '../core/models/model.ts';
+import { loadModel, type Lineage } from '../core/serialize/index.ts';
 import type { Modality } from '../pipelines/types.ts';
 import type { DriftReference } from './metrics/drift.ts';
 import type { ModelRegistry } from './registry/index.ts';
 import type { LoadedModel, ModelLoader } from './serving/types.ts';
+import { speechLabels, speechTaskFor, taskKindOf } from './speech.ts';
+
+/** Utterances decoded per forward pass. */
+const SPEECH_BATCH = 16;
 
 function driftReferenceOf(extra: Record<string, unknown> | undefined): DriftReference | undefined {
   const ref = extra?.driftReference as DriftReference | undefined;
@@ -30,13 +36,15 @@ export function registryLoader(registry: ModelRegistry, modality: Modality): Mod
     }
     const { model, file } = await loadModel(v.dir);
     const extra = v.manifest.extra as Record<string, unknown> | undefined;
+    const modelModality = (extra?.modality as Modality | undefined) ?? modality;
+    if (taskKindOf(model.spec.arch) === 'speech') return speechModel(version, model, file.lineage, extra, modelModality);
     const labels = (file.lineage.labels ?? (extra?.labels as string[] | undefined) ?? []).slice(0, model.numClasses);
     const inputShape = [...model.spec.inputShape];
     const loaded: LoadedModel = {
       version,
       labels,
       inputShape,
-      modality: (extra?.modality as Modality | undefined) ?? modality,
+      modality: modelModality,
       driftReference: driftReferenceOf(extra),
       async predict(batch: Float32Array, n: number): Promise<Float32Array> {
         const probs = tf.tidy(() => model.predict(tf.tensor(batch, [n, ...inputShape], 'float32')));
@@ -61,5 +69,47 @@ export function registryLoader(registry: ModelRegistry, modality: Modality): Mod
       },
     };
     return loaded;
+  };
+}
+
+/** The words a speech model decodes to, saved with it (lineage, else the manifest). */
+function vocabularyOf(lineage: Lineage, extra: Record<string, unknown> | undefined): string[] {
+  const raw = lineage.vocabulary ?? extra?.vocabulary;
+  return Array.isArray(raw) ? raw.filter((w): w is string => typeof w === 'string' && w !== '') : [];
+}
+
+/**
+ * A speech model (ds2) as the holder serves it: recordings in, transcripts out,
+ * decoded by prefix beam search over the vocabulary it was trained on.
+ */
+function speechModel(version: number, model: MaskedModel, lineage: Lineage, extra: Record<string, unknown> | undefined, modality: Modality): LoadedModel {
+  const shape = model.spec.inputShape;
+  const width = shape[shape.length - 1];
+  const task = speechTaskFor(model.spec.arch, vocabularyOf(lineage, extra));
+  const labels = Array.isArray(lineage.labels) && lineage.labels.length === model.numClasses ? lineage.labels : speechLabels();
+  const transcribe = async (utterances: readonly Float32Array[]): Promise<string[]> => {
+    utterances.forEach((u, i) => {
+      if (u.length === 0 || u.length % width !== 0) {
+        throw new BonsaiError('BONSAI_DAEMON_SPEECH_INPUT', `utterance ${i} has ${u.length} values, not a positive number of frames of ${width} features`, { index: i, values: u.length, width });
+      }
+    });
+    return task.transcribe(model, utterances, width, SPEECH_BATCH);
+  };
+  return {
+    version,
+    labels,
+    inputShape: [width],
+    modality,
+    transcribe,
+    async predict(): Promise<Float32Array> {
+      throw new BonsaiError('BONSAI_DAEMON_SPEECH_MODEL', `model version ${version} (${model.spec.arch}) is a speech model: it answers transcripts, not class scores`, { version, arch: model.spec.arch });
+    },
+    async warmUp(): Promise<void> {
+      // One short and one longer utterance: the shapes the first requests will have.
+      await transcribe([new Float32Array(20 * width), new Float32Array(100 * width)]);
+    },
+    dispose(): void {
+      model.dispose();
+    },
   };
 }

@@ -8,12 +8,15 @@
  * Arrivals are scored in small batches on the serving thread, with a lease on
  * the live model like any request. The updater calls `drain()` before it swaps
  * in a model trained on them, so no sample is scored by a model that learned it.
- * Samples that arrive while no model is served are not scored.
+ * Samples that arrive while no model is served are not scored. A speech model
+ * (daemon/speech.ts) scores a recording as right when its transcript equals the
+ * reference (the sample's transcript, else its label read as words).
  */
 import type { SampleStore } from '../pipelines/store/index.ts';
 import type { PrequentialWindow } from './metrics/prequential.ts';
 import type { ModelHolder } from './serving/holder.ts';
-import { shapeSize } from './serving/types.ts';
+import { shapeSize, type LoadedModel } from './serving/types.ts';
+import { labelTranscript } from './speech.ts';
 import type { Log } from './logging.ts';
 
 /** Options of `PrequentialScorer`. */
@@ -77,6 +80,10 @@ export class PrequentialScorer {
     }
     try {
       const model = lease.model;
+      if (model.transcribe) {
+        await this.scoreTranscripts(model, ids);
+        return;
+      }
       const size = shapeSize(model.inputShape);
       const labelIndex = new Map(model.labels.map((l, i) => [l, i]));
       const rows: Float32Array[] = [];
@@ -106,5 +113,26 @@ export class PrequentialScorer {
     } finally {
       lease.release();
     }
+  }
+
+  /** Speech: transcribes each recording and records whether it equals the reference transcript. */
+  private async scoreTranscripts(model: LoadedModel, ids: string[]): Promise<void> {
+    const width = model.inputShape[model.inputShape.length - 1];
+    const utterances: Float32Array[] = [];
+    const references: string[] = [];
+    for (const id of ids) {
+      const sample = this.args.store.getSample(id);
+      const reference = sample ? sample.transcript ?? (sample.label === null ? null : labelTranscript(sample.label)) : null;
+      if (!sample || reference === null || sample.shape.length !== 2 || sample.shape[1] !== width || sample.features.length === 0) {
+        this.skippedCount += 1;
+        continue;
+      }
+      utterances.push(sample.features);
+      references.push(reference);
+    }
+    if (utterances.length === 0) return;
+    const hypotheses = await (model.transcribe as NonNullable<LoadedModel['transcribe']>)(utterances);
+    hypotheses.forEach((h, i) => this.args.window.record(h === references[i]));
+    this.scoredCount += utterances.length;
   }
 }

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { BonsaiError } from '../core/errors.ts';
 import { paperUpdateConfig, type UpdateConfig } from '../core/update/config.ts';
 import type { Config } from '../config/index.ts';
-import { processAudio } from '../pipelines/audio/index.ts';
+import { featureWidth, processAudio } from '../pipelines/audio/index.ts';
 import { processImage } from '../pipelines/image/index.ts';
 import type { AudioSpec, ImageSpec, IngestLimits } from '../pipelines/types.ts';
 import type { ArtifactSource, Preprocessors, RegistryListing, RegistryOps } from './server/index.ts';
@@ -16,6 +16,7 @@ import { canTransition, championStack, type ModelRegistry } from './registry/ind
 import type { ModelInput } from './serving/index.ts';
 import type { Log } from './logging.ts';
 import { reportModel, type ModelChoice } from './trainer/index.ts';
+import { speechModels, taskKindOf } from './speech.ts';
 
 /** bonsai's version from package.json. */
 export function packageVersion(): string {
@@ -56,17 +57,37 @@ export function limitsOf(config: Config): IngestLimits {
   return { ...config.ingest.limits };
 }
 
-/** The network the daemon trains: config `model`, with programmatic overrides. */
+/**
+ * The network the daemon trains: config `model`, with programmatic overrides.
+ * Classification models take samples of one shape: `model.inputShape`, or the
+ * image size for images (recordings have no fixed size, so audio needs it set).
+ * Speech models (ds2) take recordings of any length: their input shape is one
+ * MFCC frame, `[featureWidth(model.audio)]`.
+ */
 export function modelChoice(config: Config, override: Partial<ModelChoice> = {}): ModelChoice {
+  const arch = override.arch ?? config.model.name;
   let inputShape = override.inputShape ?? (config.model.inputShape ? [...config.model.inputShape] : null);
+  if (taskKindOf(arch) === 'speech') {
+    if (config.model.modality !== 'audio') {
+      throw new BonsaiError('BONSAI_DAEMON_MODEL_MODALITY', `model ${arch} is a speech model and reads recordings; set model.modality to audio (it is ${config.model.modality})`,
+        { arch, modality: config.model.modality });
+    }
+    const width = featureWidth(audioSpec(config));
+    if (inputShape !== null && !(inputShape.length === 1 && inputShape[0] === width)) {
+      throw new BonsaiError('BONSAI_DAEMON_INPUT_SHAPE', `model.inputShape of the speech model ${arch} is one MFCC frame, [${width}] with model.audio (coefficients ${config.model.audio.coefficients}${config.model.audio.deltas ? ' x 3 with deltas' : ''}); got [${inputShape.join(', ')}]: leave it null (recordings have any number of frames)`,
+        { arch, expected: [width], actual: inputShape });
+    }
+    return { arch, inputShape: [width], options: override.options };
+  }
   if (inputShape === null) {
     if (config.model.modality !== 'image') {
-      throw new BonsaiError('BONSAI_DAEMON_INPUT_SHAPE', 'model.inputShape must be set for audio models (recordings have no fixed size)', { modality: config.model.modality });
+      throw new BonsaiError('BONSAI_DAEMON_INPUT_SHAPE', `model.inputShape must be set for the audio model ${arch}: it classifies samples of one fixed shape and recordings have no fixed size; set model.inputShape, or use a speech model (model.name ${speechModels().join(' or ')}), which reads recordings of any length`,
+        { arch, modality: config.model.modality, speechModels: speechModels() });
     }
     const i = config.model.image;
     inputShape = [i.height, i.width, i.channels];
   }
-  return { arch: override.arch ?? config.model.name, inputShape, options: override.options };
+  return { arch, inputShape, options: override.options };
 }
 
 /** Grow-and-prune settings from config `algorithm` (paper section 4), with programmatic overrides. */

@@ -26,7 +26,7 @@ import { MaskedDense } from '../sparse/maskedDense.ts';
 import { BatchNorm } from '../sparse/batchNorm.ts';
 import { HLstmCell, runHLstm, sequenceLengthsOf } from '../sparse/hlstm.ts';
 import { MaskedModel, type ModelSpec } from './model.ts';
-import { registerModel } from './index.ts';
+import { registerModel } from './registry.ts';
 
 export interface TimeFreqConvArgs {
   /** Layer name, prefix of its parameter names. */

@@ -1,8 +1,9 @@
 /**
  * `POST /v1/predict`: an image (image/*), a WAV (audio/wav, audio/x-wav,
  * audio/wave, audio/vnd.wave) or a JSON tensor in, class scores of the live
- * model out. The request holds a lease on the model from preprocessing to the
- * answer, so a swap never pulls the model out from under it.
+ * model out, or for a speech model (ds2) the transcript. The request holds a
+ * lease on the model from preprocessing to the answer, so a swap never pulls
+ * the model out from under it.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { BonsaiError } from '../../core/errors.ts';
@@ -11,7 +12,7 @@ import type { LoadedModel } from '../serving/types.ts';
 import { shapeSize } from '../serving/types.ts';
 import type { ServingMonitor } from '../metrics/monitor.ts';
 import { HttpError, PREPROCESS_STATUS, httpError } from './errors.ts';
-import { parseTensorBody } from './tensor.ts';
+import { parseTensorBody, parseUtteranceBody } from './tensor.ts';
 import type { ServerDeps, ServerLimits } from './types.ts';
 
 /** Media types accepted as WAV recordings. */
@@ -30,8 +31,15 @@ export interface Prediction {
   scores: Record<string, number> | number[];
 }
 
+/** One utterance's answer from a speech model. */
+export interface Transcription {
+  /** The decoded words ("" when nothing was recognised). */
+  transcript: string;
+}
+
 /** The body of a successful answer: one prediction at the top level, or `predictions` for a batch. */
-export type PredictResponse = { version: number; modality: string; input: InputKind } & (Prediction | { predictions: Prediction[] });
+export type PredictResponse = { version: number; modality: string; input: InputKind }
+  & (Prediction | { predictions: Prediction[] } | Transcription | { predictions: Transcription[] });
 
 /** Registers the predict route with its own body parsers, limit and metrics. */
 export function registerPredict(app: FastifyInstance, deps: ServerDeps, limits: ServerLimits, monitor: ServingMonitor): void {
@@ -57,6 +65,7 @@ export function registerPredict(app: FastifyInstance, deps: ServerDeps, limits: 
     }
     try {
       const model = lease.model;
+      if (model.transcribe) return reply.send(await transcribe(kind, request.body, model, deps, limits));
       const { batch, n, batched } = await toBatch(kind, request.body, model, deps, limits);
       const probabilities = await model.predict(batch, n);
       const classes = model.labels.length;
@@ -90,23 +99,50 @@ function scoresFormat(query: unknown): 'object' | 'array' {
   throw httpError('BONSAI_HTTP_BAD_REQUEST', `query parameter scores must be "object" or "array", got ${JSON.stringify(value)}`, { scores: value });
 }
 
-async function toBatch(kind: InputKind, body: unknown, model: LoadedModel, deps: ServerDeps, limits: ServerLimits): Promise<{ batch: Float32Array; n: number; batched: boolean }> {
-  if (kind === 'tensor') return parseTensorBody(body, model.inputShape, limits.maxBatch);
+/** An image or a recording through the live model's pipeline. */
+async function preprocessFile(kind: 'image' | 'audio', body: unknown, model: LoadedModel, deps: ServerDeps): Promise<ProcessedSample> {
   if (kind !== model.modality) {
     throw httpError('BONSAI_HTTP_WRONG_MODALITY', `the live model (version ${model.version}) takes ${model.modality} input; got ${kind === 'image' ? 'an image' : 'a recording'}`, { expected: model.modality, actual: kind });
   }
   const bytes = body as Buffer;
   if (bytes.length === 0) throw httpError('BONSAI_HTTP_EMPTY_BODY', `the ${kind} body is empty`);
   const input = { version: model.version, modality: model.modality, inputShape: model.inputShape };
-  let sample: ProcessedSample;
   try {
-    sample = await (kind === 'image' ? deps.preprocess.image(bytes, input) : deps.preprocess.audio(bytes, input));
+    return await (kind === 'image' ? deps.preprocess.image(bytes, input) : deps.preprocess.audio(bytes, input));
   } catch (err) {
     if (err instanceof BonsaiError && !(err instanceof HttpError)) {
       throw new HttpError(PREPROCESS_STATUS, err.code, err.message, { ...err.details }, { cause: err });
     }
     throw err;
   }
+}
+
+/** A speech model's answer: one transcript per utterance (a WAV, or JSON MFCC frames). */
+async function transcribe(kind: InputKind, body: unknown, model: LoadedModel, deps: ServerDeps, limits: ServerLimits): Promise<PredictResponse> {
+  const width = model.inputShape[model.inputShape.length - 1];
+  let utterances: Float32Array[];
+  let batched = false;
+  if (kind === 'tensor') {
+    // A JSON number takes at least two bytes ("0,"): no body under the limit holds more values.
+    ({ utterances, batched } = parseUtteranceBody(body, width, limits.maxBatch, Math.floor(limits.bodyLimitBytes / 2)));
+  } else {
+    const sample = await preprocessFile(kind, body, model, deps);
+    if (sample.shape.length !== 2 || sample.shape[1] !== width) {
+      throw httpError('BONSAI_HTTP_INPUT_SHAPE_MISMATCH', `the decoded recording has shape [${sample.shape.join(', ')}], the model takes [frames, ${width}] (a different model.audio config?)`, { expected: ['frames', width], actual: sample.shape });
+    }
+    utterances = [sample.features];
+  }
+  const transcripts = await (model.transcribe as NonNullable<LoadedModel['transcribe']>)(utterances);
+  if (transcripts.length !== utterances.length) {
+    throw httpError('BONSAI_HTTP_MODEL_OUTPUT', `model ${model.version} returned ${transcripts.length} transcripts for ${utterances.length} utterance(s)`, { version: model.version, got: transcripts.length, expected: utterances.length });
+  }
+  const head = { version: model.version, modality: model.modality, input: kind };
+  return batched ? { ...head, predictions: transcripts.map((transcript) => ({ transcript })) } : { ...head, transcript: transcripts[0] };
+}
+
+async function toBatch(kind: InputKind, body: unknown, model: LoadedModel, deps: ServerDeps, limits: ServerLimits): Promise<{ batch: Float32Array; n: number; batched: boolean }> {
+  if (kind === 'tensor') return parseTensorBody(body, model.inputShape, limits.maxBatch);
+  const sample = await preprocessFile(kind, body, model, deps);
   const size = shapeSize(model.inputShape);
   if (shapeSize(sample.shape) !== size || sample.features.length !== size) {
     throw httpError('BONSAI_HTTP_INPUT_SHAPE_MISMATCH', `the decoded ${kind} has shape [${sample.shape.join(', ')}], the model takes [${model.inputShape.join(', ')}]`, { expected: [...model.inputShape], actual: sample.shape });

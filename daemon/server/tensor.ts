@@ -20,8 +20,8 @@ export interface TensorBatch {
 
 const ALLOWED_KEYS = new Set(['tensor', 'shape']);
 
-/** Parses and checks a JSON tensor body against a model's per-sample `inputShape`. */
-export function parseTensorBody(body: unknown, inputShape: readonly number[], maxBatch: number): TensorBatch {
+/** Reads `{ "tensor", "shape"? }`: the values (at most `maxValues`) and their shape (given, or the nesting). */
+function readTensor(body: unknown, maxValues: number, expected: readonly number[]): { values: Float32Array; shape: number[] } {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw httpError('BONSAI_HTTP_BAD_TENSOR', 'JSON body must be an object { "tensor": [...], "shape"?: [...] }', { got: Array.isArray(body) ? 'array' : typeof body });
   }
@@ -32,18 +32,20 @@ export function parseTensorBody(body: unknown, inputShape: readonly number[], ma
   }
   if (!('tensor' in record)) throw httpError('BONSAI_HTTP_BAD_TENSOR', 'missing "tensor"');
   const given = record.shape === undefined ? undefined : parseShape(record.shape);
-  const { values, shape: nested } = flatten(record.tensor, maxBatch * shapeSize(inputShape));
-
-  let shape = nested;
-  if (given !== undefined) {
-    if (shapeSize(given) !== values.length) {
-      throw httpError('BONSAI_HTTP_BAD_TENSOR_SHAPE', `"shape" [${given.join(', ')}] needs ${shapeSize(given)} values, "tensor" has ${values.length}`, { expected: [...inputShape], actual: given, values: values.length });
-    }
-    if (nested.length > 1 && !sameShape(nested, given)) {
-      throw httpError('BONSAI_HTTP_BAD_TENSOR_SHAPE', `"shape" [${given.join(', ')}] differs from the nesting of "tensor" [${nested.join(', ')}]`, { expected: given, actual: nested });
-    }
-    shape = given;
+  const { values, shape: nested } = flatten(record.tensor, maxValues);
+  if (given === undefined) return { values, shape: nested };
+  if (shapeSize(given) !== values.length) {
+    throw httpError('BONSAI_HTTP_BAD_TENSOR_SHAPE', `"shape" [${given.join(', ')}] needs ${shapeSize(given)} values, "tensor" has ${values.length}`, { expected: [...expected], actual: given, values: values.length });
   }
+  if (nested.length > 1 && !sameShape(nested, given)) {
+    throw httpError('BONSAI_HTTP_BAD_TENSOR_SHAPE', `"shape" [${given.join(', ')}] differs from the nesting of "tensor" [${nested.join(', ')}]`, { expected: given, actual: nested });
+  }
+  return { values, shape: given };
+}
+
+/** Parses and checks a JSON tensor body against a model's per-sample `inputShape`. */
+export function parseTensorBody(body: unknown, inputShape: readonly number[], maxBatch: number): TensorBatch {
+  const { values, shape } = readTensor(body, maxBatch * shapeSize(inputShape), inputShape);
   const { n, batched } = resolveBatch(shape, inputShape);
   if (n < 1) {
     throw httpError('BONSAI_HTTP_BAD_TENSOR_SHAPE', 'the batch is empty', { expected: [...inputShape], actual: shape });
@@ -52,6 +54,39 @@ export function parseTensorBody(body: unknown, inputShape: readonly number[], ma
     throw httpError('BONSAI_HTTP_BATCH_TOO_LARGE', `batch of ${n} samples exceeds the limit of ${maxBatch}`, { n, maxBatch });
   }
   return { batch: values, n, batched, shape };
+}
+
+/** Utterances of a JSON tensor body for a speech model. */
+export interface UtteranceBatch {
+  /** Each utterance's features, frames x width, row-major. */
+  utterances: Float32Array[];
+  /** True when the request had a batch axis (the answer lists predictions). */
+  batched: boolean;
+  shape: number[];
+}
+
+/**
+ * Parses a JSON tensor body of MFCC frames for a speech model whose frames are
+ * `width` wide: one utterance `[frames, width]` (or its values flat), or a batch
+ * of utterances of equal length `[n, frames, width]`; at most `maxValues` values.
+ */
+export function parseUtteranceBody(body: unknown, width: number, maxBatch: number, maxValues: number): UtteranceBatch {
+  const expected = ['frames', width];
+  const { values, shape } = readTensor(body, maxValues, [width]);
+  const bad = (): never => {
+    throw httpError('BONSAI_HTTP_BAD_TENSOR_SHAPE', `tensor shape [${shape.join(', ')}] does not fit the speech model's frames of ${width} features; send [frames, ${width}], its ${width} x frames values flat, or a batch [n, frames, ${width}]`, { expected, actual: [...shape] });
+  };
+  let n: number;
+  let batched: boolean;
+  if (shape.length === 1 && shape[0] > 0 && shape[0] % width === 0) [n, batched] = [1, false];
+  else if (shape.length === 2 && shape[0] > 0 && shape[1] === width) [n, batched] = [1, false];
+  else if (shape.length === 3 && shape[0] > 0 && shape[1] > 0 && shape[2] === width) [n, batched] = [shape[0], true];
+  else return bad();
+  if (n > maxBatch) {
+    throw httpError('BONSAI_HTTP_BATCH_TOO_LARGE', `batch of ${n} utterances exceeds the limit of ${maxBatch}`, { n, maxBatch });
+  }
+  const size = values.length / n;
+  return { utterances: Array.from({ length: n }, (_, i) => values.subarray(i * size, (i + 1) * size)), batched, shape };
 }
 
 /** Number of samples in `shape` for a model taking `inputShape`, or throws `BONSAI_HTTP_BAD_TENSOR_SHAPE`. */

@@ -23,6 +23,13 @@ export interface LoadedModel {
    * (`n * prod(inputShape)` values). Resolves to `n * labels.length` values.
    */
   predict(batch: Float32Array, n: number): Promise<Float32Array>;
+  /**
+   * Speech models only (daemon/speech.ts): the transcript of each utterance, given
+   * as `frames x inputShape[0]` features, row-major (any number of frames). Their
+   * `inputShape` is one frame, their `labels` the output characters, and
+   * `predict` rejects: they answer transcripts, not class scores.
+   */
+  transcribe?(utterances: readonly Float32Array[]): Promise<string[]>;
   /** Runs the model once or more so that the first real request is not slow. */
   warmUp(): Promise<void>;
   /** Frees the model's tensors. Called exactly once, when no request uses it. */

@@ -10,9 +10,9 @@ import type { TriggerKind } from '../triggers/policy.ts';
 
 /** The network to train: architecture, input shape and options (the class count comes from the store's labels). */
 export interface ModelChoice {
-  /** `lenet300`, `lenet5`, `resnet18`, `mlp`. */
+  /** `lenet300`, `lenet5`, `resnet18`, `mlp` (classification), `ds2` (speech, daemon/speech.ts). */
   arch: string;
-  /** Shape of one sample, e.g. `[28, 28, 1]`. */
+  /** Shape of one sample, e.g. `[28, 28, 1]`; for a speech model the features of one frame, `[39]` (utterances have any number of frames). */
   inputShape: number[];
   /** Architecture options, e.g. `{ hidden: '32' }` for `mlp`. */
   options?: Record<string, number | string | boolean>;

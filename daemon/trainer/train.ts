@@ -1,13 +1,17 @@
 /**
  * One update, as the trainer child runs it (also callable in-process by tests):
  *
- *   read the data (store, read-only) -> load the champion (registry)
+ *   load the champion (registry) -> read the data (store, read-only)
  *   -> measure the champion on validation and test (before training changes it)
  *   -> grow and prune (core/update, strategy `ours`, paper section 4)
  *   -> measure the candidate on the same samples
  *   -> publish it to the registry as a `candidate` (staging dir, renamed into place)
  *
- * The gate's decision and the promotion are the parent's (daemon/trainer/updater.ts).
+ * The task follows the architecture (daemon/speech.ts): classification of
+ * fixed-shape samples (error rate), or speech recognition of variable-length
+ * recordings (CTC, word error rate) for ds2. The champion's architecture wins
+ * over the configured one, as its spec does. The gate's decision and the
+ * promotion are the parent's (daemon/trainer/updater.ts).
  */
 import { join } from 'node:path';
 import * as tf from '../../core/tf.ts';
@@ -16,13 +20,16 @@ import { affineDistortion } from '../../core/data/augment.ts';
 import type { Dataset } from '../../core/data/dataset.ts';
 import type { MaskedModel, ModelSpec } from '../../core/models/model.ts';
 import { loadModel, saveModel } from '../../core/serialize/index.ts';
-import { classificationTask } from '../../core/train/task.ts';
+import type { SpeechDataset } from '../../core/train/speechTask.ts';
+import { classificationTask, type Task } from '../../core/train/task.ts';
 import { runUpdate } from '../../core/update/strategies.ts';
-import { openStore } from '../../pipelines/store/index.ts';
-import { buildDriftReference } from '../metrics/drift.ts';
-import { openRegistry } from '../registry/index.ts';
+import { openStore, type SampleStore } from '../../pipelines/store/index.ts';
+import { buildDriftReference, type DriftReference } from '../metrics/drift.ts';
+import { openRegistry, type ModelRegistry } from '../registry/index.ts';
 import { validationError } from '../gate.ts';
+import { SPEECH_ALPHABET, speechLabels, speechTaskFor, taskKindOf, timeStrideOf, type TaskKind } from '../speech.ts';
 import { readUpdateData } from './data.ts';
+import { readSpeechUpdateData } from './speechData.ts';
 import type { TrainJob, TrainProgress, TrainResult } from './protocol.ts';
 
 /** Callbacks of `trainCandidate`. */
@@ -40,42 +47,128 @@ function augmentFor(job: TrainJob): ((x: tf.Tensor, seed: number) => tf.Tensor) 
   return (x, seed) => affineDistortion({ seed }).apply(x as tf.Tensor4D);
 }
 
+/** One task's view of an update: its data, loss and error, and what is saved with the model. */
+interface UpdateTask<D extends { n: number }> {
+  kind: TaskKind;
+  newData: D;
+  allData: D;
+  validation: D;
+  test: D;
+  skipped: number;
+  task: Task<D>;
+  /** Names of the output units, saved with the model. */
+  labels: string[];
+  numClasses: number;
+  /** Error rate of a model on `data`: classification error, or WER. */
+  errorRate(model: MaskedModel, data: D): number;
+  /** Spec of the first model (no champion). */
+  firstSpec: ModelSpec;
+  /** Reference of the drift scores; none for speech (normalised MFCCs have the same summaries everywhere). */
+  driftReference(): DriftReference | undefined;
+  /** Saved in the model's lineage and the manifest's `extra`. */
+  extra: Record<string, unknown>;
+}
+
+/** Fixed-shape samples with class labels (LeNets, ResNet-18). */
+function classificationUpdate(store: SampleStore, job: TrainJob): UpdateTask<Dataset> {
+  const data = readUpdateData(store, job.upToSeq, job.model.inputShape);
+  if (data.allData.n === 0) {
+    throw new BonsaiError('BONSAI_DAEMON_NO_TRAINING_DATA', `no training samples of shape [${job.model.inputShape.join(', ')}] up to arrival ${job.upToSeq} (${data.skipped} skipped)`,
+      { upToSeq: job.upToSeq, inputShape: job.model.inputShape, skipped: data.skipped });
+  }
+  const numClasses = data.labels.length;
+  const size = job.model.inputShape.reduce((a, b) => a * b, 1);
+  return {
+    kind: 'classification', ...data,
+    task: classificationTask({ augment: augmentFor(job) }),
+    numClasses,
+    errorRate: (model, d) => validationError(model, d),
+    firstSpec: { arch: job.model.arch, inputShape: [...job.model.inputShape], numClasses, options: job.model.options },
+    driftReference: () => buildDriftReference({ batch: data.allData.x, n: data.allData.n, sampleSize: size }, data.allData.y, numClasses, job.driftBins),
+    extra: {},
+  };
+}
+
+/** Mean frames per utterance: the nominal time length of a speech model's spec (its FLOPs count). */
+function meanFrames(data: SpeechDataset): number {
+  return Math.max(1, Math.round(data.frames.reduce((a, b) => a + b, 0) / Math.max(data.n, 1)));
+}
+
+/** Variable-length recordings with transcripts (ds2): CTC, WER of beam search over the training words. */
+function speechUpdate(store: SampleStore, job: TrainJob, arch: string, champion: MaskedModel | null): UpdateTask<SpeechDataset> {
+  const shape = champion?.spec.inputShape ?? job.model.inputShape;
+  const width = shape[shape.length - 1];
+  const stride = timeStrideOf(arch);
+  const data = readSpeechUpdateData(store, job.upToSeq, width, stride);
+  if (data.allData.n === 0) {
+    const s = data.skips;
+    throw new BonsaiError('BONSAI_DAEMON_NO_TRAINING_DATA',
+      `no training recordings of [frames, ${width}] MFCC features with a usable transcript up to arrival ${job.upToSeq} (${data.skipped} skipped: ${s.shape} of another shape, ${s.label} whose label is not words of the alphabet (name folders with words, e.g. inbox/seven/, or add <file>.txt transcripts), ${s.tooShort} with a transcript too long for the recording)`,
+      { upToSeq: job.upToSeq, width, skipped: data.skipped, skips: { ...s } });
+  }
+  const task = speechTaskFor(arch, data.vocabulary, job.update.augment);
+  const numClasses = SPEECH_ALPHABET.size;
+  return {
+    kind: 'speech', ...data, task, numClasses,
+    labels: speechLabels(),
+    errorRate: (model, d) => task.errorRate(model, d, 64),
+    firstSpec: { arch, inputShape: [meanFrames(data.allData), width], numClasses, options: job.model.options },
+    driftReference: () => undefined,
+    extra: { task: 'speech', vocabulary: data.vocabulary },
+  };
+}
+
 /** Trains, measures and publishes one candidate; see the file comment. */
 export async function trainCandidate(job: TrainJob, hooks: TrainHooks = {}): Promise<TrainResult> {
   const progress = (p: TrainProgress): void => hooks.onProgress?.(p);
   const timings: Record<string, number> = {};
   const t0 = performance.now();
   progress({ phase: 'load', kind: 'phase' });
-  const store = openStore(join(job.stateDir, 'store.db'), { readonly: true });
-  let data;
-  try {
-    data = readUpdateData(store, job.upToSeq, job.model.inputShape);
-  } finally {
-    store.close();
-  }
-  if (data.allData.n === 0) {
-    throw new BonsaiError('BONSAI_DAEMON_NO_TRAINING_DATA', `no training samples of shape [${job.model.inputShape.join(', ')}] up to arrival ${job.upToSeq} (${data.skipped} skipped)`,
-      { upToSeq: job.upToSeq, inputShape: job.model.inputShape, skipped: data.skipped });
-  }
   const registry = await openRegistry(join(job.stateDir, 'models'));
   let champion: MaskedModel | null = null;
   if (job.champion !== null) {
     const v = await registry.get(job.champion);
     champion = (await loadModel(v.dir)).model;
   }
+  const arch = champion?.spec.arch ?? job.model.arch;
+  let update: UpdateTask<Dataset> | UpdateTask<SpeechDataset>;
+  try {
+    const store = openStore(join(job.stateDir, 'store.db'), { readonly: true });
+    try {
+      update = taskKindOf(arch) === 'speech' ? speechUpdate(store, job, arch, champion) : classificationUpdate(store, job);
+    } finally {
+      store.close();
+    }
+  } catch (err) {
+    champion?.dispose();
+    throw err;
+  }
   timings.load = seconds(t0);
+  return update.kind === 'speech'
+    ? trainWith(job, update as UpdateTask<SpeechDataset>, champion, registry, timings, progress)
+    : trainWith(job, update as UpdateTask<Dataset>, champion, registry, timings, progress);
+}
 
+async function trainWith<D extends { n: number }>(job: TrainJob, data: UpdateTask<D>, champion: MaskedModel | null, registry: ModelRegistry,
+  timings: Record<string, number>, progress: (p: TrainProgress) => void): Promise<TrainResult> {
   // Without validation samples (tiny stores) the gate compares on the training data.
-  const validation: Dataset = data.validation.n > 0 ? data.validation : data.allData;
-  const numClasses = data.labels.length;
+  const validation: D = data.validation.n > 0 ? data.validation : data.allData;
+  const numClasses = data.numClasses;
   const t1 = performance.now();
-  const championError = champion ? validationError(champion, validation) : null;
-  const championTestError = champion && data.test.n > 0 ? validationError(champion, data.test) : null;
+  let championError: number | null;
+  let championTestError: number | null;
+  try {
+    championError = champion ? data.errorRate(champion, validation) : null;
+    championTestError = champion && data.test.n > 0 ? data.errorRate(champion, data.test) : null;
+  } catch (err) {
+    champion?.dispose();
+    throw err;
+  }
   timings.evaluate = seconds(t1);
 
   const spec: ModelSpec = champion
     ? { ...champion.spec, numClasses: Math.max(champion.spec.numClasses, numClasses) }
-    : { arch: job.model.arch, inputShape: [...job.model.inputShape], numClasses, options: job.model.options };
+    : data.firstSpec;
   // Each update shuffles differently; the sequence stays reproducible from the config's seed.
   const config = { ...job.update, seed: job.update.seed + (job.champion ?? 0), newDataEpochs: data.newData.n > 0 ? job.update.newDataEpochs : 0 };
   let model: MaskedModel;
@@ -84,7 +177,7 @@ export async function trainCandidate(job: TrainJob, hooks: TrainHooks = {}): Pro
   try {
     result = runUpdate({
       strategy: 'ours', previous: champion ? { model: champion } : null, spec,
-      task: classificationTask({ augment: augmentFor(job) }),
+      task: data.task,
       data: { newData: data.newData.n > 0 ? data.newData : data.allData, allData: data.allData, validation, numClasses },
       config,
       hooks: {
@@ -106,12 +199,11 @@ export async function trainCandidate(job: TrainJob, hooks: TrainHooks = {}): Pro
     for (const [phase, cost] of Object.entries(result.cost.phases)) timings[phase] = (timings[phase] ?? 0) + cost.wallSeconds;
     progress({ phase: 'evaluate', kind: 'phase' });
     const t2 = performance.now();
-    const candidateError = validationError(model, validation);
-    const candidateTestError = data.test.n > 0 ? validationError(model, data.test) : null;
+    const candidateError = data.errorRate(model, validation);
+    const candidateTestError = data.test.n > 0 ? data.errorRate(model, data.test) : null;
     timings.evaluate += seconds(t2);
 
-    const size = job.model.inputShape.reduce((a, b) => a * b, 1);
-    const driftReference = buildDriftReference({ batch: data.allData.x, n: data.allData.n, sampleSize: size }, data.allData.y, numClasses, job.driftBins);
+    const driftReference = data.driftReference();
     const layers = model.layerCounts();
     const liveParams = model.liveParams();
     const denseParams = model.denseParams();
@@ -121,7 +213,7 @@ export async function trainCandidate(job: TrainJob, hooks: TrainHooks = {}): Pro
     progress({ phase: 'publish', kind: 'phase' });
     const t3 = performance.now();
     const metrics: Record<string, number> = {
-      validationError: candidateError, validationAccuracy: 1 - candidateError, prePruneError: result.prePruneError,
+      validationError: candidateError, validationAccuracy: Math.max(0, 1 - candidateError), prePruneError: result.prePruneError,
       validationSamples: validation.n, newSamples: sizes.newData, allSamples: sizes.allData, density, liveParams, denseParams,
     };
     if (championError !== null) metrics.championValidationError = championError;
@@ -130,7 +222,7 @@ export async function trainCandidate(job: TrainJob, hooks: TrainHooks = {}): Pro
     const publishTimings = { ...timings, publish: 0 };
     const version = await registry.publish(
       async (dir) => {
-        await saveModel(model, dir, { parent: job.champion, samplesSeen: data.allData.n, labels: data.labels, strategy: 'ours', updateId: job.id });
+        await saveModel(model, dir, { parent: job.champion, samplesSeen: data.allData.n, labels: data.labels, strategy: 'ours', updateId: job.id, ...data.extra });
       },
       {
         parent: job.champion,
@@ -144,6 +236,7 @@ export async function trainCandidate(job: TrainJob, hooks: TrainHooks = {}): Pro
           updateId: job.id, trigger: job.trigger, upToSeq: job.upToSeq, arch: spec.arch, inputShape: spec.inputShape, modality: job.modality,
           labels: data.labels, sizes, driftReference, costPhases: result.cost.phases,
           grown: result.growth.reduce((n, g) => n + g.total, 0), pruneIterations: result.prune.iterations.length,
+          ...data.extra,
         },
       },
     );

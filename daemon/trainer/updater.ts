@@ -112,7 +112,8 @@ export function reportModel(metrics: BonsaiMetrics, role: string, manifest: Pick
   for (const [dataset, key] of [['validation', 'validationError'], ['test', 'testError']] as const) {
     if (typeof m[key] !== 'number') continue;
     metrics.evalError.set({ role, dataset }, m[key]);
-    metrics.evalAccuracy.set({ role, dataset }, 1 - m[key]);
+    // A WER can exceed 1 (insertions); accuracy stays a ratio.
+    metrics.evalAccuracy.set({ role, dataset }, Math.max(0, 1 - m[key]));
   }
 }
 

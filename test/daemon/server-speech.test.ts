@@ -1,0 +1,109 @@
+/**
+ * `POST /v1/predict` with a speech model: a WAV (or JSON MFCC frames) in, the
+ * transcript and the version out; the errors of a speech model's input.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { ProcessedSample } from '../../pipelines/types.ts';
+import { createMetrics } from '../../daemon/metrics/index.ts';
+import { ModelHolder, type LoadedModel } from '../../daemon/serving/index.ts';
+import { buildServer } from '../../daemon/server/index.ts';
+import { FakeRegistry, fakeModel } from './server-fakes.ts';
+
+const WIDTH = 3;
+const WORDS = ['zero', 'one', 'two'];
+
+/** A speech model whose transcript is WORDS[frames mod 3]; it records what it was asked. */
+function fakeSpeechModel(version: number, asked: number[][]): LoadedModel {
+  return {
+    version, labels: ['<blank>', 'a'], inputShape: [WIDTH], modality: 'audio',
+    async transcribe(utterances) {
+      asked.push(utterances.map((u) => u.length / WIDTH));
+      return utterances.map((u) => WORDS[(u.length / WIDTH) % 3]);
+    },
+    async predict(): Promise<Float32Array> {
+      throw new Error('a speech model answers transcripts');
+    },
+    async warmUp() {},
+    dispose() {},
+  };
+}
+
+/** A "WAV" of n bytes becomes n frames; a body starting with "WIDE" has frames of 4 features. */
+async function fakeAudio(bytes: Uint8Array): Promise<ProcessedSample> {
+  if (Buffer.from(bytes.subarray(0, 4)).toString() === 'WIDE') return { modality: 'audio', features: new Float32Array(8), shape: [2, 4] };
+  return { modality: 'audio', features: new Float32Array(bytes.length * WIDTH).fill(0.5), shape: [bytes.length, WIDTH] };
+}
+
+async function server(model: (v: number) => LoadedModel) {
+  const holder = new ModelHolder({ loader: async (v) => model(v) });
+  await holder.swapTo(7);
+  const app = buildServer({
+    holder, registry: new FakeRegistry(), metrics: createMetrics({ version: '0.0.0-test', defaultMetrics: false }),
+    preprocess: { image: fakeAudio, audio: fakeAudio },
+    updates: { requestUpdate: async () => ({ accepted: true, state: 'started' }) },
+    status: { status: () => ({}) },
+    limits: { maxBatch: 4 },
+  });
+  await app.ready();
+  return app;
+}
+
+test('a WAV posted to a speech model is answered with its transcript and the version', async () => {
+  const asked: number[][] = [];
+  const app = await server((v) => fakeSpeechModel(v, asked));
+  for (const type of ['audio/wav', 'audio/x-wav', 'audio/wave', 'audio/vnd.wave']) {
+    const res = await app.inject({ method: 'POST', url: '/v1/predict', headers: { 'content-type': type }, payload: Buffer.alloc(4) });
+    assert.equal(res.statusCode, 200, res.body);
+    assert.deepEqual(res.json(), { version: 7, modality: 'audio', input: 'audio', transcript: 'one' });
+  }
+  assert.deepEqual(asked[0], [4]);
+  const image = await app.inject({ method: 'POST', url: '/v1/predict', headers: { 'content-type': 'image/png' }, payload: Buffer.alloc(4) });
+  assert.equal(image.statusCode, 415);
+  assert.equal(image.json().error.code, 'BONSAI_HTTP_WRONG_MODALITY');
+  const wide = await app.inject({ method: 'POST', url: '/v1/predict', headers: { 'content-type': 'audio/wav' }, payload: Buffer.from('WIDE') });
+  assert.equal(wide.statusCode, 422);
+  assert.equal(wide.json().error.code, 'BONSAI_HTTP_INPUT_SHAPE_MISMATCH');
+  assert.deepEqual(wide.json().error.details, { expected: ['frames', WIDTH], actual: [2, 4] });
+  await app.close();
+});
+
+test('JSON MFCC frames: one utterance nested or flat, a batch of equal lengths; bad shapes are coded 400s', async () => {
+  const asked: number[][] = [];
+  const app = await server((v) => fakeSpeechModel(v, asked));
+  const post = (payload: unknown) => app.inject({ method: 'POST', url: '/v1/predict', payload: payload as Record<string, unknown> });
+  const frames = (n: number) => Array.from({ length: n }, () => [0.1, 0.2, 0.3]);
+  const one = await post({ tensor: frames(5) });
+  assert.equal(one.statusCode, 200, one.body);
+  assert.deepEqual(one.json(), { version: 7, modality: 'audio', input: 'tensor', transcript: 'two' });
+  const flat = await post({ tensor: frames(6).flat() });
+  assert.equal(flat.json().transcript, 'zero');
+  const shaped = await post({ tensor: frames(4).flat(), shape: [4, 3] });
+  assert.equal(shaped.json().transcript, 'one');
+  const batch = await post({ tensor: [frames(4), frames(4)] });
+  assert.equal(batch.statusCode, 200);
+  assert.deepEqual(batch.json(), { version: 7, modality: 'audio', input: 'tensor', predictions: [{ transcript: 'one' }, { transcript: 'one' }] });
+  assert.deepEqual(asked, [[5], [6], [4], [4, 4]]);
+
+  const wrongWidth = await post({ tensor: [[1, 2, 3, 4], [1, 2, 3, 4]] });
+  assert.equal(wrongWidth.statusCode, 400);
+  assert.equal(wrongWidth.json().error.code, 'BONSAI_HTTP_BAD_TENSOR_SHAPE');
+  assert.deepEqual(wrongWidth.json().error.details, { expected: ['frames', WIDTH], actual: [2, 4] });
+  const ragged = await post({ tensor: [1, 2, 3, 4] });
+  assert.equal(ragged.statusCode, 400);
+  assert.equal(ragged.json().error.code, 'BONSAI_HTTP_BAD_TENSOR_SHAPE');
+  const tooMany = await post({ tensor: Array.from({ length: 5 }, () => frames(2)) });
+  assert.equal(tooMany.statusCode, 413);
+  assert.equal(tooMany.json().error.code, 'BONSAI_HTTP_BATCH_TOO_LARGE');
+  assert.equal(asked.length, 4, 'bad requests never reach the model');
+  await app.close();
+});
+
+test('classification models still answer class scores beside speech support', async () => {
+  const app = await server((v) => fakeModel(v));
+  const res = await app.inject({ method: 'POST', url: '/v1/predict', payload: { tensor: [1, 1, 1, 1] } });
+  assert.equal(res.statusCode, 200);
+  assert.equal(res.json().label, 'dog');
+  assert.equal(res.json().transcript, undefined);
+  await app.close();
+});
