@@ -45,23 +45,32 @@ export interface ProfileSpec {
   extras: boolean;
 }
 
+/**
+ * Training shared by the profiles: within every training phase the learning rate anneals
+ * (cosine, from the optimizer's rate to a tenth of it; an update's E1 + E2 epochs anneal as
+ * one span), and pruning retrains at that final rate. With a constant rate the iterate keeps
+ * a noise floor of about a point of error on this data, which both hides the differences
+ * between the methods and gives recoverable pruning a weak bar to keep.
+ */
+const TRAINING: Partial<UpdateConfig> = { learningRateSchedule: 'cosine', minLearningRateFactor: 0.1, pruneLearningRate: 0.005 };
+
 export const PROFILES: Record<Profile, ProfileSpec> = {
   // CI-sized: three rounds on a 6,000-image pool, short epochs.
   smoke: {
     limit: 7000, validation: 1000, testLimit: 2000, rounds: 3, extras: false,
-    update: { newDataEpochs: 2, allDataEpochs: 3, trainEpochs: 9, maxPruneIterations: 12, recoveryEpochsMax: 1, augment: false },
+    update: { ...TRAINING, newDataEpochs: 2, allDataEpochs: 3, trainEpochs: 9, maxPruneIterations: 12, recoveryEpochsMax: 1, augment: false },
   },
-  // The paper's structure (ten rounds, three methods, E1:E2:T = 15:20:60, beta = 5 %) scaled
-  // to a 2-core machine: epochs divided by 5, a 10,000-image pool in parts of 1,000,
-  // 2,500 validation images, the full test set.
+  // The paper's structure (ten rounds, three methods, E1:E2:T = 15:20:60, beta = 5 %, 5,000
+  // validation images) scaled to a 2-core machine: epochs divided by 2.5, a 10,000-image
+  // pool in parts of 1,000, the full test set.
   quick: {
-    limit: 12500, validation: 2500, testLimit: 0, rounds: 10, extras: true,
-    update: { newDataEpochs: 3, allDataEpochs: 4, trainEpochs: 12, maxPruneIterations: 60, recoveryEpochsMax: 1, recoveryChunk: 0.5 },
+    limit: 15000, validation: 5000, testLimit: 0, rounds: 10, extras: true,
+    update: { ...TRAINING, newDataEpochs: 6, allDataEpochs: 8, trainEpochs: 24, maxPruneIterations: 60, recoveryEpochsMax: 1, recoveryChunk: 0.25 },
   },
   // Section 5.1 exactly: 55K training images in ten parts, 5K validation, E1 = 15, E2 = 20, 60 epochs.
   paper: {
     limit: 0, validation: 5000, testLimit: 0, rounds: 10, extras: true,
-    update: { newDataEpochs: 15, allDataEpochs: 20, trainEpochs: 60, maxPruneIterations: 200, recoveryEpochsMax: 2 },
+    update: { ...TRAINING, newDataEpochs: 15, allDataEpochs: 20, trainEpochs: 60, maxPruneIterations: 200, recoveryEpochsMax: 2 },
   },
 };
 
@@ -105,7 +114,7 @@ export interface MnistExperimentArgs {
   /** The command line, recorded in results.md. */
   command?: string;
   /** Run only this part and merge it into an existing results.json (e.g. `fig4`). */
-  only?: 'fig4' | 'plots';
+  only?: 'fig4' | 'plots' | 'budget';
   progress?: ProgressSink;
 }
 
@@ -172,6 +181,10 @@ export async function runMnistExperiment(args: MnistExperimentArgs): Promise<Exp
     if (args.only === 'fig4') {
       existing.extra.fig4 = await fig4(args.out, config, seed, spec, progress);
       existing.extra.fig4Command = args.command;
+    }
+    if (args.only === 'budget') {
+      existing.extra.budget = budget(args.model, splits, config, seed, spec.rounds, progress);
+      existing.extra.budgetCommand = args.command;
     }
     await writeResults(args.out, existing);
     progress.stop();
@@ -244,6 +257,48 @@ export async function runMnistExperiment(args: MnistExperimentArgs): Promise<Exp
   }
   progress.stop();
   return results;
+}
+
+/** Growth-budget multipliers of the budget ablation (E1 and E2 both scaled). */
+export const BUDGET_FACTORS = [2, 3];
+
+export interface BudgetRow {
+  factor: number;
+  fraction: number;
+  errorRate: number;
+  params: number;
+  sampleEpochs: number;
+  epochs: number;
+}
+
+/**
+ * Budget ablation: ours rerun with E1 and E2 multiplied by each factor, every other setting
+ * as in the main run, to measure how its error depends on the training it is given.
+ */
+function budget(model: string, splits: ReturnType<typeof mnistSplits>, config: UpdateConfig, seed: number, rounds: number, progress: ProgressSink): BudgetRow[] {
+  const rows: BudgetRow[] = [];
+  for (const factor of BUDGET_FACTORS) {
+    let state: StrategyState | null = null;
+    for (let r = 0; r < rounds; r++) {
+      progress.line(`budget x${factor}: round ${r + 1}/${rounds}`);
+      const task = taskFor(seed + 1000 * r, config.augment);
+      const result: UpdateResult = runUpdate({
+        strategy: 'ours', previous: state, spec: { arch: model, inputShape: [28, 28, 1], numClasses: 10 }, task,
+        data: { newData: splits.parts[r], allData: splits.firstParts(r + 1), validation: splits.validation, numClasses: 10 },
+        config: { ...config, newDataEpochs: config.newDataEpochs * factor, allDataEpochs: config.allDataEpochs * factor, seed: seed + 1000 * r },
+        hooks: { onProgress: (e) => progress.event(`budget x${factor} r${r + 1}`, e) },
+      });
+      state = result.state;
+      const row: BudgetRow = {
+        factor, fraction: (r + 1) / splits.parts.length, errorRate: task.errorRate(state.model, splits.test, 500),
+        params: state.model.liveParams(), sampleEpochs: result.cost.sampleEpochs, epochs: result.cost.epochs,
+      };
+      rows.push(row);
+      progress.line(`  ours x${factor}: test error ${pct(row.errorRate)} %, ${row.params} live parameters, ${row.epochs.toFixed(1)} epochs-equivalent`);
+    }
+    state?.model.dispose();
+  }
+  return rows;
 }
 
 /** Table 3: non-recoverable pruning applied after recoverable pruning to the final grow-and-prune model. */
@@ -379,10 +434,22 @@ async function writeResults(out: string, results: ExperimentResults): Promise<vo
   await lineChartPng(join(out, 'error.png'), { title: `Test error, ${label}`, xTitle: 'training data used (%)', yTitle: 'error rate (%)', points: points((r) => r.errorRate * 100, (row, m) => row.error[m]) });
   await lineChartPng(join(out, 'params.png'), { title: `Live parameters, ${label}`, xTitle: 'training data used (%)', yTitle: 'parameters (K)', points: points((r) => r.params / 1000, (row, m) => row.paramsK[m]) });
   await lineChartPng(join(out, 'cost.png'), { title: `Training cost, ${label}`, xTitle: 'training data used (%)', yTitle: 'epochs-equivalent on all data', points: points((r) => r.epochs, (row, m) => row.epochs[m]) });
+  const budgetRows = results.extra.budget as BudgetRow[] | undefined;
+  if (budgetRows && budgetRows.length > 0) {
+    const pts: Point[] = results.rounds.filter((r) => r.method !== 'ours').map((r) => ({ x: r.fraction * 100, y: r.errorRate * 100, series: r.method }));
+    for (const r of results.rounds.filter((x) => x.method === 'ours')) pts.push({ x: r.fraction * 100, y: r.errorRate * 100, series: 'ours x1' });
+    for (const b of budgetRows) pts.push({ x: b.fraction * 100, y: b.errorRate * 100, series: `ours x${b.factor}` });
+    await lineChartPng(join(out, 'budget.png'), { title: `Test error by growth budget, ${label}`, xTitle: 'training data used (%)', yTitle: 'error rate (%)', points: pts });
+  }
   await writeFile(join(out, 'results.md'), renderMarkdown(results));
 }
 
 const pct = (v: number) => (v * 100).toFixed(2);
+
+function schedule(c: UpdateConfig): string {
+  if (c.learningRateSchedule === 'constant') return 'constant learning rate';
+  return `cosine learning rate to ${c.minLearningRateFactor} of it within every training phase (an update's E1 + E2 as one span)`;
+}
 
 export function renderMarkdown(res: ExperimentResults): string {
   const paper = paperTable(res.model);
@@ -392,6 +459,7 @@ export function renderMarkdown(res: ExperimentResults): string {
     `Made by \`${res.command}\` on backend \`${res.backend}\` (${res.backendInfo.threads} threads), seed ${res.seed}.`,
     `Data: ${res.data.train} training images in parts of ${res.data.partSize}, ${res.data.validation} validation, ${res.data.test} test (reporting only).`,
     `Update settings: E1 = ${res.config.newDataEpochs}, E2 = ${res.config.allDataEpochs}, baselines ${res.config.trainEpochs} epochs, alpha = ${res.config.growthPercentile}, growth every ${res.config.growthInterval} epochs, beta = ${res.config.pruneFraction * 100} %, augmentation ${res.config.augment ? 'on' : 'off'}.`,
+    `Optimizer: ${res.config.optimizer.kind} lr ${res.config.optimizer.learningRate}${res.config.optimizer.momentum ? ` momentum ${res.config.optimizer.momentum}` : ''}, batch ${res.config.batchSize}, ${schedule(res.config)}; pruning retrains at lr ${res.config.pruneLearningRate} for at most ${res.config.recoveryEpochsMax} epoch(s) per iteration, checking validation every ${res.config.recoveryChunk} epoch, at most ${res.config.maxPruneIterations} iterations.`,
     '',
     'Cost counts every sample through a forward and backward pass (growth evaluations and pruning retraining included); epochs = sample-epochs / |all data so far|.',
     '',
@@ -409,6 +477,26 @@ export function renderMarkdown(res: ExperimentResults): string {
     const [t, n, o] = [get('tfs'), get('nft'), get('ours')];
     if (!t || !n || !o) continue;
     lines.push(`| ${Math.round(f * 100)} % | ${(o.sampleEpochs / t.sampleEpochs).toFixed(2)} | ${(o.sampleEpochs / n.sampleEpochs).toFixed(2)} | ${o.params - Math.min(t.params, n.params)} | ${((o.errorRate - Math.min(t.errorRate, n.errorRate)) * 100).toFixed(2)} |`);
+  }
+  const budgetRows = res.extra.budget as BudgetRow[] | undefined;
+  if (budgetRows && budgetRows.length > 0) {
+    const factors = [...new Set(budgetRows.map((b) => b.factor))];
+    lines.push('', '## Budget ablation: ours with E1 and E2 multiplied', '',
+      'Ours rerun from the first round with its growth epochs (E1 and E2) multiplied, everything else as above: how its error depends on the training it is given. In brackets: its sample-epochs relative to those of TFS in the same update.', '',
+      `| data | TFS error % | NFT error % | ours error % (cost / TFS) | ${factors.map((f) => `ours x${f} error % (cost / TFS)`).join(' | ')} |`,
+      `|---:|---:|---:|---:|${factors.map(() => '---:').join('|')}|`);
+    for (const f of fractions) {
+      const get = (m: StrategyName) => res.rounds.find((r) => r.fraction === f && r.method === m);
+      const [t, n, o] = [get('tfs'), get('nft'), get('ours')];
+      if (!t || !n || !o) continue;
+      const cells = factors.map((k) => {
+        const b = budgetRows.find((x) => x.factor === k && Math.abs(x.fraction - f) < 1e-9);
+        return b ? `${pct(b.errorRate)} (${(b.sampleEpochs / t.sampleEpochs).toFixed(2)})` : '-';
+      });
+      lines.push(`| ${Math.round(f * 100)} % | ${pct(t.errorRate)} | ${pct(n.errorRate)} | ${pct(o.errorRate)} (${(o.sampleEpochs / t.sampleEpochs).toFixed(2)}) | ${cells.join(' | ')} |`);
+    }
+    lines.push('', '![budget](budget.png)');
+    if (res.extra.budgetCommand) lines.push('', `Made by \`${String(res.extra.budgetCommand)}\`.`);
   }
   const t3 = res.extra.table3 as { recoverable: { error: number; params: number }; nonRecoverable: { error: number; params: number } } | undefined;
   if (t3) {

@@ -18,7 +18,7 @@ export function registerExperiment(program: Command): void {
     .option('--out <dir>', 'output folder (default bench/results/<dataset>-<model>-<profile>)')
     .option('--seed <n>', 'seed of splits, initial values and shuffles', '1')
     .option('--hold-out-speaker <name>', 'fsdd: keep this speaker out of training entirely')
-    .option('--only <part>', 'mnist: run only Fig. 4 (fig4) or only redraw results.md and the plots (plots) from the existing results.json')
+    .option('--only <part>', 'mnist: run only Fig. 4 (fig4), only the growth-budget ablation (budget), or only redraw results.md and the plots (plots), merged into the existing results.json')
     .action(async (dataset: string, opts: { model?: string; profile: string; out?: string; seed: string; holdOutSpeaker?: string; only?: string }) => {
       if (!PROFILES.includes(opts.profile)) {
         throw new BonsaiError('BONSAI_CLI_BAD_OPTION', `--profile must be one of ${PROFILES.join(', ')}, got "${opts.profile}"`, { profile: opts.profile });
@@ -32,11 +32,11 @@ export function registerExperiment(program: Command): void {
           throw new BonsaiError('BONSAI_CLI_BAD_OPTION', `mnist experiments take --model lenet300 or lenet5, got "${model}"`, { model });
         }
         const out = resolve(opts.out ?? `bench/results/mnist-${model}-${profile}`);
-        if (opts.only !== undefined && opts.only !== 'fig4' && opts.only !== 'plots') {
-          throw new BonsaiError('BONSAI_CLI_BAD_OPTION', `--only takes fig4 or plots, got "${opts.only}"`, { only: opts.only });
+        if (opts.only !== undefined && opts.only !== 'fig4' && opts.only !== 'plots' && opts.only !== 'budget') {
+          throw new BonsaiError('BONSAI_CLI_BAD_OPTION', `--only takes fig4, budget or plots, got "${opts.only}"`, { only: opts.only });
         }
         const command = `bonsai experiment mnist --model ${model} --profile ${profile}${opts.out ? ` --out ${opts.out}` : ''}${seed !== 1 ? ` --seed ${seed}` : ''}${opts.only ? ` --only ${opts.only}` : ''}`;
-        const results = await runMnistExperiment({ model, profile, out, seed, command, only: opts.only as 'fig4' | 'plots' | undefined });
+        const results = await runMnistExperiment({ model, profile, out, seed, command, only: opts.only as 'fig4' | 'plots' | 'budget' | undefined });
         process.stdout.write(`results written to ${out} (${results.rounds.length} rows)\n`);
         return;
       }

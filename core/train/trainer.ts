@@ -27,6 +27,8 @@ export interface ProgressEvent {
   errorRate?: number;
   /** Connections grown or pruned by this step. */
   changed?: number;
+  /** Learning rate the epoch trained at. */
+  learningRate?: number;
 }
 
 export interface TrainerHooks {

@@ -71,12 +71,18 @@ function trainerFor<D extends { n: number }>(model: MaskedModel, args: UpdateArg
   });
 }
 
-/** Growth phase (section 4.2): a growth step every `growthInterval` epochs, interleaved with training. */
-export function growthPhase<D extends { n: number }>(trainer: Trainer<D>, data: D, epochs: number, phase: string, config: UpdateConfig): GrowthReport[] {
+/**
+ * Growth phase (section 4.2): a growth step every `growthInterval` epochs, interleaved with training.
+ * `span` places the phase in a longer learning-rate schedule (an update's E1 + E2 epochs anneal as one).
+ */
+export function growthPhase<D extends { n: number }>(
+  trainer: Trainer<D>, data: D, epochs: number, phase: string, config: UpdateConfig,
+  span: { offset: number; total: number } = { offset: 0, total: epochs },
+): GrowthReport[] {
   const reports: GrowthReport[] = [];
   const base = trainer.optimizer.learningRate;
   for (let e = 0; e < epochs; e++) {
-    trainer.optimizer.learningRate = scheduledRate(base, e, epochs, config);
+    trainer.optimizer.learningRate = scheduledRate(base, span.offset + e, span.total, config);
     if (e % config.growthInterval === 0) {
       const gradients = trainer.growthGradients(data, phase);
       const report = applyGrowth(trainer.model, gradients, config.growthPercentile, trainer.optimizer.learningRate);
@@ -85,10 +91,19 @@ export function growthPhase<D extends { n: number }>(trainer: Trainer<D>, data: 
       trainer.progress({ phase, kind: 'grow', step: reports.length, changed: report.total });
     }
     const loss = trainer.trainEpoch(data, phase, e + 1);
-    trainer.progress({ phase, kind: 'epoch', step: e + 1, steps: epochs, loss });
+    trainer.progress({ phase, kind: 'epoch', step: e + 1, steps: epochs, loss, learningRate: trainer.optimizer.learningRate });
   }
   trainer.optimizer.learningRate = base;
   return reports;
+}
+
+/** An update's growth: E1 epochs on the new data, then E2 on all data, under one learning-rate schedule. */
+function growUpdate<D extends { n: number }>(trainer: Trainer<D>, data: UpdateData<D>, config: UpdateConfig): GrowthReport[] {
+  const total = config.newDataEpochs + config.allDataEpochs;
+  return [
+    ...growthPhase(trainer, data.newData, config.newDataEpochs, 'growth-new', config, { offset: 0, total }),
+    ...growthPhase(trainer, data.allData, config.allDataEpochs, 'growth-all', config, { offset: config.newDataEpochs, total }),
+  ];
 }
 
 /** The learning rate of epoch `e` of `epochs` under the configured schedule. */
@@ -103,8 +118,9 @@ function trainPhase<D extends { n: number }>(trainer: Trainer<D>, data: D, epoch
   for (let e = 0; e < epochs; e++) {
     trainer.optimizer.learningRate = scheduledRate(base, e, epochs, config);
     const loss = trainer.trainEpoch(data, phase, e + 1);
-    trainer.progress({ phase, kind: 'epoch', step: e + 1, steps: epochs, loss });
+    trainer.progress({ phase, kind: 'epoch', step: e + 1, steps: epochs, loss, learningRate: trainer.optimizer.learningRate });
   }
+  trainer.optimizer.learningRate = base;
 }
 
 function prunePhases<D extends { n: number }>(model: MaskedModel, args: UpdateArgs<D>, cost: CostLedger): { prune: PruneReport; nonRecoverable?: PruneReport } {
@@ -147,12 +163,11 @@ export function runUpdate<D extends { n: number }>(args: UpdateArgs<D>): UpdateR
     served = first ? createModel(spec) : previous.model;
     if (first && config.initialDensity < 1) sparsify(served, config.initialDensity, config.seed);
     fitClasses(served, spec.numClasses, false);
-    const trainer = trainerFor(served, args, cost);
+    const trainer = trainerFor(served, args, cost, first ? undefined : config.continuedLearningRate ?? undefined);
     try {
       growth = first
         ? growthPhase(trainer, data.allData, config.trainEpochs, 'growth-all', config)
-        : [...growthPhase(trainer, data.newData, config.newDataEpochs, 'growth-new', config),
-          ...growthPhase(trainer, data.allData, config.allDataEpochs, 'growth-all', config)];
+        : growUpdate(trainer, data, config);
     } finally {
       trainer.dispose();
     }
@@ -164,7 +179,8 @@ export function runUpdate<D extends { n: number }>(args: UpdateArgs<D>): UpdateR
       previous.dense?.dispose();
     }
     fitClasses(base, spec.numClasses, true);
-    const trainer = trainerFor(base, args, cost);
+    const continued = strategy === 'nft' && previous?.dense !== undefined;
+    const trainer = trainerFor(base, args, cost, continued ? config.continuedLearningRate ?? undefined : undefined);
     try {
       trainPhase(trainer, data.allData, config.trainEpochs, 'train', config);
     } finally {

@@ -92,3 +92,40 @@ test('the cosine learning-rate schedule anneals from the base rate to the floor;
   assert.ok(Math.abs(scheduledRate(0.05, 2, 5, cosine) - 0.0275) < 1e-12); // halfway: (0.05 + 0.005) / 2
   assert.equal(scheduledRate(0.05, 3, 5, { ...cosine, learningRateSchedule: 'constant' }), 0.05);
 });
+
+test("an update's E1 and E2 epochs anneal as one cosine span; NFT's continued training starts at continuedLearningRate", async () => {
+  const first = blobs(120, 12, 4, 7);
+  const fresh = blobs(40, 12, 4, 8);
+  const all = concat(first, fresh);
+  const validation = blobs(60, 12, 4, 9);
+  const { scheduledRate } = await import('../../core/update/strategies.ts');
+  await noLeaks(() => {
+    const task = classificationTask();
+    const cfg: UpdateConfig = { ...config, maxPruneIterations: 0, learningRateSchedule: 'cosine', minLearningRateFactor: 0.1, newDataEpochs: 2, allDataEpochs: 3, trainEpochs: 4 };
+    const rates = (events: { phase: string; rate: number }[]) => (e: { kind: string; phase: string; learningRate?: number }) => {
+      if (e.kind === 'epoch' && e.learningRate !== undefined) events.push({ phase: e.phase, rate: e.learningRate });
+    };
+    const ours: { phase: string; rate: number }[] = [];
+    const r1 = runUpdate({ strategy: 'ours', previous: null, spec, task, data: { newData: first, allData: first, validation, numClasses: 4 }, config: cfg });
+    const r2 = runUpdate({
+      strategy: 'ours', previous: r1.state, spec, task, data: { newData: fresh, allData: all, validation, numClasses: 4 }, config: cfg,
+      hooks: { onProgress: rates(ours) },
+    });
+    assert.deepEqual(ours.map((e) => e.phase), ['growth-new', 'growth-new', 'growth-all', 'growth-all', 'growth-all']);
+    ours.forEach((e, i) => assert.ok(Math.abs(e.rate - scheduledRate(0.05, i, 5, cfg)) < 1e-12, `epoch ${i}: ${e.rate}`));
+    assert.ok(Math.abs(ours[4].rate - 0.005) < 1e-12, 'the last epoch of E2 ends at the floor');
+    r2.state.model.dispose();
+
+    const nft: { phase: string; rate: number }[] = [];
+    const n1 = runUpdate({ strategy: 'nft', previous: null, spec, task, data: { newData: first, allData: first, validation, numClasses: 4 }, config: cfg });
+    const n2 = runUpdate({
+      strategy: 'nft', previous: n1.state, spec, task, data: { newData: fresh, allData: all, validation, numClasses: 4 },
+      config: { ...cfg, continuedLearningRate: 0.02 }, hooks: { onProgress: rates(nft) },
+    });
+    assert.equal(nft.length, 4);
+    assert.ok(Math.abs(nft[0].rate - 0.02) < 1e-12);
+    assert.ok(Math.abs(nft[3].rate - 0.002) < 1e-12);
+    n2.state.model.dispose();
+    n2.state.dense?.dispose();
+  });
+});
