@@ -287,7 +287,7 @@ export async function startDaemon(config: Config, options: DaemonOptions = {}): 
             inboxRoot: layout.inbox, knownLabels: known.length > 0 ? known : undefined, policy: config.ingest.labelPolicy, modality: file.modality, manifests,
           });
           if (r.kind === 'class') return { target: { label: r.value } };
-          return { target: { transcript: r.value }, sidecars: r.source === 'sidecar' ? [`${file.path}.txt`] : [] };
+          return { target: { transcript: r.value }, sidecars: r.sidecar !== undefined ? [r.sidecar] : [] };
         },
       };
       const ingestor = new Ingestor(ctx, { concurrency: config.ingest.concurrency });

@@ -6,7 +6,8 @@
  *    `"transcript": "..."`); the closest manifest walking up from the file's
  *    folder to the inbox root wins, and `file` is relative to the manifest's
  *    folder (so a producer can drop a batch folder with its own manifest);
- * 2. for recordings, a sidecar transcript `<file>.txt` (e.g. `x.wav.txt`);
+ * 2. for recordings, a sidecar transcript `<file>.txt` (e.g. `x.wav.txt`) or, when
+ *    there is none, `<stem>.txt` (e.g. `x.txt`);
  * 3. the folder name: `inbox/<label>/<file>`; the first folder under the
  *    inbox root is the label, deeper folders are allowed and ignored (as in
  *    Keras' `image_dataset_from_directory`).
@@ -20,7 +21,7 @@
  */
 import { constants } from 'node:fs';
 import { lstat, open } from 'node:fs/promises';
-import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { dirname, extname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { BonsaiError } from '../core/errors.ts';
 import { ENGLISH_ALPHABET } from '../core/text/alphabet.ts';
 import type { Modality } from './types.ts';
@@ -66,6 +67,8 @@ export interface ResolvedLabel {
   source: LabelSource;
   /** A class not among the known labels (always false for transcripts and when no known set was given). */
   isNew: boolean;
+  /** Absolute path of the sidecar transcript the label came from (source `sidecar`). */
+  sidecar?: string;
 }
 
 /** Shows a string with everything outside printable ASCII escaped, cut to `max` characters. */
@@ -406,6 +409,32 @@ function resolveEntry(entry: ManifestEntry, options: LabelOptions, display: stri
   return { kind: 'class', value: label, source: 'manifest', isNew };
 }
 
+/** The sidecar transcripts looked for beside a recording, in order: `x.wav.txt`, then `x.txt`. */
+export function sidecarCandidates(file: string): string[] {
+  const ext = extname(file);
+  return ext === '' ? [`${file}.txt`] : [`${file}.txt`, `${file.slice(0, -ext.length)}.txt`];
+}
+
+async function sidecarTranscript(file: string, filePath: string, options: LabelOptions): Promise<ResolvedLabel | null> {
+  for (const sidecar of sidecarCandidates(file)) {
+    const shown = sidecar === `${file}.txt` ? `${filePath}.txt` : sidecar;
+    const read = await readRegularFile(sidecar, MAX_SIDECAR_BYTES);
+    if (read.ok) {
+      let text: string;
+      try {
+        text = new TextDecoder('utf-8', { fatal: true }).decode(read.bytes);
+      } catch (err) {
+        throw new BonsaiError(LabelErrorCode.TRANSCRIPT_INVALID, `the sidecar transcript ${shown} is not valid UTF-8`, { sidecar: shown }, { cause: err });
+      }
+      return { kind: 'transcript', value: normalizeTranscript(text, options.transcript), source: 'sidecar', isNew: false, sidecar };
+    }
+    if (read.reason !== 'not-found') {
+      throw new BonsaiError(LabelErrorCode.TRANSCRIPT_INVALID, `the sidecar transcript ${shown} ${read.message}`, { sidecar: shown, reason: read.reason });
+    }
+  }
+  return null;
+}
+
 /**
  * Finds, validates and applies the policy to the label of `filePath`, a file
  * inside `options.inboxRoot`. Throws a BonsaiError with a BONSAI_INGEST_LABEL_*,
@@ -427,23 +456,12 @@ export async function resolveLabel(filePath: string, options: LabelOptions): Pro
     if (dir === root || dirname(dir) === dir) break;
   }
   if (options.modality === 'audio') {
-    const read = await readRegularFile(`${file}.txt`, MAX_SIDECAR_BYTES);
-    if (read.ok) {
-      let text: string;
-      try {
-        text = new TextDecoder('utf-8', { fatal: true }).decode(read.bytes);
-      } catch (err) {
-        throw new BonsaiError(LabelErrorCode.TRANSCRIPT_INVALID, `the sidecar transcript ${filePath}.txt is not valid UTF-8`, { sidecar: `${filePath}.txt` }, { cause: err });
-      }
-      return { kind: 'transcript', value: normalizeTranscript(text, options.transcript), source: 'sidecar', isNew: false };
-    }
-    if (read.reason !== 'not-found') {
-      throw new BonsaiError(LabelErrorCode.TRANSCRIPT_INVALID, `the sidecar transcript ${filePath}.txt ${read.message}`, { sidecar: `${filePath}.txt`, reason: read.reason });
-    }
+    const fromSidecar = await sidecarTranscript(file, filePath, options);
+    if (fromSidecar) return fromSidecar;
   }
   const parts = relative(root, file).split(sep);
   if (parts.length < 2) {
-    throw new BonsaiError(LabelErrorCode.MISSING, `${filePath} lies directly in the inbox: put it in inbox/<label>/, list it in ${MANIFEST_NAME}${options.modality === 'audio' ? ', or add a sidecar transcript <file>.txt' : ''}`, { file: filePath });
+    throw new BonsaiError(LabelErrorCode.MISSING, `${filePath} lies directly in the inbox: put it in inbox/<label>/, list it in ${MANIFEST_NAME}${options.modality === 'audio' ? ', or add a sidecar transcript <file>.txt or <stem>.txt' : ''}`, { file: filePath });
   }
   const label = validateClassLabel(parts[0], 'folder');
   const { isNew } = applyLabelPolicy(label, options.knownLabels, options.policy ?? 'new-class');

@@ -46,6 +46,7 @@ test('a ds2 daemon learns from dropped FSDD recordings and answers a posted WAV 
   const recordings = loadFsdd(dir, { split: 'train', speakers: ['jackson'], digits: [1, 2, 6] });
   const training = recordings.filter((r) => r.take >= 5 && r.take < 9);
   const sidecar = recordings.find((r) => r.digit === 2 && r.take === 9) as FsddRecording;
+  const stemSidecar = recordings.find((r) => r.digit === 1 && r.take === 9) as FsddRecording;
   const held = loadFsdd(dir, { split: 'test', speakers: ['jackson'], digits: [6] })[0];
   const stateDir = tempStateDir('bonsai-e2e-speech-');
   const config = testConfig(stateDir, {
@@ -67,12 +68,17 @@ test('a ds2 daemon learns from dropped FSDD recordings and answers a posted WAV 
     // A recording in the inbox root with its transcript beside it: the transcript is written first.
     writeFileSync(join(inbox, 'said.wav.txt'), 'Two\n');
     dropInto(inbox, 'said.wav', sidecar.path);
-    const total = training.length + 1;
+    // The other sidecar name the daemon takes: `x.txt` beside `x.wav`.
+    writeFileSync(join(inbox, 'spoken.txt'), 'One\n');
+    dropInto(inbox, 'spoken.wav', stemSidecar.path);
+    const total = training.length + 2;
     await waitFor(`${total} stored recordings`, () => d.store.counts().total === total, 30_000);
     const stored = d.store.db.prepare<[], { label: string | null; transcript: string | null; shape: string; modality: string }>('SELECT label, transcript, shape, modality FROM samples').all();
     assert.ok(stored.every((s) => s.modality === 'audio' && JSON.parse(s.shape)[1] === 39));
     assert.ok(new Set(stored.map((s) => JSON.parse(s.shape)[0] as number)).size > 1, 'recordings keep their own lengths');
     assert.equal(stored.filter((s) => s.transcript === 'two').length, 1);
+    assert.equal(stored.filter((s) => s.transcript === 'one').length, 1);
+    await waitFor('sidecars to leave the inbox with their recordings', () => !existsSync(join(inbox, 'spoken.txt')) && !existsSync(join(inbox, 'said.wav.txt')), 10_000);
 
     const asked = await fetch(`${d.url}/v1/updates`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify({ reason: 'speech e2e' }) });
     assert.equal(asked.status, 202, await asked.clone().text());

@@ -109,7 +109,15 @@ test('resolveLabel: manifest, then sidecar (audio only), then folder', async () 
   // Sidecars count for audio only.
   await writeFile(join(inbox, 'dog', 'say.wav'), 'x');
   await writeFile(join(inbox, 'dog', 'say.wav.txt'), 'Good Dog\n');
-  assert.deepEqual(await resolveLabel(join(inbox, 'dog', 'say.wav'), { inboxRoot: inbox, modality: 'audio' }), { kind: 'transcript', value: 'good dog', source: 'sidecar', isNew: false });
+  assert.deepEqual(await resolveLabel(join(inbox, 'dog', 'say.wav'), { inboxRoot: inbox, modality: 'audio' }), { kind: 'transcript', value: 'good dog', source: 'sidecar', isNew: false, sidecar: join(inbox, 'dog', 'say.wav.txt') });
+  // Without `x.wav.txt`, the stem's `x.txt` is the transcript; `x.wav.txt` wins when both are there.
+  await writeFile(join(inbox, 'hello.wav'), 'x');
+  await writeFile(join(inbox, 'hello.txt'), 'Hello there');
+  assert.deepEqual(await resolveLabel(join(inbox, 'hello.wav'), { inboxRoot: inbox, modality: 'audio' }), { kind: 'transcript', value: 'hello there', source: 'sidecar', isNew: false, sidecar: join(inbox, 'hello.txt') });
+  await writeFile(join(inbox, 'hello.wav.txt'), 'Goodbye');
+  assert.equal((await resolveLabel(join(inbox, 'hello.wav'), { inboxRoot: inbox, modality: 'audio' })).value, 'goodbye');
+  await writeFile(join(inbox, 'dog', 'odd.txt'), Buffer.from([0x68, 0xff]));
+  await assert.rejects(resolveLabel(join(inbox, 'dog', 'odd.wav'), { inboxRoot: inbox, modality: 'audio' }), (e: unknown) => codeIs('BONSAI_INGEST_TRANSCRIPT_INVALID')(e) && /odd\.txt is not valid UTF-8/.test((e as Error).message));
   await writeFile(join(inbox, 'dog', 'pic.png.txt'), 'ignored');
   assert.equal((await resolveLabel(join(inbox, 'dog', 'pic.png'), { inboxRoot: inbox, modality: 'image' })).source, 'folder');
   await writeFile(join(inbox, 'dog', 'bad.wav.txt'), Buffer.from([0x68, 0xff, 0xfe]));
