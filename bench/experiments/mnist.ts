@@ -116,10 +116,13 @@ export interface MnistExperimentArgs {
   /** Run only this part and merge it into an existing results.json (e.g. `fig4`). */
   only?: 'fig4' | 'plots' | 'budget';
   progress?: ProgressSink;
+  /** Changes to the profile (tests run tiny versions); `update` is merged into the profile's. */
+  overrides?: Partial<Omit<ProfileSpec, 'update'>> & { update?: Partial<UpdateConfig> };
 }
 
-function configFor(profile: Profile, seed: number): UpdateConfig {
-  return { ...paperUpdateConfig, ...PROFILES[profile].update, seed };
+function specFor(profile: Profile, overrides: MnistExperimentArgs['overrides'] = {}): ProfileSpec {
+  const base = PROFILES[profile];
+  return { ...base, ...overrides, update: { ...base.update, ...overrides.update } };
 }
 
 function taskFor(seed: number, augment: boolean): Task<Dataset> {
@@ -171,8 +174,8 @@ export async function runMnistExperiment(args: MnistExperimentArgs): Promise<Exp
   const seed = args.seed ?? 1;
   const progress = args.progress ?? progressSink();
   const backend = await initBackend({ log: (m) => progress.line(m) });
-  const spec = PROFILES[args.profile];
-  const config = configFor(args.profile, seed);
+  const spec = specFor(args.profile, args.overrides);
+  const config: UpdateConfig = { ...paperUpdateConfig, ...spec.update, seed };
   const splits = mnistSplits({ seed, validation: spec.validation, limit: spec.limit || undefined, testLimit: spec.testLimit || undefined });
   const modelSpec = { arch: args.model, inputShape: [28, 28, 1], numClasses: 10 };
   await mkdir(args.out, { recursive: true });
