@@ -6,10 +6,11 @@
  *   GET /v1/models/:version/manifest        { version, manifest } of a served version
  *   GET /v1/models/:version/files/*         one artifact file, streamed
  *
- * Only versions that are or were a champion (promoted, retired, rolled-back)
- * are offered, and only the files named in their manifest's checksums: a
- * name is looked up as a key, never joined into a path first, so nothing
- * outside a version directory can be read.
+ * Only versions that are or were a champion (promoted, retired, rolled-back,
+ * and the one CURRENT names: a promotion writes CURRENT before the version's
+ * manifest says `promoted`) are offered, and only the files named in their
+ * manifest's checksums: a name is looked up as a key, never joined into a path
+ * first, so nothing outside a version directory can be read.
  */
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
@@ -29,11 +30,12 @@ export function registerArtifacts(app: FastifyInstance, artifacts: ArtifactSourc
       throw httpError('BONSAI_HTTP_BAD_VERSION', `model version must be a positive integer, got ${JSON.stringify(raw)}`, { version: raw });
     }
     const found = await artifacts.get(version);
-    if (found === null || !SERVED_STATES.includes(String(found.manifest.state))) {
-      throw httpError('BONSAI_HTTP_MODEL_NOT_FOUND', `model version ${version} is not a promoted or retained version of the registry`,
-        { version, state: found?.manifest.state ?? null });
-    }
-    return found;
+    if (found !== null && SERVED_STATES.includes(String(found.manifest.state))) return found;
+    // A promotion writes CURRENT before the version's manifest says `promoted`: in between, the
+    // version CURRENT names is the champion already, and servers told so by /v1/models/current fetch it.
+    if (found !== null && (await artifacts.current().catch(() => null))?.version === version) return found;
+    throw httpError('BONSAI_HTTP_MODEL_NOT_FOUND', `model version ${version} is not a promoted or retained version of the registry`,
+      { version, state: found?.manifest.state ?? null });
   };
 
   app.get('/v1/models/current', async () => {
