@@ -137,6 +137,8 @@ export interface Problem {
   source: Source;
   /** `unknown_key` or zod's issue code. */
   kind: string;
+  /** For an unknown key: the keys allowed in its place. */
+  allowed?: string[];
 }
 
 /** Reads and parses a config file. */
@@ -177,9 +179,8 @@ function levenshtein(a: string, b: string): number {
   return row[b.length];
 }
 
-/** `(did you mean "port"?)` for a misspelt key, or an empty string. */
-function suggestion(parent: readonly (string | number)[], key: string): string {
-  const known = objectKeysAt(parent) ?? [];
+/** `(did you mean "port"?)` for a misspelt key among the `known` ones, or an empty string. */
+function suggestion(known: readonly string[], key: string): string {
   let best: string | null = null;
   let bestDistance = Infinity;
   for (const k of known) {
@@ -199,10 +200,19 @@ function problemsOf(issues: readonly z.core.$ZodIssue[], layers: Layers | null):
   for (const issue of issues) {
     const path = issue.path.map((p) => (typeof p === 'symbol' ? String(p) : p));
     if (issue.code === 'unrecognized_keys') {
+      const allowed = objectKeysAt(path) ?? [];
       for (const key of issue.keys) {
         const value = isPlain(issue.input) ? issue.input[key] : undefined;
-        out.push({ path: dotted([...path, key]), message: `unknown key${suggestion(path, key)}`, value, source: layers?.sourceOf([...path, key]) ?? 'input', kind: 'unknown_key' });
+        out.push({ path: dotted([...path, key]), message: `unknown key${suggestion(allowed, key)}`, value, source: layers?.sourceOf([...path, key]) ?? 'input', kind: 'unknown_key', allowed });
       }
+      continue;
+    }
+    // An unknown key found by a rule of the schema (an option the model does not have); it lists the allowed ones.
+    const params = issue.code === 'custom' ? (issue.params as { kind?: unknown; allowed?: unknown } | undefined) : undefined;
+    if (params?.kind === 'unknown_key' && Array.isArray(params.allowed)) {
+      const allowed = params.allowed.map(String);
+      const key = String(path[path.length - 1]);
+      out.push({ path: dotted(path), message: `${issue.message}${suggestion(allowed, key)}`, value: issue.input, source: layers?.sourceOf(path) ?? 'input', kind: 'unknown_key', allowed });
       continue;
     }
     out.push({ path: dotted(path), message: issue.message, value: issue.input, source: layers?.sourceOf(path) ?? 'input', kind: issue.code });

@@ -9,9 +9,12 @@
  * defaults of its fields. Cross-field rules live in `checkConsistency` below.
  */
 import { z } from 'zod';
+import { MODEL_OPTIONS, modelOptionKeys } from './modelOptions.ts';
 
 /** Model names, as in the paper (sections 5.1 to 5.3). */
 export const MODEL_NAMES = ['lenet300', 'lenet5', 'resnet18', 'ds2'] as const;
+/** Optimizers of training, growth and pruning (core/train/optimizer.ts). */
+export const OPTIMIZER_NAMES = ['sgd', 'adam'] as const;
 /** Compute backends, in the order `auto` tries them (DESIGN.md, "Compute backend"). */
 export const BACKEND_NAMES = ['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const;
 /** Log levels (winston's npm levels). */
@@ -73,6 +76,12 @@ const modelSchema = z.strictObject({
   name: z.enum(MODEL_NAMES).default('lenet300'),
   /** Input tensor shape without the batch axis; null = derived from `image` or `audio`. */
   inputShape: z.array(posInt()).min(1).nullable().default(null),
+  /**
+   * Architecture options of `name` (widths, layers; config/modelOptions.ts lists each model's),
+   * e.g. `{ hidden: 32, rnnLayers: 1 }` for ds2; null = the model's defaults.
+   */
+  options: z.record(z.string(), z.union([z.number(), z.string(), z.boolean(), z.array(z.number())],
+    { error: 'must be a number, text, true or false, or a list of numbers' })).nullable().default(null),
   /** Kind of samples the model consumes; picks the ingestion pipeline. */
   modality: z.enum(['image', 'audio']).default('image'),
   /** Image preprocessing (modality image). */
@@ -99,9 +108,11 @@ const algorithmSchema = z.strictObject({
   newDataEpochs: nonNegInt().default(15),
   /** E2: epochs of growth and training on all data (paper section 4.1: 20). */
   allDataEpochs: nonNegInt().default(20),
-  /** SGD learning rate; also scales the initial value of a grown connection. */
-  learningRate: z.number().positive().default(0.01),
-  /** SGD momentum. */
+  /** Optimizer: `sgd` (with momentum) or `adam`; null = adam for speech models (ds2), sgd for the others. */
+  optimizer: z.enum(OPTIMIZER_NAMES).nullable().default(null),
+  /** Learning rate eta; also scales the initial value of a grown connection. null = 0.01 with sgd, 0.005 with adam. */
+  learningRate: z.number().positive().nullable().default(null),
+  /** SGD momentum (sgd only). */
   momentum: z.number().min(0).lt(1).default(0.9),
   /** Mini-batch size. */
   batchSize: posInt().default(64),
@@ -256,6 +267,21 @@ function checkConsistency(c: ConfigShape, ctx: z.RefinementCtx): void {
     const high = a.highHz === 0 ? nyquist : a.highHz;
     if (a.lowHz >= high) issue(['model', 'audio', 'lowHz'], `must be < highHz (${high})`, a.lowHz);
     if (a.coefficients > a.melFilters) issue(['model', 'audio', 'coefficients'], `must be <= melFilters (${a.melFilters})`, a.coefficients);
+  }
+  const m = c.model;
+  if (m && typeof m.options === 'object' && m.options !== null) {
+    const allowed = modelOptionKeys(m.name);
+    for (const [key, value] of Object.entries(m.options)) {
+      const rule = Object.hasOwn(MODEL_OPTIONS[m.name] ?? {}, key) ? MODEL_OPTIONS[m.name][key] : undefined;
+      if (!rule) {
+        // An unknown key (BONSAI_CONFIG_UNKNOWN_KEY): config/load.ts adds the closest allowed one.
+        ctx.addIssue({ code: 'custom', path: ['model', 'options', key], input: value, params: { kind: 'unknown_key', allowed },
+          message: `unknown option of model ${m.name}; ${allowed.length === 0 ? `${m.name} takes no options` : `allowed: ${allowed.join(', ')}`}` });
+        continue;
+      }
+      const checked = rule.schema.safeParse(value);
+      if (!checked.success) for (const i of checked.error.issues) issue(['model', 'options', key], `option of ${m.name}: ${i.message}`, value);
+    }
   }
   const range = c.model?.image?.range;
   if (Array.isArray(range) && !(range[0] < range[1])) issue(['model', 'image', 'range'], 'low must be < high', range);

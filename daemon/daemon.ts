@@ -100,7 +100,7 @@ export async function startDaemon(config: Config, options: DaemonOptions = {}): 
   const layout = stateLayout(stateDir);
   const modality: Modality = config.model.modality;
   const model = modelChoice(config, options.model);
-  const update = updateConfig(config, options.update);
+  const update = updateConfig(config, options.update, model.arch);
   const token = options.token ?? readToken(config);
   const metrics = createMetrics({ version: options.version ?? packageVersion(), tfjsVersion: tf.version_core, tfMemory: () => tf.memory(), defaultMetrics: options.defaultMetrics });
   const window = new PrequentialWindow(config.metrics.prequentialWindow);

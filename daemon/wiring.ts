@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { BonsaiError } from '../core/errors.ts';
+import type { OptimizerArgs } from '../core/train/optimizer.ts';
 import { paperUpdateConfig, type UpdateConfig } from '../core/update/config.ts';
 import type { Config } from '../config/index.ts';
 import { featureWidth, processAudio } from '../pipelines/audio/index.ts';
@@ -58,14 +59,29 @@ export function limitsOf(config: Config): IngestLimits {
 }
 
 /**
+ * Config `model.options` as `ModelSpec.options` (config/modelOptions.ts checked them):
+ * lists of widths become the comma-separated text the models read (`[8, 8, 8]` -> `"8,8,8"`);
+ * undefined when there are none.
+ */
+export function modelOptionsOf(config: Config): Record<string, number | string | boolean> | undefined {
+  const options = config.model.options;
+  if (options === null || Object.keys(options).length === 0) return undefined;
+  return Object.fromEntries(Object.entries(options).map(([key, value]) => [key, Array.isArray(value) ? value.join(',') : value as number | string | boolean]));
+}
+
+/**
  * The network the daemon trains: config `model`, with programmatic overrides.
  * Classification models take samples of one shape: `model.inputShape`, or the
  * image size for images (recordings have no fixed size, so audio needs it set).
  * Speech models (ds2) take recordings of any length: their input shape is one
- * MFCC frame, `[featureWidth(model.audio)]`.
+ * MFCC frame, `[featureWidth(model.audio)]`. The options are `model.options`
+ * (of `model.name`; none for another overriding architecture), unless the
+ * override sets them. They shape the first model only: later versions grow
+ * from the champion, whose spec is saved with it.
  */
 export function modelChoice(config: Config, override: Partial<ModelChoice> = {}): ModelChoice {
   const arch = override.arch ?? config.model.name;
+  const options = override.options ?? (arch === config.model.name ? modelOptionsOf(config) : undefined);
   let inputShape = override.inputShape ?? (config.model.inputShape ? [...config.model.inputShape] : null);
   if (taskKindOf(arch) === 'speech') {
     if (config.model.modality !== 'audio') {
@@ -77,7 +93,7 @@ export function modelChoice(config: Config, override: Partial<ModelChoice> = {})
       throw new BonsaiError('BONSAI_DAEMON_INPUT_SHAPE', `model.inputShape of the speech model ${arch} is one MFCC frame, [${width}] with model.audio (coefficients ${config.model.audio.coefficients}${config.model.audio.deltas ? ' x 3 with deltas' : ''}); got [${inputShape.join(', ')}]: leave it null (recordings have any number of frames)`,
         { arch, expected: [width], actual: inputShape });
     }
-    return { arch, inputShape: [width], options: override.options };
+    return { arch, inputShape: [width], options };
   }
   if (inputShape === null) {
     if (config.model.modality !== 'image') {
@@ -87,12 +103,36 @@ export function modelChoice(config: Config, override: Partial<ModelChoice> = {})
     const i = config.model.image;
     inputShape = [i.height, i.width, i.channels];
   }
-  return { arch, inputShape, options: override.options };
+  return { arch, inputShape, options };
 }
 
-/** Grow-and-prune settings from config `algorithm` (paper section 4), with programmatic overrides. */
-export function updateConfig(config: Config, override: Partial<UpdateConfig> = {}): UpdateConfig {
+/** Learning rate of each optimizer when config `algorithm.learningRate` is null (adam: bench/experiments/fsdd.ts's). */
+export const DEFAULT_LEARNING_RATES: Readonly<Record<OptimizerArgs['kind'], number>> = Object.freeze({ sgd: 0.01, adam: 0.005 });
+
+/** With Adam, pruning's retraining runs at the learning rate divided by this (fsdd.ts: 0.001 after 0.005). */
+export const ADAM_PRUNE_RATE_DIVISOR = 5;
+
+/**
+ * The optimizer of config `algorithm` for architecture `arch`: `algorithm.optimizer`,
+ * else Adam for speech models (ds2 was tuned and measured with it, bench/experiments/fsdd.ts)
+ * and SGD with momentum for the others (the paper's); at `algorithm.learningRate`, else the
+ * optimizer's default rate.
+ */
+export function optimizerOf(config: Config, arch: string = config.model.name): OptimizerArgs {
   const a = config.algorithm;
+  const kind = a.optimizer ?? (taskKindOf(arch) === 'speech' ? 'adam' : 'sgd');
+  const learningRate = a.learningRate ?? DEFAULT_LEARNING_RATES[kind];
+  return kind === 'sgd' ? { kind, learningRate, momentum: a.momentum } : { kind, learningRate };
+}
+
+/**
+ * Grow-and-prune settings from config `algorithm` (paper section 4) for architecture
+ * `arch` (which picks the default optimizer), with programmatic overrides. Pruning
+ * retrains at the paper's 0.01 with SGD, at a fifth of the learning rate with Adam.
+ */
+export function updateConfig(config: Config, override: Partial<UpdateConfig> = {}, arch: string = config.model.name): UpdateConfig {
+  const a = config.algorithm;
+  const optimizer = optimizerOf(config, arch);
   return {
     ...paperUpdateConfig,
     growthPercentile: a.growthPercentile,
@@ -105,7 +145,8 @@ export function updateConfig(config: Config, override: Partial<UpdateConfig> = {
     recoveryEpochsMax: a.recoveryEpochsMax,
     nonRecoverable: a.nonRecoverable,
     batchSize: a.batchSize,
-    optimizer: { kind: 'sgd', learningRate: a.learningRate, momentum: a.momentum },
+    optimizer,
+    pruneLearningRate: optimizer.kind === 'adam' ? optimizer.learningRate / ADAM_PRUNE_RATE_DIVISOR : paperUpdateConfig.pruneLearningRate,
     augment: a.augment,
     ...override,
   };
