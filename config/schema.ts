@@ -112,6 +112,12 @@ const algorithmSchema = z.strictObject({
   optimizer: z.enum(OPTIMIZER_NAMES).nullable().default(null),
   /** Learning rate eta; also scales the initial value of a grown connection. null = 0.01 with sgd, 0.005 with adam. */
   learningRate: z.number().positive().nullable().default(null),
+  /**
+   * Learning rate within each training phase: `cosine` anneals it to a tenth over the phase
+   * (an update's E1 + E2 as one span) and pruning retrains at that tenth; `constant` keeps it.
+   * null = cosine with sgd, constant with adam.
+   */
+  learningRateSchedule: z.enum(['constant', 'cosine']).nullable().default(null),
   /** SGD momentum (sgd only). */
   momentum: z.number().min(0).lt(1).default(0.9),
   /** Mini-batch size. */

@@ -132,10 +132,18 @@ test('the trainer builds ds2 with the configured widths and layers, and trains i
 test('updateConfig: SGD for image models and Adam for ds2 by default, the configured optimizer otherwise', () => {
   const image = updateConfig(parseConfig({}));
   assert.deepEqual(image.optimizer, { kind: 'sgd', learningRate: 0.01, momentum: 0.9 });
-  assert.equal(image.pruneLearningRate, 0.01);
+  assert.equal(image.learningRateSchedule, 'cosine');
+  assert.ok(Math.abs(image.pruneLearningRate - 0.001) < 1e-12, 'pruning retrains where the cosine schedule ends');
+  const constant = updateConfig(parseConfig({ algorithm: { learningRateSchedule: 'constant' } }));
+  assert.equal(constant.learningRateSchedule, 'constant');
+  assert.equal(constant.pruneLearningRate, 0.01);
   const ds2 = updateConfig(speech());
   assert.deepEqual(ds2.optimizer, { kind: 'adam', learningRate: 0.005 });
   assert.equal(ds2.pruneLearningRate, 0.001, 'a fifth of the rate, as bench/experiments/fsdd.ts');
+  assert.equal(ds2.learningRateSchedule, 'constant');
+  const annealed = updateConfig(speech({ algorithm: { learningRateSchedule: 'cosine' } }));
+  assert.ok(Math.abs(annealed.pruneLearningRate - 0.0005) < 1e-12 && annealed.learningRateSchedule === 'cosine');
+  assert.throws(() => parseConfig({ algorithm: { learningRateSchedule: 'linear' } }), (e: unknown) => (e as { code?: string }).code === 'BONSAI_CONFIG_INVALID');
   // The architecture that will be trained decides, also when a program overrides model.name.
   assert.equal(updateConfig(parseConfig({}), {}, 'ds2').optimizer.kind, 'adam');
   // Explicit choices win over the defaults, in both directions.
