@@ -115,9 +115,8 @@ const algorithmSchema = z.strictObject({
   /**
    * Learning rate within each training phase: `cosine` anneals it to a tenth over the phase
    * (an update's E1 + E2 as one span) and pruning retrains at that tenth; `constant` keeps it.
-   * null = cosine with sgd, constant with adam.
    */
-  learningRateSchedule: z.enum(['constant', 'cosine']).nullable().default(null),
+  learningRateSchedule: z.enum(['constant', 'cosine']).default('constant'),
   /** SGD momentum (sgd only). */
   momentum: z.number().min(0).lt(1).default(0.9),
   /** Mini-batch size. */

@@ -132,11 +132,11 @@ test('the trainer builds ds2 with the configured widths and layers, and trains i
 test('updateConfig: SGD for image models and Adam for ds2 by default, the configured optimizer otherwise', () => {
   const image = updateConfig(parseConfig({}));
   assert.deepEqual(image.optimizer, { kind: 'sgd', learningRate: 0.01, momentum: 0.9 });
-  assert.equal(image.learningRateSchedule, 'cosine');
-  assert.ok(Math.abs(image.pruneLearningRate - 0.001) < 1e-12, 'pruning retrains where the cosine schedule ends');
-  const constant = updateConfig(parseConfig({ algorithm: { learningRateSchedule: 'constant' } }));
-  assert.equal(constant.learningRateSchedule, 'constant');
-  assert.equal(constant.pruneLearningRate, 0.01);
+  assert.equal(image.learningRateSchedule, 'constant');
+  assert.equal(image.pruneLearningRate, 0.01);
+  const cosine = updateConfig(parseConfig({ algorithm: { learningRateSchedule: 'cosine' } }));
+  assert.equal(cosine.learningRateSchedule, 'cosine');
+  assert.ok(Math.abs(cosine.pruneLearningRate - 0.001) < 1e-12, 'pruning retrains where the cosine schedule ends');
   const ds2 = updateConfig(speech());
   assert.deepEqual(ds2.optimizer, { kind: 'adam', learningRate: 0.005 });
   assert.equal(ds2.pruneLearningRate, 0.001, 'a fifth of the rate, as bench/experiments/fsdd.ts');
