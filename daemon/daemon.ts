@@ -14,7 +14,6 @@
  * or nothing, and CURRENT names the champion.
  */
 import type { EventEmitter } from 'node:events';
-import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import * as tf from '../core/tf.ts';
 import { backendInfo, initBackend } from '../core/backend.ts';
@@ -38,7 +37,7 @@ import { PrequentialScorer } from './prequential.ts';
 import { Updater, reportModel, type TrainerHandle, type TrainerOptions, type UpdaterEvents, type ModelChoice } from './trainer/index.ts';
 import { UpdateScheduler, type RequestAnswer, type TriggerCounts } from './triggers/index.ts';
 import { InboxWatcher, lockStateDir } from './watch/index.ts';
-import { audioSpec, imageSpec, limitsOf, modelChoice, packageVersion, preprocessors, readToken, registryArtifacts, registryOps, updateConfig } from './wiring.ts';
+import { audioSpec, imageSpec, limitsOf, listenHttp, modelChoice, packageVersion, preprocessors, readToken, registryArtifacts, registryOps, updateConfig } from './wiring.ts';
 
 export { modelChoice, readToken, updateConfig } from './wiring.ts';
 
@@ -226,12 +225,7 @@ export async function startDaemon(config: Config, options: DaemonOptions = {}): 
         status: { status: () => status() },
         onError: (err, ctx) => log.error('http.error', { ...ctx, error: err }),
       };
-      app = buildServer(deps);
-      await app.listen({ port: config.server.port, host: config.server.host });
-      const address = app.server.address() as AddressInfo;
-      port = address.port;
-      url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${port}`;
-      log.info('http.listening', { url, mutatingRoutes: token ? 'enabled' : 'disabled (no token)' });
+      ({ app, port, url } = await listenHttp(deps, config, log));
     },
     async stop() {
       // Stops accepting connections and waits for the requests in flight.

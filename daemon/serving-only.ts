@@ -17,7 +17,6 @@
  *
  *   plugins: backend -> registry (read-only) -> serving -> http -> follow CURRENT
  */
-import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import * as tf from '../core/tf.ts';
 import { backendInfo, initBackend } from '../core/backend.ts';
@@ -32,7 +31,7 @@ import { createLog, type Log } from './logging.ts';
 import { registryLoader } from './loader.ts';
 import { ModelMirror } from './mirror.ts';
 import { reportModel } from './trainer/index.ts';
-import { packageVersion, preprocessors, readToken, registryOps } from './wiring.ts';
+import { listenHttp, packageVersion, preprocessors, readToken, registryOps } from './wiring.ts';
 
 /** Options of `startServing`. */
 export interface ServingOptions {
@@ -243,12 +242,7 @@ export async function startServing(config: Config, options: ServingOptions = {})
           status: { status: () => status() },
           onError: (err, ctx) => log.error('http.error', { ...ctx, error: err }),
         };
-        app = buildServer(deps);
-        await app.listen({ port: config.server.port, host: config.server.host });
-        const address = app.server.address() as AddressInfo;
-        port = address.port;
-        url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${port}`;
-        log.info('http.listening', { url, mutatingRoutes: token ? 'enabled' : 'disabled (no token)' });
+        ({ app, port, url } = await listenHttp(deps, config, log));
       },
       async stop() { await app?.close(); },
     },

@@ -11,7 +11,9 @@ import type { Config } from '../config/index.ts';
 import { featureWidth, processAudio } from '../pipelines/audio/index.ts';
 import { processImage } from '../pipelines/image/index.ts';
 import type { AudioSpec, ImageSpec, IngestLimits } from '../pipelines/types.ts';
-import type { ArtifactSource, Preprocessors, RegistryListing, RegistryOps } from './server/index.ts';
+import type { AddressInfo } from 'node:net';
+import type { FastifyInstance } from 'fastify';
+import { buildServer, type ArtifactSource, type Preprocessors, type RegistryListing, type RegistryOps, type ServerDeps } from './server/index.ts';
 import type { BonsaiMetrics } from './metrics/index.ts';
 import { canTransition, championStack, type ModelRegistry } from './registry/index.ts';
 import type { ModelInput } from './serving/index.ts';
@@ -242,4 +244,21 @@ export function registryArtifacts(registry: ModelRegistry): ArtifactSource {
       }
     },
   };
+}
+
+/** An HTTP server listening: the app (to close), its port and its URL. */
+export interface Listening {
+  app: FastifyInstance;
+  port: number;
+  url: string;
+}
+
+/** Builds the HTTP API on `deps`, listens where config `server` says and logs the URL. */
+export async function listenHttp(deps: ServerDeps, config: Config, log: Log): Promise<Listening> {
+  const app = buildServer(deps);
+  await app.listen({ port: config.server.port, host: config.server.host });
+  const address = app.server.address() as AddressInfo;
+  const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+  log.info('http.listening', { url, mutatingRoutes: deps.token ? 'enabled' : 'disabled (no token)' });
+  return { app, port: address.port, url };
 }
