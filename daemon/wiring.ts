@@ -120,7 +120,7 @@ export const COSINE_FLOOR = 0.1;
 /**
  * The learning-rate schedule of config `algorithm` (default constant). Cosine won on MNIST at SGD 0.05 with 6 + 8 and 24 epochs (bench/results/README.md)
  * but lost at the daemon's SGD 0.01 with the demo's 2 + 3 epochs (13.5 % vs 15.7 % test error
- * after ten arrivals of 200 digits), where the annealed rate trains too little.
+ * after ten arrivals of 200 digits, `npm run bench:schedule`), where the annealed rate trains too little.
  */
 export function scheduleOf(config: Config): UpdateConfig['learningRateSchedule'] {
   return config.algorithm.learningRateSchedule;
