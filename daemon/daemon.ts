@@ -16,7 +16,7 @@
 import type { EventEmitter } from 'node:events';
 import { join, resolve } from 'node:path';
 import * as tf from '../core/tf.ts';
-import { backendInfo, initBackend } from '../core/backend.ts';
+import { backendInfo } from '../core/backend.ts';
 import { BonsaiError } from '../core/errors.ts';
 import type { UpdateConfig } from '../core/update/config.ts';
 import type { Config } from '../config/index.ts';
@@ -37,7 +37,7 @@ import { PrequentialScorer } from './prequential.ts';
 import { Updater, reportModel, type TrainerHandle, type TrainerOptions, type UpdaterEvents, type ModelChoice } from './trainer/index.ts';
 import { UpdateScheduler, type RequestAnswer, type TriggerCounts } from './triggers/index.ts';
 import { InboxWatcher, lockStateDir } from './watch/index.ts';
-import { audioSpec, imageSpec, limitsOf, listenHttp, modelChoice, packageVersion, preprocessors, readToken, registryArtifacts, registryOps, updateConfig } from './wiring.ts';
+import { audioSpec, imageSpec, backendPlugin, limitsOf, listenHttp, modelChoice, packageVersion, preprocessors, readToken, registryArtifacts, registryOps, updateConfig } from './wiring.ts';
 
 export { modelChoice, readToken, updateConfig } from './wiring.ts';
 
@@ -141,15 +141,7 @@ export async function startDaemon(config: Config, options: DaemonOptions = {}): 
     async start() { lock = lockStateDir(stateDir); },
     async stop() { lock?.release(); },
   });
-  plugins.push({
-    name: 'backend',
-    async start() {
-      const info = backendInfo() ?? await initBackend({ force: config.backend.name === 'auto' ? undefined : config.backend.name, threads: config.backend.threads ?? undefined });
-      metrics.setBuildInfo({ backend: info.name });
-      log.info('backend.ready', { backend: info.name, threads: info.threads, reason: info.reason });
-    },
-    async stop() {},
-  });
+  plugins.push(backendPlugin(config, metrics, log));
   plugins.push({
     name: 'store',
     async start() {

@@ -19,7 +19,7 @@
  */
 import { join, resolve } from 'node:path';
 import * as tf from '../core/tf.ts';
-import { backendInfo, initBackend } from '../core/backend.ts';
+import { backendInfo } from '../core/backend.ts';
 import { BonsaiError } from '../core/errors.ts';
 import type { Config } from '../config/index.ts';
 import { buildServer, type RegistryListing, type RegistryOps, type ServerDeps, type UpdateRequestResult } from './server/index.ts';
@@ -31,7 +31,7 @@ import { createLog, type Log } from './logging.ts';
 import { registryLoader } from './loader.ts';
 import { ModelMirror } from './mirror.ts';
 import { reportModel } from './trainer/index.ts';
-import { listenHttp, packageVersion, preprocessors, readToken, registryOps } from './wiring.ts';
+import { backendPlugin, listenHttp, packageVersion, preprocessors, readToken, registryOps } from './wiring.ts';
 
 /** Options of `startServing`. */
 export interface ServingOptions {
@@ -179,15 +179,7 @@ export async function startServing(config: Config, options: ServingOptions = {})
   };
 
   const plugins: Plugin[] = [
-    {
-      name: 'backend',
-      async start() {
-        const info = backendInfo() ?? await initBackend({ force: config.backend.name === 'auto' ? undefined : config.backend.name, threads: config.backend.threads ?? undefined });
-        metrics.setBuildInfo({ backend: info.name });
-        log.info('backend.ready', { backend: info.name, threads: info.threads, reason: info.reason });
-      },
-      async stop() {},
-    },
+    backendPlugin(config, metrics, log),
     {
       name: 'registry',
       async start() {
