@@ -39,12 +39,6 @@ export interface UpdateConfig {
   learningRateSchedule: 'constant' | 'cosine';
   /** Final fraction of the learning rate under the cosine schedule. */
   minLearningRateFactor: number;
-  /**
-   * Peak learning rate when training continues from a trained model (ours' updates and
-   * NFT's fine-tuning); null = the optimizer's rate. Training from scratch (TFS, the
-   * first model) always uses the optimizer's rate.
-   */
-  continuedLearningRate: number | null;
   /** Learning rate while retraining during pruning. */
   pruneLearningRate: number;
   /** Augment training batches (affine distortions for images). */
@@ -71,7 +65,6 @@ export const paperUpdateConfig: UpdateConfig = {
   optimizer: { kind: 'sgd', learningRate: 0.05, momentum: 0.9 },
   learningRateSchedule: 'constant',
   minLearningRateFactor: 0.1,
-  continuedLearningRate: null,
   pruneLearningRate: 0.01,
   augment: true,
   seed: 1,

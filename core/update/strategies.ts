@@ -163,7 +163,7 @@ export function runUpdate<D extends { n: number }>(args: UpdateArgs<D>): UpdateR
     served = first ? createModel(spec) : previous.model;
     if (first && config.initialDensity < 1) sparsify(served, config.initialDensity, config.seed);
     fitClasses(served, spec.numClasses, false);
-    const trainer = trainerFor(served, args, cost, first ? undefined : config.continuedLearningRate ?? undefined);
+    const trainer = trainerFor(served, args, cost);
     try {
       growth = first
         ? growthPhase(trainer, data.allData, config.trainEpochs, 'growth-all', config)
@@ -179,8 +179,7 @@ export function runUpdate<D extends { n: number }>(args: UpdateArgs<D>): UpdateR
       previous.dense?.dispose();
     }
     fitClasses(base, spec.numClasses, true);
-    const continued = strategy === 'nft' && previous?.dense !== undefined;
-    const trainer = trainerFor(base, args, cost, continued ? config.continuedLearningRate ?? undefined : undefined);
+    const trainer = trainerFor(base, args, cost);
     try {
       trainPhase(trainer, data.allData, config.trainEpochs, 'train', config);
     } finally {
