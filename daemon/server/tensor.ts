@@ -20,6 +20,13 @@ export interface TensorBatch {
 
 const ALLOWED_KEYS = new Set(['tensor', 'shape']);
 
+/**
+ * Most axes a JSON tensor may have: a batch of the deepest input with room for
+ * size-1 axes. The nesting is measured without recursion and checked before the
+ * values are walked, so a body nested thousands deep is a 400, not a stack overflow.
+ */
+export const MAX_TENSOR_AXES = 32;
+
 /** Reads `{ "tensor", "shape"? }`: the values (at most `maxValues`) and their shape (given, or the nesting). */
 function readTensor(body: unknown, maxValues: number, expected: readonly number[]): { values: Float32Array; shape: number[] } {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
@@ -123,6 +130,10 @@ function flatten(tensor: unknown, maxValues: number): { values: Float32Array; sh
   }
   if (shape.length === 0) {
     throw httpError('BONSAI_HTTP_BAD_TENSOR', '"tensor" must be an array of numbers (nested arrays for more axes)', { got: typeof tensor });
+  }
+  if (shape.length > MAX_TENSOR_AXES) {
+    throw httpError('BONSAI_HTTP_BAD_TENSOR_SHAPE', `tensor is nested ${shape.length} deep (${shape.length} axes); a tensor may have at most ${MAX_TENSOR_AXES} axes`,
+      { axes: shape.length, maxAxes: MAX_TENSOR_AXES });
   }
   // The nesting of the first elements fixes the shape; check its size before allocating.
   const total = shapeSize(shape);

@@ -201,3 +201,16 @@ test('measureServerOverhead answers every request through the server and reports
   assert.ok(r.server.p99Ms >= r.server.p50Ms);
   assert.ok(r.server.requestsPerSecond > 0 && r.direct.requestsPerSecond > 0);
 });
+
+test('a JSON tensor nested 20,000 deep answers 400 with the depth it has and the most it may have, not a stack overflow', async () => {
+  const { app } = await harness();
+  const deep = `{"tensor": ${'['.repeat(20_000)}0${']'.repeat(20_000)}}`;
+  const res = await app.inject({ method: 'POST', url: '/v1/predict', headers: { 'content-type': 'application/json' }, payload: deep });
+  assert.equal(res.statusCode, 400);
+  assert.equal(res.json().error.code, 'BONSAI_HTTP_BAD_TENSOR_SHAPE');
+  assert.equal(res.json().error.details.axes, 20_000);
+  assert.equal(res.json().error.details.maxAxes, 32);
+  assert.match(res.json().error.message, /20000 axes/);
+  // The server keeps answering.
+  assert.equal((await app.inject({ method: 'POST', url: '/v1/predict', payload: { tensor: [0, 0, 0, 0] } })).statusCode, 200);
+});
