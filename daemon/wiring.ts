@@ -211,10 +211,13 @@ export function registryOps(registry: ModelRegistry, metrics: BonsaiMetrics, log
       return { current, previous: await rollbackTarget(registry, current), versions };
     },
     async promote(version) {
+      const unchanged = (await registry.current())?.version === version;
       const v = await registry.promote(version, 'promoted by an operator (HTTP)');
-      log.info('model.promoted_by_operator', { version });
-      await champion();
-      return { version: v.version, state: v.manifest.state };
+      if (!unchanged) {
+        log.info('model.promoted_by_operator', { version });
+        await champion();
+      }
+      return { version: v.version, state: v.manifest.state, unchanged };
     },
     async rollback() {
       const v = await registry.rollback('rolled back by an operator (HTTP)');

@@ -150,13 +150,17 @@ export class ModelRegistry {
     }
   }
 
-  /** Makes `version` the champion (CURRENT) and retires the previous one; refuses a version that fails `verify`. */
+  /**
+   * Makes `version` the champion (CURRENT) and retires the previous one; refuses a version that fails `verify`.
+   * Promoting the champion again changes nothing (no write, no history entry) and returns it.
+   */
   async promote(version: number, reason: string): Promise<ModelVersion> {
     this.#writable('promote');
     return withWriteLock(this.dir, this.#lockTimeoutMs, async () => {
       const target = await this.get(version);
       await this.#assertIntact(version);
       const champion = await this.#readCurrent();
+      if (champion === version && target.manifest.state === 'promoted') return target;
       assertTransition(version, target.manifest.state, 'promoted');
       const old = champion !== null && champion !== version ? await this.#tryGet(champion) : null;
       const retire = old !== null && old.manifest.state === 'promoted';

@@ -89,7 +89,9 @@ test('promote, reject, rollback and the history', async () => {
     await rejectsWith(() => reg.rollback(), 'BONSAI_REGISTRY_NO_ROLLBACK_TARGET', 'version 1');
 
     // The guard holds on the registry's operations too.
-    await rejectsWith(() => reg.promote(1, 'again'), 'BONSAI_REGISTRY_BAD_TRANSITION', 'from promoted to promoted');
+    await rejectsWith(() => reg.reject(1, 'late'), 'BONSAI_REGISTRY_BAD_TRANSITION', 'from promoted to rejected');
+    // Promoting the champion again changes nothing.
+    assert.equal((await reg.promote(1, 'again')).manifest.reason, 'operator: latency regression');
     await rejectsWith(() => reg.reject(3, 'late'), 'BONSAI_REGISTRY_BAD_TRANSITION', 'from rolled-back to rejected');
     await rejectsWith(() => reg.promote(9, 'x'), 'BONSAI_REGISTRY_NOT_FOUND', 'version 9');
     // An operator may override the gate.
