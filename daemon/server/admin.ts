@@ -48,6 +48,17 @@ export function registerAdmin(app: FastifyInstance, deps: ServerDeps): void {
     return result;
   };
 
+  /** The served classifier's labels in class order (what `class` and `scores=array` index); null for none or a speech model. */
+  const servedLabels = (): readonly string[] | null => {
+    const lease = holder.tryAcquire();
+    if (lease === null) return null;
+    try {
+      return lease.model.transcribe ? null : lease.model.labels;
+    } finally {
+      lease.release();
+    }
+  };
+
   /** Puts the previously served version back after the registry refused a change. */
   const restore = async (swap: SwapResult): Promise<void> => {
     if (swap.outcome === 'ok' && swap.previousVersion !== null) await holder.swapTo(swap.previousVersion);
@@ -55,7 +66,7 @@ export function registerAdmin(app: FastifyInstance, deps: ServerDeps): void {
 
   app.get('/v1/models', async () => {
     const listing = await registry.list();
-    return { serving: holder.version, current: listing.current, previous: listing.previous, versions: listing.versions };
+    return { serving: holder.version, labels: servedLabels(), current: listing.current, previous: listing.previous, versions: listing.versions };
   });
 
   app.post<{ Params: { version: string } }>('/v1/models/:version/promote', { onRequest: requireToken, bodyLimit: ADMIN_BODY_LIMIT }, async (request) => {

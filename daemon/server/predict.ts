@@ -37,8 +37,11 @@ export interface Transcription {
   transcript: string;
 }
 
-/** The body of a successful answer: one prediction at the top level, or `predictions` for a batch. */
-export type PredictResponse = { version: number; modality: string; input: InputKind }
+/**
+ * The body of a successful answer: one prediction at the top level, or `predictions` for a batch.
+ * With `?scores=array`, `labels` names each class index (the model's label order).
+ */
+export type PredictResponse = { version: number; modality: string; input: InputKind; labels?: readonly string[] }
   & (Prediction | { predictions: Prediction[] } | Transcription | { predictions: Transcription[] });
 
 /** Registers the predict route with its own body parsers, limit and metrics. */
@@ -75,7 +78,7 @@ export function registerPredict(app: FastifyInstance, deps: ServerDeps, limits: 
       const predictions: Prediction[] = [];
       for (let i = 0; i < n; i++) predictions.push(predictionOf(probabilities.subarray(i * classes, (i + 1) * classes), model.labels, scoresAs));
       monitor.observe(model, batch, n, batch.length / n, predictions.map((p) => p.class));
-      const head = { version: model.version, modality: model.modality, input: kind };
+      const head = { version: model.version, modality: model.modality, input: kind, ...(scoresAs === 'array' ? { labels: model.labels } : {}) };
       const body: PredictResponse = batched ? { ...head, predictions } : { ...head, ...predictions[0] };
       return reply.send(body);
     } finally {

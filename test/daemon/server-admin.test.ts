@@ -58,10 +58,13 @@ test('GET /v1/models lists the registry and what is served', async () => {
   assert.equal(res.statusCode, 200);
   assert.deepEqual(res.json(), {
     serving: 1,
+    labels: ['cat', 'dog', 'eel'],
     current: 1,
     previous: null,
     versions: [1, 2, 3].map((version) => ({ version, createdAt: `2026-01-0${version}T00:00:00Z` })),
   });
+  const empty = await harness({ initialVersion: null });
+  assert.equal((await empty.app.inject({ method: 'GET', url: '/v1/models' })).json().labels, null);
 });
 
 test('promote loads and warms the version, swaps, then records it; rollback returns to the previous one', async () => {

@@ -214,3 +214,17 @@ test('a JSON tensor nested 20,000 deep answers 400 with the depth it has and the
   // The server keeps answering.
   assert.equal((await app.inject({ method: 'POST', url: '/v1/predict', payload: { tensor: [0, 0, 0, 0] } })).statusCode, 200);
 });
+
+test('scores=array answers the label of each class index, so a client can map the list to labels', async () => {
+  const { app } = await harness();
+  const one = await app.inject({ method: 'POST', url: '/v1/predict?scores=array', payload: { tensor: [0.5, 0.5, 0.5, 0.5] } });
+  assert.equal(one.statusCode, 200);
+  assert.deepEqual(one.json().labels, ['cat', 'dog', 'eel']);
+  assert.equal(one.json().labels[one.json().class], one.json().label);
+  const batch = await app.inject({ method: 'POST', url: '/v1/predict?scores=array', payload: { tensor: [[1, 1, 1, 0], [0, 0, 0, 0]] } });
+  assert.deepEqual(batch.json().labels, ['cat', 'dog', 'eel']);
+  assert.equal(batch.json().predictions[0].label, batch.json().labels[batch.json().predictions[0].class]);
+  // With scores as an object the labels are its keys; the answer stays as it was.
+  const keyed = await app.inject({ method: 'POST', url: '/v1/predict', payload: { tensor: [0.5, 0.5, 0.5, 0.5] } });
+  assert.equal(keyed.json().labels, undefined);
+});
