@@ -1,8 +1,10 @@
 /**
  * One daemon per state directory: `<stateDir>/daemon.lock` holds the owner's
- * pid (the sample store's lock file protocol, pipelines/store/lock.ts: created
- * atomically, a dead owner's lock is taken over). A second daemon on the same
- * directory fails at start with `BONSAI_DAEMON_STATE_LOCKED` naming the owner.
+ * pid, start time and boot id (the sample store's lock file protocol,
+ * pipelines/store/lock.ts: created atomically, a dead owner's lock is taken
+ * over, also when a restart in a container reuses the owner's pid). A second
+ * daemon on the same directory fails at start with `BONSAI_DAEMON_STATE_LOCKED`
+ * naming the owner.
  */
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';

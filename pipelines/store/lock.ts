@@ -1,14 +1,22 @@
 /**
  * The single-writer lock of a sample store: a file `<db>.lock` beside the
- * database holding the writer's pid.
+ * database holding the writer's pid, its start time and the boot id
+ * (`<pid> <start> <boot>`; a lock of older versions holds the pid only).
  *
  * The lock file is created atomically with its content (written to a unique
  * temp file, then hard-linked to the lock path, which fails if it exists — the
  * same exclusivity as O_EXCL, without a moment where the file is empty). A lock
- * whose pid is no longer alive is stale (its writer was killed) and is taken
- * over. Known limits: a dead writer's pid reused by an unrelated process looks
- * alive (delete the lock file by hand); the lock is per machine (pids mean
- * nothing across hosts, so do not share a store over NFS).
+ * whose writer is gone is stale (its writer was killed) and is taken over. A
+ * writer is gone when its pid is not alive, or when the pid is alive but is
+ * another process: the process with that pid started at another time
+ * (`/proc/<pid>/stat`, field 22), or the machine was rebooted since (another
+ * `/proc/sys/kernel/random/boot_id`). That is what makes a restart work in a
+ * container, where node gets the same pid (1 under `unshare -p`, a small one
+ * under tini) on every start. Known limits: without `/proc` (not Linux) only
+ * the pid is checked, so a dead writer's pid reused by an unrelated process
+ * looks alive (delete the lock file by hand); the lock is per machine and per
+ * PID namespace (pids mean nothing across hosts or containers, so do not share
+ * a state directory between containers or over NFS).
  */
 import { closeSync, fsyncSync, linkSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { BonsaiError } from '../../core/errors.ts';
@@ -31,14 +39,76 @@ export function isAlive(pid: number): boolean {
   }
 }
 
-function readHolder(path: string): number | null {
+/** Who wrote a lock file: the pid and, where known, that process's start time and the boot id. */
+interface Holder {
+  pid: number;
+  /** Start time of the process in clock ticks after boot; undefined in locks of older versions or off Linux. */
+  start?: string;
+  /** `/proc/sys/kernel/random/boot_id` when the lock was written. */
+  boot?: string;
+  /** The file's content, to tell two holders apart. */
+  raw: string;
+}
+
+/** A small file's content, or undefined when it cannot be read (no /proc, a process gone). */
+function readSmall(path: string): string | undefined {
   try {
-    const pid = Number.parseInt(readFileSync(path, 'utf8').trim(), 10);
-    return Number.isSafeInteger(pid) && pid > 0 ? pid : null;
+    return readFileSync(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+/** Start time of process `pid` in clock ticks after boot (`/proc/<pid>/stat` field 22), or undefined without /proc. */
+export function processStartTime(pid: number): string | undefined {
+  const stat = readSmall(`/proc/${pid}/stat`);
+  if (stat === undefined) return undefined;
+  // Fields after the command name (which may hold spaces and parentheses) start at field 3.
+  const start = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  return start !== undefined && /^\d+$/.test(start) ? start : undefined;
+}
+
+let identity: { start?: string; boot?: string } | null = null;
+
+/** This process's start time and the boot id, read once. */
+function ownIdentity(): { start?: string; boot?: string } {
+  identity ??= { start: processStartTime(process.pid), boot: readSmall('/proc/sys/kernel/random/boot_id')?.trim() || undefined };
+  return identity;
+}
+
+/** The lock file's content for this process. */
+function lockContent(): string {
+  const { start, boot } = ownIdentity();
+  return `${process.pid} ${start ?? '-'} ${boot ?? '-'}\n`;
+}
+
+function readHolder(path: string): Holder | null {
+  let raw: string;
+  try {
+    raw = readFileSync(path, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw err;
   }
+  const [pidText, start, boot] = raw.trim().split(/\s+/);
+  const pid = Number.parseInt(pidText ?? '', 10);
+  if (!Number.isSafeInteger(pid) || pid <= 0) return null;
+  const known = (v: string | undefined): string | undefined => (v === undefined || v === '-' ? undefined : v);
+  return { pid, start: known(start), boot: known(boot), raw };
+}
+
+/**
+ * Whether the process that wrote the lock still runs: its pid is alive, the
+ * machine was not rebooted since, and the process with that pid started when
+ * the writer did (so a pid reused by a restart, e.g. pid 1 in a container, is not it).
+ */
+function holderLives(holder: Holder): boolean {
+  if (!isAlive(holder.pid)) return false;
+  const own = ownIdentity();
+  if (holder.boot !== undefined && own.boot !== undefined && holder.boot !== own.boot) return false;
+  if (holder.start === undefined) return true;
+  const start = holder.pid === process.pid ? own.start : processStartTime(holder.pid);
+  return start === undefined || start === holder.start;
 }
 
 function tryLink(tmp: string, path: string): boolean {
@@ -59,7 +129,7 @@ export function acquireWriterLock(path: string): WriterLock {
   const tmp = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
   const fd = openSync(tmp, 'wx');
   try {
-    writeSync(fd, `${process.pid}\n`);
+    writeSync(fd, lockContent());
     fsyncSync(fd);
   } finally {
     closeSync(fd);
@@ -68,11 +138,11 @@ export function acquireWriterLock(path: string): WriterLock {
     for (let attempt = 0; attempt < 3; attempt++) {
       if (tryLink(tmp, path)) return makeLock(path);
       const holder = readHolder(path);
-      if (holder === process.pid) {
-        throw new BonsaiError('BONSAI_STORE_LOCKED', `store ${path} is already open for writing in this process (pid ${holder})`, { path, pid: holder });
-      }
-      if (holder !== null && isAlive(holder)) {
-        throw new BonsaiError('BONSAI_STORE_LOCKED', `store is locked for writing by pid ${holder} (lock file ${path}); stop that process or open read-only`, { path, pid: holder });
+      if (holder !== null && holderLives(holder)) {
+        if (holder.pid === process.pid) {
+          throw new BonsaiError('BONSAI_STORE_LOCKED', `store ${path} is already open for writing in this process (pid ${holder.pid})`, { path, pid: holder.pid });
+        }
+        throw new BonsaiError('BONSAI_STORE_LOCKED', `store is locked for writing by pid ${holder.pid} (lock file ${path}); stop that process or open read-only`, { path, pid: holder.pid });
       }
       // Stale: move it aside under a unique name and check that what moved is
       // the stale lock we saw; if another process replaced it meanwhile, put
@@ -84,7 +154,7 @@ export function acquireWriterLock(path: string): WriterLock {
         if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
         throw err;
       }
-      if (readHolder(aside) !== holder) tryLink(aside, path);
+      if (readHolder(aside)?.raw !== holder?.raw) tryLink(aside, path);
       unlinkSync(aside);
     }
     throw new BonsaiError('BONSAI_STORE_LOCK_FAILED', `cannot take the store lock ${path}: it kept changing hands`, { path });
@@ -95,11 +165,12 @@ export function acquireWriterLock(path: string): WriterLock {
 
 function makeLock(path: string): WriterLock {
   let held = true;
+  const mine = lockContent();
   const release = (): void => {
     if (!held) return;
     held = false;
     process.off('exit', release);
-    if (readHolder(path) === process.pid) {
+    if (readHolder(path)?.raw === mine) {
       try {
         unlinkSync(path);
       } catch {

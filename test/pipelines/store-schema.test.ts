@@ -85,7 +85,7 @@ test('a second writer gets BONSAI_STORE_LOCKED with the holder pid; readers are 
   try {
     const store = openStore(t.path);
     try {
-      assert.equal(readFileSync(`${t.path}.lock`, 'utf8').trim(), String(process.pid));
+      assert.equal(readFileSync(`${t.path}.lock`, 'utf8').split(' ')[0], String(process.pid));
       assert.throws(() => openStore(t.path), (e: { code?: string; details?: { pid?: number } }) => e.code === 'BONSAI_STORE_LOCKED' && e.details?.pid === process.pid);
       const reader = openStore(t.path, { readonly: true });
       reader.close();
@@ -112,7 +112,7 @@ test('a lock held by another live process is respected; a lock of a dead process
     const deadPid = Number(dead.stdout.trim());
     writeFileSync(`${t.path}.lock`, `${deadPid}\n`);
     const store = openStore(t.path);
-    assert.equal(readFileSync(`${t.path}.lock`, 'utf8').trim(), String(process.pid));
+    assert.equal(readFileSync(`${t.path}.lock`, 'utf8').split(' ')[0], String(process.pid));
     store.close();
 
     writeFileSync(`${t.path}.lock`, 'garbage');
