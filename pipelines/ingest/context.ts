@@ -13,6 +13,8 @@ export interface IngestFile {
   source: string;
   /** What the first bytes say the file is (set once it has been read; undefined for formats no pipeline takes). */
   modality?: Modality;
+  /** The raw path when the name is not valid UTF-8 (`path` and `source` then show it decoded lossily); such a file is quarantined unread. */
+  rawPath?: Buffer;
 }
 
 /** Turns a file's bytes into model input; throws a `BonsaiError` (its code becomes the reject code) to reject. */
@@ -48,6 +50,8 @@ export interface IngestContext {
   process: Processor;
   /** Finds a file's label or transcript. */
   resolveLabel: LabelResolver;
+  /** The modality the model reads: content of the other is rejected (`BONSAI_INGEST_WRONG_MODALITY`); default any. */
+  modality?: Modality;
   /** Files larger than this are rejected unread (`BONSAI_INGEST_FILE_TOO_LARGE`); default unlimited. */
   maxFileBytes?: number;
   /** Clock (tests fix it). */

@@ -1,9 +1,12 @@
 /**
  * File-system steps of the ingest protocol: the state directory's folders,
  * file identity, destination names, atomic writes and moves that never
- * overwrite.
+ * overwrite. Nothing here follows a symbolic link: existence is `lstat`, a
+ * move renames the entry itself (a link moves as a link), and listings never
+ * descend into a linked folder.
  */
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, writeSync, type BigIntStats } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { closeSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, renameSync, writeSync, type BigIntStats } from 'node:fs';
 import { basename, dirname, extname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { BonsaiError } from '../../core/errors.ts';
 
@@ -70,17 +73,61 @@ export interface Destination {
   sidecars: string[];
 }
 
+/** Whether anything (a dangling link included) exists at `path`; never follows a link. */
+export function entryExists(path: string | Buffer): boolean {
+  try {
+    lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Longest file name most file systems take (ext4, XFS, btrfs, APFS: 255 bytes). */
+export const MAX_NAME_BYTES = 255;
+
+/** The longest prefix of `text` of at most `bytes` UTF-8 bytes, cut on a character boundary. */
+function utf8Prefix(text: string, bytes: number): string {
+  let out = '';
+  let used = 0;
+  for (const c of text) {
+    const n = Buffer.byteLength(c);
+    if (used + n > bytes) break;
+    out += c;
+    used += n;
+  }
+  return out;
+}
+
+/**
+ * `name`, shortened if needed so that it and `reserveBytes` more (a suffix such
+ * as `.reason.json`) fit in `MAX_NAME_BYTES`: the end of the stem is replaced by
+ * `~` and 8 hex digits of the full name's SHA-256 (distinct names stay
+ * distinct), and an extension of up to 16 bytes is kept.
+ */
+export function fitName(name: string, reserveBytes = 0): string {
+  const room = MAX_NAME_BYTES - reserveBytes;
+  if (Buffer.byteLength(name) <= room) return name;
+  const hash = `~${createHash('sha256').update(name).digest('hex').slice(0, 8)}`;
+  const rawExt = extname(name);
+  const ext = Buffer.byteLength(rawExt) <= 16 ? rawExt : '';
+  const stem = name.slice(0, name.length - ext.length);
+  return utf8Prefix(stem, room - Buffer.byteLength(hash) - Buffer.byteLength(ext)) + hash + ext;
+}
+
 /**
  * Picks the first free name from `candidate(0)`, `candidate(1)`, ... such that
  * the file, its sidecars and `extraSuffixes` (e.g. `.reason.json`) all are free,
- * on disk and in `reserved` (names chosen earlier in the same group).
+ * on disk and in `reserved` (names chosen earlier in the same group). Every name
+ * fits in `MAX_NAME_BYTES` (see `fitName`).
  */
 export function chooseDestination(dir: string, mainName: string, sidecarNames: readonly string[], candidate: (n: number) => string, reserved: Set<string>, extraSuffixes: readonly string[] = []): Destination {
+  const reserve = Math.max(0, ...extraSuffixes.map((x) => Buffer.byteLength(x)));
   for (let n = 0; ; n++) {
-    const name = candidate(n);
-    const sidecars = sidecarNames.map((s) => sidecarDestName(mainName, name, s));
+    const name = fitName(candidate(n), reserve);
+    const sidecars = sidecarNames.map((s) => fitName(sidecarDestName(mainName, name, s)));
     const all = [name, ...extraSuffixes.map((s) => name + s), ...sidecars].map((x) => join(dir, x));
-    if (new Set(all).size === all.length && all.every((p) => !reserved.has(p) && !existsSync(p))) {
+    if (new Set(all).size === all.length && all.every((p) => !reserved.has(p) && !entryExists(p))) {
       all.forEach((p) => reserved.add(p));
       return { dir, name, sidecars };
     }
@@ -131,7 +178,8 @@ export function ensureDir(dir: string): void {
  */
 export function writeFileAtomic(path: string, data: string, afterTemp?: () => void): void {
   ensureDir(dirname(path));
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
+  const tail = `.${process.pid}.tmp`;
+  const tmp = join(dirname(path), `.${fitName(basename(path), 1 + tail.length)}${tail}`);
   const fd = openSync(tmp, 'w');
   try {
     writeSync(fd, data);
@@ -144,48 +192,116 @@ export function writeFileAtomic(path: string, data: string, afterTemp?: () => vo
 }
 
 /**
- * Renames `from` to `to` (same filesystem), creating `to`'s folder; never
- * overwrites. Returns false if `from` does not exist (nothing to move).
+ * Renames the entry `from` (a file, or a link or FIFO as it is) to `to` (same
+ * filesystem), creating `to`'s folder; never overwrites. Returns false if
+ * nothing exists at `from` (nothing to move).
  */
-export function moveFile(from: string, to: string): boolean {
-  if (!existsSync(from)) return false;
-  ensureDir(dirname(to));
-  if (existsSync(to)) throw new BonsaiError('BONSAI_INGEST_DESTINATION_EXISTS', `cannot move ${from}: ${to} exists`, { from, to });
+export function moveFile(from: string | Buffer, to: string): boolean {
+  if (!entryExists(from)) return false;
+  const shown = typeof from === 'string' ? from : printableName(from);
+  if (entryExists(to)) throw new BonsaiError('BONSAI_INGEST_DESTINATION_EXISTS', `cannot move ${shown}: ${to} exists`, { from: shown, to });
   try {
+    ensureDir(dirname(to));
     renameSync(from, to);
     return true;
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' && !existsSync(from)) return false;
+    if (code === 'ENOENT' && !entryExists(from)) return false;
     if (code === 'EXDEV') {
-      throw new BonsaiError('BONSAI_INGEST_CROSS_DEVICE', `cannot move ${from} to ${to}: inbox, archive and quarantine must be on one filesystem`, { from, to }, { cause: err });
+      throw new BonsaiError('BONSAI_INGEST_CROSS_DEVICE', `cannot move ${shown} to ${to}: inbox, archive and quarantine must be on one filesystem`, { from: shown, to }, { cause: err });
     }
-    throw new BonsaiError('BONSAI_INGEST_MOVE_FAILED', `cannot move ${from} to ${to}: ${(err as Error).message}`, { from, to, errno: code }, { cause: err });
+    throw new BonsaiError('BONSAI_INGEST_MOVE_FAILED', `cannot move ${shown} to ${to}: ${(err as Error).message}`, { from: shown, to, errno: code }, { cause: err });
   }
 }
 
-/** Every regular file under `dir` (recursively), as absolute paths, sorted. */
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** `raw` as UTF-8, or null when it is not valid UTF-8. */
+export function decodeName(raw: Uint8Array): string | null {
+  try {
+    return strictUtf8.decode(raw);
+  } catch {
+    return null;
+  }
+}
+
+/** `raw` decoded with every byte that is not valid UTF-8 shown as `_` (a name that can be written anywhere). */
+export function printableName(raw: Uint8Array): string {
+  return new TextDecoder('utf-8', { fatal: false }).decode(raw).replace(/\uFFFD/g, '_');
+}
+
+/** What a walk of the inbox found. */
+export interface InboxScan {
+  /**
+   * Entries to hand to the ingest protocol: regular files with sample names
+   * (see `inboxCandidates`), and every symbolic link, FIFO, socket or device
+   * whatever its name (never followed or opened; the protocol quarantines them).
+   */
+  candidates: string[];
+  /** Raw paths of entries (of any kind, folders too) whose names are not valid UTF-8; they are not descended into. */
+  badNames: Buffer[];
+}
+
+/** Whether a regular file's name is a sample (not hidden, a marker, a sidecar, a manifest or a partial download). */
+function isSampleFileName(name: string): boolean {
+  return !name.startsWith('.') && name !== 'manifest.jsonl' && !/\.(done|txt|tmp|part|partial|crdownload)$/i.test(name);
+}
+
+/** Whether `path` is a real folder (not a link to one). */
+export function isFolder(path: string): boolean {
+  try {
+    return lstatSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Walks `dir` (recursively) without following links: folders are entered only
+ * when they are real folders, entries whose names are not UTF-8 go to
+ * `onBadName` whole (never entered), every other non-folder to `onEntry`.
+ */
+function walk(dir: string, skipHidden: boolean, onEntry: (path: string, regular: boolean) => void, onBadName: (raw: Buffer) => void): void {
+  if (!isFolder(dir)) return;
+  for (const entry of readdirSync(dir, { withFileTypes: true, encoding: 'buffer' })) {
+    if (skipHidden && entry.name[0] === 0x2e) continue;
+    const name = decodeName(entry.name);
+    if (name === null) onBadName(Buffer.concat([Buffer.from(dir + sep), entry.name]));
+    else if (entry.isDirectory()) walk(join(dir, name), skipHidden, onEntry, onBadName);
+    else onEntry(join(dir, name), entry.isFile());
+  }
+}
+
+/**
+ * Walks the inbox `dir` without following links, skipping hidden entries
+ * (temp files of atomic writers). Returns sorted results; an absent `dir`, or
+ * one that is a link, yields nothing.
+ */
+export function scanInbox(dir: string): InboxScan {
+  const out: InboxScan = { candidates: [], badNames: [] };
+  walk(dir, true, (p, regular) => {
+    if (!regular || isSampleFileName(basename(p))) out.candidates.push(p);
+  }, (raw) => out.badNames.push(raw));
+  out.candidates.sort();
+  out.badNames.sort(Buffer.compare);
+  return out;
+}
+
+/** Every regular file under `dir` (recursively, never through a link; names that are not UTF-8 left out), as absolute paths, sorted. */
 export function listFiles(dir: string): string[] {
-  if (!existsSync(dir)) return [];
   const out: string[] = [];
-  const walk = (d: string): void => {
-    for (const entry of readdirSync(d, { withFileTypes: true })) {
-      const p = join(d, entry.name);
-      if (entry.isDirectory()) walk(p);
-      else if (entry.isFile()) out.push(p);
-    }
-  };
-  walk(dir);
+  walk(dir, false, (p, regular) => {
+    if (regular) out.push(p);
+  }, () => undefined);
   return out.sort();
 }
 
 /**
- * Files in the inbox that are inputs: not hidden (temp files), not `.done`
- * markers, `.txt` sidecars, `manifest.jsonl` or partial downloads.
+ * Entries in the inbox that are inputs (`scanInbox(inbox).candidates`):
+ * regular files that are not hidden (temp files), `.done` markers, `.txt`
+ * sidecars, `manifest.jsonl` or partial downloads, and every link, FIFO,
+ * socket or device (to be quarantined).
  */
 export function inboxCandidates(inbox: string): string[] {
-  return listFiles(inbox).filter((p) => {
-    const name = basename(p);
-    return !name.startsWith('.') && name !== 'manifest.jsonl' && !/\.(done|txt|tmp|part|partial|crdownload)$/i.test(name);
-  });
+  return scanInbox(inbox).candidates;
 }

@@ -11,11 +11,15 @@
  *     committed files are found in the ingest log, rejects by their reason.
  *  3. the file moved — done. A move undone by a power cut puts the file back in
  *     the inbox, where step 2's argument applies again.
+ *
+ * A move renames the inbox entry itself: a symbolic link moves as a link, a
+ * FIFO as a FIFO. Destination names fit in 255 bytes (`fitName`).
  */
 import { basename, join } from 'node:path';
 import type { IngestContext, IngestOutcome, RejectReason } from './context.ts';
 import type { Prepared } from './prepare.ts';
-import { archiveDestination, fsyncDir, inboxPath, moveFile, quarantineDestination, REASON_SUFFIX, stateLayout, utcDay, writeFileAtomic, type Destination } from './files.ts';
+import { BonsaiError } from '../../core/errors.ts';
+import { archiveDestination, fsyncDir, inboxPath, moveFile, printableName, quarantineDestination, REASON_SUFFIX, stateLayout, utcDay, writeFileAtomic, type Destination } from './files.ts';
 
 /** The body of `<name>.reason.json`. */
 export interface ReasonFile extends RejectReason {
@@ -35,8 +39,8 @@ export interface ReasonFile extends RejectReason {
 
 /** A file whose fate is decided, with where it goes. */
 export interface Move {
-  /** Inbox path of the file. */
-  from: string;
+  /** Inbox path of the file (raw when its name is not UTF-8). */
+  from: string | Buffer;
   source: string;
   /** Inbox sources of the sidecars, parallel to `dest.sidecars`. */
   sidecarSources: string[];
@@ -48,7 +52,7 @@ export interface Move {
 /** Plans the move of a decided file (destinations do not collide within `reserved`). */
 export function planMove(p: Exclude<Prepared, { kind: 'skipped' }>, outcome: 'accepted' | 'duplicate' | 'rejected', ctx: IngestContext, now: Date, reserved: Set<string>): Move {
   const layout = stateLayout(ctx.stateDir);
-  const name = basename(p.file.path);
+  const name = p.file.rawPath === undefined ? basename(p.file.path) : printableName(p.file.rawPath.subarray(p.file.rawPath.lastIndexOf(0x2f) + 1));
   const sidecarNames = p.sidecars.map((s) => basename(s));
   if (outcome === 'rejected' && p.kind === 'rejected') {
     const dest = quarantineDestination(layout.quarantine, name, sidecarNames, reserved);
@@ -56,10 +60,10 @@ export function planMove(p: Exclude<Prepared, { kind: 'skipped' }>, outcome: 'ac
       ...p.reason, time: now.toISOString(), source: p.file.source, id: p.id, fileKey: p.fileKey, file: dest.name,
       sidecars: p.sidecars.map((source, i) => ({ source, file: dest.sidecars[i] })),
     };
-    return { from: p.file.path, source: p.file.source, sidecarSources: p.sidecars, dest, reason };
+    return { from: p.file.rawPath ?? p.file.path, source: p.file.source, sidecarSources: p.sidecars, dest, reason };
   }
   const dest = archiveDestination(layout.archive, utcDay(now), p.id ?? '', name, sidecarNames, reserved);
-  return { from: p.file.path, source: p.file.source, sidecarSources: p.sidecars, dest };
+  return { from: p.file.rawPath ?? p.file.path, source: p.file.source, sidecarSources: p.sidecars, dest };
 }
 
 /**
@@ -76,30 +80,58 @@ export function reasonJson(reason: ReasonFile): string {
   }
 }
 
-/** Carries out planned moves in the crash-safe order above. */
-export function executeMoves(moves: readonly Move[], ctx: IngestContext): void {
+/** `err` as the coded error of a failed move of `move`. */
+function moveError(err: unknown, move: Move): BonsaiError {
+  if (err instanceof BonsaiError) return err;
+  const errno = (err as NodeJS.ErrnoException).code;
+  return new BonsaiError('BONSAI_INGEST_MOVE_FAILED', `cannot move ${move.source} to ${join(move.dest.dir, move.dest.name)}: ${(err as Error).message}`, { source: move.source, errno }, { cause: err });
+}
+
+/**
+ * Carries out planned moves in the crash-safe order above. A move that fails
+ * (its reason file, a sidecar or the file) stops only that file's later steps:
+ * the others go on. Returns each move's error, or null where it was done.
+ */
+export function executeMoves(moves: readonly Move[], ctx: IngestContext): (BonsaiError | null)[] {
   const { inbox } = stateLayout(ctx.stateDir);
   const step = ctx.onStep;
-  const rejects = moves.filter((m) => m.reason);
-  for (const m of rejects) {
-    writeFileAtomic(join(m.dest.dir, m.dest.name + REASON_SUFFIX), reasonJson(m.reason as ReasonFile), () => step?.('reason-tmp', [m.source]));
-  }
-  if (rejects.length) fsyncDir(rejects[0].dest.dir);
-  for (const m of rejects) step?.('reason', [m.source]);
-
-  const sidecarDirs = new Set<string>();
-  for (const m of moves) {
-    m.sidecarSources.forEach((s, i) => {
-      if (moveFile(inboxPath(inbox, s), join(m.dest.dir, m.dest.sidecars[i]))) sidecarDirs.add(m.dest.dir);
+  const failed: (BonsaiError | null)[] = moves.map(() => null);
+  const attempt = (i: number, work: () => void): void => {
+    if (failed[i]) return;
+    try {
+      work();
+    } catch (err) {
+      failed[i] = moveError(err, moves[i]);
+    }
+  };
+  const rejects = moves.map((m, i) => i).filter((i) => moves[i].reason);
+  const reasonDirs = new Set<string>();
+  for (const i of rejects) {
+    const m = moves[i];
+    attempt(i, () => {
+      writeFileAtomic(join(m.dest.dir, m.dest.name + REASON_SUFFIX), reasonJson(m.reason as ReasonFile), () => step?.('reason-tmp', [m.source]));
+      reasonDirs.add(m.dest.dir);
     });
   }
-  for (const dir of sidecarDirs) fsyncDir(dir);
-  for (const m of moves) if (m.sidecarSources.length) step?.('sidecars', [m.source]);
+  for (const dir of reasonDirs) fsyncDir(dir);
+  for (const i of rejects) if (!failed[i]) step?.('reason', [moves[i].source]);
 
-  for (const m of moves) {
-    moveFile(m.from, join(m.dest.dir, m.dest.name));
-    step?.('moved', [m.source]);
-  }
+  const sidecarDirs = new Set<string>();
+  moves.forEach((m, i) => {
+    m.sidecarSources.forEach((s, k) => attempt(i, () => {
+      if (moveFile(inboxPath(inbox, s), join(m.dest.dir, m.dest.sidecars[k]))) sidecarDirs.add(m.dest.dir);
+    }));
+  });
+  for (const dir of sidecarDirs) fsyncDir(dir);
+  moves.forEach((m, i) => { if (m.sidecarSources.length && !failed[i]) step?.('sidecars', [m.source]); });
+
+  moves.forEach((m, i) => {
+    attempt(i, () => {
+      moveFile(m.from, join(m.dest.dir, m.dest.name));
+      step?.('moved', [m.source]);
+    });
+  });
+  return failed;
 }
 
 /** The outcome reported for a moved file. */

@@ -19,7 +19,7 @@ import { resolve } from 'node:path';
 import { BonsaiError } from '../../core/errors.ts';
 import type { IngestRecord } from '../store/index.ts';
 import type { IngestContext, IngestFile, IngestOutcome } from './context.ts';
-import { sourceOf, stateLayout } from './files.ts';
+import { decodeName, sourceOf, stateLayout } from './files.ts';
 import { executeMoves, outcomeOf, planMove } from './finalize.ts';
 import { prepare, type Prepared } from './prepare.ts';
 
@@ -62,25 +62,35 @@ export class Ingestor {
   }
 
   /**
-   * Ingests the inbox file at `path`. Resolves with its outcome once the file
-   * has left the inbox (or was skipped); rejects only when the store commit or a
-   * move failed (the file then stays in the inbox for `recover` or a retry).
+   * Ingests the inbox file at `path` (raw bytes for a name that is not UTF-8,
+   * which is quarantined). Resolves with its outcome once the file has left the
+   * inbox (or was skipped); rejects only when the store commit or its move
+   * failed (the file then stays in the inbox for `recover` or a retry; the
+   * other files of its group are not held back).
    * Asking again for a file in progress returns the same promise.
    */
-  ingest(path: string): Promise<IngestOutcome> {
-    const abs = resolve(path);
-    const pending = this.inFlight.get(abs);
+  ingest(path: string | Buffer): Promise<IngestOutcome> {
+    const named = typeof path === 'string' ? path : decodeName(path);
+    const abs = named === null ? '' : resolve(named);
+    const key = named === null ? `raw:${(path as Buffer).toString('hex')}` : abs;
+    const pending = this.inFlight.get(key);
     if (pending) return pending;
     let file: IngestFile;
     try {
-      file = { path: abs, source: sourceOf(stateLayout(this.ctx.stateDir).inbox, abs) };
+      const inbox = stateLayout(this.ctx.stateDir).inbox;
+      if (named !== null) file = { path: abs, source: sourceOf(inbox, abs) };
+      else {
+        // A name that is not UTF-8: shown decoded lossily, moved by its raw path.
+        const shown = resolve(new TextDecoder().decode(path as Buffer));
+        file = { path: shown, source: sourceOf(inbox, shown), rawPath: path as Buffer };
+      }
     } catch (err) {
       return Promise.reject(err);
     }
     const promise = new Promise<IngestOutcome>((res, rej) => {
       this.queue.push({ file, resolve: res, reject: rej });
-    }).finally(() => this.inFlight.delete(abs));
-    this.inFlight.set(abs, promise);
+    }).finally(() => this.inFlight.delete(key));
+    this.inFlight.set(key, promise);
     this.pump();
     return promise;
   }
@@ -119,7 +129,11 @@ export class Ingestor {
       const group = this.ready.splice(0, this.batchSize);
       try {
         const outcomes = commitGroup(group.map((g) => g.prepared), this.ctx);
-        group.forEach((g, i) => g.job.resolve(outcomes[i]));
+        group.forEach((g, i) => {
+          const o = outcomes[i];
+          if (o instanceof BonsaiError) g.job.reject(o);
+          else g.job.resolve(o);
+        });
       } catch (err) {
         group.forEach((g) => g.job.reject(err));
       }
@@ -129,8 +143,8 @@ export class Ingestor {
   }
 }
 
-/** Commits a group of prepared files in one transaction, then moves them. */
-function commitGroup(group: readonly Decided[], ctx: IngestContext): IngestOutcome[] {
+/** Commits a group of prepared files in one transaction, then moves them; a file whose move failed gets its error instead of an outcome. */
+function commitGroup(group: readonly Decided[], ctx: IngestContext): (IngestOutcome | BonsaiError)[] {
   const now = (ctx.now ?? (() => new Date()))();
   const records: IngestRecord[] = [];
   const index: number[] = [];
@@ -156,8 +170,8 @@ function commitGroup(group: readonly Decided[], ctx: IngestContext): IngestOutco
   }
   const reserved = new Set<string>();
   const moves = group.map((p, i) => planMove(p, decided[i], ctx, now, reserved));
-  executeMoves(moves, ctx);
-  return group.map((p, i) => outcomeOf(p, decided[i], moves[i], ctx));
+  const failed = executeMoves(moves, ctx);
+  return group.map((p, i) => failed[i] ?? outcomeOf(p, decided[i], moves[i], ctx));
 }
 
 /** Ingests one inbox file (no grouping). */

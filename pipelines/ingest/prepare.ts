@@ -1,16 +1,17 @@
 /**
- * The work done on one inbox file before the store commit: read, hash, look up
- * (already committed? already stored?), label, process. Nothing here writes;
- * a crash at any point leaves the file in the inbox to be started over.
+ * The work done on one inbox file before the store commit: read (never
+ * through a link), hash, look up (already committed? already stored?), check
+ * the modality, label, process. Nothing here writes; a crash at any point
+ * leaves the file in the inbox to be started over.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, statSync } from 'node:fs';
 import { BonsaiError } from '../../core/errors.ts';
 import type { Modality, ProcessedSample } from '../types.ts';
 import type { SampleTarget } from '../store/index.ts';
 import type { IngestContext, IngestFile, RejectReason } from './context.ts';
+import { modalityOf, sniff, type SniffResult } from '../sniff.ts';
 import { fileKeyOf, sourceOf, stateLayout } from './files.ts';
-import { sniffModality } from './sniff.ts';
+import { doneMarker, readEntry } from './read.ts';
 
 /** A file ready for the commit. */
 export type Prepared =
@@ -34,12 +35,6 @@ export function reasonOf(err: unknown, fallbackCode: string): RejectReason {
   return { code: fallbackCode, message, details: {} };
 }
 
-/** `<file>.done` marker of a producer, if present: it moves with the file. */
-function doneMarker(file: IngestFile, inbox: string): string[] {
-  const marker = `${file.path}.done`;
-  return existsSync(marker) ? [sourceOf(inbox, marker)] : [];
-}
-
 function checkFeatures(sample: ProcessedSample): RejectReason | null {
   const size = sample.shape.reduce((a, b) => a * b, 1);
   if (!sample.shape.every((d) => Number.isSafeInteger(d) && d > 0) || size !== sample.features.length) {
@@ -53,33 +48,30 @@ function checkFeatures(sample: ProcessedSample): RejectReason | null {
   return null;
 }
 
+/** The error for content of the modality the model does not read. */
+function wrongModality(file: IngestFile, sniffed: SniffResult, expected: Modality): RejectReason | null {
+  if (sniffed.kind !== 'image' && sniffed.kind !== 'audio') return null;
+  if (sniffed.modality === expected) return null;
+  const reads = expected === 'audio' ? 'recordings (model.modality: audio)' : 'images (model.modality: image)';
+  return {
+    code: 'BONSAI_INGEST_WRONG_MODALITY',
+    message: `${file.source}: the content is ${sniffed.format.toUpperCase()} (${sniffed.modality}) but the model reads ${reads}`,
+    details: { actual: sniffed.modality, expected, format: sniffed.format },
+  };
+}
+
 /** Runs the pre-commit steps for one file. */
 export async function prepare(file: IngestFile, ctx: IngestContext): Promise<Prepared> {
   const { inbox } = stateLayout(ctx.stateDir);
   const step = (s: 'read' | 'hash' | 'label' | 'process'): void => ctx.onStep?.(s, [file.source]);
-  let stats;
-  let bytes: Buffer;
-  try {
-    stats = statSync(file.path, { bigint: true });
-    if (!stats.isFile()) return { kind: 'skipped', file, reason: { code: 'BONSAI_INGEST_NOT_A_FILE', message: `${file.source} is not a regular file`, details: { source: file.source } } };
-    const fileKey = fileKeyOf(stats);
-    const max = ctx.maxFileBytes ?? Infinity;
-    if (Number(stats.size) > max) {
-      return { kind: 'rejected', file, fileKey, id: null, reason: { code: 'BONSAI_INGEST_FILE_TOO_LARGE', message: `${file.source} is ${stats.size} bytes, the limit is ${max}`, details: { bytes: Number(stats.size), maxFileBytes: max } }, sidecars: doneMarker(file, inbox) };
-    }
-    bytes = readFileSync(file.path);
-    if (fileKeyOf(statSync(file.path, { bigint: true })) !== fileKey) {
-      return { kind: 'skipped', file, reason: { code: 'BONSAI_INGEST_FILE_CHANGED', message: `${file.source} changed while it was read; a producer is still writing it`, details: { source: file.source } } };
-    }
-  } catch (err) {
-    const errno = (err as NodeJS.ErrnoException).code;
-    const code = errno === 'ENOENT' ? 'BONSAI_INGEST_VANISHED' : 'BONSAI_INGEST_READ_FAILED';
-    return { kind: 'skipped', file, reason: { code, message: `cannot read ${file.source}: ${(err as Error).message}`, details: { source: file.source, errno } } };
-  }
+  const entry = readEntry(file, ctx, inbox);
+  if ('decided' in entry) return entry.decided;
+  const { stats, bytes } = entry;
   const fileKey = fileKeyOf(stats);
   step('read');
   const id = sampleId(bytes);
-  const modality = sniffModality(bytes);
+  const sniffed = sniff(bytes);
+  const modality = modalityOf(sniffed);
   file = { ...file, modality };
   step('hash');
 
@@ -87,6 +79,8 @@ export async function prepare(file: IngestFile, ctx: IngestContext): Promise<Pre
   if (logged && logged.id === id && logged.outcome !== 'rejected') {
     return { kind: 'recovered', file, fileKey, id, outcome: logged.outcome, modality, sidecars: logged.sidecars };
   }
+  const wrong = ctx.modality === undefined ? null : wrongModality(file, sniffed, ctx.modality);
+  if (wrong) return { kind: 'rejected', file, fileKey, id, modality, reason: wrong, sidecars: doneMarker(file, inbox) };
 
   let target: SampleTarget;
   let sidecars: string[];

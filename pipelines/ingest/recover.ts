@@ -11,13 +11,17 @@
  *  - a file still in the inbox that the ingest log shows as committed (same
  *    source, same file key, same hash: a crash between commit and move) is
  *    archived, with its sidecars, and counted once (not as a duplicate).
+ *
+ * Nothing here follows a link. A step that fails for one file (a move, a
+ * reason file) is reported in `stuck` and the rest goes on: one bad file never
+ * stops the daemon from starting.
  */
-import { existsSync, readdirSync, readFileSync, statSync, unlinkSync } from 'node:fs';
+import { lstatSync, readdirSync, readFileSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { BonsaiError } from '../../core/errors.ts';
 import type { SampleStore } from '../store/index.ts';
 import type { IngestContext, IngestOutcome, IngestStep } from './context.ts';
-import { fileKeyOf, fsyncDir, inboxPath, isTempName, listFiles, REASON_SUFFIX, sourceOf, stateLayout, writeFileAtomic } from './files.ts';
+import { entryExists, fileKeyOf, isFolder, fsyncDir, inboxPath, isTempName, listFiles, REASON_SUFFIX, sourceOf, stateLayout, writeFileAtomic } from './files.ts';
 import { executeMoves, outcomeOf, planMove, reasonJson, type Move, type ReasonFile } from './finalize.ts';
 import { sampleId } from './prepare.ts';
 
@@ -33,6 +37,8 @@ export interface RecoveryReport {
   reasonsWritten: string[];
   /** Committed files found in the inbox and archived. */
   archived: IngestOutcome[];
+  /** Work that failed (a move, a reason file): left as it was for the next start; recovery goes on with the rest. */
+  stuck: { source: string; code: string; message: string }[];
 }
 
 /** Options of `recover`. */
@@ -52,7 +58,7 @@ function readReason(path: string): ReasonFile | null {
 
 function sameFile(path: string, fileKey: string): boolean {
   try {
-    return fileKeyOf(statSync(path, { bigint: true })) === fileKey;
+    return fileKeyOf(lstatSync(path, { bigint: true })) === fileKey;
   } catch {
     return false;
   }
@@ -63,7 +69,11 @@ export function recover(stateDir: string, store: SampleStore, options: RecoverOp
   if (store.readonly) throw new BonsaiError('BONSAI_INGEST_STORE_READ_ONLY', `recovery needs the store open for writing, ${store.path} is read-only`, { path: store.path });
   const layout = stateLayout(stateDir);
   const now = options.now ?? (() => new Date());
-  const report: RecoveryReport = { tempFilesRemoved: [], rejectsCompleted: [], orphanReasonsRemoved: [], reasonsWritten: [], archived: [] };
+  const report: RecoveryReport = { tempFilesRemoved: [], rejectsCompleted: [], orphanReasonsRemoved: [], reasonsWritten: [], archived: [], stuck: [] };
+  const stuck = (source: string, err: unknown): void => {
+    const code = err instanceof BonsaiError ? err.code : 'BONSAI_INGEST_MOVE_FAILED';
+    report.stuck.push({ source, code, message: err instanceof Error ? err.message : String(err) });
+  };
   const ctx: IngestContext = {
     stateDir, store, now, onStep: options.onStep,
     process: () => Promise.reject(new Error('recover does not process files')),
@@ -71,7 +81,7 @@ export function recover(stateDir: string, store: SampleStore, options: RecoverOp
   };
 
   // 1. Temp files (we hold the writer lock, so no other writer is mid-write).
-  const qNames = existsSync(layout.quarantine) ? readdirSync(layout.quarantine) : [];
+  const qNames = isFolder(layout.quarantine) ? readdirSync(layout.quarantine) : [];
   for (const name of qNames.filter(isTempName)) {
     unlinkSync(join(layout.quarantine, name));
     report.tempFilesRemoved.push(join(layout.quarantine, name));
@@ -85,12 +95,13 @@ export function recover(stateDir: string, store: SampleStore, options: RecoverOp
     const file = reason?.file ?? name.slice(0, -REASON_SUFFIX.length);
     referenced.add(file);
     reason?.sidecars.forEach((s) => referenced.add(s.file));
-    if (existsSync(join(layout.quarantine, file))) continue;
+    if (entryExists(join(layout.quarantine, file))) continue;
     const from = reason ? inboxPath(layout.inbox, reason.source) : '';
     if (reason && sameFile(from, reason.fileKey)) {
       const move: Move = { from, source: reason.source, sidecarSources: reason.sidecars.map((s) => s.source), dest: { dir: layout.quarantine, name: reason.file, sidecars: reason.sidecars.map((s) => s.file) } };
-      executeMoves([move], ctx);
-      report.rejectsCompleted.push(reason.source);
+      const [failed] = executeMoves([move], ctx);
+      if (failed) stuck(reason.source, failed);
+      else report.rejectsCompleted.push(reason.source);
     } else {
       unlinkSync(path);
       report.orphanReasonsRemoved.push(path);
@@ -103,13 +114,24 @@ export function recover(stateDir: string, store: SampleStore, options: RecoverOp
   for (const name of qNames) {
     if (isTempName(name) || name.endsWith(REASON_SUFFIX) || referenced.has(name)) continue;
     const path = join(layout.quarantine, name);
-    if (!existsSync(path) || !statSync(path).isFile()) continue;
-    const reason: ReasonFile = {
-      code: 'BONSAI_INGEST_REASON_LOST', message: `${name} was in quarantine without a reason file (lost in a crash or removed); inspect it and move it back to the inbox to retry`,
-      details: {}, time, source: '', id: sampleId(readFileSync(path)), fileKey: fileKeyOf(statSync(path, { bigint: true })), file: name, sidecars: [],
-    };
-    writeFileAtomic(path + REASON_SUFFIX, reasonJson(reason));
-    written.push(path);
+    let stats;
+    try {
+      stats = lstatSync(path, { bigint: true });
+    } catch {
+      continue;
+    }
+    if (stats.isDirectory()) continue;
+    try {
+      // Links, FIFOs and devices are never read: their reason has no id.
+      const reason: ReasonFile = {
+        code: 'BONSAI_INGEST_REASON_LOST', message: `${name} was in quarantine without a reason file (lost in a crash or removed); inspect it and move it back to the inbox to retry`,
+        details: {}, time, source: '', id: stats.isFile() ? sampleId(readFileSync(path)) : null, fileKey: fileKeyOf(stats), file: name, sidecars: [],
+      };
+      writeFileAtomic(path + REASON_SUFFIX, reasonJson(reason));
+      written.push(path);
+    } catch (err) {
+      stuck(`quarantine/${name}`, err);
+    }
   }
   if (written.length) fsyncDir(layout.quarantine);
   report.reasonsWritten.push(...written);
@@ -120,16 +142,17 @@ export function recover(stateDir: string, store: SampleStore, options: RecoverOp
     const source = sourceOf(layout.inbox, path);
     let fileKey: string;
     try {
-      fileKey = fileKeyOf(statSync(path, { bigint: true }));
+      fileKey = fileKeyOf(lstatSync(path, { bigint: true }));
     } catch {
       continue;
     }
     const logged = store.findIngest(source, fileKey);
     if (!logged || logged.outcome === 'rejected' || logged.id !== sampleId(readFileSync(path))) continue;
-    const prepared = { kind: 'recovered' as const, file: { path, source }, fileKey, id: logged.id, outcome: logged.outcome, sidecars: logged.sidecars.filter((s) => existsSync(inboxPath(layout.inbox, s))) };
+    const prepared = { kind: 'recovered' as const, file: { path, source }, fileKey, id: logged.id, outcome: logged.outcome, sidecars: logged.sidecars.filter((s) => entryExists(inboxPath(layout.inbox, s))) };
     const move = planMove(prepared, logged.outcome, ctx, now(), reserved);
-    executeMoves([move], ctx);
-    report.archived.push(outcomeOf(prepared, logged.outcome, move, ctx));
+    const [failed] = executeMoves([move], ctx);
+    if (failed) stuck(source, failed);
+    else report.archived.push(outcomeOf(prepared, logged.outcome, move, ctx));
   }
   return report;
 }
