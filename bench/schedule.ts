@@ -35,7 +35,7 @@ for (const learningRate of [0.01, 0.05]) {
   for (const schedule of ['constant', 'cosine'] as const) {
     const config: UpdateConfig = {
       ...paperUpdateConfig, optimizer: { kind: 'sgd', learningRate, momentum: 0.9 }, newDataEpochs: 2, allDataEpochs: 3, trainEpochs: 6,
-      maxPruneIterations: 15, recoveryEpochsMax: 5, augment: false, learningRateSchedule: schedule, minLearningRateFactor: 0.1,
+      maxPruneIterations: 15, retrainEpochs: 5, augment: false, learningRateSchedule: schedule, minLearningRateFactor: 0.1,
       pruneLearningRate: schedule === 'cosine' ? learningRate * 0.1 : paperUpdateConfig.pruneLearningRate,
     };
     let state: StrategyState | null = null;

@@ -100,6 +100,8 @@ const backendSchema = z.strictObject({
 const algorithmSchema = z.strictObject({
   /** Growth percentile alpha (paper eq. 2): grow dormant connections whose |gradient| exceeds it. */
   growthPercentile: z.number().min(30).max(50).default(40),
+  /** Percentile over `all` of |W.grad| (paper eq. 1) or over the `dormant` connections only. */
+  growthScope: z.enum(['all', 'dormant']).default('all'),
   /** Grow every this many epochs of the growth phase. */
   growthInterval: posInt().default(5),
   /** Pruning fraction beta in percent (paper eq. 3): remove this share of a layer's live weights per iteration. */
@@ -121,8 +123,15 @@ const algorithmSchema = z.strictObject({
   momentum: z.number().min(0).lt(1).default(0.9),
   /** Mini-batch size. */
   batchSize: posInt().default(64),
-  /** Most retraining epochs a pruning iteration may spend to recover the pre-pruning accuracy. */
-  recoveryEpochsMax: posInt().default(5),
+  /** Fixed retraining budget of a pruning iteration, in epochs of all data; one decision follows it. */
+  retrainEpochs: z.number().positive().max(10).default(0.5),
+  /**
+   * Margin of the "no accuracy loss" decision in standard errors of the paired difference
+   * between the pruned and the pre-pruning model on the validation samples (docs/pruning.md).
+   */
+  pruneMargin: z.number().min(0).max(3).default(0.5),
+  /** Failed pruning iterations retried with half the fraction before pruning stops. */
+  pruneRetries: nonNegInt().max(5).default(2),
   /** Run non-recoverable pruning after recoverable pruning (trades accuracy for size). */
   nonRecoverable: z.boolean().default(false),
   /** Augment training images (small shifts) while training. */

@@ -165,7 +165,10 @@ export function updateConfig(config: Config, override: Partial<UpdateConfig> = {
     // The first model grows on all its data for as long as an update grows in total.
     trainEpochs: a.newDataEpochs + a.allDataEpochs,
     pruneFraction: a.pruneFraction / 100,
-    recoveryEpochsMax: a.recoveryEpochsMax,
+    growthScope: a.growthScope,
+    retrainEpochs: a.retrainEpochs,
+    pruneRetries: a.pruneRetries,
+    pruneRule: { z: a.pruneMargin, tolerance: 0 },
     nonRecoverable: a.nonRecoverable,
     batchSize: a.batchSize,
     optimizer,

@@ -72,7 +72,7 @@ export const FSDD_PROFILES: Record<FsddProfile, FsddProfileSpec> = {
   smoke: {
     trainTakes: 3, validationTakes: 1, testTakes: 1, baselineRounds: 'last', speakers: ['ours'], firstSpeakers: 4, speakerTakes: 3,
     model: { filters: '4,4,4', hidden: 8, rnnLayers: 1 },
-    update: { newDataEpochs: 1, allDataEpochs: 1, trainEpochs: 2, growthInterval: 2, maxPruneIterations: 2, recoveryEpochsMax: 1, batchSize: 16 },
+    update: { newDataEpochs: 1, allDataEpochs: 1, trainEpochs: 2, growthInterval: 2, maxPruneIterations: 2, retrainEpochs: 1, batchSize: 16 },
     augment: AUGMENT,
   },
   // Sized for two shared CPU cores (15 to 45 minutes with the load of the machine; see
@@ -84,14 +84,14 @@ export const FSDD_PROFILES: Record<FsddProfile, FsddProfileSpec> = {
   quick: {
     trainTakes: 41, validationTakes: 4, testTakes: 5, baselineRounds: 'last', speakers: ['ours'], firstSpeakers: 4, speakerTakes: 20,
     model: { filters: '8,8,8', hidden: 48, rnnLayers: 1 },
-    update: { newDataEpochs: 8, allDataEpochs: 4, trainEpochs: 16, growthInterval: 4, maxPruneIterations: 8, recoveryEpochsMax: 0.5, recoveryChunk: 0.25 },
+    update: { newDataEpochs: 8, allDataEpochs: 4, trainEpochs: 16, growthInterval: 4, maxPruneIterations: 8, retrainEpochs: 0.5 },
     augment: AUGMENT,
   },
   // Section 5.3's protocol: E1 = 20, E2 = 30, 120 epochs for the baselines, every round, all recordings.
   paper: {
     trainTakes: 43, validationTakes: 2, testTakes: 5, baselineRounds: 'all', speakers: ['tfs', 'nft', 'ours'], firstSpeakers: 3, speakerTakes: 43,
     model: { filters: '32,32,32', hidden: 128, rnnLayers: 3 },
-    update: { newDataEpochs: 20, allDataEpochs: 30, trainEpochs: 120, growthInterval: 5, maxPruneIterations: 200, recoveryEpochsMax: 2 },
+    update: { newDataEpochs: 20, allDataEpochs: 30, trainEpochs: 120, growthInterval: 5, maxPruneIterations: 200, retrainEpochs: 2 },
     augment: AUGMENT,
   },
 };

@@ -58,19 +58,19 @@ export const PROFILES: Record<Profile, ProfileSpec> = {
   // CI-sized: three rounds on a 6,000-image pool, short epochs.
   smoke: {
     limit: 7000, validation: 1000, testLimit: 2000, rounds: 3, extras: false,
-    update: { ...TRAINING, newDataEpochs: 2, allDataEpochs: 3, trainEpochs: 9, maxPruneIterations: 12, recoveryEpochsMax: 1, augment: false },
+    update: { ...TRAINING, newDataEpochs: 2, allDataEpochs: 3, trainEpochs: 9, maxPruneIterations: 12, retrainEpochs: 1, augment: false },
   },
   // The paper's structure (ten rounds, three methods, E1:E2:T = 15:20:60, beta = 5 %, 5,000
   // validation images) scaled to a 2-core machine: epochs divided by 2.5, a 10,000-image
   // pool in parts of 1,000, the full test set.
   quick: {
     limit: 15000, validation: 5000, testLimit: 0, rounds: 10, extras: true,
-    update: { ...TRAINING, newDataEpochs: 6, allDataEpochs: 8, trainEpochs: 24, maxPruneIterations: 60, recoveryEpochsMax: 1, recoveryChunk: 0.25 },
+    update: { ...TRAINING, newDataEpochs: 6, allDataEpochs: 8, trainEpochs: 24, maxPruneIterations: 60, retrainEpochs: 1 },
   },
   // Section 5.1 exactly: 55K training images in ten parts, 5K validation, E1 = 15, E2 = 20, 60 epochs.
   paper: {
     limit: 0, validation: 5000, testLimit: 0, rounds: 10, extras: true,
-    update: { ...TRAINING, newDataEpochs: 15, allDataEpochs: 20, trainEpochs: 60, maxPruneIterations: 200, recoveryEpochsMax: 2 },
+    update: { ...TRAINING, newDataEpochs: 15, allDataEpochs: 20, trainEpochs: 60, maxPruneIterations: 200, retrainEpochs: 2 },
   },
 };
 
@@ -313,8 +313,8 @@ function table3(ours: StrategyState, splits: ReturnType<typeof mnistSplits>, con
   const recoverable = { error: task.errorRate(model, splits.test, 500), params: model.liveParams() };
   const trainer = new Trainer({ model, task, batchSize: config.batchSize, seed: config.seed, optimizer: { ...config.optimizer, learningRate: config.pruneLearningRate } });
   iterativePrune(trainer, allData, splits.validation, {
-    pruneFraction: config.pruneFraction, recoverable: false, tolerance: config.nonRecoverableTolerance,
-    recoveryEpochsMax: config.recoveryEpochsMax, recoveryChunk: config.recoveryChunk, maxIterations: config.maxPruneIterations, phase: 'prune-nonrecoverable',
+    pruneFraction: config.pruneFraction, recoverable: false, rule: { ...config.pruneRule, tolerance: config.nonRecoverableTolerance },
+    retrainEpochs: config.retrainEpochs, retries: config.pruneRetries, maxIterations: config.maxPruneIterations, phase: 'prune-nonrecoverable',
   });
   const nonRecoverable = { error: task.errorRate(model, splits.test, 500), params: model.liveParams(), sampleEpochs: trainer.cost.summary(allData.n).sampleEpochs };
   trainer.dispose();
@@ -462,7 +462,7 @@ export function renderMarkdown(res: ExperimentResults): string {
     `Made by \`${res.command}\` on backend \`${res.backend}\` (${res.backendInfo.threads} threads), seed ${res.seed}.`,
     `Data: ${res.data.train} training images in parts of ${res.data.partSize}, ${res.data.validation} validation, ${res.data.test} test (reporting only).`,
     `Update settings: E1 = ${res.config.newDataEpochs}, E2 = ${res.config.allDataEpochs}, baselines ${res.config.trainEpochs} epochs, alpha = ${res.config.growthPercentile}, growth every ${res.config.growthInterval} epochs, beta = ${res.config.pruneFraction * 100} %, augmentation ${res.config.augment ? 'on' : 'off'}.`,
-    `Optimizer: ${res.config.optimizer.kind} lr ${res.config.optimizer.learningRate}${res.config.optimizer.momentum ? ` momentum ${res.config.optimizer.momentum}` : ''}, batch ${res.config.batchSize}, ${schedule(res.config)}; pruning retrains at lr ${res.config.pruneLearningRate} for at most ${res.config.recoveryEpochsMax} epoch(s) per iteration, checking validation every ${res.config.recoveryChunk} epoch, at most ${res.config.maxPruneIterations} iterations.`,
+    `Optimizer: ${res.config.optimizer.kind} lr ${res.config.optimizer.learningRate}${res.config.optimizer.momentum ? ` momentum ${res.config.optimizer.momentum}` : ''}, batch ${res.config.batchSize}, ${schedule(res.config)}; pruning retrains at lr ${res.config.pruneLearningRate} for ${res.config.retrainEpochs} epoch(s) per iteration, then takes one decision (within ${res.config.pruneRule.z} standard errors of the paired difference from the pre-pruning model, docs/pruning.md); a failed iteration is undone and retried with half the fraction, ${res.config.pruneRetries} times before pruning stops; at most ${res.config.maxPruneIterations} iterations.`,
     '',
     'Cost counts every sample through a forward and backward pass (growth evaluations and pruning retraining included); epochs = sample-epochs / |all data so far|.',
     '',

@@ -61,7 +61,7 @@ export function registerDemo(program: Command): void {
       const daemon = await startDaemon(config, {
         signals: true,
         // Short updates so the demo takes minutes on two cores; the daemon's defaults are the paper's.
-        update: { newDataEpochs: 2, allDataEpochs: 3, trainEpochs: 6, maxPruneIterations: 15, recoveryEpochsMax: 1, augment: false },
+        update: { newDataEpochs: 2, allDataEpochs: 3, trainEpochs: 6, maxPruneIterations: 15, retrainEpochs: 1, augment: false },
       });
       progress.line(`serving on ${daemon.url}`);
       daemon.events.on('progress', (state, p) => {

@@ -1,11 +1,13 @@
 /**
  * Gradient-based growth (paper section 4.2.1, eq. 1-2).
  *
- * Over one epoch with updates paused, the gradient of the loss w.r.t. every dormant
+ * Over one epoch with updates paused, the gradient of the loss w.r.t. every
  * connection is averaged (Trainer.growthGradients). A dormant connection w is
- * activated iff |w.grad| > the alpha-th percentile of |W.grad| over the dormant
- * connections of its tensor (30 <= alpha <= 50 in the paper), and initialised to
- * -eta * w.grad.
+ * activated iff |w.grad| > the alpha-th percentile of |W.grad| (30 <= alpha <= 50 in
+ * the paper), and initialised to -eta * w.grad. The percentile is taken over all of
+ * |W.grad|, live connections included, as eq. (1) writes it (scope `all`, the
+ * default), or over the dormant connections only (scope `dormant`, this project's
+ * earlier rule).
  *
  * Sign: the paper writes "eta x w.grad"; we use -eta x w.grad, the first step of
  * gradient descent from zero, which lowers the loss to first order (a +eta*g start
@@ -37,11 +39,14 @@ export interface GrowthDecision {
   threshold: number;
 }
 
+/** Which gradients the growth percentile is taken over (see the file comment). */
+export type GrowthScope = 'all' | 'dormant';
+
 /**
  * Pure growth rule for one tensor: activate dormant entries whose |gradient| exceeds
- * the `growthPercentile`-th percentile of |gradient| over the dormant entries.
+ * the `growthPercentile`-th percentile of |gradient| over the entries of `scope`.
  */
-export function growMask(gradients: Float32Array, mask: Float32Array, growthPercentile: number): GrowthDecision {
+export function growMask(gradients: Float32Array, mask: Float32Array, growthPercentile: number, scope: GrowthScope = 'all'): GrowthDecision {
   let count = 0;
   for (let i = 0; i < mask.length; i++) if (mask[i] === 0) count++;
   const out = Float32Array.from(mask);
@@ -54,7 +59,7 @@ export function growMask(gradients: Float32Array, mask: Float32Array, growthPerc
       magnitudes[k++] = Math.abs(gradients[i]);
     }
   }
-  const threshold = percentile(magnitudes, growthPercentile);
+  const threshold = scope === 'all' ? percentile(gradients.map(Math.abs), growthPercentile) : percentile(magnitudes, growthPercentile);
   const grown: number[] = [];
   for (let k = 0; k < count; k++) {
     if (magnitudes[k] > threshold) {
@@ -79,9 +84,9 @@ export interface GrowthReport {
  * -learningRate * gradient. All-or-nothing: decisions are computed for every tensor
  * before any is changed.
  */
-export function applyGrowth(model: MaskedModel, gradients: Float32Array[], growthPercentile: number, learningRate: number): GrowthReport {
+export function applyGrowth(model: MaskedModel, gradients: Float32Array[], growthPercentile: number, learningRate: number, scope: GrowthScope = 'all'): GrowthReport {
   const kernels = model.kernels;
-  const decisions = kernels.map((k, i) => growMask(gradients[i], k.mask.dataSync() as Float32Array, growthPercentile));
+  const decisions = kernels.map((k, i) => growMask(gradients[i], k.mask.dataSync() as Float32Array, growthPercentile, scope));
   const report: GrowthReport = { grown: {}, indices: {}, total: 0 };
   kernels.forEach((k, i) => {
     const d = decisions[i];

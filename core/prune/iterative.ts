@@ -1,29 +1,38 @@
 /**
- * Iterative magnitude pruning with retraining (paper section 4.3): each iteration
- * removes the beta smallest live connections of every kernel, then retrains in
- * chunks until the validation error is back at the pre-pruning level ("no accuracy
- * loss"); the first iteration that cannot recover within `recoveryEpochsMax` epochs
- * is undone and pruning stops. With `recoverable` the neuron condition holds too.
- * Non-recoverable pruning (optional, afterwards) drops the neuron condition and
- * accepts an error up to `tolerance` above the baseline.
+ * Iterative magnitude pruning with retraining (paper section 4.3).
+ *
+ * The pre-pruning model is measured once per validation sample. Each iteration
+ * removes the smallest `fraction` of every kernel's live connections, retrains for
+ * a fixed budget (`retrainEpochs` of the training data), and then takes ONE
+ * decision (core/prune/decision.ts): the candidate is compared with the
+ * pre-pruning model on the same validation samples, by a paired test whose margin
+ * follows the validation set's size. Never the best of several checks: the
+ * minimum of k noisy measurements passes by chance.
+ *
+ * An iteration that fails is undone (weights, masks, state) and retried with half
+ * the fraction; after `retries` consecutive failures pruning stops. With
+ * `recoverable` the neuron condition holds (section 4.3.2). Non-recoverable
+ * pruning (optional, afterwards, on a copy: see core/update/strategies.ts) drops
+ * the neuron condition and passes a rule with a tolerance.
  */
 import * as tf from '../tf.ts';
 import type { Trainer } from '../train/trainer.ts';
 import { pruneMask } from './magnitude.ts';
 import { restoreSnapshot, takeSnapshot } from './snapshot.ts';
+import { noLossDecision, type NoLossDecision, type NoLossRule } from './decision.ts';
 
 export interface IterativePruneArgs {
   /** Fraction of live connections removed per kernel per iteration (beta; 0.03..0.05). */
   pruneFraction: number;
   /** Keep the neuron condition (section 4.3.2). */
   recoverable: boolean;
-  /** Allowed validation error above the pre-pruning error (0 = no accuracy loss). */
-  tolerance: number;
-  /** Retraining budget per iteration, in epochs of the training data. */
-  recoveryEpochsMax: number;
-  /** Retraining chunk between validation checks, as a fraction of an epoch. */
-  recoveryChunk: number;
-  /** Upper bound on iterations. */
+  /** The "no accuracy loss" rule (a tolerance > 0 allows a stated loss). */
+  rule: NoLossRule;
+  /** Fixed retraining budget per iteration, in epochs of the training data. */
+  retrainEpochs: number;
+  /** Failed iterations retried with half the fraction before pruning stops. */
+  retries: number;
+  /** Upper bound on iterations (accepted and failed). */
   maxIterations: number;
   /** Phase name for cost and progress. */
   phase: string;
@@ -31,60 +40,106 @@ export interface IterativePruneArgs {
 
 export interface PruneIteration {
   iteration: number;
+  /** Fraction of live connections the iteration removed. */
+  fraction: number;
   pruned: number;
+  /** Density after the iteration (after its undo when rejected). */
   density: number;
+  /** Candidate's validation error, measured once after retraining. */
   errorRate: number;
+  /** Excess errors over the pre-pruning model and the margin they were held to. */
+  excess: number;
+  margin: number;
   retrainedSamples: number;
   accepted: boolean;
 }
 
 export interface PruneReport {
+  /** Validation error of the pre-pruning model. */
   baselineError: number;
+  /** Validation error of the model the phase ends with. */
   finalError: number;
   iterations: PruneIteration[];
   liveParams: number;
+  /** Why pruning stopped. */
+  stop: 'failures' | 'max-iterations' | 'nothing-to-prune';
+  /** The last decision of an accepted iteration (null when none was accepted). */
+  lastAccepted: NoLossDecision | null;
+}
+
+/** Removes `fraction` of every kernel's live connections; returns how many were removed. */
+function pruneStep<D extends { n: number }>(trainer: Trainer<D>, fraction: number, recoverable: boolean): number {
+  let pruned = 0;
+  for (const k of trainer.model.kernels) {
+    const d = pruneMask({
+      values: k.value.dataSync(), mask: k.mask.dataSync(), shape: k.shape, outAxis: k.outAxis, inAxis: k.inAxis,
+      fraction, recoverable, sendersAreNeurons: k.sendersAreNeurons,
+    });
+    if (d.pruned.length === 0) continue;
+    pruned += d.pruned.length;
+    k.setMask(tf.tensor(d.mask, k.shape));
+  }
+  return pruned;
+}
+
+/** Retrains for a fixed budget of `epochs` epochs of `train` (whole epochs, then a partial one). */
+function retrain<D extends { n: number }>(trainer: Trainer<D>, train: D, epochs: number, phase: string, iteration: number): number {
+  let left = Math.round(epochs * train.n);
+  let done = 0;
+  while (left > 0) {
+    const take = Math.min(left, train.n);
+    trainer.trainEpoch(train, phase, iteration, take);
+    done += take;
+    left -= take;
+  }
+  return done;
 }
 
 export function iterativePrune<D extends { n: number }>(trainer: Trainer<D>, train: D, validation: D, args: IterativePruneArgs): PruneReport {
   const model = trainer.model;
-  const baselineError = trainer.errorRate(validation, args.phase);
-  const target = baselineError + args.tolerance;
+  const baseline = trainer.sampleErrors(validation, args.phase);
+  const baselineError = baseline.rate;
   const iterations: PruneIteration[] = [];
   let finalError = baselineError;
+  let lastAccepted: NoLossDecision | null = null;
+  let fraction = args.pruneFraction;
+  let failures = 0;
+  let stop: PruneReport['stop'] = 'max-iterations';
   for (let it = 1; it <= args.maxIterations; it++) {
     const snapshot = takeSnapshot(model);
-    let pruned = 0;
-    for (const k of model.kernels) {
-      const d = pruneMask({
-        values: k.value.dataSync(), mask: k.mask.dataSync(), shape: k.shape, outAxis: k.outAxis, inAxis: k.inAxis,
-        fraction: args.pruneFraction, recoverable: args.recoverable, sendersAreNeurons: k.sendersAreNeurons,
-      });
-      if (d.pruned.length === 0) continue;
-      pruned += d.pruned.length;
-      k.setMask(tf.tensor(d.mask, k.shape));
-    }
+    const pruned = pruneStep(trainer, fraction, args.recoverable);
     if (pruned === 0) {
       restoreSnapshot(model, snapshot);
+      snapshot.dispose();
+      stop = 'nothing-to-prune';
       break;
     }
     trainer.optimizer.syncMasks(model.params);
-    let error = trainer.errorRate(validation, args.phase);
-    let retrained = 0;
-    const chunk = Math.max(1, Math.ceil(train.n * args.recoveryChunk));
-    while (error > target && retrained < args.recoveryEpochsMax * train.n) {
-      trainer.trainEpoch(train, args.phase, it, chunk);
-      retrained += Math.min(chunk, train.n);
-      error = trainer.errorRate(validation, args.phase);
+    const retrained = retrain(trainer, train, args.retrainEpochs, args.phase, it);
+    const candidate = trainer.sampleErrors(validation, args.phase);
+    const decision = noLossDecision(baseline.errors, candidate.errors, args.rule, baseline.units);
+    if (decision.accept) {
+      finalError = candidate.rate;
+      lastAccepted = decision;
+      failures = 0;
+    } else {
+      restoreSnapshot(model, snapshot);
+      trainer.optimizer.syncMasks(model.params);
+      failures += 1;
     }
-    const accepted = error <= target;
-    if (!accepted) restoreSnapshot(model, snapshot);
-    else finalError = error;
     snapshot.dispose();
-    if (!accepted) trainer.optimizer.syncMasks(model.params);
-    const density = model.density();
-    iterations.push({ iteration: it, pruned, density, errorRate: error, retrainedSamples: retrained, accepted });
-    trainer.progress({ phase: args.phase, kind: 'prune', step: it, errorRate: error, changed: accepted ? pruned : 0 });
-    if (!accepted) break;
+    iterations.push({
+      iteration: it, fraction, pruned, density: model.density(), errorRate: candidate.rate, excess: decision.excess, margin: decision.margin,
+      retrainedSamples: retrained, accepted: decision.accept,
+    });
+    trainer.progress({ phase: args.phase, kind: 'prune', step: it, errorRate: candidate.rate, changed: decision.accept ? pruned : 0 });
+    if (!decision.accept) {
+      if (failures > args.retries) {
+        stop = 'failures';
+        break;
+      }
+      fraction /= 2;
+    }
   }
-  return { baselineError, finalError, iterations, liveParams: model.liveParams() };
+  return { baselineError, finalError, iterations, liveParams: model.liveParams(), stop, lastAccepted };
 }

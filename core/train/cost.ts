@@ -14,8 +14,10 @@ export interface PhaseCost {
   flops: number;
   /** FLOPs of those passes as executed with dense kernels. */
   denseFlops: number;
-  /** Samples through forward-only evaluation (validation checks); not training cost. */
+  /** Samples through forward-only evaluation (validation checks). */
   evalSamples: number;
+  /** FLOPs of those forward passes, live connections only. */
+  evalFlops: number;
   /** Wall-clock seconds spent in the phase. */
   wallSeconds: number;
 }
@@ -23,6 +25,12 @@ export interface PhaseCost {
 export interface CostSummary extends PhaseCost {
   /** sampleEpochs / |all data|. */
   epochs: number;
+  /**
+   * Training and evaluation together: a forward-only pass costs a third of a
+   * training pass (TRAIN_FLOPS_FACTOR), so `sampleEpochs + evalSamples / 3`, in
+   * samples and in epochs of all data, and FLOPs `flops + evalFlops`.
+   */
+  withEvaluation: { sampleEpochs: number; epochs: number; flops: number };
   /** Per phase (growth-new, growth-all, train, prune, ...). */
   phases: Record<string, PhaseCost>;
 }
@@ -36,7 +44,7 @@ export class CostLedger {
   private phase(name: string): PhaseCost {
     let p = this.phases.get(name);
     if (!p) {
-      p = { sampleEpochs: 0, flops: 0, denseFlops: 0, evalSamples: 0, wallSeconds: 0 };
+      p = { sampleEpochs: 0, flops: 0, denseFlops: 0, evalSamples: 0, evalFlops: 0, wallSeconds: 0 };
       this.phases.set(name, p);
     }
     return p;
@@ -50,8 +58,11 @@ export class CostLedger {
     p.denseFlops += samples * forwardFlops.dense * TRAIN_FLOPS_FACTOR;
   }
 
-  evaluate(phase: string, samples: number): void {
-    this.phase(phase).evalSamples += samples;
+  /** Records `samples` through a forward pass only (validation) with the given forward FLOPs per sample. */
+  evaluate(phase: string, samples: number, forwardFlops: { dense: number; sparse: number }): void {
+    const p = this.phase(phase);
+    p.evalSamples += samples;
+    p.evalFlops += samples * forwardFlops.sparse;
   }
 
   /** Runs `fn`, adding its wall time to `phase`. */
@@ -65,7 +76,7 @@ export class CostLedger {
   }
 
   summary(allDataSize: number): CostSummary {
-    const total: PhaseCost = { sampleEpochs: 0, flops: 0, denseFlops: 0, evalSamples: 0, wallSeconds: 0 };
+    const total: PhaseCost = { sampleEpochs: 0, flops: 0, denseFlops: 0, evalSamples: 0, evalFlops: 0, wallSeconds: 0 };
     const phases: Record<string, PhaseCost> = {};
     for (const [name, p] of this.phases) {
       phases[name] = { ...p };
@@ -73,8 +84,14 @@ export class CostLedger {
       total.flops += p.flops;
       total.denseFlops += p.denseFlops;
       total.evalSamples += p.evalSamples;
+      total.evalFlops += p.evalFlops;
       total.wallSeconds += p.wallSeconds;
     }
-    return { ...total, epochs: allDataSize > 0 ? total.sampleEpochs / allDataSize : 0, phases };
+    const per = (samples: number): number => (allDataSize > 0 ? samples / allDataSize : 0);
+    const withEval = total.sampleEpochs + total.evalSamples / TRAIN_FLOPS_FACTOR;
+    return {
+      ...total, epochs: per(total.sampleEpochs), phases,
+      withEvaluation: { sampleEpochs: withEval, epochs: per(withEval), flops: total.flops + total.evalFlops },
+    };
   }
 }

@@ -18,7 +18,7 @@ import type { Lexicon } from '../decode/lexicon.ts';
 import { greedyDecode } from '../decode/greedy.ts';
 import { prefixBeamSearch } from '../decode/beam.ts';
 import { ctcLoss } from '../losses/ctc.ts';
-import { ErrorRateCounter, characters, words } from '../metrics/errorRates.ts';
+import { ErrorRateCounter, characters, editCounts, words } from '../metrics/errorRates.ts';
 import { permutation, seededRandom } from '../data/dataset.ts';
 import { sequenceLengthsOf, setSequenceLengths } from '../sparse/hlstm.ts';
 import type { Task, TaskBatch } from './task.ts';
@@ -274,6 +274,20 @@ export function speechTask(options: SpeechTaskOptions): SpeechTask {
     },
     errorRate(model, data, batchSize) {
       return evaluate(model, data, batchSize).wer;
+    },
+    sampleErrors(model, data, batchSize) {
+      const hypotheses = decodeAll(model, data, batchSize);
+      const errors = new Float32Array(data.n);
+      let units = 0;
+      let edits = 0;
+      data.transcripts.forEach((ref, i) => {
+        const r = words(ref);
+        const c = editCounts(r, words(hypotheses[i]));
+        errors[i] = c.substitutions + c.deletions + c.insertions;
+        edits += errors[i];
+        units += r.length;
+      });
+      return { errors, units, rate: units > 0 ? edits / units : 0 };
     },
     evaluate,
     transcribe(model, features, width, batchSize = 32) {

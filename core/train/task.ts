@@ -7,6 +7,13 @@ import * as tf from '../tf.ts';
 import type { MaskedModel } from '../models/model.ts';
 import { type Dataset, orderedBatches, shuffledBatches } from '../data/dataset.ts';
 
+/** Per-sample errors of a model on a dataset; `rate` = sum(errors) / units. */
+export interface SampleErrors {
+  errors: Float32Array;
+  units: number;
+  rate: number;
+}
+
 /** One batch of any task; the trainer disposes `x` and calls `dispose` when done. */
 export interface TaskBatch {
   x: tf.Tensor;
@@ -25,6 +32,12 @@ export interface Task<D extends { n: number }> {
   loss(output: tf.Tensor, batch: TaskBatch): tf.Scalar;
   /** Error rate of the model on `data` (fraction): classification error, or WER. */
   errorRate(model: MaskedModel, data: D, batchSize: number): number;
+  /**
+   * Errors of the model on each sample of `data`, in order (0/1 for a class, word
+   * edits for speech), and the units of the rate (samples, or reference words):
+   * the per-sample view the paired "no loss" decision compares (core/prune/decision.ts).
+   */
+  sampleErrors(model: MaskedModel, data: D, batchSize: number): SampleErrors;
   /** Optional training-time transform of the inputs (augmentation). */
   augment?: (x: tf.Tensor, seed: number) => tf.Tensor;
 }
@@ -50,17 +63,27 @@ export function classificationTask(options: { augment?: (x: tf.Tensor, seed: num
       });
     },
     errorRate(model, data, batchSize) {
-      let wrong = 0;
-      for (const b of orderedBatches(data, batchSize)) {
-        wrong += tf.tidy(() => {
-          const pred = model.forward(b.x, { training: false }).argMax(1);
-          return pred.notEqual(b.y.cast('int32')).sum().dataSync()[0];
-        });
-        b.x.dispose();
-        b.y.dispose();
-      }
-      return data.n === 0 ? 0 : wrong / data.n;
+      return classErrors(model, data, batchSize).rate;
     },
+    sampleErrors: classErrors,
     augment: options.augment,
   };
+}
+
+/** 0/1 errors of the argmax class on each sample of `data`. */
+export function classErrors(model: MaskedModel, data: Dataset, batchSize: number): SampleErrors {
+  const errors = new Float32Array(data.n);
+  let offset = 0;
+  let wrong = 0;
+  for (const b of orderedBatches(data, batchSize)) {
+    const miss = tf.tidy(() => model.forward(b.x, { training: false }).argMax(1).notEqual(b.y.cast('int32')).cast('float32'));
+    const values = miss.dataSync();
+    errors.set(values, offset);
+    for (let i = 0; i < values.length; i++) wrong += values[i];
+    offset += values.length;
+    miss.dispose();
+    b.x.dispose();
+    b.y.dispose();
+  }
+  return { errors, units: data.n, rate: data.n === 0 ? 0 : wrong / data.n };
 }

@@ -8,7 +8,7 @@ import type { MaskedModel } from '../models/model.ts';
 import { MaskedOptimizer, type OptimizerArgs } from './optimizer.ts';
 import { CostLedger } from './cost.ts';
 import { backward } from './step.ts';
-import type { Task } from './task.ts';
+import type { SampleErrors, Task } from './task.ts';
 
 /** Progress of long work, reported after every epoch (and growth or pruning step). */
 export interface ProgressEvent {
@@ -143,10 +143,16 @@ export class Trainer<D extends { n: number }> {
     return out;
   }
 
-  /** Error rate on `data` (forward passes only; counted as evaluation, not training). */
+  /** Error rate on `data` (forward passes only; counted as evaluation). */
   errorRate(data: D, phase: string): number {
-    this.cost.evaluate(phase, data.n);
+    this.cost.evaluate(phase, data.n, this.model.flopsPerSample());
     return this.cost.timed(phase, () => this.task.errorRate(this.model, data, Math.max(this.batchSize, 256)));
+  }
+
+  /** Per-sample errors on `data` (one forward pass; counted as evaluation). */
+  sampleErrors(data: D, phase: string): SampleErrors {
+    this.cost.evaluate(phase, data.n, this.model.flopsPerSample());
+    return this.cost.timed(phase, () => this.task.sampleErrors(this.model, data, Math.max(this.batchSize, 256)));
   }
 
   progress(event: Omit<ProgressEvent, 'density'>): void {

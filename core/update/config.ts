@@ -2,10 +2,16 @@
  * Settings of one model update, in the paper's terms (section 4 and 5.1).
  */
 import type { OptimizerArgs } from '../train/optimizer.ts';
+import { DEFAULT_NO_LOSS_RULE, type NoLossRule } from '../prune/decision.ts';
 
 export interface UpdateConfig {
   /** alpha: grow dormant connections whose |gradient| exceeds this percentile (30..50). */
   growthPercentile: number;
+  /**
+   * Over which gradients the percentile is taken: `all` of |W.grad| as the paper's
+   * eq. (1) writes it, or only the `dormant` connections' (the rule before eq. (1) was followed).
+   */
+  growthScope: 'all' | 'dormant';
   /** Epochs between growth steps within a growth phase (a step also opens each phase). */
   growthInterval: number;
   /** E1: epochs of growth and training on the new data only. */
@@ -18,10 +24,12 @@ export interface UpdateConfig {
   initialDensity: number;
   /** beta: fraction of live connections pruned per kernel per iteration (0.03..0.05). */
   pruneFraction: number;
-  /** Retraining budget per pruning iteration, in epochs of all data. */
-  recoveryEpochsMax: number;
-  /** Retraining chunk between validation checks, as a fraction of an epoch. */
-  recoveryChunk: number;
+  /** Fixed retraining budget per pruning iteration, in epochs of all data (one decision after it). */
+  retrainEpochs: number;
+  /** Failed pruning iterations retried with half the fraction before pruning stops. */
+  pruneRetries: number;
+  /** The "no accuracy loss" decision of pruning (core/prune/decision.ts). */
+  pruneRule: NoLossRule;
   /** Upper bound on pruning iterations. */
   maxPruneIterations: number;
   /** Run non-recoverable pruning after recoverable pruning. */
@@ -50,14 +58,16 @@ export interface UpdateConfig {
 /** The paper's LeNet protocol (section 5.1): E1 = 15, E2 = 20, 60 epochs for baselines, beta = 5 %. */
 export const paperUpdateConfig: UpdateConfig = {
   growthPercentile: 40,
+  growthScope: 'all',
   growthInterval: 5,
   newDataEpochs: 15,
   allDataEpochs: 20,
   trainEpochs: 60,
   initialDensity: 1,
   pruneFraction: 0.05,
-  recoveryEpochsMax: 2,
-  recoveryChunk: 0.25,
+  retrainEpochs: 0.5,
+  pruneRetries: 2,
+  pruneRule: DEFAULT_NO_LOSS_RULE,
   maxPruneIterations: 200,
   nonRecoverable: false,
   nonRecoverableTolerance: 0.001,

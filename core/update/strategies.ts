@@ -46,9 +46,14 @@ export interface UpdateResult {
   growth: GrowthReport[];
   prune: PruneReport;
   nonRecoverable?: PruneReport;
+  /**
+   * The non-recoverably pruned copy of the served model (when configured): post-processing
+   * only, never carried into the next update. The caller disposes it.
+   */
+  compact?: MaskedModel;
   /** Validation error after training, before pruning. */
   prePruneError: number;
-  /** Validation error of the served model. */
+  /** Validation error of the served (recoverably pruned) model. */
   validationError: number;
 }
 
@@ -85,7 +90,7 @@ export function growthPhase<D extends { n: number }>(
     trainer.optimizer.learningRate = scheduledRate(base, span.offset + e, span.total, config);
     if (e % config.growthInterval === 0) {
       const gradients = trainer.growthGradients(data, phase);
-      const report = applyGrowth(trainer.model, gradients, config.growthPercentile, trainer.optimizer.learningRate);
+      const report = applyGrowth(trainer.model, gradients, config.growthPercentile, trainer.optimizer.learningRate, config.growthScope);
       trainer.optimizer.syncMasks(trainer.model.params);
       reports.push(report);
       trainer.progress({ phase, kind: 'grow', step: reports.length, changed: report.total });
@@ -123,21 +128,35 @@ function trainPhase<D extends { n: number }>(trainer: Trainer<D>, data: D, epoch
   trainer.optimizer.learningRate = base;
 }
 
-function prunePhases<D extends { n: number }>(model: MaskedModel, args: UpdateArgs<D>, cost: CostLedger): { prune: PruneReport; nonRecoverable?: PruneReport } {
+/**
+ * Recoverable pruning of `model` in place (section 4.3), then, when configured,
+ * non-recoverable pruning of a copy: the copy is post-processing only (served or
+ * exported by the caller), never the model the next update grows from.
+ */
+function prunePhases<D extends { n: number }>(model: MaskedModel, args: UpdateArgs<D>, cost: CostLedger): { prune: PruneReport; nonRecoverable?: PruneReport; compact?: MaskedModel } {
   const { config, data } = args;
+  const common = {
+    pruneFraction: config.pruneFraction, retrainEpochs: config.retrainEpochs, retries: config.pruneRetries, maxIterations: config.maxPruneIterations,
+  };
   const trainer = trainerFor(model, args, cost, config.pruneLearningRate);
+  let prune: PruneReport;
   try {
-    const common = {
-      pruneFraction: config.pruneFraction, recoveryEpochsMax: config.recoveryEpochsMax,
-      recoveryChunk: config.recoveryChunk, maxIterations: config.maxPruneIterations,
-    };
-    const prune = iterativePrune(trainer, data.allData, data.validation, { ...common, recoverable: true, tolerance: 0, phase: 'prune' });
-    const nonRecoverable = config.nonRecoverable
-      ? iterativePrune(trainer, data.allData, data.validation, { ...common, recoverable: false, tolerance: config.nonRecoverableTolerance, phase: 'prune-nonrecoverable' })
-      : undefined;
-    return { prune, nonRecoverable };
+    prune = iterativePrune(trainer, data.allData, data.validation, { ...common, recoverable: true, rule: config.pruneRule, phase: 'prune' });
   } finally {
     trainer.dispose();
+  }
+  if (!config.nonRecoverable) return { prune };
+  const compact = cloneModel(model);
+  const copyTrainer = trainerFor(compact, args, cost, config.pruneLearningRate);
+  try {
+    const rule = { ...config.pruneRule, tolerance: config.nonRecoverableTolerance };
+    const nonRecoverable = iterativePrune(copyTrainer, data.allData, data.validation, { ...common, recoverable: false, rule, phase: 'prune-nonrecoverable' });
+    return { prune, nonRecoverable, compact };
+  } catch (err) {
+    compact.dispose();
+    throw err;
+  } finally {
+    copyTrainer.dispose();
   }
 }
 
@@ -195,11 +214,10 @@ export function runUpdate<D extends { n: number }>(args: UpdateArgs<D>): UpdateR
   const evalTrainer = trainerFor(served, args, cost);
   const prePruneError = evalTrainer.errorRate(data.validation, 'eval');
   evalTrainer.dispose();
-  const { prune, nonRecoverable } = prunePhases(served, args, cost);
-  const validationError = (nonRecoverable ?? prune).finalError;
+  const { prune, nonRecoverable, compact } = prunePhases(served, args, cost);
   return {
-    strategy, state: { model: served, dense }, cost: cost.summary(data.allData.n), growth, prune, nonRecoverable,
-    prePruneError, validationError,
+    strategy, state: { model: served, dense }, cost: cost.summary(data.allData.n), growth, prune, nonRecoverable, compact,
+    prePruneError, validationError: prune.finalError,
   };
 }
 

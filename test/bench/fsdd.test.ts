@@ -13,7 +13,7 @@ const skip = existsSync(dir) ? false : `FSDD recordings not found at ${dir} (set
 const tiny = {
   trainTakes: 1, validationTakes: 1, testTakes: 1, speakers: ['ours' as const], firstSpeakers: 4,
   model: { filters: '2,2,2', hidden: 4, rnnLayers: 1 },
-  update: { newDataEpochs: 1, allDataEpochs: 1, trainEpochs: 1, growthInterval: 1, maxPruneIterations: 1, recoveryEpochsMax: 1, batchSize: 64 },
+  update: { newDataEpochs: 1, allDataEpochs: 1, trainEpochs: 1, growthInterval: 1, maxPruneIterations: 1, retrainEpochs: 1, batchSize: 64 },
 };
 
 test('the FSDD experiment runs both scenarios with a held-out speaker and writes results.json, results.md and plots', { skip }, async () => {

@@ -8,7 +8,7 @@ import type { ProgressSink } from '../../bench/progress.ts';
 
 const tiny = {
   limit: 900, validation: 300, testLimit: 300, rounds: 2, extras: false,
-  update: { newDataEpochs: 1, allDataEpochs: 1, trainEpochs: 2, maxPruneIterations: 2, recoveryEpochsMax: 1, augment: false },
+  update: { newDataEpochs: 1, allDataEpochs: 1, trainEpochs: 2, maxPruneIterations: 2, retrainEpochs: 1, augment: false },
 };
 const isPng = (path: string) => [...readFileSync(path).subarray(0, 4)].join(',') === '137,80,78,71';
 

@@ -26,7 +26,7 @@ function load(recordings: FsddRecording[]): SpeechDataset {
 
 const config: UpdateConfig = {
   ...paperUpdateConfig, newDataEpochs: 2, allDataEpochs: 2, trainEpochs: 2, growthInterval: 1, initialDensity: 0.5,
-  maxPruneIterations: 2, pruneFraction: 0.05, recoveryEpochsMax: 1, batchSize: 4, augment: false,
+  maxPruneIterations: 2, pruneFraction: 0.05, retrainEpochs: 1, batchSize: 4, augment: false,
   optimizer: { kind: 'adam', learningRate: 0.003 }, pruneLearningRate: 0.001,
 };
 

@@ -15,18 +15,32 @@ test('percentile interpolates linearly between closest ranks', () => {
   assert.equal(percentile([7], 30), 7);
 });
 
-test('growth activates exactly the dormant connections above the alpha-th percentile (hand-computed)', () => {
+test('growth over the dormant connections only: the alpha-th percentile of their |g| (hand-computed)', () => {
   // 8 entries, 3 live (mask 1), 5 dormant with |g| = 0.1, 0.5, 0.2, 0.9, 0.3.
   const mask = Float32Array.from([1, 0, 0, 1, 0, 0, 1, 0]);
   const grads = Float32Array.from([9, -0.1, 0.5, 9, -0.2, 0.9, 9, -0.3]);
   // Dormant |g| sorted: 0.1 0.2 0.3 0.5 0.9; 40th percentile: rank 1.6 -> 0.2 + 0.6*0.1 = 0.26.
-  const d = growMask(grads, mask, 40);
+  const d = growMask(grads, mask, 40, 'dormant');
   assert.ok(Math.abs(d.threshold - 0.26) < 1e-6);
   assert.deepEqual([...d.grown], [2, 5, 7]);
   assert.deepEqual([...d.mask], [1, 0, 1, 1, 0, 1, 1, 1]);
   // alpha = 50: threshold 0.3 (the median); strictly greater -> 0.5 and 0.9 only.
-  assert.deepEqual([...growMask(grads, mask, 50).grown], [2, 5]);
+  assert.deepEqual([...growMask(grads, mask, 50, 'dormant').grown], [2, 5]);
   // Live connections are never touched even with huge gradients, and a full mask grows nothing.
+  assert.equal(growMask(grads, new Float32Array(8).fill(1), 40, 'dormant').grown.length, 0);
+});
+
+test('growth as eq. (1) writes it: the alpha-th percentile over all of |W.grad| (hand-computed)', () => {
+  const mask = Float32Array.from([1, 0, 0, 1, 0, 0, 1, 0]);
+  const grads = Float32Array.from([9, -0.1, 0.5, 9, -0.2, 0.9, 9, -0.3]);
+  // All |g| sorted: 0.1 0.2 0.3 0.5 0.9 9 9 9; 40th percentile: rank 2.8 -> 0.3 + 0.8*0.2 = 0.46.
+  const d = growMask(grads, mask, 40);
+  assert.ok(Math.abs(d.threshold - 0.46) < 1e-6);
+  assert.deepEqual([...d.grown], [2, 5]);
+  // alpha = 50: rank 3.5 -> 0.5 + 0.5*0.4 = 0.7: only 0.9 exceeds it.
+  const half = growMask(grads, mask, 50);
+  assert.ok(Math.abs(half.threshold - 0.7) < 1e-6);
+  assert.deepEqual([...half.grown], [5]);
   assert.equal(growMask(grads, new Float32Array(8).fill(1), 40).grown.length, 0);
 });
 

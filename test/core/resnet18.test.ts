@@ -45,7 +45,7 @@ test('ResNet-18 at 32x32 runs one full growth and pruning update', async () => {
   await noLeaks(() => {
     const config = {
       ...paperUpdateConfig, newDataEpochs: 1, allDataEpochs: 1, trainEpochs: 1, growthInterval: 1, batchSize: 8,
-      augment: false, maxPruneIterations: 2, recoveryEpochsMax: 0.5, recoveryChunk: 0.5, initialDensity: 0.5,
+      augment: false, maxPruneIterations: 2, retrainEpochs: 0.5, initialDensity: 0.5,
     };
     const spec = { arch: 'resnet18', inputShape: [32, 32, 3], numClasses: 2 };
     const task = classificationTask();

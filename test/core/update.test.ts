@@ -10,7 +10,7 @@ import { noLeaks } from '../helpers/tensors.ts';
 
 const config: UpdateConfig = {
   ...paperUpdateConfig, newDataEpochs: 3, allDataEpochs: 2, trainEpochs: 6, growthInterval: 2,
-  augment: false, batchSize: 32, recoveryEpochsMax: 1, maxPruneIterations: 30, pruneFraction: 0.1,
+  augment: false, batchSize: 32, retrainEpochs: 1, maxPruneIterations: 30, pruneFraction: 0.1,
 };
 const spec = { arch: 'mlp', inputShape: [12], numClasses: 4, options: { hidden: '32,16' } };
 

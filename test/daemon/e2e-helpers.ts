@@ -83,7 +83,7 @@ export function testConfig(stateDir: string, extra: ConfigInput = {}): Config {
     stateDir,
     model: { image: { height: SIDE, width: SIDE, channels: 1, resize: 'fill' } },
     backend: { name: 'cpu' },
-    algorithm: { newDataEpochs: 4, allDataEpochs: 4, growthInterval: 2, batchSize: 16, augment: false, recoveryEpochsMax: 1, learningRate: 0.05 },
+    algorithm: { newDataEpochs: 4, allDataEpochs: 4, growthInterval: 2, batchSize: 16, augment: false, retrainEpochs: 1, learningRate: 0.05 },
     ingest: { awaitWriteFinishMs: 50, reconcileIntervalSec: 1 },
     triggers: { pendingCount: 40, initialCount: 40, minIntervalSec: 0, maxWaitSec: null },
     server: { port: 0 },
@@ -107,7 +107,7 @@ function merge(a: Record<string, unknown>, b: Record<string, unknown>): Record<s
 export const TINY_MODEL: DaemonOptions['model'] = { arch: 'mlp', options: { hidden: '32' } };
 
 /** Update settings that keep a test update to a few seconds. */
-export const FAST_UPDATE: DaemonOptions['update'] = { maxPruneIterations: 4, initialDensity: 0.5, recoveryChunk: 0.5 };
+export const FAST_UPDATE: DaemonOptions['update'] = { maxPruneIterations: 4, initialDensity: 0.5, retrainEpochs: 0.5 };
 
 /** Polls `fn` every `everyMs` until it returns a truthy value; throws after `timeoutMs`. */
 export async function waitFor<T>(what: string, fn: () => T | Promise<T>, timeoutMs = 30_000, everyMs = 25): Promise<NonNullable<T>> {

@@ -58,7 +58,7 @@ test('a ds2 daemon learns from dropped FSDD recordings and answers a posted WAV 
   const log = new MemoryLog();
   const d = await startDaemon(config, {
     model: { options: { filters: '2,2,2', hidden: 6, gateHidden: 6, rnnLayers: 1, kernelTime: 3, kernelFreq: 3 } },
-    update: { maxPruneIterations: 1, initialDensity: 0.5, recoveryChunk: 0.5, optimizer: { kind: 'adam', learningRate: 0.01 } },
+    update: { maxPruneIterations: 1, initialDensity: 0.5, retrainEpochs: 0.5, optimizer: { kind: 'adam', learningRate: 0.01 } },
     token: TOKEN, log, defaultMetrics: false,
   });
   try {

@@ -96,7 +96,7 @@ test('the trainer builds ds2 with the configured widths and layers, and trains i
       algorithm: { newDataEpochs: 1, allDataEpochs: 1, growthInterval: 1, batchSize: 8 },
     });
     const model = modelChoice(config);
-    const update = updateConfig(config, { maxPruneIterations: 1, initialDensity: 0.5, recoveryChunk: 0.5 });
+    const update = updateConfig(config, { maxPruneIterations: 1, initialDensity: 0.5, retrainEpochs: 0.5 });
     assert.deepEqual(update.optimizer, { kind: 'adam', learningRate: 0.005 });
     const job: TrainJob = { id: 'u-options', trigger: 'manual', stateDir, upToSeq: store.lastSeq(), champion: null, model, modality: 'audio', update, backend: { name: 'cpu', threads: null }, driftBins: 5 };
     const result = await noLeaks(() => trainCandidate(job));

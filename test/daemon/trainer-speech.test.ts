@@ -43,7 +43,7 @@ function job(stateDir: string, upToSeq: number, champion: number | null): TrainJ
   return {
     id: `u-speech-${upToSeq}`, trigger: 'manual', stateDir, upToSeq, champion,
     model: { arch: 'ds2', inputShape: [WIDTH], options: { filters: '2,2,2', hidden: 4, gateHidden: 4, rnnLayers: 1, kernelTime: 3, kernelFreq: 3 } }, modality: 'audio',
-    update: updateConfig(testConfig(stateDir, { algorithm: { newDataEpochs: 1, allDataEpochs: 1, growthInterval: 1, batchSize: 8 } }), { maxPruneIterations: 1, initialDensity: 0.5, recoveryChunk: 0.5, optimizer: { kind: 'adam', learningRate: 0.01 } }),
+    update: updateConfig(testConfig(stateDir, { algorithm: { newDataEpochs: 1, allDataEpochs: 1, growthInterval: 1, batchSize: 8 } }), { maxPruneIterations: 1, initialDensity: 0.5, retrainEpochs: 0.5, optimizer: { kind: 'adam', learningRate: 0.01 } }),
     backend: { name: 'cpu', threads: null }, driftBins: 5,
   };
 }

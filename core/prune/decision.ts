@@ -1,0 +1,103 @@
+/**
+ * The "no accuracy loss" decision of pruning and of the promotion gate: is a
+ * candidate model no worse than a reference model, judged on the same samples?
+ *
+ * Both models are measured per sample (errors of sample i: 0/1 for a class, word
+ * errors for speech). Only the differences d_i = candidate_i - reference_i carry
+ * information: on a sample both get right or both get wrong, d_i = 0. The test is a
+ * paired one (McNemar's for classification, Dietterich 1998): with S = sum d_i the
+ * excess errors of the candidate and V = sum d_i^2 (for 0/1 errors, the number of
+ * samples the two models disagree on), the candidate is accepted iff
+ *
+ *     S - tolerance * units  <=  z * sqrt(V)
+ *
+ * i.e. the measured loss is within `z` standard errors of the paired difference
+ * (above a stated `tolerance`, 0 for "no loss"). The margin shrinks with the
+ * validation set relative to its size: a loss of a fixed number of points is
+ * rejected more surely on more samples. One call is one decision; callers take a
+ * single measurement per candidate (never the best of several).
+ *
+ * False-reject and false-accept rates of the default `z` are measured on synthetic
+ * cases of known loss in test/core/decision.test.ts and `npm run bench:decision`
+ * (docs/pruning.md).
+ */
+
+/** The rule's settings. */
+export interface NoLossRule {
+  /** Margin in standard errors of the paired difference (default 0.5). */
+  z: number;
+  /** Loss accepted on top of the margin, as a fraction of the error units (0 = no loss). */
+  tolerance: number;
+}
+
+/** The default rule: within half a standard error of the paired difference, no tolerance. */
+export const DEFAULT_NO_LOSS_RULE: NoLossRule = { z: 0.5, tolerance: 0 };
+
+/** The evidence and verdict of one comparison. */
+export interface NoLossDecision {
+  accept: boolean;
+  /** Samples compared. */
+  samples: number;
+  /** Samples on which the candidate makes more errors than the reference (b of McNemar). */
+  worse: number;
+  /** Samples on which it makes fewer (c of McNemar). */
+  better: number;
+  /** Excess errors S = sum(candidate - reference). */
+  excess: number;
+  /** Largest excess accepted: tolerance * units + z * sqrt(V). */
+  margin: number;
+  /** Error rates of reference and candidate (errors / units). */
+  referenceError: number;
+  candidateError: number;
+}
+
+/**
+ * Compares per-sample errors of a candidate with a reference measured on the same
+ * samples in the same order. `units` is the denominator of the error rate (samples
+ * for classification, reference words for WER; default: the number of samples).
+ */
+export function noLossDecision(
+  reference: ArrayLike<number>, candidate: ArrayLike<number>, rule: NoLossRule = DEFAULT_NO_LOSS_RULE, units = reference.length,
+): NoLossDecision {
+  if (reference.length !== candidate.length) {
+    throw new RangeError(`noLossDecision: ${reference.length} reference and ${candidate.length} candidate samples; both must be measured on the same samples`);
+  }
+  let excess = 0;
+  let variance = 0;
+  let worse = 0;
+  let better = 0;
+  let refErrors = 0;
+  let candErrors = 0;
+  for (let i = 0; i < reference.length; i++) {
+    const d = candidate[i] - reference[i];
+    refErrors += reference[i];
+    candErrors += candidate[i];
+    if (d === 0) continue;
+    excess += d;
+    variance += d * d;
+    if (d > 0) worse++;
+    else better++;
+  }
+  const margin = rule.tolerance * units + rule.z * Math.sqrt(variance);
+  const per = (e: number): number => (units > 0 ? e / units : 0);
+  return {
+    accept: excess <= margin + 1e-9, samples: reference.length, worse, better, excess, margin,
+    referenceError: per(refErrors), candidateError: per(candErrors),
+  };
+}
+
+/**
+ * Whether `samples` validation samples can resolve a loss of `resolution` (error
+ * fraction) at a reference error rate `error`: the rule's margin on that many
+ * samples, at the disagreement two retrained models typically show (about the error
+ * rate itself, and at least one sample), must be at most the resolution.
+ * Returns the smallest adequate size too, for messages.
+ */
+export function validationAdequacy(samples: number, error: number, rule: NoLossRule, resolution: number): { adequate: boolean; minSamples: number } {
+  // Margin in error fraction: z * sqrt(d * n) / n = z * sqrt(d / n), with d the disagreement rate.
+  const d = Math.min(0.5, Math.max(error, 0.01));
+  const minSamples = Math.ceil((rule.z * rule.z * d) / (resolution * resolution));
+  const floor = 100;
+  const need = Math.max(floor, minSamples);
+  return { adequate: samples >= need, minSamples: need };
+}
