@@ -28,7 +28,7 @@ import { openStore, type SampleStore } from '../pipelines/store/index.ts';
 import type { Modality } from '../pipelines/types.ts';
 import { buildServer, type ServerDeps } from './server/index.ts';
 import { createMetrics, PrequentialWindow, swapObserver, type BonsaiMetrics } from './metrics/index.ts';
-import { openRegistry, type ModelRegistry } from './registry/index.ts';
+import { fallbackOrder, openRegistry, type ModelRegistry } from './registry/index.ts';
 import { ModelHolder } from './serving/index.ts';
 import { Lifecycle, handleSignals, type Plugin } from './lifecycle.ts';
 import { createLog, type Log } from './logging.ts';
@@ -134,6 +134,24 @@ export async function startDaemon(config: Config, options: DaemonOptions = {}): 
     }, 200);
   };
 
+  /**
+   * Loads the champion; when it cannot be served (failed checksums: `BONSAI_DAEMON_MODEL_CORRUPT`),
+   * the newest intact earlier champion instead, logged as an error and counted. CURRENT is left as it is.
+   */
+  const serveChampion = async (version: number): Promise<void> => {
+    const first = await holder.swapTo(version);
+    if (first.outcome !== 'failed') return;
+    const tried: number[] = [];
+    for (const fallback of await fallbackOrder(registry, version)) {
+      tried.push(fallback);
+      if ((await holder.swapTo(fallback)).outcome !== 'ok') continue;
+      log.error('serving.champion_fallback', { champion: version, version: fallback, error: first.error });
+      metrics.championFallbacks.inc({ use: 'serving' });
+      return;
+    }
+    log.error('serving.no_champion', { champion: version, tried, error: first.error });
+  };
+
   const plugins: Plugin[] = [];
   let lock: { release(): void } | null = null;
   plugins.push({
@@ -194,7 +212,7 @@ export async function startDaemon(config: Config, options: DaemonOptions = {}): 
       });
       prequential = new PrequentialScorer({ holder, store, window, log });
       const champion = await registry.current();
-      if (champion) await holder.swapTo(champion.version);
+      if (champion) await serveChampion(champion.version);
     },
     async stop() {
       await holder.close();

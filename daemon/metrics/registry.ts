@@ -19,6 +19,8 @@ export const LABEL_VALUES = {
   updatePhase: ['growth-new', 'growth-all', 'train', 'prune', 'prune-nonrecoverable', 'evaluate', 'total'],
   trainingPhase: ['growth-new', 'growth-all', 'train', 'prune', 'prune-nonrecoverable'],
   swapOutcome: ['ok', 'failed'],
+  /** What a damaged champion was replaced for: the served model, or an update's parent and gate. */
+  fallbackUse: ['serving', 'parent'],
 } as const;
 
 /** Buckets of `bonsai_predict_duration_seconds`: 0.5 ms to 5 s. */
@@ -75,6 +77,7 @@ export class BonsaiMetrics {
   readonly modelDensity: Gauge<'role' | 'layer'>;
   readonly modelInfo: Gauge<'version' | 'role'>;
   readonly modelSwaps: Counter<'outcome'>;
+  readonly championFallbacks: Counter<'use'>;
   readonly evalAccuracy: Gauge<'role' | 'dataset'>;
   readonly evalError: Gauge<'role' | 'dataset'>;
   readonly prequentialAccuracy: Gauge;
@@ -110,6 +113,12 @@ export class BonsaiMetrics {
     this.modelDensity = new Gauge({ name: 'bonsai_model_density_ratio', help: 'Fraction of a layer\'s connections that are live (mask ones / mask size).', labelNames: ['role', 'layer'], registers });
     this.modelInfo = new Gauge({ name: 'bonsai_model_info', help: 'Constant 1, labelled with the model version holding each role.', labelNames: ['version', 'role'], registers });
     this.modelSwaps = new Counter({ name: 'bonsai_model_swaps_total', help: 'Hot swaps of the served model, by outcome (failed = the old model kept serving).', labelNames: ['outcome'], registers });
+    this.championFallbacks = new Counter({
+      name: 'bonsai_champion_fallbacks_total',
+      help: 'Times the champion failed its checksums (or would not load) and an earlier intact champion was used instead, by use (serving, parent).',
+      labelNames: ['use'],
+      registers,
+    });
     this.evalAccuracy = new Gauge({ name: 'bonsai_eval_accuracy_ratio', help: 'Accuracy of a model on an evaluation set, 0..1.', labelNames: ['role', 'dataset'], registers });
     this.evalError = new Gauge({ name: 'bonsai_eval_error_ratio', help: 'Error rate (classification) or word error rate (speech) of a model on an evaluation set.', labelNames: ['role', 'dataset'], registers });
     this.prequentialAccuracy = new Gauge({
@@ -177,6 +186,7 @@ export class BonsaiMetrics {
     for (const phase of LABEL_VALUES.updatePhase) this.updateDuration.zero({ phase });
     for (const phase of LABEL_VALUES.trainingPhase) this.trainingSampleEpochs.inc({ phase }, 0);
     for (const outcome of LABEL_VALUES.swapOutcome) this.modelSwaps.inc({ outcome }, 0);
+    for (const use of LABEL_VALUES.fallbackUse) this.championFallbacks.inc({ use }, 0);
     this.predictRequests.inc({ code: '200' }, 0);
 
     if (args.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry });

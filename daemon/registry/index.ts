@@ -7,3 +7,5 @@ export { MANIFEST_FILE, MANIFEST_FORMAT, manifestSchema, manifestInputSchema } f
 export type { Manifest, ManifestInput } from './manifest.ts';
 export { HISTORY_FILE, HISTORY_EVENTS, championStack } from './history.ts';
 export type { HistoryEntry } from './history.ts';
+export { intactChampion, fallbackOrder, firstIntact, problemsOf } from './intact.ts';
+export type { IntactChoice, SkippedVersion } from './intact.ts';

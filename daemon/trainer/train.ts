@@ -25,7 +25,7 @@ import { classificationTask, type Task } from '../../core/train/task.ts';
 import { runUpdate } from '../../core/update/strategies.ts';
 import { openStore, type SampleStore } from '../../pipelines/store/index.ts';
 import { buildDriftReference, type DriftReference } from '../metrics/drift.ts';
-import { openRegistry, type ModelRegistry } from '../registry/index.ts';
+import { openRegistry, problemsOf, type ModelRegistry } from '../registry/index.ts';
 import { validationError } from '../gate.ts';
 import { SPEECH_ALPHABET, speechLabels, speechTaskFor, taskKindOf, timeStrideOf, type TaskKind } from '../speech.ts';
 import { readUpdateData } from './data.ts';
@@ -128,6 +128,8 @@ export async function trainCandidate(job: TrainJob, hooks: TrainHooks = {}): Pro
   let champion: MaskedModel | null = null;
   if (job.champion !== null) {
     const v = await registry.get(job.champion);
+    const check = await registry.verify(job.champion);
+    if (!check.ok) throw new BonsaiError('BONSAI_DAEMON_MODEL_CORRUPT', `parent version ${job.champion} failed checksum verification (${problemsOf(check).join(', ')}); an update never grows from it`, { version: job.champion, problems: problemsOf(check) });
     champion = (await loadModel(v.dir)).model;
   }
   const arch = champion?.spec.arch ?? job.model.arch;

@@ -16,7 +16,7 @@ import { EventEmitter } from 'node:events';
 import { BonsaiError } from '../../core/errors.ts';
 import type { SampleStore } from '../../pipelines/store/index.ts';
 import { LABEL_VALUES, type BonsaiMetrics } from '../metrics/registry.ts';
-import type { Manifest, ModelRegistry } from '../registry/index.ts';
+import { intactChampion, type Manifest, type ModelRegistry } from '../registry/index.ts';
 import type { ModelHolder } from '../serving/holder.ts';
 import type { PrequentialScorer } from '../prequential.ts';
 import type { Log } from '../logging.ts';
@@ -178,7 +178,7 @@ export class Updater {
     const pending = store.counts().pending;
     let champion: number | null;
     try {
-      champion = (await registry.current())?.version ?? null;
+      champion = await this.parentOf(request);
     } catch (err) {
       return this.finish(this.record(request, 'failed', null, null, startedAt, t0, { error: err }));
     }
@@ -269,6 +269,19 @@ export class Updater {
       metrics.setModelInfo('candidate', null);
       return this.finish(this.record(request, 'failed', result, champion, startedAt, t0, { error: err }));
     }
+  }
+
+  /**
+   * The version an update grows from and gates against: the champion when its checksums verify,
+   * else the newest intact earlier champion (logged as an error and counted), else none (a first model).
+   */
+  private async parentOf(request: UpdateRequest): Promise<number | null> {
+    const choice = await intactChampion(this.args.registry);
+    if (choice.champion !== null && choice.version !== choice.champion) {
+      this.args.log.error('update.champion_fallback', { id: request.id, champion: choice.champion, version: choice.version, skipped: choice.skipped });
+      this.args.metrics.championFallbacks.inc({ use: 'parent' });
+    }
+    return choice.version;
   }
 
   private onProgress(p: TrainProgress): void {
