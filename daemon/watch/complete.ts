@@ -12,8 +12,12 @@
  * 3. Polling mode (network and container volumes, whose server clock may be
  *    skewed against ours, so an mtime age means little): complete once two looks
  *    at least `stableMs` apart saw the same size and mtime.
+ *
+ * Only `lstat` is used: a symbolic link is looked at as a link, never through.
+ * Links, FIFOs, sockets and devices are "complete" at once (the ingest protocol
+ * quarantines them unopened).
  */
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, lstatSync } from 'node:fs';
 import { basename } from 'node:path';
 
 /** Suffix of the marker a producer creates after writing `<file>`. */
@@ -29,9 +33,22 @@ export function isSampleName(path: string): boolean {
   return !name.startsWith('.') && name !== 'manifest.jsonl' && !/\.(done|txt|tmp|part|partial|crdownload)$/i.test(name);
 }
 
+/**
+ * Whether `path` is an entry the ingest protocol quarantines as it is, whatever
+ * its name: a symbolic link (never followed), FIFO, socket or device.
+ */
+export function isSpecialEntry(path: string): boolean {
+  try {
+    const stats = lstatSync(path);
+    return !stats.isFile() && !stats.isDirectory();
+  } catch {
+    return false;
+  }
+}
+
 /** What `checkComplete` found. */
 export type Completeness =
-  | { state: 'complete'; why: 'done-marker' | 'settled' }
+  | { state: 'complete'; why: 'done-marker' | 'settled' | 'special' }
   | { state: 'writing'; retryInMs: number }
   | { state: 'gone' };
 
@@ -58,11 +75,13 @@ export interface CompleteOptions {
 export function checkComplete(path: string, options: CompleteOptions): Completeness & { look?: Look } {
   let stats;
   try {
-    stats = statSync(path);
+    stats = lstatSync(path);
   } catch {
     return { state: 'gone' };
   }
-  if (!stats.isFile()) return { state: 'gone' };
+  if (stats.isDirectory()) return { state: 'gone' };
+  // A link, FIFO, socket or device is never written to completion: hand it over at once, unopened.
+  if (!stats.isFile()) return { state: 'complete', why: 'special' };
   if (existsSync(path + DONE_SUFFIX)) return { state: 'complete', why: 'done-marker' };
   const now = options.now ?? Date.now();
   const look: Look = { size: stats.size, mtimeMs: stats.mtimeMs, at: now };

@@ -10,13 +10,18 @@
  * hand-over of it is in flight, and the ingest protocol recognises a file it
  * already committed. Polling mode (`usePolling`) serves network and container
  * volumes where OS events do not arrive.
+ *
+ * Symbolic links are never followed (chokidar's `followSymlinks: false`, scans
+ * by `lstat`): a link, FIFO, socket or device is handed over itself, at once,
+ * so that the ingest protocol quarantines it, and nothing behind a linked folder
+ * is ever seen. Names that are not UTF-8 go to `ingestBadName`.
  */
 import { mkdirSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
-import { inboxCandidates } from '../../pipelines/ingest/index.ts';
+import { scanInbox } from '../../pipelines/ingest/index.ts';
 import type { Log } from '../logging.ts';
-import { checkComplete, DONE_SUFFIX, isSampleName, type Look } from './complete.ts';
+import { checkComplete, DONE_SUFFIX, isSampleName, isSpecialEntry, type Look } from './complete.ts';
 
 /** What the daemon does with a complete file; `retry` asks for another look later (the file changed while read). */
 export type IngestCallback = (path: string) => Promise<{ retry: boolean }>;
@@ -25,8 +30,10 @@ export type IngestCallback = (path: string) => Promise<{ retry: boolean }>;
 export interface InboxWatcherArgs {
   /** The watched folder. */
   inbox: string;
-  /** Called with each complete sample file (absolute path). */
+  /** Called with each complete sample file (absolute path), and with each link, FIFO, socket or device (to be quarantined). */
   ingest: IngestCallback;
+  /** Called with the raw path of each entry whose name is not valid UTF-8 (found by scans; once at a time per path). */
+  ingestBadName?: (path: Buffer) => Promise<void>;
   /** Poll instead of OS events (config `ingest.polling`). */
   polling: boolean;
   /** Polling interval in ms (config `ingest.pollIntervalMs`). */
@@ -79,6 +86,8 @@ export class InboxWatcher {
       interval: this.args.pollIntervalMs,
       binaryInterval: this.args.pollIntervalMs,
       ignorePermissionErrors: true,
+      // Links are reported as links and never followed: what lies behind one is never watched or handed over.
+      followSymlinks: false,
       // Hidden entries are temp files of atomic writers (and .staging dirs); never descend into them.
       ignored: (path: string) => path !== this.inbox && basename(path).startsWith('.'),
     });
@@ -131,15 +140,16 @@ export class InboxWatcher {
   /** Looks at every sample file under `dir`; returns how many were found. */
   private scan(dir: string): number {
     if (this.stopped) return 0;
-    let files: string[];
+    let found;
     try {
-      files = inboxCandidates(dir);
+      found = scanInbox(dir);
     } catch (err) {
       this.args.log.warn('watch.scan_failed', { dir, error: err });
       return 0;
     }
-    for (const f of files) this.consider(f);
-    return files.length;
+    for (const f of found.candidates) this.consider(f);
+    for (const raw of found.badNames) this.handOverBadName(raw);
+    return found.candidates.length + found.badNames.length;
   }
 
   /** A snapshot of the counters. */
@@ -161,7 +171,7 @@ export class InboxWatcher {
       if (isSampleName(file)) this.consider(file, true);
       return;
     }
-    if (isSampleName(path)) this.consider(path, true);
+    if (isSampleName(path) || isSpecialEntry(path)) this.consider(path, true);
   }
 
   /** Looks at one file: hands it over if complete, else looks again when it may be. */
@@ -194,6 +204,20 @@ export class InboxWatcher {
     }
     this.waiting.delete(path);
     this.handOver(path);
+  }
+
+  /** Hands over an entry whose name is not UTF-8 (unless one hand-over of it is in flight). */
+  private handOverBadName(raw: Buffer): void {
+    const ingest = this.args.ingestBadName;
+    const key = `raw:${raw.toString('hex')}`;
+    if (ingest === undefined || this.stopped || this.inFlight.has(key)) return;
+    this.counts.handed += 1;
+    const run = ingest(raw).catch((err: unknown) => {
+      this.args.log.error('ingest.failed', { pathHex: raw.toString('hex'), error: err });
+    }).then(() => {
+      this.inFlight.delete(key);
+    });
+    this.inFlight.set(key, run);
   }
 
   private handOver(path: string): void {

@@ -1,7 +1,8 @@
 /** The inbox watcher: when a file is complete, which names are samples, events, reconcile scans, one hand-over per path. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFileSync, mkdirSync, mkdtempSync, renameSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inboxCandidates } from '../../pipelines/ingest/index.ts';
@@ -184,6 +185,47 @@ test('polling mode sees new files without OS events', async () => {
     await w.start();
     writeAged(join(inbox, 'cat', 'p.png'), 0);
     await waitFor('the polled file', () => handed.includes('cat/p.png'), 5000, 10);
+  } finally {
+    await w.stop();
+    done();
+  }
+});
+
+test('links of every kind, FIFOs and names that are not UTF-8 are handed over themselves, before and after start; nothing behind a link is', async () => {
+  const { root, inbox, done } = tempInbox();
+  const outside = join(root, 'outside');
+  writeAged(join(outside, 'dir', 'a.png'), 10_000);
+  writeAged(join(outside, 'file.png'), 10_000);
+  writeAged(join(outside, 'later', 'b.png'), 10_000);
+  mkdirSync(join(inbox, 'cat'));
+  symlinkSync(join(outside, 'file.png'), join(inbox, 'cat', 'link.png'));
+  symlinkSync(join(outside, 'dir'), join(inbox, 'linked'));
+  symlinkSync(join(root, 'nowhere.png'), join(inbox, 'cat', 'dangling.png'));
+  execFileSync('mkfifo', [join(inbox, 'cat', 'pipe.png')]);
+  const raw = Buffer.concat([Buffer.from(join(inbox, 'cat') + '/'), Buffer.from([0xff, 0x2e, 0x70, 0x6e, 0x67])]);
+  writeFileSync(raw, 'x');
+  const handed: string[] = [];
+  const badNames: Buffer[] = [];
+  const w = watcher(inbox, handed, {
+    ingestBadName: async (p) => {
+      badNames.push(p);
+      rmSync(p);
+    },
+  });
+  try {
+    await w.start();
+    assert.deepEqual([...handed].sort(), ['cat/dangling.png', 'cat/link.png', 'cat/pipe.png', 'linked']);
+    assert.equal(badNames.length, 1);
+    assert.ok(badNames[0].equals(raw));
+    // Links made after the start: to a folder, to a file; never waited on, never entered.
+    symlinkSync(join(outside, 'later'), join(inbox, 'later'));
+    symlinkSync(join(outside, 'file.png'), join(inbox, 'cat', 'late.png'));
+    await waitFor('the new links', () => handed.includes('later') && handed.includes('cat/late.png'), 5000, 5);
+    await new Promise((r) => setTimeout(r, 400));
+    await w.reconcile();
+    await w.idle();
+    assert.deepEqual([...handed].sort(), ['cat/dangling.png', 'cat/late.png', 'cat/link.png', 'cat/pipe.png', 'later', 'linked']);
+    assert.ok(existsSync(join(outside, 'dir', 'a.png')) && existsSync(join(outside, 'later', 'b.png')) && existsSync(join(outside, 'file.png')));
   } finally {
     await w.stop();
     done();
