@@ -119,7 +119,7 @@ export async function startDaemon(config: Config, options: DaemonOptions = {}): 
   const counts = (): TriggerCounts => {
     const c = store.counts();
     const oldest = store.db.prepare<[], number>('SELECT arrived_at FROM samples WHERE trained_version IS NULL ORDER BY seq LIMIT 1').pluck().get();
-    return { pending: c.pending, total: c.total, oldestPendingAt: oldest ?? null };
+    return { pending: c.pending, total: c.total, oldestPendingAt: oldest ?? null, validation: c.bySplit.validation };
   };
   let gaugeTimer: NodeJS.Timeout | null = null;
   const refreshGauges = (): void => {
@@ -181,6 +181,8 @@ export async function startDaemon(config: Config, options: DaemonOptions = {}): 
     name: 'registry',
     async start() {
       registry = await openRegistry(join(stateDir, 'models'));
+      const lost = registry.recovery;
+      if (lost !== null) log.error(lost.version !== null ? 'registry.champion_restored' : 'registry.champion_lost', { ...lost });
       // A candidate whose gate never ran (the daemon stopped in between) is closed with the reason.
       for (const v of await registry.list()) {
         if (v.manifest.state === 'candidate') {
@@ -258,7 +260,7 @@ export async function startDaemon(config: Config, options: DaemonOptions = {}): 
         scheduler.notify();
       });
       scheduler = new UpdateScheduler({
-        policy: config.triggers,
+        policy: { ...config.triggers, minValidationSamples: config.gate.minValidationSamples },
         counts,
         hasChampion: () => holder.version !== null,
         run: (request) => updater.run(request),

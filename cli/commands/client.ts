@@ -2,16 +2,26 @@
  * The HTTP client commands: `bonsai predict FILE`, `bonsai status`,
  * `bonsai models list|promote V|rollback`, `bonsai update`. They talk to a running
  * daemon (`--server`, default `$BONSAI_SERVER` or http://127.0.0.1:8080); mutating ones
- * send the bearer token from `--token-file` or `$BONSAI_TOKEN`.
+ * send the bearer token from `--token-file` or `$BONSAI_TOKEN`. `bonsai models promote V
+ * --offline` works on the state directory instead, while no daemon runs (./offline.ts).
  */
 import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import type { Command } from 'commander';
 import { BonsaiError } from '../../core/errors.ts';
+import { loadConfig } from '../../config/index.ts';
+import { promoteOffline } from './offline.ts';
 
 interface ClientOptions {
   server?: string;
   tokenFile?: string;
+}
+
+/** Options of `bonsai models promote`. */
+interface PromoteOptions extends ClientOptions {
+  offline?: boolean;
+  stateDir?: string;
+  config?: string;
 }
 
 const CONTENT_TYPES: Record<string, string> = {
@@ -76,9 +86,17 @@ export function registerClient(program: Command): void {
   withServer(program.command('update').description('start an update on a running daemon now')).action(async (opts: ClientOptions) => print(await call(opts, 'POST', '/v1/updates', Buffer.from('{}'), 'application/json', true)));
   const models = program.command('models').description('list, promote or roll back model versions of a running daemon');
   withServer(models.command('list').description('list the versions and the champion')).action(async (opts: ClientOptions) => print(await call(opts, 'GET', '/v1/models')));
-  withServer(models.command('promote').description('promote a version (needs the token)').argument('<version>'))
-    .action(async (version: string, opts: ClientOptions) => {
+  withServer(models.command('promote').description('promote a version (needs the token; with --offline, on the state directory while no daemon runs)').argument('<version>'))
+    .option('--offline', 'promote on the state directory itself, without a running daemon (takes the state lock)')
+    .option('--state-dir <dir>', 'with --offline: the state directory (default: the config\'s stateDir)')
+    .option('--config <file>', 'with --offline: config file giving the state directory (default: $BONSAI_CONFIG)')
+    .action(async (version: string, opts: PromoteOptions) => {
       if (!/^[1-9][0-9]*$/.test(version)) throw new BonsaiError('BONSAI_CLI_BAD_ARGUMENT', `a version is a positive integer, got "${version}"`, { version });
+      if (opts.offline) {
+        const stateDir = opts.stateDir ?? loadConfig({ flags: { config: opts.config }, env: process.env }).stateDir;
+        print(await promoteOffline(stateDir, Number(version)));
+        return;
+      }
       print(await call(opts, 'POST', `/v1/models/${version}/promote`, Buffer.from('{}'), 'application/json', true));
     });
   withServer(models.command('rollback').description('go back to the previous champion (needs the token)'))

@@ -1,6 +1,6 @@
 /** Public API of the model registry (`<stateDir>/models/`). */
 export { openRegistry, ModelRegistry, CURRENT_FILE } from './registry.ts';
-export type { RegistryOptions, ModelVersion, VerifyReport } from './registry.ts';
+export type { ChampionRestore, RegistryOptions, ModelVersion, VerifyReport } from './registry.ts';
 export { VERSION_STATES, TRANSITIONS, assertTransition, canTransition } from './states.ts';
 export type { VersionState } from './states.ts';
 export { MANIFEST_FILE, MANIFEST_FORMAT, manifestSchema, manifestInputSchema } from './manifest.ts';

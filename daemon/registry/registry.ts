@@ -31,6 +31,7 @@ import { HISTORY_FILE, championStack, readHistory, repairHistoryTail, type Histo
 import { withWriteLock } from './lock.ts';
 import { MANIFEST_FILE, MANIFEST_FORMAT, manifestInputSchema, readManifest, type Manifest, type ManifestInput } from './manifest.ts';
 import { assertTransition, canTransition, type VersionState } from './states.ts';
+import { fallbackOrder, firstIntact, type SkippedVersion } from './intact.ts';
 
 /** Name of the champion pointer file. */
 export const CURRENT_FILE = 'CURRENT';
@@ -67,6 +68,18 @@ export interface VerifyReport {
   readonly unexpected: readonly string[];
 }
 
+/** A champion that `recover()` found lost (CURRENT missing, or naming a version without a valid manifest) and what it did. */
+export interface ChampionRestore {
+  /** The champion lost: the version CURRENT named, else the last champion of the history. */
+  readonly lost: number | null;
+  /** `current-missing`: CURRENT is gone; `manifest-missing`: CURRENT names a version without a valid manifest. */
+  readonly cause: 'current-missing' | 'manifest-missing';
+  /** The newest intact earlier champion, now named by CURRENT; null when none is left. */
+  readonly version: number | null;
+  /** Earlier champions passed over because they failed their checksums. */
+  readonly skipped: readonly SkippedVersion[];
+}
+
 const VERSION_NAME = /^[1-9][0-9]*$/;
 const STAGING = '.staging-';
 const TRASH = '.trash-';
@@ -82,6 +95,8 @@ export class ModelRegistry {
   readonly readOnly: boolean;
   readonly #now: () => Date;
   readonly #lockTimeoutMs: number;
+  /** What the last `recover()` did about a lost champion; null when nothing was lost. */
+  recovery: ChampionRestore | null = null;
 
   constructor(dir: string, options: RegistryOptions = {}) {
     this.dir = resolve(dir);
@@ -220,7 +235,7 @@ export class ModelRegistry {
       if (found) return found;
       // A concurrent promotion and retention may have moved CURRENT on; look again.
       if ((await this.#readCurrent()) === version || attempt >= 2) {
-        throw new BonsaiError('BONSAI_REGISTRY_CURRENT_MISSING', `${CURRENT_FILE} names version ${version}, which has no valid manifest in ${this.dir}; promote a listed version`,
+        throw new BonsaiError('BONSAI_REGISTRY_CURRENT_MISSING', `${CURRENT_FILE} names version ${version}, which has no valid manifest in ${this.dir}, and no earlier champion is intact; promote a listed version without a daemon: bonsai models promote --offline <version> --state-dir <dir>`,
           { dir: this.dir, version });
       }
     }
@@ -313,6 +328,7 @@ export class ModelRegistry {
    */
   async recover(): Promise<void> {
     this.#writable('recover');
+    this.recovery = null;
     await mkdir(this.dir, { recursive: true });
     await withWriteLock(this.dir, this.#lockTimeoutMs, async () => {
       const now = Date.now();
@@ -343,13 +359,16 @@ export class ModelRegistry {
     } catch {
       return; // an unreadable CURRENT is reported by current(); never guess over it
     }
-    const versions = await this.list();
+    let versions = await this.list();
     const promoted = versions.filter((v) => v.manifest.state === 'promoted');
-    if (champion === null) {
-      if (promoted.length !== 1) return;
+    const stack = championStack(await this.history());
+    if (champion === null && promoted.length === 1) {
       // CURRENT was lost: the one promoted manifest says who the champion is.
       champion = promoted[0].version;
       await this.#writeCurrent(champion);
+    } else if (champion === null ? promoted.length === 0 && stack.length > 0 : !versions.some((v) => v.version === champion)) {
+      champion = await this.#restoreChampion(champion === null ? stack[stack.length - 1] : champion, champion === null ? 'current-missing' : 'manifest-missing');
+      versions = await this.list();
     }
     const target = versions.find((v) => v.version === champion);
     if (!target) return;
@@ -358,8 +377,24 @@ export class ModelRegistry {
     for (const v of promoted) {
       if (v.version !== champion) await this.#writeManifest(v, 'retired', `repaired: ${CURRENT_FILE} names version ${champion}`);
     }
-    const stack = championStack(await this.history());
-    if (stack[stack.length - 1] !== champion) await this.#appendHistory({ event: 'repair', version: champion, reason: `${CURRENT_FILE} names version ${champion}` });
+    const after = championStack(await this.history());
+    if (after[after.length - 1] !== champion) await this.#appendHistory({ event: 'repair', version: champion, reason: `${CURRENT_FILE} names version ${champion}` });
+  }
+
+  /**
+   * The champion `lost` is gone (see `ChampionRestore`): names the newest intact
+   * earlier champion in CURRENT and the history, records what happened in
+   * `recovery`, and returns the new champion (null when none is intact).
+   */
+  async #restoreChampion(lost: number, cause: ChampionRestore['cause']): Promise<number | null> {
+    const listed = (await this.list()).some((v) => v.version === lost);
+    const { version, skipped } = await firstIntact(this, [...(listed ? [lost] : []), ...(await fallbackOrder(this, lost))]);
+    this.recovery = { lost, cause, version, skipped };
+    if (version === null) return null;
+    await this.#writeCurrent(version);
+    const why = cause === 'current-missing' ? `${CURRENT_FILE} was missing` : `version ${lost} has no valid ${MANIFEST_FILE}`;
+    await this.#appendHistory({ event: 'repair', version, reason: `champion ${lost} lost (${why}); restored version ${version}, the newest intact earlier champion` });
+    return version;
   }
 
   async #rollbackTarget(champion: number): Promise<ModelVersion | null> {
