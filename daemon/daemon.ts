@@ -14,7 +14,7 @@
  * or nothing, and CURRENT names the champion.
  */
 import type { EventEmitter } from 'node:events';
-import { join, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import * as tf from '../core/tf.ts';
 import { backendInfo } from '../core/backend.ts';
 import { BonsaiError } from '../core/errors.ts';
@@ -32,6 +32,7 @@ import { fallbackOrder, openRegistry, type ModelRegistry } from './registry/inde
 import { ModelHolder } from './serving/index.ts';
 import { Lifecycle, handleSignals, type Plugin } from './lifecycle.ts';
 import { createLog, type Log } from './logging.ts';
+import { StuckEntries } from './stuck.ts';
 import { registryLoader } from './loader.ts';
 import { PrequentialScorer } from './prequential.ts';
 import { Updater, reportModel, type TrainerHandle, type TrainerOptions, type UpdaterEvents, type ModelChoice } from './trainer/index.ts';
@@ -103,6 +104,7 @@ export async function startDaemon(config: Config, options: DaemonOptions = {}): 
   const token = options.token ?? readToken(config);
   const metrics = createMetrics({ version: options.version ?? packageVersion(), tfjsVersion: tf.version_core, tfMemory: () => tf.memory(), defaultMetrics: options.defaultMetrics });
   const window = new PrequentialWindow(config.metrics.prequentialWindow);
+  const stuck = new StuckEntries(log, metrics.ingestStuck);
   metrics.sources.prequentialAccuracy = () => window.accuracy();
 
   // Filled in by the plugins' start, in order.
@@ -170,6 +172,8 @@ export async function startDaemon(config: Config, options: DaemonOptions = {}): 
       if (repaired > 0) {
         log.info('store.recovered', { archived: report.archived.length, rejectsCompleted: report.rejectsCompleted.length, reasonsWritten: report.reasonsWritten.length, orphanReasonsRemoved: report.orphanReasonsRemoved.length, tempFilesRemoved: report.tempFilesRemoved.length });
       }
+      // What recovery could not finish stays as it is; the daemon starts anyway.
+      for (const s of report.stuck) stuck.report(s.source, s.code, s.message);
       refreshGauges();
     },
     async stop() {
@@ -282,6 +286,7 @@ export async function startDaemon(config: Config, options: DaemonOptions = {}): 
       const ctx: IngestContext = {
         stateDir,
         store,
+        modality,
         maxFileBytes: limits.maxFileBytes,
         process: processorByContent({
           image: (bytes) => processImage(bytes, imageSpec(config, modality === 'image' ? model.inputShape : undefined), limits),
@@ -305,9 +310,23 @@ export async function startDaemon(config: Config, options: DaemonOptions = {}): 
         stableMs: config.ingest.awaitWriteFinishMs,
         log,
         ingest: async (path) => {
-          const outcome = await ingestor.ingest(path);
+          let outcome: IngestOutcome;
+          try {
+            outcome = await ingestor.ingest(path);
+          } catch (err) {
+            if (stuck.failure(relative(layout.inbox, path), err)) return { retry: false };
+            throw err;
+          }
           onIngested(outcome);
           return { retry: outcome.outcome === 'skipped' && outcome.code === 'BONSAI_INGEST_FILE_CHANGED' };
+        },
+        // A name that is not UTF-8: quarantined by its raw path.
+        ingestBadName: async (raw) => {
+          try {
+            onIngested(await ingestor.ingest(raw));
+          } catch (err) {
+            if (!stuck.failure(relative(layout.inbox, new TextDecoder().decode(raw)), err)) throw err;
+          }
         },
       });
       await watcher.start();
@@ -318,6 +337,7 @@ export async function startDaemon(config: Config, options: DaemonOptions = {}): 
   });
 
   const onIngested = (o: IngestOutcome): void => {
+    stuck.outcome(o);
     if (o.outcome === 'skipped') {
       log.debug('ingest.skipped', { source: o.source, code: o.code, message: o.message });
       return;

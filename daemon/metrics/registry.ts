@@ -67,6 +67,7 @@ export class BonsaiMetrics {
 
   readonly buildInfo: Gauge<'version' | 'node_version' | 'tfjs_version' | 'backend'>;
   readonly ingestFiles: Counter<'modality' | 'outcome'>;
+  readonly ingestStuck: Counter;
   readonly pendingSamples: Gauge;
   readonly storeSamples: Gauge<'split'>;
   readonly updates: Counter<'trigger' | 'outcome'>;
@@ -103,6 +104,7 @@ export class BonsaiMetrics {
       registers,
     });
     this.ingestFiles = new Counter({ name: 'bonsai_ingest_files_total', help: 'Files taken from the inbox, by modality and outcome.', labelNames: ['modality', 'outcome'], registers });
+    this.ingestStuck = new Counter({ name: 'bonsai_ingest_stuck_files_total', help: 'Inbox entries that could be neither ingested nor moved out of the inbox, each counted once (log event ingest.stuck).', registers });
     this.pendingSamples = new Gauge({ name: 'bonsai_pending_samples', help: 'Stored samples not yet used for training (the update threshold counts these).', registers });
     this.storeSamples = new Gauge({ name: 'bonsai_store_samples', help: 'Samples in the sample store, by split.', labelNames: ['split'], registers });
     this.updates = new Counter({ name: 'bonsai_updates_total', help: 'Model updates (training runs), by trigger and outcome.', labelNames: ['trigger', 'outcome'], registers });

@@ -13,6 +13,6 @@ export { sampleId } from './prepare.ts';
 export { processorByContent, sniffModality } from './sniff.ts';
 export type { Processors } from './sniff.ts';
 export { stateLayout, listFiles, inboxCandidates, scanInbox, REASON_SUFFIX } from './files.ts';
-export type { StateLayout } from './files.ts';
+export type { InboxScan, StateLayout } from './files.ts';
 export { ProcessingPool } from './pool.ts';
 export type { ProcessingPoolOptions } from './pool.ts';
