@@ -118,6 +118,16 @@ test('symbolic links to files, folders, the state directory and nowhere are quar
     assert.equal(env.store.counts().total, 0);
     assert.deepEqual(readdirSync(env.inbox), ['cat']);
     assert.deepEqual(readdirSync(join(env.inbox, 'cat')), []);
+
+    // A quarantined link whose reason file was lost gets a new one at start-up, without being read through.
+    rmSync(join(q, 'link.png.reason.json'));
+    rmSync(join(q, 'dangling.png.reason.json'));
+    const report = recover(env.dir, env.store, { now: () => NOW });
+    assert.deepEqual(report.reasonsWritten.map((p) => p.slice(q.length + 1)).sort(), ['dangling.png', 'link.png']);
+    for (const name of ['dangling.png', 'link.png']) {
+      assert.equal(reasonOf(env, name).code, 'BONSAI_INGEST_REASON_LOST');
+      assert.equal(reasonOf(env, name).id, null);
+    }
   } finally {
     env.done();
   }
