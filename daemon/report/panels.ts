@@ -244,13 +244,14 @@ export const ROWS: readonly RowDef[] = [
       {
         id: 13,
         title: 'Quarantine rate',
-        description: 'Files quarantined per second by modality, and the share of incoming files quarantined.',
+        description: 'Files quarantined per second by modality, the share of incoming files quarantined, and inbox entries stuck in the last hour (neither ingested nor movable; see the ingest.stuck log lines).',
         kind: 'timeseries',
         unit: 'short',
         width: 6,
         targets: [
           t(`sum by (modality) (rate(${m('bonsai_ingest_files_total', 'outcome="rejected"')}[$__rate_interval]))`, '{{modality}} per second', 'A'),
           t(`sum(rate(${m('bonsai_ingest_files_total', 'outcome="rejected"')}[$__rate_interval])) / sum(rate(${m('bonsai_ingest_files_total')}[$__rate_interval]))`, 'share quarantined', 'B'),
+          t(`sum(increase(${m('bonsai_ingest_stuck_files_total')}[1h]))`, 'stuck in the last hour', 'C'),
         ],
       },
       {
