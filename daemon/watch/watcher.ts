@@ -16,8 +16,8 @@
  * so that the ingest protocol quarantines it, and nothing behind a linked folder
  * is ever seen. Names that are not UTF-8 go to `ingestBadName`.
  */
-import { mkdirSync } from 'node:fs';
-import { basename, resolve } from 'node:path';
+import { mkdirSync, realpathSync } from 'node:fs';
+import { basename, join, relative, resolve } from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
 import { scanInbox } from '../../pipelines/ingest/index.ts';
 import type { Log } from '../logging.ts';
@@ -79,7 +79,10 @@ export class InboxWatcher {
   async start(): Promise<void> {
     mkdirSync(this.inbox, { recursive: true });
     this.stopped = false;
-    const watcher = watch(this.inbox, {
+    // chokidar watches the real folder (the inbox may be a link to it); events are mapped back to inbox paths.
+    const real = realpathSync(this.inbox);
+    const inInbox = (p: string): string => (real === this.inbox ? p : join(this.inbox, relative(real, p)));
+    const watcher = watch(real, {
       ignoreInitial: true,
       persistent: true,
       usePolling: this.args.polling,
@@ -89,14 +92,14 @@ export class InboxWatcher {
       // Links are reported as links and never followed: what lies behind one is never watched or handed over.
       followSymlinks: false,
       // Hidden entries are temp files of atomic writers (and .staging dirs); never descend into them.
-      ignored: (path: string) => path !== this.inbox && basename(path).startsWith('.'),
+      ignored: (path: string) => path !== real && basename(path).startsWith('.'),
     });
     this.watcher = watcher;
-    watcher.on('add', (p) => this.onEvent(p));
-    watcher.on('change', (p) => this.onEvent(p));
+    watcher.on('add', (p) => this.onEvent(inInbox(p)));
+    watcher.on('change', (p) => this.onEvent(inInbox(p)));
     // A folder that appears (a label folder moved in whole) is scanned at once: its files may predate its watch.
     watcher.on('addDir', (p) => {
-      if (p !== this.inbox) this.scan(p);
+      if (p !== real && !isSpecialEntry(inInbox(p))) this.scan(inInbox(p));
     });
     watcher.on('error', (err) => this.args.log.warn('watch.error', { error: err }));
     await new Promise<void>((ready) => watcher.once('ready', () => ready()));

@@ -6,7 +6,7 @@
  * descend into a linked folder.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, renameSync, writeSync, type BigIntStats } from 'node:fs';
+import { closeSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, renameSync, statSync, writeSync, type BigIntStats } from 'node:fs';
 import { basename, dirname, extname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { BonsaiError } from '../../core/errors.ts';
 
@@ -256,26 +256,36 @@ export function isFolder(path: string): boolean {
   }
 }
 
+/** Whether `path` is a folder, or a link to one (followed for this one path only). */
+function isFolderOrLinkToOne(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Walks `dir` (recursively) without following links: folders are entered only
  * when they are real folders, entries whose names are not UTF-8 go to
  * `onBadName` whole (never entered), every other non-folder to `onEntry`.
  */
-function walk(dir: string, skipHidden: boolean, onEntry: (path: string, regular: boolean) => void, onBadName: (raw: Buffer) => void): void {
-  if (!isFolder(dir)) return;
+function walk(dir: string, skipHidden: boolean, onEntry: (path: string, regular: boolean) => void, onBadName: (raw: Buffer) => void, top = true): void {
+  // The folder given may itself be a link (an inbox the operator placed elsewhere); nothing below it is followed.
+  if (top ? !isFolderOrLinkToOne(dir) : !isFolder(dir)) return;
   for (const entry of readdirSync(dir, { withFileTypes: true, encoding: 'buffer' })) {
     if (skipHidden && entry.name[0] === 0x2e) continue;
     const name = decodeName(entry.name);
     if (name === null) onBadName(Buffer.concat([Buffer.from(dir + sep), entry.name]));
-    else if (entry.isDirectory()) walk(join(dir, name), skipHidden, onEntry, onBadName);
+    else if (entry.isDirectory()) walk(join(dir, name), skipHidden, onEntry, onBadName, false);
     else onEntry(join(dir, name), entry.isFile());
   }
 }
 
 /**
- * Walks the inbox `dir` without following links, skipping hidden entries
- * (temp files of atomic writers). Returns sorted results; an absent `dir`, or
- * one that is a link, yields nothing.
+ * Walks the inbox `dir` without following links below it, skipping hidden
+ * entries (temp files of atomic writers). Returns sorted results; an absent
+ * `dir` yields nothing.
  */
 export function scanInbox(dir: string): InboxScan {
   const out: InboxScan = { candidates: [], badNames: [] };

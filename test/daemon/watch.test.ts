@@ -231,3 +231,24 @@ test('links of every kind, FIFOs and names that are not UTF-8 are handed over th
     done();
   }
 });
+
+test('an inbox that is itself a link (placed elsewhere by the operator) is watched and scanned; links below it are not followed', async () => {
+  const { root, done } = tempInbox();
+  const real = join(root, 'real-inbox');
+  const inbox = join(root, 'linked-inbox');
+  mkdirSync(real);
+  symlinkSync(real, inbox);
+  writeAged(join(real, 'cat', 'before.png'), 10_000);
+  const handed: string[] = [];
+  const w = watcher(inbox, handed);
+  try {
+    await w.start();
+    assert.deepEqual(handed, ['cat/before.png']);
+    writeAged(join(root, 'x.png'), 10_000);
+    renameSync(join(root, 'x.png'), join(inbox, 'cat', 'after.png'));
+    await waitFor('the event for the new file', () => handed.includes('cat/after.png'), 3000, 5);
+  } finally {
+    await w.stop();
+    done();
+  }
+});
