@@ -187,8 +187,16 @@ const triggersSchema = z.strictObject({
 }).prefault({});
 
 const gateSchema = z.strictObject({
-  /** Promote a candidate iff its validation accuracy >= the champion's minus this (absolute, 0..1). */
+  /**
+   * Loss accepted on top of the decision's margin (absolute error, 0..1): a candidate is
+   * promoted unless it is worse than the champion by more than this plus `margin`
+   * standard errors of the paired difference on the same validation samples.
+   */
   tolerance: fraction().default(0),
+  /** Margin in standard errors of the paired difference (docs/pruning.md). */
+  margin: z.number().min(0).max(3).default(0.5),
+  /** Validation samples the store must hold before the first model is trained (0 = none). */
+  minValidationSamples: nonNegInt().default(100),
 }).prefault({});
 
 const registrySchema = z.strictObject({

@@ -255,6 +255,7 @@ export async function startDaemon(config: Config, options: DaemonOptions = {}): 
         store, registry, holder, metrics, prequential, log,
         job: { stateDir, model, modality, update, backend: { name: config.backend.name, threads: config.backend.threads }, driftBins: config.metrics.driftBins },
         tolerance: config.gate.tolerance,
+        margin: config.gate.margin,
         keep: config.registry.keep,
         startTrainer: options.startTrainer,
         nice: options.trainerNice,

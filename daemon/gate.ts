@@ -1,8 +1,9 @@
 /**
- * The promotion gate: a candidate is promoted only if its validation error is
- * no worse than the champion's on the same samples, plus a tolerance (config
- * `gate.tolerance`, default 0); otherwise it is kept as `rejected`, with the
- * reason. The validation split includes the new data's validation samples, so
+ * The promotion gate: a candidate is promoted only if it is not measurably worse
+ * than the champion on the same validation samples: the paired decision of
+ * core/prune/decision.ts (the one pruning uses), with a margin of `gate.margin`
+ * standard errors of the paired difference and a stated `gate.tolerance` (default
+ * 0); otherwise it is kept as `rejected`, with the reason and the counts. The validation split includes the new data's validation samples, so
  * a champion that has not seen a new class is measured on it too.
  *
  * `validationError` runs in the trainer child (off the serving path); the
@@ -11,6 +12,7 @@
 import type { Dataset } from '../core/data/dataset.ts';
 import type { MaskedModel } from '../core/models/model.ts';
 import { classificationTask } from '../core/train/task.ts';
+import { judge, type PairedEvidence } from '../core/prune/decision.ts';
 
 /** Error rate (fraction of wrong argmax classes) of `model` on `data`; 0 for empty data. */
 export function validationError(model: MaskedModel, data: Dataset, batchSize = 256): number {
@@ -28,6 +30,10 @@ export interface GateInput {
   tolerance: number;
   /** Validation samples both were measured on. */
   samples: number;
+  /** Per-sample comparison of candidate and champion (absent: the error rates alone are compared). */
+  evidence?: PairedEvidence | null;
+  /** Margin in standard errors of the paired difference (config `gate.margin`). */
+  margin?: number;
 }
 
 /** The gate's verdict. */
@@ -45,6 +51,7 @@ export function decide(input: GateInput): GateDecision {
   if (input.championVersion === null || input.championError === null) {
     return { promote: true, reason: `first model: validation error ${pct(input.candidateError)} ${on}` };
   }
+  if (input.evidence) return decidePaired(input, input.evidence);
   const limit = input.championError + input.tolerance;
   // Errors are ratios of counts: compare with a hair of slack for float rounding.
   const promote = input.candidateError <= limit + 1e-12;
@@ -54,5 +61,16 @@ export function decide(input: GateInput): GateDecision {
     reason: promote
       ? `validation error ${pct(input.candidateError)} <= champion ${input.championVersion}'s ${pct(input.championError)}${tol} ${on}`
       : `validation error ${pct(input.candidateError)} > champion ${input.championVersion}'s ${pct(input.championError)}${tol} ${on}`,
+  };
+}
+
+/** The paired decision: promote unless the candidate's excess errors exceed tolerance * units + margin * sqrt(V). */
+function decidePaired(input: GateInput, evidence: PairedEvidence): GateDecision {
+  const d = judge(evidence, { z: input.margin ?? 0, tolerance: input.tolerance });
+  const tol = input.tolerance > 0 ? ` + tolerance ${pct(input.tolerance)}` : '';
+  const counts = `worse on ${d.worse}, better on ${d.better} of ${d.samples} validation samples: excess ${d.excess} ${d.accept ? '<=' : '>'} margin ${d.margin.toFixed(1)} (${input.margin ?? 0} SE${tol})`;
+  return {
+    promote: d.accept,
+    reason: `validation error ${pct(input.candidateError)} vs champion ${input.championVersion}'s ${pct(input.championError ?? 0)}, ${counts}`,
   };
 }

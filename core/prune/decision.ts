@@ -51,39 +51,59 @@ export interface NoLossDecision {
   candidateError: number;
 }
 
+/** What a paired comparison measured, before any rule is applied (sent between processes). */
+export interface PairedEvidence {
+  samples: number;
+  /** Denominator of the error rates (samples, or reference words). */
+  units: number;
+  worse: number;
+  better: number;
+  /** S = sum(candidate - reference). */
+  excess: number;
+  /** V = sum((candidate - reference)^2). */
+  variance: number;
+  referenceErrors: number;
+  candidateErrors: number;
+}
+
 /**
- * Compares per-sample errors of a candidate with a reference measured on the same
- * samples in the same order. `units` is the denominator of the error rate (samples
- * for classification, reference words for WER; default: the number of samples).
+ * Measures per-sample errors of a candidate against a reference on the same samples
+ * in the same order. `units` is the denominator of the error rate (samples for
+ * classification, reference words for WER; default: the number of samples).
  */
-export function noLossDecision(
-  reference: ArrayLike<number>, candidate: ArrayLike<number>, rule: NoLossRule = DEFAULT_NO_LOSS_RULE, units = reference.length,
-): NoLossDecision {
+export function pairedEvidence(reference: ArrayLike<number>, candidate: ArrayLike<number>, units = reference.length): PairedEvidence {
   if (reference.length !== candidate.length) {
     throw new RangeError(`noLossDecision: ${reference.length} reference and ${candidate.length} candidate samples; both must be measured on the same samples`);
   }
-  let excess = 0;
-  let variance = 0;
-  let worse = 0;
-  let better = 0;
-  let refErrors = 0;
-  let candErrors = 0;
+  const e: PairedEvidence = { samples: reference.length, units, worse: 0, better: 0, excess: 0, variance: 0, referenceErrors: 0, candidateErrors: 0 };
   for (let i = 0; i < reference.length; i++) {
     const d = candidate[i] - reference[i];
-    refErrors += reference[i];
-    candErrors += candidate[i];
+    e.referenceErrors += reference[i];
+    e.candidateErrors += candidate[i];
     if (d === 0) continue;
-    excess += d;
-    variance += d * d;
-    if (d > 0) worse++;
-    else better++;
+    e.excess += d;
+    e.variance += d * d;
+    if (d > 0) e.worse++;
+    else e.better++;
   }
-  const margin = rule.tolerance * units + rule.z * Math.sqrt(variance);
-  const per = (e: number): number => (units > 0 ? e / units : 0);
+  return e;
+}
+
+/** Applies the rule to measured evidence: accept iff S - tolerance * units <= z * sqrt(V). */
+export function judge(e: PairedEvidence, rule: NoLossRule = DEFAULT_NO_LOSS_RULE): NoLossDecision {
+  const margin = rule.tolerance * e.units + rule.z * Math.sqrt(e.variance);
+  const per = (x: number): number => (e.units > 0 ? x / e.units : 0);
   return {
-    accept: excess <= margin + 1e-9, samples: reference.length, worse, better, excess, margin,
-    referenceError: per(refErrors), candidateError: per(candErrors),
+    accept: e.excess <= margin + 1e-9, samples: e.samples, worse: e.worse, better: e.better, excess: e.excess, margin,
+    referenceError: per(e.referenceErrors), candidateError: per(e.candidateErrors),
   };
+}
+
+/** `judge(pairedEvidence(reference, candidate, units), rule)`: one decision on the same samples. */
+export function noLossDecision(
+  reference: ArrayLike<number>, candidate: ArrayLike<number>, rule: NoLossRule = DEFAULT_NO_LOSS_RULE, units = reference.length,
+): NoLossDecision {
+  return judge(pairedEvidence(reference, candidate, units), rule);
 }
 
 /**

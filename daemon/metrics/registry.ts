@@ -18,6 +18,7 @@ export const LABEL_VALUES = {
   /** The phase names of core/update, plus evaluation and the whole update. */
   updatePhase: ['growth-new', 'growth-all', 'train', 'prune', 'prune-nonrecoverable', 'evaluate', 'total'],
   trainingPhase: ['growth-new', 'growth-all', 'train', 'prune', 'prune-nonrecoverable'],
+  evalPhase: ['eval', 'prune', 'prune-nonrecoverable'],
   swapOutcome: ['ok', 'failed'],
   /** What a damaged champion was replaced for: the served model, or an update's parent and gate. */
   fallbackUse: ['serving', 'parent'],
@@ -74,6 +75,10 @@ export class BonsaiMetrics {
   readonly updateDuration: Histogram<'phase'>;
   readonly trainingSampleEpochs: Counter<'phase'>;
   readonly trainingFlops: Counter;
+  readonly trainingEvalSamples: Counter<'phase'>;
+  readonly trainingEvalFlops: Counter;
+  readonly validationSamples: Gauge;
+  readonly validationAdequate: Gauge;
   readonly modelParameters: Gauge<'role' | 'kind'>;
   readonly modelDensity: Gauge<'role' | 'layer'>;
   readonly modelInfo: Gauge<'version' | 'role'>;
@@ -111,6 +116,10 @@ export class BonsaiMetrics {
     this.updateDuration = new Histogram({ name: 'bonsai_update_duration_seconds', help: 'Wall time of the phases of an update, in seconds.', labelNames: ['phase'], buckets: UPDATE_BUCKETS, registers });
     this.trainingSampleEpochs = new Counter({ name: 'bonsai_training_sample_epochs_total', help: 'Samples seen by training (growth-gradient passes included), by phase.', labelNames: ['phase'], registers });
     this.trainingFlops = new Counter({ name: 'bonsai_training_flops_total', help: 'Floating-point operations spent on training (estimated from live connections).', registers });
+    this.trainingEvalSamples = new Counter({ name: 'bonsai_training_eval_samples_total', help: 'Samples through forward-only validation passes of updates (pruning decisions, measurements), by phase.', labelNames: ['phase'], registers });
+    this.trainingEvalFlops = new Counter({ name: 'bonsai_training_eval_flops_total', help: 'Floating-point operations of the validation passes of updates (estimated from live connections).', registers });
+    this.validationSamples = new Gauge({ name: 'bonsai_validation_samples', help: 'Validation samples the last update measured, pruned and gated on.', registers });
+    this.validationAdequate = new Gauge({ name: 'bonsai_validation_adequate', help: '1 when the last update\'s validation set could resolve the loss its decisions judge, 0 when it pruned conservatively.', registers });
     this.modelParameters = new Gauge({ name: 'bonsai_model_parameters', help: 'Parameters of a model: live connections incl. biases (kind=live) or the dense count (kind=dense).', labelNames: ['role', 'kind'], registers });
     this.modelDensity = new Gauge({ name: 'bonsai_model_density_ratio', help: 'Fraction of a layer\'s connections that are live (mask ones / mask size).', labelNames: ['role', 'layer'], registers });
     this.modelInfo = new Gauge({ name: 'bonsai_model_info', help: 'Constant 1, labelled with the model version holding each role.', labelNames: ['version', 'role'], registers });
@@ -187,6 +196,7 @@ export class BonsaiMetrics {
     }
     for (const phase of LABEL_VALUES.updatePhase) this.updateDuration.zero({ phase });
     for (const phase of LABEL_VALUES.trainingPhase) this.trainingSampleEpochs.inc({ phase }, 0);
+    for (const phase of LABEL_VALUES.evalPhase) this.trainingEvalSamples.inc({ phase }, 0);
     for (const outcome of LABEL_VALUES.swapOutcome) this.modelSwaps.inc({ outcome }, 0);
     for (const use of LABEL_VALUES.fallbackUse) this.championFallbacks.inc({ use }, 0);
     this.predictRequests.inc({ code: '200' }, 0);

@@ -180,7 +180,10 @@ export const ROWS: readonly RowDef[] = [
         unit: 'short',
         width: 4,
         history: 'champion-changes',
-        targets: [t(`sum by (outcome) (increase(${m('bonsai_model_swaps_total')}[$__rate_interval]))`, '{{outcome}}')],
+        targets: [
+          t(`sum by (outcome) (increase(${m('bonsai_model_swaps_total')}[$__rate_interval]))`, '{{outcome}}'),
+          t(`sum by (use) (increase(${m('bonsai_champion_fallbacks_total')}[$__rate_interval]))`, 'champion fallback ({{use}})', 'B'),
+        ],
       },
     ],
   },
@@ -200,12 +203,15 @@ export const ROWS: readonly RowDef[] = [
       {
         id: 9,
         title: 'Training cost (sample-epochs)',
-        description: 'Samples seen by training per phase, growth-gradient passes included; divided by the size of all data it is the paper\'s epochs-equivalent.',
+        description: 'Samples seen by training per phase, growth-gradient passes included; divided by the size of all data it is the paper\'s epochs-equivalent. Validation passes (forward only, a third of a training pass each) are shown beside them.',
         kind: 'bars-over-time',
         unit: 'short',
         width: 6,
         history: 'sample-epochs',
-        targets: [t(`sum by (phase) (increase(${m('bonsai_training_sample_epochs_total')}[$__rate_interval]))`, '{{phase}}')],
+        targets: [
+          t(`sum by (phase) (increase(${m('bonsai_training_sample_epochs_total')}[$__rate_interval]))`, '{{phase}}'),
+          t(`sum by (phase) (increase(${m('bonsai_training_eval_samples_total')}[$__rate_interval]))`, 'validation {{phase}}', 'B'),
+        ],
       },
       {
         id: 10,
@@ -215,7 +221,12 @@ export const ROWS: readonly RowDef[] = [
         unit: 'short',
         width: 6,
         history: 'flops',
-        targets: [t(`sum(increase(${m('bonsai_training_flops_total')}[$__rate_interval]))`, 'FLOPs')],
+        targets: [
+          t(`sum(increase(${m('bonsai_training_flops_total')}[$__rate_interval]))`, 'FLOPs'),
+          t(`sum(increase(${m('bonsai_training_eval_flops_total')}[$__rate_interval]))`, 'validation FLOPs', 'B'),
+          t(`max(${m('bonsai_validation_samples')})`, 'validation samples', 'C'),
+          t(`min(${m('bonsai_validation_adequate')})`, 'validation adequate (1/0)', 'D'),
+        ],
       },
       {
         id: 11,

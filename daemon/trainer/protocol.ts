@@ -3,6 +3,7 @@
  * JSON). The parent sends one `run` with a `TrainJob`; the child answers with
  * `progress` messages, then exactly one `done` or `error`, and exits.
  */
+import type { PairedEvidence } from '../../core/prune/decision.ts';
 import type { CostSummary } from '../../core/train/cost.ts';
 import type { UpdateConfig } from '../../core/update/config.ts';
 import type { Modality } from '../../pipelines/types.ts';
@@ -75,6 +76,10 @@ export interface TrainResult {
   /** Validation error of the candidate and of the champion on the same samples (null: no champion). */
   candidateError: number;
   championError: number | null;
+  /** Per-sample comparison of candidate and champion on the validation samples (null: no champion). */
+  gateEvidence: PairedEvidence | null;
+  /** Whether the validation set can resolve the loss pruning and the gate judge (core/prune/decision.ts). */
+  validationAdequacy: { samples: number; adequate: boolean; minSamples: number };
   /** Test-split error of both (null when the test split is empty or there is no champion). */
   candidateTestError: number | null;
   championTestError: number | null;

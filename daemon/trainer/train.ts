@@ -21,7 +21,9 @@ import type { Dataset } from '../../core/data/dataset.ts';
 import type { MaskedModel, ModelSpec } from '../../core/models/model.ts';
 import { loadModel, saveModel } from '../../core/serialize/index.ts';
 import type { SpeechDataset } from '../../core/train/speechTask.ts';
-import { classificationTask, type Task } from '../../core/train/task.ts';
+import { classErrors, classificationTask, type SampleErrors, type Task } from '../../core/train/task.ts';
+import { pairedEvidence, validationAdequacy } from '../../core/prune/decision.ts';
+import type { UpdateConfig } from '../../core/update/config.ts';
 import { runUpdate } from '../../core/update/strategies.ts';
 import { openStore, type SampleStore } from '../../pipelines/store/index.ts';
 import { buildDriftReference, type DriftReference } from '../metrics/drift.ts';
@@ -31,6 +33,24 @@ import { SPEECH_ALPHABET, speechLabels, speechTaskFor, taskKindOf, timeStrideOf,
 import { readUpdateData } from './data.ts';
 import { readSpeechUpdateData } from './speechData.ts';
 import type { TrainJob, TrainProgress, TrainResult } from './protocol.ts';
+
+/**
+ * Loss (error fraction) the validation set must resolve: with fewer samples than the
+ * decision needs for it (core/prune/decision.ts `validationAdequacy`), pruning runs
+ * conservatively and the daemon says so (log `update.validation_small`, metric
+ * `bonsai_validation_adequate`).
+ */
+export const VALIDATION_RESOLUTION = 0.01;
+/** Error rate assumed before any model has been measured (the first update). */
+const UNKNOWN_ERROR = 0.1;
+
+/**
+ * Pruning on a validation set too small for its decision: no margin (a candidate must
+ * be no worse on these very samples), half the fraction, and no retries.
+ */
+function conservative(update: UpdateConfig): UpdateConfig {
+  return { ...update, pruneRule: { ...update.pruneRule, z: 0 }, pruneFraction: update.pruneFraction / 2, pruneRetries: 0 };
+}
 
 /** Callbacks of `trainCandidate`. */
 export interface TrainHooks {
@@ -61,6 +81,8 @@ interface UpdateTask<D extends { n: number }> {
   numClasses: number;
   /** Error rate of a model on `data`: classification error, or WER. */
   errorRate(model: MaskedModel, data: D): number;
+  /** Per-sample errors of a model on `data` (the paired decision's input). */
+  sampleErrors(model: MaskedModel, data: D): SampleErrors;
   /** Spec of the first model (no champion). */
   firstSpec: ModelSpec;
   /** Reference of the drift scores; none for speech (normalised MFCCs have the same summaries everywhere). */
@@ -83,6 +105,7 @@ function classificationUpdate(store: SampleStore, job: TrainJob): UpdateTask<Dat
     task: classificationTask({ augment: augmentFor(job) }),
     numClasses,
     errorRate: (model, d) => validationError(model, d),
+    sampleErrors: (model, d) => classErrors(model, d, 256),
     firstSpec: { arch: job.model.arch, inputShape: [...job.model.inputShape], numClasses, options: job.model.options },
     driftReference: () => buildDriftReference({ batch: data.allData.x, n: data.allData.n, sampleSize: size }, data.allData.y, numClasses, job.driftBins),
     extra: {},
@@ -112,6 +135,7 @@ function speechUpdate(store: SampleStore, job: TrainJob, arch: string, champion:
     kind: 'speech', ...data, task, numClasses,
     labels: speechLabels(),
     errorRate: (model, d) => task.errorRate(model, d, 64),
+    sampleErrors: (model, d) => task.sampleErrors(model, d, 64),
     firstSpec: { arch, inputShape: [meanFrames(data.allData), width], numClasses, options: job.model.options },
     driftReference: () => undefined,
     extra: { task: 'speech', vocabulary: data.vocabulary },
@@ -159,8 +183,10 @@ async function trainWith<D extends { n: number }>(job: TrainJob, data: UpdateTas
   const t1 = performance.now();
   let championError: number | null;
   let championTestError: number | null;
+  let championErrors: SampleErrors | null;
   try {
-    championError = champion ? data.errorRate(champion, validation) : null;
+    championErrors = champion ? data.sampleErrors(champion, validation) : null;
+    championError = championErrors?.rate ?? null;
     championTestError = champion && data.test.n > 0 ? data.errorRate(champion, data.test) : null;
   } catch (err) {
     champion?.dispose();
@@ -172,7 +198,9 @@ async function trainWith<D extends { n: number }>(job: TrainJob, data: UpdateTas
     ? { ...champion.spec, numClasses: Math.max(champion.spec.numClasses, numClasses) }
     : data.firstSpec;
   // Each update shuffles differently; the sequence stays reproducible from the config's seed.
-  const config = { ...job.update, seed: job.update.seed + (job.champion ?? 0), newDataEpochs: data.newData.n > 0 ? job.update.newDataEpochs : 0 };
+  const adequacy = { samples: validation.n, ...validationAdequacy(validation.n, championError ?? UNKNOWN_ERROR, job.update.pruneRule, VALIDATION_RESOLUTION) };
+  const config = adequacy.adequate ? { ...job.update } : conservative(job.update);
+  Object.assign(config, { seed: job.update.seed + (job.champion ?? 0), newDataEpochs: data.newData.n > 0 ? job.update.newDataEpochs : 0 });
   let model: MaskedModel;
   let result;
   let lastPhase = '';
@@ -201,7 +229,9 @@ async function trainWith<D extends { n: number }>(job: TrainJob, data: UpdateTas
     for (const [phase, cost] of Object.entries(result.cost.phases)) timings[phase] = (timings[phase] ?? 0) + cost.wallSeconds;
     progress({ phase: 'evaluate', kind: 'phase' });
     const t2 = performance.now();
-    const candidateError = data.errorRate(model, validation);
+    const candidateErrors = data.sampleErrors(model, validation);
+    const candidateError = candidateErrors.rate;
+    const gateEvidence = championErrors ? pairedEvidence(championErrors.errors, candidateErrors.errors, championErrors.units) : null;
     const candidateTestError = data.test.n > 0 ? data.errorRate(model, data.test) : null;
     timings.evaluate += seconds(t2);
 
@@ -219,12 +249,19 @@ async function trainWith<D extends { n: number }>(job: TrainJob, data: UpdateTas
       validationSamples: validation.n, newSamples: sizes.newData, allSamples: sizes.allData, density, liveParams, denseParams,
     };
     if (championError !== null) metrics.championValidationError = championError;
+    if (result.compact && result.nonRecoverable) {
+      metrics.nonRecoverableLiveParams = result.compact.liveParams();
+      metrics.nonRecoverableValidationError = result.nonRecoverable.finalError;
+    }
     if (candidateTestError !== null) metrics.testError = candidateTestError;
     if (championTestError !== null) metrics.championTestError = championTestError;
     const publishTimings = { ...timings, publish: 0 };
     const version = await registry.publish(
       async (dir) => {
-        await saveModel(model, dir, { parent: job.champion, samplesSeen: data.allData.n, labels: data.labels, strategy: 'ours', updateId: job.id, ...data.extra });
+        const lineage = { parent: job.champion, samplesSeen: data.allData.n, labels: data.labels, strategy: 'ours' as const, updateId: job.id, ...data.extra };
+        await saveModel(model, dir, lineage);
+        // Non-recoverable pruning's copy is an export beside the version, never served nor grown from.
+        if (result.compact) await saveModel(result.compact, join(dir, 'nonrecoverable'), lineage);
       },
       {
         parent: job.champion,
@@ -244,10 +281,11 @@ async function trainWith<D extends { n: number }>(job: TrainJob, data: UpdateTas
     );
     timings.publish = seconds(t3);
     return {
-      version, parent: job.champion, candidateError, championError, candidateTestError, championTestError, sizes, labels: data.labels,
+      version, parent: job.champion, candidateError, championError, gateEvidence, validationAdequacy: adequacy, candidateTestError, championTestError, sizes, labels: data.labels,
       liveParams, denseParams, density, layers, cost: result.cost, timings, backend: tf.getBackend(),
     };
   } finally {
     model.dispose();
+    result.compact?.dispose();
   }
 }

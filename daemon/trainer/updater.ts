@@ -86,6 +86,8 @@ export interface UpdaterArgs {
   job: Omit<TrainJob, 'id' | 'trigger' | 'upToSeq' | 'champion'>;
   /** Gate tolerance (config `gate.tolerance`). */
   tolerance: number;
+  /** Gate margin in standard errors of the paired difference (config `gate.margin`). */
+  margin: number;
   /** Versions kept by retention besides the champion and its rollback target (config `registry.keep`). */
   keep: number;
   /** Starts the trainer (tests inject a fake or an in-process one); default the child process. */
@@ -206,6 +208,7 @@ export class Updater {
       if (this.state) this.state.pid = null;
     }
     this.relayCost(result);
+    this.reportValidation(request.id, result);
     log.info('update.trained', {
       id: request.id, version: result.version, parent: result.parent, candidateError: result.candidateError, championError: result.championError,
       liveParams: result.liveParams, denseParams: result.denseParams, density: round(result.density), sampleEpochs: result.cost.sampleEpochs,
@@ -219,6 +222,7 @@ export class Updater {
       const decision = decide({
         candidateVersion: result.version, candidateError: result.candidateError, championVersion: result.parent, championError: result.championError,
         tolerance: this.args.tolerance, samples: result.sizes.validation > 0 ? result.sizes.validation : result.sizes.allData,
+        evidence: result.gateEvidence, margin: this.args.margin,
       });
       let outcome: UpdateOutcome;
       let verdict = decision.reason;
@@ -292,6 +296,19 @@ export class Updater {
     this.events.emit('progress', { ...this.state }, p);
   }
 
+  /** The validation set's size and adequacy into the metrics, and a warning when it was too small. */
+  private reportValidation(id: string, result: TrainResult): void {
+    const v = result.validationAdequacy;
+    this.args.metrics.validationSamples.set(v.samples);
+    this.args.metrics.validationAdequate.set(v.adequate ? 1 : 0);
+    if (!v.adequate) {
+      this.args.log.warn('update.validation_small', {
+        id, samples: v.samples, minSamples: v.minSamples,
+        reason: `${v.samples} validation samples cannot resolve a loss of a point (${v.minSamples} needed): pruned conservatively (no margin, half the fraction, no retries)`,
+      });
+    }
+  }
+
   /** Training cost and phase durations into the metrics; core's `eval` passes count as `evaluate`. */
   private relayCost(result: TrainResult): void {
     const { metrics } = this.args;
@@ -300,6 +317,11 @@ export class Updater {
       if (training.includes(phase)) metrics.trainingSampleEpochs.inc({ phase }, cost.sampleEpochs);
     }
     metrics.trainingFlops.inc(result.cost.flops);
+    const evalPhases: readonly string[] = LABEL_VALUES.evalPhase;
+    for (const [phase, cost] of Object.entries(result.cost.phases)) {
+      if (evalPhases.includes(phase)) metrics.trainingEvalSamples.inc({ phase }, cost.evalSamples);
+    }
+    metrics.trainingEvalFlops.inc(result.cost.evalFlops);
     const seconds = new Map<string, number>();
     for (const [phase, s] of Object.entries(result.timings)) {
       const name = phase === 'eval' ? 'evaluate' : phase;

@@ -24,6 +24,11 @@ export interface TriggerPolicy {
   readonly minIntervalSec: number;
   /** Start once the oldest pending sample has waited this many seconds; null = off. */
   readonly maxWaitSec: number | null;
+  /**
+   * Validation samples the store must hold before the first model is trained (config
+   * `gate.minValidationSamples`): no model is measured, pruned or gated on a handful.
+   */
+  readonly minValidationSamples?: number;
 }
 
 /** The store's counts that the policy reads. */
@@ -34,6 +39,8 @@ export interface TriggerCounts {
   total: number;
   /** Arrival time (ms since the epoch) of the oldest pending sample, null when none. */
   oldestPendingAt: number | null;
+  /** Samples of the validation split (unknown when absent). */
+  validation?: number;
 }
 
 /** The threshold's verdict. */
@@ -49,7 +56,9 @@ export interface ThresholdVerdict {
 export function thresholdDue(counts: TriggerCounts, policy: TriggerPolicy, hasChampion: boolean): ThresholdVerdict {
   if (!hasChampion) {
     const need = policy.initialCount;
-    return { due: counts.pending > 0 && counts.total >= need, need, detail: `${counts.total} of ${need} samples for the first model` };
+    const ready = firstModelValidation(counts, policy);
+    const detail = `${counts.total} of ${need} samples for the first model${ready.ok ? '' : `, ${ready.detail}`}`;
+    return { due: counts.pending > 0 && counts.total >= need && ready.ok, need, detail };
   }
   if (policy.pendingCount !== null) {
     const need = policy.pendingCount;
@@ -79,4 +88,12 @@ export function checkCron(expression: string): void {
   if (!validCron(expression)) {
     throw new BonsaiError('BONSAI_DAEMON_BAD_CRON', `triggers.cron ${JSON.stringify(expression)} is not a valid node-cron expression (e.g. "0 3 * * *" for 03:00 daily)`, { cron: expression });
   }
+}
+
+/** Whether the store holds the validation samples the first model needs (any trigger but a manual one waits for them). */
+export function firstModelValidation(counts: TriggerCounts, policy: TriggerPolicy): { ok: boolean; detail: string } {
+  const need = policy.minValidationSamples ?? 0;
+  const have = counts.validation;
+  if (have === undefined || have >= need) return { ok: true, detail: '' };
+  return { ok: false, detail: `${have} of ${need} validation samples (gate.minValidationSamples)` };
 }

@@ -14,7 +14,7 @@
  */
 import { schedule, type ScheduledTask } from 'node-cron';
 import type { Log } from '../logging.ts';
-import { checkCron, maxWaitDeadline, nextAllowedStart, thresholdDue, type TriggerCounts, type TriggerKind, type TriggerPolicy } from './policy.ts';
+import { checkCron, firstModelValidation, maxWaitDeadline, nextAllowedStart, thresholdDue, type TriggerCounts, type TriggerKind, type TriggerPolicy } from './policy.ts';
 
 /** One update the scheduler starts. */
 export interface UpdateRequest {
@@ -79,6 +79,8 @@ export class UpdateScheduler {
   private maxWaitTimer: NodeJS.Timeout | null = null;
   private maxWaitAt: number | null = null;
   private stopped = true;
+  /** The validation count last logged as too small for the first model. */
+  private loggedValidation: number | null = null;
   private scheduledCheck = false;
   private seq = 0;
   private startedCount = 0;
@@ -176,6 +178,7 @@ export class UpdateScheduler {
       this.args.log.debug('trigger.skipped', { trigger, reason: 'no pending samples' });
       return;
     }
+    if (!this.waitsForValidation(counts, trigger)) return;
     if (this.running) {
       this.queued ??= this.newRequest(trigger, reason);
       return;
@@ -202,7 +205,11 @@ export class UpdateScheduler {
         ? { trigger: 'max_wait', reason: `oldest pending sample waited ${Math.round((now - (counts.oldestPendingAt ?? now)) / 1000)} s >= ${this.args.policy.maxWaitSec} s` }
         : null;
     this.armMaxWait(due === null ? deadline : null);
-    if (due === null) return;
+    if (due === null) {
+      if (!this.args.hasChampion() && counts.total >= this.args.policy.initialCount) this.waitsForValidation(counts, 'threshold');
+      return;
+    }
+    if (!this.waitsForValidation(counts, due.trigger)) return;
     if (this.running) {
       this.queued ??= this.newRequest(due.trigger, due.reason);
       return;
@@ -213,6 +220,21 @@ export class UpdateScheduler {
       return;
     }
     this.begin(this.newRequest(due.trigger, due.reason));
+  }
+
+  /**
+   * True when an update may start as far as validation goes; before the first model,
+   * false (logged once per count) while the store holds too few validation samples.
+   */
+  private waitsForValidation(counts: TriggerCounts, trigger: TriggerKind): boolean {
+    if (this.args.hasChampion()) return true;
+    const ready = firstModelValidation(counts, this.args.policy);
+    if (ready.ok) return true;
+    if (this.loggedValidation !== counts.validation) {
+      this.loggedValidation = counts.validation ?? null;
+      this.args.log.warn('trigger.waiting_for_validation', { trigger, reason: ready.detail });
+    }
+    return false;
   }
 
   private begin(request: UpdateRequest): void {

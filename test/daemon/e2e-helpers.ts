@@ -86,6 +86,8 @@ export function testConfig(stateDir: string, extra: ConfigInput = {}): Config {
     algorithm: { newDataEpochs: 4, allDataEpochs: 4, growthInterval: 2, batchSize: 16, augment: false, retrainEpochs: 1, learningRate: 0.05 },
     ingest: { awaitWriteFinishMs: 50, reconcileIntervalSec: 1 },
     triggers: { pendingCount: 40, initialCount: 40, minIntervalSec: 0, maxWaitSec: null },
+    // The mechanics under test run on a few dozen samples; the validation floor has its own test.
+    gate: { minValidationSamples: 0 },
     server: { port: 0 },
     log: { level: 'warn', format: 'json' },
   };

@@ -108,7 +108,9 @@ test('a ds2 daemon learns from dropped FSDD recordings and answers a posted WAV 
     const printed = JSON.parse(cli.stdout) as { version: number; transcript: string };
     assert.equal(printed.version, 1);
     assert.equal(printed.transcript, body.transcript, 'the same recording gets the same transcript');
-    assert.deepEqual(log.events.filter((e) => e.level === 'error' || e.level === 'warn'), []);
+    // A few dozen recordings cannot resolve a loss of a point: the daemon says so, and nothing else goes wrong.
+    assert.ok(log.events.some((e) => e.event === 'update.validation_small'));
+    assert.deepEqual(log.events.filter((e) => (e.level === 'error' || e.level === 'warn') && e.event !== 'update.validation_small'), []);
   } finally {
     await d.stop('test done');
     rmSync(stateDir, { recursive: true, force: true });

@@ -111,7 +111,7 @@ test('a candidate worse than the champion is rejected with the reason and the ch
     assert.ok(rec.candidateError! > rec.championError!, `${rec.candidateError} vs ${rec.championError}`);
     const v2 = (await d.registry.get(2)).manifest;
     assert.equal(v2.state, 'rejected');
-    assert.match(v2.reason ?? '', /validation error .* > champion 1's/);
+    assert.match(v2.reason ?? '', /validation error .* vs champion 1's .*excess [\d.]+ > margin/);
     assert.equal(readFileSync(join(stateDir, 'models', 'CURRENT'), 'utf8').trim(), '1');
     assert.equal(d.holder.version, 1);
     assert.equal((await predictPng(d.url, 1, 5)).body.version, 1);

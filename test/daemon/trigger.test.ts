@@ -193,3 +193,29 @@ test('before the first model, the initial count decides; stop waits for the upda
   await stopping;
   assert.equal(stopped, true);
 });
+
+test('the first model waits for gate.minValidationSamples validation samples, whatever the trigger but a manual one', async () => {
+  const log = new MemoryLog();
+  const counts: TriggerCounts = { pending: 200, total: 200, oldestPendingAt: Date.now() - 10_000, validation: 14 };
+  const runs: UpdateRequest[] = [];
+  const scheduler = new UpdateScheduler({
+    policy: { ...POLICY, initialCount: 100, maxWaitSec: 1, minValidationSamples: 100 },
+    counts: () => ({ ...counts }), hasChampion: () => false, log,
+    run: async (request) => { runs.push(request); counts.pending = 0; },
+  });
+  await scheduler.start();
+  try {
+    scheduler.notify();
+    await tick();
+    assert.equal(runs.length, 0, 'the threshold and the max wait are both due, but 14 validation samples cannot gate a model');
+    const waiting = log.named('trigger.waiting_for_validation');
+    assert.equal(waiting.length, 1, 'logged once per count');
+    assert.match(String(waiting[0].reason), /14 of 100 validation samples/);
+    assert.equal(thresholdDue(counts, { ...POLICY, initialCount: 100, minValidationSamples: 100 }, false).due, false);
+    counts.validation = 100;
+    scheduler.notify();
+    await waitFor('the first model', () => runs.length === 1, 2000, 2);
+  } finally {
+    await scheduler.stop();
+  }
+});
