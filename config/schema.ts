@@ -129,9 +129,9 @@ const algorithmSchema = z.strictObject({
    * Margin of the "no accuracy loss" decision in standard errors of the paired difference
    * between the pruned and the pre-pruning model on the validation samples (docs/pruning.md).
    */
-  pruneMargin: z.number().min(0).max(3).default(0.5),
+  pruneMargin: z.number().min(0).max(3).default(1),
   /** Failed pruning iterations retried with half the fraction before pruning stops. */
-  pruneRetries: nonNegInt().max(5).default(2),
+  pruneRetries: nonNegInt().max(5).default(3),
   /** Run non-recoverable pruning after recoverable pruning (trades accuracy for size). */
   nonRecoverable: z.boolean().default(false),
   /** Augment training images (small shifts) while training. */
@@ -194,7 +194,7 @@ const gateSchema = z.strictObject({
    */
   tolerance: fraction().default(0),
   /** Margin in standard errors of the paired difference (docs/pruning.md). */
-  margin: z.number().min(0).max(3).default(0.5),
+  margin: z.number().min(0).max(3).default(1),
   /** Validation samples the store must hold before the first model is trained (0 = none). */
   minValidationSamples: nonNegInt().default(100),
 }).prefault({});

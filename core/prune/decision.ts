@@ -24,14 +24,27 @@
 
 /** The rule's settings. */
 export interface NoLossRule {
-  /** Margin in standard errors of the paired difference (default 0.5). */
+  /** Margin in standard errors of the paired difference (default 1). */
   z: number;
   /** Loss accepted on top of the margin, as a fraction of the error units (0 = no loss). */
   tolerance: number;
+  /**
+   * Cap of the margin, as a fraction of the error units: on a validation set too small
+   * to resolve a loss (see `validationAdequacy`), z standard errors can be several
+   * points, and the cap keeps the accepted excess below this loss (absent: no cap).
+   */
+  maxLoss?: number;
 }
 
-/** The default rule: within half a standard error of the paired difference, no tolerance. */
-export const DEFAULT_NO_LOSS_RULE: NoLossRule = { z: 0.5, tolerance: 0 };
+/**
+ * The default rule: within one standard error of the paired difference, no tolerance.
+ * Its false-reject rate at no loss is about 16 % (Phi(-1)); pruning retries a rejected
+ * iteration with half the fraction, up to 3 times, so it stops by chance at a
+ * lossless state in about 0.07 % of iterations (0.16^4). A true loss of 3 standard
+ * errors is accepted in about 2 % of decisions (Phi(1 - 3)). Measured in
+ * test/core/decision.test.ts and bench/results/decision.md.
+ */
+export const DEFAULT_NO_LOSS_RULE: NoLossRule = { z: 1, tolerance: 0 };
 
 /** The evidence and verdict of one comparison. */
 export interface NoLossDecision {
@@ -89,9 +102,10 @@ export function pairedEvidence(reference: ArrayLike<number>, candidate: ArrayLik
   return e;
 }
 
-/** Applies the rule to measured evidence: accept iff S - tolerance * units <= z * sqrt(V). */
+/** Applies the rule to measured evidence: accept iff S - tolerance * units <= min(z * sqrt(V), maxLoss * units). */
 export function judge(e: PairedEvidence, rule: NoLossRule = DEFAULT_NO_LOSS_RULE): NoLossDecision {
-  const margin = rule.tolerance * e.units + rule.z * Math.sqrt(e.variance);
+  const noise = rule.z * Math.sqrt(e.variance);
+  const margin = rule.tolerance * e.units + (rule.maxLoss === undefined ? noise : Math.min(noise, rule.maxLoss * e.units));
   const per = (x: number): number => (e.units > 0 ? x / e.units : 0);
   return {
     accept: e.excess <= margin + 1e-9, samples: e.samples, worse: e.worse, better: e.better, excess: e.excess, margin,

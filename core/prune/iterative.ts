@@ -10,7 +10,9 @@
  * minimum of k noisy measurements passes by chance.
  *
  * An iteration that fails is undone (weights, masks, state) and retried with half
- * the fraction; after `retries` consecutive failures pruning stops. With
+ * the fraction; after `retries` consecutive failures pruning stops. A success
+ * doubles the fraction again, up to beta, so one false reject does not slow the
+ * rest of the phase. With
  * `recoverable` the neuron condition holds (section 4.3.2). Non-recoverable
  * pruning (optional, afterwards, on a copy: see core/update/strategies.ts) drops
  * the neuron condition and passes a rule with a tolerance.
@@ -133,7 +135,9 @@ export function iterativePrune<D extends { n: number }>(trainer: Trainer<D>, tra
       retrainedSamples: retrained, accepted: decision.accept,
     });
     trainer.progress({ phase: args.phase, kind: 'prune', step: it, errorRate: candidate.rate, changed: decision.accept ? pruned : 0 });
-    if (!decision.accept) {
+    if (decision.accept) {
+      fraction = Math.min(args.pruneFraction, fraction * 2);
+    } else {
       if (failures > args.retries) {
         stop = 'failures';
         break;

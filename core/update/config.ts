@@ -66,7 +66,7 @@ export const paperUpdateConfig: UpdateConfig = {
   initialDensity: 1,
   pruneFraction: 0.05,
   retrainEpochs: 0.5,
-  pruneRetries: 2,
+  pruneRetries: 3,
   pruneRule: DEFAULT_NO_LOSS_RULE,
   maxPruneIterations: 200,
   nonRecoverable: false,

@@ -66,6 +66,8 @@ export interface UpdateArgs<D extends { n: number }> {
   data: UpdateData<D>;
   config: UpdateConfig;
   hooks?: TrainerHooks;
+  /** Called with the trained model before pruning (experiments measure the dense model's test error). */
+  beforePrune?: (model: MaskedModel) => void;
 }
 
 function trainerFor<D extends { n: number }>(model: MaskedModel, args: UpdateArgs<D>, cost: CostLedger, lr?: number): Trainer<D> {
@@ -214,6 +216,7 @@ export function runUpdate<D extends { n: number }>(args: UpdateArgs<D>): UpdateR
   const evalTrainer = trainerFor(served, args, cost);
   const prePruneError = evalTrainer.errorRate(data.validation, 'eval');
   evalTrainer.dispose();
+  args.beforePrune?.(served);
   const { prune, nonRecoverable, compact } = prunePhases(served, args, cost);
   return {
     strategy, state: { model: served, dense }, cost: cost.summary(data.allData.n), growth, prune, nonRecoverable, compact,

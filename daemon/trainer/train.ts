@@ -45,11 +45,11 @@ export const VALIDATION_RESOLUTION = 0.01;
 const UNKNOWN_ERROR = 0.1;
 
 /**
- * Pruning on a validation set too small for its decision: no margin (a candidate must
- * be no worse on these very samples), half the fraction, and no retries.
+ * Pruning on a validation set too small for its decision: the margin is capped at half
+ * the resolution (however many standard errors that is) and the fraction halved.
  */
 function conservative(update: UpdateConfig): UpdateConfig {
-  return { ...update, pruneRule: { ...update.pruneRule, z: 0 }, pruneFraction: update.pruneFraction / 2, pruneRetries: 0 };
+  return { ...update, pruneRule: { ...update.pruneRule, maxLoss: VALIDATION_RESOLUTION / 2 }, pruneFraction: update.pruneFraction / 2 };
 }
 
 /** Callbacks of `trainCandidate`. */

@@ -304,7 +304,7 @@ export class Updater {
     if (!v.adequate) {
       this.args.log.warn('update.validation_small', {
         id, samples: v.samples, minSamples: v.minSamples,
-        reason: `${v.samples} validation samples cannot resolve a loss of a point (${v.minSamples} needed): pruned conservatively (no margin, half the fraction, no retries)`,
+        reason: `${v.samples} validation samples cannot resolve a loss of a point (${v.minSamples} needed): pruned conservatively (margin capped at half a point, half the fraction)`,
       });
     }
   }
