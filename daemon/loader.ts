@@ -4,12 +4,15 @@
  * version), rebuild the network from `model.json`, `weights.bin` and
  * `masks.bin`, and read the labels and the drift reference from the lineage and
  * the manifest. A speech model (ds2, daemon/speech.ts) is served as recordings
- * in, transcripts out, decoded over the vocabulary saved with it.
+ * in, transcripts out, decoded over the vocabulary saved with it. A classifier
+ * whose fully connected layers are sparse enough answers through a sparse plan
+ * (core/sparse/sparseInference.ts) compiled at load and disposed with it.
  */
 import * as tf from '../core/tf.ts';
 import { BonsaiError } from '../core/errors.ts';
 import type { MaskedModel } from '../core/models/model.ts';
 import { loadModel, type Lineage } from '../core/serialize/index.ts';
+import { compileSparseInference, type SparseInference } from '../core/sparse/sparseInference.ts';
 import type { Modality } from '../pipelines/types.ts';
 import type { DriftReference } from './metrics/drift.ts';
 import type { ModelRegistry } from './registry/index.ts';
@@ -25,8 +28,14 @@ function driftReferenceOf(extra: Record<string, unknown> | undefined): DriftRefe
   return ref;
 }
 
+/** Options of `registryLoader`. */
+export interface LoaderOptions {
+  /** Serve sparse-enough fully connected layers on CSR kernels (config `server.sparseInference`; default true). */
+  sparse?: boolean;
+}
+
 /** A loader reading versions from `registry`; `modality` is used when a manifest does not say. */
-export function registryLoader(registry: ModelRegistry, modality: Modality): ModelLoader {
+export function registryLoader(registry: ModelRegistry, modality: Modality, options: LoaderOptions = {}): ModelLoader {
   return async (version) => {
     const v = await registry.get(version);
     const check = await registry.verify(version);
@@ -40,6 +49,7 @@ export function registryLoader(registry: ModelRegistry, modality: Modality): Mod
     if (taskKindOf(model.spec.arch) === 'speech') return speechModel(version, model, file.lineage, extra, modelModality);
     const labels = (file.lineage.labels ?? (extra?.labels as string[] | undefined) ?? []).slice(0, model.numClasses);
     const inputShape = [...model.spec.inputShape];
+    const sparse: SparseInference | null = options.sparse === false ? null : compileSparseInference(model);
     const loaded: LoadedModel = {
       version,
       labels,
@@ -47,15 +57,11 @@ export function registryLoader(registry: ModelRegistry, modality: Modality): Mod
       modality: modelModality,
       driftReference: driftReferenceOf(extra),
       async predict(batch: Float32Array, n: number): Promise<Float32Array> {
+        // The output layer may be wider than the labels known (a class added later); keep the labelled columns.
+        if (sparse !== null && n <= sparse.maxBatch) return labelledColumns(sparse.probabilities(batch, n), n, labels.length);
         const probs = tf.tidy(() => model.predict(tf.tensor(batch, [n, ...inputShape], 'float32')));
         try {
-          const all = (await probs.data()) as Float32Array;
-          // The output layer may be wider than the labels known (a class added later); keep the labelled columns.
-          const k = probs.shape[1] as number;
-          if (k === labels.length) return all;
-          const out = new Float32Array(n * labels.length);
-          for (let i = 0; i < n; i++) out.set(all.subarray(i * k, i * k + labels.length), i * labels.length);
-          return out;
+          return labelledColumns((await probs.data()) as Float32Array, n, labels.length);
         } finally {
           probs.dispose();
         }
@@ -65,11 +71,21 @@ export function registryLoader(registry: ModelRegistry, modality: Modality): Mod
         for (const n of [1, 8]) await loaded.predict(new Float32Array(n * size), n);
       },
       dispose(): void {
+        sparse?.dispose();
         model.dispose();
       },
     };
     return loaded;
   };
+}
+
+/** The first `labelled` of each row's columns (all of them when the rows are that wide). */
+function labelledColumns(all: Float32Array, n: number, labelled: number): Float32Array {
+  const k = all.length / n;
+  if (k === labelled) return all;
+  const out = new Float32Array(n * labelled);
+  for (let i = 0; i < n; i++) out.set(all.subarray(i * k, i * k + labelled), i * labelled);
+  return out;
 }
 
 /** The words a speech model decodes to, saved with it (lineage, else the manifest). */

@@ -6,7 +6,7 @@
 import * as tf from '../tf.ts';
 import { type ForwardContext, leaky } from '../sparse/layer.ts';
 import { MaskedDense } from '../sparse/maskedDense.ts';
-import { MaskedModel, type ModelSpec } from './model.ts';
+import { type DenseTail, MaskedModel, type ModelSpec } from './model.ts';
 
 export class LeNet300 extends MaskedModel {
   readonly layers: MaskedDense[];
@@ -36,6 +36,11 @@ export class LeNet300 extends MaskedModel {
       });
       return h;
     });
+  }
+
+  /** The whole network: the flattened input goes straight into fc1. */
+  override denseTail(): DenseTail {
+    return { layers: this.layers };
   }
 
   kernelMacs(): Record<string, number> {

@@ -7,7 +7,7 @@ import * as tf from '../tf.ts';
 import { type ForwardContext, type Layer, leaky } from '../sparse/layer.ts';
 import { MaskedConv2d } from '../sparse/maskedConv2d.ts';
 import { MaskedDense } from '../sparse/maskedDense.ts';
-import { MaskedModel, type ModelSpec } from './model.ts';
+import { type DenseTail, MaskedModel, type ModelSpec } from './model.ts';
 
 export class LeNet5 extends MaskedModel {
   readonly layers: Layer[];
@@ -32,17 +32,29 @@ export class LeNet5 extends MaskedModel {
     return this.fcs[this.fcs.length - 1];
   }
 
-  forward(x: tf.Tensor, ctx: ForwardContext): tf.Tensor {
+  /** The convolutional part: [B, h, w, c] -> flattened pooled features [B, flat]. */
+  features(x: tf.Tensor, ctx: ForwardContext): tf.Tensor {
     return tf.tidy(() => {
       let h = tf.maxPool(leaky(this.conv1.apply(x, ctx)) as tf.Tensor4D, 2, 2, 'valid');
       h = tf.maxPool(leaky(this.conv2.apply(h, ctx)) as tf.Tensor4D, 2, 2, 'valid');
-      let z = h.reshape([h.shape[0], -1]);
+      return h.reshape([h.shape[0], -1]);
+    });
+  }
+
+  forward(x: tf.Tensor, ctx: ForwardContext): tf.Tensor {
+    return tf.tidy(() => {
+      let z = this.features(x, ctx);
       this.fcs.forEach((fc, i) => {
         z = fc.apply(z, ctx);
         if (i < this.fcs.length - 1) z = leaky(z);
       });
       return z;
     });
+  }
+
+  /** The three fully connected layers after the convolutions (which stay in tfjs). */
+  override denseTail(): DenseTail {
+    return { prefix: (x) => this.features(x, { training: false }), layers: this.fcs };
   }
 
   kernelMacs(): Record<string, number> {

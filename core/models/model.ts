@@ -21,6 +21,19 @@ export interface ModelSpec {
   seed?: number;
 }
 
+/**
+ * The chain of fully connected layers that ends a model, for inference outside
+ * tfjs (core/sparse/sparseInference.ts): `forward` in inference mode equals
+ * `prefix` followed by the layers, with leaky ReLU between consecutive layers
+ * and none after the last.
+ */
+export interface DenseTail {
+  /** Runs what comes before the chain, in inference mode, to [B, features]; absent when the chain takes the flattened input. */
+  prefix?: (x: tf.Tensor) => tf.Tensor;
+  /** The chain's layers, input to output. */
+  layers: MaskedDense[];
+}
+
 /** Live and total connection counts of one layer. */
 export interface LayerCount {
   layer: string;
@@ -44,6 +57,11 @@ export abstract class MaskedModel {
 
   /** Multiply-accumulates per sample, by kernel name, when dense. */
   abstract kernelMacs(): Record<string, number>;
+
+  /** The fully connected chain that ends the model, or null when it has none that can run alone. */
+  denseTail(): DenseTail | null {
+    return null;
+  }
 
   get params(): MaskedParam[] {
     return this.layers.flatMap((l) => l.params);

@@ -1,0 +1,163 @@
+/**
+ * Sparse against dense inference on the default backend (issue 12, "Sparse serving"):
+ *
+ * 1. one LeNet-300-100 layer (784 x 300) at kernel densities from 5 % to 60 %, at
+ *    batch 1 and 128: the CSR kernel (core/sparse/csr.ts) against tfjs's matMul
+ *    with the same host-to-host work (upload, matMul + bias, read back). The
+ *    highest density where CSR still wins at batch 128 is the threshold
+ *    `SPARSE_MAX_DENSITY` (core/sparse/sparseInference.ts) is set from;
+ * 2. LeNet-300-100 at 10 % density, batch 1 and 128: the sparse plan against
+ *    `model.predict` (tfjs, W*M dense), samples per second.
+ *
+ * Inputs are uniform random (no zero pixels: the sample-by-sample kernel's skip
+ * of zero inputs, which real digits would profit from, does not help here).
+ *
+ *   npm run bench:sparse [-- --seconds 0.5 --out bench/results]
+ *
+ * Writes sparse.json and sparse.md.
+ */
+import { cpus, loadavg } from 'node:os';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import * as tf from '../core/tf.ts';
+import { initBackend } from '../core/backend.ts';
+import { createModel } from '../core/models/index.ts';
+import { csrFromMasked, csrMatMul } from '../core/sparse/csr.ts';
+import { compileSparseInference, SPARSE_MAX_DENSITY } from '../core/sparse/sparseInference.ts';
+
+function arg(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1] : fallback;
+}
+
+const SECONDS = Number(arg('seconds', '0.5'));
+const OUT = arg('out', 'bench/results');
+const DENSITIES = [0.05, 0.1, 0.2, 0.3, 0.4, 0.6];
+const BATCHES = [1, 128];
+
+/** Calls per second of `fn`, best of three rounds of `SECONDS` each (the machine is shared). */
+function rate(fn: () => void): number {
+  fn();
+  let best = 0;
+  for (let round = 0; round < 3; round++) {
+    let calls = 0;
+    const t0 = performance.now();
+    while (performance.now() - t0 < (SECONDS * 1000) / 3 || calls < 2) {
+      fn();
+      calls++;
+    }
+    best = Math.max(best, calls / ((performance.now() - t0) / 1000));
+  }
+  return best;
+}
+
+/** Uniform random values in [0, 1), seeded. */
+function uniform(n: number, seed: number): Float32Array {
+  let s = seed;
+  return Float32Array.from({ length: n }, () => {
+    s = (s * 1103515245 + 12345) % 2147483648;
+    return s / 2147483648;
+  });
+}
+
+interface LayerRow { density: number; batch: number; csrPerSec: number; densePerSec: number; speedup: number }
+interface ModelRow { batch: number; sparseSamplesPerSec: number; denseSamplesPerSec: number; speedup: number }
+
+/** Part 1: one 784 x 300 layer, CSR against tfjs matMul, samples per second. */
+function layerSweep(): LayerRow[] {
+  const [rows, cols] = [784, 300];
+  const w = uniform(rows * cols, 1).map((v) => v - 0.5);
+  const bias = uniform(cols, 2);
+  const kernelOf = (mask: Float32Array): tf.Tensor2D => tf.tensor2d(w.map((v, i) => v * mask[i]), [rows, cols]);
+  const out: LayerRow[] = [];
+  for (const density of DENSITIES) {
+    const mask = uniform(rows * cols, 3).map((v) => (v < density ? 1 : 0));
+    const csr = csrFromMasked(w, mask, rows, cols);
+    const kernel = kernelOf(mask);
+    const b = tf.tensor1d(bias);
+    for (const batch of BATCHES) {
+      const x = uniform(batch * rows, 4);
+      const csrPerSec = batch * rate(() => csrMatMul(x, batch, csr, bias));
+      const densePerSec = batch * rate(() => {
+        const y = tf.tidy(() => tf.matMul(tf.tensor2d(x, [batch, rows]), kernel).add(b));
+        y.dataSync();
+        y.dispose();
+      });
+      out.push({ density, batch, csrPerSec, densePerSec, speedup: csrPerSec / densePerSec });
+      process.stderr.write(`layer 784x300 density ${density} batch ${batch}: csr ${csrPerSec.toFixed(0)}/s, tfjs ${densePerSec.toFixed(0)}/s\n`);
+    }
+    tf.dispose([kernel, b]);
+  }
+  return out;
+}
+
+/** Part 2: LeNet-300-100 at 10 % density, the sparse plan against `model.predict`. */
+function modelRates(): { rows: ModelRow[]; density: number } {
+  const model = createModel({ arch: 'lenet300', inputShape: [28, 28, 1], numClasses: 10, seed: 1 });
+  model.kernels.forEach((k, i) => k.setMask(tf.tidy(() => tf.randomUniform(k.shape, 0, 1, 'float32', 7 + i).less(0.1).toFloat())));
+  const plan = compileSparseInference(model);
+  if (plan === null) throw new Error('no sparse plan at 10 % density');
+  const rows: ModelRow[] = [];
+  for (const batch of BATCHES) {
+    const x = uniform(batch * 784, 5);
+    const xt = tf.tensor(x, [batch, 28, 28, 1]);
+    const sparse = batch * rate(() => plan.probabilities(x, batch));
+    const dense = batch * rate(() => {
+      const y = model.predict(xt);
+      y.dataSync();
+      y.dispose();
+    });
+    xt.dispose();
+    rows.push({ batch, sparseSamplesPerSec: sparse, denseSamplesPerSec: dense, speedup: sparse / dense });
+    process.stderr.write(`lenet300 10 % batch ${batch}: sparse ${sparse.toFixed(0)}/s, dense ${dense.toFixed(0)}/s\n`);
+  }
+  const density = model.density();
+  plan.dispose();
+  model.dispose();
+  return { rows, density };
+}
+
+async function main(): Promise<void> {
+  const backend = await initBackend();
+  const started = new Date();
+  const layers = layerSweep();
+  const model = modelRates();
+  const wins = layers.filter((r) => r.batch === 128 && r.speedup > 1).map((r) => r.density);
+  const result = {
+    command: `npm run bench:sparse -- --seconds ${SECONDS}`,
+    date: started.toISOString(),
+    machine: { cpus: cpus().length, cpu: cpus()[0]?.model, node: process.version, loadavgAtEnd: loadavg().map((x) => Math.round(x * 100) / 100) },
+    backend: { name: backend.name, threads: backend.threads },
+    threshold: { inCode: SPARSE_MAX_DENSITY, highestWinningDensityAtBatch128: wins.length > 0 ? Math.max(...wins) : null },
+    layers,
+    model,
+  };
+  await mkdir(OUT, { recursive: true });
+  await writeFile(join(OUT, 'sparse.json'), `${JSON.stringify(result, null, 2)}\n`);
+  const f = (v: number): string => v.toFixed(0);
+  const md = [
+    '# Sparse against dense inference',
+    '',
+    `Command: \`${result.command}\` (${result.date.slice(0, 10)}). Backend \`${backend.name}\` (${backend.threads} threads); ${result.machine.cpus} cores (${result.machine.cpu ?? 'unknown CPU'}), Node ${result.machine.node}.`,
+    `The machine is shared with other long-running experiments: 1-minute load average ${result.machine.loadavgAtEnd.join(', ')} at the end, so rates are the best of three short rounds and move between runs; compare rows of one run.`,
+    '',
+    '## One 784 x 300 layer: CSR (JS) against tfjs matMul, samples/s',
+    '',
+    '| density | batch | CSR | tfjs dense | CSR / dense |',
+    '|---:|---:|---:|---:|---:|',
+    ...layers.map((r) => `| ${r.density} | ${r.batch} | ${f(r.csrPerSec)} | ${f(r.densePerSec)} | ${r.speedup.toFixed(2)} |`),
+    '',
+    `Highest density where CSR wins at batch 128: ${result.threshold.highestWinningDensityAtBatch128 ?? 'none'}; the serving threshold in code (SPARSE_MAX_DENSITY): ${SPARSE_MAX_DENSITY}.`,
+    '',
+    `## LeNet-300-100 at ${(model.density * 100).toFixed(1)} % density: sparse plan against model.predict, samples/s`,
+    '',
+    '| batch | sparse | dense (tfjs, W*M) | sparse / dense |',
+    '|---:|---:|---:|---:|',
+    ...model.rows.map((r) => `| ${r.batch} | ${f(r.sparseSamplesPerSec)} | ${f(r.denseSamplesPerSec)} | ${r.speedup.toFixed(2)} |`),
+    '',
+  ].join('\n');
+  await writeFile(join(OUT, 'sparse.md'), md);
+  process.stdout.write(md);
+}
+
+await main();

@@ -1,0 +1,176 @@
+/**
+ * Inference on the live connections only: a served model's fully connected
+ * chain (`MaskedModel.denseTail`) runs its sparse-enough layers as CSR kernels
+ * (core/sparse/csr.ts) and the others on tfjs's matMul, with the same leaky ReLU
+ * (paper eq. 4) between them, so the logits equal `forward(x, { training: false })`
+ * within float rounding.
+ *
+ * The plan is a snapshot of W*M taken when it is compiled: it is for serving a
+ * published version, which never changes, and never for training (it has no
+ * gradients and does not see later optimizer steps).
+ */
+import * as tf from '../tf.ts';
+import { BonsaiError } from '../errors.ts';
+import type { MaskedModel } from '../models/model.ts';
+import type { MaskedDense } from './maskedDense.ts';
+import { type CsrMatrix, csrFromMasked, csrMatMul } from './csr.ts';
+
+/**
+ * Kernel density at or below which a layer runs on CSR: below it the CSR kernel
+ * beats tfjs's dense matMul on the default (wasm) backend at batch 128 for
+ * LeNet-300-100's layer shapes. Measured by `npm run bench:sparse`
+ * (bench/results/sparse.md); at batch 1 CSR wins at every density measured.
+ */
+export const SPARSE_MAX_DENSITY = 0.3;
+
+/**
+ * Largest batch the plan is used for: above it tfjs's dense matMul (XNNPACK,
+ * SIMD) is faster than the JS kernel even at 10 % density. Measured by
+ * `npm run bench:sparse`.
+ */
+export const SPARSE_MAX_BATCH = 64;
+
+/** Options of `compileSparseInference`. */
+export interface SparseInferenceOptions {
+  /** Layers whose kernel density is at most this run on CSR (default `SPARSE_MAX_DENSITY`). */
+  maxDensity?: number;
+  /** Largest batch callers should run on the plan (default `SPARSE_MAX_BATCH`); larger ones are faster on `model.predict`. */
+  maxBatch?: number;
+}
+
+/** How one layer of the chain runs. */
+export interface LayerPlan {
+  /** Layer name, e.g. `fc1`. */
+  name: string;
+  /** Live kernel connections over all. */
+  density: number;
+  /** `csr`: the JS sparse kernel; `dense`: tfjs matMul. */
+  kind: 'csr' | 'dense';
+}
+
+/** One layer as the plan runs it. */
+type Step =
+  | { kind: 'csr'; csr: CsrMatrix; bias: Float32Array; outUnits: number }
+  | { kind: 'dense'; kernel: tf.Tensor2D; bias: tf.Tensor1D; outUnits: number };
+
+/** A compiled plan; see the file comment. Dispose it with its model. */
+export class SparseInference {
+  /** Per layer of the chain: its density and how it runs. */
+  readonly layers: readonly LayerPlan[];
+  /** Largest batch worth running here; larger ones are faster on the model's tfjs forward pass. */
+  readonly maxBatch: number;
+  private steps: Step[] | null;
+  private readonly prefix: ((x: tf.Tensor) => tf.Tensor) | undefined;
+  private readonly inputShape: readonly number[];
+  private readonly inputSize: number;
+
+  constructor(steps: Step[], layers: LayerPlan[], inputShape: readonly number[], maxBatch: number, prefix?: (x: tf.Tensor) => tf.Tensor) {
+    this.steps = steps;
+    this.maxBatch = maxBatch;
+    this.layers = layers;
+    this.prefix = prefix;
+    this.inputShape = [...inputShape];
+    this.inputSize = inputShape.reduce((a, b) => a * b, 1);
+  }
+
+  /** Logits of `n` samples laid out row-major in `x` (`n * prod(inputShape)` values): [n, classes]. */
+  logits(x: Float32Array, n: number): Float32Array {
+    const steps = this.steps;
+    if (steps === null) throw new BonsaiError('BONSAI_CORE_SPARSE_DISPOSED', 'the sparse inference plan was disposed with its model');
+    if (x.length !== n * this.inputSize) {
+      throw new BonsaiError('BONSAI_CORE_SPARSE_SHAPE', `${n} samples of shape [${this.inputShape.join(', ')}] need ${n * this.inputSize} values, got ${x.length}`,
+        { n, inputShape: [...this.inputShape], values: x.length });
+    }
+    let h = this.prefix === undefined ? x : this.runPrefix(x, n);
+    steps.forEach((step, i) => {
+      h = step.kind === 'csr' ? csrMatMul(h, n, step.csr, step.bias) : denseStep(h, n, step);
+      if (i < steps.length - 1) leakyInPlace(h);
+    });
+    return h;
+  }
+
+  /** Class probabilities (softmax of the logits): [n, classes] row-major. */
+  probabilities(x: Float32Array, n: number): Float32Array {
+    const z = this.logits(x, n);
+    const k = z.length / n;
+    for (let b = 0; b < n; b++) softmaxInPlace(z.subarray(b * k, (b + 1) * k));
+    return z;
+  }
+
+  /** Frees the dense layers' tensors; later calls throw `BONSAI_CORE_SPARSE_DISPOSED`. Idempotent. */
+  dispose(): void {
+    for (const s of this.steps ?? []) if (s.kind === 'dense') tf.dispose([s.kernel, s.bias]);
+    this.steps = null;
+  }
+
+  private runPrefix(x: Float32Array, n: number): Float32Array {
+    const prefix = this.prefix as (x: tf.Tensor) => tf.Tensor;
+    const out = tf.tidy(() => prefix(tf.tensor(x, [n, ...this.inputShape], 'float32')));
+    try {
+      return out.dataSync() as Float32Array;
+    } finally {
+      out.dispose();
+    }
+  }
+}
+
+/**
+ * A plan for `model`'s fully connected chain, or null when the model has none or
+ * none of its layers is sparse enough (then tfjs's dense forward is as fast).
+ */
+export function compileSparseInference(model: MaskedModel, options: SparseInferenceOptions = {}): SparseInference | null {
+  const tail = model.denseTail();
+  if (tail === null || tail.layers.length === 0) return null;
+  const maxDensity = options.maxDensity ?? SPARSE_MAX_DENSITY;
+  const read = tail.layers.map((layer) => readLayer(layer));
+  if (!read.some((r) => r.density <= maxDensity)) return null;
+  const steps: Step[] = read.map((r, i): Step => {
+    const layer = tail.layers[i];
+    if (r.density <= maxDensity) {
+      return { kind: 'csr', csr: csrFromMasked(r.weights, r.mask, layer.inUnits, layer.units), bias: r.bias, outUnits: layer.units };
+    }
+    return { kind: 'dense', kernel: tf.tidy(() => layer.kernel.effective() as tf.Tensor2D), bias: tf.tidy(() => layer.bias.effective() as tf.Tensor1D), outUnits: layer.units };
+  });
+  const plans = read.map((r, i) => ({ name: tail.layers[i].name, density: r.density, kind: steps[i].kind }));
+  return new SparseInference(steps, plans, model.spec.inputShape, options.maxBatch ?? SPARSE_MAX_BATCH, tail.prefix);
+}
+
+/** A layer's weights, mask, effective bias and kernel density, read to the host. */
+function readLayer(layer: MaskedDense): { weights: Float32Array; mask: Float32Array; bias: Float32Array; density: number } {
+  const weights = layer.kernel.value.dataSync() as Float32Array;
+  const mask = layer.kernel.mask.dataSync() as Float32Array;
+  const b = tf.tidy(() => layer.bias.effective());
+  const bias = Float32Array.from(b.dataSync());
+  b.dispose();
+  let live = 0;
+  for (let i = 0; i < mask.length; i++) if (mask[i] !== 0) live++;
+  return { weights, mask, bias, density: mask.length === 0 ? 1 : live / mask.length };
+}
+
+/** A dense layer on tfjs: [n, in] host values in, [n, out] host values out. */
+function denseStep(x: Float32Array, n: number, step: Extract<Step, { kind: 'dense' }>): Float32Array {
+  const y = tf.tidy(() => tf.matMul(tf.tensor2d(x, [n, x.length / n]), step.kernel).add(step.bias));
+  try {
+    return y.dataSync() as Float32Array;
+  } finally {
+    y.dispose();
+  }
+}
+
+/** Leaky ReLU with slope 0.01, as `leaky` in core/sparse/layer.ts. */
+function leakyInPlace(h: Float32Array): void {
+  for (let i = 0; i < h.length; i++) if (h[i] < 0) h[i] *= 0.01;
+}
+
+/** Softmax of one row, in place (max subtracted, sums in float64). */
+function softmaxInPlace(z: Float32Array): void {
+  let max = -Infinity;
+  for (let k = 0; k < z.length; k++) if (z[k] > max) max = z[k];
+  let sum = 0;
+  for (let k = 0; k < z.length; k++) {
+    const e = Math.exp(z[k] - max);
+    z[k] = e;
+    sum += e;
+  }
+  for (let k = 0; k < z.length; k++) z[k] /= sum;
+}

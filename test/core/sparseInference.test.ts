@@ -1,0 +1,167 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '../../core/tf.ts';
+import { initBackend } from '../../core/backend.ts';
+import { createModel } from '../../core/models/index.ts';
+import type { MaskedModel } from '../../core/models/model.ts';
+import { CSR_BATCHED_FROM, csrFromMasked, csrMatMul } from '../../core/sparse/csr.ts';
+import { compileSparseInference } from '../../core/sparse/sparseInference.ts';
+import { noLeaks } from '../helpers/tensors.ts';
+
+// The default backend: the plan's dense layers and the reference run where serving runs.
+await initBackend();
+
+/** Asserts |a - b| <= tol * max(1, max |b|) elementwise: relative to the logits' scale. */
+function closeRelative(a: Float32Array, b: Float32Array, tol: number): void {
+  assert.equal(a.length, b.length);
+  let scale = 1;
+  for (const v of b) scale = Math.max(scale, Math.abs(v));
+  for (let i = 0; i < a.length; i++) assert.ok(Math.abs(a[i] - b[i]) <= tol * scale, `index ${i}: ${a[i]} vs ${b[i]} (scale ${scale})`);
+}
+
+function argmaxRows(z: Float32Array, n: number): number[] {
+  const k = z.length / n;
+  return Array.from({ length: n }, (_, b) => {
+    let best = 0;
+    for (let j = 1; j < k; j++) if (z[b * k + j] > z[b * k + best]) best = j;
+    return best;
+  });
+}
+
+/** Random masks of `density` on every kernel, seeded. */
+function sparsify(model: MaskedModel, density: number, seed: number): void {
+  model.kernels.forEach((k, i) => k.setMask(tf.tidy(() => tf.randomUniform(k.shape, 0, 1, 'float32', seed + i).less(density).toFloat())));
+}
+
+/** Inputs like images: values in [0, 1] with about half of them exactly 0. */
+function inputs(n: number, size: number, seed: number): Float32Array {
+  let s = seed;
+  return Float32Array.from({ length: n * size }, () => {
+    s = (s * 1103515245 + 12345) % 2147483648;
+    const u = s / 2147483648;
+    return u < 0.5 ? 0 : u;
+  });
+}
+
+function reference(model: MaskedModel, x: Float32Array, n: number): Float32Array {
+  const y = tf.tidy(() => model.forward(tf.tensor(x, [n, ...model.spec.inputShape]), { training: false }));
+  const out = y.dataSync() as Float32Array;
+  y.dispose();
+  return Float32Array.from(out);
+}
+
+test('csrMatMul equals the dense product of W*M, sample by sample and batched', () => {
+  const rows = 13;
+  const cols = 7;
+  const w = inputs(1, rows * cols, 3).map((v, i) => (i % 3 === 0 ? -v : v));
+  const m = inputs(1, rows * cols, 5).map((v) => (v === 0 ? 0 : 1));
+  const bias = Float32Array.from({ length: cols }, (_, j) => j - 3);
+  const csr = csrFromMasked(w, m, rows, cols);
+  for (const n of [1, 2, CSR_BATCHED_FROM, 9]) {
+    const x = inputs(n, rows, 11 + n).map((v, i) => (i % 4 === 0 ? -v : v));
+    const want = new Float32Array(n * cols);
+    for (let b = 0; b < n; b++) {
+      for (let j = 0; j < cols; j++) {
+        let s = bias[j];
+        for (let i = 0; i < rows; i++) s += x[b * rows + i] * w[i * cols + j] * m[i * cols + j];
+        want[b * cols + j] = s;
+      }
+    }
+    closeRelative(csrMatMul(x, n, csr, bias), want, 1e-6);
+  }
+  assert.throws(() => csrMatMul(new Float32Array(5), 1, csr, null), { code: 'BONSAI_CORE_SPARSE_SHAPE' });
+});
+
+/** Sets non-zero biases, so that they are checked too. */
+function randomBiases(model: MaskedModel): void {
+  for (const p of model.params.filter((q) => q.kind === 'bias')) p.setValue(tf.randomNormal(p.shape, 0, 0.1, 'float32', 9));
+}
+
+/** Compares the plan's logits with the masked dense forward pass at several batch sizes. */
+function assertSameAsForward(model: MaskedModel, plan: NonNullable<ReturnType<typeof compileSparseInference>>, seed: number): void {
+  const size = model.spec.inputShape.reduce((a, b) => a * b, 1);
+  for (const n of [1, 3, 32]) {
+    const x = inputs(n, size, seed + n);
+    const want = reference(model, x, n);
+    const got = plan.logits(x, n);
+    closeRelative(got, want, 1e-4);
+    assert.deepEqual(argmaxRows(got, n), argmaxRows(want, n));
+  }
+}
+
+for (const density of [0.02, 0.1, 0.3]) {
+  test(`LeNet-300-100 with random masks at density ${density}: sparse logits equal forward(x, { training: false }) within 1e-4, same argmax`, async () => {
+    await noLeaks(() => {
+      const model = createModel({ arch: 'lenet300', inputShape: [28, 28, 1], numClasses: 10, seed: 4 });
+      sparsify(model, density, 100 + density * 1000);
+      randomBiases(model);
+      const plan = compileSparseInference(model, { maxDensity: 0.5 });
+      assert.ok(plan !== null);
+      assert.deepEqual(plan.layers.map((l) => l.kind), ['csr', 'csr', 'csr']);
+      assertSameAsForward(model, plan, Math.round(density * 100));
+      plan.dispose();
+      model.dispose();
+    });
+  });
+}
+
+test('a layer above the density threshold runs dense on tfjs inside the same chain', async () => {
+  await noLeaks(() => {
+    const model = createModel({ arch: 'lenet300', inputShape: [28, 28, 1], numClasses: 10, seed: 5 });
+    [0.1, 0.8, 0.05].forEach((d, i) => {
+      const k = model.kernels[i];
+      k.setMask(tf.tidy(() => tf.randomUniform(k.shape, 0, 1, 'float32', 20 + i).less(d).toFloat()));
+    });
+    randomBiases(model);
+    const plan = compileSparseInference(model, { maxDensity: 0.3 });
+    assert.ok(plan !== null);
+    assert.deepEqual(plan.layers.map((l) => l.kind), ['csr', 'dense', 'csr']);
+    assertSameAsForward(model, plan, 40);
+    plan.dispose();
+    model.dispose();
+  });
+});
+
+test('no plan for a model with no layer at or below the threshold, or without a dense chain', async () => {
+  await noLeaks(() => {
+    const dense = createModel({ arch: 'lenet300', inputShape: [28, 28, 1], numClasses: 10, seed: 6 });
+    assert.equal(compileSparseInference(dense, { maxDensity: 0.5 }), null);
+    dense.dispose();
+    const resnet = createModel({ arch: 'resnet18', inputShape: [8, 8, 1], numClasses: 3, seed: 6 });
+    sparsify(resnet, 0.1, 3);
+    assert.equal(compileSparseInference(resnet), null);
+    resnet.dispose();
+  });
+});
+
+test('LeNet-5: the convolutions stay on tfjs, the sparse fully connected layers run on CSR, logits equal forward', async () => {
+  await noLeaks(() => {
+    const model = createModel({ arch: 'lenet5', inputShape: [28, 28, 1], numClasses: 10, seed: 7 });
+    sparsify(model, 0.1, 60);
+    randomBiases(model);
+    const plan = compileSparseInference(model);
+    assert.ok(plan !== null);
+    assert.deepEqual(plan.layers.map((l) => l.name), ['fc1', 'fc2', 'fc3']);
+    assert.deepEqual(plan.layers.map((l) => l.kind), ['csr', 'csr', 'csr']);
+    assertSameAsForward(model, plan, 70);
+    plan.dispose();
+    model.dispose();
+  });
+});
+
+test('probabilities are the softmax of the logits; a disposed plan refuses to run', async () => {
+  await noLeaks(() => {
+    const model = createModel({ arch: 'lenet300', inputShape: [4, 4, 1], numClasses: 3, options: { hidden: '6,5' }, seed: 8 });
+    sparsify(model, 0.2, 1);
+    const plan = compileSparseInference(model, { maxDensity: 0.5 });
+    assert.ok(plan !== null);
+    const x = inputs(2, 16, 2);
+    const want = tf.tidy(() => model.predict(tf.tensor(x, [2, 4, 4, 1])).dataSync());
+    closeRelative(plan.probabilities(x, 2), Float32Array.from(want), 1e-5);
+    assert.throws(() => plan.logits(new Float32Array(3), 1), { code: 'BONSAI_CORE_SPARSE_SHAPE' });
+    plan.dispose();
+    plan.dispose();
+    assert.throws(() => plan.logits(x, 2), { code: 'BONSAI_CORE_SPARSE_DISPOSED' });
+    model.dispose();
+  });
+});
