@@ -215,6 +215,15 @@ const serverSchema = z.strictObject({
   tokenEnv: z.string().min(1).default('BONSAI_TOKEN'),
   /** File that holds the bearer token (read when tokenEnv is unset); null = none. */
   tokenFile: z.string().min(1).nullable().default(null),
+  /** Run sparse-enough fully connected layers of the served model on CSR kernels (core/sparse/sparseInference.ts). */
+  sparseInference: z.boolean().default(true),
+  /** Merging of concurrent predict requests into one forward pass. */
+  batching: z.strictObject({
+    /** Most samples in one merged forward pass; 1 turns batching off. */
+    maxBatchSize: posInt().default(32),
+    /** Longest wait in milliseconds of a queued request for others still being decoded. */
+    maxDelayMs: z.number().min(0).max(1000).default(1),
+  }).prefault({}),
 }).prefault({});
 
 const metricsSchema = z.strictObject({

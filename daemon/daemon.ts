@@ -204,7 +204,7 @@ export async function startDaemon(config: Config, options: DaemonOptions = {}): 
     async start() {
       const observe = swapObserver(metrics);
       holder = new ModelHolder({
-        loader: registryLoader(registry, modality),
+        loader: registryLoader(registry, modality, { sparse: config.server.sparseInference }),
         onSwap: (r) => {
           observe(r);
           if (r.outcome === 'ok') {
@@ -234,6 +234,7 @@ export async function startDaemon(config: Config, options: DaemonOptions = {}): 
         token,
         tokenHint: `set the ${config.server.tokenEnv} environment variable (or server.tokenFile in the config) and restart`,
         limits: { bodyLimitBytes: config.server.bodyLimitBytes },
+        batching: { ...config.server.batching },
         preprocess: preprocessors(config),
         registry: registryOps(registry, metrics, log),
         artifacts: registryArtifacts(registry),

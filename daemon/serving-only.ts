@@ -193,7 +193,7 @@ export async function startServing(config: Config, options: ServingOptions = {})
       async start() {
         const observe = swapObserver(metrics);
         holder = new ModelHolder({
-          loader: mirror ? mirroredLoader(mirror, registryLoader(registry, config.model.modality)) : registryLoader(registry, config.model.modality),
+          loader: mirror ? mirroredLoader(mirror, registryLoader(registry, config.model.modality, { sparse: config.server.sparseInference })) : registryLoader(registry, config.model.modality, { sparse: config.server.sparseInference }),
           onSwap: (r) => {
             observe(r);
             if (r.outcome === 'ok') {
@@ -219,6 +219,7 @@ export async function startServing(config: Config, options: ServingOptions = {})
           holder, metrics, token,
           tokenHint: `set the ${config.server.tokenEnv} environment variable (or server.tokenFile in the config) and restart`,
           limits: { bodyLimitBytes: config.server.bodyLimitBytes },
+          batching: { ...config.server.batching },
           preprocess: preprocessors(config),
           registry: forwardingOps(registryOps(registry, metrics, log), config.trainerUrl, token, forwarded, mirror !== null),
           updates: {

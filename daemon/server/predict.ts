@@ -3,7 +3,8 @@
  * audio/wave, audio/vnd.wave) or a JSON tensor in, class scores of the live
  * model out, or for a speech model (ds2) the transcript. The request holds a
  * lease on the model from preprocessing to the answer, so a swap never pulls
- * the model out from under it.
+ * the model out from under it. Concurrent requests share forward passes
+ * (batcher.ts).
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { BonsaiError } from '../../core/errors.ts';
@@ -11,6 +12,7 @@ import type { ProcessedSample } from '../../pipelines/types.ts';
 import type { LoadedModel } from '../serving/types.ts';
 import { shapeSize } from '../serving/types.ts';
 import type { ServingMonitor } from '../metrics/monitor.ts';
+import { type BatchingOptions, PredictBatcher } from './batcher.ts';
 import { HttpError, PREPROCESS_STATUS, httpError } from './errors.ts';
 import { parseTensorBody, parseUtteranceBody } from './tensor.ts';
 import type { ServerDeps, ServerLimits } from './types.ts';
@@ -44,9 +46,13 @@ export interface Transcription {
 export type PredictResponse = { version: number; modality: string; input: InputKind; labels?: readonly string[] }
   & (Prediction | { predictions: Prediction[] } | Transcription | { predictions: Transcription[] });
 
-/** Registers the predict route with its own body parsers, limit and metrics. */
-export function registerPredict(app: FastifyInstance, deps: ServerDeps, limits: ServerLimits, monitor: ServingMonitor): void {
+/** Default batching (config `server.batching`): up to 32 samples, waiting at most 1 ms. */
+export const DEFAULT_BATCHING: BatchingOptions = { maxBatchSize: 32, maxDelayMs: 1 };
+
+/** Registers the predict route with its own body parsers, limit and metrics; returns its batcher. */
+export function registerPredict(app: FastifyInstance, deps: ServerDeps, limits: ServerLimits, monitor: ServingMonitor): PredictBatcher {
   const { holder, metrics } = deps;
+  const batcher = new PredictBatcher(deps.batching ?? DEFAULT_BATCHING);
   const raw = (_req: FastifyRequest, body: Buffer, done: (err: Error | null, body?: Buffer) => void): void => done(null, body);
   app.addContentTypeParser(/^image\//i, { parseAs: 'buffer' }, raw);
   for (const type of WAV_MEDIA_TYPES) app.addContentTypeParser(type, { parseAs: 'buffer' }, raw);
@@ -66,11 +72,12 @@ export function registerPredict(app: FastifyInstance, deps: ServerDeps, limits: 
       reply.header('retry-after', '1');
       throw httpError('BONSAI_HTTP_NO_MODEL', holder.status().swapping ? 'no model is being served yet: the first one is loading' : 'no model is being served yet: none has been promoted or loaded', { swapping: holder.status().swapping });
     }
+    const ticket = batcher.begin();
     try {
       const model = lease.model;
       if (model.transcribe) return reply.send(await transcribe(kind, request.body, model, deps, limits));
       const { batch, n, batched } = await toBatch(kind, request.body, model, deps, limits);
-      const probabilities = await model.predict(batch, n);
+      const probabilities = await ticket.predict(model, batch, n);
       const classes = model.labels.length;
       if (probabilities.length !== n * classes) {
         throw httpError('BONSAI_HTTP_MODEL_OUTPUT', `model ${model.version} returned ${probabilities.length} scores for ${n} sample(s) of ${classes} classes`, { version: model.version, got: probabilities.length, expected: n * classes });
@@ -82,9 +89,11 @@ export function registerPredict(app: FastifyInstance, deps: ServerDeps, limits: 
       const body: PredictResponse = batched ? { ...head, predictions } : { ...head, ...predictions[0] };
       return reply.send(body);
     } finally {
+      ticket.end();
       lease.release();
     }
   });
+  return batcher;
 }
 
 function inputKind(header: string | undefined): InputKind {

@@ -3,6 +3,7 @@
  * the daemon wires up (and tests fake).
  */
 import type { ProcessedSample } from '../../pipelines/types.ts';
+import type { BatchingOptions } from './batcher.ts';
 import type { BonsaiMetrics } from '../metrics/registry.ts';
 import type { ServingMonitor } from '../metrics/monitor.ts';
 import type { ModelHolder } from '../serving/holder.ts';
@@ -105,6 +106,8 @@ export interface ServerDeps {
   tokenHint?: string;
   /** Defaults: 16 MiB bodies, batches of 1024. */
   limits?: Partial<ServerLimits>;
+  /** Merging of concurrent predictions (default: up to 32 samples within 1 ms; `maxBatchSize: 1` turns it off). */
+  batching?: BatchingOptions;
   /** Recent-prediction window for drift metrics; one is created (and bound to `metrics`) when omitted. */
   monitor?: ServingMonitor;
   /** Receives 5xx errors and failed swaps (the daemon logs them). */

@@ -112,6 +112,7 @@ export interface HarnessOptions {
   initialVersion?: number | null;
   model?: (version: number) => LoadedModel;
   limits?: ServerDeps['limits'];
+  batching?: ServerDeps['batching'];
   update?: UpdateRequestResult;
   defaultMetrics?: boolean;
 }
@@ -137,6 +138,7 @@ export async function harness(options: HarnessOptions = {}): Promise<Harness> {
     metrics,
     token: options.token,
     limits: options.limits,
+    batching: options.batching,
     preprocess: { image: fakeImage, audio: fakeImage },
     updates: {
       requestUpdate: async (reason) => {
