@@ -18,6 +18,10 @@
  *
  * Writes `serve.json` and `serve.md` to the output folder. Goals: p99 while
  * training <= 2 x p99 idle; zero failed requests.
+ *
+ * With `--rate` it measures instead the maximum predict rate at 1 and 16 clients
+ * on a 10 %-dense LeNet-300-100, with sparse inference and batching off and on
+ * (bench/serveRate.ts; serve-rate.json and serve-rate.md).
  */
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
@@ -28,6 +32,7 @@ import { parseConfig } from '../config/index.ts';
 import { loadMnist } from '../pipelines/datasets/mnist.ts';
 import { startDaemon, type Daemon } from '../daemon/daemon.ts';
 import { createLog } from '../daemon/logging.ts';
+import { serveRate } from './serveRate.ts';
 
 function arg(name: string, fallback: number): number;
 function arg(name: string, fallback: string): string;
@@ -303,5 +308,6 @@ function markdown(r: Result): string {
   ].join('\n');
 }
 
-await main();
+if (process.argv.includes('--rate')) await serveRate(arg('seconds', 3), OUT);
+else await main();
 process.exit(0);

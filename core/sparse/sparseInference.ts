@@ -16,19 +16,20 @@ import type { MaskedDense } from './maskedDense.ts';
 import { type CsrMatrix, csrFromMasked, csrMatMul } from './csr.ts';
 
 /**
- * Kernel density at or below which a layer runs on CSR: below it the CSR kernel
- * beats tfjs's dense matMul on the default (wasm) backend at batch 128 for
- * LeNet-300-100's layer shapes. Measured by `npm run bench:sparse`
- * (bench/results/sparse.md); at batch 1 CSR wins at every density measured.
+ * Kernel density at or below which a layer runs on CSR; denser layers run on
+ * tfjs's matMul over a W*M snapshot. Measured by `npm run bench:sparse`
+ * (bench/results/sparse.md) on a 784 x 300 layer: at batch 1 CSR was 3.4x
+ * tfjs's matMul at 5 % and 0.7x at 10 %; at batch 32 and 128 it lost at every
+ * density measured (tfjs's wasm matMul uses SIMD, the JS kernel does not).
  */
-export const SPARSE_MAX_DENSITY = 0.3;
+export const SPARSE_MAX_DENSITY = 0.075;
 
 /**
- * Largest batch the plan is used for: above it tfjs's dense matMul (XNNPACK,
- * SIMD) is faster than the JS kernel even at 10 % density. Measured by
- * `npm run bench:sparse`.
+ * Largest batch the plan is used for. With SPARSE_MAX_DENSITY as above,
+ * LeNet-300-100 at 10 % density ran 18x `model.predict` at batch 1 and 1.2x at
+ * 128 (`npm run bench:sparse`), so every batch the server accepts uses it.
  */
-export const SPARSE_MAX_BATCH = 64;
+export const SPARSE_MAX_BATCH = 1024;
 
 /** Options of `compileSparseInference`. */
 export interface SparseInferenceOptions {
@@ -115,15 +116,15 @@ export class SparseInference {
 }
 
 /**
- * A plan for `model`'s fully connected chain, or null when the model has none or
- * none of its layers is sparse enough (then tfjs's dense forward is as fast).
+ * A plan for `model`'s fully connected chain, or null when the model has none.
+ * Even with no layer sparse enough it beats `model.predict` at small batches:
+ * its dense layers multiply a W*M snapshot instead of forming W*M every call.
  */
 export function compileSparseInference(model: MaskedModel, options: SparseInferenceOptions = {}): SparseInference | null {
   const tail = model.denseTail();
   if (tail === null || tail.layers.length === 0) return null;
   const maxDensity = options.maxDensity ?? SPARSE_MAX_DENSITY;
   const read = tail.layers.map((layer) => readLayer(layer));
-  if (!read.some((r) => r.density <= maxDensity)) return null;
   const steps: Step[] = read.map((r, i): Step => {
     const layer = tail.layers[i];
     if (r.density <= maxDensity) {

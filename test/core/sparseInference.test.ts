@@ -122,13 +122,17 @@ test('a layer above the density threshold runs dense on tfjs inside the same cha
   });
 });
 
-test('no plan for a model with no layer at or below the threshold, or without a dense chain', async () => {
+test('a dense model gets a plan of dense steps; a model without a dense chain gets none', async () => {
   await noLeaks(() => {
     const dense = createModel({ arch: 'lenet300', inputShape: [28, 28, 1], numClasses: 10, seed: 6 });
-    assert.equal(compileSparseInference(dense, { maxDensity: 0.5 }), null);
+    randomBiases(dense);
+    const plan = compileSparseInference(dense, { maxDensity: 0.5 });
+    assert.ok(plan !== null);
+    assert.deepEqual(plan.layers.map((l) => l.kind), ['dense', 'dense', 'dense']);
+    assertSameAsForward(dense, plan, 50);
+    plan.dispose();
     dense.dispose();
     const resnet = createModel({ arch: 'resnet18', inputShape: [8, 8, 1], numClasses: 3, seed: 6 });
-    sparsify(resnet, 0.1, 3);
     assert.equal(compileSparseInference(resnet), null);
     resnet.dispose();
   });
@@ -139,7 +143,7 @@ test('LeNet-5: the convolutions stay on tfjs, the sparse fully connected layers 
     const model = createModel({ arch: 'lenet5', inputShape: [28, 28, 1], numClasses: 10, seed: 7 });
     sparsify(model, 0.1, 60);
     randomBiases(model);
-    const plan = compileSparseInference(model);
+    const plan = compileSparseInference(model, { maxDensity: 0.3 });
     assert.ok(plan !== null);
     assert.deepEqual(plan.layers.map((l) => l.name), ['fc1', 'fc2', 'fc3']);
     assert.deepEqual(plan.layers.map((l) => l.kind), ['csr', 'csr', 'csr']);
