@@ -19,7 +19,8 @@
  * number over the first and the last 100 updates (a third of the run when it is
  * shorter): a flat last slope means memory levels off.
  *
- *   npm run bench:soak [-- --updates 300 --batch 24 --clients 3 --out bench/results]
+ *   npm run bench:soak [-- --updates 300 --batch 24 --clients 3 --gc on|off --out bench/results]
+ *   npm run bench:soak -- --from bench/results/soak.json    (draw the page and plot again)
  *
  * Writes `soak.json`, `soak.md` and `soak.png` (RSS, heap, wasm memory and
  * tensors against the update number; vega-lite rendered by vega and sharp, as
@@ -54,6 +55,10 @@ const UPDATES = arg('updates', 300);
 const BATCH = arg('batch', 24);
 const CLIENTS = arg('clients', 3);
 const OUT = arg('out', 'bench/results');
+/** `off`: no forced garbage collection, so memory is sampled as V8 leaves it (after-GC figures = as found). */
+const GC = arg('gc', 'on');
+/** A `soak.json` to draw the page and plot from again, without a run. */
+const FROM = arg('from', '');
 /** Pause of a load client between two requests (ms). */
 const PAUSE_MS = 20;
 /** Bound on one predict request (ms). */
@@ -239,14 +244,29 @@ function exposeGc(): (() => void) | null {
   }
 }
 
-/** Least-squares slopes per update over the first and the last window of updates. */
-export interface Slopes { first: number; last: number }
+/** Least-squares slopes per update: over the first and the last window of updates, and over consecutive windows. */
+export interface Slopes { first: number; last: number; windows: number[] }
 
 /** Slopes of one series (per update) over the first and the last `window` samples after the first model. */
 function slopes(samples: readonly SoakSample[], pick: (s: SoakSample) => number | null, window: number): Slopes {
   const after = samples.filter((s) => s.update > 0 && pick(s) !== null);
   const fit = (part: readonly SoakSample[]): number => round(leastSquares(part.map((s) => s.update), part.map((s) => pick(s) as number)).slope, 4);
-  return { first: fit(after.slice(0, window)), last: fit(after.slice(-window)) };
+  const windows: number[] = [];
+  for (let i = 0; i + window <= after.length; i += window) windows.push(fit(after.slice(i, i + window)));
+  return { first: fit(after.slice(0, window)), last: fit(after.slice(-window)), windows };
+}
+
+/** The slopes of every series. */
+function slopesOf(samples: readonly SoakSample[], window: number): SoakResult['slopesMbPerUpdate'] {
+  return {
+    rss: slopes(samples, (s) => s.rssMb, window),
+    rssAfterGc: slopes(samples, (s) => s.rssAfterGcMb, window),
+    heapUsed: slopes(samples, (s) => s.heapUsedMb, window),
+    heapAfterGc: slopes(samples, (s) => s.heapAfterGcMb, window),
+    wasm: samples.some((s) => s.wasmMb !== null) ? slopes(samples, (s) => s.wasmMb, window) : null,
+    tensors: slopes(samples, (s) => s.tensors, window),
+    trainerPeak: slopes(samples, (s) => s.trainerPeakRssMb, window),
+  };
 }
 
 /** What the run measured. */
@@ -262,7 +282,7 @@ export interface SoakResult {
   window: number;
   /** Whether a full garbage collection ran before each after-GC figure. */
   gc: boolean;
-  slopesMbPerUpdate: { rss: Slopes; rssAfterGc: Slopes; heapUsed: Slopes; heapAfterGc: Slopes; wasm: Slopes | null; tensors: Slopes };
+  slopesMbPerUpdate: { rss: Slopes; rssAfterGc: Slopes; heapUsed: Slopes; heapAfterGc: Slopes; wasm: Slopes | null; tensors: Slopes; trainerPeak: Slopes };
   predicts: { ok: number; failed: number; errors: string[] };
   verdict: { levelsOff: boolean; text: string };
   samples: SoakSample[];
@@ -276,11 +296,17 @@ function verdictOf(r: Pick<SoakResult, 'slopesMbPerUpdate' | 'window' | 'samples
   const s = r.slopesMbPerUpdate.rssAfterGc;
   const first = r.samples.find((x) => x.update === 1);
   const last = r.samples[r.samples.length - 1];
+  const after = r.samples.filter((x) => x.update > 0);
   const levelsOff = s.last <= LEVEL_SLOPE_MB;
-  const span = first && last ? `RSS after a full GC went from ${first.rssAfterGcMb} MB after update 1 to ${last.rssAfterGcMb} MB after update ${last.update}` : 'no updates';
+  const low = Math.min(...after.map((x) => x.rssAfterGcMb));
+  const high = Math.max(...after.map((x) => x.rssAfterGcMb));
+  const span = first && last
+    ? `RSS after a full GC was ${first.rssAfterGcMb} MB after update 1 and ${last.rssAfterGcMb} MB after update ${last.update} (between ${low} and ${high} MB throughout)`
+    : 'no updates';
+  const slopeText = `least-squares slope ${s.first} MB per update over the first ${r.window} updates and ${s.last} over the last ${r.window}`;
   const text = levelsOff
-    ? `levels off: ${span}; the slope fell from ${s.first} MB per update over the first ${r.window} updates to ${s.last} over the last ${r.window} (at most ${LEVEL_SLOPE_MB} counts as level)`
-    : `grows: ${span}; the slope is ${s.first} MB per update over the first ${r.window} updates and still ${s.last} over the last ${r.window} (more than ${LEVEL_SLOPE_MB})`;
+    ? `levels off: ${span}; ${slopeText} (at most ${LEVEL_SLOPE_MB}, 30 MB per 1,000 updates, counts as level)`
+    : `grows: ${span}; ${slopeText} (more than ${LEVEL_SLOPE_MB}, 30 MB per 1,000 updates)`;
   return { levelsOff, text };
 }
 
@@ -350,6 +376,7 @@ function markdown(r: SoakResult): string {
     `## Verdict: ${r.verdict.levelsOff ? 'memory levels off' : 'memory grows'}`,
     '',
     `- ${r.verdict.text}.`,
+    `- RSS after GC, slope per update over consecutive windows of ${r.window} updates: ${sl.rssAfterGc.windows.join(', ')} MB; V8 heap after GC: ${sl.heapAfterGc.windows.join(', ')} MB; the trainer child's peak RSS: ${sl.trainerPeak.windows.join(', ')} MB (a new child each update, which reads every sample: it grows with the store, not with the updates).`,
     `- Least-squares slope per update, first ${r.window} / last ${r.window} updates: RSS after GC ${sl.rssAfterGc.first} / **${sl.rssAfterGc.last} MB**, RSS as found ${sl.rss.first} / ${sl.rss.last} MB, V8 heap after GC ${sl.heapAfterGc.first} / ${sl.heapAfterGc.last} MB, V8 heap as found ${sl.heapUsed.first} / ${sl.heapUsed.last} MB${sl.wasm ? `, wasm memory ${sl.wasm.first} / ${sl.wasm.last} MB` : ''}, tensors ${sl.tensors.first} / ${sl.tensors.last}.`,
     `- Updates: ${Object.entries(r.outcomes).map(([k, v]) => `${v} ${k}`).join(', ')}.`,
     `- Predictions: **${r.predicts.ok} answered, ${r.predicts.failed} failed**${r.predicts.errors.length ? ` (${r.predicts.errors.join('; ')})` : ''}.`,
@@ -369,6 +396,23 @@ function markdown(r: SoakResult): string {
   ].join('\n');
 }
 
+/** Writes `soak.json`, `soak.md` and `soak.png` to the output folder. */
+async function write(result: SoakResult): Promise<void> {
+  mkdirSync(OUT, { recursive: true });
+  writeFileSync(join(OUT, 'soak.json'), `${JSON.stringify(result, null, 2)}\n`);
+  writeFileSync(join(OUT, 'soak.md'), markdown(result));
+  await plot(join(OUT, 'soak.png'), result.samples);
+}
+
+/** Draws the page and the plot again from a saved `soak.json` (the verdict too). */
+async function redraw(path: string): Promise<void> {
+  const result = JSON.parse(readFileSync(path, 'utf8')) as SoakResult;
+  result.slopesMbPerUpdate = slopesOf(result.samples, result.window);
+  result.verdict = verdictOf(result);
+  await write(result);
+  process.stderr.write(`${result.verdict.text}; wrote ${join(OUT, 'soak.md')}\n`);
+}
+
 async function main(): Promise<void> {
   const started = new Date();
   const sink = progressSink();
@@ -381,7 +425,7 @@ async function main(): Promise<void> {
     ingest: { reconcileIntervalSec: 5 },
   });
   const trainer = measuredTrainer();
-  const gc = exposeGc();
+  const gc = GC === 'off' ? null : exposeGc();
   const daemon = await startDaemon(config, {
     token: 'bench-token',
     model: TINY_MODEL,
@@ -415,21 +459,13 @@ async function main(): Promise<void> {
     await load?.stop();
     const seconds = (performance.now() - t0) / 1000;
     const window = Math.max(2, Math.min(100, Math.floor(UPDATES / 3)));
-    const hasWasm = samples.some((s) => s.wasmMb !== null);
     const partial = {
       window,
       samples,
-      slopesMbPerUpdate: {
-        rss: slopes(samples, (s) => s.rssMb, window),
-        rssAfterGc: slopes(samples, (s) => s.rssAfterGcMb, window),
-        heapUsed: slopes(samples, (s) => s.heapUsedMb, window),
-        heapAfterGc: slopes(samples, (s) => s.heapAfterGcMb, window),
-        wasm: hasWasm ? slopes(samples, (s) => s.wasmMb, window) : null,
-        tensors: slopes(samples, (s) => s.tensors, window),
-      },
+      slopesMbPerUpdate: slopesOf(samples, window),
     };
     const result: SoakResult = {
-      command: `npm run bench:soak -- --updates ${UPDATES} --batch ${BATCH} --clients ${CLIENTS}`,
+      command: `npm run bench:soak -- --updates ${UPDATES} --batch ${BATCH} --clients ${CLIENTS}${GC === 'off' ? ' --gc off' : ''}`,
       date: started.toISOString(),
       machine: { cpus: cpus().length, cpu: cpus()[0]?.model, node: process.version, loadavg: loadavg().map((x) => round(x)) },
       backend: backendInfo()?.name ?? null,
@@ -442,10 +478,7 @@ async function main(): Promise<void> {
       predicts: { ok: load?.ok() ?? 0, failed: load?.failed() ?? 0, errors: load?.errors ?? [] },
       verdict: verdictOf(partial),
     };
-    mkdirSync(OUT, { recursive: true });
-    writeFileSync(join(OUT, 'soak.json'), `${JSON.stringify(result, null, 2)}\n`);
-    writeFileSync(join(OUT, 'soak.md'), markdown(result));
-    await plot(join(OUT, 'soak.png'), samples);
+    await write(result);
     sink.line(`${result.verdict.text}; predicts ${result.predicts.ok} ok, ${result.predicts.failed} failed; wrote ${join(OUT, 'soak.md')}`);
   } finally {
     await load?.stop();
@@ -455,5 +488,6 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+if (FROM !== '') await redraw(FROM);
+else await main();
 process.exit(0);
