@@ -291,8 +291,27 @@ export interface SoakResult {
 /** Growth per update (MB) below which RSS over the last window counts as level: 30 MB per 1,000 updates. */
 const LEVEL_SLOPE_MB = 0.03;
 
+/**
+ * The verdict of a run without forced collections: the V8 heap at its troughs (an
+ * update after which the heap as found is lower than after the updates on either
+ * side, i.e. V8 ran a major collection) is what stays; RSS follows the heap's peaks.
+ */
+function troughVerdict(samples: readonly SoakSample[]): { levelsOff: boolean; text: string } {
+  const after = samples.filter((x) => x.update > 0);
+  const troughs = after.filter((x, i) => i > 0 && i < after.length - 1 && x.heapUsedMb < after[i - 1].heapUsedMb && x.heapUsedMb < after[i + 1].heapUsedMb);
+  const fit = round(leastSquares(troughs.map((x) => x.update), troughs.map((x) => x.heapUsedMb)).slope, 4);
+  const levelsOff = troughs.length >= 3 && fit <= LEVEL_SLOPE_MB;
+  const heaps = troughs.map((x) => x.heapUsedMb);
+  const rss = after.map((x) => x.rssMb);
+  const text = `${levelsOff ? 'the live heap levels off' : 'the live heap grows'}: no collection was forced, so the heap as found rises by the garbage of each update until V8 runs a major collection; ` +
+    `after V8's own ${troughs.length} major collections (updates ${troughs.map((x) => x.update).join(', ')}) the heap was ${Math.min(...heaps)} to ${Math.max(...heaps)} MB, least-squares slope ${fit} MB per update (at most ${LEVEL_SLOPE_MB} counts as level); ` +
+    `RSS as found was ${Math.min(...rss)} to ${Math.max(...rss)} MB (V8 keeps the pages its heap grew to)`;
+  return { levelsOff, text };
+}
+
 /** The verdict from the slopes. */
-function verdictOf(r: Pick<SoakResult, 'slopesMbPerUpdate' | 'window' | 'samples'>): { levelsOff: boolean; text: string } {
+function verdictOf(r: Pick<SoakResult, 'slopesMbPerUpdate' | 'window' | 'samples' | 'gc'>): { levelsOff: boolean; text: string } {
+  if (!r.gc) return troughVerdict(r.samples);
   const s = r.slopesMbPerUpdate.rssAfterGc;
   const first = r.samples.find((x) => x.update === 1);
   const last = r.samples[r.samples.length - 1];
@@ -301,7 +320,7 @@ function verdictOf(r: Pick<SoakResult, 'slopesMbPerUpdate' | 'window' | 'samples
   const low = Math.min(...after.map((x) => x.rssAfterGcMb));
   const high = Math.max(...after.map((x) => x.rssAfterGcMb));
   const span = first && last
-    ? `RSS after a full GC was ${first.rssAfterGcMb} MB after update 1 and ${last.rssAfterGcMb} MB after update ${last.update} (between ${low} and ${high} MB throughout)`
+    ? `RSS ${r.gc ? 'after a full GC' : 'as V8 left it (no forced GC: it rises until V8 collects)'} was ${first.rssAfterGcMb} MB after update 1 and ${last.rssAfterGcMb} MB after update ${last.update} (between ${low} and ${high} MB throughout)`
     : 'no updates';
   const slopeText = `least-squares slope ${s.first} MB per update over the first ${r.window} updates and ${s.last} over the last ${r.window}`;
   const text = levelsOff
@@ -311,15 +330,11 @@ function verdictOf(r: Pick<SoakResult, 'slopesMbPerUpdate' | 'window' | 'samples
 }
 
 /** Renders RSS, heap, wasm memory and the trainer's peak RSS (MB) above the tensor count, against the update number. */
-async function plot(path: string, samples: readonly SoakSample[]): Promise<void> {
+async function plot(path: string, samples: readonly SoakSample[], gc: boolean): Promise<void> {
   const memory: Array<{ update: number; mb: number; series: string }> = [];
   for (const s of samples) {
-    memory.push(
-      { update: s.update, mb: s.rssMb, series: 'RSS' },
-      { update: s.update, mb: s.rssAfterGcMb, series: 'RSS after GC' },
-      { update: s.update, mb: s.heapUsedMb, series: 'V8 heap used' },
-      { update: s.update, mb: s.heapAfterGcMb, series: 'V8 heap after GC' },
-    );
+    memory.push({ update: s.update, mb: s.rssMb, series: 'RSS' }, { update: s.update, mb: s.heapUsedMb, series: 'V8 heap used' });
+    if (gc) memory.push({ update: s.update, mb: s.rssAfterGcMb, series: 'RSS after GC' }, { update: s.update, mb: s.heapAfterGcMb, series: 'V8 heap after GC' });
     if (s.wasmMb !== null) memory.push({ update: s.update, mb: s.wasmMb, series: 'wasm memory' });
     if (s.trainerPeakRssMb !== null) memory.push({ update: s.update, mb: s.trainerPeakRssMb, series: 'trainer child peak RSS' });
   }
@@ -373,7 +388,7 @@ function markdown(r: SoakResult): string {
     '',
     '![RSS, heap, wasm memory and tensors against the update number](soak.png)',
     '',
-    `## Verdict: ${r.verdict.levelsOff ? 'memory levels off' : 'memory grows'}`,
+    `## Verdict: ${r.gc ? (r.verdict.levelsOff ? 'memory levels off' : 'memory grows') : (r.verdict.levelsOff ? 'the live heap levels off' : 'the live heap grows')}`,
     '',
     `- ${r.verdict.text}.`,
     `- RSS after GC, slope per update over consecutive windows of ${r.window} updates: ${sl.rssAfterGc.windows.join(', ')} MB; V8 heap after GC: ${sl.heapAfterGc.windows.join(', ')} MB; the trainer child's peak RSS: ${sl.trainerPeak.windows.join(', ')} MB (a new child each update, which reads every sample: it grows with the store, not with the updates).`,
@@ -384,7 +399,7 @@ function markdown(r: SoakResult): string {
     '## Samples',
     '',
     'After each update, before the next batch is dropped; MB are MiB. Update 0 is the first model. "as found" is the',
-    `figure before a full garbage collection, "after GC" right after one${r.gc ? '' : ' (none could be requested in this run: the two are equal)'}: V8 collects when it`,
+    `figure before a full garbage collection, "after GC" right after one${r.gc ? '' : ' (this run forced none, `--gc off` or none could be requested: the two are equal)'}: V8 collects when it`,
     'chooses, so the figures as found rise and fall by tens of MB from one update to the next, and the after-GC ones show what stays.',
     '',
     '| update | minutes | samples | RSS | RSS after GC | heap used | heap after GC | external | wasm | tf bytes | tensors | trainer peak RSS | predicts | failed |',
@@ -401,7 +416,7 @@ async function write(result: SoakResult): Promise<void> {
   mkdirSync(OUT, { recursive: true });
   writeFileSync(join(OUT, 'soak.json'), `${JSON.stringify(result, null, 2)}\n`);
   writeFileSync(join(OUT, 'soak.md'), markdown(result));
-  await plot(join(OUT, 'soak.png'), result.samples);
+  await plot(join(OUT, 'soak.png'), result.samples, result.gc);
 }
 
 /** Draws the page and the plot again from a saved `soak.json` (the verdict too). */
@@ -460,6 +475,7 @@ async function main(): Promise<void> {
     const seconds = (performance.now() - t0) / 1000;
     const window = Math.max(2, Math.min(100, Math.floor(UPDATES / 3)));
     const partial = {
+      gc: gc !== null,
       window,
       samples,
       slopesMbPerUpdate: slopesOf(samples, window),
@@ -474,7 +490,6 @@ async function main(): Promise<void> {
       seconds: round(seconds, 1),
       outcomes,
       ...partial,
-      gc: gc !== null,
       predicts: { ok: load?.ok() ?? 0, failed: load?.failed() ?? 0, errors: load?.errors ?? [] },
       verdict: verdictOf(partial),
     };
