@@ -12,7 +12,7 @@
 import type { Dataset } from '../core/data/dataset.ts';
 import type { MaskedModel } from '../core/models/model.ts';
 import { classificationTask } from '../core/train/task.ts';
-import { judge, type PairedEvidence } from '../core/prune/decision.ts';
+import { DEFAULT_NO_LOSS_RULE, judge, type PairedEvidence } from '../core/prune/decision.ts';
 
 /** Error rate (fraction of wrong argmax classes) of `model` on `data`; 0 for empty data. */
 export function validationError(model: MaskedModel, data: Dataset, batchSize = 256): number {
@@ -64,9 +64,12 @@ export function decide(input: GateInput): GateDecision {
   };
 }
 
-/** The paired decision: promote unless the candidate's excess errors exceed tolerance * units + margin * sqrt(V). */
+/**
+ * The paired decision: promote unless the candidate's excess errors exceed
+ * tolerance * units + min(margin * sqrt(V), half a point): pruning's rule.
+ */
 function decidePaired(input: GateInput, evidence: PairedEvidence): GateDecision {
-  const d = judge(evidence, { z: input.margin ?? 0, tolerance: input.tolerance });
+  const d = judge(evidence, { ...DEFAULT_NO_LOSS_RULE, z: input.margin ?? 0, tolerance: input.tolerance });
   const tol = input.tolerance > 0 ? ` + tolerance ${pct(input.tolerance)}` : '';
   const counts = `worse on ${d.worse}, better on ${d.better} of ${d.samples} validation samples: excess ${d.excess} ${d.accept ? '<=' : '>'} margin ${d.margin.toFixed(1)} (${input.margin ?? 0} SE${tol})`;
   return {

@@ -3,6 +3,7 @@
  * network and grow-and-prune settings, the API token, the registry's view for
  * the HTTP admin routes, and the HTTP dependencies of model input.
  */
+import { DEFAULT_NO_LOSS_RULE } from '../core/prune/decision.ts';
 import { readFileSync } from 'node:fs';
 import { BonsaiError } from '../core/errors.ts';
 import { backendInfo, initBackend } from '../core/backend.ts';
@@ -168,7 +169,7 @@ export function updateConfig(config: Config, override: Partial<UpdateConfig> = {
     growthScope: a.growthScope,
     retrainEpochs: a.retrainEpochs,
     pruneRetries: a.pruneRetries,
-    pruneRule: { z: a.pruneMargin, tolerance: 0 },
+    pruneRule: { ...DEFAULT_NO_LOSS_RULE, z: a.pruneMargin },
     nonRecoverable: a.nonRecoverable,
     batchSize: a.batchSize,
     optimizer,

@@ -43,7 +43,8 @@ test('word-error counts per utterance are compared the same way (units = referen
 // paired difference almost never (Phi(z - 3.5)), whatever the size.
 for (const n of [500, 2000, 5000]) {
   test(`known loss rejected, no loss accepted, at ${n} validation samples`, () => {
-    const rule = DEFAULT_NO_LOSS_RULE;
+    // The margin alone (no cap): its rates follow Phi(z - k) at every size.
+    const rule = { z: DEFAULT_NO_LOSS_RULE.z, tolerance: 0 };
     const disagreement = 0.04;
     const se = pairedStandardError({ n, disagreement });
     const trials = 600;
@@ -85,4 +86,16 @@ test('maxLoss caps the margin where z standard errors would be several points', 
   const capped = noLossDecision(reference, candidate, { z: 1, tolerance: 0, maxLoss: 0.01 });
   assert.equal(capped.accept, false);
   assert.equal(capped.margin, 2);
+});
+
+test('the default rule caps the measured loss at half a point: stricter where one standard error is larger', () => {
+  const uncapped = { z: DEFAULT_NO_LOSS_RULE.z, tolerance: 0 };
+  // 500 samples, 4 % disagreement: one SE is 0.89 points, above the 0.5-point cap.
+  const c = { n: 500, error: 0.05, disagreement: 0.04, loss: 0.006 };
+  const capped = acceptanceRate(c, DEFAULT_NO_LOSS_RULE, 600, 11);
+  const plain = acceptanceRate(c, uncapped, 600, 11);
+  assert.ok(capped < plain - 0.1, `a 0.6-point loss: accepted ${capped} with the cap, ${plain} without`);
+  // 10,000 samples: one SE is 0.2 points, the cap does not bind and both rules agree.
+  const big = { n: 10000, error: 0.05, disagreement: 0.04, loss: 0.001 };
+  assert.equal(acceptanceRate(big, DEFAULT_NO_LOSS_RULE, 200, 12), acceptanceRate(big, uncapped, 200, 12));
 });

@@ -26,14 +26,19 @@ test('ours, TFS and NFT run an update each, leak-free, with the cost of each pha
       const cfg = { ...config, trainEpochs: 10 };
       const r1 = runUpdate({ strategy, previous: null, spec, task, data: { newData: first, allData: first, validation, numClasses: 4 }, config: cfg });
       const r2 = runUpdate({ strategy, previous: r1.state, spec, task, data: { newData: fresh, allData: all, validation, numClasses: 4 }, config: cfg });
-      results[strategy] = { sampleEpochs: r2.cost.sampleEpochs, params: r2.state.model.liveParams(), error: r2.validationError, phases: Object.keys(r2.cost.phases) };
-      assert.ok(r2.validationError <= r2.prePruneError, `${strategy}: pruning lost accuracy`);
+      // Training cost before pruning (how far pruning goes depends on each model, not on the strategy).
+      const training = Object.entries(r2.cost.phases).filter(([p]) => !p.startsWith('prune')).reduce((n, [, c]) => n + c.sampleEpochs, 0);
+      results[strategy] = { sampleEpochs: training, params: r2.state.model.liveParams(), error: r2.validationError, phases: Object.keys(r2.cost.phases) };
+      // Pruning keeps the measured loss within its decision's margin (one paired standard error, at most half a point).
+      const margin = (r2.prune.lastAccepted?.margin ?? 0) / validation.n;
+      assert.ok(r2.validationError <= r2.prePruneError + margin + 1e-9, `${strategy}: pruning lost ${r2.validationError - r2.prePruneError} (margin ${margin})`);
+      assert.ok(r2.validationError <= r2.prePruneError + 0.005 + 1e-9, `${strategy}: pruning lost more than half a point`);
       assert.ok(Math.abs(r2.cost.epochs - r2.cost.sampleEpochs / all.n) < 1e-9);
       if (strategy === 'nft') assert.ok(r2.state.dense && r2.state.dense.density() === 1, 'NFT keeps a dense model');
       r2.state.model.dispose();
       r2.state.dense?.dispose();
     }
-    // New data first: E1 epochs on the new data plus growth evaluations, then E2 on all data.
+    // New data first: E1 epochs on the new data plus growth evaluations, then E2 on all data: less training than 10 epochs of all data.
     const phases = results.ours.phases;
     assert.ok(phases.includes('growth-new') && phases.includes('growth-all') && phases.includes('prune'));
     assert.ok(results.tfs.phases.includes('train'));
