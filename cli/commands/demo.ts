@@ -129,7 +129,8 @@ export function registerDemo(program: Command): void {
       const stateDir = opts.stateDir ?? (await mkdtemp(join(tmpdir(), 'bonsai-demo-')));
       const progress = progressSink();
       // Every arrival, the first included, is one update, started as soon as its last file is stored.
-      const env = { BONSAI_TRIGGERS__INITIAL_COUNT: String(perArrival), BONSAI_TRIGGERS__MIN_INTERVAL_SEC: '0', BONSAI_INGEST__AWAIT_WRITE_FINISH_MS: '100' };
+      // Sixteen files in flight let the store commit them in groups (two made the demo wait minutes on fsyncs).
+      const env = { BONSAI_TRIGGERS__INITIAL_COUNT: String(perArrival), BONSAI_TRIGGERS__MIN_INTERVAL_SEC: '0', BONSAI_INGEST__AWAIT_WRITE_FINISH_MS: '100', BONSAI_INGEST__CONCURRENCY: '16' };
       const config = loadConfig({ env, flags: { stateDir, port: opts.port, updateThreshold: String(perArrival) } });
       progress.line(`bonsai demo: state directory ${stateDir}, ${arrivals} arrivals of ${perArrival} MNIST digits`);
       const daemon = await startDaemon(config, {
