@@ -10,18 +10,7 @@
  */
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { DEFAULT_NO_LOSS_RULE, noLossDecision, type NoLossRule } from '../core/prune/decision.ts';
-
-/** A seeded uniform generator (mulberry32). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from '../core/data/dataset.ts';
 
 export interface SyntheticCase {
   /** Validation samples. */
@@ -52,7 +41,7 @@ export function drawPair(c: SyntheticCase, next: () => number): { reference: Uin
 
 /** Fraction of `trials` draws of the case that the rule accepts. */
 export function acceptanceRate(c: SyntheticCase, rule: NoLossRule, trials: number, seed: number): number {
-  const next = rng(seed);
+  const next = seededRandom(seed);
   let accepted = 0;
   for (let t = 0; t < trials; t++) {
     const { reference, candidate } = drawPair(c, next);
