@@ -52,11 +52,7 @@ import { createLog } from '../daemon/logging.ts';
 import type { UpdateRecord } from '../daemon/trainer/index.ts';
 import { readDataset } from '../daemon/trainer/data.ts';
 import { progressSink, type ProgressSink } from './progress.ts';
-
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] !== undefined ? Number(process.argv[i + 1]) : fallback;
-}
+import { arg } from './args.ts';
 
 const SIDE = 28;
 const PIXELS = SIDE * SIDE;

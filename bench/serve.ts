@@ -33,15 +33,7 @@ import { loadMnist } from '../pipelines/datasets/mnist.ts';
 import { startDaemon, type Daemon } from '../daemon/daemon.ts';
 import { createLog } from '../daemon/logging.ts';
 import { serveRate } from './serveRate.ts';
-
-function arg(name: string, fallback: number): number;
-function arg(name: string, fallback: string): string;
-function arg(name: string, fallback: number | string): number | string {
-  const i = process.argv.indexOf(`--${name}`);
-  const v = i >= 0 ? process.argv[i + 1] : undefined;
-  if (v === undefined) return fallback;
-  return typeof fallback === 'number' ? Number(v) : v;
-}
+import { arg } from './args.ts';
 
 const INITIAL = arg('initial', 1000);
 const ARRIVAL = arg('arrival', 100);

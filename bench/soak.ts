@@ -41,15 +41,7 @@ import { createLog } from '../daemon/logging.ts';
 import { startTrainer, type TrainerHandle, type TrainerOptions, type UpdateRecord } from '../daemon/trainer/index.ts';
 import { LABELS, TINY_MODEL, drop, png, tempStateDir, testConfig, waitFor } from '../test/daemon/e2e-helpers.ts';
 import { progressSink } from './progress.ts';
-
-function arg(name: string, fallback: number): number;
-function arg(name: string, fallback: string): string;
-function arg(name: string, fallback: number | string): number | string {
-  const i = process.argv.indexOf(`--${name}`);
-  const v = i >= 0 ? process.argv[i + 1] : undefined;
-  if (v === undefined) return fallback;
-  return typeof fallback === 'number' ? Number(v) : v;
-}
+import { arg } from './args.ts';
 
 const UPDATES = arg('updates', 300);
 const BATCH = arg('batch', 24);

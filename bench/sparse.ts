@@ -25,11 +25,7 @@ import { initBackend } from '../core/backend.ts';
 import { createModel } from '../core/models/index.ts';
 import { csrFromMasked, csrMatMul } from '../core/sparse/csr.ts';
 import { compileSparseInference, SPARSE_MAX_DENSITY } from '../core/sparse/sparseInference.ts';
-
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1] : fallback;
-}
+import { arg } from './args.ts';
 
 const SECONDS = Number(arg('seconds', '0.5'));
 const OUT = arg('out', 'bench/results');
