@@ -7,6 +7,8 @@ import { Trainer } from '../../core/train/trainer.ts';
 import { classificationTask } from '../../core/train/task.ts';
 import { blobs } from '../helpers/synthetic.ts';
 import { noLeaks } from '../helpers/tensors.ts';
+import type { Dataset } from '../../core/data/dataset.ts';
+import type { MaskedModel } from '../../core/models/model.ts';
 
 test('magnitude pruning removes the beta smallest live connections', () => {
   const values = [0.5, -0.1, 0.3, 0.05, -0.9, 0.2, 0.7, -0.4, 0.6, 0.8];
@@ -53,13 +55,19 @@ test('recoverable pruning on conv kernels protects filters (axis 3) and input ch
 
 const RULE = { z: 0.5, tolerance: 0 };
 
+/** A 10-24-4 MLP trained 8 epochs on `train` (the starting point of every iterative-pruning test). */
+function trainedMlp(train: Dataset, seed: number): { model: MaskedModel; trainer: Trainer<Dataset> } {
+  const model = createModel({ arch: 'mlp', inputShape: [10], numClasses: 4, options: { hidden: '24' }, seed });
+  const trainer = new Trainer({ model, task: classificationTask(), batchSize: 32, seed: 2, optimizer: { kind: 'sgd', learningRate: 0.05 } });
+  for (let e = 0; e < 8; e++) trainer.trainEpoch(train, 'train', e);
+  return { model, trainer };
+}
+
 test('iterative pruning takes one decision per iteration against the pre-pruning model and keeps the neuron condition', async () => {
   const train = blobs(256, 10, 4, 1);
   const val = blobs(400, 10, 4, 2);
   await noLeaks(() => {
-    const model = createModel({ arch: 'mlp', inputShape: [10], numClasses: 4, options: { hidden: '24' }, seed: 1 });
-    const trainer = new Trainer({ model, task: classificationTask(), batchSize: 32, seed: 2, optimizer: { kind: 'sgd', learningRate: 0.05 } });
-    for (let e = 0; e < 8; e++) trainer.trainEpoch(train, 'train', e);
+    const { model, trainer } = trainedMlp(train, 1);
     const dense = model.liveParams();
     const before = trainer.cost.summary(train.n).evalSamples;
     const report = iterativePrune(trainer, train, val, { pruneFraction: 0.2, recoverable: true, rule: RULE, retrainEpochs: 0.5, retries: 2, maxIterations: 60, phase: 'prune' });
@@ -88,9 +96,7 @@ test('a failed iteration is undone and retried with half the fraction; consecuti
   const train = blobs(256, 10, 4, 5);
   const val = blobs(400, 10, 4, 6);
   await noLeaks(() => {
-    const model = createModel({ arch: 'mlp', inputShape: [10], numClasses: 4, options: { hidden: '24' }, seed: 3 });
-    const trainer = new Trainer({ model, task: classificationTask(), batchSize: 32, seed: 2, optimizer: { kind: 'sgd', learningRate: 0.05 } });
-    for (let e = 0; e < 8; e++) trainer.trainEpoch(train, 'train', e);
+    const { model, trainer } = trainedMlp(train, 3);
     // A rule no change can pass (a negative margin) makes every iteration fail: each is undone,
     // the fraction halves, and the third failure in a row (retries = 2) stops pruning.
     const masks = model.kernels.map((k) => Array.from(k.mask.dataSync()));
@@ -123,9 +129,7 @@ test('a known loss is rejected: pruning without retraining cannot pass a strict 
   const train = blobs(256, 10, 4, 7);
   const val = blobs(2000, 10, 4, 8);
   await noLeaks(() => {
-    const model = createModel({ arch: 'mlp', inputShape: [10], numClasses: 4, options: { hidden: '24' }, seed: 4 });
-    const trainer = new Trainer({ model, task: classificationTask(), batchSize: 32, seed: 2, optimizer: { kind: 'sgd', learningRate: 0.05 } });
-    for (let e = 0; e < 8; e++) trainer.trainEpoch(train, 'train', e);
+    const { model, trainer } = trainedMlp(train, 4);
     // Removing 90 % of the connections with a tiny retraining budget loses accuracy the rule sees.
     const report = iterativePrune(trainer, train, val, { pruneFraction: 0.9, recoverable: true, rule: RULE, retrainEpochs: 0.01, retries: 0, maxIterations: 1, phase: 'prune' });
     assert.equal(report.iterations.length, 1);
@@ -141,9 +145,7 @@ test('non-recoverable pruning goes below the recoverable size within its toleran
   const train = blobs(256, 10, 4, 3);
   const val = blobs(256, 10, 4, 4);
   await noLeaks(() => {
-    const model = createModel({ arch: 'mlp', inputShape: [10], numClasses: 4, options: { hidden: '24' }, seed: 1 });
-    const trainer = new Trainer({ model, task: classificationTask(), batchSize: 32, seed: 2, optimizer: { kind: 'sgd', learningRate: 0.05 } });
-    for (let e = 0; e < 8; e++) trainer.trainEpoch(train, 'train', e);
+    const { model, trainer } = trainedMlp(train, 1);
     const common = { pruneFraction: 0.2, retrainEpochs: 0.5, retries: 2, maxIterations: 60 };
     const rec = iterativePrune(trainer, train, val, { ...common, recoverable: true, rule: RULE, phase: 'prune' });
     const non = iterativePrune(trainer, train, val, { ...common, recoverable: false, rule: { z: 0.5, tolerance: 0.02 }, phase: 'prune-nonrecoverable' });
