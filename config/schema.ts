@@ -106,6 +106,11 @@ const algorithmSchema = z.strictObject({
   growthInterval: posInt().default(5),
   /** Pruning fraction beta in percent (paper eq. 3): remove this share of a layer's live weights per iteration. */
   pruneFraction: z.number().min(3).max(5).default(5),
+  /**
+   * Largest pruning step in percent: each accepted iteration doubles the step from beta up
+   * to this, a rejected one halves it (docs/pruning.md). Equal to pruneFraction = a fixed step.
+   */
+  pruneFractionMax: z.number().min(3).max(90).default(40),
   /** E1: epochs of growth and training on the new data only (paper section 4.1: 15). */
   newDataEpochs: nonNegInt().default(15),
   /** E2: epochs of growth and training on all data (paper section 4.1: 20). */

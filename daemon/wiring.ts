@@ -166,6 +166,7 @@ export function updateConfig(config: Config, override: Partial<UpdateConfig> = {
     // The first model grows on all its data for as long as an update grows in total.
     trainEpochs: a.newDataEpochs + a.allDataEpochs,
     pruneFraction: a.pruneFraction / 100,
+    pruneFractionMax: Math.max(a.pruneFraction, a.pruneFractionMax) / 100,
     growthScope: a.growthScope,
     retrainEpochs: a.retrainEpochs,
     pruneRetries: a.pruneRetries,

@@ -66,7 +66,7 @@ export const PROFILES: Record<Profile, ProfileSpec> = {
   // pool in parts of 1,000, the full test set.
   quick: {
     limit: 15000, validation: 5000, testLimit: 0, rounds: 10, extras: true,
-    update: { ...TRAINING, newDataEpochs: 6, allDataEpochs: 8, trainEpochs: 24, maxPruneIterations: 60, retrainEpochs: 1, pruneLearningRate: 0.01 },
+    update: { ...TRAINING, newDataEpochs: 6, allDataEpochs: 8, trainEpochs: 24, maxPruneIterations: 60, retrainEpochs: 1 },
   },
   // Section 5.1 exactly: 55K training images in ten parts, 5K validation, E1 = 15, E2 = 20, 60 epochs.
   paper: {
@@ -324,7 +324,7 @@ function table3(ours: StrategyState, splits: ReturnType<typeof mnistSplits>, con
   const recoverable = { error: task.errorRate(model, splits.test, 500), params: model.liveParams() };
   const trainer = new Trainer({ model, task, batchSize: config.batchSize, seed: config.seed, optimizer: { ...config.optimizer, learningRate: config.pruneLearningRate } });
   iterativePrune(trainer, allData, splits.validation, {
-    pruneFraction: config.pruneFraction, recoverable: false, rule: { ...config.pruneRule, tolerance: config.nonRecoverableTolerance },
+    pruneFraction: config.pruneFraction, maxFraction: config.pruneFractionMax, recoverable: false, rule: { ...config.pruneRule, tolerance: config.nonRecoverableTolerance },
     retrainEpochs: config.retrainEpochs, retries: config.pruneRetries, maxIterations: config.maxPruneIterations, phase: 'prune-nonrecoverable',
   });
   const nonRecoverable = { error: task.errorRate(model, splits.test, 500), params: model.liveParams(), sampleEpochs: trainer.cost.summary(allData.n).sampleEpochs };

@@ -9,10 +9,13 @@
  * follows the validation set's size. Never the best of several checks: the
  * minimum of k noisy measurements passes by chance.
  *
- * An iteration that fails is undone (weights, masks, state) and retried with half
- * the fraction; after `retries` consecutive failures pruning stops. A success
- * doubles the fraction again, up to beta, so one false reject does not slow the
- * rest of the phase. With
+ * The step adapts: a success doubles the fraction, up to `maxFraction`, so a model
+ * with much to lose (a dense baseline, a freshly grown network) sheds it in a few
+ * iterations instead of dozens of beta-sized ones. An iteration that fails is undone
+ * (weights, masks, state) and retried with half the fraction, and the step never
+ * again grows past that half (nor below beta), so a rejected size is not tried again
+ * at once; after `retries` consecutive failures pruning stops. Every decision is
+ * against the pre-pruning model, so a larger step never compounds losses. With
  * `recoverable` the neuron condition holds (section 4.3.2). Non-recoverable
  * pruning (optional, afterwards, on a copy: see core/update/strategies.ts) drops
  * the neuron condition and passes a rule with a tolerance.
@@ -26,6 +29,8 @@ import { noLossDecision, type NoLossDecision, type NoLossRule } from './decision
 export interface IterativePruneArgs {
   /** Fraction of live connections removed per kernel per iteration (beta; 0.03..0.05). */
   pruneFraction: number;
+  /** Largest fraction a run of successes doubles the step to (default: pruneFraction, a fixed step). */
+  maxFraction?: number;
   /** Keep the neuron condition (section 4.3.2). */
   recoverable: boolean;
   /** The "no accuracy loss" rule (a tolerance > 0 allows a stated loss). */
@@ -105,6 +110,8 @@ export function iterativePrune<D extends { n: number }>(trainer: Trainer<D>, tra
   let finalError = baselineError;
   let lastAccepted: NoLossDecision | null = null;
   let fraction = args.pruneFraction;
+  // The step a run of successes may double to; a rejection lowers it to half the rejected step.
+  let ceiling = Math.max(args.pruneFraction, args.maxFraction ?? args.pruneFraction);
   let failures = 0;
   let stop: PruneReport['stop'] = 'max-iterations';
   for (let it = 1; it <= args.maxIterations; it++) {
@@ -136,13 +143,14 @@ export function iterativePrune<D extends { n: number }>(trainer: Trainer<D>, tra
     });
     trainer.progress({ phase: args.phase, kind: 'prune', step: it, errorRate: candidate.rate, changed: decision.accept ? pruned : 0 });
     if (decision.accept) {
-      fraction = Math.min(args.pruneFraction, fraction * 2);
+      fraction = Math.min(ceiling, fraction * 2);
     } else {
       if (failures > args.retries) {
         stop = 'failures';
         break;
       }
       fraction /= 2;
+      ceiling = Math.max(args.pruneFraction, Math.min(ceiling, fraction));
     }
   }
   return { baselineError, finalError, iterations, liveParams: model.liveParams(), stop, lastAccepted };

@@ -24,6 +24,12 @@ export interface UpdateConfig {
   initialDensity: number;
   /** beta: fraction of live connections pruned per kernel per iteration (0.03..0.05). */
   pruneFraction: number;
+  /**
+   * Largest step of pruning: each accepted iteration doubles the fraction up to this,
+   * a rejected one halves it (core/prune/iterative.ts). Equal to pruneFraction = the
+   * paper's fixed step.
+   */
+  pruneFractionMax: number;
   /** Fixed retraining budget per pruning iteration, in epochs of all data (one decision after it). */
   retrainEpochs: number;
   /** Failed pruning iterations retried with half the fraction before pruning stops. */
@@ -65,6 +71,7 @@ export const paperUpdateConfig: UpdateConfig = {
   trainEpochs: 60,
   initialDensity: 1,
   pruneFraction: 0.05,
+  pruneFractionMax: 0.4,
   retrainEpochs: 0.5,
   pruneRetries: 3,
   pruneRule: DEFAULT_NO_LOSS_RULE,

@@ -47,11 +47,11 @@ const UNKNOWN_ERROR = 0.1;
 /**
  * Pruning on a validation set too small for its decision: the margin is capped at half
  * the resolution (however many standard errors that is; the default rule's cap) and the
- * fraction halved.
+ * fraction halved, as a fixed step (no doubling).
  */
 function conservative(update: UpdateConfig): UpdateConfig {
   const maxLoss = Math.min(update.pruneRule.maxLoss ?? Infinity, VALIDATION_RESOLUTION / 2);
-  return { ...update, pruneRule: { ...update.pruneRule, maxLoss }, pruneFraction: update.pruneFraction / 2 };
+  return { ...update, pruneRule: { ...update.pruneRule, maxLoss }, pruneFraction: update.pruneFraction / 2, pruneFractionMax: update.pruneFraction / 2 };
 }
 
 /** Callbacks of `trainCandidate`. */

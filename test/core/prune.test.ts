@@ -125,6 +125,44 @@ test('a failed iteration is undone and retried with half the fraction; consecuti
   });
 });
 
+test('the step doubles on success up to maxFraction and a rejection caps it at half the rejected step', async () => {
+  const train = blobs(256, 10, 4, 9);
+  const val = blobs(400, 10, 4, 10);
+  await noLeaks(() => {
+    const { model, trainer } = trainedMlp(train, 5);
+    // Decisions scripted by call: accept, accept, accept, reject (at 0.4), accept, accept, reject, reject.
+    const script = [true, true, true, false, true, true, false, false];
+    let calls = 0;
+    const report = iterativePrune(trainer, train, val, {
+      pruneFraction: 0.05, maxFraction: 0.4, recoverable: true, retrainEpochs: 0.1, retries: 1, maxIterations: 20, phase: 'prune',
+      get rule() { const ok = script[calls++]; return ok ? { z: 1e6, tolerance: 0 } : { z: 0, tolerance: -1 }; },
+    });
+    assert.deepEqual(report.iterations.map((i) => [i.fraction, i.accepted]), [
+      [0.05, true], [0.1, true], [0.2, true], [0.4, false],
+      // After the rejection at 0.4 the step is 0.2 and never grows past it again.
+      [0.2, true], [0.2, true], [0.2, false], [0.1, false],
+    ]);
+    assert.equal(report.stop, 'failures');
+    // Each accepted iteration removed its fraction of the live connections (up to per-kernel rounding
+    // and the neuron condition, which keeps a unit's last connection).
+    const connections = () => model.kernels.reduce((s, k) => s + Array.from(k.mask.dataSync()).reduce((a, b) => a + b, 0), 0);
+    let live = model.kernels.reduce((s, k) => s + k.shape.reduce((a, b) => a * b, 1), 0);
+    for (const it of report.iterations) {
+      assert.ok(it.pruned <= it.fraction * live + model.kernels.length && it.pruned >= 0.5 * it.fraction * live, `${it.pruned} of ${live} at ${it.fraction}`);
+      if (it.accepted) live -= it.pruned;
+    }
+    assert.equal(connections(), live);
+    // Without maxFraction the step stays at beta (the paper's fixed step).
+    calls = 0;
+    const fixed = iterativePrune(trainer, train, val, {
+      pruneFraction: 0.05, recoverable: true, retrainEpochs: 0.1, retries: 0, maxIterations: 3, phase: 'prune', rule: { z: 1e6, tolerance: 0 },
+    });
+    assert.deepEqual(fixed.iterations.map((i) => i.fraction), [0.05, 0.05, 0.05]);
+    trainer.dispose();
+    model.dispose();
+  });
+});
+
 test('a known loss is rejected: pruning without retraining cannot pass a strict rule', async () => {
   const train = blobs(256, 10, 4, 7);
   const val = blobs(2000, 10, 4, 8);
