@@ -14,7 +14,10 @@
  * iterations instead of dozens of beta-sized ones. An iteration that fails is undone
  * (weights, masks, state) and retried with half the fraction, and the step never
  * again grows past that half (nor below beta), so a rejected size is not tried again
- * at once; after `retries` consecutive failures pruning stops. Every decision is
+ * at once; after `retries` consecutive failures pruning stops, and so it does when a
+ * failure would take the step below a quarter of beta: an iteration costs its full
+ * retraining budget and decision whatever its step, and near the point of loss, steps
+ * of 1 % accepted by chance would otherwise crawl on for dozens of iterations. Every decision is
  * against the pre-pruning model, so a larger step never compounds losses. With
  * `recoverable` the neuron condition holds (section 4.3.2). Non-recoverable
  * pruning (optional, afterwards, on a copy: see core/update/strategies.ts) drops
@@ -102,6 +105,9 @@ function retrain<D extends { n: number }>(trainer: Trainer<D>, train: D, epochs:
   return done;
 }
 
+/** The smallest step, as a share of beta: a failure that would go below it stops pruning. */
+const MIN_STEP_OF_BETA = 1 / 4;
+
 export function iterativePrune<D extends { n: number }>(trainer: Trainer<D>, train: D, validation: D, args: IterativePruneArgs): PruneReport {
   const model = trainer.model;
   const baseline = trainer.sampleErrors(validation, args.phase);
@@ -145,11 +151,11 @@ export function iterativePrune<D extends { n: number }>(trainer: Trainer<D>, tra
     if (decision.accept) {
       fraction = Math.min(ceiling, fraction * 2);
     } else {
-      if (failures > args.retries) {
+      fraction /= 2;
+      if (failures > args.retries || fraction < args.pruneFraction * MIN_STEP_OF_BETA - 1e-12) {
         stop = 'failures';
         break;
       }
-      fraction /= 2;
       ceiling = Math.max(args.pruneFraction, Math.min(ceiling, fraction));
     }
   }

@@ -152,6 +152,15 @@ test('the step doubles on success up to maxFraction and a rejection caps it at h
       if (it.accepted) live -= it.pruned;
     }
     assert.equal(connections(), live);
+    // A failure that would take the step below a quarter of beta stops pruning, retries left or not.
+    const steps = [false, true, false, false, false];
+    calls = 0;
+    const floor = iterativePrune(trainer, train, val, {
+      pruneFraction: 0.05, recoverable: true, retrainEpochs: 0.1, retries: 5, maxIterations: 20, phase: 'prune',
+      get rule() { const ok = steps[calls++]; return ok ? { z: 1e6, tolerance: 0 } : { z: 0, tolerance: -1 }; },
+    });
+    assert.deepEqual(floor.iterations.map((i) => [i.fraction, i.accepted]), [[0.05, false], [0.025, true], [0.05, false], [0.025, false], [0.0125, false]]);
+    assert.equal(floor.stop, 'failures');
     // Without maxFraction the step stays at beta (the paper's fixed step).
     calls = 0;
     const fixed = iterativePrune(trainer, train, val, {
