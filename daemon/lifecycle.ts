@@ -50,7 +50,7 @@ export class Lifecycle {
   private stateNow: LifecycleState = 'created';
   private readonly started: Plugin[] = [];
   private stopping: Promise<void> | null = null;
-  private resolveStopped!: () => void;
+  private resolveStopped = (): void => undefined;
   /** Resolves once every started plugin has been stopped. */
   readonly stopped: Promise<void> = new Promise((resolve) => (this.resolveStopped = resolve));
 

@@ -15,23 +15,22 @@
  * follow one trainer. Updates, promotions and rollbacks asked of it over HTTP
  * are forwarded to `trainerUrl` with the same bearer token.
  *
- *   plugins: backend -> registry (read-only) -> serving -> http -> follow CURRENT
+ *   plugins (daemon/plugins/): backend -> registry (read-only) -> serving -> http -> follow CURRENT
  */
 import { join, resolve } from 'node:path';
 import * as tf from '../core/tf.ts';
 import { backendInfo } from '../core/backend.ts';
 import { BonsaiError } from '../core/errors.ts';
 import type { Config } from '../config/index.ts';
-import { buildServer, type RegistryListing, type RegistryOps, type ServerDeps, type UpdateRequestResult } from './server/index.ts';
-import { createMetrics, swapObserver, type BonsaiMetrics } from './metrics/index.ts';
-import { openRegistry, type ModelRegistry } from './registry/index.ts';
-import { ModelHolder, type ModelLoader } from './serving/index.ts';
-import { Lifecycle, handleSignals, type Plugin } from './lifecycle.ts';
+import type { RegistryListing, RegistryOps, UpdateRequestResult, UpdateTrigger } from './server/index.ts';
+import { createMetrics, type BonsaiMetrics } from './metrics/index.ts';
+import type { ModelRegistry } from './registry/index.ts';
+import type { ModelHolder, ModelLoader, SwapResult } from './serving/index.ts';
+import { Lifecycle, handleSignals } from './lifecycle.ts';
 import { createLog, type Log } from './logging.ts';
-import { registryLoader } from './loader.ts';
 import { ModelMirror } from './mirror.ts';
-import { reportModel } from './trainer/index.ts';
-import { backendPlugin, listenHttp, packageVersion, preprocessors, readToken, registryOps } from './wiring.ts';
+import { backendPlugin, ChampionFollower, DaemonContext, followedRegistryPlugin, followPlugin, httpPlugin, lifecyclePlugins, servingPlugin, type DaemonPlugin } from './plugins/index.ts';
+import { packageVersion, readToken, registryOps } from './wiring.ts';
 
 /** Options of `startServing`. */
 export interface ServingOptions {
@@ -123,150 +122,76 @@ function mirroredLoader(mirror: ModelMirror, load: ModelLoader): ModelLoader {
   };
 }
 
+/** The update route: forwarded to the trainer, whose refusal (409) is passed back as one. */
+function forwardedUpdates(trainerUrl: string | null, token: string | undefined): UpdateTrigger {
+  return {
+    requestUpdate: async (reason): Promise<UpdateRequestResult> => {
+      if (trainerUrl === null) return { accepted: false, state: 'no-trainer', message: 'this process only serves (role server) and no trainerUrl is configured' };
+      const { status, json } = await callTrainer(trainerUrl, '/v1/updates', token, { reason });
+      if (status === 202) return json as unknown as UpdateRequestResult;
+      const e = (json.error ?? {}) as { message?: string; details?: { state?: string } };
+      if (status === 409) return { accepted: false, state: e.details?.state ?? 'refused', message: e.message };
+      throw trainerError(trainerUrl, '/v1/updates', status, json);
+    },
+  };
+}
+
+/** Removes cached versions other than the served one and its predecessor (a likely rollback target). */
+function cachePruner(mirror: ModelMirror): (result: SwapResult, ctx: DaemonContext) => void {
+  return (r, { log }) => {
+    mirror.prune([r.version, r.previousVersion]).then(
+      (removed) => { if (removed.length > 0) log.info('model.cache_pruned', { removed }); },
+      (error: unknown) => log.warn('model.cache_prune_failed', { error }));
+  };
+}
+
+/** The plugins of a serving-only process, in start order (see the file comment). */
+function servingPlugins(config: Config, follower: ChampionFollower, mirror: ModelMirror | null, pollMs: number, status: () => Promise<Record<string, unknown>>): DaemonPlugin[] {
+  return [
+    backendPlugin(),
+    followedRegistryPlugin(mirror),
+    servingPlugin({
+      serveFirst: () => follower.follow(),
+      wrapLoader: mirror ? (load) => mirroredLoader(mirror, load) : undefined,
+      onSwapped: mirror ? cachePruner(mirror) : undefined,
+    }),
+    httpPlugin((ctx) => ({
+      registry: forwardingOps(registryOps(ctx.get('registry'), ctx.metrics, ctx.log), config.trainerUrl, ctx.token, (version) => follower.forwarded(version), mirror !== null),
+      updates: forwardedUpdates(config.trainerUrl, ctx.token),
+      status: { status },
+    })),
+    followPlugin(follower, pollMs),
+  ];
+}
+
 /** Starts a serving-only process (`role: server`); see the file comment. */
 export async function startServing(config: Config, options: ServingOptions = {}): Promise<ServingDaemon> {
   const log = options.log ?? createLog({ level: config.log.level, format: config.log.format });
   const stateDir = resolve(config.stateDir);
   const token = options.token ?? readToken(config);
-  const pollMs = options.pollMs ?? config.ingest.pollIntervalMs;
   const metrics = createMetrics({ version: options.version ?? packageVersion(), tfjsVersion: tf.version_core, tfMemory: () => tf.memory(), defaultMetrics: options.defaultMetrics });
-  let registry!: ModelRegistry;
-  let holder!: ModelHolder;
-  let app: ReturnType<typeof buildServer> | null = null;
-  let url = '';
-  let port = 0;
-  let timer: NodeJS.Timeout | null = null;
-  let failedVersion: number | null = null;
-  let lastProblem: string | null = null;
-  let following: Promise<void> | null = null;
+  const ctx = new DaemonContext({ config, log, metrics, stateDir, token });
   const mirror = config.trainerUrl === null ? null : new ModelMirror(join(stateDir, 'models'), config.trainerUrl, { token });
-
-  // Edge-triggered: act when CURRENT changes, not whenever it differs from what is served, so that an
-  // operator's swap on this server (forwarded to the trainer) is never undone by a poll that read CURRENT
-  // just before the trainer wrote it; a forwarded change moves `lastSeen` itself, and a poll that overlapped
-  // it (another generation) is discarded.
-  let lastSeen: number | null = null;
-  let generation = 0;
-  const forwarded = (version: number): void => {
-    generation += 1;
-    lastSeen = version;
-  };
-  const followNow = async (): Promise<void> => {
-    const mine = generation;
-    let champion;
-    try {
-      champion = mirror ? await mirror.current() : await registry.current();
-      if (mine !== generation) return;
-      lastProblem = null;
-    } catch (err) {
-      const code = err instanceof BonsaiError ? err.code : 'unknown';
-      if (code !== lastProblem) log.warn(mirror ? 'follow.trainer_unreachable' : 'follow.registry_unreadable', { dir: registry.dir, trainerUrl: config.trainerUrl, error: err });
-      lastProblem = code;
-      return;
-    }
-    if (champion === null || champion.version === lastSeen) return;
-    lastSeen = champion.version;
-    reportModel(metrics, 'champion', champion.manifest);
-    const result = await holder.swapTo(champion.version);
-    failedVersion = result.outcome === 'failed' ? champion.version : null;
-    // A download that could not complete is tried again at the next poll; a checksum or load failure waits for the next champion.
-    const cause = result.error?.details.causeCode;
-    if (result.outcome === 'failed' && mine === generation && (cause === 'BONSAI_DAEMON_TRAINER_UNREACHABLE' || cause === 'BONSAI_DAEMON_DOWNLOAD_FAILED')) lastSeen = null;
-  };
-  const follow = (): Promise<void> => {
-    following ??= followNow().finally(() => { following = null; });
-    return following;
-  };
-
-  const plugins: Plugin[] = [
-    backendPlugin(config, metrics, log),
-    {
-      name: 'registry',
-      async start() {
-        if (mirror) await mirror.open();
-        registry = await openRegistry(join(stateDir, 'models'), { readOnly: true });
-      },
-      async stop() {},
-    },
-    {
-      name: 'serving',
-      async start() {
-        const observe = swapObserver(metrics);
-        holder = new ModelHolder({
-          loader: mirror ? mirroredLoader(mirror, registryLoader(registry, config.model.modality, { sparse: config.server.sparseInference })) : registryLoader(registry, config.model.modality, { sparse: config.server.sparseInference }),
-          onSwap: (r) => {
-            observe(r);
-            if (r.outcome === 'ok') {
-            log.info('model.swapped', { version: r.version, previous: r.previousVersion, seconds: Math.round(r.seconds * 1000) / 1000 });
-            // Size and quality of what this process serves (the champion's may differ during a rollout).
-            registry.get(r.version).then((v) => reportModel(metrics, 'serving', v.manifest), () => undefined);
-            // The cache keeps what is served and its predecessor (a likely rollback target).
-            mirror?.prune([r.version, r.previousVersion]).then(
-              (removed) => { if (removed.length > 0) log.info('model.cache_pruned', { removed }); },
-              (error: unknown) => log.warn('model.cache_prune_failed', { error }));
-          }
-            else if (r.outcome === 'failed') log.error('model.swap_failed', { version: r.version, serving: r.servingVersion, error: r.error });
-          },
-        });
-        await follow();
-      },
-      async stop() { await holder.close(); },
-    },
-    {
-      name: 'http',
-      async start() {
-        const deps: ServerDeps = {
-          holder, metrics, token,
-          tokenHint: `set the ${config.server.tokenEnv} environment variable (or server.tokenFile in the config) and restart`,
-          limits: { bodyLimitBytes: config.server.bodyLimitBytes },
-          batching: { ...config.server.batching },
-          preprocess: preprocessors(config),
-          registry: forwardingOps(registryOps(registry, metrics, log), config.trainerUrl, token, forwarded, mirror !== null),
-          updates: {
-            requestUpdate: async (reason): Promise<UpdateRequestResult> => {
-              if (config.trainerUrl === null) return { accepted: false, state: 'no-trainer', message: 'this process only serves (role server) and no trainerUrl is configured' };
-              const { status, json } = await callTrainer(config.trainerUrl, '/v1/updates', token, { reason });
-              if (status === 202) return json as unknown as UpdateRequestResult;
-              const e = (json.error ?? {}) as { message?: string; details?: { state?: string } };
-              if (status === 409) return { accepted: false, state: e.details?.state ?? 'refused', message: e.message };
-              throw trainerError(config.trainerUrl, '/v1/updates', status, json);
-            },
-          },
-          status: { status: () => status() },
-          onError: (err, ctx) => log.error('http.error', { ...ctx, error: err }),
-        };
-        ({ app, port, url } = await listenHttp(deps, config, log));
-      },
-      async stop() { await app?.close(); },
-    },
-    {
-      name: 'follow',
-      async start() {
-        timer = setInterval(() => void follow(), pollMs);
-        timer.unref();
-        log.info('follow.started', { registry: registry.dir, pollMs, trainerUrl: config.trainerUrl });
-      },
-      async stop() {
-        if (timer) clearInterval(timer);
-        await following;
-      },
-    },
-  ];
-  const lifecycle = new Lifecycle(plugins, log);
+  const follower = new ChampionFollower(ctx, mirror);
   const status = async (): Promise<Record<string, unknown>> => ({
     state: lifecycle.state, role: 'server', stateDir, trainerUrl: config.trainerUrl, backend: backendInfo()?.name ?? null,
-    champion: mirror ? lastSeen : await registry.current().then((c) => c?.version ?? null, () => null), failedVersion,
+    champion: mirror ? follower.lastSeen : await ctx.get('registry').current().then((c) => c?.version ?? null, () => null), failedVersion: follower.failedVersion,
   });
+  const plugins = servingPlugins(config, follower, mirror, options.pollMs ?? config.ingest.pollIntervalMs, status);
+  const lifecycle = new Lifecycle(lifecyclePlugins(ctx, plugins), log);
   await lifecycle.start();
-  let unhook: (() => void) | null = null;
-  if (options.signals) unhook = handleSignals(lifecycle, log);
+  const unhook = options.signals ? handleSignals(lifecycle, log) : null;
+  const holder = ctx.get('holder');
+  const { url, port } = ctx.get('http');
   log.info('daemon.started', { url, stateDir, pid: process.pid, role: 'server', champion: holder.version, backend: backendInfo()?.name });
   void lifecycle.stopped.then(() => {
     unhook?.();
     log.info('daemon.stopped', { stateDir });
   });
   return {
-    config, url, port, holder, registry, metrics, follow, status,
+    config, url, port, holder, metrics, status,
+    registry: ctx.get('registry'),
+    follow: () => follower.follow(),
     stop: (reason = 'stop requested') => lifecycle.stop(reason),
     stopped: lifecycle.stopped,
   };

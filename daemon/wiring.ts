@@ -6,7 +6,6 @@
 import { DEFAULT_NO_LOSS_RULE } from '../core/prune/decision.ts';
 import { readFileSync } from 'node:fs';
 import { BonsaiError } from '../core/errors.ts';
-import { backendInfo, initBackend } from '../core/backend.ts';
 import type { OptimizerArgs } from '../core/train/optimizer.ts';
 import { paperUpdateConfig, type UpdateConfig } from '../core/update/config.ts';
 import type { Config } from '../config/index.ts';
@@ -20,7 +19,6 @@ import type { BonsaiMetrics } from './metrics/index.ts';
 import { canTransition, championStack, type ModelRegistry } from './registry/index.ts';
 import type { ModelInput } from './serving/index.ts';
 import type { Log } from './logging.ts';
-import type { Plugin } from './lifecycle.ts';
 import { reportModel, type ModelChoice } from './trainer/index.ts';
 import { speechModels, taskKindOf } from './speech.ts';
 
@@ -271,17 +269,4 @@ export async function listenHttp(deps: ServerDeps, config: Config, log: Log): Pr
   const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
   log.info('http.listening', { url, mutatingRoutes: deps.token ? 'enabled' : 'disabled (no token)' });
   return { app, port: address.port, url };
-}
-
-/** The lifecycle step that loads the compute backend config `backend` names (once per process). */
-export function backendPlugin(config: Config, metrics: BonsaiMetrics, log: Log): Plugin {
-  return {
-    name: 'backend',
-    async start() {
-      const info = backendInfo() ?? await initBackend({ force: config.backend.name === 'auto' ? undefined : config.backend.name, threads: config.backend.threads ?? undefined });
-      metrics.setBuildInfo({ backend: info.name });
-      log.info('backend.ready', { backend: info.name, threads: info.threads, reason: info.reason });
-    },
-    async stop() {},
-  };
 }

@@ -35,8 +35,8 @@ async function acquire(dir: string, timeoutMs: number): Promise<WriterLock> {
 /** Runs `fn` while holding the registry's write lock (in-process first, then the lock file). */
 export async function withWriteLock<T>(dir: string, timeoutMs: number, fn: () => Promise<T>): Promise<T> {
   const previous = chains.get(dir) ?? Promise.resolve();
-  let done!: () => void;
-  const gate = new Promise<void>((resolve) => (done = resolve));
+  let done = (): void => undefined;
+  const gate = new Promise<void>((resolve) => { done = resolve; });
   const mine = previous.then(() => gate);
   chains.set(dir, mine);
   await previous;

@@ -169,6 +169,7 @@ export class SampleStore {
       getSample: db.prepare<[string], SampleRow>('SELECT * FROM samples WHERE id = ?'),
       findLog: db.prepare<[string, string], LogRow>('SELECT * FROM ingest_log WHERE source = ? AND file_key = ?'),
       lastSeq: db.prepare<[], number>('SELECT COALESCE(MAX(seq), 0) FROM samples').pluck(),
+      oldestPendingAt: db.prepare<[], number>('SELECT arrived_at FROM samples WHERE trained_version IS NULL ORDER BY seq LIMIT 1').pluck(),
       labels: db.prepare<[], { label: string; class_index: number; first_seen_at: number }>('SELECT label, class_index, first_seen_at FROM labels ORDER BY class_index'),
       countGroups: db.prepare<[], { split: Split; modality: Modality; label: string | null; pending: number; n: number }>(
         'SELECT split, modality, label, trained_version IS NULL AS pending, count(*) AS n FROM samples GROUP BY split, modality, label, trained_version IS NULL'),
@@ -282,6 +283,16 @@ export class SampleStore {
   /** Highest arrival sequence number so far (0 when empty): snapshot it before an update, mark up to it after. */
   lastSeq(): number {
     return this.stmts.lastSeq.get() ?? 0;
+  }
+
+  /** Arrival time (ms since the epoch) of the oldest sample no model has trained on; null when none is pending. */
+  oldestPendingAt(): number | null {
+    return this.stmts.oldestPendingAt.get() ?? null;
+  }
+
+  /** Whether the connection is open (`close` has not run). */
+  get isOpen(): boolean {
+    return this.db.open;
   }
 
   /** Class labels in first-seen order; `classIndex` is stable for the life of the store. */

@@ -154,6 +154,20 @@ test('batches stream at most N samples with concatenated features, filtered by p
   });
 });
 
+test('oldestPendingAt is the arrival time of the first sample still pending, null when none is', () => {
+  withStore((store) => {
+    assert.equal(store.oldestPendingAt(), null);
+    const ids = [1, 2, 3].map((i) => sha(`pending ${i}`));
+    ids.forEach((id, i) => store.commitIngest([{ kind: 'sample', id, source: `a/${i}.png`, fileKey: `k${i}`, sample: image([i]), target: { label: 'a' }, sidecars: [] }], { now: 1_000 * (i + 1) }));
+    assert.equal(store.oldestPendingAt(), 1_000);
+    store.markTrained(ids.slice(0, 2), 1);
+    assert.equal(store.oldestPendingAt(), 3_000);
+    store.markTrained(ids, 2);
+    assert.equal(store.oldestPendingAt(), null);
+    assert.equal(store.isOpen, true);
+  });
+});
+
 test('batches of differently shaped samples have a null common shape and per-sample shapes', () => {
   withStore((store) => {
     store.addSample(sha('a1'), { modality: 'audio', features: Float32Array.from([1, 2, 3, 4]), shape: [2, 2] }, { label: 'x' }, 'x/a1.wav');

@@ -1,0 +1,110 @@
+/**
+ * The plugins of a serving-only process (`role: server`, daemon/serving-only.ts):
+ * the trainer's registry opened read-only, and the follower that swaps in each
+ * new champion, polled every `pollMs`.
+ *
+ * Following is edge-triggered: it acts when the champion changes, not whenever
+ * it differs from what is served, so that an operator's swap on this server
+ * (forwarded to the trainer) is never undone by a poll that read the champion
+ * just before the trainer wrote it; a forwarded change moves `lastSeen`
+ * itself, and a poll that overlapped it (another generation) is discarded.
+ */
+import { join } from 'node:path';
+import { BonsaiError } from '../../core/errors.ts';
+import { openRegistry } from '../registry/index.ts';
+import type { ModelMirror } from '../mirror.ts';
+import { reportModel } from '../trainer/index.ts';
+import { nothingToStop, type DaemonContext, type DaemonPlugin } from './context.ts';
+
+/** Causes of a failed swap that a later poll may cure (the download is tried again). */
+const RETRIED_CAUSES: ReadonlySet<unknown> = new Set(['BONSAI_DAEMON_TRAINER_UNREACHABLE', 'BONSAI_DAEMON_DOWNLOAD_FAILED']);
+
+/** Follows the trainer's champion: over HTTP through `mirror`, else in the registry on a shared volume. */
+export class ChampionFollower {
+  private seen: number | null = null;
+  private generation = 0;
+  private failed: number | null = null;
+  private lastProblem: string | null = null;
+  private following: Promise<void> | null = null;
+
+  constructor(private readonly ctx: DaemonContext, private readonly mirror: ModelMirror | null) {}
+
+  /** The last champion seen (or forwarded); null before the first. */
+  get lastSeen(): number | null {
+    return this.seen;
+  }
+
+  /** The champion whose swap failed, until another one is swapped in. */
+  get failedVersion(): number | null {
+    return this.failed;
+  }
+
+  /** Records a champion this server's operator chose through the trainer (a promotion or rollback forwarded). */
+  forwarded(version: number): void {
+    this.generation += 1;
+    this.seen = version;
+  }
+
+  /** Checks the champion now and swaps if it moved; calls during a check share it. */
+  follow(): Promise<void> {
+    this.following ??= this.check().finally(() => { this.following = null; });
+    return this.following;
+  }
+
+  /** Waits for a check in progress. */
+  async idle(): Promise<void> {
+    await this.following;
+  }
+
+  private async check(): Promise<void> {
+    const { log, metrics, config } = this.ctx;
+    const registry = this.ctx.get('registry');
+    const mine = this.generation;
+    let champion;
+    try {
+      champion = this.mirror ? await this.mirror.current() : await registry.current();
+      if (mine !== this.generation) return;
+      this.lastProblem = null;
+    } catch (err) {
+      const code = err instanceof BonsaiError ? err.code : 'unknown';
+      if (code !== this.lastProblem) log.warn(this.mirror ? 'follow.trainer_unreachable' : 'follow.registry_unreadable', { dir: registry.dir, trainerUrl: config.trainerUrl, error: err });
+      this.lastProblem = code;
+      return;
+    }
+    if (champion === null || champion.version === this.seen) return;
+    this.seen = champion.version;
+    reportModel(metrics, 'champion', champion.manifest);
+    const result = await this.ctx.get('holder').swapTo(champion.version);
+    this.failed = result.outcome === 'failed' ? champion.version : null;
+    // A download that could not complete is tried again at the next poll; a checksum or load failure waits for the next champion.
+    if (result.outcome === 'failed' && mine === this.generation && RETRIED_CAUSES.has(result.error?.details.causeCode)) this.seen = null;
+  }
+}
+
+/** Opens the trainer's registry read-only (after the local cache of a mirror); adds it as `registry`. */
+export function followedRegistryPlugin(mirror: ModelMirror | null): DaemonPlugin {
+  return {
+    name: 'registry',
+    async start(ctx) {
+      if (mirror) await mirror.open();
+      ctx.add('registry', await openRegistry(join(ctx.stateDir, 'models'), { readOnly: true }));
+      return nothingToStop;
+    },
+  };
+}
+
+/** Polls the champion every `pollMs`; its stop ends the polling and waits for a check in progress. */
+export function followPlugin(follower: ChampionFollower, pollMs: number): DaemonPlugin {
+  return {
+    name: 'follow',
+    async start(ctx) {
+      const timer = setInterval(() => void follower.follow(), pollMs);
+      timer.unref();
+      ctx.log.info('follow.started', { registry: ctx.get('registry').dir, pollMs, trainerUrl: ctx.config.trainerUrl });
+      return async () => {
+        clearInterval(timer);
+        await follower.idle();
+      };
+    },
+  };
+}

@@ -1,0 +1,116 @@
+/**
+ * The watcher plugin: watches `inbox/` (daemon/watch) and hands each complete
+ * file to ingestion (pipelines/ingest: read, hash, label, decode, commit, move).
+ * Each outcome is counted and logged, an accepted sample is queued for
+ * prequential scoring, and the triggers are told. Its stop stops watching and
+ * waits for the files being ingested.
+ */
+import { relative } from 'node:path';
+import type { Config } from '../../config/index.ts';
+import { processAudio } from '../../pipelines/audio/index.ts';
+import { processImage } from '../../pipelines/image/index.ts';
+import { Ingestor, processorByContent, stateLayout, type IngestContext, type IngestOutcome } from '../../pipelines/ingest/index.ts';
+import { ManifestCache, resolveLabel } from '../../pipelines/labels.ts';
+import type { SampleStore } from '../../pipelines/store/index.ts';
+import { InboxWatcher } from '../watch/index.ts';
+import type { StuckEntries } from '../stuck.ts';
+import { audioSpec, imageSpec, limitsOf } from '../wiring.ts';
+import type { DaemonContext, DaemonPlugin } from './context.ts';
+
+/** Options of `watcherPlugin`. */
+export interface WatcherPluginOptions {
+  /** Entries that can be neither ingested nor moved: logged and counted once each. */
+  stuck: StuckEntries;
+  /** Shape of one image sample (`[h, w, c]`), so images are decoded to what the model reads. */
+  inputShape: readonly number[];
+}
+
+/** How ingestion decodes and labels files of the config's modality, into `store`. */
+function ingestContext(config: Config, stateDir: string, store: SampleStore, inputShape: readonly number[]): IngestContext {
+  const limits = limitsOf(config);
+  const modality = config.model.modality;
+  const inbox = stateLayout(stateDir).inbox;
+  const manifests = new ManifestCache();
+  return {
+    stateDir,
+    store,
+    modality,
+    maxFileBytes: limits.maxFileBytes,
+    process: processorByContent({
+      image: (bytes) => processImage(bytes, imageSpec(config, modality === 'image' ? inputShape : undefined), limits),
+      audio: (bytes) => processAudio(bytes, audioSpec(config), limits),
+    }),
+    resolveLabel: async (file) => {
+      const known = config.ingest.labelPolicy === 'reject' ? store.labels().map((l) => l.label) : [];
+      const r = await resolveLabel(file.path, {
+        inboxRoot: inbox, knownLabels: known.length > 0 ? known : undefined, policy: config.ingest.labelPolicy, modality: file.modality, manifests,
+      });
+      if (r.kind === 'class') return { target: { label: r.value } };
+      return { target: { transcript: r.value }, sidecars: r.sidecar !== undefined ? [r.sidecar] : [] };
+    },
+  };
+}
+
+/** Counts and logs one ingestion outcome, queues an accepted sample for scoring and tells the triggers. */
+function ingested(ctx: DaemonContext, stuck: StuckEntries, o: IngestOutcome): void {
+  const { log, metrics } = ctx;
+  stuck.outcome(o);
+  if (o.outcome === 'skipped') {
+    log.debug('ingest.skipped', { source: o.source, code: o.code, message: o.message });
+    return;
+  }
+  metrics.ingestFiles.inc({ modality: o.modality ?? 'unknown', outcome: o.outcome });
+  if (o.outcome === 'accepted') {
+    log.debug('ingest.accepted', { source: o.source, id: o.id.slice(0, 12), shape: o.shape, recovered: o.recovered });
+    if (!o.recovered) ctx.get('prequential').add([o.id]);
+  } else if (o.outcome === 'duplicate') {
+    log.info('ingest.duplicate', { source: o.source, id: o.id.slice(0, 12), destination: o.destination });
+  } else {
+    log.warn('ingest.rejected', { source: o.source, code: o.code, message: o.message, destination: o.destination });
+  }
+  ctx.get('gauges').refreshSoon();
+  ctx.get('scheduler').notify();
+}
+
+/** Adds the watcher (`watcher`) and starts it: a scan of the inbox, then its events. */
+export function watcherPlugin(options: WatcherPluginOptions): DaemonPlugin {
+  const { stuck } = options;
+  return {
+    name: 'watcher',
+    async start(ctx) {
+      const { config, log } = ctx;
+      const inbox = stateLayout(ctx.stateDir).inbox;
+      const ingestor = new Ingestor(ingestContext(config, ctx.stateDir, ctx.get('store'), options.inputShape), { concurrency: config.ingest.concurrency });
+      const watcher = new InboxWatcher({
+        inbox,
+        polling: config.ingest.polling,
+        pollIntervalMs: config.ingest.pollIntervalMs,
+        reconcileIntervalMs: config.ingest.reconcileIntervalSec * 1000,
+        stableMs: config.ingest.awaitWriteFinishMs,
+        log,
+        ingest: async (path) => {
+          let outcome: IngestOutcome;
+          try {
+            outcome = await ingestor.ingest(path);
+          } catch (err) {
+            if (stuck.failure(relative(inbox, path), err)) return { retry: false };
+            throw err;
+          }
+          ingested(ctx, stuck, outcome);
+          return { retry: outcome.outcome === 'skipped' && outcome.code === 'BONSAI_INGEST_FILE_CHANGED' };
+        },
+        // A name that is not UTF-8: quarantined by its raw path.
+        ingestBadName: async (raw) => {
+          try {
+            ingested(ctx, stuck, await ingestor.ingest(raw));
+          } catch (err) {
+            if (!stuck.failure(relative(inbox, new TextDecoder().decode(raw)), err)) throw err;
+          }
+        },
+      });
+      ctx.add('watcher', watcher);
+      await watcher.start();
+      return async () => watcher.stop();
+    },
+  };
+}
