@@ -4,10 +4,15 @@
  * 10 % kernel density, with the achieved FLOP/s as a fraction of the machine's
  * attainable GEMM FLOP/s on the same backend (a 512^3 matMul measured in the same run).
  *
- * Run: npm run bench:throughput [-- --quick]
+ * When a python3 with torch is installed (bench/torchReference.ts finds it), PyTorch
+ * runs the same workloads (bench/torch_reference.py, one thread) right after each of
+ * our rows, and the results give the ratio ours / PyTorch; otherwise they say why not.
+ *
+ * Run: npm run bench:throughput [-- --quick] [--models lenet300,lenet5] [--backends wasm,cpu] [--python PATH] [--no-torch]
  * Writes bench/results/throughput.json and throughput.md.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
+import { loadavg } from 'node:os';
 import * as tf from '../core/tf.ts';
 import { initBackend } from '../core/backend.ts';
 import { registerWasmKernels } from '../core/backend/register_wasm_kernels.ts';
@@ -17,13 +22,18 @@ import { makeDataset } from '../core/data/dataset.ts';
 import { classificationTask } from '../core/train/task.ts';
 import { Trainer } from '../core/train/trainer.ts';
 import { TRAIN_FLOPS_FACTOR } from '../core/train/cost.ts';
+import { arg } from './args.ts';
+import { type TorchFigures, type TorchPython, blasName, findTorchPython, runTorchReference } from './torchReference.ts';
 
 const quick = process.argv.includes('--quick');
+const only = arg('models', '').split(',').filter((m) => m !== '');
 const MODELS = [
   { arch: 'lenet300', inputShape: [28, 28, 1] },
   { arch: 'lenet5', inputShape: [28, 28, 1] },
   { arch: 'resnet18', inputShape: [32, 32, 3] },
-];
+].filter((m) => only.length === 0 || only.includes(m.arch));
+const torchPython: TorchPython = process.argv.includes('--no-torch') ? { python: null, reason: 'skipped (--no-torch)' } : findTorchPython(arg('python', '') || undefined);
+const torchMissing = torchPython.python === null ? torchPython.reason : '';
 
 function seconds(fn: () => void, minSeconds: number): { perCall: number; calls: number } {
   fn();
@@ -67,13 +77,20 @@ interface Row {
   trainGflops: number;
   trainFractionOfGemm: number;
   inferFractionOfGemm: number;
+  /** PyTorch on the same workload in the same run (absent when torch is not available). */
+  torch?: TorchFigures;
 }
+
+const loadText = (l: number[]) => l.map((v) => v.toFixed(2)).join(', ');
+const ratio = (ours: number, theirs: number | undefined) => (theirs ? (ours / theirs).toFixed(2) : '-');
 
 async function main(): Promise<void> {
   const rows: Row[] = [];
   const gemm: Record<string, number> = {};
+  const loadBefore = loadavg();
+  process.stderr.write(torchPython.python ? `PyTorch ${torchPython.torch} (${torchPython.python}) runs the same workloads beside ours\n` : `PyTorch: not available: ${torchMissing}\n`);
   const chosen = await initBackend();
-  const backends = [...new Set([chosen.name, 'cpu'])];
+  const backends = arg('backends', '') ? arg('backends', '').split(',') : [...new Set([chosen.name, 'cpu'])];
   for (const backend of backends) {
     await tf.setBackend(backend);
     if (backend === 'wasm') registerWasmKernels();
@@ -109,21 +126,47 @@ async function main(): Promise<void> {
         tf.dispose([x1, x128]);
         trainer.dispose();
         model.dispose();
+        // PyTorch right after our row (default backend only), so that both see the same load.
+        if (torchPython.python && backend === chosen.name) {
+          r.torch = runTorchReference(torchPython.python, m.arch, { density, seconds: quick ? 1 : 3 });
+          const t = r.torch;
+          process.stderr.write(`  PyTorch ${t.threads} thread: train ${t.trainSamplesPerSec.toFixed(0)}/s (ours/PyTorch ${ratio(r.trainSamplesPerSec, t.trainSamplesPerSec)}), infer b1 ${t.inferBatch1PerSec.toFixed(0)}/s (${ratio(r.inferBatch1PerSec, t.inferBatch1PerSec)}), b128 ${t.inferBatch128PerSec.toFixed(0)}/s (${ratio(r.inferBatch128PerSec, t.inferBatch128PerSec)})\n`);
+        }
       }
     }
   }
-  const result = { date: new Date().toISOString(), command: `npm run bench:throughput${quick ? ' -- --quick' : ''}`, backend: chosen, gemmGflops: Object.fromEntries(Object.entries(gemm).map(([k, v]) => [k, v / 1e9])), rows };
+  const loadAfter = loadavg();
+  const command = ['npm run bench:throughput', ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2)] : [])].join(' ');
+  const blas = rows.find((r) => r.torch)?.torch?.blas ?? '';
+  const torchInfo = torchPython.python !== null ? { python: torchPython.python, version: torchPython.torch, blas } : { unavailable: torchMissing };
+  const result = { date: new Date().toISOString(), command, loadAverage: { before: loadBefore, after: loadAfter }, backend: chosen, torch: torchInfo, gemmGflops: Object.fromEntries(Object.entries(gemm).map(([k, v]) => [k, v / 1e9])), rows };
   await mkdir('bench/results', { recursive: true });
   await writeFile('bench/results/throughput.json', JSON.stringify(result, null, 2));
   const md = [
     '# Training and inference throughput',
     '',
-    `Made by \`${result.command}\` on ${result.date.slice(0, 10)}; default backend \`${chosen.name}\` (${chosen.threads} threads). Attainable GEMM (512^3 matMul, measured beside every row; best of the run): ${Object.entries(result.gemmGflops).map(([k, v]) => `${k} ${v.toFixed(1)} GFLOP/s`).join(', ')}.`,
+    `Made by \`${result.command}\` on ${result.date.slice(0, 10)}; default backend \`${chosen.name}\` (${chosen.threads} thread${chosen.threads === 1 ? '' : 's'}${chosen.simd !== undefined ? `, ${chosen.simd ? 'SIMD' : 'no SIMD'}` : ''}). Attainable GEMM (512^3 matMul, measured beside every row; best of the run): ${Object.entries(result.gemmGflops).map(([k, v]) => `${k} ${v.toFixed(1)} GFLOP/s`).join(', ')}.`,
+    `1-minute, 5-minute and 15-minute load average on this ${chosen.name === 'wasm' ? '2-core ' : ''}machine before / after: ${loadText(loadBefore)} / ${loadText(loadAfter)} (the machine is shared: compare the ratios, which are measured side by side, rather than absolute figures across runs).`,
     'Training: batch 64, SGD, forward + backward + masked update; FLOPs counted dense (3x forward). Density 0.1 keeps 10 % of every kernel: the kernels are dense, so sparsity saves no time here (it is recorded to show that).',
     '',
     '| backend | model | density | train samples/s | infer batch 1 /s | infer batch 128 /s | train GFLOP/s | train % of GEMM | infer % of GEMM |',
     '|---|---|---:|---:|---:|---:|---:|---:|---:|',
     ...rows.map((r) => `| ${r.backend} | ${r.model} | ${r.density.toFixed(2)} | ${r.trainSamplesPerSec.toFixed(0)} | ${r.inferBatch1PerSec.toFixed(0)} | ${r.inferBatch128PerSec.toFixed(0)} | ${r.trainGflops.toFixed(2)} | ${(r.trainFractionOfGemm * 100).toFixed(1)} | ${(r.inferFractionOfGemm * 100).toFixed(1)} |`),
+    '',
+    '## Beside PyTorch',
+    '',
+    ...(torchPython.python !== null
+      ? [
+        `PyTorch ${torchPython.python !== null ? torchPython.torch : ''} (\`${torchPython.python}\`, BLAS: ${blasName(blas)}), one thread (\`torch.set_num_threads(1)\`), ran \`bench/torch_reference.py\` right after each of our rows: the same masked training step (W*M forward, gradient masked, SGD momentum 0.9, W and momentum re-zeroed) at batch 64 and the same inference at batch 1 and 128, on the same shapes. Ratio = ours / PyTorch (above 1: we are faster).`,
+        '',
+        '| model | density | train ours | train PyTorch | ratio | infer b1 ours | PyTorch | ratio | infer b128 ours | PyTorch | ratio |',
+        '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+        ...rows.filter((r) => r.torch).map((r) => {
+          const t = r.torch as TorchFigures;
+          return `| ${r.model} | ${r.density.toFixed(2)} | ${r.trainSamplesPerSec.toFixed(0)} | ${t.trainSamplesPerSec.toFixed(0)} | ${ratio(r.trainSamplesPerSec, t.trainSamplesPerSec)} | ${r.inferBatch1PerSec.toFixed(0)} | ${t.inferBatch1PerSec.toFixed(0)} | ${ratio(r.inferBatch1PerSec, t.inferBatch1PerSec)} | ${r.inferBatch128PerSec.toFixed(0)} | ${t.inferBatch128PerSec.toFixed(0)} | ${ratio(r.inferBatch128PerSec, t.inferBatch128PerSec)} |`;
+        }),
+      ]
+      : [`PyTorch was not run: ${torchMissing}. Install Debian's \`python3-torch\` (and \`libopenblas0\`, or torch runs on reference BLAS) or pass \`--python PATH\` to compare.`]),
     '',
   ].join('\n');
   await writeFile('bench/results/throughput.md', md);

@@ -1,0 +1,57 @@
+/**
+ * Runs bench/torch_reference.py (PyTorch on the same workloads) beside our own
+ * measurements, when a python3 with torch is installed. Debian's `python3-torch`
+ * installs for /usr/bin/python3, which need not be the `python3` on PATH (pyenv),
+ * so /usr/bin/python3 is tried first.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+const SCRIPT = fileURLToPath(new URL('./torch_reference.py', import.meta.url));
+
+/** A python3 that imports torch, or why there is none. */
+export type TorchPython = { python: string; torch: string } | { python: null; reason: string };
+
+/** PyTorch's figures for one model, as torch_reference.py prints them. */
+export interface TorchFigures {
+  model: string;
+  density: number;
+  torch: string;
+  threads: number;
+  blas: string;
+  trainSamplesPerSec: number;
+  inferBatch1PerSec: number;
+  inferBatch128PerSec: number;
+}
+
+/** Finds a python3 with torch: `override` (e.g. `--python`), else /usr/bin/python3, else `python3` on PATH. */
+export function findTorchPython(override?: string): TorchPython {
+  const candidates = override ? [override] : [...(existsSync('/usr/bin/python3') ? ['/usr/bin/python3'] : []), 'python3'];
+  const tried: string[] = [];
+  for (const python of candidates) {
+    const r = spawnSync(python, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8', timeout: 60_000 });
+    if (r.status === 0) return { python, torch: r.stdout.trim() };
+    const why = r.error ? r.error.message : (r.stderr.trim().split('\n').pop() ?? `exit ${r.status}`);
+    tried.push(`${python}: ${why}`);
+  }
+  return { python: null, reason: `no python3 with torch (${tried.join('; ')})` };
+}
+
+/** PyTorch's figures for `model` at `density`, single-threaded unless `threads` says otherwise. */
+export function runTorchReference(python: string, model: string, options: { density?: number; seconds?: number; threads?: number } = {}): TorchFigures {
+  const args = [SCRIPT, '--model', model, '--density', String(options.density ?? 1), '--seconds', String(options.seconds ?? 3), '--threads', String(options.threads ?? 1)];
+  const r = spawnSync(python, args, { encoding: 'utf8', timeout: 600_000 });
+  const line = r.stdout.trim().split('\n').pop() ?? '';
+  if (r.status !== 0) throw new Error(`${python} bench/torch_reference.py --model ${model} failed (exit ${r.status}): ${line || r.stderr.trim().split('\n').pop()}`);
+  return JSON.parse(line) as TorchFigures;
+}
+
+/** The BLAS implementation's short name from torch_reference.py's list of mapped libraries. */
+export function blasName(blas: string): string {
+  if (/openblas/i.test(blas)) return 'OpenBLAS';
+  if (/mkl/i.test(blas)) return 'MKL';
+  if (/blis/i.test(blas)) return 'BLIS';
+  if (/\/blas\/libblas/.test(blas)) return 'reference BLAS (slow: install libopenblas0)';
+  return blas;
+}
