@@ -43,6 +43,11 @@ export class LeNet300 extends MaskedModel {
     return { layers: this.layers };
   }
 
+  /** The whole network, in training as in inference. */
+  override trainingChain(): MaskedDense[] {
+    return this.layers;
+  }
+
   kernelMacs(): Record<string, number> {
     return Object.assign({}, ...this.layers.map((l) => l.macs()));
   }

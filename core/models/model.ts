@@ -63,6 +63,16 @@ export abstract class MaskedModel {
     return null;
   }
 
+  /**
+   * The layers, when the whole model is one chain of masked dense layers in training
+   * mode as well (the flattened input into the first, leaky ReLU between consecutive
+   * layers, none after the last; no dropout, no state): core/train/denseChain.ts
+   * then differentiates it by hand. Null otherwise.
+   */
+  trainingChain(): MaskedDense[] | null {
+    return null;
+  }
+
   get params(): MaskedParam[] {
     return this.layers.flatMap((l) => l.params);
   }

@@ -3,9 +3,14 @@
  * reach, so a pruned connection could come back through its momentum; these keep
  * every slot beside its parameter and re-zero both W and the slots with the mask
  * after each step (DESIGN.md, "Masked layers").
+ *
+ * SGD updates a parameter with one fused kernel where that is faster (cpu; wasm for
+ * small tensors: core/backend/masked_sgd.ts, bit for bit the ops below), else with
+ * tfjs ops.
  */
 import * as tf from '../tf.ts';
 import type { MaskedParam } from '../sparse/maskedParam.ts';
+import { maskedSgd, useMaskedSgd } from '../backend/masked_sgd.ts';
 
 export interface OptimizerArgs {
   /** `sgd` (with momentum) or `adam`. */
@@ -48,6 +53,13 @@ export class MaskedOptimizer {
     const { learningRate: lr, momentum, weightDecay, beta1, beta2, epsilon, kind } = this.args;
     params.forEach((p, i) => {
       const slots = this.slotsOf(p, kind === 'adam' ? 2 : 1);
+      if (kind === 'sgd' && useMaskedSgd(p.size)) {
+        const [v, w] = maskedSgd(grads[i], p.mask, slots[0], p.value, { momentum, learningRate: lr, weightDecay: weightDecay > 0 && p.kind === 'kernel' ? weightDecay : 0 });
+        slots[0].assign(v);
+        p.value.assign(w);
+        tf.dispose([v, w]);
+        return;
+      }
       tf.tidy(() => {
         let g = grads[i].mul(p.mask);
         if (weightDecay > 0 && p.kind === 'kernel') g = g.add(p.value.mul(weightDecay));

@@ -8,6 +8,7 @@
 import * as tf from '../tf.ts';
 import type { MaskedModel } from '../models/model.ts';
 import type { Task, TaskBatch } from './task.ts';
+import { chainBackward, handWrittenChain } from './denseChain.ts';
 
 export interface BackwardResult {
   /** Loss of the batch. */
@@ -17,6 +18,14 @@ export interface BackwardResult {
 }
 
 export function backward<D extends { n: number }>(model: MaskedModel, task: Task<D>, batch: TaskBatch, x: tf.Tensor = batch.x): BackwardResult {
+  // A chain of dense layers under softmax cross-entropy: the same gradients without the tape.
+  const chain = handWrittenChain(model, task);
+  if (chain !== null) return chainBackward(model, chain, batch, x);
+  return tapedBackward(model, task, batch, x);
+}
+
+/** `backward` through tfjs's gradient tape (any model, any task). */
+export function tapedBackward<D extends { n: number }>(model: MaskedModel, task: Task<D>, batch: TaskBatch, x: tf.Tensor = batch.x): BackwardResult {
   const params = model.params;
   const updates: Array<{ variable: tf.Variable; value: tf.Tensor }> = [];
   const result = tf.tidy(() => {

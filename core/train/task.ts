@@ -40,6 +40,12 @@ export interface Task<D extends { n: number }> {
   sampleErrors(model: MaskedModel, data: D, batchSize: number): SampleErrors;
   /** Optional training-time transform of the inputs (augmentation). */
   augment?: (x: tf.Tensor, seed: number) => tf.Tensor;
+  /**
+   * What `loss` computes, when it is a form core/train/denseChain.ts differentiates by
+   * hand: `softmax-cross-entropy` is -mean(sum(logSoftmax(output) * oneHot(target), 1))
+   * on an int32 class tensor `target`.
+   */
+  lossKind?: 'softmax-cross-entropy';
 }
 
 function classBatch(b: { x: tf.Tensor; y: tf.Tensor1D; size: number }): TaskBatch {
@@ -67,6 +73,7 @@ export function classificationTask(options: { augment?: (x: tf.Tensor, seed: num
     },
     sampleErrors: classErrors,
     augment: options.augment,
+    lossKind: 'softmax-cross-entropy',
   };
 }
 

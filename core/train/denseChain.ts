@@ -1,0 +1,107 @@
+/**
+ * The backward pass of a model that is one chain of masked fully connected layers
+ * (LeNet-300-100, the MLPs) under softmax cross-entropy, written out instead of
+ * recorded on tfjs's gradient tape.
+ *
+ * The taped pass (core/train/step.ts) runs about 130 kernels a step on
+ * LeNet-300-100, and the tape copies every tensor it saves for the backward pass
+ * (the 784x300 effective kernel among them); the time outside the kernels was as
+ * large as the matrix products. This pass runs the same kernels in the same order
+ * on the same values (the gradients tfjs registers for MatMul, Add, LeakyRelu,
+ * LogSoftmax, Mul, Sum, Mean and Neg, applied by hand), so its loss and its
+ * gradients dL/d(W*M) equal the taped ones bit for bit, in about 50 kernels and
+ * with no copies.
+ */
+import * as tf from '../tf.ts';
+import type { MaskedModel } from '../models/model.ts';
+import type { MaskedDense } from '../sparse/maskedDense.ts';
+import type { Task, TaskBatch } from './task.ts';
+import type { BackwardResult } from './step.ts';
+
+/** Slope of the leaky ReLU between layers (core/sparse/layer.ts, `leaky`). */
+const LEAKY_SLOPE = 0.01;
+
+/**
+ * Whether to multiply by a weight matrix with the operands' roles swapped. On wasm,
+ * XNNPACK packs the right-hand matrix of every product before it multiplies, and W*M
+ * is a new tensor every step, so each product repacks the whole kernel: for
+ * LeNet-300-100's [64,784]x[784,300] the packing (0.75 ms) costs most of what the
+ * multiplication does (1.0 ms). Computed as (W^T x^T)^T, the packed operand is the
+ * batch instead, and the transposes are cheaper than the packing (1.3 ms in all;
+ * dz W^T as (W dz^T)^T: 0.17 ms against 0.24 ms at [64,100]x[100,300]). Each output
+ * is the same sum in the same order, so the values do not change (tested). The
+ * transposed input x^T is kept for the kernel's gradient x^T dz, which would
+ * otherwise transpose x again.
+ */
+function swapRoles(weightSize: number, otherSize: number): boolean {
+  return weightSize > otherSize && tf.getBackend() === 'wasm';
+}
+
+/** dz w^T for output gradients dz [M,N] and a weight matrix w [K,N]. */
+function timesWeightsT(dz: tf.Tensor2D, w: tf.Tensor2D): tf.Tensor2D {
+  if (!swapRoles(w.size, dz.size)) return tf.matMul(dz, w, false, true);
+  return tf.transpose(tf.matMul(w, tf.transpose(dz)));
+}
+
+/** The chain to differentiate by hand, or null when the model or the loss is not of that form. */
+export function handWrittenChain<D extends { n: number }>(model: MaskedModel, task: Task<D>): MaskedDense[] | null {
+  if (task.lossKind !== 'softmax-cross-entropy') return null;
+  return model.trainingChain();
+}
+
+/**
+ * Loss and dL/d(W*M) for every parameter of `model.params` (in order; the caller
+ * disposes them), for the chain `layers` that is the whole model, on class labels
+ * `batch.target` and inputs `x` [B, ...].
+ */
+export function chainBackward(model: MaskedModel, layers: MaskedDense[], batch: TaskBatch, x: tf.Tensor): BackwardResult {
+  const labels = batch.target as tf.Tensor1D;
+  const { value, grads } = tf.tidy(() => {
+    const size = x.shape[0];
+    // Forward, keeping each layer's input and pre-activation.
+    const kernels = layers.map((l) => l.kernel.effective());
+    const biases = layers.map((l) => l.bias.effective());
+    // Each layer's input, or its transpose when the product ran with roles swapped.
+    const inputs: Array<{ h: tf.Tensor2D; transposed: boolean }> = [];
+    const pre: tf.Tensor[] = [];
+    let h = x.reshape([size, -1]) as tf.Tensor2D;
+    layers.forEach((_, i) => {
+      const w = kernels[i] as tf.Tensor2D;
+      let product: tf.Tensor2D;
+      if (swapRoles(w.size, h.size)) {
+        const hT = tf.transpose(h);
+        inputs.push({ h: hT, transposed: true });
+        product = tf.transpose(tf.matMul(tf.transpose(w), hT));
+      } else {
+        inputs.push({ h, transposed: false });
+        product = tf.matMul(h, w);
+      }
+      const z = product.add(biases[i]);
+      pre.push(z);
+      h = (i < layers.length - 1 ? tf.leakyRelu(z, LEAKY_SLOPE) : z) as tf.Tensor2D;
+    });
+    // Loss, as classificationTask's `loss`: -mean(sum(logSoftmax(h) * oneHot(y), 1)).
+    const logp = tf.logSoftmax(h);
+    const classes = h.shape[1] as number;
+    const oneHot = tf.oneHot(labels, classes).cast('float32');
+    const loss = tf.neg(tf.mean(tf.sum(logp.mul(oneHot), 1)));
+    // Its gradient: d neg = -1; d mean = -1/B (RealDiv); d sum broadcasts; d mul = dy * oneHot;
+    // d logSoftmax = dy - sum(dy, 1) * exp(logp).
+    const dMean = tf.div(tf.neg(tf.onesLike(loss)).reshape([1]).mul(tf.ones([size])), size);
+    const dLogp = dMean.reshape([size, 1]).mul(tf.ones([size, classes])).mul(oneHot);
+    let dz = dLogp.sub(dLogp.sum(1, true).mul(tf.exp(logp)));
+    const byName = new Map<string, tf.Tensor>();
+    for (let i = layers.length - 1; i >= 0; i--) {
+      byName.set(layers[i].bias.name, dz.sum(0).reshape(biases[i].shape));
+      const input = inputs[i];
+      byName.set(layers[i].kernel.name, input.transposed ? tf.matMul(input.h, dz as tf.Tensor2D) : tf.matMul(input.h, dz as tf.Tensor2D, true, false));
+      if (i === 0) break;
+      const dh = timesWeightsT(dz as tf.Tensor2D, kernels[i] as tf.Tensor2D);
+      dz = tf.where(tf.greater(pre[i - 1], 0), dh, dh.mul(LEAKY_SLOPE));
+    }
+    return { value: loss, grads: model.params.map((p) => byName.get(p.name) ?? tf.zerosLike(p.value)) };
+  });
+  const loss = value.dataSync()[0];
+  value.dispose();
+  return { loss, grads };
+}
