@@ -34,6 +34,12 @@ export interface IterativePruneArgs {
   pruneFraction: number;
   /** Largest fraction a run of successes doubles the step to (default: pruneFraction, a fixed step). */
   maxFraction?: number;
+  /**
+   * Fractions of the first iteration, one per kernel (default: pruneFraction everywhere).
+   * An update prunes a grown model straight back to its parent's size this way; the
+   * steps after it start again from beta, whether it was accepted or not.
+   */
+  firstStep?: readonly number[];
   /** Keep the neuron condition (section 4.3.2). */
   recoverable: boolean;
   /** The "no accuracy loss" rule (a tolerance > 0 allows a stated loss). */
@@ -77,13 +83,13 @@ export interface PruneReport {
   lastAccepted: NoLossDecision | null;
 }
 
-/** Removes `fraction` of every kernel's live connections; returns how many were removed. */
-function pruneStep<D extends { n: number }>(trainer: Trainer<D>, fraction: number, recoverable: boolean): number {
+/** Removes `fraction` (one for all, or one per kernel) of every kernel's live connections; returns how many were removed. */
+function pruneStep<D extends { n: number }>(trainer: Trainer<D>, fraction: number | readonly number[], recoverable: boolean): number {
   let pruned = 0;
-  for (const k of trainer.model.kernels) {
+  for (const [i, k] of trainer.model.kernels.entries()) {
     const d = pruneMask({
       values: k.value.dataSync(), mask: k.mask.dataSync(), shape: k.shape, outAxis: k.outAxis, inAxis: k.inAxis,
-      fraction, recoverable, sendersAreNeurons: k.sendersAreNeurons,
+      fraction: typeof fraction === 'number' ? fraction : fraction[i] ?? 0, recoverable, sendersAreNeurons: k.sendersAreNeurons,
     });
     if (d.pruned.length === 0) continue;
     pruned += d.pruned.length;
@@ -105,6 +111,16 @@ function retrain<D extends { n: number }>(trainer: Trainer<D>, train: D, epochs:
   return done;
 }
 
+/** Live kernel connections of `model` (biases not counted). */
+function liveConnections(model: Trainer<{ n: number }>['model']): number {
+  let live = 0;
+  for (const k of model.kernels) {
+    const mask = k.mask.dataSync();
+    for (let i = 0; i < mask.length; i++) if (mask[i] !== 0) live++;
+  }
+  return live;
+}
+
 /** The smallest step, as a share of beta: a failure that would go below it stops pruning. */
 const MIN_STEP_OF_BETA = 1 / 4;
 
@@ -122,10 +138,14 @@ export function iterativePrune<D extends { n: number }>(trainer: Trainer<D>, tra
   let stop: PruneReport['stop'] = 'max-iterations';
   for (let it = 1; it <= args.maxIterations; it++) {
     const snapshot = takeSnapshot(model);
-    const pruned = pruneStep(trainer, fraction, args.recoverable);
+    const first = it === 1 && args.firstStep !== undefined;
+    const step = first ? (args.firstStep as readonly number[]) : fraction;
+    const liveBefore = first ? liveConnections(model) : 0;
+    const pruned = pruneStep(trainer, step, args.recoverable);
     if (pruned === 0) {
       restoreSnapshot(model, snapshot);
       snapshot.dispose();
+      if (first) continue;
       stop = 'nothing-to-prune';
       break;
     }
@@ -144,11 +164,13 @@ export function iterativePrune<D extends { n: number }>(trainer: Trainer<D>, tra
     }
     snapshot.dispose();
     iterations.push({
-      iteration: it, fraction, pruned, density: model.density(), errorRate: candidate.rate, excess: decision.excess, margin: decision.margin,
+      iteration: it, fraction: first ? pruned / liveBefore : fraction, pruned, density: model.density(), errorRate: candidate.rate, excess: decision.excess, margin: decision.margin,
       retrainedSamples: retrained, accepted: decision.accept,
     });
     trainer.progress({ phase: args.phase, kind: 'prune', step: it, errorRate: candidate.rate, changed: decision.accept ? pruned : 0 });
-    if (decision.accept) {
+    if (first) {
+      // The steps after a first step of the caller's own start at beta, accepted or not.
+    } else if (decision.accept) {
       fraction = Math.min(ceiling, fraction * 2);
     } else {
       fraction /= 2;

@@ -135,7 +135,7 @@ function trainPhase<D extends { n: number }>(trainer: Trainer<D>, data: D, epoch
  * non-recoverable pruning of a copy: the copy is post-processing only (served or
  * exported by the caller), never the model the next update grows from.
  */
-function prunePhases<D extends { n: number }>(model: MaskedModel, args: UpdateArgs<D>, cost: CostLedger): { prune: PruneReport; nonRecoverable?: PruneReport; compact?: MaskedModel } {
+function prunePhases<D extends { n: number }>(model: MaskedModel, args: UpdateArgs<D>, cost: CostLedger, parentLive?: number[]): { prune: PruneReport; nonRecoverable?: PruneReport; compact?: MaskedModel } {
   const { config, data } = args;
   const common = {
     pruneFraction: config.pruneFraction, maxFraction: config.pruneFractionMax, retrainEpochs: config.retrainEpochs, retries: config.pruneRetries, maxIterations: config.maxPruneIterations,
@@ -143,7 +143,7 @@ function prunePhases<D extends { n: number }>(model: MaskedModel, args: UpdateAr
   const trainer = trainerFor(model, args, cost, config.pruneLearningRate);
   let prune: PruneReport;
   try {
-    prune = iterativePrune(trainer, data.allData, data.validation, { ...common, recoverable: true, rule: config.pruneRule, phase: 'prune' });
+    prune = iterativePrune(trainer, data.allData, data.validation, { ...common, firstStep: backToParent(model, parentLive, config.pruneFraction), recoverable: true, rule: config.pruneRule, phase: 'prune' });
   } finally {
     trainer.dispose();
   }
@@ -162,6 +162,27 @@ function prunePhases<D extends { n: number }>(model: MaskedModel, args: UpdateAr
   }
 }
 
+/** Live connections of each kernel. */
+function kernelLive(model: MaskedModel): number[] {
+  return model.kernels.map((k) => {
+    const mask = k.mask.dataSync();
+    let live = 0;
+    for (let i = 0; i < mask.length; i++) if (mask[i] !== 0) live++;
+    return live;
+  });
+}
+
+/**
+ * The first pruning step of an update: each kernel straight back to its parent's live
+ * count (what growth added, in one step), when that is more than beta anywhere;
+ * undefined otherwise (pruning starts at beta).
+ */
+function backToParent(model: MaskedModel, parentLive: number[] | undefined, beta: number): number[] | undefined {
+  if (!parentLive) return undefined;
+  const step = kernelLive(model).map((live, i) => (live > 0 ? Math.max(0, 1 - (parentLive[i] ?? live) / live) : 0));
+  return step.some((f) => f > beta) ? step : undefined;
+}
+
 /** Makes the model's output layer as wide as the classes seen so far. */
 function fitClasses(model: MaskedModel, numClasses: number, denseHead: boolean): void {
   const extra = numClasses - model.numClasses;
@@ -178,12 +199,15 @@ export function runUpdate<D extends { n: number }>(args: UpdateArgs<D>): UpdateR
   let growth: GrowthReport[] = [];
   let served: MaskedModel;
   let dense: MaskedModel | undefined;
+  // The parent's live connections per kernel (ours, after its first model).
+  let parentLive: number[] | undefined;
 
   if (strategy === 'ours') {
     const first = previous === null;
     served = first ? createModel(spec) : previous.model;
     if (first && config.initialDensity < 1) sparsify(served, config.initialDensity, config.seed);
     fitClasses(served, spec.numClasses, false);
+    if (!first) parentLive = kernelLive(served);
     const trainer = trainerFor(served, args, cost);
     try {
       growth = first
@@ -217,7 +241,7 @@ export function runUpdate<D extends { n: number }>(args: UpdateArgs<D>): UpdateR
   const prePruneError = evalTrainer.errorRate(data.validation, 'eval');
   evalTrainer.dispose();
   args.beforePrune?.(served);
-  const { prune, nonRecoverable, compact } = prunePhases(served, args, cost);
+  const { prune, nonRecoverable, compact } = prunePhases(served, args, cost, parentLive);
   return {
     strategy, state: { model: served, dense }, cost: cost.summary(data.allData.n), growth, prune, nonRecoverable, compact,
     prePruneError, validationError: prune.finalError,

@@ -172,6 +172,36 @@ test('the step doubles on success up to maxFraction and a rejection caps it at h
   });
 });
 
+test('a first step of the caller\'s own prunes each kernel by its fraction, then the steps start at beta', async () => {
+  const train = blobs(256, 10, 4, 11);
+  const val = blobs(400, 10, 4, 12);
+  await noLeaks(() => {
+    const { model, trainer } = trainedMlp(train, 6);
+    const live = () => model.kernels.map((k) => Array.from(k.mask.dataSync()).reduce((a, b) => a + b, 0));
+    const before = live();
+    for (const accept of [false, true]) {
+      const report = iterativePrune(trainer, train, val, {
+        pruneFraction: 0.05, maxFraction: 0.4, firstStep: [0.5, 0], recoverable: true, retrainEpochs: 0.1, retries: 0, maxIterations: 2, phase: 'prune',
+        rule: accept ? { z: 1e6, tolerance: 0 } : { z: 0, tolerance: -1 },
+      });
+      const [first, second] = report.iterations;
+      assert.equal(first.pruned, Math.floor(before[0] * 0.5), 'the first kernel loses half, the second nothing');
+      assert.ok(Math.abs(first.fraction - first.pruned / (before[0] + before[1])) < 1e-12);
+      assert.equal(first.accepted, accept);
+      if (accept) {
+        assert.equal(live().reduce((a, b) => a + b), before[0] + before[1] - first.pruned - second.pruned);
+        assert.equal(second.fraction, 0.05);
+        break;
+      }
+      // Rejected: undone, and the next step is beta (retries = 0 does not stop after a first step).
+      assert.deepEqual(live(), before);
+      assert.equal(second.fraction, 0.05);
+    }
+    trainer.dispose();
+    model.dispose();
+  });
+});
+
 test('a known loss is rejected: pruning without retraining cannot pass a strict rule', async () => {
   const train = blobs(256, 10, 4, 7);
   const val = blobs(2000, 10, 4, 8);

@@ -35,6 +35,12 @@ test('ours, TFS and NFT run an update each, leak-free, with the cost of each pha
       assert.ok(r2.validationError <= r2.prePruneError + 0.005 + 1e-9, `${strategy}: pruning lost more than half a point`);
       assert.ok(Math.abs(r2.cost.epochs - r2.cost.sampleEpochs / all.n) < 1e-9);
       if (strategy === 'nft') assert.ok(r2.state.dense && r2.state.dense.density() === 1, 'NFT keeps a dense model');
+      if (strategy === 'ours') {
+        // Ours' first pruning step takes every kernel straight back to its parent's size: it removes what growth added.
+        const grown = r2.growth.reduce((n, g) => n + g.total, 0);
+        assert.ok(grown > 0, 'nothing grew');
+        assert.ok(Math.abs(r2.prune.iterations[0].pruned - grown) <= r2.state.model.kernels.length, `first step pruned ${r2.prune.iterations[0].pruned}, growth added ${grown}`);
+      }
       r2.state.model.dispose();
       r2.state.dense?.dispose();
     }
