@@ -8,7 +8,7 @@
  * runs the same workloads (bench/torch_reference.py, one thread) right after each of
  * our rows, and the results give the ratio ours / PyTorch; otherwise they say why not.
  *
- * Run: npm run bench:throughput [-- --quick] [--models lenet300,lenet5] [--backends wasm,cpu] [--python PATH] [--no-torch]
+ * Run: npm run bench:throughput [-- --quick] [--models lenet300,lenet5] [--backends wasm,cpu] [--repeats N] [--python PATH] [--no-torch]
  * Writes bench/results/throughput.json and throughput.md.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -79,10 +79,53 @@ interface Row {
   inferFractionOfGemm: number;
   /** PyTorch on the same workload in the same run (absent when torch is not available). */
   torch?: TorchFigures;
+  /** ours / PyTorch of each repeat (median reported). */
+  ratios?: { train: number[]; inferBatch1: number[]; inferBatch128: number[] };
 }
 
 const loadText = (l: number[]) => l.map((v) => v.toFixed(2)).join(', ');
+const repeats = Math.max(1, arg('repeats', 1));
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 === 1 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+}
+
+/** Our figures for one model at one density on the current backend. */
+function measure(backend: string, m: { arch: string; inputShape: number[] }, density: number, gemm: Record<string, number>): Row {
+  const model = createModel({ arch: m.arch, inputShape: m.inputShape, numClasses: 10, seed: 1 });
+  if (density < 1) sparsify(model, density);
+  const per = m.inputShape.reduce((a, b) => a * b, 1);
+  const n = 256;
+  const data = makeDataset(Float32Array.from({ length: n * per }, (_, i) => (i * 7919) % 255 / 255), Int32Array.from({ length: n }, (_, i) => i % 10), m.inputShape);
+  const trainer = new Trainer({ model, task: classificationTask(), batchSize: 64, seed: 1, optimizer: { kind: 'sgd', learningRate: 0.01 } });
+  const budget = quick || backend === 'cpu' ? 64 : n;
+  const train = seconds(() => trainer.trainEpoch(data, 'bench', 1, budget), quick ? 1 : 3);
+  const trainPerSec = budget / train.perCall;
+  const x1 = tf.randomUniform([1, ...m.inputShape]);
+  const x128 = tf.randomUniform([128, ...m.inputShape]);
+  const i1 = seconds(() => readAndDispose(model.predict(x1)), quick ? 0.5 : 2);
+  const i128 = seconds(() => readAndDispose(model.predict(x128)), quick ? 0.5 : 2);
+  // GEMM measured right beside each model, so that load from other processes affects both alike.
+  const attainable = gemmFlops();
+  gemm[backend] = Math.max(gemm[backend] ?? 0, attainable);
+  const flops = model.flopsPerSample();
+  const trainFlops = trainPerSec * flops.dense * TRAIN_FLOPS_FACTOR;
+  const row: Row = {
+    backend, model: m.arch, density: model.density(), trainSamplesPerSec: trainPerSec,
+    inferBatch1PerSec: 1 / i1.perCall, inferBatch128PerSec: 128 / i128.perCall,
+    trainGflops: trainFlops / 1e9, trainFractionOfGemm: trainFlops / attainable,
+    inferFractionOfGemm: ((128 / i128.perCall) * flops.dense) / attainable,
+  };
+  tf.dispose([x1, x128]);
+  trainer.dispose();
+  model.dispose();
+  return row;
+}
 const ratio = (ours: number, theirs: number | undefined) => (theirs ? (ours / theirs).toFixed(2) : '-');
+/** The median ratio, and the range when there are several. */
+const ratioText = (rs: number[]) => `${median(rs).toFixed(2)}${rs.length > 1 ? ` (${Math.min(...rs).toFixed(2)}-${Math.max(...rs).toFixed(2)})` : ''}`;
 
 async function main(): Promise<void> {
   const rows: Row[] = [];
@@ -97,41 +140,36 @@ async function main(): Promise<void> {
     for (const m of MODELS) {
       if (backend === 'cpu' && m.arch === 'resnet18' && quick) continue;
       for (const density of [1, 0.1]) {
-        const model = createModel({ arch: m.arch, inputShape: m.inputShape, numClasses: 10, seed: 1 });
-        if (density < 1) sparsify(model, density);
-        const per = m.inputShape.reduce((a, b) => a * b, 1);
-        const n = 256;
-        const data = makeDataset(Float32Array.from({ length: n * per }, (_, i) => (i * 7919) % 255 / 255), Int32Array.from({ length: n }, (_, i) => i % 10), m.inputShape);
-        const trainer = new Trainer({ model, task: classificationTask(), batchSize: 64, seed: 1, optimizer: { kind: 'sgd', learningRate: 0.01 } });
-        const budget = quick || backend === 'cpu' ? 64 : n;
-        const train = seconds(() => trainer.trainEpoch(data, 'bench', 1, budget), quick ? 1 : 3);
-        const trainPerSec = budget / train.perCall;
-        const x1 = tf.randomUniform([1, ...m.inputShape]);
-        const x128 = tf.randomUniform([128, ...m.inputShape]);
-        const i1 = seconds(() => readAndDispose(model.predict(x1)), quick ? 0.5 : 2);
-        const i128 = seconds(() => readAndDispose(model.predict(x128)), quick ? 0.5 : 2);
-        // GEMM measured right beside each model, so that load from other processes affects both alike.
-        const attainable = gemmFlops();
-        gemm[backend] = Math.max(gemm[backend] ?? 0, attainable);
-        const flops = model.flopsPerSample();
-        const trainFlops = trainPerSec * flops.dense * TRAIN_FLOPS_FACTOR;
-        rows.push({
-          backend, model: m.arch, density: model.density(), trainSamplesPerSec: trainPerSec,
-          inferBatch1PerSec: 1 / i1.perCall, inferBatch128PerSec: 128 / i128.perCall,
-          trainGflops: trainFlops / 1e9, trainFractionOfGemm: trainFlops / attainable,
-          inferFractionOfGemm: ((128 / i128.perCall) * flops.dense) / attainable,
-        });
-        const r = rows[rows.length - 1];
-        process.stderr.write(`${backend} ${m.arch} density ${r.density.toFixed(2)}: train ${r.trainSamplesPerSec.toFixed(0)}/s, infer b1 ${r.inferBatch1PerSec.toFixed(0)}/s, b128 ${r.inferBatch128PerSec.toFixed(0)}/s, ${(r.trainFractionOfGemm * 100).toFixed(1)} % of GEMM\n`);
-        tf.dispose([x1, x128]);
-        trainer.dispose();
-        model.dispose();
-        // PyTorch right after our row (default backend only), so that both see the same load.
-        if (torchPython.python && backend === chosen.name) {
-          r.torch = runTorchReference(torchPython.python, m.arch, { density, seconds: quick ? 1 : 3 });
-          const t = r.torch;
-          process.stderr.write(`  PyTorch ${t.threads} thread: train ${t.trainSamplesPerSec.toFixed(0)}/s (ours/PyTorch ${ratio(r.trainSamplesPerSec, t.trainSamplesPerSec)}), infer b1 ${t.inferBatch1PerSec.toFixed(0)}/s (${ratio(r.inferBatch1PerSec, t.inferBatch1PerSec)}), b128 ${t.inferBatch128PerSec.toFixed(0)}/s (${ratio(r.inferBatch128PerSec, t.inferBatch128PerSec)})\n`);
+        // Ours then PyTorch, `repeats` times; each figure is the median over the repeats,
+        // and so is each ratio (of the pairs measured one right after the other).
+        const ours: Row[] = [];
+        const theirs: TorchFigures[] = [];
+        for (let rep = 0; rep < repeats; rep++) {
+          const r = measure(backend, m, density, gemm);
+          ours.push(r);
+          process.stderr.write(`${backend} ${m.arch} density ${r.density.toFixed(2)}: train ${r.trainSamplesPerSec.toFixed(0)}/s, infer b1 ${r.inferBatch1PerSec.toFixed(0)}/s, b128 ${r.inferBatch128PerSec.toFixed(0)}/s, ${(r.trainFractionOfGemm * 100).toFixed(1)} % of GEMM\n`);
+          // PyTorch right after our row (default backend only), so that both see the same load.
+          if (torchPython.python !== null && backend === chosen.name) {
+            const t = runTorchReference(torchPython.python, m.arch, { density, seconds: quick ? 1 : 3 });
+            theirs.push(t);
+            process.stderr.write(`  PyTorch ${t.threads} thread: train ${t.trainSamplesPerSec.toFixed(0)}/s (ours/PyTorch ${ratio(r.trainSamplesPerSec, t.trainSamplesPerSec)}), infer b1 ${t.inferBatch1PerSec.toFixed(0)}/s (${ratio(r.inferBatch1PerSec, t.inferBatch1PerSec)}), b128 ${t.inferBatch128PerSec.toFixed(0)}/s (${ratio(r.inferBatch128PerSec, t.inferBatch128PerSec)})\n`);
+          }
         }
+        const med = (f: (r: Row) => number) => median(ours.map(f));
+        const row: Row = {
+          backend, model: m.arch, density: ours[0].density,
+          trainSamplesPerSec: med((r) => r.trainSamplesPerSec), inferBatch1PerSec: med((r) => r.inferBatch1PerSec), inferBatch128PerSec: med((r) => r.inferBatch128PerSec),
+          trainGflops: med((r) => r.trainGflops), trainFractionOfGemm: med((r) => r.trainFractionOfGemm), inferFractionOfGemm: med((r) => r.inferFractionOfGemm),
+        };
+        if (theirs.length > 0) {
+          const tm = (f: (t: TorchFigures) => number) => median(theirs.map(f));
+          row.torch = { ...theirs[0], trainSamplesPerSec: tm((t) => t.trainSamplesPerSec), inferBatch1PerSec: tm((t) => t.inferBatch1PerSec), inferBatch128PerSec: tm((t) => t.inferBatch128PerSec) };
+          const ratios = (f: (x: { trainSamplesPerSec: number; inferBatch1PerSec: number; inferBatch128PerSec: number }) => number) => ours.map((r, i) => f(r) / f(theirs[i]));
+          row.ratios = {
+            train: ratios((x) => x.trainSamplesPerSec), inferBatch1: ratios((x) => x.inferBatch1PerSec), inferBatch128: ratios((x) => x.inferBatch128PerSec),
+          };
+        }
+        rows.push(row);
       }
     }
   }
@@ -157,13 +195,14 @@ async function main(): Promise<void> {
     '',
     ...(torchPython.python !== null
       ? [
-        `PyTorch ${torchPython.python !== null ? torchPython.torch : ''} (\`${torchPython.python}\`, BLAS: ${blasName(blas)}), one thread (\`torch.set_num_threads(1)\`), ran \`bench/torch_reference.py\` right after each of our rows: the same masked training step (W*M forward, gradient masked, SGD momentum 0.9, W and momentum re-zeroed) at batch 64 and the same inference at batch 1 and 128, on the same shapes. Ratio = ours / PyTorch (above 1: we are faster).`,
+        `PyTorch ${torchPython.python !== null ? torchPython.torch : ''} (\`${torchPython.python}\`, BLAS: ${blasName(blas)}), one thread (\`torch.set_num_threads(1)\`), ran \`bench/torch_reference.py\` right after each of our rows: the same masked training step (W*M forward, gradient masked, SGD momentum 0.9, W and momentum re-zeroed) at batch 64 and the same inference at batch 1 and 128, on the same shapes. Ratio = ours / PyTorch (above 1: we are faster)${repeats > 1 ? `; ours and PyTorch ran ${repeats} times one after the other, figures and ratios are medians, the range of the ratios in parentheses` : ''}.`,
         '',
         '| model | density | train ours | train PyTorch | ratio | infer b1 ours | PyTorch | ratio | infer b128 ours | PyTorch | ratio |',
         '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
         ...rows.filter((r) => r.torch).map((r) => {
           const t = r.torch as TorchFigures;
-          return `| ${r.model} | ${r.density.toFixed(2)} | ${r.trainSamplesPerSec.toFixed(0)} | ${t.trainSamplesPerSec.toFixed(0)} | ${ratio(r.trainSamplesPerSec, t.trainSamplesPerSec)} | ${r.inferBatch1PerSec.toFixed(0)} | ${t.inferBatch1PerSec.toFixed(0)} | ${ratio(r.inferBatch1PerSec, t.inferBatch1PerSec)} | ${r.inferBatch128PerSec.toFixed(0)} | ${t.inferBatch128PerSec.toFixed(0)} | ${ratio(r.inferBatch128PerSec, t.inferBatch128PerSec)} |`;
+          const q = r.ratios as NonNullable<Row['ratios']>;
+          return `| ${r.model} | ${r.density.toFixed(2)} | ${r.trainSamplesPerSec.toFixed(0)} | ${t.trainSamplesPerSec.toFixed(0)} | ${ratioText(q.train)} | ${r.inferBatch1PerSec.toFixed(0)} | ${t.inferBatch1PerSec.toFixed(0)} | ${ratioText(q.inferBatch1)} | ${r.inferBatch128PerSec.toFixed(0)} | ${t.inferBatch128PerSec.toFixed(0)} | ${ratioText(q.inferBatch128)} |`;
         }),
       ]
       : [`PyTorch was not run: ${torchMissing}. Install Debian's \`python3-torch\` (and \`libopenblas0\`, or torch runs on reference BLAS) or pass \`--python PATH\` to compare.`]),

@@ -4,6 +4,7 @@
 import * as tf from '../tf.ts';
 import { MaskedParam } from './maskedParam.ts';
 import { type ForwardContext, type Layer, heNormal, weightOf } from './layer.ts';
+import { timesWeights } from './weightProduct.ts';
 
 export interface MaskedDenseArgs {
   /** Layer name, prefix of its parameter names. */
@@ -48,8 +49,13 @@ export class MaskedDense implements Layer {
 
   apply(x: tf.Tensor, ctx: ForwardContext): tf.Tensor {
     return tf.tidy(() => {
-      const flat = x.rank === 2 ? x : x.reshape([x.shape[0], -1]);
-      return tf.matMul(flat as tf.Tensor2D, weightOf(this.kernel, ctx) as tf.Tensor2D).add(weightOf(this.bias, ctx));
+      const flat = (x.rank === 2 ? x : x.reshape([x.shape[0], -1])) as tf.Tensor2D;
+      const w = weightOf(this.kernel, ctx) as tf.Tensor2D;
+      // Inference: W*M is new on every call, so on wasm the product runs with roles
+      // swapped (core/sparse/weightProduct.ts; equal values). Training keeps tfjs's
+      // own product, whose gradient the tape records.
+      const product = ctx.training ? tf.matMul(flat, w) : timesWeights(flat, w);
+      return product.add(weightOf(this.bias, ctx));
     });
   }
 

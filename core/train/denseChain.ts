@@ -10,38 +10,19 @@
  * on the same values (the gradients tfjs registers for MatMul, Add, LeakyRelu,
  * LogSoftmax, Mul, Sum, Mean and Neg, applied by hand), so its loss and its
  * gradients dL/d(W*M) equal the taped ones bit for bit, in about 50 kernels and
- * with no copies.
+ * with no copies. Products with W*M run with roles swapped on wasm
+ * (core/sparse/weightProduct.ts); the transposed input x^T of such a product is kept
+ * for the kernel's gradient x^T dz, which would otherwise transpose x again.
  */
 import * as tf from '../tf.ts';
 import type { MaskedModel } from '../models/model.ts';
 import type { MaskedDense } from '../sparse/maskedDense.ts';
 import type { Task, TaskBatch } from './task.ts';
 import type { BackwardResult } from './step.ts';
+import { swapRoles, timesWeightsT } from '../sparse/weightProduct.ts';
 
 /** Slope of the leaky ReLU between layers (core/sparse/layer.ts, `leaky`). */
 const LEAKY_SLOPE = 0.01;
-
-/**
- * Whether to multiply by a weight matrix with the operands' roles swapped. On wasm,
- * XNNPACK packs the right-hand matrix of every product before it multiplies, and W*M
- * is a new tensor every step, so each product repacks the whole kernel: for
- * LeNet-300-100's [64,784]x[784,300] the packing (0.75 ms) costs most of what the
- * multiplication does (1.0 ms). Computed as (W^T x^T)^T, the packed operand is the
- * batch instead, and the transposes are cheaper than the packing (1.3 ms in all;
- * dz W^T as (W dz^T)^T: 0.17 ms against 0.24 ms at [64,100]x[100,300]). Each output
- * is the same sum in the same order, so the values do not change (tested). The
- * transposed input x^T is kept for the kernel's gradient x^T dz, which would
- * otherwise transpose x again.
- */
-function swapRoles(weightSize: number, otherSize: number): boolean {
-  return weightSize > otherSize && tf.getBackend() === 'wasm';
-}
-
-/** dz w^T for output gradients dz [M,N] and a weight matrix w [K,N]. */
-function timesWeightsT(dz: tf.Tensor2D, w: tf.Tensor2D): tf.Tensor2D {
-  if (!swapRoles(w.size, dz.size)) return tf.matMul(dz, w, false, true);
-  return tf.transpose(tf.matMul(w, tf.transpose(dz)));
-}
 
 /** The chain to differentiate by hand, or null when the model or the loss is not of that form. */
 export function handWrittenChain<D extends { n: number }>(model: MaskedModel, task: Task<D>): MaskedDense[] | null {

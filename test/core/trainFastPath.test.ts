@@ -8,6 +8,7 @@ import { backward, tapedBackward } from '../../core/train/step.ts';
 import { handWrittenChain } from '../../core/train/denseChain.ts';
 import { classificationTask, type TaskBatch } from '../../core/train/task.ts';
 import { maskedSgd, useMaskedSgd } from '../../core/backend/masked_sgd.ts';
+import { MaskedDense } from '../../core/sparse/maskedDense.ts';
 import { noLeaks } from '../helpers/tensors.ts';
 
 // The training step's fast paths (the hand-written backward pass of a dense chain,
@@ -110,5 +111,20 @@ test('models that are not one dense chain, and other losses, keep the taped pass
     const mlp = createModel({ arch: 'mlp', inputShape: [4], numClasses: 3, seed: 1, options: { hidden: '5' } });
     assert.equal(handWrittenChain(mlp, { ...classificationTask(), lossKind: undefined }), null);
     mlp.dispose();
+  });
+});
+
+test('wasm: a dense layer in inference mode (product with roles swapped) equals x (W*M) + b bit for bit', async () => {
+  await tf.setBackend('wasm');
+  await noLeaks(() => {
+    const layer = new MaskedDense({ name: 'fc', inUnits: 784, units: 300, seed: 2, density: 0.3 });
+    for (const batch of [1, 64, 300]) {
+      const x = tf.tensor2d(values(batch * 784, batch), [batch, 784]);
+      const ours = layer.apply(x, { training: false });
+      const ref = tf.tidy(() => tf.matMul(x, layer.kernel.value.mul(layer.kernel.mask)).add(layer.bias.value));
+      sameBits(ours.dataSync(), ref.dataSync(), `batch ${batch}`);
+      tf.dispose([x, ours, ref]);
+    }
+    layer.dispose();
   });
 });
