@@ -60,6 +60,27 @@ export interface MetricSources {
   predictionClasses?: () => Array<{ label: string; ratio: number }>;
 }
 
+/** `bonsai_tf_tensors` and `bonsai_tf_memory_bytes`, read from `tfMemory` on every scrape. */
+function tfGauges(tfMemory: MetricsArgs['tfMemory'], registers: Registry[]): { tensors: Gauge; bytes: Gauge } {
+  const tensors = new Gauge({
+    name: 'bonsai_tf_tensors',
+    help: 'Tensors allocated by tfjs (a rising count is a leak).',
+    registers,
+    collect() {
+      if (tfMemory !== undefined) this.set(tfMemory().numTensors);
+    },
+  });
+  const bytes = new Gauge({
+    name: 'bonsai_tf_memory_bytes',
+    help: 'Bytes held by tfjs tensors.',
+    registers,
+    collect() {
+      if (tfMemory !== undefined) this.set(tfMemory().numBytes);
+    },
+  });
+  return { tensors, bytes };
+}
+
 /** The registry and typed handles on every bonsai metric. */
 export class BonsaiMetrics {
   readonly registry = new Registry();
@@ -169,25 +190,17 @@ export class BonsaiMetrics {
     });
     this.predictRequests = new Counter({ name: 'bonsai_predict_requests_total', help: 'Requests to POST /v1/predict, by HTTP status code.', labelNames: ['code'], registers });
     this.predictDuration = new Histogram({ name: 'bonsai_predict_duration_seconds', help: 'Time to answer POST /v1/predict (parse, preprocess, predict), in seconds.', buckets: PREDICT_BUCKETS, registers });
-    const tfMemory = args.tfMemory;
-    this.tfTensors = new Gauge({
-      name: 'bonsai_tf_tensors',
-      help: 'Tensors allocated by tfjs (a rising count is a leak).',
-      registers,
-      collect() {
-        if (tfMemory !== undefined) this.set(tfMemory().numTensors);
-      },
-    });
-    this.tfMemoryBytes = new Gauge({
-      name: 'bonsai_tf_memory_bytes',
-      help: 'Bytes held by tfjs tensors.',
-      registers,
-      collect() {
-        if (tfMemory !== undefined) this.set(tfMemory().numBytes);
-      },
-    });
+    const tf = tfGauges(args.tfMemory, registers);
+    this.tfTensors = tf.tensors;
+    this.tfMemoryBytes = tf.bytes;
 
     this.setBuildInfo({});
+    this.zeroSeries();
+    if (args.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** Exports every series of the labelled counters at 0, so rates and alerts see them before the first event. */
+  private zeroSeries(): void {
     for (const modality of LABEL_VALUES.modality) {
       for (const outcome of LABEL_VALUES.ingestOutcome) this.ingestFiles.inc({ modality, outcome }, 0);
     }
@@ -200,8 +213,6 @@ export class BonsaiMetrics {
     for (const outcome of LABEL_VALUES.swapOutcome) this.modelSwaps.inc({ outcome }, 0);
     for (const use of LABEL_VALUES.fallbackUse) this.championFallbacks.inc({ use }, 0);
     this.predictRequests.inc({ code: '200' }, 0);
-
-    if (args.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry });
   }
 
   /** Updates the build labels (e.g. once the backend is known). */

@@ -6,7 +6,7 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { authorize } from '../auth.ts';
-import type { SwapResult } from '../serving/holder.ts';
+import type { ModelHolder, SwapResult } from '../serving/holder.ts';
 import { httpError } from './errors.ts';
 import type { ServerDeps } from './types.ts';
 
@@ -19,10 +19,9 @@ const MAX_REASON = 200;
 /** Shown when no token is configured. */
 export const DEFAULT_TOKEN_HINT = 'set the BONSAI_TOKEN environment variable (or server.tokenFile in the config) and restart';
 
-/** Registers `/v1/models`, promote, rollback and updates. */
-export function registerAdmin(app: FastifyInstance, deps: ServerDeps): void {
-  const { holder, registry } = deps;
-  const requireToken = async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
+/** The `onRequest` hook of the mutating routes: 403 without a configured token, 401 without the right one. */
+function tokenGuard(deps: Pick<ServerDeps, 'token' | 'tokenHint'>): (request: FastifyRequest, reply: FastifyReply) => Promise<void> {
+  return async (request, reply) => {
     const verdict = authorize(request.headers.authorization, deps.token);
     if (verdict.ok) return;
     if (verdict.reason === 'disabled') {
@@ -32,13 +31,34 @@ export function registerAdmin(app: FastifyInstance, deps: ServerDeps): void {
     const why = { missing: 'no Authorization header', malformed: 'the Authorization header is not "Bearer <token>"', mismatch: 'the bearer token is wrong' }[verdict.reason];
     throw httpError('BONSAI_HTTP_UNAUTHORIZED', `${why}; mutating routes need "Authorization: Bearer <token>"`, { reason: verdict.reason });
   };
+}
 
+/** Runs the functions it is given one at a time, in call order; a failure does not stop the next. */
+function serializer(): <T>(fn: () => Promise<T>) => Promise<T> {
   let tail: Promise<unknown> = Promise.resolve();
-  const oneAtATime = <T>(fn: () => Promise<T>): Promise<T> => {
+  return (fn) => {
     const run = tail.then(fn);
     tail = run.catch(() => undefined);
     return run;
   };
+}
+
+/** The served classifier's labels in class order (what `class` and `scores=array` index); null for none or a speech model. */
+function servedLabels(holder: ModelHolder): readonly string[] | null {
+  const lease = holder.tryAcquire();
+  if (lease === null) return null;
+  try {
+    return lease.model.transcribe ? null : lease.model.labels;
+  } finally {
+    lease.release();
+  }
+}
+
+/** Registers `/v1/models`, promote, rollback and updates. */
+export function registerAdmin(app: FastifyInstance, deps: ServerDeps): void {
+  const { holder, registry } = deps;
+  const requireToken = tokenGuard(deps);
+  const oneAtATime = serializer();
 
   const swapOrThrow = async (version: number): Promise<SwapResult> => {
     const result = await holder.swapTo(version);
@@ -48,17 +68,6 @@ export function registerAdmin(app: FastifyInstance, deps: ServerDeps): void {
     return result;
   };
 
-  /** The served classifier's labels in class order (what `class` and `scores=array` index); null for none or a speech model. */
-  const servedLabels = (): readonly string[] | null => {
-    const lease = holder.tryAcquire();
-    if (lease === null) return null;
-    try {
-      return lease.model.transcribe ? null : lease.model.labels;
-    } finally {
-      lease.release();
-    }
-  };
-
   /** Puts the previously served version back after the registry refused a change. */
   const restore = async (swap: SwapResult): Promise<void> => {
     if (swap.outcome === 'ok' && swap.previousVersion !== null) await holder.swapTo(swap.previousVersion);
@@ -66,7 +75,7 @@ export function registerAdmin(app: FastifyInstance, deps: ServerDeps): void {
 
   app.get('/v1/models', async () => {
     const listing = await registry.list();
-    return { serving: holder.version, labels: servedLabels(), current: listing.current, previous: listing.previous, versions: listing.versions };
+    return { serving: holder.version, labels: servedLabels(holder), current: listing.current, previous: listing.previous, versions: listing.versions };
   });
 
   app.post<{ Params: { version: string } }>('/v1/models/:version/promote', { onRequest: requireToken, bodyLimit: ADMIN_BODY_LIMIT }, async (request) => {

@@ -64,6 +64,39 @@ function sameFile(path: string, fileKey: string): boolean {
   }
 }
 
+/**
+ * Writes a `BONSAI_INGEST_REASON_LOST` reason file beside each quarantined file of
+ * `names` that has none (temp names, reason files and folders are skipped);
+ * returns the files given one. What cannot be done goes to `stuck`.
+ */
+function writeLostReasons(quarantine: string, names: readonly string[], time: string, stuck: (source: string, err: unknown) => void): string[] {
+  const written: string[] = [];
+  for (const name of names) {
+    if (isTempName(name) || name.endsWith(REASON_SUFFIX)) continue;
+    const path = join(quarantine, name);
+    let stats;
+    try {
+      stats = lstatSync(path, { bigint: true });
+    } catch {
+      continue;
+    }
+    if (stats.isDirectory()) continue;
+    try {
+      // Links, FIFOs and devices are never read: their reason has no id.
+      const reason: ReasonFile = {
+        code: 'BONSAI_INGEST_REASON_LOST', message: `${name} was in quarantine without a reason file (lost in a crash or removed); inspect it and move it back to the inbox to retry`,
+        details: {}, time, source: '', id: stats.isFile() ? sampleId(readFileSync(path)) : null, fileKey: fileKeyOf(stats), file: name, sidecars: [],
+      };
+      writeFileAtomic(path + REASON_SUFFIX, reasonJson(reason));
+      written.push(path);
+    } catch (err) {
+      stuck(`quarantine/${name}`, err);
+    }
+  }
+  if (written.length) fsyncDir(quarantine);
+  return written;
+}
+
 /** Finishes the work a crash interrupted; see the module comment. */
 export function recover(stateDir: string, store: SampleStore, options: RecoverOptions = {}): RecoveryReport {
   if (store.readonly) throw new BonsaiError('BONSAI_INGEST_STORE_READ_ONLY', `recovery needs the store open for writing, ${store.path} is read-only`, { path: store.path });
@@ -109,32 +142,7 @@ export function recover(stateDir: string, store: SampleStore, options: RecoverOp
   }
 
   // 3. Quarantined files without a reason file.
-  const time = now().toISOString();
-  const written: string[] = [];
-  for (const name of qNames) {
-    if (isTempName(name) || name.endsWith(REASON_SUFFIX) || referenced.has(name)) continue;
-    const path = join(layout.quarantine, name);
-    let stats;
-    try {
-      stats = lstatSync(path, { bigint: true });
-    } catch {
-      continue;
-    }
-    if (stats.isDirectory()) continue;
-    try {
-      // Links, FIFOs and devices are never read: their reason has no id.
-      const reason: ReasonFile = {
-        code: 'BONSAI_INGEST_REASON_LOST', message: `${name} was in quarantine without a reason file (lost in a crash or removed); inspect it and move it back to the inbox to retry`,
-        details: {}, time, source: '', id: stats.isFile() ? sampleId(readFileSync(path)) : null, fileKey: fileKeyOf(stats), file: name, sidecars: [],
-      };
-      writeFileAtomic(path + REASON_SUFFIX, reasonJson(reason));
-      written.push(path);
-    } catch (err) {
-      stuck(`quarantine/${name}`, err);
-    }
-  }
-  if (written.length) fsyncDir(layout.quarantine);
-  report.reasonsWritten.push(...written);
+  report.reasonsWritten.push(...writeLostReasons(layout.quarantine, qNames.filter((n) => !referenced.has(n)), now().toISOString(), stuck));
 
   // 4. Committed files still in the inbox.
   const reserved = new Set<string>();
