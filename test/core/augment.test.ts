@@ -171,11 +171,11 @@ for (const backend of ['cpu', 'wasm'] as const) {
 
 test('on the wasm backend tf.image.transform handles batches; on cpu the gather fallback is chosen for batches', async () => {
   await tf.setBackend('wasm');
-  assert.equal(kernelHandlesBatch(4), true);
+  assert.equal(await noLeaks(() => kernelHandlesBatch(4)), true);
   await tf.setBackend('cpu');
   // tfjs-backend-cpu 4.22's Transform kernel transforms only the first image of a batch
-  assert.equal(kernelHandlesBatch(4), false);
-  assert.equal(kernelHandlesBatch(1), true);
+  assert.equal(await noLeaks(() => kernelHandlesBatch(4)), false);
+  assert.equal(await noLeaks(() => kernelHandlesBatch(1)), true);
 });
 
 test('argument and input errors carry codes', async () => {

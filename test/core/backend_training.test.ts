@@ -112,11 +112,12 @@ function relativeError(actual: Float32Array, expected: Float32Array): number {
   return scale === 0 ? diff : diff / scale;
 }
 
+/** Runs `fn` on the backend `name` (the reference), checking it leaves no tensor behind. */
 async function onBackend<T>(name: string, fn: () => T): Promise<T> {
   const previous = tf.getBackend();
   await tf.setBackend(name);
   try {
-    return fn();
+    return await noLeaks(fn);
   } finally {
     await tf.setBackend(previous);
   }

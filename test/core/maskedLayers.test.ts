@@ -75,6 +75,14 @@ for (const kind of ['sgd', 'adam'] as const) {
       const mask = [[1, 0, 1], [0, 0, 1], [1, 1, 0], [1, 1, 1]];
       layer.kernel.setMask(tf.tensor2d(mask));
       opt.syncMasks(layer.params);
+      // syncMasks itself zeroes the slots of pruned weights, before any step does.
+      const synced = opt.slotsOf(layer.kernel, kind === 'adam' ? 2 : 1).map((s) => s.arraySync() as number[][]);
+      for (const s of synced) {
+        mask.forEach((row, i) => row.forEach((m, j) => {
+          if (m === 0) assert.ok(s[i][j] === 0, `syncMasks left slot [${i}][${j}] at ${s[i][j]}`);
+          else assert.notEqual(s[i][j], 0);
+        }));
+      }
       for (let i = 0; i < 5; i++) {
         const grads = [tf.fill([4, 3], 0.7), tf.fill([3], 0.7)];
         opt.step(layer.params, grads);
@@ -97,6 +105,31 @@ for (const kind of ['sgd', 'adam'] as const) {
     });
   });
 }
+
+test('a connection pruned and regrown before any step starts without its old momentum', async () => {
+  await noLeaks(() => {
+    const layer = new MaskedDense({ name: 'fc', inUnits: 2, units: 2, seed: 5 });
+    const opt = new MaskedOptimizer({ kind: 'sgd', learningRate: 0.1, momentum: 0.9 });
+    const step = (g: number): void => {
+      const grads = [tf.fill([2, 2], g), tf.fill([2], g)];
+      opt.step(layer.params, grads);
+      tf.dispose(grads);
+    };
+    for (let i = 0; i < 3; i++) step(1);
+    layer.kernel.setMask(tf.tensor2d([[1, 0], [0, 1]]));
+    opt.syncMasks(layer.params);
+    // Regrown at zero, then a step with zero gradient: only stale momentum could move them.
+    layer.kernel.setMask(tf.ones([2, 2]));
+    opt.syncMasks(layer.params);
+    step(0);
+    const w = layer.kernel.value.arraySync() as number[][];
+    assert.ok(w[0][1] === 0, `regrown weight [0][1] moved to ${w[0][1]}`);
+    assert.ok(w[1][0] === 0, `regrown weight [1][0] moved to ${w[1][0]}`);
+    assert.notEqual(w[0][0], 0);
+    opt.dispose();
+    layer.dispose();
+  });
+});
 
 test('the output layer grows units with dormant incoming connections', async () => {
   await noLeaks(() => {

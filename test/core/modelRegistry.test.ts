@@ -45,8 +45,7 @@ test('registerDs2() stays callable and idempotent; an unknown architecture is a 
   registerDs2();
   registerDs2();
   assert.equal(registeredModels().filter((a) => a === 'ds2').length, 1);
-  const model = createModel(tinyDs2);
-  model.dispose();
+  await noLeaks(() => createModel(tinyDs2).dispose());
   assert.throws(() => createModel({ arch: 'nope', inputShape: [1], numClasses: 2 }), (err: unknown) => {
     assert.ok(err instanceof BonsaiError);
     assert.equal(err.code, 'BONSAI_CORE_UNKNOWN_MODEL');

@@ -51,15 +51,17 @@ for (const spec of [
 test('loading a damaged model directory fails with a coded error', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'bonsai-ser-'));
   try {
-    const model = createModel({ arch: 'mlp', inputShape: [4], numClasses: 2, options: { hidden: '3' } });
-    await saveModel(model, dir, { parent: null });
-    model.dispose();
-    const json = JSON.parse(await readFile(join(dir, 'model.json'), 'utf8'));
-    json.spec.options.hidden = '5';
-    await writeFile(join(dir, 'model.json'), JSON.stringify(json));
-    await assert.rejects(loadModel(dir), (e: unknown) => e instanceof BonsaiError && e.code === 'BONSAI_CORE_MODEL_FORMAT');
-    await rm(join(dir, 'weights.bin'));
-    await assert.rejects(loadModel(dir), (e: unknown) => e instanceof BonsaiError && e.code === 'BONSAI_CORE_MODEL_UNREADABLE');
+    await noLeaks(async () => {
+      const model = createModel({ arch: 'mlp', inputShape: [4], numClasses: 2, options: { hidden: '3' } });
+      await saveModel(model, dir, { parent: null });
+      model.dispose();
+      const json = JSON.parse(await readFile(join(dir, 'model.json'), 'utf8'));
+      json.spec.options.hidden = '5';
+      await writeFile(join(dir, 'model.json'), JSON.stringify(json));
+      await assert.rejects(loadModel(dir), (e: unknown) => e instanceof BonsaiError && e.code === 'BONSAI_CORE_MODEL_FORMAT');
+      await rm(join(dir, 'weights.bin'));
+      await assert.rejects(loadModel(dir), (e: unknown) => e instanceof BonsaiError && e.code === 'BONSAI_CORE_MODEL_UNREADABLE');
+    });
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
