@@ -3,16 +3,17 @@
  * (LeNet-300-100, the MLPs) under softmax cross-entropy, written out instead of
  * recorded on tfjs's gradient tape.
  *
- * The taped pass (core/train/step.ts) runs about 130 kernels a step on
- * LeNet-300-100, and the tape copies every tensor it saves for the backward pass
- * (the 784x300 effective kernel among them); the time outside the kernels was as
- * large as the matrix products. This pass runs the same kernels in the same order
- * on the same values (the gradients tfjs registers for MatMul, Add, LeakyRelu,
- * LogSoftmax, Mul, Sum, Mean and Neg, applied by hand), so its loss and its
- * gradients dL/d(W*M) equal the taped ones bit for bit, in about 50 kernels and
- * with no copies. Products with W*M run with roles swapped on wasm
- * (core/sparse/weightProduct.ts); the transposed input x^T of such a product is kept
- * for the kernel's gradient x^T dz, which would otherwise transpose x again.
+ * The taped pass (core/train/step.ts) runs about 110 kernels a step on
+ * LeNet-300-100, the tape copies every tensor it saves for the backward pass (the
+ * 784x300 effective kernel among them), and a fifth of the step went outside the
+ * kernels (bench/results/profile-train.md). This pass runs the kernels of the
+ * gradients tfjs registers for MatMul, Add, LeakyRelu, LogSoftmax, Mul, Sum, Mean and
+ * Neg, applied by hand in the same order (the loss's gradient with fewer kernels for
+ * the same values), so its loss and its gradients dL/d(W*M) equal the taped ones bit
+ * for bit, in about 50 kernels and with no copies. Products with W*M run with roles
+ * swapped on wasm (core/sparse/weightProduct.ts); the transposed input x^T of such a
+ * product is kept for the kernel's gradient x^T dz, which would otherwise transpose x
+ * again.
  */
 import * as tf from '../tf.ts';
 import type { MaskedModel } from '../models/model.ts';
@@ -66,10 +67,11 @@ export function chainBackward(model: MaskedModel, layers: MaskedDense[], batch: 
     const classes = h.shape[1] as number;
     const oneHot = tf.oneHot(labels, classes).cast('float32');
     const loss = tf.neg(tf.mean(tf.sum(logp.mul(oneHot), 1)));
-    // Its gradient: d neg = -1; d mean = -1/B (RealDiv); d sum broadcasts; d mul = dy * oneHot;
-    // d logSoftmax = dy - sum(dy, 1) * exp(logp).
-    const dMean = tf.div(tf.neg(tf.onesLike(loss)).reshape([1]).mul(tf.ones([size])), size);
-    const dLogp = dMean.reshape([size, 1]).mul(tf.ones([size, classes])).mul(oneHot);
+    // Its gradient as the tape computes it: d neg = -1; d mean = -1 / B (a float32
+    // division, the float32 rounding of the exact quotient, as Math.fround of the double
+    // quotient is); d sum broadcasts it; d mul = dy * oneHot; d logSoftmax =
+    // dy - sum(dy, 1) * exp(logp). The same float32 values from 5 kernels instead of 14.
+    const dLogp = oneHot.mul(tf.scalar(Math.fround(-1 / size)));
     let dz = dLogp.sub(dLogp.sum(1, true).mul(tf.exp(logp)));
     const byName = new Map<string, tf.Tensor>();
     for (let i = layers.length - 1; i >= 0; i--) {
