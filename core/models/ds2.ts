@@ -24,7 +24,8 @@ import { type ForwardContext, type Layer, heNormal, leaky, weightOf } from '../s
 import { MaskedParam } from '../sparse/maskedParam.ts';
 import { MaskedDense } from '../sparse/maskedDense.ts';
 import { BatchNorm } from '../sparse/batchNorm.ts';
-import { HLstmCell, runHLstm, sequenceLengthsOf } from '../sparse/hlstm.ts';
+import { HLstmCell, runHLstm } from '../sparse/hlstm.ts';
+import { sequenceLengthsOf } from '../sparse/sequenceLengths.ts';
 import { MaskedModel, type ModelSpec } from './model.ts';
 import { registerModel } from './registry.ts';
 

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '../../core/tf.ts';
 import { augmentSpeech, bucketedOrder, concatSpeech, makeSpeechDataset, speechBatch, speechTask, subsetSpeech, type SpeechTarget } from '../../core/train/speechTask.ts';
-import { sequenceLengthsOf } from '../../core/sparse/hlstm.ts';
+import { sequenceLengthsOf } from '../../core/sparse/sequenceLengths.ts';
 import { ENGLISH_ALPHABET } from '../../core/text/alphabet.ts';
 import { createLexicon } from '../../core/decode/lexicon.ts';
 import { ctcLoss } from '../../core/losses/ctc.ts';
