@@ -17,7 +17,7 @@ import { createLexicon } from '../core/decode/lexicon.ts';
 import { ctcMinInputLength } from '../core/losses/ctc.ts';
 import { ENGLISH_ALPHABET, type Alphabet } from '../core/text/alphabet.ts';
 import { speechTask, type SpeechAugmentOptions, type SpeechTask } from '../core/train/speechTask.ts';
-import { normalizeTranscript } from '../pipelines/labels.ts';
+import { normalizeTranscript } from '../pipelines/labels/index.ts';
 
 /** What a model learns: a class per sample, or a transcript per utterance. */
 export type TaskKind = 'classification' | 'speech';

@@ -18,7 +18,7 @@ import { basename } from 'node:path';
 import { BonsaiError } from '../core/errors.ts';
 import { processAudio } from './audio/index.ts';
 import { processImageDetailed } from './image/index.ts';
-import { isInside, printable, readRegularFile, resolveLabel, type LabelPolicy, type ManifestCache, type ReadFailure, type ResolvedLabel, type TranscriptOptions } from './labels.ts';
+import { isInside, printable, readRegularFile, resolveLabel, type LabelPolicy, type ManifestCache, type ReadFailure, type ResolvedLabel, type TranscriptOptions } from './labels/index.ts';
 import { extensionMismatch, formatError, sniff } from './sniff.ts';
 import type { AudioSpec, ImageSpec, IngestLimits, Modality, ProcessedSample } from './types.ts';
 

@@ -10,7 +10,7 @@ import type { Config } from '../../config/index.ts';
 import { processAudio } from '../../pipelines/audio/index.ts';
 import { processImage } from '../../pipelines/image/index.ts';
 import { Ingestor, processorByContent, stateLayout, type IngestContext, type IngestOutcome } from '../../pipelines/ingest/index.ts';
-import { ManifestCache, resolveLabel } from '../../pipelines/labels.ts';
+import { ManifestCache, resolveLabel } from '../../pipelines/labels/index.ts';
 import type { SampleStore } from '../../pipelines/store/index.ts';
 import { InboxWatcher } from '../watch/index.ts';
 import type { StuckEntries } from '../stuck.ts';

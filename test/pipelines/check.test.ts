@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { defaultAudioSpec } from '../../pipelines/audio/index.ts';
 import { checkFile, formatVerdict, inspectFile, type CheckOptions } from '../../pipelines/check.ts';
-import { ManifestCache } from '../../pipelines/labels.ts';
+import { ManifestCache } from '../../pipelines/labels/index.ts';
 import { spec, syntheticDigit, TEST_LIMITS } from './corpus/images.ts';
 import { writeHostileCorpus, type CorpusEntry } from './corpus/hostile.ts';
 import { sinePcm16, wavBytes } from './corpus/wav.ts';

@@ -4,10 +4,10 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CheckErrorCode } from '../../pipelines/check.ts';
 import { ImageErrorCode } from '../../pipelines/image/codes.ts';
-import { LabelErrorCode } from '../../pipelines/labels.ts';
+import { LabelErrorCode } from '../../pipelines/labels/index.ts';
 import { FormatErrorCode } from '../../pipelines/sniff.ts';
 
-const sources = ['pipelines/check.ts', 'pipelines/labels.ts', 'pipelines/sniff.ts', ...readdirSync('pipelines/image').map((f) => join('pipelines/image', f))];
+const sources = ['pipelines/check.ts', 'pipelines/sniff.ts', ...readdirSync('pipelines/labels').map((f) => join('pipelines/labels', f)), ...readdirSync('pipelines/image').map((f) => join('pipelines/image', f))];
 
 test('docs/errors-ingest-image.md lists exactly the codes of the image pipeline, labels and check', () => {
   const declared = new Set([CheckErrorCode, ImageErrorCode, LabelErrorCode, FormatErrorCode].flatMap((o) => Object.values(o) as string[]));

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { BonsaiError } from '../../core/errors.ts';
 import {
   applyLabelPolicy, isInboxAuxiliary, isInside, ManifestCache, normalizeTranscript, parseManifest, printable, readRegularFile, resolveLabel, validateClassLabel,
-} from '../../pipelines/labels.ts';
+} from '../../pipelines/labels/index.ts';
 
 const codeIs = (code: string) => (e: unknown): boolean => e instanceof BonsaiError && e.code === code;
 

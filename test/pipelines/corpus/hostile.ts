@@ -19,7 +19,7 @@ import sharp from 'sharp';
 import { AudioErrorCode } from '../../../pipelines/audio/codes.ts';
 import { CheckErrorCode } from '../../../pipelines/check.ts';
 import { ImageErrorCode } from '../../../pipelines/image/codes.ts';
-import { LabelErrorCode } from '../../../pipelines/labels.ts';
+import { LabelErrorCode } from '../../../pipelines/labels/index.ts';
 import { FormatErrorCode } from '../../../pipelines/sniff.ts';
 import { syntheticDigit } from './images.ts';
 import { float32Samples, sinePcm16, wavBytes } from './wav.ts';
