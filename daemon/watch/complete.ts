@@ -18,20 +18,7 @@
  * quarantines them unopened).
  */
 import { existsSync, lstatSync } from 'node:fs';
-import { basename } from 'node:path';
-
-/** Suffix of the marker a producer creates after writing `<file>`. */
-export const DONE_SUFFIX = '.done';
-
-/**
- * Whether a name in the inbox is a sample file to ingest: not hidden (temp
- * files of atomic writers), not a `.done` marker, sidecar `.txt`, `manifest.jsonl`
- * or a partial download. The same rule as `inboxCandidates` of pipelines/ingest.
- */
-export function isSampleName(path: string): boolean {
-  const name = basename(path);
-  return !name.startsWith('.') && name !== 'manifest.jsonl' && !/\.(done|txt|tmp|part|partial|crdownload)$/i.test(name);
-}
+import { DONE_SUFFIX } from '../../pipelines/ingest/index.ts';
 
 /**
  * Whether `path` is an entry the ingest protocol quarantines as it is, whatever

@@ -19,9 +19,9 @@
 import { mkdirSync, realpathSync } from 'node:fs';
 import { basename, join, relative, resolve } from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
-import { scanInbox } from '../../pipelines/ingest/index.ts';
+import { DONE_SUFFIX, isSampleName, scanInbox } from '../../pipelines/ingest/index.ts';
 import type { Log } from '../logging.ts';
-import { checkComplete, DONE_SUFFIX, isSampleName, isSpecialEntry, type Look } from './complete.ts';
+import { checkComplete, isSpecialEntry, type Look } from './complete.ts';
 
 /** What the daemon does with a complete file; `retry` asks for another look later (the file changed while read). */
 export type IngestCallback = (path: string) => Promise<{ retry: boolean }>;

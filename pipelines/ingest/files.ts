@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, renameSync, statSync, writeSync, type BigIntStats } from 'node:fs';
 import { basename, dirname, extname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { BonsaiError } from '../../core/errors.ts';
+import { isSampleName } from './sample-names.ts';
 
 /** Folders of a state directory (DESIGN.md, "Folders under the state directory"). */
 export interface StateLayout {
@@ -242,11 +243,6 @@ export interface InboxScan {
   badNames: Buffer[];
 }
 
-/** Whether a regular file's name is a sample (not hidden, a marker, a sidecar, a manifest or a partial download). */
-function isSampleFileName(name: string): boolean {
-  return !name.startsWith('.') && name !== 'manifest.jsonl' && !/\.(done|txt|tmp|part|partial|crdownload)$/i.test(name);
-}
-
 /** Whether `path` is a real folder (not a link to one). */
 export function isFolder(path: string): boolean {
   try {
@@ -290,7 +286,7 @@ function walk(dir: string, skipHidden: boolean, onEntry: (path: string, regular:
 export function scanInbox(dir: string): InboxScan {
   const out: InboxScan = { candidates: [], badNames: [] };
   walk(dir, true, (p, regular) => {
-    if (!regular || isSampleFileName(basename(p))) out.candidates.push(p);
+    if (!regular || isSampleName(p)) out.candidates.push(p);
   }, (raw) => out.badNames.push(raw));
   out.candidates.sort();
   out.badNames.sort(Buffer.compare);

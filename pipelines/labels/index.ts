@@ -9,4 +9,4 @@ export { CLASS_LABEL_PATTERN, MAX_LABEL_LENGTH, applyLabelPolicy, validateClassL
 export { MAX_TRANSCRIPT_LENGTH, normalizeTranscript, type TranscriptOptions } from './transcript.ts';
 export { readRegularFile, type ReadFailure, type ReadResult } from './read-regular-file.ts';
 export { MANIFEST_NAME, MAX_MANIFEST_BYTES, ManifestCache, parseManifest, type ManifestEntry } from './manifest.ts';
-export { MAX_SIDECAR_BYTES, isInboxAuxiliary, isInside, resolveLabel, sidecarCandidates, type LabelOptions, type ResolvedLabel } from './resolve.ts';
+export { MAX_SIDECAR_BYTES, isInside, resolveLabel, sidecarCandidates, type LabelOptions, type ResolvedLabel } from './resolve.ts';

@@ -63,16 +63,6 @@ export function isInside(root: string, path: string): boolean {
   return rel !== '' && !rel.startsWith(`..${sep}`) && rel !== '..' && !isAbsolute(rel);
 }
 
-/**
- * Files in an inbox that carry labels or signal completion rather than being
- * samples: manifests, sidecar transcripts (`*.txt`), `.done` markers and
- * hidden files. The watcher skips them.
- */
-export function isInboxAuxiliary(name: string): boolean {
-  const base = name.slice(Math.max(name.lastIndexOf('/'), name.lastIndexOf(sep)) + 1);
-  return base === MANIFEST_NAME || base.startsWith('.') || base.endsWith('.txt') || base.endsWith('.done');
-}
-
 function resolveEntry(entry: ManifestEntry, options: LabelOptions, display: string): ResolvedLabel {
   if (entry.transcript !== undefined) {
     if (typeof entry.transcript !== 'string') {

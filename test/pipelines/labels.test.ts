@@ -5,8 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BonsaiError } from '../../core/errors.ts';
 import {
-  applyLabelPolicy, isInboxAuxiliary, isInside, ManifestCache, normalizeTranscript, parseManifest, printable, readRegularFile, resolveLabel, validateClassLabel,
+  applyLabelPolicy, isInside, ManifestCache, normalizeTranscript, parseManifest, printable, readRegularFile, resolveLabel, validateClassLabel,
 } from '../../pipelines/labels/index.ts';
+import { isSampleName } from '../../pipelines/ingest/index.ts';
 
 const codeIs = (code: string) => (e: unknown): boolean => e instanceof BonsaiError && e.code === code;
 
@@ -168,12 +169,12 @@ test('readRegularFile reads files whose size stat does not know (procfs), still 
   assert.equal((mem as { reason: string }).reason, 'unreadable');
 });
 
-test('inbox helpers: inside-ness and auxiliary files', () => {
+test('inbox helpers: inside-ness, and files beside the samples are not samples', () => {
   assert.equal(isInside('/in', '/in/a/b.png'), true);
   assert.equal(isInside('/in', '/in'), false);
   assert.equal(isInside('/in', '/in/../out/x.png'), false);
   assert.equal(isInside('/in', '/inbox/x.png'), false);
   assert.equal(isInside('/in', '/in/..hidden/x.png'), true);
-  for (const name of ['manifest.jsonl', 'a/x.wav.txt', '.partial.png', 'x.png.done']) assert.equal(isInboxAuxiliary(name), true, name);
-  for (const name of ['x.png', 'a/manifest.jsonl.png', 'x.wav']) assert.equal(isInboxAuxiliary(name), false, name);
+  for (const name of ['manifest.jsonl', 'a/x.wav.txt', '.partial.png', 'x.png.done']) assert.equal(isSampleName(name), false, name);
+  for (const name of ['x.png', 'a/manifest.jsonl.png', 'x.wav']) assert.equal(isSampleName(name), true, name);
 });

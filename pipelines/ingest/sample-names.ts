@@ -1,0 +1,20 @@
+/**
+ * Which names in the inbox are samples: the one rule of the inbox listing
+ * (`scanInbox`) and of the daemon's watcher (daemon/watch). Not samples: hidden
+ * names (temp files of atomic writers), `.done` markers, sidecar transcripts
+ * (`.txt`), `manifest.jsonl`, and partial downloads or temp files.
+ */
+import { basename } from 'node:path';
+import { MANIFEST_NAME } from '../labels/index.ts';
+
+/** Suffix of the marker a producer creates after writing `<file>`. */
+export const DONE_SUFFIX = '.done';
+
+/** Endings of names that are never samples, in any case: markers, sidecars, partial downloads, temp files. */
+const NOT_SAMPLE_ENDING = /\.(done|txt|tmp|part|partial|crdownload)$/i;
+
+/** Whether the file at `path` (only its last component is read) has a sample's name. */
+export function isSampleName(path: string): boolean {
+  const name = basename(path);
+  return !name.startsWith('.') && name !== MANIFEST_NAME && !NOT_SAMPLE_ENDING.test(name);
+}
