@@ -16,7 +16,7 @@ import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { BonsaiError } from '../core/errors.ts';
-import { fsyncPath, tagIsLive, tempTag, writeFileAtomic } from './registry/files.ts';
+import { fsyncPath, tagIsLive, tempTag, writeRegistryFile } from './registry/files.ts';
 import { MANIFEST_FILE, manifestSchema, readManifest, type Manifest } from './registry/manifest.ts';
 
 const STAGING = '.staging-';
@@ -125,7 +125,7 @@ export class ModelMirror {
         }
         await fsyncPath(file);
       }
-      await writeFileAtomic(join(staging, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
+      await writeRegistryFile(join(staging, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
       await fsyncPath(staging);
       try {
         await rename(staging, target);

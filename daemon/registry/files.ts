@@ -1,14 +1,17 @@
 /**
- * Durable file operations of the registry: fsync of files and directories,
- * atomic replacement of a small file (temp file, fsync, rename, fsync of the
- * directory), SHA-256 of artifacts, and the process tag that names temporary
- * entries so that leftovers of a dead process can be told from live work.
+ * Durable file operations of the registry: atomic replacement of a small file
+ * (pipelines/atomic-write.ts, whose `fsyncPath` is re-exported here), durable
+ * appends, SHA-256 of artifacts, and the process tag that names temporary entries
+ * so that leftovers of a dead process can be told from live work.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { lstat, open, readdir, rename, rm } from 'node:fs/promises';
+import { lstat, open, readdir } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { BonsaiError } from '../../core/errors.ts';
+import { fsyncPath, writeFileAtomic } from '../../pipelines/atomic-write.ts';
+
+export { fsyncPath };
 
 /** Random token of this process: tells a live pid from a reused one (containers restart as pid 1). */
 const PROCESS_TOKEN = randomBytes(4).toString('hex');
@@ -32,46 +35,9 @@ export function tagIsLive(tag: string): boolean {
   }
 }
 
-/** Flushes a file or directory to disk. Directories that cannot be opened for fsync (some platforms) are skipped. */
-export async function fsyncPath(path: string): Promise<void> {
-  let handle;
-  try {
-    handle = await open(path, 'r');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'EISDIR' || code === 'EPERM' || code === 'EACCES') return;
-    throw err;
-  }
-  try {
-    await handle.sync();
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code !== 'EINVAL' && code !== 'EBADF' && code !== 'EPERM') throw err;
-  } finally {
-    await handle.close();
-  }
-}
-
-/** Replaces `path` with `data` atomically: readers see the old or the new content, never a mix. */
-export async function writeFileAtomic(path: string, data: string): Promise<void> {
-  const tmp = join(dirname(path), `.${basename(path)}.tmp-${tempTag()}`);
-  const handle = await open(tmp, 'wx');
-  try {
-    await handle.writeFile(data, 'utf8');
-    await handle.sync();
-  } catch (err) {
-    await handle.close();
-    await rm(tmp, { force: true });
-    throw err;
-  }
-  await handle.close();
-  try {
-    await rename(tmp, path);
-  } catch (err) {
-    await rm(tmp, { force: true });
-    throw err;
-  }
-  await fsyncPath(dirname(path));
+/** Replaces `path` with `data` atomically (pipelines/atomic-write.ts), through a temp file named with this process's tag. */
+export function writeRegistryFile(path: string, data: string): Promise<void> {
+  return writeFileAtomic(path, data, join(dirname(path), `.${basename(path)}.tmp-${tempTag()}`));
 }
 
 /** Appends one line durably (O_APPEND, then fsync). */

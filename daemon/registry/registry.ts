@@ -26,7 +26,7 @@
 import { mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { BonsaiError } from '../../core/errors.ts';
-import { appendLine, fsyncPath, sha256File, tagIsLive, tempTag, walkFiles, writeFileAtomic } from './files.ts';
+import { appendLine, fsyncPath, sha256File, tagIsLive, tempTag, walkFiles, writeRegistryFile } from './files.ts';
 import { HISTORY_FILE, championStack, readHistory, repairHistoryTail, type HistoryEntry } from './history.ts';
 import { withWriteLock } from './lock.ts';
 import { MANIFEST_FILE, MANIFEST_FORMAT, manifestInputSchema, readManifest, type Manifest, type ManifestInput } from './manifest.ts';
@@ -153,7 +153,7 @@ export class ModelRegistry {
           backend: checked.data.backend, timings: checked.data.timings, checksums, sizeBytes,
           ...(checked.data.extra ? { extra: checked.data.extra } : {}),
         };
-        await writeFileAtomic(join(staging, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
+        await writeRegistryFile(join(staging, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
         await rename(staging, this.#versionDir(version));
         await fsyncPath(this.dir);
         await this.#appendHistory({ event: 'publish', version, reason: `parent ${manifest.parent ?? 'none'}` });
@@ -422,7 +422,7 @@ export class ModelRegistry {
 
   async #writeManifest(v: ModelVersion, state: VersionState, reason: string): Promise<ModelVersion> {
     const manifest: Manifest = { ...v.manifest, state, reason, stateChangedAt: this.#now().toISOString() };
-    await writeFileAtomic(join(v.dir, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
+    await writeRegistryFile(join(v.dir, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
     return { version: v.version, dir: v.dir, manifest };
   }
 
@@ -450,7 +450,7 @@ export class ModelRegistry {
   }
 
   async #writeCurrent(version: number): Promise<void> {
-    await writeFileAtomic(join(this.dir, CURRENT_FILE), `${version}\n`);
+    await writeRegistryFile(join(this.dir, CURRENT_FILE), `${version}\n`);
   }
 
   async #appendHistory(entry: Omit<HistoryEntry, 'time'>): Promise<void> {

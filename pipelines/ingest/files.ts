@@ -6,9 +6,10 @@
  * descend into a linked folder.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, renameSync, statSync, writeSync, type BigIntStats } from 'node:fs';
+import { closeSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, renameSync, statSync, type BigIntStats } from 'node:fs';
 import { basename, dirname, extname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { BonsaiError } from '../../core/errors.ts';
+import { writeFileAtomicSync } from '../atomic-write.ts';
 import { isSampleName } from './sample-names.ts';
 
 /** Folders of a state directory (DESIGN.md, "Folders under the state directory"). */
@@ -151,7 +152,7 @@ export function quarantineDestination(quarantine: string, mainName: string, side
 /** Suffix of the file explaining a quarantined file. */
 export const REASON_SUFFIX = '.reason.json';
 
-/** Whether `name` is a temp file written by `writeFileAtomic` (left over after a crash). */
+/** Whether `name` is a temp file written by `writeStateFile` (left over after a crash). */
 export function isTempName(name: string): boolean {
   return name.startsWith('.') && name.endsWith('.tmp');
 }
@@ -173,23 +174,15 @@ export function ensureDir(dir: string): void {
 }
 
 /**
- * Writes `data` to `path` atomically: a hidden temp file in the same folder,
- * fsynced, then renamed over `path`. `afterTemp` runs between the two (a
- * fault-injection point).
+ * Writes a file of the state directory (a reason file) atomically
+ * (pipelines/atomic-write.ts), creating its folder, through a temp file that
+ * `isTempName` recognises. `afterTemp` runs before the rename (a fault-injection
+ * point). The caller fsyncs the folder.
  */
-export function writeFileAtomic(path: string, data: string, afterTemp?: () => void): void {
+export function writeStateFile(path: string, data: string, afterTemp?: () => void): void {
   ensureDir(dirname(path));
   const tail = `.${process.pid}.tmp`;
-  const tmp = join(dirname(path), `.${fitName(basename(path), 1 + tail.length)}${tail}`);
-  const fd = openSync(tmp, 'w');
-  try {
-    writeSync(fd, data);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  afterTemp?.();
-  renameSync(tmp, path);
+  writeFileAtomicSync(path, data, join(dirname(path), `.${fitName(basename(path), 1 + tail.length)}${tail}`), afterTemp);
 }
 
 /**

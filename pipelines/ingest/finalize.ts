@@ -19,7 +19,7 @@ import { basename, join } from 'node:path';
 import type { IngestContext, IngestOutcome, RejectReason } from './context.ts';
 import type { Prepared } from './prepare.ts';
 import { BonsaiError } from '../../core/errors.ts';
-import { archiveDestination, fsyncDir, inboxPath, moveFile, printableName, quarantineDestination, REASON_SUFFIX, stateLayout, utcDay, writeFileAtomic, type Destination } from './files.ts';
+import { archiveDestination, fsyncDir, inboxPath, moveFile, printableName, quarantineDestination, REASON_SUFFIX, stateLayout, utcDay, writeStateFile, type Destination } from './files.ts';
 
 /** The body of `<name>.reason.json`. */
 export interface ReasonFile extends RejectReason {
@@ -109,7 +109,7 @@ export function executeMoves(moves: readonly Move[], ctx: IngestContext): (Bonsa
   for (const i of rejects) {
     const m = moves[i];
     attempt(i, () => {
-      writeFileAtomic(join(m.dest.dir, m.dest.name + REASON_SUFFIX), reasonJson(m.reason as ReasonFile), () => step?.('reason-tmp', [m.source]));
+      writeStateFile(join(m.dest.dir, m.dest.name + REASON_SUFFIX), reasonJson(m.reason as ReasonFile), () => step?.('reason-tmp', [m.source]));
       reasonDirs.add(m.dest.dir);
     });
   }

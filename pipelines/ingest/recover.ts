@@ -21,7 +21,7 @@ import { join } from 'node:path';
 import { BonsaiError } from '../../core/errors.ts';
 import type { SampleStore } from '../store/index.ts';
 import type { IngestContext, IngestOutcome, IngestStep } from './context.ts';
-import { entryExists, fileKeyOf, isFolder, fsyncDir, inboxPath, isTempName, listFiles, REASON_SUFFIX, sourceOf, stateLayout, writeFileAtomic } from './files.ts';
+import { entryExists, fileKeyOf, isFolder, fsyncDir, inboxPath, isTempName, listFiles, REASON_SUFFIX, sourceOf, stateLayout, writeStateFile } from './files.ts';
 import { executeMoves, outcomeOf, planMove, reasonJson, type Move, type ReasonFile } from './finalize.ts';
 import { sampleId } from './prepare.ts';
 
@@ -87,7 +87,7 @@ function writeLostReasons(quarantine: string, names: readonly string[], time: st
         code: 'BONSAI_INGEST_REASON_LOST', message: `${name} was in quarantine without a reason file (lost in a crash or removed); inspect it and move it back to the inbox to retry`,
         details: {}, time, source: '', id: stats.isFile() ? sampleId(readFileSync(path)) : null, fileKey: fileKeyOf(stats), file: name, sidecars: [],
       };
-      writeFileAtomic(path + REASON_SUFFIX, reasonJson(reason));
+      writeStateFile(path + REASON_SUFFIX, reasonJson(reason));
       written.push(path);
     } catch (err) {
       stuck(`quarantine/${name}`, err);
