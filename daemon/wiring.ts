@@ -165,6 +165,7 @@ export function updateConfig(config: Config, override: Partial<UpdateConfig> = {
     trainEpochs: a.newDataEpochs + a.allDataEpochs,
     pruneFraction: a.pruneFraction / 100,
     pruneFractionMax: Math.max(a.pruneFraction, a.pruneFractionMax) / 100,
+    pruneFractionMin: a.pruneFraction / 400,
     growthScope: a.growthScope,
     retrainEpochs: a.retrainEpochs,
     pruneRetries: a.pruneRetries,

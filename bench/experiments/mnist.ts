@@ -324,7 +324,7 @@ function table3(ours: StrategyState, splits: ReturnType<typeof mnistSplits>, con
   const recoverable = { error: task.errorRate(model, splits.test, 500), params: model.liveParams() };
   const trainer = new Trainer({ model, task, batchSize: config.batchSize, seed: config.seed, optimizer: { ...config.optimizer, learningRate: config.pruneLearningRate } });
   iterativePrune(trainer, allData, splits.validation, {
-    pruneFraction: config.pruneFraction, maxFraction: config.pruneFractionMax, recoverable: false, rule: { ...config.pruneRule, tolerance: config.nonRecoverableTolerance },
+    pruneFraction: config.pruneFraction, maxFraction: config.pruneFractionMax, minFraction: config.pruneFractionMin, recoverable: false, rule: { ...config.pruneRule, tolerance: config.nonRecoverableTolerance },
     retrainEpochs: config.retrainEpochs, retries: config.pruneRetries, maxIterations: config.maxPruneIterations, phase: 'prune-nonrecoverable',
   });
   const nonRecoverable = { error: task.errorRate(model, splits.test, 500), params: model.liveParams(), sampleEpochs: trainer.cost.summary(allData.n).sampleEpochs };

@@ -34,6 +34,8 @@ export interface IterativePruneArgs {
   pruneFraction: number;
   /** Largest fraction a run of successes doubles the step to (default: pruneFraction, a fixed step). */
   maxFraction?: number;
+  /** Smallest step: a failure that would halve the step below it stops pruning (default: a quarter of pruneFraction). */
+  minFraction?: number;
   /**
    * Fractions of the first iteration, one per kernel (default: pruneFraction everywhere).
    * An update prunes a grown model straight back to its parent's size this way; the
@@ -121,7 +123,7 @@ function liveConnections(model: Trainer<{ n: number }>['model']): number {
   return live;
 }
 
-/** The smallest step, as a share of beta: a failure that would go below it stops pruning. */
+/** The default smallest step, as a share of beta: a failure that would go below it stops pruning. */
 const MIN_STEP_OF_BETA = 1 / 4;
 
 export function iterativePrune<D extends { n: number }>(trainer: Trainer<D>, train: D, validation: D, args: IterativePruneArgs): PruneReport {
@@ -174,7 +176,7 @@ export function iterativePrune<D extends { n: number }>(trainer: Trainer<D>, tra
       fraction = Math.min(ceiling, fraction * 2);
     } else {
       fraction /= 2;
-      if (failures > args.retries || fraction < args.pruneFraction * MIN_STEP_OF_BETA - 1e-12) {
+      if (failures > args.retries || fraction < (args.minFraction ?? args.pruneFraction * MIN_STEP_OF_BETA) - 1e-12) {
         stop = 'failures';
         break;
       }

@@ -30,6 +30,8 @@ export interface UpdateConfig {
    * paper's fixed step.
    */
   pruneFractionMax: number;
+  /** Smallest pruning step: a rejection that would halve the step below it stops pruning. */
+  pruneFractionMin: number;
   /** Fixed retraining budget per pruning iteration, in epochs of all data (one decision after it). */
   retrainEpochs: number;
   /** Failed pruning iterations retried with half the fraction before pruning stops. */
@@ -72,6 +74,7 @@ export const paperUpdateConfig: UpdateConfig = {
   initialDensity: 1,
   pruneFraction: 0.05,
   pruneFractionMax: 0.4,
+  pruneFractionMin: 0.0125,
   retrainEpochs: 0.5,
   pruneRetries: 3,
   pruneRule: DEFAULT_NO_LOSS_RULE,

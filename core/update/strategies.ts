@@ -138,7 +138,7 @@ function trainPhase<D extends { n: number }>(trainer: Trainer<D>, data: D, epoch
 function prunePhases<D extends { n: number }>(model: MaskedModel, args: UpdateArgs<D>, cost: CostLedger, parentLive?: number[]): { prune: PruneReport; nonRecoverable?: PruneReport; compact?: MaskedModel } {
   const { config, data } = args;
   const common = {
-    pruneFraction: config.pruneFraction, maxFraction: config.pruneFractionMax, retrainEpochs: config.retrainEpochs, retries: config.pruneRetries, maxIterations: config.maxPruneIterations,
+    pruneFraction: config.pruneFraction, maxFraction: config.pruneFractionMax, minFraction: config.pruneFractionMin, retrainEpochs: config.retrainEpochs, retries: config.pruneRetries, maxIterations: config.maxPruneIterations,
   };
   const trainer = trainerFor(model, args, cost, config.pruneLearningRate);
   let prune: PruneReport;

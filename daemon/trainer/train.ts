@@ -51,7 +51,7 @@ const UNKNOWN_ERROR = 0.1;
  */
 function conservative(update: UpdateConfig): UpdateConfig {
   const maxLoss = Math.min(update.pruneRule.maxLoss ?? Infinity, VALIDATION_RESOLUTION / 2);
-  return { ...update, pruneRule: { ...update.pruneRule, maxLoss }, pruneFraction: update.pruneFraction / 2, pruneFractionMax: update.pruneFraction / 2 };
+  return { ...update, pruneRule: { ...update.pruneRule, maxLoss }, pruneFraction: update.pruneFraction / 2, pruneFractionMax: update.pruneFraction / 2, pruneFractionMin: update.pruneFractionMin / 2 };
 }
 
 /** Callbacks of `trainCandidate`. */
