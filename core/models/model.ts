@@ -110,6 +110,12 @@ export abstract class MaskedModel {
     return n;
   }
 
+  /** Live connections of each kernel, in the order of `kernels` (biases not counted). */
+  kernelLive(): number[] {
+    const live = this.liveByParam();
+    return this.kernels.map((k) => live.get(k.name) ?? 0);
+  }
+
   /** All parameters, live or not. */
   denseParams(): number {
     return this.params.reduce((n, p) => n + p.size, 0);

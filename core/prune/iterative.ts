@@ -113,16 +113,6 @@ function retrain<D extends { n: number }>(trainer: Trainer<D>, train: D, epochs:
   return done;
 }
 
-/** Live kernel connections of `model` (biases not counted). */
-function liveConnections(model: Trainer<{ n: number }>['model']): number {
-  let live = 0;
-  for (const k of model.kernels) {
-    const mask = k.mask.dataSync();
-    for (let i = 0; i < mask.length; i++) if (mask[i] !== 0) live++;
-  }
-  return live;
-}
-
 /** The default smallest step, as a share of beta: a failure that would go below it stops pruning. */
 const MIN_STEP_OF_BETA = 1 / 4;
 
@@ -142,7 +132,7 @@ export function iterativePrune<D extends { n: number }>(trainer: Trainer<D>, tra
     const snapshot = takeSnapshot(model);
     const first = it === 1 && args.firstStep !== undefined;
     const step = first ? (args.firstStep as readonly number[]) : fraction;
-    const liveBefore = first ? liveConnections(model) : 0;
+    const liveBefore = first ? model.kernelLive().reduce((a, b) => a + b, 0) : 0;
     const pruned = pruneStep(trainer, step, args.recoverable);
     if (pruned === 0) {
       restoreSnapshot(model, snapshot);
@@ -170,9 +160,9 @@ export function iterativePrune<D extends { n: number }>(trainer: Trainer<D>, tra
       retrainedSamples: retrained, accepted: decision.accept,
     });
     trainer.progress({ phase: args.phase, kind: 'prune', step: it, errorRate: candidate.rate, changed: decision.accept ? pruned : 0 });
-    if (first) {
-      // The steps after a first step of the caller's own start at beta, accepted or not.
-    } else if (decision.accept) {
+    // The steps after a first step of the caller's own start at beta, accepted or not.
+    if (first) continue;
+    if (decision.accept) {
       fraction = Math.min(ceiling, fraction * 2);
     } else {
       fraction /= 2;

@@ -162,16 +162,6 @@ function prunePhases<D extends { n: number }>(model: MaskedModel, args: UpdateAr
   }
 }
 
-/** Live connections of each kernel. */
-function kernelLive(model: MaskedModel): number[] {
-  return model.kernels.map((k) => {
-    const mask = k.mask.dataSync();
-    let live = 0;
-    for (let i = 0; i < mask.length; i++) if (mask[i] !== 0) live++;
-    return live;
-  });
-}
-
 /**
  * The first pruning step of an update: each kernel straight back to its parent's live
  * count (what growth added, in one step), when that is more than beta anywhere;
@@ -179,7 +169,7 @@ function kernelLive(model: MaskedModel): number[] {
  */
 function backToParent(model: MaskedModel, parentLive: number[] | undefined, beta: number): number[] | undefined {
   if (!parentLive) return undefined;
-  const step = kernelLive(model).map((live, i) => (live > 0 ? Math.max(0, 1 - (parentLive[i] ?? live) / live) : 0));
+  const step = model.kernelLive().map((live, i) => (live > 0 ? Math.max(0, 1 - (parentLive[i] ?? live) / live) : 0));
   return step.some((f) => f > beta) ? step : undefined;
 }
 
@@ -207,7 +197,7 @@ export function runUpdate<D extends { n: number }>(args: UpdateArgs<D>): UpdateR
     served = first ? createModel(spec) : previous.model;
     if (first && config.initialDensity < 1) sparsify(served, config.initialDensity, config.seed);
     fitClasses(served, spec.numClasses, false);
-    if (!first) parentLive = kernelLive(served);
+    if (!first) parentLive = served.kernelLive();
     const trainer = trainerFor(served, args, cost);
     try {
       growth = first

@@ -63,6 +63,21 @@ function trainedMlp(train: Dataset, seed: number): { model: MaskedModel; trainer
   return { model, trainer };
 }
 
+/** A rule every candidate passes, and one none passes (a negative margin). */
+const ACCEPT_ALL = { z: 1e6, tolerance: 0 };
+const REJECT_ALL = { z: 0, tolerance: -1 };
+
+/** `args` with decisions scripted by call: the n-th decision accepts iff `decisions[n]` (later ones reject). */
+function scripted<T extends object>(args: T, decisions: boolean[]): T & { readonly rule: typeof ACCEPT_ALL } {
+  let calls = 0;
+  return Object.defineProperty(args, 'rule', { get: () => (decisions[calls++] ? ACCEPT_ALL : REJECT_ALL) }) as T & { readonly rule: typeof ACCEPT_ALL };
+}
+
+/** Live kernel connections per kernel, counted from the masks. */
+function liveConnections(model: MaskedModel): number[] {
+  return model.kernels.map((k) => Array.from(k.mask.dataSync()).reduce((a, b) => a + b, 0));
+}
+
 test('iterative pruning takes one decision per iteration against the pre-pruning model and keeps the neuron condition', async () => {
   const train = blobs(256, 10, 4, 1);
   const val = blobs(400, 10, 4, 2);
@@ -101,7 +116,7 @@ test('a failed iteration is undone and retried with half the fraction; consecuti
     // the fraction halves, and the third failure in a row (retries = 2) stops pruning.
     const masks = model.kernels.map((k) => Array.from(k.mask.dataSync()));
     const values = model.kernels.map((k) => Array.from(k.value.dataSync()));
-    const report = iterativePrune(trainer, train, val, { pruneFraction: 0.4, recoverable: true, rule: { z: 0, tolerance: -1 }, retrainEpochs: 0.25, retries: 2, maxIterations: 60, phase: 'prune' });
+    const report = iterativePrune(trainer, train, val, { pruneFraction: 0.4, recoverable: true, rule: REJECT_ALL, retrainEpochs: 0.25, retries: 2, maxIterations: 60, phase: 'prune' });
     assert.equal(report.stop, 'failures');
     assert.deepEqual(report.iterations.map((i) => i.fraction), [0.4, 0.2, 0.1]);
     assert.ok(report.iterations.every((i) => !i.accepted && i.pruned > 0));
@@ -112,12 +127,9 @@ test('a failed iteration is undone and retried with half the fraction; consecuti
       assert.deepEqual(Array.from(k.value.dataSync()), values[i], `${k.name}: weights not restored`);
     });
     // A success after a failure resets the failure count and doubles the fraction back up to beta.
-    let calls = 0;
-    const flaky = iterativePrune(trainer, train, val, {
+    const flaky = iterativePrune(trainer, train, val, scripted({
       pruneFraction: 0.4, recoverable: true, retrainEpochs: 0.25, retries: 1, maxIterations: 4, phase: 'prune',
-      // z large enough to accept anything once calls > 1 (the first decision sees a huge bar of -1).
-      get rule() { calls += 1; return calls === 1 ? { z: 0, tolerance: -1 } : { z: 1e6, tolerance: 0 }; },
-    });
+    }, [false, true, true, true]));
     assert.deepEqual(flaky.iterations.map((i) => [i.fraction, i.accepted]), [[0.4, false], [0.2, true], [0.4, true], [0.4, true]]);
     assert.equal(flaky.stop, 'max-iterations');
     trainer.dispose();
@@ -131,12 +143,9 @@ test('the step doubles on success up to maxFraction and a rejection caps it at h
   await noLeaks(() => {
     const { model, trainer } = trainedMlp(train, 5);
     // Decisions scripted by call: accept, accept, accept, reject (at 0.4), accept, accept, reject, reject.
-    const script = [true, true, true, false, true, true, false, false];
-    let calls = 0;
-    const report = iterativePrune(trainer, train, val, {
+    const report = iterativePrune(trainer, train, val, scripted({
       pruneFraction: 0.05, maxFraction: 0.4, recoverable: true, retrainEpochs: 0.1, retries: 1, maxIterations: 20, phase: 'prune',
-      get rule() { const ok = script[calls++]; return ok ? { z: 1e6, tolerance: 0 } : { z: 0, tolerance: -1 }; },
-    });
+    }, [true, true, true, false, true, true, false, false]));
     assert.deepEqual(report.iterations.map((i) => [i.fraction, i.accepted]), [
       [0.05, true], [0.1, true], [0.2, true], [0.4, false],
       // After the rejection at 0.4 the step is 0.2 and never grows past it again.
@@ -145,26 +154,21 @@ test('the step doubles on success up to maxFraction and a rejection caps it at h
     assert.equal(report.stop, 'failures');
     // Each accepted iteration removed its fraction of the live connections (up to per-kernel rounding
     // and the neuron condition, which keeps a unit's last connection).
-    const connections = () => model.kernels.reduce((s, k) => s + Array.from(k.mask.dataSync()).reduce((a, b) => a + b, 0), 0);
     let live = model.kernels.reduce((s, k) => s + k.shape.reduce((a, b) => a * b, 1), 0);
     for (const it of report.iterations) {
       assert.ok(it.pruned <= it.fraction * live + model.kernels.length && it.pruned >= 0.5 * it.fraction * live, `${it.pruned} of ${live} at ${it.fraction}`);
       if (it.accepted) live -= it.pruned;
     }
-    assert.equal(connections(), live);
+    assert.equal(liveConnections(model).reduce((a, b) => a + b), live);
     // A failure that would take the step below a quarter of beta stops pruning, retries left or not.
-    const steps = [false, true, false, false, false];
-    calls = 0;
-    const floor = iterativePrune(trainer, train, val, {
+    const floor = iterativePrune(trainer, train, val, scripted({
       pruneFraction: 0.05, recoverable: true, retrainEpochs: 0.1, retries: 5, maxIterations: 20, phase: 'prune',
-      get rule() { const ok = steps[calls++]; return ok ? { z: 1e6, tolerance: 0 } : { z: 0, tolerance: -1 }; },
-    });
+    }, [false, true, false, false, false]));
     assert.deepEqual(floor.iterations.map((i) => [i.fraction, i.accepted]), [[0.05, false], [0.025, true], [0.05, false], [0.025, false], [0.0125, false]]);
     assert.equal(floor.stop, 'failures');
     // Without maxFraction the step stays at beta (the paper's fixed step).
-    calls = 0;
     const fixed = iterativePrune(trainer, train, val, {
-      pruneFraction: 0.05, recoverable: true, retrainEpochs: 0.1, retries: 0, maxIterations: 3, phase: 'prune', rule: { z: 1e6, tolerance: 0 },
+      pruneFraction: 0.05, recoverable: true, retrainEpochs: 0.1, retries: 0, maxIterations: 3, phase: 'prune', rule: ACCEPT_ALL,
     });
     assert.deepEqual(fixed.iterations.map((i) => i.fraction), [0.05, 0.05, 0.05]);
     trainer.dispose();
@@ -177,12 +181,12 @@ test('a first step of the caller\'s own prunes each kernel by its fraction, then
   const val = blobs(400, 10, 4, 12);
   await noLeaks(() => {
     const { model, trainer } = trainedMlp(train, 6);
-    const live = () => model.kernels.map((k) => Array.from(k.mask.dataSync()).reduce((a, b) => a + b, 0));
+    const live = () => liveConnections(model);
     const before = live();
     for (const accept of [false, true]) {
       const report = iterativePrune(trainer, train, val, {
         pruneFraction: 0.05, maxFraction: 0.4, firstStep: [0.5, 0], recoverable: true, retrainEpochs: 0.1, retries: 0, maxIterations: 2, phase: 'prune',
-        rule: accept ? { z: 1e6, tolerance: 0 } : { z: 0, tolerance: -1 },
+        rule: accept ? ACCEPT_ALL : REJECT_ALL,
       });
       const [first, second] = report.iterations;
       assert.equal(first.pruned, Math.floor(before[0] * 0.5), 'the first kernel loses half, the second nothing');
