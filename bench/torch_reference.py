@@ -57,6 +57,15 @@ class Masked(nn.Module):
     def weight_masks(self):
         return [(p, self._masks[id(p)]) for p in self.parameters() if id(p) in self._masks]
 
+    def fc_chain(self, h):
+        """The masked fully connected layers `self.fcs` on `h`, leaky ReLU between them."""
+        h = h.reshape(h.shape[0], -1)
+        for i, fc in enumerate(self.fcs):
+            h = F.linear(h, self.masked(fc.weight), fc.bias)
+            if i < len(self.fcs) - 1:
+                h = leaky(h)
+        return h
+
 
 class LeNet300(Masked):
     def __init__(self):
@@ -64,12 +73,7 @@ class LeNet300(Masked):
         self.fcs = nn.ModuleList([nn.Linear(784, 300), nn.Linear(300, 100), nn.Linear(100, 10)])
 
     def forward(self, x):
-        h = x.reshape(x.shape[0], -1)
-        for i, fc in enumerate(self.fcs):
-            h = F.linear(h, self.masked(fc.weight), fc.bias)
-            if i < len(self.fcs) - 1:
-                h = leaky(h)
-        return h
+        return self.fc_chain(x)
 
 
 class LeNet5(Masked):
@@ -82,12 +86,7 @@ class LeNet5(Masked):
     def forward(self, x):
         h = F.max_pool2d(leaky(F.conv2d(x, self.masked(self.conv1.weight), self.conv1.bias, padding=2)), 2)
         h = F.max_pool2d(leaky(F.conv2d(h, self.masked(self.conv2.weight), self.conv2.bias)), 2)
-        h = h.reshape(h.shape[0], -1)
-        for i, fc in enumerate(self.fcs):
-            h = F.linear(h, self.masked(fc.weight), fc.bias)
-            if i < len(self.fcs) - 1:
-                h = leaky(h)
-        return h
+        return self.fc_chain(h)
 
 
 class ResNet18(Masked):
