@@ -35,6 +35,7 @@ import { permutation, seededRandom } from '../../core/data/dataset.ts';
 import { FSDD_SPEAKERS, defaultAudioSpec, fsddDir, loadFsdd, processAudioSync, type FsddRecording } from '../../pipelines/audio/index.ts';
 import { defaultConfig } from '../../config/index.ts';
 import { progressSink, type ProgressSink } from '../progress.ts';
+import { disposeStates, markdownTable, methodSeries, pct, runArrivals, updateRow, type Arrival, type UpdateRow } from './harness.ts';
 
 export type FsddProfile = 'smoke' | 'quick' | 'paper';
 
@@ -113,30 +114,14 @@ const BASE_UPDATE: UpdateConfig = {
   augment: true,
 };
 
-export interface FsddRoundResult {
+/** One update; `fraction` is of the training pool (scenario 1) or of the speakers seen (scenario 2), `errorRate` the test WER (beam search over the ten digit words). */
+export interface FsddRoundResult extends UpdateRow {
   scenario: 'fractions' | 'speakers';
-  /** Fraction of the training pool used (scenario 1) or of the speakers seen (scenario 2). */
-  fraction: number;
-  method: StrategyName;
-  /** Test WER (beam search over the ten digit words), a fraction. */
-  errorRate: number;
   /** Test CER and WER of greedy decoding without a lexicon. */
   cer: number;
   werGreedy: number;
-  params: number;
-  denseParams: number;
-  epochs: number;
-  sampleEpochs: number;
-  /** sampleEpochs + validation samples / 3 (forward-only passes at a third of a training pass). */
-  costWithEval: number;
-  flops: number;
-  wallSeconds: number;
-  validationError: number;
-  prePruneValidationError: number;
-  pruneIterations: number;
   /** Training samples per second over the update's training passes. */
   trainSamplesPerSecond: number;
-  phases: Record<string, { sampleEpochs: number; wallSeconds: number }>;
   /** Speakers scenario: the speaker that arrived and its test WER before and after the update. */
   newSpeaker?: string;
   newSpeakerWerBefore?: number;
@@ -255,25 +240,33 @@ function score(model: MaskedModel, data: SpeechDataset, scorer: Scorer): { wer: 
   return { wer: b.wer, cer: g.cer, werGreedy: g.wer };
 }
 
-function row(scenario: FsddRoundResult['scenario'], fraction: number, method: StrategyName, result: UpdateResult, test: SpeechDataset, scorer: Scorer): FsddRoundResult {
-  const model = result.state.model;
-  const s = score(model, test, scorer);
+/** Each update's training samples per second over its training passes. */
+function trainRate(result: UpdateResult): number {
   const trainPhases = Object.entries(result.cost.phases).filter(([k]) => k !== 'eval');
   const samples = trainPhases.reduce((n, [, p]) => n + p.sampleEpochs, 0);
   const seconds = trainPhases.reduce((n, [, p]) => n + p.wallSeconds, 0);
-  return {
-    scenario, fraction, method, errorRate: s.wer, cer: s.cer, werGreedy: s.werGreedy,
-    params: model.liveParams(), denseParams: model.denseParams(), epochs: result.cost.epochs, sampleEpochs: result.cost.sampleEpochs, costWithEval: Math.round(result.cost.withEvaluation.sampleEpochs),
-    flops: result.cost.flops, wallSeconds: result.cost.wallSeconds, validationError: result.validationError,
-    prePruneValidationError: result.prePruneError, pruneIterations: result.prune.iterations.filter((i) => i.accepted).length,
-    trainSamplesPerSecond: seconds > 0 ? samples / seconds : 0,
-    phases: Object.fromEntries(Object.entries(result.cost.phases).map(([k, v]) => [k, { sampleEpochs: v.sampleEpochs, wallSeconds: v.wallSeconds }])),
-  };
+  return seconds > 0 ? samples / seconds : 0;
 }
 
-function disposeState(state: StrategyState | null | undefined): void {
-  state?.model.dispose();
-  state?.dense?.dispose();
+function row(scenario: FsddRoundResult['scenario'], fraction: number, method: StrategyName, result: UpdateResult, test: SpeechDataset, scorer: Scorer): FsddRoundResult {
+  const s = score(result.state.model, test, scorer);
+  return { scenario, ...updateRow(fraction, method, s.wer, result), cer: s.cer, werGreedy: s.werGreedy, trainSamplesPerSecond: trainRate(result) };
+}
+
+/** What one run works with. */
+interface FsddRun {
+  opts: FsddExperimentOptions;
+  seed: number;
+  spec: FsddProfileSpec;
+  progress: ProgressSink;
+  data: Corpus;
+  config: UpdateConfig;
+  modelSpec: ModelSpec;
+  /** Training and validation (pruning's no-loss check) use the test metric's decoder. */
+  task: SpeechTask;
+  scorer: Scorer;
+  /** Every update's row, in the order they ran. */
+  rounds: FsddRoundResult[];
 }
 
 /**
@@ -288,15 +281,39 @@ function disposeState(state: StrategyState | null | undefined): void {
 export async function runFsddExperiment(opts: FsddExperimentOptions): Promise<FsddResults> {
   const seed = opts.seed ?? 1;
   const progress = sinkOf(opts.log);
+  const spec = profileSpec(opts);
+  const backend = await initBackend({ log: (m) => progress.line(m) });
+  registerDs2();
+  const started = performance.now();
+  const run = prepare(opts, seed, spec, progress, started);
+  const throughput = await fractionsScenario(run);
+  const speakerOrder = await speakersScenario(run);
+  const { data, rounds } = run;
+  const results: FsddResults = {
+    dataset: 'fsdd', model: 'ds2', profile: opts.profile, backend: backend.name, backendInfo: backend, seed,
+    command: opts.command ?? `bonsai experiment fsdd --model ds2 --profile ${opts.profile}${opts.holdOutSpeaker ? ` --hold-out-speaker ${opts.holdOutSpeaker}` : ''}`,
+    modelSpec: run.modelSpec, config: run.config,
+    data: { train: data.train.n, validation: data.validation.n, test: data.test.n, partSize: partSizeOf(data.train), heldOutSpeaker: opts.holdOutSpeaker ?? null, speakerOrder },
+    rounds,
+    extra: { throughput, augment: spec.augment, profile: spec, totalWallSeconds: (performance.now() - started) / 1000, goal: goalCheck(rounds) },
+  };
+  await writeResults(opts.out, results, progress);
+  progress.line(`fsdd: done in ${((performance.now() - started) / 60000).toFixed(1)} min; results in ${opts.out}`);
+  progress.stop();
+  return results;
+}
+
+function profileSpec(opts: FsddExperimentOptions): FsddProfileSpec {
   const profile = FSDD_PROFILES[opts.profile];
   if (!profile) {
     throw new BonsaiError('BONSAI_BENCH_FSDD_PROFILE', `unknown profile ${JSON.stringify(opts.profile)}; use smoke, quick or paper`, { profile: opts.profile });
   }
-  const spec: FsddProfileSpec = { ...profile, ...opts.overrides };
-  const backend = await initBackend({ log: (m) => progress.line(m) });
-  registerDs2();
+  return { ...profile, ...opts.overrides };
+}
+
+/** Reads the corpus and sets up the model, the task and the scorers. */
+function prepare(opts: FsddExperimentOptions, seed: number, spec: FsddProfileSpec, progress: ProgressSink, started: number): FsddRun {
   const dir = opts.dataDir ?? fsddDir(fileURLToPath(new URL('../../', import.meta.url)));
-  const started = performance.now();
   const data = corpus(dir, spec, seed, opts.holdOutSpeaker);
   progress.line(`fsdd: ${data.train.n} training, ${data.validation.n} validation, ${data.test.n} test recordings${opts.holdOutSpeaker ? `, ${opts.holdOutSpeaker} held out (${data.heldOut?.n} recordings)` : ''}; MFCCs in ${((performance.now() - started) / 1000).toFixed(1)} s`);
   const config: UpdateConfig = { ...BASE_UPDATE, ...spec.update, seed };
@@ -306,93 +323,112 @@ export async function runFsddExperiment(opts: FsddExperimentOptions): Promise<Fs
     greedy: speechTask({ alphabet: ENGLISH_ALPHABET, timeStride: DS2_TIME_STRIDE }),
     beam: speechTask({ alphabet: ENGLISH_ALPHABET, timeStride: DS2_TIME_STRIDE, decoder: 'beam', beamWidth: 8, lexicon }),
   };
-  // Training and validation (pruning's no-loss check) use the test metric's decoder.
   const task = speechTask({ alphabet: ENGLISH_ALPHABET, timeStride: DS2_TIME_STRIDE, decoder: 'beam', beamWidth: 8, lexicon, augment: spec.augment });
-  const rounds: FsddRoundResult[] = [];
-  const update = (method: StrategyName, previous: StrategyState | null, newData: SpeechDataset, allData: SpeechDataset, label: string, cfg: UpdateConfig = config) => {
-    progress.line(`${label}: ${method}, ${newData.n} new, ${allData.n} in all`);
-    return runUpdate({
-      strategy: method, previous, spec: modelSpec, task, config: cfg,
-      data: { newData, allData, validation: data.validation, numClasses: ENGLISH_ALPHABET.size },
-      hooks: { onProgress: (e) => progress.event(`${label} ${method}`, e) },
-    });
-  };
-  const report = (r: FsddRoundResult, state: StrategyState) => {
-    if (data.heldOut) r.heldOutWer = score(state.model, data.heldOut, scorer).wer;
-    rounds.push(r);
-    progress.line(`  ${r.method} ${Math.round(r.fraction * 100)} %: test WER ${(r.errorRate * 100).toFixed(2)} % (greedy ${(r.werGreedy * 100).toFixed(2)} %, CER ${(r.cer * 100).toFixed(2)} %), ${r.params} live parameters, ${r.sampleEpochs} sample-epochs (${r.epochs.toFixed(1)} epochs-eq.), ${r.wallSeconds.toFixed(0)} s, ${r.trainSamplesPerSecond.toFixed(1)} training samples/s${r.heldOutWer !== undefined ? `, held-out speaker WER ${(r.heldOutWer * 100).toFixed(2)} %` : ''}`);
-  };
+  return { opts, seed, spec, progress, data, config, modelSpec, task, scorer, rounds: [] };
+}
 
-  // Scenario 1: ten parts, the first model on four, one more per update.
-  const partSize = Math.floor(data.train.n / 10);
-  const firstParts = (k: number) => subsetSpeech(data.train, Array.from({ length: k === 10 ? data.train.n : k * partSize }, (_, i) => i));
-  const part = (k: number) => subsetSpeech(data.train, Array.from({ length: (k === 9 ? data.train.n : (k + 1) * partSize) - k * partSize }, (_, i) => k * partSize + i));
-  let ours: StrategyState | null = null;
-  const baselines: Partial<Record<'tfs' | 'nft', StrategyState>> = {};
+function update(run: FsddRun, method: StrategyName, previous: StrategyState | null, arrival: Arrival<SpeechDataset>): UpdateResult {
+  const { newData, allData, label } = arrival;
+  run.progress.line(`${label}: ${method}, ${newData.n} new, ${allData.n} in all`);
+  return runUpdate({
+    strategy: method, previous, spec: run.modelSpec, task: run.task, config: run.config,
+    data: { newData, allData, validation: run.data.validation, numClasses: ENGLISH_ALPHABET.size },
+    hooks: { onProgress: (e) => run.progress.event(`${label} ${method}`, e) },
+  });
+}
+
+/** Adds the held-out speaker's WER when there is one, keeps the row and logs it. */
+function report(run: FsddRun, r: FsddRoundResult, state: StrategyState): void {
+  if (run.data.heldOut) r.heldOutWer = score(state.model, run.data.heldOut, run.scorer).wer;
+  run.rounds.push(r);
+  run.progress.line(`  ${r.method} ${Math.round(r.fraction * 100)} %: test WER ${(r.errorRate * 100).toFixed(2)} % (greedy ${(r.werGreedy * 100).toFixed(2)} %, CER ${(r.cer * 100).toFixed(2)} %), ${r.params} live parameters, ${r.sampleEpochs} sample-epochs (${r.epochs.toFixed(1)} epochs-eq.), ${r.wallSeconds.toFixed(0)} s, ${r.trainSamplesPerSecond.toFixed(1)} training samples/s${r.heldOutWer !== undefined ? `, held-out speaker WER ${(r.heldOutWer * 100).toFixed(2)} %` : ''}`);
+}
+
+function partSizeOf(train: SpeechDataset): number {
+  return Math.floor(train.n / 10);
+}
+
+/** Scenario 1: ten parts, the first model on four, one more per update; returns the final model's throughput. */
+async function fractionsScenario(run: FsddRun): Promise<Record<string, number>> {
+  const { data, scorer } = run;
+  const states = await runArrivals({
+    arrivals: fractionArrivals(data.train, run.spec.baselineRounds), states: {},
+    update: (method, previous, arrival) => update(run, method, previous, arrival),
+    record: (method, result, arrival) => report(run, row('fractions', arrival.fraction, method, result, data.test, scorer), result.state),
+  });
+  const throughput = await measureThroughput((states.ours as StrategyState).model, run.task, data.train, run.config.batchSize);
+  disposeStates(states);
+  return throughput;
+}
+
+/** 40 %, then 10 % more per update; ours updates on each, the baselines as `baselineRounds` says. */
+function* fractionArrivals(train: SpeechDataset, baselineRounds: FsddProfileSpec['baselineRounds']): Generator<Arrival<SpeechDataset>> {
+  const partSize = partSizeOf(train);
+  const firstParts = (k: number) => subsetSpeech(train, Array.from({ length: k === 10 ? train.n : k * partSize }, (_, i) => i));
+  const part = (k: number) => subsetSpeech(train, Array.from({ length: (k === 9 ? train.n : (k + 1) * partSize) - k * partSize }, (_, i) => k * partSize + i));
   for (let k = 4; k <= 10; k++) {
     const allData = firstParts(k);
-    const newData = k === 4 ? allData : part(k - 1);
-    const label = `${k * 10} %`;
-    const r = update('ours', ours, newData, allData, label);
-    ours = r.state;
-    report(row('fractions', k / 10, 'ours', r, data.test, scorer), r.state);
-    for (const method of ['tfs', 'nft'] as const) {
-      const last = k === 10;
-      if (spec.baselineRounds === 'all' || last || (method === 'nft' && k === 9)) {
-        const previous: StrategyState | null = baselines[method] ?? null;
-        const b = update(method, previous, newData, allData, label);
-        baselines[method] = b.state;
-        report(row('fractions', k / 10, method, b, data.test, scorer), b.state);
-      }
-    }
+    // NFT's dense model of the last update is trained at 90 % when the baselines run the last update only.
+    const baselines = (['tfs', 'nft'] as const).filter((m) => baselineRounds === 'all' || k === 10 || (m === 'nft' && k === 9));
+    yield { index: k - 4, fraction: k / 10, label: `${k * 10} %`, newData: k === 4 ? allData : part(k - 1), allData, methods: ['ours', ...baselines] };
   }
-  const throughput = await measureThroughput((ours as StrategyState).model, task, data.train, config.batchSize);
-  disposeState(ours);
-  disposeState(baselines.tfs);
-  disposeState(baselines.nft);
+}
 
-  // Scenario 2: whole speakers arrive one at a time.
+/** A speaker arriving: those seen so far and the one that is new (none for the first model). */
+interface SpeakerArrival extends Arrival<SpeechDataset> {
+  seen: string[];
+  newSpeaker?: string;
+}
+
+/** Scenario 2: whole speakers arrive one at a time, for each method of the profile; returns the speaker order. */
+async function speakersScenario(run: FsddRun): Promise<string[]> {
+  const { data, scorer, progress } = run;
   const speakers = [...new Set(data.trainSpeakers)];
-  const order = Array.from(permutation(speakers.length, seededRandom(seed + 7)), (i) => speakers[i]);
-  const ofSpeakers = (set: readonly string[]) => subsetSpeech(data.train, indicesWhere(data.trainSpeakers, (s, i) => set.includes(s) && data.trainRanks[i] < spec.speakerTakes));
-  const testOf = (speaker: string) => subsetSpeech(data.test, indicesWhere(data.testSpeakers, (s) => s === speaker));
-  const testOfSet = (set: readonly string[]) => subsetSpeech(data.test, indicesWhere(data.testSpeakers, (s) => set.includes(s)));
-  for (const method of spec.speakers) {
-    let state: StrategyState | null = null;
-    for (let n = Math.min(spec.firstSpeakers, order.length); n <= order.length; n++) {
-      const seen = order.slice(0, n);
-      const fresh = n === spec.firstSpeakers ? seen : [order[n - 1]];
-      const newSpeaker = n === spec.firstSpeakers ? undefined : order[n - 1];
-      const before = state && newSpeaker ? score(state.model, testOf(newSpeaker), scorer).wer : undefined;
-      const r = update(method, state, ofSpeakers(fresh), ofSpeakers(seen), `speakers ${seen.join('+')}`);
-      state = r.state;
-      const result = row('speakers', n / order.length, method, r, testOfSet(seen), scorer);
-      if (newSpeaker) {
-        result.newSpeaker = newSpeaker;
-        result.newSpeakerWerBefore = before;
-        result.newSpeakerWerAfter = score(state.model, testOf(newSpeaker), scorer).wer;
-        progress.line(`  new speaker ${newSpeaker}: WER ${((before ?? 0) * 100).toFixed(2)} % before the update, ${(result.newSpeakerWerAfter * 100).toFixed(2)} % after`);
-      }
-      report(result, state);
-    }
-    disposeState(state);
+  const order = Array.from(permutation(speakers.length, seededRandom(run.seed + 7)), (i) => speakers[i]);
+  const testOf = (set: readonly string[]) => subsetSpeech(data.test, indicesWhere(data.testSpeakers, (s) => set.includes(s)));
+  for (const method of run.spec.speakers) {
+    let before: number | undefined;
+    const states = await runArrivals({
+      arrivals: speakerArrivals(run, order, method), states: {},
+      beforeUpdate: (_method, previous, arrival) => {
+        before = previous && arrival.newSpeaker ? score(previous.model, testOf([arrival.newSpeaker]), scorer).wer : undefined;
+      },
+      update: (_method, previous, arrival) => update(run, method, previous, arrival),
+      record: (_method, result, arrival) => {
+        const r = row('speakers', arrival.fraction, method, result, testOf(arrival.seen), scorer);
+        if (arrival.newSpeaker) {
+          r.newSpeaker = arrival.newSpeaker;
+          r.newSpeakerWerBefore = before;
+          r.newSpeakerWerAfter = score(result.state.model, testOf([arrival.newSpeaker]), scorer).wer;
+          progress.line(`  new speaker ${arrival.newSpeaker}: WER ${((before ?? 0) * 100).toFixed(2)} % before the update, ${(r.newSpeakerWerAfter * 100).toFixed(2)} % after`);
+        }
+        report(run, r, result.state);
+      },
+    });
+    disposeStates(states);
   }
+  return order;
+}
 
-  const results: FsddResults = {
-    dataset: 'fsdd', model: 'ds2', profile: opts.profile, backend: backend.name, backendInfo: backend, seed,
-    command: opts.command ?? `bonsai experiment fsdd --model ds2 --profile ${opts.profile}${opts.holdOutSpeaker ? ` --hold-out-speaker ${opts.holdOutSpeaker}` : ''}`,
-    modelSpec, config,
-    data: { train: data.train.n, validation: data.validation.n, test: data.test.n, partSize, heldOutSpeaker: opts.holdOutSpeaker ?? null, speakerOrder: order },
-    rounds,
-    extra: { throughput, augment: spec.augment, profile: spec, totalWallSeconds: (performance.now() - started) / 1000, goal: goalCheck(rounds) },
-  };
-  await mkdir(opts.out, { recursive: true });
-  await writeFile(join(opts.out, 'results.json'), JSON.stringify(results, null, 2));
-  await writeFile(join(opts.out, 'results.md'), renderFsddMarkdown(results));
-  await writePlots(opts.out, results, progress);
-  progress.line(`fsdd: done in ${((performance.now() - started) / 60000).toFixed(1)} min; results in ${opts.out}`);
-  progress.stop();
-  return results;
+/** The first model on `firstSpeakers` speakers, then one more speaker per update. */
+function* speakerArrivals(run: FsddRun, order: readonly string[], method: StrategyName): Generator<SpeakerArrival> {
+  const { data, spec } = run;
+  const ofSpeakers = (set: readonly string[]) => subsetSpeech(data.train, indicesWhere(data.trainSpeakers, (s, i) => set.includes(s) && data.trainRanks[i] < spec.speakerTakes));
+  for (let n = Math.min(spec.firstSpeakers, order.length); n <= order.length; n++) {
+    const seen = order.slice(0, n);
+    const first = n === spec.firstSpeakers;
+    yield {
+      index: n, fraction: n / order.length, label: `speakers ${seen.join('+')}`, seen, newSpeaker: first ? undefined : order[n - 1],
+      newData: ofSpeakers(first ? seen : [order[n - 1]]), allData: ofSpeakers(seen), methods: [method],
+    };
+  }
+}
+
+async function writeResults(out: string, results: FsddResults, progress: ProgressSink): Promise<void> {
+  await mkdir(out, { recursive: true });
+  await writeFile(join(out, 'results.json'), JSON.stringify(results, null, 2));
+  await writeFile(join(out, 'results.md'), renderFsddMarkdown(results));
+  await writePlots(out, results, progress);
 }
 
 function meanFrames(data: SpeechDataset): number {
@@ -476,15 +512,16 @@ export const TABLE7 = [
   fraction, wer: { tfs: wt, nft: wn, ours: wo }, paramsM: { tfs: pt, nft: pn, ours: po }, epochs: { tfs: et, nft: en, ours: eo },
 }));
 
-const pct = (v: number | undefined) => (v === undefined ? '-' : (v * 100).toFixed(2));
-
+/** results.md: the settings, scenario 1 and its goal, scenario 2, the throughput. */
 export function renderFsddMarkdown(res: FsddResults): string {
+  const lines = [...settingsSection(res), ...fractionsSection(res), ...goalSection(res), ...speakersSection(res), ...throughputSection(res)];
+  return `${lines.join('\n')}\n`;
+}
+
+function settingsSection(res: FsddResults): string[] {
   const c = res.config;
-  const t = res.extra.throughput as Record<string, number> | undefined;
-  const goal = res.extra.goal as Record<string, number | boolean> | undefined;
   const frac = res.rounds.filter((r) => r.scenario === 'fractions');
-  const spk = res.rounds.filter((r) => r.scenario === 'speakers');
-  const lines = [
+  return [
     `# FSDD, DeepSpeech2 with H-LSTM, profile \`${res.profile}\``,
     '',
     `Made by \`${res.command}\` on backend \`${res.backend}\` (${res.backendInfo.threads} thread${res.backendInfo.threads === 1 ? '' : 's'}), seed ${res.seed}, in ${((res.extra.totalWallSeconds as number) / 60).toFixed(1)} minutes.`,
@@ -493,49 +530,74 @@ export function renderFsddMarkdown(res: FsddResults): string {
     `Update settings: E1 = ${c.newDataEpochs}, E2 = ${c.allDataEpochs}, baselines ${c.trainEpochs} epochs, first model grown from a ${c.initialDensity * 100} % seed network for ${c.trainEpochs} epochs, alpha = ${c.growthPercentile}, growth every ${c.growthInterval} epochs, beta = ${c.pruneFraction * 100} %, at most ${c.maxPruneIterations} pruning iterations, ${c.optimizer.kind} lr ${c.optimizer.learningRate}, batch ${c.batchSize}, SpecAugment-style masking ${c.augment ? 'on' : 'off'}.`,
     '',
     'WER: beam search (width 8) restricted to the ten digit words; greedy WER and CER: best path without a lexicon. A pruning step retrains for a fixed budget and is kept only if its word errors on the validation recordings are within one paired standard error of those of the pre-pruning model (docs/pruning.md; recoverable pruning); a rejected step is undone and retried with half the fraction, and four rejections in a row end pruning. Cost counts every sample through a forward and backward pass (growth evaluations and pruning retraining included); epochs = sample-epochs / |all data so far|. Paper columns: Table 7 (AN4, a different and harder corpus: for the trend, not the level).',
+  ];
+}
+
+function fractionsSection(res: FsddResults): string[] {
+  const heldOut = Boolean(res.data.heldOutSpeaker);
+  const rows = res.rounds.filter((r) => r.scenario === 'fractions').map((r) => {
+    const p = TABLE7.find((row) => Math.abs(row.fraction - r.fraction) < 1e-9);
+    return [
+      `${Math.round(r.fraction * 100)} %`, r.method, pct(r.errorRate), pct(r.werGreedy), pct(r.cer), r.params, r.pruneIterations, `${pct(r.prePruneValidationError)} / ${pct(r.validationError)}`,
+      r.epochs.toFixed(1), r.sampleEpochs, r.costWithEval, (r.flops / 1e9).toFixed(1), r.wallSeconds.toFixed(0), r.trainSamplesPerSecond.toFixed(1),
+      p ? p.wer[r.method] : '-', p ? p.paramsM[r.method].toFixed(1) : '-', p ? p.epochs[r.method] : '-', ...(heldOut ? [pct(r.heldOutWer)] : []),
+    ];
+  });
+  return [
     '',
     '## Scenario 1: 40 % of the training recordings, then 10 % more per update',
     '',
     ...((res.extra.profile as FsddProfileSpec | undefined)?.baselineRounds === 'last'
       ? ['The baselines run the last update only (this profile): TFS trains a fresh model on 100 %; NFT\'s dense model before that update is trained from scratch on 90 % (its row at 90 %, which is also what TFS would be there) and fine-tuned on 100 %. Each row\'s cost is that of its own update.', '']
       : []),
-    '| data | method | WER % | greedy WER % | CER % | live params | pruning steps kept | val WER % before / after pruning | epochs-eq. | sample-epochs | with validation | GFLOPs | wall s | train samples/s | paper WER % | paper params (M) | paper epochs |' + (res.data.heldOutSpeaker ? ' held-out WER % |' : ''),
-    '|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|' + (res.data.heldOutSpeaker ? '---:|' : ''),
+    ...markdownTable(
+      ['data', 'method', 'WER %', 'greedy WER %', 'CER %', 'live params', 'pruning steps kept', 'val WER % before / after pruning', 'epochs-eq.', 'sample-epochs', 'with validation', 'GFLOPs', 'wall s', 'train samples/s', 'paper WER %', 'paper params (M)', 'paper epochs', ...(heldOut ? ['held-out WER %'] : [])],
+      `rl${'r'.repeat(15)}${heldOut ? 'r' : ''}`,
+      rows,
+    ),
   ];
-  for (const r of frac) {
-    const p = TABLE7.find((row) => Math.abs(row.fraction - r.fraction) < 1e-9);
-    lines.push(`| ${Math.round(r.fraction * 100)} % | ${r.method} | ${pct(r.errorRate)} | ${pct(r.werGreedy)} | ${pct(r.cer)} | ${r.params} | ${r.pruneIterations} | ${pct(r.prePruneValidationError)} / ${pct(r.validationError)} | ${r.epochs.toFixed(1)} | ${r.sampleEpochs} | ${r.costWithEval} | ${(r.flops / 1e9).toFixed(1)} | ${r.wallSeconds.toFixed(0)} | ${r.trainSamplesPerSecond.toFixed(1)} | ${p ? p.wer[r.method] : '-'} | ${p ? p.paramsM[r.method].toFixed(1) : '-'} | ${p ? p.epochs[r.method] : '-'} |` + (res.data.heldOutSpeaker ? ` ${pct(r.heldOutWer)} |` : ''));
-  }
-  if (goal && goal.oursWer !== undefined) {
-    lines.push('', '## The last update (90 % -> 100 %) against the goal', '',
-      `- WER of ours on the test takes: ${pct(goal.oursWer as number)} % (goal <= 5 %: ${goal.werAtMost5Percent ? 'met' : 'not met'}).`,
-      `- Cost of ours / TFS: ${(goal.costRatioTfs as number).toFixed(2)}, ours / NFT: ${(goal.costRatioNft as number).toFixed(2)} in sample-epochs (goal <= 0.5: ${goal.atMostHalfTheCost ? 'met' : 'not met'}).`,
-      `- Live parameters: ours ${goal.paramsOurs}, TFS ${goal.paramsTfs}, NFT ${goal.paramsNft} (goal: no more than either: ${goal.noMoreParams ? 'met' : 'not met'}).`);
-  }
-  if (spk.length > 0) {
-    lines.push('', '## Scenario 2: speakers arrive one at a time', '',
-      `Speaker order (seeded): ${res.data.speakerOrder.join(', ')}. "new speaker" WER is on that speaker's test takes, before the update (the previous model) and after it; "WER" is on the test takes of every speaker seen so far.`, '',
-      '| speakers | method | new speaker | new speaker WER before % | after % | WER % | live params | sample-epochs | epochs-eq. | wall s |',
-      '|---:|---|---|---:|---:|---:|---:|---:|---:|---:|');
-    for (const r of spk) {
-      lines.push(`| ${Math.round(r.fraction * res.data.speakerOrder.length)} | ${r.method} | ${r.newSpeaker ?? '(first model)'} | ${pct(r.newSpeakerWerBefore)} | ${pct(r.newSpeakerWerAfter)} | ${pct(r.errorRate)} | ${r.params} | ${r.sampleEpochs} | ${r.epochs.toFixed(1)} | ${r.wallSeconds.toFixed(0)} |`);
-    }
-  }
-  if (t) {
-    // Two batch sizes of the same padded length split the time into a fixed part per
-    // batch and a part per utterance.
-    const perUtterance = (t.trainMsPerBatch - t.trainMsPerQuarterBatch) / (t.batchSize - t.quarterBatchSize);
-    const fixed = Math.max(0, t.trainMsPerBatch - perUtterance * t.batchSize);
-    const marginalGflops = (t.denseForwardFlopsPerSample * 3) / (perUtterance * 1e6);
-    lines.push('', '## Training throughput and what bounds it', '',
-      `Measured on the final grow-and-prune model, one training batch of ${t.batchSize} utterances padded to ${t.paddedFrames} frames (${t.outputSteps} recurrent steps per direction and layer)${t.loadAverage !== undefined ? `, machine load average ${t.loadAverage.toFixed(1)} on ${t.cpus} cores` : ''}:`, '',
-      `- training: ${t.trainMsPerBatch.toFixed(0)} ms per batch = **${t.trainSamplesPerSecond.toFixed(0)} samples/s**; inference: ${t.inferenceSamplesPerSecond.toFixed(0)} samples/s;`,
-      `- ${t.quarterBatchSize} utterances of the same length take ${t.trainMsPerQuarterBatch.toFixed(0)} ms, so a batch costs about ${fixed.toFixed(0)} ms whatever its size plus ${perUtterance.toFixed(2)} ms per utterance (${((perUtterance * t.batchSize / t.trainMsPerBatch) * 100).toFixed(0)} % of the time at ${t.batchSize});`,
-      `- the fixed part is per-op overhead: a training batch runs ${t.kernelsPerTrainingBatch} kernels (tensor ops), about ${((fixed / t.kernelsPerTrainingBatch) * 1000).toFixed(1)} µs each of dispatch, allocation and bookkeeping;`,
-      `- the part per utterance is arithmetic at ${marginalGflops.toFixed(1)} GFLOP/s (${(t.denseForwardFlopsPerSample / 1e6).toFixed(1)} MFLOP forward per utterance, x3 with the backward pass): small matrix products ([batch, 4 x gate width] and the block-diagonal gate outputs) and element-wise gate arithmetic, far below the backend's rate on large products (bench/results/gemm.md).`, '',
-      'The recurrence is sequential: every step of every layer and direction is its own chain of about 40 small ops (14 forward, about 25 in the hand-written backpropagation through time), so the kernel count grows with utterance length x layers, and the ops cannot be batched across steps. Throughput therefore rises with batch size until the arithmetic dominates, falls in proportion to utterance length (frames / 2) and to the number of recurrent layers, and grows slower than linearly with width. On a shared machine other processes multiply both parts; the per-update samples/s in the tables (growth evaluations and partial pruning epochs included) vary with that load.');
-  }
-  return `${lines.join('\n')}\n`;
+}
+
+function goalSection(res: FsddResults): string[] {
+  const goal = res.extra.goal as Record<string, number | boolean> | undefined;
+  if (!goal || goal.oursWer === undefined) return [];
+  return ['', '## The last update (90 % -> 100 %) against the goal', '',
+    `- WER of ours on the test takes: ${pct(goal.oursWer as number)} % (goal <= 5 %: ${goal.werAtMost5Percent ? 'met' : 'not met'}).`,
+    `- Cost of ours / TFS: ${(goal.costRatioTfs as number).toFixed(2)}, ours / NFT: ${(goal.costRatioNft as number).toFixed(2)} in sample-epochs (goal <= 0.5: ${goal.atMostHalfTheCost ? 'met' : 'not met'}).`,
+    `- Live parameters: ours ${goal.paramsOurs}, TFS ${goal.paramsTfs}, NFT ${goal.paramsNft} (goal: no more than either: ${goal.noMoreParams ? 'met' : 'not met'}).`];
+}
+
+function speakersSection(res: FsddResults): string[] {
+  const spk = res.rounds.filter((r) => r.scenario === 'speakers');
+  if (spk.length === 0) return [];
+  return ['', '## Scenario 2: speakers arrive one at a time', '',
+    `Speaker order (seeded): ${res.data.speakerOrder.join(', ')}. "new speaker" WER is on that speaker's test takes, before the update (the previous model) and after it; "WER" is on the test takes of every speaker seen so far.`, '',
+    ...markdownTable(
+      ['speakers', 'method', 'new speaker', 'new speaker WER before %', 'after %', 'WER %', 'live params', 'sample-epochs', 'epochs-eq.', 'wall s'],
+      'rllrrrrrrr',
+      spk.map((r) => [
+        Math.round(r.fraction * res.data.speakerOrder.length), r.method, r.newSpeaker ?? '(first model)', pct(r.newSpeakerWerBefore), pct(r.newSpeakerWerAfter), pct(r.errorRate),
+        r.params, r.sampleEpochs, r.epochs.toFixed(1), r.wallSeconds.toFixed(0),
+      ]),
+    )];
+}
+
+/** The throughput of the final model and what bounds it (per-op overhead against arithmetic). */
+function throughputSection(res: FsddResults): string[] {
+  const t = res.extra.throughput as Record<string, number> | undefined;
+  if (!t) return [];
+  // Two batch sizes of the same padded length split the time into a fixed part per
+  // batch and a part per utterance.
+  const perUtterance = (t.trainMsPerBatch - t.trainMsPerQuarterBatch) / (t.batchSize - t.quarterBatchSize);
+  const fixed = Math.max(0, t.trainMsPerBatch - perUtterance * t.batchSize);
+  const marginalGflops = (t.denseForwardFlopsPerSample * 3) / (perUtterance * 1e6);
+  return ['', '## Training throughput and what bounds it', '',
+    `Measured on the final grow-and-prune model, one training batch of ${t.batchSize} utterances padded to ${t.paddedFrames} frames (${t.outputSteps} recurrent steps per direction and layer)${t.loadAverage !== undefined ? `, machine load average ${t.loadAverage.toFixed(1)} on ${t.cpus} cores` : ''}:`, '',
+    `- training: ${t.trainMsPerBatch.toFixed(0)} ms per batch = **${t.trainSamplesPerSecond.toFixed(0)} samples/s**; inference: ${t.inferenceSamplesPerSecond.toFixed(0)} samples/s;`,
+    `- ${t.quarterBatchSize} utterances of the same length take ${t.trainMsPerQuarterBatch.toFixed(0)} ms, so a batch costs about ${fixed.toFixed(0)} ms whatever its size plus ${perUtterance.toFixed(2)} ms per utterance (${((perUtterance * t.batchSize / t.trainMsPerBatch) * 100).toFixed(0)} % of the time at ${t.batchSize});`,
+    `- the fixed part is per-op overhead: a training batch runs ${t.kernelsPerTrainingBatch} kernels (tensor ops), about ${((fixed / t.kernelsPerTrainingBatch) * 1000).toFixed(1)} µs each of dispatch, allocation and bookkeeping;`,
+    `- the part per utterance is arithmetic at ${marginalGflops.toFixed(1)} GFLOP/s (${(t.denseForwardFlopsPerSample / 1e6).toFixed(1)} MFLOP forward per utterance, x3 with the backward pass): small matrix products ([batch, 4 x gate width] and the block-diagonal gate outputs) and element-wise gate arithmetic, far below the backend's rate on large products (bench/results/gemm.md).`, '',
+    'The recurrence is sequential: every step of every layer and direction is its own chain of about 40 small ops (14 forward, about 25 in the hand-written backpropagation through time), so the kernel count grows with utterance length x layers, and the ops cannot be batched across steps. Throughput therefore rises with batch size until the arithmetic dominates, falls in proportion to utterance length (frames / 2) and to the number of recurrent layers, and grows slower than linearly with width. On a shared machine other processes multiply both parts; the per-update samples/s in the tables (growth evaluations and partial pruning epochs included) vary with that load.'];
 }
 
 async function writePlots(out: string, res: FsddResults, progress: ProgressSink): Promise<void> {
@@ -547,7 +609,7 @@ async function writePlots(out: string, res: FsddResults, progress: ProgressSink)
     return;
   }
   const frac = res.rounds.filter((r) => r.scenario === 'fractions');
-  const series = (metric: (r: FsddRoundResult) => number) => frac.map((r) => ({ x: r.fraction * 100, y: metric(r), series: r.method }));
+  const series = (metric: (r: FsddRoundResult) => number) => methodSeries(frac, metric);
   const label = `ds2 (${res.profile})`;
   await plot.lineChartPng(join(out, 'wer.png'), { title: `Test WER, FSDD, ${label}`, xTitle: 'training data used (%)', yTitle: 'WER (%)', points: series((r) => r.errorRate * 100) });
   await plot.lineChartPng(join(out, 'params.png'), { title: `Live parameters, FSDD, ${label}`, xTitle: 'training data used (%)', yTitle: 'parameters (K)', points: series((r) => r.params / 1000) });

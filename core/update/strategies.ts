@@ -15,7 +15,7 @@ import { Trainer, type TrainerHooks } from '../train/trainer.ts';
 import { CostLedger, type CostSummary } from '../train/cost.ts';
 import type { Task } from '../train/task.ts';
 import { applyGrowth, type GrowthReport } from '../grow/gradientGrowth.ts';
-import { iterativePrune, type PruneReport } from '../prune/iterative.ts';
+import { iterativePrune, type IterativePruneArgs, type PruneReport } from '../prune/iterative.ts';
 import { cloneModel } from '../serialize/clone.ts';
 import type { UpdateConfig } from './config.ts';
 import * as tf from '../tf.ts';
@@ -78,30 +78,44 @@ function trainerFor<D extends { n: number }>(model: MaskedModel, args: UpdateArg
   });
 }
 
+/** Where a growth phase sits in a longer learning-rate schedule (an update's E1 + E2 epochs anneal as one). */
+export interface PhaseSpan {
+  offset: number;
+  total: number;
+}
+
 /**
  * Growth phase (section 4.2): a growth step every `growthInterval` epochs, interleaved with training.
- * `span` places the phase in a longer learning-rate schedule (an update's E1 + E2 epochs anneal as one).
+ * `span` places the phase in a longer learning-rate schedule; `afterEpoch` sees the model after
+ * each epoch (experiments record a learning curve).
  */
 export function growthPhase<D extends { n: number }>(
   trainer: Trainer<D>, data: D, epochs: number, phase: string, config: UpdateConfig,
-  span: { offset: number; total: number } = { offset: 0, total: epochs },
+  span: PhaseSpan = { offset: 0, total: epochs }, afterEpoch?: (epoch: number) => void,
 ): GrowthReport[] {
   const reports: GrowthReport[] = [];
   const base = trainer.optimizer.learningRate;
   for (let e = 0; e < epochs; e++) {
     trainer.optimizer.learningRate = scheduledRate(base, span.offset + e, span.total, config);
     if (e % config.growthInterval === 0) {
-      const gradients = trainer.growthGradients(data, phase);
-      const report = applyGrowth(trainer.model, gradients, config.growthPercentile, trainer.optimizer.learningRate, config.growthScope);
-      trainer.optimizer.syncMasks(trainer.model.params);
+      const report = growthStep(trainer, data, phase, config);
       reports.push(report);
       trainer.progress({ phase, kind: 'grow', step: reports.length, changed: report.total });
     }
     const loss = trainer.trainEpoch(data, phase, e + 1);
     trainer.progress({ phase, kind: 'epoch', step: e + 1, steps: epochs, loss, learningRate: trainer.optimizer.learningRate });
+    afterEpoch?.(e + 1);
   }
   trainer.optimizer.learningRate = base;
   return reports;
+}
+
+/** One growth step: the loss gradients on `data`, then the dormant connections above the alpha percentile grow. */
+function growthStep<D extends { n: number }>(trainer: Trainer<D>, data: D, phase: string, config: UpdateConfig): GrowthReport {
+  const gradients = trainer.growthGradients(data, phase);
+  const report = applyGrowth(trainer.model, gradients, config.growthPercentile, trainer.optimizer.learningRate, config.growthScope);
+  trainer.optimizer.syncMasks(trainer.model.params);
+  return report;
 }
 
 /** An update's growth: E1 epochs on the new data, then E2 on all data, under one learning-rate schedule. */
@@ -137,13 +151,10 @@ function trainPhase<D extends { n: number }>(trainer: Trainer<D>, data: D, epoch
  */
 function prunePhases<D extends { n: number }>(model: MaskedModel, args: UpdateArgs<D>, cost: CostLedger, parentLive?: number[]): { prune: PruneReport; nonRecoverable?: PruneReport; compact?: MaskedModel } {
   const { config, data } = args;
-  const common = {
-    pruneFraction: config.pruneFraction, maxFraction: config.pruneFractionMax, minFraction: config.pruneFractionMin, retrainEpochs: config.retrainEpochs, retries: config.pruneRetries, maxIterations: config.maxPruneIterations,
-  };
   const trainer = trainerFor(model, args, cost, config.pruneLearningRate);
   let prune: PruneReport;
   try {
-    prune = iterativePrune(trainer, data.allData, data.validation, { ...common, firstStep: backToParent(model, parentLive, config.pruneFraction), recoverable: true, rule: config.pruneRule, phase: 'prune' });
+    prune = iterativePrune(trainer, data.allData, data.validation, { ...pruneBudget(config), firstStep: backToParent(model, parentLive, config.pruneFraction), recoverable: true, rule: config.pruneRule, phase: 'prune' });
   } finally {
     trainer.dispose();
   }
@@ -151,8 +162,7 @@ function prunePhases<D extends { n: number }>(model: MaskedModel, args: UpdateAr
   const compact = cloneModel(model);
   const copyTrainer = trainerFor(compact, args, cost, config.pruneLearningRate);
   try {
-    const rule = { ...config.pruneRule, tolerance: config.nonRecoverableTolerance };
-    const nonRecoverable = iterativePrune(copyTrainer, data.allData, data.validation, { ...common, recoverable: false, rule, phase: 'prune-nonrecoverable' });
+    const nonRecoverable = nonRecoverablePrune(copyTrainer, data.allData, data.validation, config);
     return { prune, nonRecoverable, compact };
   } catch (err) {
     compact.dispose();
@@ -160,6 +170,22 @@ function prunePhases<D extends { n: number }>(model: MaskedModel, args: UpdateAr
   } finally {
     copyTrainer.dispose();
   }
+}
+
+/** The pruning budget both kinds of pruning share: beta and its bounds, retraining, retries, iterations. */
+function pruneBudget(config: UpdateConfig): Omit<IterativePruneArgs, 'firstStep' | 'recoverable' | 'rule' | 'phase'> {
+  return {
+    pruneFraction: config.pruneFraction, maxFraction: config.pruneFractionMax, minFraction: config.pruneFractionMin, retrainEpochs: config.retrainEpochs, retries: config.pruneRetries, maxIterations: config.maxPruneIterations,
+  };
+}
+
+/**
+ * Non-recoverable pruning (section 4.3) of the trainer's model in place: pruned connections are
+ * removed for good, each step kept within `nonRecoverableTolerance` of the model before it.
+ */
+export function nonRecoverablePrune<D extends { n: number }>(trainer: Trainer<D>, allData: D, validation: D, config: UpdateConfig): PruneReport {
+  const rule = { ...config.pruneRule, tolerance: config.nonRecoverableTolerance };
+  return iterativePrune(trainer, allData, validation, { ...pruneBudget(config), recoverable: false, rule, phase: 'prune-nonrecoverable' });
 }
 
 /**
