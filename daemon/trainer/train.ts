@@ -22,9 +22,9 @@ import type { MaskedModel, ModelSpec } from '../../core/models/model.ts';
 import { loadModel, saveModel } from '../../core/serialize/index.ts';
 import type { SpeechDataset } from '../../core/train/speechTask.ts';
 import { classErrors, classificationTask, type SampleErrors, type Task } from '../../core/train/task.ts';
-import { pairedEvidence, validationAdequacy } from '../../core/prune/decision.ts';
+import { pairedEvidence, validationAdequacy, type PairedEvidence } from '../../core/prune/decision.ts';
 import type { UpdateConfig } from '../../core/update/config.ts';
-import { runUpdate } from '../../core/update/strategies.ts';
+import { runUpdate, type UpdateResult } from '../../core/update/strategies.ts';
 import { openStore, type SampleStore } from '../../pipelines/store/index.ts';
 import { buildDriftReference, type DriftReference } from '../metrics/drift.ts';
 import { openRegistry, problemsOf, type ModelRegistry } from '../registry/index.ts';
@@ -32,7 +32,7 @@ import { validationError } from '../gate.ts';
 import { SPEECH_ALPHABET, speechLabels, speechTaskFor, taskKindOf, timeStrideOf, type TaskKind } from '../speech.ts';
 import { readUpdateData } from './data.ts';
 import { readSpeechUpdateData } from './speechData.ts';
-import type { TrainJob, TrainProgress, TrainResult } from './protocol.ts';
+import type { DataSizes, TrainJob, TrainProgress, TrainResult } from './protocol.ts';
 
 /**
  * Loss (error fraction) the validation set must resolve: with fewer samples than the
@@ -181,113 +181,154 @@ async function trainWith<D extends { n: number }>(job: TrainJob, data: UpdateTas
   timings: Record<string, number>, progress: (p: TrainProgress) => void): Promise<TrainResult> {
   // Without validation samples (tiny stores) the gate compares on the training data.
   const validation: D = data.validation.n > 0 ? data.validation : data.allData;
-  const numClasses = data.numClasses;
   const t1 = performance.now();
-  let championError: number | null;
-  let championTestError: number | null;
-  let championErrors: SampleErrors | null;
-  try {
-    championErrors = champion ? data.sampleErrors(champion, validation) : null;
-    championError = championErrors?.rate ?? null;
-    championTestError = champion && data.test.n > 0 ? data.errorRate(champion, data.test) : null;
-  } catch (err) {
-    champion?.dispose();
-    throw err;
-  }
+  const before = disposingOnError(champion, () => measureChampion(data, champion, validation));
   timings.evaluate = seconds(t1);
 
   const spec: ModelSpec = champion
-    ? { ...champion.spec, numClasses: Math.max(champion.spec.numClasses, numClasses) }
+    ? { ...champion.spec, numClasses: Math.max(champion.spec.numClasses, data.numClasses) }
     : data.firstSpec;
-  // Each update shuffles differently; the sequence stays reproducible from the config's seed.
-  const adequacy = { samples: validation.n, ...validationAdequacy(validation.n, championError ?? UNKNOWN_ERROR, job.update.pruneRule, VALIDATION_RESOLUTION) };
-  const config = adequacy.adequate ? { ...job.update } : conservative(job.update);
-  Object.assign(config, { seed: job.update.seed + (job.champion ?? 0), newDataEpochs: data.newData.n > 0 ? job.update.newDataEpochs : 0 });
-  let model: MaskedModel;
-  let result;
-  let lastPhase = '';
-  try {
-    result = runUpdate({
-      strategy: 'ours', previous: champion ? { model: champion } : null, spec,
-      task: data.task,
-      data: { newData: data.newData.n > 0 ? data.newData : data.allData, allData: data.allData, validation, numClasses },
-      config,
-      hooks: {
-        onProgress: (e) => {
-          if (e.phase !== lastPhase) {
-            lastPhase = e.phase;
-            progress({ phase: e.phase, kind: 'phase', density: e.density });
-          }
-          progress({ phase: e.phase, kind: e.kind, step: e.step, steps: e.steps, loss: e.loss, density: e.density, errorRate: e.errorRate, changed: e.changed });
-        },
-      },
-    });
-    model = result.state.model;
-  } catch (err) {
-    champion?.dispose();
-    throw err;
-  }
+  const adequacy = { samples: validation.n, ...validationAdequacy(validation.n, before.error ?? UNKNOWN_ERROR, job.update.pruneRule, VALIDATION_RESOLUTION) };
+  const config = updateConfigFor(job, data, adequacy.adequate);
+  const result = disposingOnError(champion, () => growAndPrune(data, champion, spec, validation, config, progress));
+  const model = result.state.model;
   try {
     for (const [phase, cost] of Object.entries(result.cost.phases)) timings[phase] = (timings[phase] ?? 0) + cost.wallSeconds;
     progress({ phase: 'evaluate', kind: 'phase' });
     const t2 = performance.now();
-    const candidateErrors = data.sampleErrors(model, validation);
-    const candidateError = candidateErrors.rate;
-    const gateEvidence = championErrors ? pairedEvidence(championErrors.errors, candidateErrors.errors, championErrors.units) : null;
-    const candidateTestError = data.test.n > 0 ? data.errorRate(model, data.test) : null;
+    const after = measureCandidate(data, model, validation, before.errors);
     timings.evaluate += seconds(t2);
 
-    const driftReference = data.driftReference();
-    const layers = model.layerCounts();
-    const liveParams = model.liveParams();
-    const denseParams = model.denseParams();
-    const density = model.density();
-    const sizes = { newData: data.newData.n, allData: data.allData.n, validation: data.validation.n, test: data.test.n, skipped: data.skipped };
-
+    const summary = summarize(data, model);
     progress({ phase: 'publish', kind: 'phase' });
     const t3 = performance.now();
-    const metrics: Record<string, number> = {
-      validationError: candidateError, validationAccuracy: Math.max(0, 1 - candidateError), prePruneError: result.prePruneError,
-      validationSamples: validation.n, newSamples: sizes.newData, allSamples: sizes.allData, density, liveParams, denseParams,
-    };
-    if (championError !== null) metrics.championValidationError = championError;
-    if (result.compact && result.nonRecoverable) {
-      metrics.nonRecoverableLiveParams = result.compact.liveParams();
-      metrics.nonRecoverableValidationError = result.nonRecoverable.finalError;
-    }
-    if (candidateTestError !== null) metrics.testError = candidateTestError;
-    if (championTestError !== null) metrics.championTestError = championTestError;
-    const publishTimings = { ...timings, publish: 0 };
-    const version = await registry.publish(
-      async (dir) => {
-        const lineage = { parent: job.champion, samplesSeen: data.allData.n, labels: data.labels, strategy: 'ours' as const, updateId: job.id, ...data.extra };
-        await saveModel(model, dir, lineage);
-        // Non-recoverable pruning's copy is an export beside the version, never served nor grown from.
-        if (result.compact) await saveModel(result.compact, join(dir, 'nonrecoverable'), lineage);
-      },
-      {
-        parent: job.champion,
-        samplesSeen: data.allData.n,
-        metrics,
-        parameters: Object.fromEntries(layers.map((l) => [l.layer, { live: l.live, total: l.total }])),
-        cost: { sampleEpochs: result.cost.sampleEpochs, epochs: result.cost.epochs, flops: result.cost.flops, wallSeconds: result.cost.wallSeconds },
-        backend: tf.getBackend(),
-        timings: publishTimings,
-        extra: {
-          updateId: job.id, trigger: job.trigger, upToSeq: job.upToSeq, arch: spec.arch, inputShape: spec.inputShape, modality: job.modality,
-          labels: data.labels, sizes, driftReference, costPhases: result.cost.phases,
-          grown: result.growth.reduce((n, g) => n + g.total, 0), pruneIterations: result.prune.iterations.length,
-          ...data.extra,
-        },
-      },
-    );
+    const metrics = candidateMetrics(result, validation, summary, before, after);
+    const version = await publishCandidate(registry, job, data, spec, result, { metrics, summary, timings: { ...timings, publish: 0 } });
     timings.publish = seconds(t3);
     return {
-      version, parent: job.champion, candidateError, championError, gateEvidence, validationAdequacy: adequacy, candidateTestError, championTestError, sizes, labels: data.labels,
-      liveParams, denseParams, density, layers, cost: result.cost, timings, backend: tf.getBackend(),
+      version, parent: job.champion, candidateError: after.error, championError: before.error, gateEvidence: after.gateEvidence, validationAdequacy: adequacy,
+      candidateTestError: after.testError, championTestError: before.testError, sizes: summary.sizes, labels: data.labels,
+      liveParams: summary.liveParams, denseParams: summary.denseParams, density: summary.density, layers: summary.layers, cost: result.cost, timings, backend: tf.getBackend(),
     };
   } finally {
     model.dispose();
     result.compact?.dispose();
   }
+}
+
+/** Runs `fn`; if it throws, frees the champion first. */
+function disposingOnError<T>(champion: MaskedModel | null, fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    champion?.dispose();
+    throw err;
+  }
+}
+
+/** The champion on the validation samples (per sample, for the gate) and on the test split, before training changes it. */
+function measureChampion<D extends { n: number }>(data: UpdateTask<D>, champion: MaskedModel | null, validation: D): { errors: SampleErrors | null; error: number | null; testError: number | null } {
+  const errors = champion ? data.sampleErrors(champion, validation) : null;
+  return { errors, error: errors?.rate ?? null, testError: champion && data.test.n > 0 ? data.errorRate(champion, data.test) : null };
+}
+
+/**
+ * The update's settings: conservative pruning when the validation set is too small for its
+ * decision; no new-data epochs without new data. Each update shuffles differently; the
+ * sequence stays reproducible from the config's seed.
+ */
+function updateConfigFor<D extends { n: number }>(job: TrainJob, data: UpdateTask<D>, adequate: boolean): UpdateConfig {
+  const config = adequate ? { ...job.update } : conservative(job.update);
+  return Object.assign(config, { seed: job.update.seed + (job.champion ?? 0), newDataEpochs: data.newData.n > 0 ? job.update.newDataEpochs : 0 });
+}
+
+/** Grow-and-prune (strategy `ours`) from the champion, reporting each phase as it starts and each step. */
+function growAndPrune<D extends { n: number }>(data: UpdateTask<D>, champion: MaskedModel | null, spec: ModelSpec, validation: D, config: UpdateConfig,
+  progress: (p: TrainProgress) => void): UpdateResult {
+  let lastPhase = '';
+  return runUpdate({
+    strategy: 'ours', previous: champion ? { model: champion } : null, spec,
+    task: data.task,
+    data: { newData: data.newData.n > 0 ? data.newData : data.allData, allData: data.allData, validation, numClasses: data.numClasses },
+    config,
+    hooks: {
+      onProgress: (e) => {
+        if (e.phase !== lastPhase) {
+          lastPhase = e.phase;
+          progress({ phase: e.phase, kind: 'phase', density: e.density });
+        }
+        progress({ phase: e.phase, kind: e.kind, step: e.step, steps: e.steps, loss: e.loss, density: e.density, errorRate: e.errorRate, changed: e.changed });
+      },
+    },
+  });
+}
+
+/** The candidate on the champion's validation samples (paired with the champion's errors) and test split. */
+function measureCandidate<D extends { n: number }>(data: UpdateTask<D>, model: MaskedModel, validation: D, championErrors: SampleErrors | null): { error: number; gateEvidence: PairedEvidence | null; testError: number | null } {
+  const candidateErrors = data.sampleErrors(model, validation);
+  const gateEvidence = championErrors ? pairedEvidence(championErrors.errors, candidateErrors.errors, championErrors.units) : null;
+  return { error: candidateErrors.rate, gateEvidence, testError: data.test.n > 0 ? data.errorRate(model, data.test) : null };
+}
+
+/** The candidate's size and the data it saw. */
+interface CandidateSummary {
+  driftReference: DriftReference | undefined;
+  layers: Array<{ layer: string; live: number; total: number }>;
+  liveParams: number;
+  denseParams: number;
+  density: number;
+  sizes: DataSizes;
+}
+
+function summarize<D extends { n: number }>(data: UpdateTask<D>, model: MaskedModel): CandidateSummary {
+  return {
+    driftReference: data.driftReference(), layers: model.layerCounts(), liveParams: model.liveParams(), denseParams: model.denseParams(), density: model.density(),
+    sizes: { newData: data.newData.n, allData: data.allData.n, validation: data.validation.n, test: data.test.n, skipped: data.skipped },
+  };
+}
+
+/** The metrics of the candidate's manifest (the champion's beside them when there is one). */
+function candidateMetrics<D extends { n: number }>(result: UpdateResult, validation: D, summary: CandidateSummary,
+  before: { error: number | null; testError: number | null }, after: { error: number; testError: number | null }): Record<string, number> {
+  const metrics: Record<string, number> = {
+    validationError: after.error, validationAccuracy: Math.max(0, 1 - after.error), prePruneError: result.prePruneError,
+    validationSamples: validation.n, newSamples: summary.sizes.newData, allSamples: summary.sizes.allData, density: summary.density, liveParams: summary.liveParams, denseParams: summary.denseParams,
+  };
+  if (before.error !== null) metrics.championValidationError = before.error;
+  if (result.compact && result.nonRecoverable) {
+    metrics.nonRecoverableLiveParams = result.compact.liveParams();
+    metrics.nonRecoverableValidationError = result.nonRecoverable.finalError;
+  }
+  if (after.testError !== null) metrics.testError = after.testError;
+  if (before.testError !== null) metrics.championTestError = before.testError;
+  return metrics;
+}
+
+/** Publishes the candidate (and non-recoverable pruning's copy beside it) as a registry `candidate`; returns its version. */
+async function publishCandidate<D extends { n: number }>(registry: ModelRegistry, job: TrainJob, data: UpdateTask<D>, spec: ModelSpec, result: UpdateResult,
+  manifest: { metrics: Record<string, number>; summary: CandidateSummary; timings: Record<string, number> }): Promise<number> {
+  const { summary } = manifest;
+  return registry.publish(
+    async (dir) => {
+      const lineage = { parent: job.champion, samplesSeen: data.allData.n, labels: data.labels, strategy: 'ours' as const, updateId: job.id, ...data.extra };
+      await saveModel(result.state.model, dir, lineage);
+      // Non-recoverable pruning's copy is an export beside the version, never served nor grown from.
+      if (result.compact) await saveModel(result.compact, join(dir, 'nonrecoverable'), lineage);
+    },
+    {
+      parent: job.champion,
+      samplesSeen: data.allData.n,
+      metrics: manifest.metrics,
+      parameters: Object.fromEntries(summary.layers.map((l) => [l.layer, { live: l.live, total: l.total }])),
+      cost: { sampleEpochs: result.cost.sampleEpochs, epochs: result.cost.epochs, flops: result.cost.flops, wallSeconds: result.cost.wallSeconds },
+      backend: tf.getBackend(),
+      timings: manifest.timings,
+      extra: {
+        updateId: job.id, trigger: job.trigger, upToSeq: job.upToSeq, arch: spec.arch, inputShape: spec.inputShape, modality: job.modality,
+        labels: data.labels, sizes: summary.sizes, driftReference: summary.driftReference, costPhases: result.cost.phases,
+        grown: result.growth.reduce((n, g) => n + g.total, 0), pruneIterations: result.prune.iterations.length,
+        ...data.extra,
+      },
+    },
+  );
 }
