@@ -170,26 +170,51 @@ export class Updater {
   }
 
   private async execute(request: UpdateRequest): Promise<UpdateRecord> {
-    const { store, registry, holder, metrics, log } = this.args;
     const startedAt = Date.now();
     const t0 = now();
+    const done = (outcome: UpdateOutcome, result: TrainResult | null, parent: number | null, extra: { verdict?: string; error?: unknown }) =>
+      this.finish(this.record(request, outcome, result, parent, startedAt, t0, extra));
     if (this.stopping !== null) {
-      return this.finish(this.record(request, 'aborted', null, null, startedAt, t0, { error: new BonsaiError('BONSAI_DAEMON_UPDATE_ABORTED', `the update was not started: ${this.stopping}`) }));
+      return done('aborted', null, null, { error: new BonsaiError('BONSAI_DAEMON_UPDATE_ABORTED', `the update was not started: ${this.stopping}`) });
     }
+    const { store, metrics } = this.args;
     const upToSeq = store.lastSeq();
     const pending = store.counts().pending;
     let champion: number | null;
     try {
       champion = await this.parentOf(request);
     } catch (err) {
-      return this.finish(this.record(request, 'failed', null, null, startedAt, t0, { error: err }));
+      return done('failed', null, null, { error: err });
     }
-    this.state = { id: request.id, trigger: request.trigger, startedAt: new Date(startedAt).toISOString(), stage: 'train', pid: null, progress: null, champion, upToSeq };
-    log.info('update.started', { id: request.id, trigger: request.trigger, reason: request.reason, champion, upToSeq, pending });
-    this.events.emit('started', { ...this.state });
-
-    const job: TrainJob = { ...this.args.job, id: request.id, trigger: request.trigger, upToSeq, champion };
+    this.begin(request, startedAt, champion, upToSeq, pending);
     let result: TrainResult;
+    try {
+      result = await this.train({ ...this.args.job, id: request.id, trigger: request.trigger, upToSeq, champion });
+    } catch (err) {
+      const aborted = err instanceof BonsaiError && err.code === 'BONSAI_DAEMON_UPDATE_ABORTED';
+      return done(aborted ? 'aborted' : 'failed', null, champion, { error: err });
+    }
+    this.reportTrained(request.id, result);
+    try {
+      const { outcome, verdict, error } = await this.gate(result);
+      await this.settle(outcome, result, upToSeq);
+      metrics.setModelInfo('candidate', null);
+      return done(outcome, result, champion, { verdict, error });
+    } catch (err) {
+      metrics.setModelInfo('candidate', null);
+      return done('failed', result, champion, { error: err });
+    }
+  }
+
+  /** The update is under way: its state, the log line and the `started` event. */
+  private begin(request: UpdateRequest, startedAt: number, champion: number | null, upToSeq: number, pending: number): void {
+    this.state = { id: request.id, trigger: request.trigger, startedAt: new Date(startedAt).toISOString(), stage: 'train', pid: null, progress: null, champion, upToSeq };
+    this.args.log.info('update.started', { id: request.id, trigger: request.trigger, reason: request.reason, champion, upToSeq, pending });
+    this.events.emit('started', { ...this.state });
+  }
+
+  /** Trains the candidate in the trainer child (killed at once if a stop came while it started). */
+  private async train(job: TrainJob): Promise<TrainResult> {
     try {
       const handle = (this.args.startTrainer ?? startTrainer)({
         job,
@@ -197,81 +222,85 @@ export class Updater {
         onProgress: (p) => this.onProgress(p),
       });
       this.handle = handle;
-      this.state.pid = handle.pid ?? null;
+      if (this.state) this.state.pid = handle.pid ?? null;
       if (this.stopping !== null) handle.kill(this.stopping);
-      result = await handle.result;
-    } catch (err) {
-      const aborted = err instanceof BonsaiError && err.code === 'BONSAI_DAEMON_UPDATE_ABORTED';
-      return this.finish(this.record(request, aborted ? 'aborted' : 'failed', null, champion, startedAt, t0, { error: err }));
+      return await handle.result;
     } finally {
       this.handle = null;
       if (this.state) this.state.pid = null;
     }
+  }
+
+  private reportTrained(id: string, result: TrainResult): void {
     this.relayCost(result);
-    this.reportValidation(request.id, result);
-    log.info('update.trained', {
-      id: request.id, version: result.version, parent: result.parent, candidateError: result.candidateError, championError: result.championError,
+    this.reportValidation(id, result);
+    this.args.log.info('update.trained', {
+      id, version: result.version, parent: result.parent, candidateError: result.candidateError, championError: result.championError,
       liveParams: result.liveParams, denseParams: result.denseParams, density: round(result.density), sampleEpochs: result.cost.sampleEpochs,
       epochs: round(result.cost.epochs), flops: result.cost.flops, trainSeconds: round(result.cost.wallSeconds), sizes: result.sizes, backend: result.backend,
     });
+  }
 
+  private setStage(stage: string): void {
+    if (this.state) this.state.stage = stage;
+  }
+
+  /** The gate's decision on the candidate; one that passes is swapped in and promoted, one that fails is rejected. */
+  private async gate(result: TrainResult): Promise<{ outcome: UpdateOutcome; verdict: string; error?: unknown }> {
+    const { registry, metrics } = this.args;
+    this.setStage('gate');
+    const candidate = await registry.get(result.version);
+    reportModel(metrics, 'candidate', candidate.manifest);
+    const decision = decide({
+      candidateVersion: result.version, candidateError: result.candidateError, championVersion: result.parent, championError: result.championError,
+      tolerance: this.args.tolerance, samples: result.sizes.validation > 0 ? result.sizes.validation : result.sizes.allData,
+      evidence: result.gateEvidence, margin: this.args.margin,
+    });
+    if (!decision.promote) {
+      await registry.reject(result.version, decision.reason);
+      return { outcome: 'rejected', verdict: decision.reason };
+    }
+    return this.swapAndPromote(result.version, decision.reason);
+  }
+
+  /**
+   * Serves the candidate, then writes CURRENT. A candidate that cannot be served is rejected;
+   * when the promotion fails, the old champion (still in CURRENT) is served again.
+   */
+  private async swapAndPromote(version: number, reason: string): Promise<{ outcome: UpdateOutcome; verdict: string; error?: unknown }> {
+    const { registry, holder, log } = this.args;
+    this.setStage('swap');
+    await this.args.prequential?.drain();
+    const swap = await holder.swapTo(version);
+    if (swap.outcome === 'failed') {
+      const verdict = `passed the gate (${reason}) but could not be served: ${swap.error?.message ?? 'load failed'}`;
+      await registry.reject(version, verdict).catch((err: unknown) => log.error('registry.reject_failed', { version, error: err }));
+      return { outcome: 'failed', verdict, error: swap.error };
+    }
     try {
-      this.state.stage = 'gate';
-      const candidate = await registry.get(result.version);
-      reportModel(metrics, 'candidate', candidate.manifest);
-      const decision = decide({
-        candidateVersion: result.version, candidateError: result.candidateError, championVersion: result.parent, championError: result.championError,
-        tolerance: this.args.tolerance, samples: result.sizes.validation > 0 ? result.sizes.validation : result.sizes.allData,
-        evidence: result.gateEvidence, margin: this.args.margin,
-      });
-      let outcome: UpdateOutcome;
-      let verdict = decision.reason;
-      let error: unknown;
-      if (decision.promote) {
-        this.state.stage = 'swap';
-        await this.args.prequential?.drain();
-        const swap = await holder.swapTo(result.version);
-        if (swap.outcome === 'failed') {
-          verdict = `passed the gate (${decision.reason}) but could not be served: ${swap.error?.message ?? 'load failed'}`;
-          error = swap.error;
-          outcome = 'failed';
-          await registry.reject(result.version, verdict).catch((err: unknown) => log.error('registry.reject_failed', { version: result.version, error: err }));
-        } else {
-          try {
-            await registry.promote(result.version, decision.reason);
-            outcome = 'promoted';
-          } catch (err) {
-            // CURRENT still names the old champion: serve it again.
-            if (swap.previousVersion !== null) await holder.swapTo(swap.previousVersion);
-            verdict = `passed the gate but the promotion failed: ${(err as Error).message}`;
-            error = err;
-            outcome = 'failed';
-          }
-        }
-      } else {
-        outcome = 'rejected';
-        await registry.reject(result.version, decision.reason);
-      }
-
-      this.state.stage = 'finish';
-      if (outcome === 'promoted' || outcome === 'rejected') {
-        const marked = store.markTrained({ upToSeq }, result.version);
-        log.debug('store.marked_trained', { version: result.version, upToSeq, samples: marked });
-      }
-      if (outcome === 'promoted') {
-        reportModel(metrics, 'champion', (await registry.get(result.version)).manifest);
-        try {
-          const deleted = await registry.retain(this.args.keep);
-          if (deleted.length > 0) log.info('registry.retained', { deleted, keep: this.args.keep });
-        } catch (err) {
-          log.warn('registry.retain_failed', { error: err });
-        }
-      }
-      metrics.setModelInfo('candidate', null);
-      return this.finish(this.record(request, outcome, result, champion, startedAt, t0, { verdict, error }));
+      await registry.promote(version, reason);
+      return { outcome: 'promoted', verdict: reason };
     } catch (err) {
-      metrics.setModelInfo('candidate', null);
-      return this.finish(this.record(request, 'failed', result, champion, startedAt, t0, { error: err }));
+      if (swap.previousVersion !== null) await holder.swapTo(swap.previousVersion);
+      return { outcome: 'failed', verdict: `passed the gate but the promotion failed: ${(err as Error).message}`, error: err };
+    }
+  }
+
+  /** After a decision: the samples it saw are marked trained; a new champion is reported and old versions removed. */
+  private async settle(outcome: UpdateOutcome, result: TrainResult, upToSeq: number): Promise<void> {
+    const { store, registry, metrics, log } = this.args;
+    this.setStage('finish');
+    if (outcome === 'promoted' || outcome === 'rejected') {
+      const marked = store.markTrained({ upToSeq }, result.version);
+      log.debug('store.marked_trained', { version: result.version, upToSeq, samples: marked });
+    }
+    if (outcome !== 'promoted') return;
+    reportModel(metrics, 'champion', (await registry.get(result.version)).manifest);
+    try {
+      const deleted = await registry.retain(this.args.keep);
+      if (deleted.length > 0) log.info('registry.retained', { deleted, keep: this.args.keep });
+    } catch (err) {
+      log.warn('registry.retain_failed', { error: err });
     }
   }
 
