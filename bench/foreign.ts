@@ -389,27 +389,12 @@ interface Result {
 }
 
 async function main(): Promise<void> {
-  const started = new Date();
-  const t0 = performance.now();
+  const run = { started: new Date(), t0: performance.now(), command: `npm run bench:foreign -- --arrivals ${ARRIVALS} --per-arrival ${PER_ARRIVAL} --test ${TEST} --seed ${SEED}${process.argv.includes('--epochs') ? ` --epochs ${arg('epochs', 0)}` : ''}` };
   const progress = progressSink();
-  const command = `npm run bench:foreign -- --arrivals ${ARRIVALS} --per-arrival ${PER_ARRIVAL} --test ${TEST} --seed ${SEED}${process.argv.includes('--epochs') ? ` --epochs ${arg('epochs', 0)}` : ''}`;
   progress.line(`drawing ${ARRIVALS * PER_ARRIVAL} training and ${TEST} held-out images (seed ${SEED})`);
   const train = drawSet(ARRIVALS * PER_ARRIVAL, SEED);
   const test = drawSet(TEST, SEED + 1_000_003);
-
-  if (DENSE_ONLY) {
-    const config = loadConfig({ env: {} });
-    const u = updateConfig(config);
-    await initBackend({});
-    const cut = Math.floor(train.n * 0.8);
-    const part = makeDataset(train.x.slice(0, cut * PIXELS), train.y.slice(0, cut), [SIDE, SIDE, 1]);
-    for (const augment of [false, u.augment]) {
-      const ref = trainReference(config.model.name, part, test, SHAPES.length, u.optimizer, u.batchSize, arg('epochs', u.newDataEpochs + u.allDataEpochs), augment, progress);
-      progress.line(`dense only${augment ? ', augmented' : ''}: ${(ref.accuracy * 100).toFixed(2)} % test accuracy after ${ref.epochs} epochs on ${cut} samples (${ref.seconds.toFixed(0)} s, ${backendInfo()?.name})`);
-      if (!u.augment) break;
-    }
-    return;
-  }
+  if (DENSE_ONLY) return denseOnly(train, test, progress);
 
   const root = mkdtempSync(join(tmpdir(), 'bonsai-bench-foreign-'));
   const stateDir = join(root, 'state');
@@ -425,69 +410,10 @@ async function main(): Promise<void> {
   const config = loadConfig({ env: {}, file: yamlFile, flags: { stateDir, port: '0' } });
   const daemon: Daemon = await startDaemon(config, { log: createLog({ level: 'warn', format: 'json', stream: process.stderr }) });
   progress.line(`daemon serving on ${daemon.url}, model ${config.model.name}, backend ${backendInfo()?.name ?? '?'}`);
-  daemon.events.on('progress', (state, p) => {
-    if (p.kind === 'phase') progress.line(`update ${state.id}: ${p.phase}`);
-    else if (p.kind === 'prune' || (p.kind === 'epoch' && p.step === p.steps)) {
-      progress.event(`update ${state.id}`, { phase: p.phase, kind: p.kind, step: p.step ?? 0, steps: p.steps, loss: p.loss, errorRate: p.errorRate, changed: p.changed, density: p.density ?? 1 });
-    }
-  });
-  const updates: UpdateRow[] = [];
+  relayProgress(daemon, progress);
   try {
-    for (let a = 0; a < arrivals.length; a++) {
-      progress.line(`arrival ${a + 1}/${arrivals.length}: ${arrivals[a].length} images`);
-      const done = new Promise<UpdateRecord>((resolve) => daemon.events.once('finished', resolve));
-      for (const m of arrivals[a]) {
-        mkdirSync(join(m.to, '..'), { recursive: true });
-        renameSync(m.from, m.to);
-      }
-      const row = rowOf(a + 1, await done);
-      updates.push(row);
-      progress.line(`update after arrival ${a + 1}: ${row.outcome} version ${row.version ?? '-'}, validation error ${row.validationError === null ? '-' : `${(row.validationError * 100).toFixed(2)} %`}, ${row.liveParams ?? '-'} live (${row.density === null ? '-' : `${(row.density * 100).toFixed(1)} %`}), ${row.seconds} s`);
-    }
-
-    const served = await servedCorrect(daemon.url, testPngs, test.y);
-    const params = await servedParameters(daemon.url);
-    const servedAccuracy = served.correct.reduce((s, v) => s + v, 0) / test.n;
-    progress.line(`served model (versions answering: ${served.versions.join(', ')}): ${(servedAccuracy * 100).toFixed(2)} % on ${test.n} held-out images, ${params.live} of ${params.dense} parameters live`);
-
-    // The reference trains on the daemon's train split, with labels in the store's index order.
-    const shape = modelChoice(config).inputShape;
-    const storeTrain = readDataset(daemon.store, { split: 'train' }, shape).data;
-    const storeLabels = daemon.store.labels().map((l) => l.label);
-    const testInStore = makeDataset(test.x, Int32Array.from(test.y, (k) => storeLabels.indexOf(SHAPES[k])), shape);
-    const counts = daemon.store.counts();
-    const u = updateConfig(config);
-    const epochs = arg('epochs', u.newDataEpochs + u.allDataEpochs);
-    progress.line(`dense reference: ${config.model.name} on the ${storeTrain.n} train-split samples, ${epochs} epochs, ${u.optimizer.kind} lr ${u.optimizer.learningRate}, batch ${u.batchSize}`);
-    // Without augmentation, and with the daemon's when it augments; the goal is judged against the better one.
-    const references = [false, ...(u.augment ? [true] : [])].map((augment) => trainReference(config.model.name, storeTrain, testInStore, storeLabels.length, u.optimizer, u.batchSize, epochs, augment, progress));
-    const reference = references.reduce((best, r) => (r.accuracy > best.accuracy ? r : best));
-    const comparisons = references.map((r) => compare(served.correct, r.correct));
-    const comparison = comparisons[references.indexOf(reference)];
-    const liveFraction = params.live / params.dense;
-    const accuracyMet = comparison.differencePoints >= -MAX_LOSS_POINTS && served.failed === 0;
-    const liveMet = liveFraction <= MAX_LIVE_FRACTION;
-    const result: Result = {
-      command, date: started.toISOString(),
-      machine: { cpus: cpus().length, cpu: cpus()[0]?.model, node: process.version, loadavg: loadavg().map((x) => Math.round(x * 100) / 100) },
-      backend: backendInfo()?.name ?? null,
-      data: { classes: SHAPES, seed: SEED, arrivals: ARRIVALS, perArrival: PER_ARRIVAL, heldOutTest: test.n, store: { ...counts.bySplit } },
-      config: { yaml: thresholds(), model: config.model.name, algorithm: config.algorithm, gate: config.gate },
-      updates,
-      served: { version: served.versions[served.versions.length - 1] ?? null, accuracy: servedAccuracy, failedRequests: served.failed, liveParams: params.live, denseParams: params.dense, liveFraction },
-      references: references.map((r, i) => ({
-        augment: r.augment, epochs: r.epochs, optimizer: r.optimizer, batchSize: r.batchSize, trainSamples: r.trainSamples, curve: r.curve,
-        accuracy: r.accuracy, seconds: Math.round(r.seconds), comparison: comparisons[i],
-      })),
-      judgedAgainst: reference.augment ? 'augmented' : 'plain',
-      comparison,
-      goals: {
-        accuracy: { goal: `served accuracy >= dense accuracy - ${MAX_LOSS_POINTS} point`, met: accuracyMet },
-        live: { goal: `live parameters <= ${MAX_LIVE_FRACTION * 100} % of dense`, met: liveMet },
-        pass: accuracyMet && liveMet,
-      },
-      seconds: Math.round((performance.now() - t0) / 1000),
-    };
+    const updates = await feed(daemon, arrivals, progress);
+    const result = await judge(daemon, config, test, testPngs, updates, progress, run);
     mkdirSync(OUT, { recursive: true });
     writeFileSync(join(OUT, 'foreign.json'), `${JSON.stringify(result, null, 2)}\n`);
     writeFileSync(join(OUT, 'foreign.md'), markdown(result));
@@ -497,6 +423,100 @@ async function main(): Promise<void> {
     progress.stop();
     rmSync(root, { recursive: true, force: true });
   }
+}
+
+/** `--dense-only`: the generator's difficulty, the reference alone on an 80 % split. */
+async function denseOnly(train: Dataset, test: Dataset, progress: ProgressSink): Promise<void> {
+  const config = loadConfig({ env: {} });
+  const u = updateConfig(config);
+  await initBackend({});
+  const cut = Math.floor(train.n * 0.8);
+  const part = makeDataset(train.x.slice(0, cut * PIXELS), train.y.slice(0, cut), [SIDE, SIDE, 1]);
+  for (const augment of [false, u.augment]) {
+    const ref = trainReference(config.model.name, part, test, SHAPES.length, u.optimizer, u.batchSize, arg('epochs', u.newDataEpochs + u.allDataEpochs), augment, progress);
+    progress.line(`dense only${augment ? ', augmented' : ''}: ${(ref.accuracy * 100).toFixed(2)} % test accuracy after ${ref.epochs} epochs on ${cut} samples (${ref.seconds.toFixed(0)} s, ${backendInfo()?.name})`);
+    if (!u.augment) break;
+  }
+}
+
+/** Shows each update's phases, its pruning steps and the last epoch of each phase. */
+function relayProgress(daemon: Daemon, progress: ProgressSink): void {
+  daemon.events.on('progress', (state, p) => {
+    if (p.kind === 'phase') progress.line(`update ${state.id}: ${p.phase}`);
+    else if (p.kind === 'prune' || (p.kind === 'epoch' && p.step === p.steps)) {
+      progress.event(`update ${state.id}`, { phase: p.phase, kind: p.kind, step: p.step ?? 0, steps: p.steps, loss: p.loss, errorRate: p.errorRate, changed: p.changed, density: p.density ?? 1 });
+    }
+  });
+}
+
+/** Renames each arrival's PNGs into the inbox and waits for the update it triggers. */
+async function feed(daemon: Daemon, arrivals: Array<Array<{ from: string; to: string }>>, progress: ProgressSink): Promise<UpdateRow[]> {
+  const updates: UpdateRow[] = [];
+  for (let a = 0; a < arrivals.length; a++) {
+    progress.line(`arrival ${a + 1}/${arrivals.length}: ${arrivals[a].length} images`);
+    const done = new Promise<UpdateRecord>((resolve) => daemon.events.once('finished', resolve));
+    for (const m of arrivals[a]) {
+      mkdirSync(join(m.to, '..'), { recursive: true });
+      renameSync(m.from, m.to);
+    }
+    const row = rowOf(a + 1, await done);
+    updates.push(row);
+    progress.line(`update after arrival ${a + 1}: ${row.outcome} version ${row.version ?? '-'}, validation error ${row.validationError === null ? '-' : `${(row.validationError * 100).toFixed(2)} %`}, ${row.liveParams ?? '-'} live (${row.density === null ? '-' : `${(row.density * 100).toFixed(1)} %`}), ${row.seconds} s`);
+  }
+  return updates;
+}
+
+/** The served model on the held-out images against the dense references; the goal judged against the better one. */
+async function judge(daemon: Daemon, config: Config, test: Dataset, testPngs: Buffer[], updates: UpdateRow[], progress: ProgressSink,
+  run: { command: string; started: Date; t0: number }): Promise<Result> {
+  const served = await servedCorrect(daemon.url, testPngs, test.y);
+  const params = await servedParameters(daemon.url);
+  const servedAccuracy = served.correct.reduce((s, v) => s + v, 0) / test.n;
+  progress.line(`served model (versions answering: ${served.versions.join(', ')}): ${(servedAccuracy * 100).toFixed(2)} % on ${test.n} held-out images, ${params.live} of ${params.dense} parameters live`);
+  const counts = daemon.store.counts();
+  const references = denseReferences(daemon, config, test, progress);
+  const reference = references.reduce((best, r) => (r.accuracy > best.accuracy ? r : best));
+  const comparisons = references.map((r) => compare(served.correct, r.correct));
+  const comparison = comparisons[references.indexOf(reference)];
+  const liveFraction = params.live / params.dense;
+  const accuracyMet = comparison.differencePoints >= -MAX_LOSS_POINTS && served.failed === 0;
+  const liveMet = liveFraction <= MAX_LIVE_FRACTION;
+  return {
+    command: run.command, date: run.started.toISOString(),
+    machine: { cpus: cpus().length, cpu: cpus()[0]?.model, node: process.version, loadavg: loadavg().map((x) => Math.round(x * 100) / 100) },
+    backend: backendInfo()?.name ?? null,
+    data: { classes: SHAPES, seed: SEED, arrivals: ARRIVALS, perArrival: PER_ARRIVAL, heldOutTest: test.n, store: { ...counts.bySplit } },
+    config: { yaml: thresholds(), model: config.model.name, algorithm: config.algorithm, gate: config.gate },
+    updates,
+    served: { version: served.versions[served.versions.length - 1] ?? null, accuracy: servedAccuracy, failedRequests: served.failed, liveParams: params.live, denseParams: params.dense, liveFraction },
+    references: references.map((r, i) => ({
+      augment: r.augment, epochs: r.epochs, optimizer: r.optimizer, batchSize: r.batchSize, trainSamples: r.trainSamples, curve: r.curve,
+      accuracy: r.accuracy, seconds: Math.round(r.seconds), comparison: comparisons[i],
+    })),
+    judgedAgainst: reference.augment ? 'augmented' : 'plain',
+    comparison,
+    goals: {
+      accuracy: { goal: `served accuracy >= dense accuracy - ${MAX_LOSS_POINTS} point`, met: accuracyMet },
+      live: { goal: `live parameters <= ${MAX_LIVE_FRACTION * 100} % of dense`, met: liveMet },
+      pass: accuracyMet && liveMet,
+    },
+    seconds: Math.round((performance.now() - run.t0) / 1000),
+  };
+}
+
+/**
+ * The dense references, trained on the daemon's train split with labels in the store's index
+ * order: without augmentation, and with the daemon's when it augments.
+ */
+function denseReferences(daemon: Daemon, config: Config, test: Dataset, progress: ProgressSink): Reference[] {
+  const shape = modelChoice(config).inputShape;
+  const storeTrain = readDataset(daemon.store, { split: 'train' }, shape).data;
+  const storeLabels = daemon.store.labels().map((l) => l.label);
+  const testInStore = makeDataset(test.x, Int32Array.from(test.y, (k) => storeLabels.indexOf(SHAPES[k])), shape);
+  const u = updateConfig(config);
+  const epochs = arg('epochs', u.newDataEpochs + u.allDataEpochs);
+  progress.line(`dense reference: ${config.model.name} on the ${storeTrain.n} train-split samples, ${epochs} epochs, ${u.optimizer.kind} lr ${u.optimizer.learningRate}, batch ${u.batchSize}`);
+  return [false, ...(u.augment ? [true] : [])].map((augment) => trainReference(config.model.name, storeTrain, testInStore, storeLabels.length, u.optimizer, u.batchSize, epochs, augment, progress));
 }
 
 const signed = (x: number): string => `${x >= 0 ? '+' : ''}${x}`;
