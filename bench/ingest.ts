@@ -162,6 +162,35 @@ async function measure(variant: Variant, modality: Modality, ext: string, bytes:
   }
 }
 
+type Corpus = Record<Modality, { ext: string; bytes: Buffer[] }>;
+
+/** The machine and the settings the numbers were measured with. */
+interface Environment {
+  cpu: string;
+  cores: number;
+  node: string;
+  sharp: string;
+  vips: string;
+  sharpConcurrency: number;
+  uvThreadpool: number;
+  poolThreads: number;
+  storeSynchronous: string;
+  loadAverage1m: number[];
+}
+
+/** ingest.json. */
+interface Report {
+  command: string;
+  date: string;
+  repeats: number;
+  goals: Record<Modality, number>;
+  env: Environment;
+  variants: Variant[];
+  imageSpec: ImageSpec;
+  audioSpec: AudioSpec;
+  results: Measurement[];
+}
+
 async function main(): Promise<void> {
   const repeats = Number(arg('repeats', '3'));
   const outDir = arg('out', join('bench', 'results'));
@@ -172,7 +201,7 @@ async function main(): Promise<void> {
   const sharpSettings = configureSharp();
 
   const random = rng(20240506);
-  const data: Record<Modality, { ext: string; bytes: Buffer[] }> = {
+  const data: Corpus = {
     image: { ext: 'png', bytes: await makePngs(PNG_COUNT, random) },
     audio: { ext: 'wav', bytes: makeWavs(WAV_COUNT, random) },
   };
@@ -188,11 +217,37 @@ async function main(): Promise<void> {
       audio: (bytes) => workerPool.process(bytes, 'audio'),
     }),
   };
-  // Warm-up: sharp loads libvips, the MFCC code builds its tables, workers load their modules.
+  await warmUp(decoders, data);
+  const { runs, load } = await measureAll(repeats, decoders, data);
+  await workerPool.close();
+  load.push(loadavg()[0]);
+  const results: Measurement[] = [...runs].map(([key, rs]) => {
+    const [modality, what] = key.split('\t') as [Modality, string];
+    return { modality, files: data[modality].bytes.length, what, runs: rs.map((x) => Math.round(x)), median: Math.round(median(rs)) };
+  });
+
+  const env: Environment = {
+    cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, node: process.version,
+    sharp: sharp.versions.sharp ?? 'unknown', vips: sharp.versions.vips, sharpConcurrency: sharpSettings.concurrency,
+    uvThreadpool: Number(process.env.UV_THREADPOOL_SIZE ?? 4), poolThreads: threads, storeSynchronous: 'FULL',
+    loadAverage1m: load.map((x) => Number(x.toFixed(2))),
+  };
+  const json: Report = { command: 'npx tsx bench/ingest.ts', date: new Date().toISOString(), repeats, goals: GOALS, env, variants: VARIANTS, imageSpec, audioSpec, results };
+  mkdirSync(outDir, { recursive: true });
+  writeFileSync(join(outDir, 'ingest.json'), `${JSON.stringify(json, null, 2)}\n`);
+  writeFileSync(join(outDir, 'ingest.md'), markdown(json));
+  console.log(`wrote ${join(outDir, 'ingest.json')} and ${join(outDir, 'ingest.md')}`);
+}
+
+/** Warm-up: sharp loads libvips, the MFCC code builds its tables, workers load their modules. */
+async function warmUp(decoders: Record<Decoder, Processor>, data: Corpus): Promise<void> {
   for (const d of Object.values(decoders)) {
     for (const m of ['image', 'audio'] as const) await pool(data[m].bytes.slice(0, 40), 8, (b) => d(b, { path: '', source: '' }));
   }
+}
 
+/** Every variant on both modalities, `repeats` times: files per second by modality and variant, and the load before each repeat. */
+async function measureAll(repeats: number, decoders: Record<Decoder, Processor>, data: Corpus): Promise<{ runs: Map<string, number[]>; load: number[] }> {
   const runs = new Map<string, number[]>();
   const load: number[] = [];
   // Repeats outermost, so a change in the machine's load hits every variant alike.
@@ -207,23 +262,12 @@ async function main(): Promise<void> {
       }
     }
   }
-  await workerPool.close();
-  load.push(loadavg()[0]);
-  const results: Measurement[] = [...runs].map(([key, rs]) => {
-    const [modality, what] = key.split('\t') as [Modality, string];
-    return { modality, files: data[modality].bytes.length, what, runs: rs.map((x) => Math.round(x)), median: Math.round(median(rs)) };
-  });
+  return { runs, load };
+}
 
-  const env = {
-    cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, node: process.version,
-    sharp: sharp.versions.sharp ?? 'unknown', vips: sharp.versions.vips, sharpConcurrency: sharpSettings.concurrency,
-    uvThreadpool: Number(process.env.UV_THREADPOOL_SIZE ?? 4), poolThreads: threads, storeSynchronous: 'FULL',
-    loadAverage1m: load.map((x) => Number(x.toFixed(2))),
-  };
-  const json = { command: 'npx tsx bench/ingest.ts', date: new Date().toISOString(), repeats, goals: GOALS, env, variants: VARIANTS, imageSpec, audioSpec, results };
-  mkdirSync(outDir, { recursive: true });
-  writeFileSync(join(outDir, 'ingest.json'), `${JSON.stringify(json, null, 2)}\n`);
-
+/** ingest.md. */
+function markdown(json: Report): string {
+  const { env, imageSpec, audioSpec, results } = json;
   const decoderOf = (what: string): Decoder => VARIANTS.find((v) => v.name === what)?.decoder ?? 'main';
   const rows = results.map((m) => {
     const alone = results.find((x) => x.modality === m.modality && x.what.startsWith('decoding') && decoderOf(x.what) === decoderOf(m.what));
@@ -231,13 +275,13 @@ async function main(): Promise<void> {
     const goal = m.what.includes('group commit') ? `${m.median >= GOALS[m.modality] ? 'met' : 'missed'} (${GOALS[m.modality]})` : '';
     return `| ${m.modality} | ${m.files} | ${m.what} | ${m.median} | ${m.runs.join(', ')} | ${ratio} | ${goal} |`;
   });
-  const md = [
+  return [
     '# Ingest throughput',
     '',
-    `Command: \`npx tsx bench/ingest.ts\` (${repeats} repeats, median shown). ${json.date.slice(0, 10)}.`,
+    `Command: \`npx tsx bench/ingest.ts\` (${json.repeats} repeats, median shown). ${json.date.slice(0, 10)}.`,
     '',
     `Machine: ${env.cpu}, ${env.cores} cores, Node ${env.node}, sharp ${env.sharp} (libvips ${env.vips}, ${env.sharpConcurrency} thread per image, libuv pool ${env.uvThreadpool}).`,
-    `Worker pool: ${threads} threads. 1-minute load average during the run: ${env.loadAverage1m.join(', ')} (the machine is shared; absolute numbers move with it, ratios less).`,
+    `Worker pool: ${env.poolThreads} threads. 1-minute load average during the run: ${env.loadAverage1m.join(', ')} (the machine is shared; absolute numbers move with it, ratios less).`,
     'Store: SQLite WAL, `synchronous = FULL` (fsync per commit), state directory in the OS temp folder.',
     'Ingest options: the defaults (8 files decoded at once; group commit = up to 64 files, or 20 ms, per transaction).',
     '',
@@ -252,8 +296,6 @@ async function main(): Promise<void> {
     ...rows,
     '',
   ].join('\n');
-  writeFileSync(join(outDir, 'ingest.md'), md);
-  console.log(`wrote ${join(outDir, 'ingest.json')} and ${join(outDir, 'ingest.md')}`);
 }
 
 await main();
