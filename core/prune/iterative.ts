@@ -100,8 +100,8 @@ function pruneStep<D extends { n: number }>(trainer: Trainer<D>, fraction: numbe
   return pruned;
 }
 
-/** Retrains for a fixed budget of `epochs` epochs of `train` (whole epochs, then a partial one). */
-function retrain<D extends { n: number }>(trainer: Trainer<D>, train: D, epochs: number, phase: string, iteration: number): number {
+/** Retrains for a fixed budget of `epochs` epochs of `train` (whole epochs, then a partial one); returns the samples. */
+export function retrainFor<D extends { n: number }>(trainer: Trainer<D>, train: D, epochs: number, phase: string, iteration: number): number {
   let left = Math.round(epochs * train.n);
   let done = 0;
   while (left > 0) {
@@ -142,7 +142,7 @@ export function iterativePrune<D extends { n: number }>(trainer: Trainer<D>, tra
       break;
     }
     trainer.optimizer.syncMasks(model.params);
-    const retrained = retrain(trainer, train, args.retrainEpochs, args.phase, it);
+    const retrained = retrainFor(trainer, train, args.retrainEpochs, args.phase, it);
     const candidate = trainer.sampleErrors(validation, args.phase);
     const decision = noLossDecision(baseline.errors, candidate.errors, args.rule, baseline.units);
     if (decision.accept) {

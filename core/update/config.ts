@@ -34,6 +34,12 @@ export interface UpdateConfig {
   pruneFractionMin: number;
   /** Fixed retraining budget per pruning iteration, in epochs of all data (one decision after it). */
   retrainEpochs: number;
+  /**
+   * Retrain the trained model for one iteration's budget, without pruning, before pruning
+   * measures its reference (core/prune/iterative.ts): candidates and reference are then
+   * draws of the same process, so retraining alone does not read as a loss (docs/pruning.md).
+   */
+  retrainReference: boolean;
   /** Failed pruning iterations retried with half the fraction before pruning stops. */
   pruneRetries: number;
   /** The "no accuracy loss" decision of pruning (core/prune/decision.ts). */
@@ -76,6 +82,7 @@ export const paperUpdateConfig: UpdateConfig = {
   pruneFractionMax: 0.4,
   pruneFractionMin: 0.0125,
   retrainEpochs: 0.5,
+  retrainReference: true,
   pruneRetries: 3,
   pruneRule: DEFAULT_NO_LOSS_RULE,
   maxPruneIterations: 200,

@@ -15,7 +15,7 @@ import { Trainer, type TrainerHooks } from '../train/trainer.ts';
 import { CostLedger, type CostSummary } from '../train/cost.ts';
 import type { Task } from '../train/task.ts';
 import { applyGrowth, type GrowthReport } from '../grow/gradientGrowth.ts';
-import { iterativePrune, type IterativePruneArgs, type PruneReport } from '../prune/iterative.ts';
+import { iterativePrune, retrainFor, type IterativePruneArgs, type PruneReport } from '../prune/iterative.ts';
 import { cloneModel } from '../serialize/clone.ts';
 import type { UpdateConfig } from './config.ts';
 import * as tf from '../tf.ts';
@@ -189,6 +189,22 @@ export function nonRecoverablePrune<D extends { n: number }>(trainer: Trainer<D>
 }
 
 /**
+ * Retrains the trained model at the pruning rate for one pruning iteration's budget, without
+ * pruning: the model pruning starts from and measures its reference on. Every candidate is
+ * retrained for that budget before its decision, so a reference taken at the end of the
+ * annealed schedule, one draw of the iterate whose validation error may be low by chance,
+ * would make retraining alone read as a loss (measured: docs/pruning.md).
+ */
+function retrainReference<D extends { n: number }>(model: MaskedModel, args: UpdateArgs<D>, cost: CostLedger): void {
+  const trainer = trainerFor(model, args, cost, args.config.pruneLearningRate);
+  try {
+    retrainFor(trainer, args.data.allData, args.config.retrainEpochs, 'prune', 0);
+  } finally {
+    trainer.dispose();
+  }
+}
+
+/**
  * The first pruning step of an update: each kernel straight back to its parent's live
  * count (what growth added, in one step), when that is more than beta anywhere;
  * undefined otherwise (pruning starts at beta).
@@ -253,6 +269,7 @@ export function runUpdate<D extends { n: number }>(args: UpdateArgs<D>): UpdateR
       served = base;
     }
   }
+  if (config.retrainReference) retrainReference(served, args, cost);
   const evalTrainer = trainerFor(served, args, cost);
   const prePruneError = evalTrainer.errorRate(data.validation, 'eval');
   evalTrainer.dispose();

@@ -140,3 +140,28 @@ test("an update's E1 and E2 epochs anneal as one cosine span; NFT's training ann
     n2.state.dense?.dispose();
   });
 });
+
+test('the reference is retrained for one iteration budget without pruning before pruning measures it, and counted as pruning', async () => {
+  const first = blobs(200, 12, 4, 21);
+  const validation = blobs(100, 12, 4, 22);
+  await noLeaks(() => {
+    const task = classificationTask();
+    const run = (retrainReference: boolean, beforePrune?: (m: import('../../core/models/model.ts').MaskedModel) => void) => runUpdate({
+      strategy: 'tfs', previous: null, spec, task, beforePrune, data: { newData: first, allData: first, validation, numClasses: 4 },
+      config: { ...config, maxPruneIterations: 0, retrainEpochs: 0.5, retrainReference },
+    });
+    let seen: number[] = [];
+    const on = run(true, (m) => { seen = Array.from(m.kernels[0].value.dataSync()); });
+    const off = run(false);
+    // Without pruning iterations, pruning's whole cost is the reference's retraining: half an epoch
+    // of all data (100 samples), in whole batches of 32.
+    assert.equal(on.cost.phases.prune.sampleEpochs, 128);
+    assert.equal(off.cost.phases.prune?.sampleEpochs ?? 0, 0);
+    // The model measured before pruning (and handed to beforePrune) is the retrained one, not the trained one.
+    const trained = Array.from(off.state.model.kernels[0].value.dataSync());
+    assert.notDeepEqual(seen, trained);
+    assert.deepEqual(Array.from(on.state.model.kernels[0].value.dataSync()), seen);
+    on.state.model.dispose();
+    off.state.model.dispose();
+  });
+});
