@@ -3,11 +3,10 @@
  * network and grow-and-prune settings, the API token, the registry's view for
  * the HTTP admin routes, and the HTTP dependencies of model input.
  */
-import { DEFAULT_NO_LOSS_RULE } from '../core/prune/decision.ts';
 import { readFileSync } from 'node:fs';
 import { BonsaiError } from '../core/errors.ts';
 import type { OptimizerArgs } from '../core/train/optimizer.ts';
-import { paperUpdateConfig, type UpdateConfig } from '../core/update/config.ts';
+import { DEFAULT_LEARNING_RATES, PRUNE_FRACTION_MIN_SHARE, paperUpdateConfig, pruneLearningRateOf, type UpdateConfig } from '../core/update/config.ts';
 import type { Config } from '../config/index.ts';
 import { featureWidth, processAudio } from '../pipelines/audio/index.ts';
 import { processImage } from '../pipelines/image/index.ts';
@@ -109,30 +108,6 @@ export function modelChoice(config: Config, override: Partial<ModelChoice> = {})
   return { arch, inputShape, options };
 }
 
-/** Learning rate of each optimizer when config `algorithm.learningRate` is null (adam: bench/experiments/fsdd.ts's). */
-export const DEFAULT_LEARNING_RATES: Readonly<Record<OptimizerArgs['kind'], number>> = Object.freeze({ sgd: 0.01, adam: 0.005 });
-
-/** With Adam at a constant rate, pruning's retraining runs at the learning rate divided by this (fsdd.ts: 0.001 after 0.005). */
-export const ADAM_PRUNE_RATE_DIVISOR = 5;
-
-/** Where the cosine schedule ends, as a fraction of the learning rate; pruning retrains there. */
-export const COSINE_FLOOR = 0.1;
-
-/**
- * The learning-rate schedule of config `algorithm` (default constant). Cosine won on MNIST at SGD 0.05 with 6 + 8 and 24 epochs (bench/results/README.md)
- * but lost at the daemon's SGD 0.01 with the demo's 2 + 3 epochs (13.5 % vs 15.7 % test error
- * after ten arrivals of 200 digits, `npm run bench:schedule`), where the annealed rate trains too little.
- */
-export function scheduleOf(config: Config): UpdateConfig['learningRateSchedule'] {
-  return config.algorithm.learningRateSchedule;
-}
-
-/** Pruning's retraining rate: where the cosine schedule ended, else a fifth of Adam's rate, else the paper-profile SGD rate. */
-function pruneRateOf(optimizer: OptimizerArgs, schedule: UpdateConfig['learningRateSchedule']): number {
-  if (schedule === 'cosine') return optimizer.learningRate * COSINE_FLOOR;
-  return optimizer.kind === 'adam' ? optimizer.learningRate / ADAM_PRUNE_RATE_DIVISOR : paperUpdateConfig.pruneLearningRate;
-}
-
 /**
  * The optimizer of config `algorithm` for architecture `arch`: `algorithm.optimizer`,
  * else Adam for speech models (ds2 was tuned and measured with it, bench/experiments/fsdd.ts)
@@ -148,13 +123,13 @@ export function optimizerOf(config: Config, arch: string = config.model.name): O
 
 /**
  * Grow-and-prune settings from config `algorithm` (paper section 4) for architecture
- * `arch` (which picks the default optimizer), with programmatic overrides. Pruning
- * retrains at the paper's 0.01 with SGD, at a fifth of the learning rate with Adam.
+ * `arch` (which picks the default optimizer), with programmatic overrides; the settings
+ * config does not hold are `paperUpdateConfig`'s (core/update/config.ts).
  */
 export function updateConfig(config: Config, override: Partial<UpdateConfig> = {}, arch: string = config.model.name): UpdateConfig {
   const a = config.algorithm;
   const optimizer = optimizerOf(config, arch);
-  const schedule = scheduleOf(config);
+  const schedule = a.learningRateSchedule;
   return {
     ...paperUpdateConfig,
     growthPercentile: a.growthPercentile,
@@ -163,19 +138,18 @@ export function updateConfig(config: Config, override: Partial<UpdateConfig> = {
     allDataEpochs: a.allDataEpochs,
     // The first model grows on all its data for as long as an update grows in total.
     trainEpochs: a.newDataEpochs + a.allDataEpochs,
-    pruneFraction: a.pruneFraction / 100,
-    pruneFractionMax: Math.max(a.pruneFraction, a.pruneFractionMax) / 100,
-    pruneFractionMin: a.pruneFraction / 400,
+    pruneFraction: a.pruneFraction,
+    pruneFractionMax: Math.max(a.pruneFraction, a.pruneFractionMax),
+    pruneFractionMin: a.pruneFraction * PRUNE_FRACTION_MIN_SHARE,
     growthScope: a.growthScope,
     retrainEpochs: a.retrainEpochs,
     pruneRetries: a.pruneRetries,
-    pruneRule: { ...DEFAULT_NO_LOSS_RULE, z: a.pruneMargin },
+    pruneRule: { ...paperUpdateConfig.pruneRule, z: a.pruneMargin },
     nonRecoverable: a.nonRecoverable,
     batchSize: a.batchSize,
     optimizer,
     learningRateSchedule: schedule,
-    minLearningRateFactor: COSINE_FLOOR,
-    pruneLearningRate: pruneRateOf(optimizer, schedule),
+    pruneLearningRate: pruneLearningRateOf(optimizer, schedule),
     augment: a.augment,
     ...override,
   };
