@@ -14,6 +14,7 @@ import { createModel } from '../models/index.ts';
 import { Trainer, type TrainerHooks } from '../train/trainer.ts';
 import { CostLedger, type CostSummary } from '../train/cost.ts';
 import type { Task } from '../train/task.ts';
+import type { CorePhase } from '../train/phase.ts';
 import { applyGrowth, type GrowthReport } from '../grow/gradientGrowth.ts';
 import { iterativePrune, type PruneReport } from '../prune/iterative.ts';
 import { cloneModel } from '../serialize/clone.ts';
@@ -83,7 +84,7 @@ function trainerFor<D extends { n: number }>(model: MaskedModel, args: UpdateArg
  * `span` places the phase in a longer learning-rate schedule (an update's E1 + E2 epochs anneal as one).
  */
 export function growthPhase<D extends { n: number }>(
-  trainer: Trainer<D>, data: D, epochs: number, phase: string, config: UpdateConfig,
+  trainer: Trainer<D>, data: D, epochs: number, phase: CorePhase, config: UpdateConfig,
   span: { offset: number; total: number } = { offset: 0, total: epochs },
 ): GrowthReport[] {
   const reports: GrowthReport[] = [];
@@ -120,7 +121,7 @@ export function scheduledRate(base: number, e: number, epochs: number, config: P
   return min + (base - min) * 0.5 * (1 + Math.cos((Math.PI * e) / (epochs - 1)));
 }
 
-function trainPhase<D extends { n: number }>(trainer: Trainer<D>, data: D, epochs: number, phase: string, config: UpdateConfig): void {
+function trainPhase<D extends { n: number }>(trainer: Trainer<D>, data: D, epochs: number, phase: CorePhase, config: UpdateConfig): void {
   const base = trainer.optimizer.learningRate;
   for (let e = 0; e < epochs; e++) {
     trainer.optimizer.learningRate = scheduledRate(base, e, epochs, config);

@@ -5,6 +5,7 @@
  */
 import type { PairedEvidence } from '../../core/prune/decision.ts';
 import type { CostSummary } from '../../core/train/cost.ts';
+import type { Phase } from '../../core/train/phase.ts';
 import type { UpdateConfig } from '../../core/update/config.ts';
 import type { Modality } from '../../pipelines/types.ts';
 import type { TriggerKind } from '../triggers/policy.ts';
@@ -42,8 +43,8 @@ export interface TrainJob {
 
 /** Progress of the update, relayed from core's trainer hooks. */
 export interface TrainProgress {
-  /** `load`, `growth-new`, `growth-all`, `train`, `prune`, `prune-nonrecoverable`, `evaluate`, `publish`. */
-  phase: string;
+  /** `load`, `growth-new`, `growth-all`, `train`, `prune`, `prune-nonrecoverable`, `eval`, `evaluate`, `publish`. */
+  phase: Phase;
   /** `phase` (a phase began), `epoch`, `grow`, `prune`, `eval`. */
   kind: 'phase' | 'epoch' | 'grow' | 'prune' | 'eval';
   step?: number;
@@ -93,7 +94,7 @@ export interface TrainResult {
   layers: Array<{ layer: string; live: number; total: number }>;
   cost: CostSummary;
   /** Seconds per phase, `load`, `evaluate` and `publish` included. */
-  timings: Record<string, number>;
+  timings: Partial<Record<Phase, number>>;
   /** tfjs backend the child trained on. */
   backend: string;
 }
