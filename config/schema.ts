@@ -9,10 +9,9 @@
  * defaults of its fields. Cross-field rules live in `checkConsistency` below.
  */
 import { z } from 'zod';
-import { MODEL_OPTIONS, modelOptionKeys } from './modelOptions.ts';
+import { MODEL_NAMES, MODEL_OPTIONS, modelOptionKeys } from './modelOptions.ts';
 
-/** Model names, as in the paper (sections 5.1 to 5.3). */
-export const MODEL_NAMES = ['lenet300', 'lenet5', 'resnet18', 'ds2'] as const;
+export { MODEL_NAMES } from './modelOptions.ts';
 /** Optimizers of training, growth and pruning (core/train/optimizer.ts). */
 export const OPTIMIZER_NAMES = ['sgd', 'adam'] as const;
 /** Compute backends, in the order `auto` tries them (DESIGN.md, "Compute backend"). */
@@ -91,7 +90,7 @@ const modelSchema = z.strictObject({
   /** Input tensor shape without the batch axis; null = derived from `image` or `audio`. */
   inputShape: z.array(posInt()).min(1).nullable().default(null),
   /**
-   * Architecture options of `name` (widths, layers; config/modelOptions.ts lists each model's),
+   * Architecture options of `name` (widths, layers; core/models/options.ts lists each model's),
    * e.g. `{ hidden: 32, rnnLayers: 1 }` for ds2; null = the model's defaults.
    */
   options: z.record(z.string(), z.union([z.number(), z.string(), z.boolean(), z.array(z.number())],

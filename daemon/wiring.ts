@@ -19,7 +19,8 @@ import { canTransition, championStack, type ModelRegistry } from './registry/ind
 import type { ModelInput } from './serving/index.ts';
 import type { Log } from './logging.ts';
 import { reportModel, type ModelChoice } from './trainer/index.ts';
-import { speechModels, taskKindOf } from './speech.ts';
+import { readsModality, speechModels, taskKindOf } from './speech.ts';
+import { builtinModel, type ModelOptions } from '../core/models/index.ts';
 
 /** bonsai's version from package.json. */
 export function packageVersion(): string {
@@ -61,14 +62,15 @@ export function limitsOf(config: Config): IngestLimits {
 }
 
 /**
- * Config `model.options` as `ModelSpec.options` (config/modelOptions.ts checked them):
- * lists of widths become the comma-separated text the models read (`[8, 8, 8]` -> `"8,8,8"`);
- * undefined when there are none.
+ * Config `model.options` as `ModelSpec.options`, each through its rule (core/models/options.ts),
+ * so a list stays a list and a list written as text (`"8,8,8"`) becomes one; undefined when
+ * there are none.
  */
-export function modelOptionsOf(config: Config): Record<string, number | string | boolean> | undefined {
+export function modelOptionsOf(config: Config): ModelOptions | undefined {
   const options = config.model.options;
   if (options === null || Object.keys(options).length === 0) return undefined;
-  return Object.fromEntries(Object.entries(options).map(([key, value]) => [key, Array.isArray(value) ? value.join(',') : value as number | string | boolean]));
+  const rules = builtinModel(config.model.name)?.options ?? {};
+  return Object.fromEntries(Object.entries(options).map(([key, value]) => [key, Object.hasOwn(rules, key) ? rules[key].schema.parse(value) : value]));
 }
 
 /**
@@ -86,7 +88,7 @@ export function modelChoice(config: Config, override: Partial<ModelChoice> = {})
   const options = override.options ?? (arch === config.model.name ? modelOptionsOf(config) : undefined);
   let inputShape = override.inputShape ?? (config.model.inputShape ? [...config.model.inputShape] : null);
   if (taskKindOf(arch) === 'speech') {
-    if (config.model.modality !== 'audio') {
+    if (!readsModality(arch, config.model.modality)) {
       throw new BonsaiError('BONSAI_DAEMON_MODEL_MODALITY', `model ${arch} is a speech model and reads recordings; set model.modality to audio (it is ${config.model.modality})`,
         { arch, modality: config.model.modality });
     }

@@ -6,6 +6,7 @@
 import type { PairedEvidence } from '../../core/prune/decision.ts';
 import type { CostSummary } from '../../core/train/cost.ts';
 import type { Phase } from '../../core/train/phase.ts';
+import type { ModelOptions } from '../../core/models/options.ts';
 import type { UpdateConfig } from '../../core/update/config.ts';
 import type { Modality } from '../../pipelines/types.ts';
 import type { TriggerKind } from '../triggers/policy.ts';
@@ -16,8 +17,8 @@ export interface ModelChoice {
   arch: string;
   /** Shape of one sample, e.g. `[28, 28, 1]`; for a speech model the features of one frame, `[39]` (utterances have any number of frames). */
   inputShape: number[];
-  /** Architecture options, e.g. `{ hidden: '32' }` for `mlp`. */
-  options?: Record<string, number | string | boolean>;
+  /** Architecture options, e.g. `{ hidden: [32] }` for `mlp` (core/models/options.ts). */
+  options?: ModelOptions;
 }
 
 /** Everything the child needs to run one update. */
