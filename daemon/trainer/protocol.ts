@@ -6,6 +6,7 @@
 import type { PairedEvidence } from '../../core/prune/decision.ts';
 import type { CostSummary } from '../../core/train/cost.ts';
 import type { Phase } from '../../core/train/phase.ts';
+import type { ErrorCode } from '../../core/errors.ts';
 import type { ModelOptions } from '../../core/models/options.ts';
 import type { UpdateConfig } from '../../core/update/config.ts';
 import type { Modality } from '../../pipelines/types.ts';
@@ -105,7 +106,7 @@ export type ParentMessage = { type: 'run'; job: TrainJob };
 
 /** An error as it crosses the process boundary. */
 export interface WireError {
-  code: string;
+  code: ErrorCode;
   message: string;
   details: Record<string, unknown>;
   stack?: string;
