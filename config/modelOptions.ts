@@ -9,6 +9,8 @@
 // config/ may import core/models/options.ts (zod only, no tfjs): the models own their options (eslint.config.js).
 import { BUILTIN_MODELS, type ModelName, type ModelOption } from '../core/models/options.ts';
 
+export { MODALITIES } from '../core/models/options.ts';
+
 export { positiveIntList, type ModelOption } from '../core/models/options.ts';
 
 /** The architectures `model.name` offers, as in the paper (sections 5.1 to 5.3). */

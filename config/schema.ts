@@ -9,7 +9,7 @@
  * defaults of its fields. Cross-field rules live in `checkConsistency` below.
  */
 import { z } from 'zod';
-import { MODEL_NAMES, MODEL_OPTIONS, modelOptionKeys } from './modelOptions.ts';
+import { MODALITIES, MODEL_NAMES, MODEL_OPTIONS, modelOptionKeys } from './modelOptions.ts';
 
 export { MODEL_NAMES } from './modelOptions.ts';
 /** Optimizers of training, growth and pruning (core/train/optimizer.ts). */
@@ -96,7 +96,7 @@ const modelSchema = z.strictObject({
   options: z.record(z.string(), z.union([z.number(), z.string(), z.boolean(), z.array(z.number())],
     { error: 'must be a number, text, true or false, or a list of numbers' })).nullable().default(null),
   /** Kind of samples the model consumes; picks the ingestion pipeline. */
-  modality: z.enum(['image', 'audio']).default('image'),
+  modality: z.enum(MODALITIES).default('image'),
   /** Image preprocessing (modality image). */
   image: imageSchema,
   /** Audio feature extraction, MFCC (modality audio). */

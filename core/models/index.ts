@@ -18,7 +18,7 @@ export { LeNet5 } from './lenet5.ts';
 export { ResNet18 } from './resnet18.ts';
 export { DeepSpeech2, DS2_TIME_STRIDE, ds2OutputLength, registerDs2 } from './ds2.ts';
 export { createModel, modelInfo, registerModel, registeredModels, type ModelFactory, type RegisteredModel } from './registry.ts';
-export { BUILTIN_MODELS, builtinModel, listOption, type Modality, type ModelInfo, type ModelName, type ModelOption, type ModelOptions, type OptionValue, type TaskKind } from './options.ts';
+export { BUILTIN_MODELS, MODALITIES, builtinModel, listOption, type Modality, type ModelInfo, type ModelName, type ModelOption, type ModelOptions, type OptionValue, type TaskKind } from './options.ts';
 
 registerModel(LENET300, (s) => new LeNet300(s));
 registerModel({ ...LENET300, name: 'mlp' }, (s) => new LeNet300(s));

@@ -27,8 +27,11 @@ export interface ModelOption {
 /** What a model learns: a class per sample, or a transcript per utterance (CTC). */
 export type TaskKind = 'classification' | 'speech';
 
-/** Kinds of samples. */
-export type Modality = 'image' | 'audio';
+/** Kinds of samples, each with its ingestion pipeline (pipelines/image, pipelines/audio). */
+export const MODALITIES = ['image', 'audio'] as const;
+
+/** A kind of samples. */
+export type Modality = (typeof MODALITIES)[number];
 
 /** An architecture: its name, task, modalities and options. */
 export interface ModelInfo {
@@ -67,7 +70,7 @@ const intList = (count: number | null, example: string) => z.unknown().transform
 export const LENET300 = {
   name: 'lenet300' as const,
   task: 'classification',
-  modalities: ['image', 'audio'],
+  modalities: MODALITIES,
   options: {
     hidden: { doc: 'widths of the hidden layers (default [300, 100])', schema: intList(null, '300, 100'), default: [300, 100] as readonly number[] },
     density: { doc: 'initial share of live connections of every layer, in (0, 1] (default 1)', schema: z.number().gt(0).max(1), default: 1 },
@@ -78,7 +81,7 @@ export const LENET300 = {
 export const LENET5 = {
   name: 'lenet5' as const,
   task: 'classification',
-  modalities: ['image', 'audio'],
+  modalities: MODALITIES,
   options: {},
 } satisfies ModelInfo;
 
@@ -86,7 +89,7 @@ export const LENET5 = {
 export const RESNET18 = {
   name: 'resnet18' as const,
   task: 'classification',
-  modalities: ['image', 'audio'],
+  modalities: MODALITIES,
   options: {
     width: { doc: 'filters of the first stage; the others have 2, 4 and 8 times as many (default 64)', schema: posInt(), default: 64 },
     stem: { doc: '`imagenet` (7x7/2 convolution and 3x3/2 max pool) or `cifar` (3x3/1, no pool, for small images) (default imagenet)', schema: z.enum(['imagenet', 'cifar']), default: 'imagenet' },

@@ -8,10 +8,11 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { DriftScore } from './drift.ts';
 import { TRAINING_PHASES, type CorePhase, type Phase } from '../../core/train/phase.ts';
+import { MODALITIES } from '../../core/models/options.ts';
 
 /** Values of the bounded labels, pre-initialised where a counter uses them. */
 export const LABEL_VALUES = {
-  modality: ['image', 'audio'],
+  modality: MODALITIES,
   /** As pipelines/ingest reports them (rejected files go to quarantine/). */
   ingestOutcome: ['accepted', 'duplicate', 'rejected'],
   trigger: ['threshold', 'cron', 'max_wait', 'manual'],
