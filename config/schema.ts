@@ -128,7 +128,7 @@ const algorithmSchema = z.strictObject({
   newDataEpochs: nonNegInt().default(15),
   /** E2: epochs of growth and training on all data (paper section 4.1: 20). */
   allDataEpochs: nonNegInt().default(20),
-  /** Optimizer: `sgd` (with momentum) or `adam`; null = adam for speech models (ds2), sgd for the others. */
+  /** Optimizer: `sgd` (with momentum) or `adam`; null = the model's (core/models/options.ts): adam for ds2, sgd for the others. */
   optimizer: z.enum(OPTIMIZER_NAMES).nullable().default(null),
   /** Learning rate eta; also scales the initial value of a grown connection. null = 0.01 with sgd, 0.005 with adam. */
   learningRate: z.number().positive().nullable().default(null),

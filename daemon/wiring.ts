@@ -20,7 +20,7 @@ import type { ModelInput } from './serving/index.ts';
 import type { Log } from './logging.ts';
 import { reportModel, type ModelChoice } from './trainer/index.ts';
 import { readsModality, speechModels, taskKindOf } from './speech.ts';
-import { builtinModel, type ModelOptions } from '../core/models/index.ts';
+import { builtinModel, modelInfo, type ModelOptions } from '../core/models/index.ts';
 
 /** bonsai's version from package.json. */
 export function packageVersion(): string {
@@ -112,13 +112,13 @@ export function modelChoice(config: Config, override: Partial<ModelChoice> = {})
 
 /**
  * The optimizer of config `algorithm` for architecture `arch`: `algorithm.optimizer`,
- * else Adam for speech models (ds2 was tuned and measured with it, bench/experiments/fsdd.ts)
- * and SGD with momentum for the others (the paper's); at `algorithm.learningRate`, else the
- * optimizer's default rate.
+ * else the one the model registered (core/models/options.ts: Adam for ds2, SGD with momentum
+ * for the others; SGD for an architecture that registered none); at `algorithm.learningRate`,
+ * else the optimizer's default rate.
  */
 export function optimizerOf(config: Config, arch: string = config.model.name): OptimizerArgs {
   const a = config.algorithm;
-  const kind = a.optimizer ?? (taskKindOf(arch) === 'speech' ? 'adam' : 'sgd');
+  const kind = a.optimizer ?? modelInfo(arch)?.optimizer ?? 'sgd';
   const learningRate = a.learningRate ?? DEFAULT_LEARNING_RATES[kind];
   return kind === 'sgd' ? { kind, learningRate, momentum: a.momentum } : { kind, learningRate };
 }

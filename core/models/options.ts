@@ -46,6 +46,8 @@ export interface ModelInfo {
   readonly modalities: readonly Modality[];
   /** Its options by key. */
   readonly options: Readonly<Record<string, ModelOption>>;
+  /** The optimizer it trains with when config `algorithm.optimizer` is null. */
+  readonly optimizer: 'sgd' | 'adam';
 }
 
 /** A list of positive integers, written `[16, 16, 16]` or `"16,16,16"`; null when `value` is neither. */
@@ -66,11 +68,12 @@ const intList = (count: number | null, example: string) => z.unknown().transform
   return list;
 });
 
-/** LeNet-300-100 (paper section 5.1), and the MLPs of other widths. */
+/** LeNet-300-100 (paper section 5.1), and the MLPs of other widths. The classifiers train with SGD and momentum, as in the paper. */
 export const LENET300 = {
   name: 'lenet300' as const,
   task: 'classification',
   modalities: MODALITIES,
+  optimizer: 'sgd',
   options: {
     hidden: { doc: 'widths of the hidden layers (default [300, 100])', schema: intList(null, '300, 100'), default: [300, 100] as readonly number[] },
     density: { doc: 'initial share of live connections of every layer, in (0, 1] (default 1)', schema: z.number().gt(0).max(1), default: 1 },
@@ -82,6 +85,7 @@ export const LENET5 = {
   name: 'lenet5' as const,
   task: 'classification',
   modalities: MODALITIES,
+  optimizer: 'sgd',
   options: {},
 } satisfies ModelInfo;
 
@@ -90,6 +94,7 @@ export const RESNET18 = {
   name: 'resnet18' as const,
   task: 'classification',
   modalities: MODALITIES,
+  optimizer: 'sgd',
   options: {
     width: { doc: 'filters of the first stage; the others have 2, 4 and 8 times as many (default 64)', schema: posInt(), default: 64 },
     stem: { doc: '`imagenet` (7x7/2 convolution and 3x3/2 max pool) or `cifar` (3x3/1, no pool, for small images) (default imagenet)', schema: z.enum(['imagenet', 'cifar']), default: 'imagenet' },
@@ -101,6 +106,8 @@ export const DS2 = {
   name: 'ds2' as const,
   task: 'speech',
   modalities: ['audio'],
+  // Tuned and measured with Adam on FSDD (bench/experiments/fsdd.ts).
+  optimizer: 'adam',
   options: {
     filters: { doc: 'filters of the three convolutions (default [16, 16, 16])', schema: intList(3, '16, 16, 16'), default: [16, 16, 16] as readonly number[] },
     kernelTime: { doc: 'kernel extent of every convolution in time, in frames (default 5)', schema: posInt(), default: 5 },
