@@ -315,8 +315,15 @@ export type DeployErrorCode = (typeof DEPLOY_ERROR_CODES)[number];
 /** A code of area `bench`. */
 export type BenchErrorCode = (typeof BENCH_ERROR_CODES)[number];
 
-/** Any error code of bonsai. */
-export type ErrorCode = (typeof ERROR_CODES)[ErrorArea][number];
+/** Any error code of bonsai: the union of the areas' codes. */
+export type ErrorCode =
+  | CoreErrorCode | DataErrorCode | IngestErrorCode | StoreErrorCode | ConfigErrorCode | RegistryErrorCode
+  | DaemonErrorCode | HttpErrorCode | CliErrorCode | DeployErrorCode | BenchErrorCode;
+
+// Every area of ERROR_CODES is in the union above, and no other.
+const _complete: ErrorCode extends (typeof ERROR_CODES)[ErrorArea][number] ? ((typeof ERROR_CODES)[ErrorArea][number] extends ErrorCode ? true : never) : never = true;
+
+const KNOWN: ReadonlySet<string> = new Set<string>(Object.values(ERROR_CODES).flat());
 
 /** Every code, sorted. */
 export function allErrorCodes(): ErrorCode[] {
@@ -325,5 +332,5 @@ export function allErrorCodes(): ErrorCode[] {
 
 /** Whether `code` is a known error code (for codes read back from a file or the wire). */
 export function isErrorCode(code: unknown): code is ErrorCode {
-  return typeof code === 'string' && (allErrorCodes() as string[]).includes(code);
+  return typeof code === 'string' && KNOWN.has(code);
 }
