@@ -22,21 +22,23 @@ export const LOG_LEVELS = ['error', 'warn', 'info', 'http', 'verbose', 'debug', 
 const MiB = 1024 * 1024;
 const posInt = () => z.number().int().positive();
 const nonNegInt = () => z.number().int().nonnegative();
-const fraction = () => z.number().min(0).max(1);
 
 /**
- * A share in (0, 1] within [min, max] (the unit of every share, in config as in core).
+ * A share within [min, max] (a fraction, the unit of every share, in config as in core).
  * A value above 1 is reported as `not_a_fraction` (BONSAI_CONFIG_NOT_A_FRACTION, config/load.ts),
  * the likely slip of a value in percent.
  */
 const share = (min: number, max: number) => z.number().superRefine((value, ctx) => {
   if (value > 1) {
     ctx.addIssue({ code: 'custom', input: value, params: { kind: 'not_a_fraction' },
-      message: `is ${value}; it is a fraction in (0, 1], e.g. ${value <= 100 ? `${value / 100} for ${value} %` : '0.05 for 5 %'}` });
+      message: `is ${value}; it is a fraction in ${min === 0 ? '[0, 1]' : '(0, 1]'}, e.g. ${value <= 100 ? `${value / 100} for ${value} %` : '0.05 for 5 %'}` });
   } else if (value < min || value > max) {
     ctx.addIssue({ code: 'custom', input: value, message: `must be between ${min} and ${max} (${min * 100} % to ${max * 100} %)` });
   }
 });
+
+/** A share in [0, 1]. */
+const fraction = () => share(0, 1);
 
 const imageSchema = z.strictObject({
   /** Height in pixels that every image is resized to. */
@@ -337,5 +339,6 @@ function checkConsistency(c: ConfigShape, ctx: z.RefinementCtx): void {
   const range = c.model?.image?.range;
   if (Array.isArray(range) && !(range[0] < range[1])) issue(['model', 'image', 'range'], 'low must be < high', range);
   const s = c.ingest?.splits;
-  if (s && s.validation + s.test >= 1) issue(['ingest', 'splits'], `validation + test must be < 1 (is ${s.validation + s.test})`, s);
+  // A share above 1 is reported on its own (not_a_fraction).
+  if (s && s.validation <= 1 && s.test <= 1 && s.validation + s.test >= 1) issue(['ingest', 'splits'], `validation + test must be < 1 (is ${s.validation + s.test})`, s);
 }

@@ -137,6 +137,8 @@ test('a share given in percent is refused with the value and the unit', () => {
     'algorithm.pruneFraction: is 5; it is a fraction in (0, 1], e.g. 0.05 for 5 %', 'algorithm.pruneFractionMax: is 40; it is a fraction in (0, 1], e.g. 0.4 for 40 %');
   assert.deepEqual((err.details.problems as { kind: string }[]).map((p) => p.kind), ['not_a_fraction', 'not_a_fraction']);
   fails(() => loadConfig({ env: { BONSAI_ALGORITHM__PRUNE_FRACTION: '5' } }), 'BONSAI_CONFIG_NOT_A_FRACTION', 'env BONSAI_ALGORITHM__PRUNE_FRACTION');
+  fails(() => parseConfig({ ingest: { splits: { validation: 10 } } }), 'BONSAI_CONFIG_NOT_A_FRACTION', 'ingest.splits.validation: is 10; it is a fraction in [0, 1], e.g. 0.1 for 10 %');
+  fails(() => parseConfig({ gate: { tolerance: 2 } }), 'BONSAI_CONFIG_NOT_A_FRACTION', 'gate.tolerance: is 2');
   // Mixed with another problem: INVALID, listing both.
   fails(() => parseConfig({ algorithm: { pruneFraction: 5 }, server: { port: -1 } }), 'BONSAI_CONFIG_INVALID', 'is 5; it is a fraction', 'server.port');
 });
