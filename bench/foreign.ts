@@ -536,7 +536,7 @@ function markdown(r: Result): string {
     '',
     `Data: procedurally drawn 28x28 grey shapes, ten classes (${r.data.classes.join(', ')}), random position, scale, aspect, rotation (+-20 degrees), stroke width, ink, background, a stray stroke in 30 % of them, blur and noise; seed ${r.data.seed}. Fed in ${r.data.arrivals} arrivals of ${r.data.perArrival} PNGs (the store split them by content hash: ${Object.entries(r.data.store).map(([k, v]) => `${v} ${k}`).join(', ')}); a held-out set of ${r.data.heldOutTest} from the same generator was never fed.`,
     '',
-    `Daemon: default settings (model ${r.config.model}; E1 ${a.newDataEpochs}, E2 ${a.allDataEpochs}, alpha ${a.growthPercentile}, beta ${a.pruneFraction} %, retraining ${a.retrainEpochs} epoch per pruning iteration, prune margin ${a.pruneMargin} SE, ${a.pruneRetries} retries, augmentation ${a.augment ? 'on' : 'off'}; gate margin ${r.config.gate.margin} SE, tolerance ${r.config.gate.tolerance}) with a YAML file setting only the thresholds: \`${JSON.stringify(r.config.yaml)}\`.`,
+    `Daemon: default settings (model ${r.config.model}; E1 ${a.newDataEpochs}, E2 ${a.allDataEpochs}, alpha ${a.growthPercentile}, beta ${a.pruneFraction * 100} %, retraining ${a.retrainEpochs} epoch per pruning iteration, prune margin ${a.pruneMargin} SE, ${a.pruneRetries} retries, augmentation ${a.augment ? 'on' : 'off'}; gate margin ${r.config.gate.margin} SE, tolerance ${r.config.gate.tolerance}) with a YAML file setting only the thresholds: \`${JSON.stringify(r.config.yaml)}\`.`,
     '',
     '## Updates',
     '',

@@ -135,7 +135,7 @@ export interface Problem {
   value?: unknown;
   /** Where the value came from: `default`, `file F`, `env NAME`, `flag --x`. */
   source: Source;
-  /** `unknown_key` or zod's issue code. */
+  /** `unknown_key`, `not_a_fraction` (a share above 1, likely in percent) or zod's issue code. */
   kind: string;
   /** For an unknown key: the keys allowed in its place. */
   allowed?: string[];
@@ -215,7 +215,9 @@ function problemsOf(issues: readonly z.core.$ZodIssue[], layers: Layers | null):
       out.push({ path: dotted(path), message: `${issue.message}${suggestion(allowed, key)}`, value: issue.input, source: layers?.sourceOf(path) ?? 'input', kind: 'unknown_key', allowed });
       continue;
     }
-    out.push({ path: dotted(path), message: issue.message, value: issue.input, source: layers?.sourceOf(path) ?? 'input', kind: issue.code });
+    // A share given in percent (a value above 1 where a fraction is due).
+    const kind = params?.kind === 'not_a_fraction' ? 'not_a_fraction' : issue.code;
+    out.push({ path: dotted(path), message: issue.message, value: issue.input, source: layers?.sourceOf(path) ?? 'input', kind });
   }
   return out;
 }
@@ -226,12 +228,19 @@ function show(value: unknown): string {
   return text.length > 80 ? `${text.slice(0, 77)}...` : text;
 }
 
-/** Throws one error listing every problem; UNKNOWN_KEY when all of them are unknown keys. */
+/** Problem kinds with a code of their own when every problem is of that kind. */
+const KIND_CODES = {
+  unknown_key: { code: 'BONSAI_CONFIG_UNKNOWN_KEY', what: 'unknown configuration key' },
+  not_a_fraction: { code: 'BONSAI_CONFIG_NOT_A_FRACTION', what: 'a fraction given in percent' },
+} as const;
+
+/** Throws one error listing every problem; UNKNOWN_KEY or NOT_A_FRACTION when all of them are of that kind, else INVALID. */
 function fail(problems: Problem[]): never {
-  const onlyUnknown = problems.every((p) => p.kind === 'unknown_key');
+  const kinds = new Set(problems.map((p) => p.kind));
+  const only = kinds.size === 1 && Object.hasOwn(KIND_CODES, problems[0].kind) ? KIND_CODES[problems[0].kind as keyof typeof KIND_CODES] : null;
   const lines = problems.map((p) => `  - ${p.path}: ${p.message}; got ${show(p.value)} (from ${p.source})`);
-  const what = onlyUnknown ? 'unknown configuration key' : 'invalid configuration';
-  throw new BonsaiError(onlyUnknown ? 'BONSAI_CONFIG_UNKNOWN_KEY' : 'BONSAI_CONFIG_INVALID',
+  const what = only?.what ?? 'invalid configuration';
+  throw new BonsaiError(only?.code ?? 'BONSAI_CONFIG_INVALID',
     `${what} (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n${lines.join('\n')}`,
     { problems: problems.map((p) => ({ ...p })) });
 }

@@ -158,9 +158,9 @@ async function startNative(key: 'tensorflow-gpu' | 'tensorflow'): Promise<Starte
   try {
     mod = await import(pkg);
   } catch (err) {
-    throw new Error(describe(err, pkg), { cause: err });
+    throw new BonsaiError('BONSAI_CORE_BACKEND_UNAVAILABLE', describe(err, pkg), { package: pkg }, { cause: err });
   }
-  if (!(await tf.setBackend('tensorflow'))) throw new Error(`${pkg} loaded but its backend 'tensorflow' failed to initialise`);
+  if (!(await tf.setBackend('tensorflow'))) throw new BonsaiError('BONSAI_CORE_BACKEND_UNAVAILABLE', `${pkg} loaded but its backend 'tensorflow' failed to initialise`, { package: pkg });
   const backend = tf.backend() as unknown as { isUsingGpuDevice?: boolean; binding?: { TF_Version?: string } };
   const versions: Record<string, string> = {};
   const tfVersion = backend.binding?.TF_Version ?? (mod as { version?: { tensorflow?: string } }).version?.tensorflow;
@@ -190,7 +190,7 @@ async function startWasm(choice: ThreadChoice): Promise<Started> {
     let restore: (() => void) | undefined;
     try {
       restore = await registerThreadedWasm(threads);
-      if (!(await tf.setBackend('wasm'))) throw new Error('the threaded wasm backend failed to initialise');
+      if (!(await tf.setBackend('wasm'))) throw new BonsaiError('BONSAI_CORE_BACKEND_UNAVAILABLE', 'the threaded wasm backend failed to initialise', { package: PACKAGES.wasm, threads });
       const actual = wasm.getThreadsCount();
       if (actual !== threads) notes.push(`asked XNNPACK for ${threads} threads, it runs ${actual}`);
       return { name: 'wasm', threads: actual, simd: true, notes, versions: {} };
@@ -200,14 +200,14 @@ async function startWasm(choice: ThreadChoice): Promise<Started> {
     }
   }
   wasm.setThreadsCount(1);
-  if (!(await tf.setBackend('wasm'))) throw new Error(`${PACKAGES.wasm} failed to initialise`);
+  if (!(await tf.setBackend('wasm'))) throw new BonsaiError('BONSAI_CORE_BACKEND_UNAVAILABLE', `${PACKAGES.wasm} failed to initialise`, { package: PACKAGES.wasm });
   const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
   return { name: 'wasm', threads: wasm.getThreadsCount(), simd: simd === true, notes, versions: {} };
 }
 
 async function startCpu(): Promise<Started> {
   await import('@tensorflow/tfjs-backend-cpu');
-  if (!(await tf.setBackend('cpu'))) throw new Error(`${PACKAGES.cpu} failed to initialise`);
+  if (!(await tf.setBackend('cpu'))) throw new BonsaiError('BONSAI_CORE_BACKEND_UNAVAILABLE', `${PACKAGES.cpu} failed to initialise`, { package: PACKAGES.cpu });
   // The cpu backend prints an advert for tfjs-node on its first tensor; the log line below says more.
   (tf.backend() as unknown as { firstUse?: boolean }).firstUse = false;
   return { name: 'cpu', threads: 1, notes: [], versions: {} };

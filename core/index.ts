@@ -11,6 +11,7 @@ export type { ForwardContext, Layer } from './sparse/layer.ts';
 export { createModel, registerModel, LeNet300, LeNet5, ResNet18, type MaskedModel, type ModelSpec, type LayerCount } from './models/index.ts';
 export { MaskedOptimizer, type OptimizerArgs } from './train/optimizer.ts';
 export { Trainer, type TrainerArgs, type TrainerHooks, type ProgressEvent } from './train/trainer.ts';
+export { CORE_PHASES, PHASES, TRAINING_PHASES, UPDATE_STEPS, isPhase, type CorePhase, type Phase, type TrainingPhase } from './train/phase.ts';
 export { CostLedger, type CostSummary, type PhaseCost } from './train/cost.ts';
 export { classificationTask, type Task, type TaskBatch } from './train/task.ts';
 export { growMask, applyGrowth, percentile, type GrowthDecision, type GrowthReport } from './grow/gradientGrowth.ts';

@@ -44,7 +44,7 @@ export { modelChoice, readToken, updateConfig } from './wiring.ts';
 export interface DaemonOptions {
   /** Where events go; default a winston logger per `config.log`. */
   log?: Log;
-  /** Overrides of the network: e.g. `{ arch: 'mlp', options: { hidden: '32' } }` (config `model.name` otherwise). */
+  /** Overrides of the network: e.g. `{ arch: 'mlp', options: { hidden: [32] } }` (config `model.name` otherwise). */
   model?: Partial<ModelChoice>;
   /** Overrides of the grow-and-prune settings (config `algorithm` otherwise). */
   update?: Partial<UpdateConfig>;

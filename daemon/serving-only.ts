@@ -20,7 +20,7 @@
 import { join, resolve } from 'node:path';
 import * as tf from '../core/tf.ts';
 import { backendInfo } from '../core/backend.ts';
-import { BonsaiError } from '../core/errors.ts';
+import { BonsaiError, isErrorCode } from '../core/errors.ts';
 import type { Config } from '../config/index.ts';
 import type { RegistryListing, RegistryOps, UpdateRequestResult, UpdateTrigger } from './server/index.ts';
 import { createMetrics, type BonsaiMetrics } from './metrics/index.ts';
@@ -79,8 +79,11 @@ async function callTrainer(trainerUrl: string, path: string, token: string | und
 
 /** The trainer's error, re-thrown with its code (so the HTTP layer answers the same status). */
 function trainerError(trainerUrl: string, path: string, status: number, json: Record<string, unknown>): BonsaiError {
-  const e = (json.error ?? {}) as { code?: string; message?: string; details?: Record<string, unknown> };
-  return new BonsaiError(e.code ?? 'BONSAI_DAEMON_TRAINER_UNREACHABLE', `trainer ${trainerUrl} answered ${status} to ${path}: ${e.message ?? JSON.stringify(json)}`, { ...e.details, trainerUrl, status });
+  const e = (json.error ?? {}) as { code?: unknown; message?: string; details?: Record<string, unknown> };
+  // A code this version does not know (a trainer of another version) is kept in the details.
+  const code = isErrorCode(e.code) ? e.code : 'BONSAI_DAEMON_TRAINER_UNREACHABLE';
+  return new BonsaiError(code, `trainer ${trainerUrl} answered ${status} to ${path}: ${e.message ?? JSON.stringify(json)}`,
+    { ...e.details, trainerUrl, status, ...(e.code !== undefined && e.code !== code ? { trainerCode: e.code } : {}) });
 }
 
 /** Forwards promotions and rollbacks to the trainer; `done(version)` is told the champion the trainer now names. */

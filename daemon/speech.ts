@@ -12,34 +12,33 @@
  *   fsdd.ts scores FSDD). The vocabulary is saved with each model, so the server
  *   decodes with the words that model was trained on.
  */
-import { DS2_TIME_STRIDE } from '../core/models/index.ts';
+import { modelInfo, registeredModels, type Modality, type TaskKind } from '../core/models/index.ts';
 import { createLexicon } from '../core/decode/lexicon.ts';
 import { ctcMinInputLength } from '../core/losses/ctc.ts';
 import { ENGLISH_ALPHABET, type Alphabet } from '../core/text/alphabet.ts';
 import { speechTask, type SpeechAugmentOptions, type SpeechTask } from '../core/train/speechTask.ts';
 import { normalizeTranscript } from '../pipelines/labels/index.ts';
 
-/** What a model learns: a class per sample, or a transcript per utterance. */
-export type TaskKind = 'classification' | 'speech';
+export type { TaskKind } from '../core/models/index.ts';
 
-/** Speech architectures and the input frames per output frame of each. */
-const SPEECH_MODELS: Readonly<Record<string, { timeStride: number }>> = {
-  ds2: { timeStride: DS2_TIME_STRIDE },
-};
-
-/** The task an architecture trains. */
+/** The task an architecture trains, as it registered (core/models/options.ts); an unknown one classifies. */
 export function taskKindOf(arch: string): TaskKind {
-  return Object.hasOwn(SPEECH_MODELS, arch) ? 'speech' : 'classification';
+  return modelInfo(arch)?.task ?? 'classification';
+}
+
+/** Whether an architecture reads samples of `modality` (a speech model reads recordings only). */
+export function readsModality(arch: string, modality: Modality): boolean {
+  return modelInfo(arch)?.modalities.includes(modality) ?? true;
 }
 
 /** Architectures of the speech task. */
 export function speechModels(): string[] {
-  return Object.keys(SPEECH_MODELS);
+  return registeredModels().filter((arch) => taskKindOf(arch) === 'speech');
 }
 
 /** Input frames per output frame of a speech architecture (1 for others). */
 export function timeStrideOf(arch: string): number {
-  return SPEECH_MODELS[arch]?.timeStride ?? 1;
+  return modelInfo(arch)?.timeStride ?? 1;
 }
 
 /** The characters a speech model's output layer scores (CTC blank at 0). */

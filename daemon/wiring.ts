@@ -3,11 +3,10 @@
  * network and grow-and-prune settings, the API token, the registry's view for
  * the HTTP admin routes, and the HTTP dependencies of model input.
  */
-import { DEFAULT_NO_LOSS_RULE } from '../core/prune/decision.ts';
 import { readFileSync } from 'node:fs';
 import { BonsaiError } from '../core/errors.ts';
 import type { OptimizerArgs } from '../core/train/optimizer.ts';
-import { paperUpdateConfig, type UpdateConfig } from '../core/update/config.ts';
+import { DEFAULT_LEARNING_RATES, PRUNE_FRACTION_MIN_SHARE, paperUpdateConfig, pruneLearningRateOf, type UpdateConfig } from '../core/update/config.ts';
 import type { Config } from '../config/index.ts';
 import { featureWidth, processAudio } from '../pipelines/audio/index.ts';
 import { processImage } from '../pipelines/image/index.ts';
@@ -20,7 +19,8 @@ import { canTransition, championStack, type ModelRegistry } from './registry/ind
 import type { ModelInput } from './serving/index.ts';
 import type { Log } from './logging.ts';
 import { reportModel, type ModelChoice } from './trainer/index.ts';
-import { speechModels, taskKindOf } from './speech.ts';
+import { readsModality, speechModels, taskKindOf } from './speech.ts';
+import { builtinModel, modelInfo, type ModelOptions } from '../core/models/index.ts';
 
 /** bonsai's version from package.json. */
 export function packageVersion(): string {
@@ -62,14 +62,15 @@ export function limitsOf(config: Config): IngestLimits {
 }
 
 /**
- * Config `model.options` as `ModelSpec.options` (config/modelOptions.ts checked them):
- * lists of widths become the comma-separated text the models read (`[8, 8, 8]` -> `"8,8,8"`);
- * undefined when there are none.
+ * Config `model.options` as `ModelSpec.options`, each through its rule (core/models/options.ts),
+ * so a list stays a list and a list written as text (`"8,8,8"`) becomes one; undefined when
+ * there are none.
  */
-export function modelOptionsOf(config: Config): Record<string, number | string | boolean> | undefined {
+export function modelOptionsOf(config: Config): ModelOptions | undefined {
   const options = config.model.options;
   if (options === null || Object.keys(options).length === 0) return undefined;
-  return Object.fromEntries(Object.entries(options).map(([key, value]) => [key, Array.isArray(value) ? value.join(',') : value as number | string | boolean]));
+  const rules = builtinModel(config.model.name)?.options ?? {};
+  return Object.fromEntries(Object.entries(options).map(([key, value]) => [key, Object.hasOwn(rules, key) ? rules[key].schema.parse(value) : value]));
 }
 
 /**
@@ -87,7 +88,7 @@ export function modelChoice(config: Config, override: Partial<ModelChoice> = {})
   const options = override.options ?? (arch === config.model.name ? modelOptionsOf(config) : undefined);
   let inputShape = override.inputShape ?? (config.model.inputShape ? [...config.model.inputShape] : null);
   if (taskKindOf(arch) === 'speech') {
-    if (config.model.modality !== 'audio') {
+    if (!readsModality(arch, config.model.modality)) {
       throw new BonsaiError('BONSAI_DAEMON_MODEL_MODALITY', `model ${arch} is a speech model and reads recordings; set model.modality to audio (it is ${config.model.modality})`,
         { arch, modality: config.model.modality });
     }
@@ -109,52 +110,28 @@ export function modelChoice(config: Config, override: Partial<ModelChoice> = {})
   return { arch, inputShape, options };
 }
 
-/** Learning rate of each optimizer when config `algorithm.learningRate` is null (adam: bench/experiments/fsdd.ts's). */
-export const DEFAULT_LEARNING_RATES: Readonly<Record<OptimizerArgs['kind'], number>> = Object.freeze({ sgd: 0.01, adam: 0.005 });
-
-/** With Adam at a constant rate, pruning's retraining runs at the learning rate divided by this (fsdd.ts: 0.001 after 0.005). */
-export const ADAM_PRUNE_RATE_DIVISOR = 5;
-
-/** Where the cosine schedule ends, as a fraction of the learning rate; pruning retrains there. */
-export const COSINE_FLOOR = 0.1;
-
-/**
- * The learning-rate schedule of config `algorithm` (default constant). Cosine won on MNIST at SGD 0.05 with 6 + 8 and 24 epochs (bench/results/README.md)
- * but lost at the daemon's SGD 0.01 with the demo's 2 + 3 epochs (13.5 % vs 15.7 % test error
- * after ten arrivals of 200 digits, `npm run bench:schedule`), where the annealed rate trains too little.
- */
-export function scheduleOf(config: Config): UpdateConfig['learningRateSchedule'] {
-  return config.algorithm.learningRateSchedule;
-}
-
-/** Pruning's retraining rate: where the cosine schedule ended, else a fifth of Adam's rate, else the paper-profile SGD rate. */
-function pruneRateOf(optimizer: OptimizerArgs, schedule: UpdateConfig['learningRateSchedule']): number {
-  if (schedule === 'cosine') return optimizer.learningRate * COSINE_FLOOR;
-  return optimizer.kind === 'adam' ? optimizer.learningRate / ADAM_PRUNE_RATE_DIVISOR : paperUpdateConfig.pruneLearningRate;
-}
-
 /**
  * The optimizer of config `algorithm` for architecture `arch`: `algorithm.optimizer`,
- * else Adam for speech models (ds2 was tuned and measured with it, bench/experiments/fsdd.ts)
- * and SGD with momentum for the others (the paper's); at `algorithm.learningRate`, else the
- * optimizer's default rate.
+ * else the one the model registered (core/models/options.ts: Adam for ds2, SGD with momentum
+ * for the others; SGD for an architecture that registered none); at `algorithm.learningRate`,
+ * else the optimizer's default rate.
  */
 export function optimizerOf(config: Config, arch: string = config.model.name): OptimizerArgs {
   const a = config.algorithm;
-  const kind = a.optimizer ?? (taskKindOf(arch) === 'speech' ? 'adam' : 'sgd');
+  const kind = a.optimizer ?? modelInfo(arch)?.optimizer ?? 'sgd';
   const learningRate = a.learningRate ?? DEFAULT_LEARNING_RATES[kind];
   return kind === 'sgd' ? { kind, learningRate, momentum: a.momentum } : { kind, learningRate };
 }
 
 /**
  * Grow-and-prune settings from config `algorithm` (paper section 4) for architecture
- * `arch` (which picks the default optimizer), with programmatic overrides. Pruning
- * retrains at the paper's 0.01 with SGD, at a fifth of the learning rate with Adam.
+ * `arch` (which picks the default optimizer), with programmatic overrides; the settings
+ * config does not hold are `paperUpdateConfig`'s (core/update/config.ts).
  */
 export function updateConfig(config: Config, override: Partial<UpdateConfig> = {}, arch: string = config.model.name): UpdateConfig {
   const a = config.algorithm;
   const optimizer = optimizerOf(config, arch);
-  const schedule = scheduleOf(config);
+  const schedule = a.learningRateSchedule;
   return {
     ...paperUpdateConfig,
     growthPercentile: a.growthPercentile,
@@ -163,19 +140,18 @@ export function updateConfig(config: Config, override: Partial<UpdateConfig> = {
     allDataEpochs: a.allDataEpochs,
     // The first model grows on all its data for as long as an update grows in total.
     trainEpochs: a.newDataEpochs + a.allDataEpochs,
-    pruneFraction: a.pruneFraction / 100,
-    pruneFractionMax: Math.max(a.pruneFraction, a.pruneFractionMax) / 100,
-    pruneFractionMin: a.pruneFraction / 400,
+    pruneFraction: a.pruneFraction,
+    pruneFractionMax: Math.max(a.pruneFraction, a.pruneFractionMax),
+    pruneFractionMin: a.pruneFraction * PRUNE_FRACTION_MIN_SHARE,
     growthScope: a.growthScope,
     retrainEpochs: a.retrainEpochs,
     pruneRetries: a.pruneRetries,
-    pruneRule: { ...DEFAULT_NO_LOSS_RULE, z: a.pruneMargin },
+    pruneRule: { ...paperUpdateConfig.pruneRule, z: a.pruneMargin },
     nonRecoverable: a.nonRecoverable,
     batchSize: a.batchSize,
     optimizer,
     learningRateSchedule: schedule,
-    minLearningRateFactor: COSINE_FLOOR,
-    pruneLearningRate: pruneRateOf(optimizer, schedule),
+    pruneLearningRate: pruneLearningRateOf(optimizer, schedule),
     augment: a.augment,
     ...override,
   };

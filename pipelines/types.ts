@@ -3,8 +3,10 @@
  * it is stored, and the specs that say how to process it.
  */
 
-/** Which pipeline a file goes through. */
-export type Modality = 'image' | 'audio';
+import type { Modality } from '../core/models/options.ts';
+
+/** Which pipeline a file goes through (core/models/options.ts). */
+export type { Modality };
 
 /** How images become model input (from the model's input spec and the config). */
 export interface ImageSpec {

@@ -8,7 +8,7 @@
  * defaults < file < env < flags.
  */
 import type { Command } from 'commander';
-import { loadConfig, type StartFlags } from '../../config/index.ts';
+import { MODEL_NAMES, loadConfig, type StartFlags } from '../../config/index.ts';
 import { startDaemon } from '../../daemon/daemon.ts';
 import { startServing } from '../../daemon/serving-only.ts';
 
@@ -20,7 +20,7 @@ export function registerStart(program: Command): Command {
     .option('--config <file>', 'config file, YAML or JSON (default: $BONSAI_CONFIG)')
     .option('--state-dir <dir>', 'state directory: inbox/, archive/, quarantine/, store.db, models/ (default ./var)')
     .option('--port <n>', 'HTTP port of the API and /metrics (default 8080)')
-    .option('--model <name>', 'network: lenet300, lenet5, resnet18 or ds2')
+    .option('--model <name>', `network: ${MODEL_NAMES.slice(0, -1).join(', ')} or ${MODEL_NAMES[MODEL_NAMES.length - 1]}`)
     .option('--update-threshold <n>', 'start an update at this many new samples (default: 10% of the samples learned)')
     .option('--role <role>', 'all (ingest, train and serve), trainer, or server (only serve, following the trainer) (default all)')
     .option('--trainer-url <url>', 'role server: the trainer to follow over HTTP and forward updates, promotions and rollbacks to')

@@ -27,6 +27,7 @@
  * registered kernel picks accordingly (`useIm2col`).
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { BonsaiError } from '../errors.ts';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { disposeAll, runWasmKernel } from './wasm_kernel_utils.ts';
 
@@ -56,13 +57,13 @@ interface Geometry {
 
 function geometry(x: tf.TensorInfo, dy: tf.TensorInfo, attrs: Attrs): Geometry {
   if (attrs.dataFormat !== 'NHWC') {
-    throw new Error(`wasm Conv2DBackpropFilter supports dataFormat 'NHWC' only, got '${attrs.dataFormat}'`);
+    throw new BonsaiError('BONSAI_CORE_ASSERT', `wasm Conv2DBackpropFilter supports dataFormat 'NHWC' only, got '${attrs.dataFormat}'`);
   }
   const info = tf.backend_util.computeConv2DInfo(
     x.shape as [number, number, number, number], attrs.filterShape, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode,
   );
   if (dy.shape[1] !== info.outHeight || dy.shape[2] !== info.outWidth || dy.shape[3] !== info.outChannels) {
-    throw new Error(`wasm Conv2DBackpropFilter: dy shape [${dy.shape.join(', ')}] does not match the convolution output [${info.outShape.join(', ')}]`);
+    throw new BonsaiError('BONSAI_CORE_ASSERT', `wasm Conv2DBackpropFilter: dy shape [${dy.shape.join(', ')}] does not match the convolution output [${info.outShape.join(', ')}]`);
   }
   const needH = info.filterHeight + (info.outHeight - 1) * info.strideHeight;
   const needW = info.filterWidth + (info.outWidth - 1) * info.strideWidth;

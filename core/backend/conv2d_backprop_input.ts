@@ -15,6 +15,7 @@
  * which is a stride-1 convolution with `KH - 1 - pTop` rows of padding above.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { BonsaiError } from '../errors.ts';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { disposeAll, runWasmKernel } from './wasm_kernel_utils.ts';
 
@@ -79,13 +80,13 @@ export function conv2DBackpropInputWasm(args: { inputs: tf.NamedTensorInfoMap; b
   const { dy, filter } = args.inputs as unknown as Inputs;
   const attrs = args.attrs as unknown as Attrs;
   if (attrs.dataFormat !== 'NHWC') {
-    throw new Error(`wasm Conv2DBackpropInput supports dataFormat 'NHWC' only, got '${attrs.dataFormat}'`);
+    throw new BonsaiError('BONSAI_CORE_ASSERT', `wasm Conv2DBackpropInput supports dataFormat 'NHWC' only, got '${attrs.dataFormat}'`);
   }
   const info = tf.backend_util.computeConv2DInfo(
     attrs.inputShape, filter.shape as [number, number, number, number], attrs.strides, 1, attrs.pad, attrs.dimRoundingMode,
   );
   if (dy.shape[1] !== info.outHeight || dy.shape[2] !== info.outWidth || dy.shape[3] !== info.outChannels) {
-    throw new Error(`wasm Conv2DBackpropInput: dy shape [${dy.shape.join(', ')}] does not match the convolution output [${info.outShape.join(', ')}]`);
+    throw new BonsaiError('BONSAI_CORE_ASSERT', `wasm Conv2DBackpropInput: dy shape [${dy.shape.join(', ')}] does not match the convolution output [${info.outShape.join(', ')}]`);
   }
   const { strideHeight: sH, strideWidth: sW, filterHeight: kH, filterWidth: kW } = info;
   const temps: tf.TensorInfo[] = [];

@@ -21,6 +21,7 @@
  * 0.029, LeNet-300-100's 784x300 kernel 1.2 ms against 0.26 ms).
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { BonsaiError } from '../errors.ts';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 
 /** The kernel's name (registered for `cpu` and `wasm`). */
@@ -71,8 +72,8 @@ function checkInputs(inputs: tf.NamedTensorInfoMap): tf.TensorInfo[] {
   const { grad, mask, slot, value } = inputs as Record<string, tf.TensorInfo>;
   const all = [grad, mask, slot, value];
   for (const t of all) {
-    if (t.dtype !== 'float32') throw new Error(`${MASKED_SGD} takes float32 tensors, got ${t.dtype}`);
-    if (!tf.util.arraysEqual(t.shape, value.shape)) throw new Error(`${MASKED_SGD}: shapes differ: [${grad.shape}] [${mask.shape}] [${slot.shape}] [${value.shape}]`);
+    if (t.dtype !== 'float32') throw new BonsaiError('BONSAI_CORE_ASSERT', `${MASKED_SGD} takes float32 tensors, got ${t.dtype}`);
+    if (!tf.util.arraysEqual(t.shape, value.shape)) throw new BonsaiError('BONSAI_CORE_ASSERT', `${MASKED_SGD}: shapes differ: [${grad.shape}] [${mask.shape}] [${slot.shape}] [${value.shape}]`);
   }
   return all;
 }

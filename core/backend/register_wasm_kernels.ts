@@ -15,6 +15,7 @@
  * Each file says why and how.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { BonsaiError } from '../errors.ts';
 import { conv2DBackpropFilterConfig } from './conv2d_backprop_filter.ts';
 import { conv2DBackpropInputConfig } from './conv2d_backprop_input.ts';
 import { maxPoolGradConfig } from './max_pool_grad.ts';
@@ -41,7 +42,7 @@ export const wasmKernels: readonly WasmKernelEntry[] = [
     kernelName: tf.BatchMatMul,
     why: 'faster',
     config: (stock) => {
-      if (stock === undefined) throw new Error('the wasm BatchMatMul replacement wraps the stock kernel, which is not registered');
+      if (stock === undefined) throw new BonsaiError('BONSAI_CORE_ASSERT', 'the wasm BatchMatMul replacement wraps the stock kernel, which is not registered');
       return batchMatMulConfig(stock);
     },
   },

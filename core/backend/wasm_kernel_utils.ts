@@ -6,6 +6,7 @@
  * intermediate it makes with `backend.disposeData`.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { BonsaiError } from '../errors.ts';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 
 /** Runs the wasm kernel `name` and returns its single output. */
@@ -16,9 +17,9 @@ export function runWasmKernel(
   attrs: tf.NamedAttrMap = {},
 ): tf.TensorInfo {
   const kernel = tf.getKernel(name, 'wasm');
-  if (kernel === undefined) throw new Error(`wasm kernel ${name} is not registered`);
+  if (kernel === undefined) throw new BonsaiError('BONSAI_CORE_ASSERT', `wasm kernel ${name} is not registered`);
   const out = kernel.kernelFunc({ inputs, backend, attrs });
-  if (Array.isArray(out)) throw new Error(`wasm kernel ${name} returned ${out.length} outputs, expected 1`);
+  if (Array.isArray(out)) throw new BonsaiError('BONSAI_CORE_ASSERT', `wasm kernel ${name} returned ${out.length} outputs, expected 1`);
   return out;
 }
 

@@ -28,6 +28,7 @@ import { HLstmCell, runHLstm } from '../sparse/hlstm.ts';
 import { sequenceLengthsOf } from '../sparse/sequenceLengths.ts';
 import { MaskedModel, type ModelSpec } from './model.ts';
 import { registerModel } from './registry.ts';
+import { DS2, listOption, type OptionValue } from './options.ts';
 
 export interface TimeFreqConvArgs {
   /** Layer name, prefix of its parameter names. */
@@ -88,10 +89,10 @@ export class TimeFreqConv implements Layer {
   }
 }
 
-/** Architecture options of `ds2` (all optional; `spec.options` holds them). */
+/** Architecture options of `ds2` (all optional; `spec.options` holds them; defaults in core/models/options.ts, `DS2`). */
 export interface Ds2Options {
-  /** Filters of the three convolutions, comma-separated (default `16,16,16`). */
-  filters?: string;
+  /** Filters of the three convolutions (default [16, 16, 16]; comma-separated text in models saved before lists were kept). */
+  filters?: readonly number[] | string;
   /** Kernel extent in time and in frequency of every convolution (default 5 and 5). */
   kernelTime?: number;
   kernelFreq?: number;
@@ -118,7 +119,7 @@ export function ds2OutputLength(frames: number): number {
   return Math.ceil(frames / DS2_TIME_STRIDE);
 }
 
-function option(spec: ModelSpec, key: keyof Ds2Options): number | string | boolean | undefined {
+function option(spec: ModelSpec, key: keyof Ds2Options): OptionValue | undefined {
   return spec.options?.[key];
 }
 
@@ -148,15 +149,16 @@ export class DeepSpeech2 extends MaskedModel {
     }
     const features = spec.inputShape[1];
     const seed = (i: number) => (spec.seed === undefined ? undefined : spec.seed + 100 * i);
-    const filters = String(option(spec, 'filters') ?? '16,16,16').split(',').map(Number);
+    const filters = listOption(option(spec, 'filters'), DS2.options.filters.default);
     if (filters.length !== STRIDES.length || filters.some((f) => !Number.isInteger(f) || f < 1)) {
       throw new BonsaiError('BONSAI_CORE_DS2_OPTION', `ds2: option filters must be ${STRIDES.length} positive integers, got ${JSON.stringify(option(spec, 'filters'))}`, { option: 'filters', value: option(spec, 'filters') });
     }
-    const kernel: [number, number] = [positiveInt(spec, 'kernelTime', 5), positiveInt(spec, 'kernelFreq', 5)];
-    this.hidden = positiveInt(spec, 'hidden', 64);
+    const o = DS2.options;
+    const kernel: [number, number] = [positiveInt(spec, 'kernelTime', o.kernelTime.default), positiveInt(spec, 'kernelFreq', o.kernelFreq.default)];
+    this.hidden = positiveInt(spec, 'hidden', o.hidden.default);
     const gateHidden = positiveInt(spec, 'gateHidden', this.hidden);
-    const rnnLayers = positiveInt(spec, 'rnnLayers', 3);
-    const dropout = Number(option(spec, 'dropout') ?? 0.2);
+    const rnnLayers = positiveInt(spec, 'rnnLayers', o.rnnLayers.default);
+    const dropout = Number(option(spec, 'dropout') ?? o.dropout.default);
     if (!(dropout >= 0 && dropout < 1)) {
       throw new BonsaiError('BONSAI_CORE_DS2_OPTION', `ds2: option dropout must be in [0, 1), got ${JSON.stringify(option(spec, 'dropout'))}`, { option: 'dropout', value: option(spec, 'dropout') });
     }
@@ -168,7 +170,7 @@ export class DeepSpeech2 extends MaskedModel {
       freq = Math.ceil(freq / STRIDES[i][1]);
       return conv;
     });
-    this.norms = option(spec, 'batchNorm') === false ? [] : filters.map((f, i) => new BatchNorm({ name: `bn${i + 1}`, channels: f }));
+    this.norms = (option(spec, 'batchNorm') ?? o.batchNorm.default) === false ? [] : filters.map((f, i) => new BatchNorm({ name: `bn${i + 1}`, channels: f }));
     let width = freq * channels;
     this.rnns = Array.from({ length: rnnLayers }, (_, i) => {
       const args = { inputSize: width, units: this.hidden, gateHidden, dropout };
@@ -269,5 +271,5 @@ function trailingLengths(x: tf.Tensor): number[] {
 
 /** Registers `ds2` with the model registry (idempotent). */
 export function registerDs2(): void {
-  registerModel('ds2', (spec) => new DeepSpeech2(spec));
+  registerModel(DS2, (spec) => new DeepSpeech2(spec), { timeStride: DS2_TIME_STRIDE });
 }

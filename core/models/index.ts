@@ -10,16 +10,18 @@ import { LeNet5 } from './lenet5.ts';
 import { ResNet18 } from './resnet18.ts';
 import { registerDs2 } from './ds2.ts';
 import { registerModel } from './registry.ts';
+import { LENET300, LENET5, RESNET18 } from './options.ts';
 
 export type { MaskedModel, ModelSpec, LayerCount } from './model.ts';
 export { LeNet300 } from './lenet300.ts';
 export { LeNet5 } from './lenet5.ts';
 export { ResNet18 } from './resnet18.ts';
 export { DeepSpeech2, DS2_TIME_STRIDE, ds2OutputLength, registerDs2 } from './ds2.ts';
-export { createModel, registerModel, registeredModels, type ModelFactory } from './registry.ts';
+export { createModel, modelInfo, registerModel, registeredModels, type ModelFactory, type RegisteredModel } from './registry.ts';
+export { BUILTIN_MODELS, MODALITIES, builtinModel, listOption, type Modality, type ModelInfo, type ModelName, type ModelOption, type ModelOptions, type OptionValue, type TaskKind } from './options.ts';
 
-registerModel('lenet300', (s) => new LeNet300(s));
-registerModel('mlp', (s) => new LeNet300(s));
-registerModel('lenet5', (s) => new LeNet5(s));
-registerModel('resnet18', (s) => new ResNet18(s));
+registerModel(LENET300, (s) => new LeNet300(s));
+registerModel({ ...LENET300, name: 'mlp' }, (s) => new LeNet300(s));
+registerModel(LENET5, (s) => new LeNet5(s));
+registerModel(RESNET18, (s) => new ResNet18(s));
 registerDs2();

@@ -7,14 +7,15 @@ import * as tf from '../tf.ts';
 import { type ForwardContext, leaky } from '../sparse/layer.ts';
 import { MaskedDense } from '../sparse/maskedDense.ts';
 import { type DenseTail, MaskedModel, type ModelSpec } from './model.ts';
+import { LENET300, listOption } from './options.ts';
 
 export class LeNet300 extends MaskedModel {
   readonly layers: MaskedDense[];
 
   constructor(spec: ModelSpec) {
     super(spec);
-    const hidden = String(spec.options?.hidden ?? '300,100').split(',').map(Number);
-    const density = Number(spec.options?.density ?? 1);
+    const hidden = listOption(spec.options?.hidden, LENET300.options.hidden.default);
+    const density = Number(spec.options?.density ?? LENET300.options.density.default);
     const inUnits = spec.inputShape.reduce((a, b) => a * b, 1);
     const widths = [inUnits, ...hidden, spec.numClasses];
     this.layers = widths.slice(1).map((units, i) => new MaskedDense({

@@ -6,6 +6,7 @@ import * as tf from '../tf.ts';
 import type { ForwardContext, Layer } from '../sparse/layer.ts';
 import type { MaskedParam } from '../sparse/maskedParam.ts';
 import type { MaskedDense } from '../sparse/maskedDense.ts';
+import type { ModelOptions } from './options.ts';
 
 /** Enough to rebuild a model of the same architecture (saved with the weights). */
 export interface ModelSpec {
@@ -15,8 +16,8 @@ export interface ModelSpec {
   inputShape: number[];
   /** Number of output classes. */
   numClasses: number;
-  /** Architecture options (widths, initial density, ...). */
-  options?: Record<string, number | string | boolean>;
+  /** Architecture options (widths, initial density, ...; core/models/options.ts lists each model's). */
+  options?: ModelOptions;
   /** Seed of the initial values. */
   seed?: number;
 }

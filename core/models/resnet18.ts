@@ -12,6 +12,7 @@ import { MaskedConv2d } from '../sparse/maskedConv2d.ts';
 import { MaskedDense } from '../sparse/maskedDense.ts';
 import { BatchNorm } from '../sparse/batchNorm.ts';
 import { MaskedModel, type ModelSpec } from './model.ts';
+import { RESNET18 } from './options.ts';
 
 interface Block {
   conv1: MaskedConv2d;
@@ -29,8 +30,8 @@ export class ResNet18 extends MaskedModel {
 
   constructor(spec: ModelSpec) {
     super(spec);
-    const width = Number(spec.options?.width ?? 64);
-    const cifar = String(spec.options?.stem ?? 'imagenet') === 'cifar';
+    const width = Number(spec.options?.width ?? RESNET18.options.width.default);
+    const cifar = String(spec.options?.stem ?? RESNET18.options.stem.default) === 'cifar';
     let seed = spec.seed ?? 0;
     const conv = (name: string, inChannels: number, filters: number, kernelSize: number, strides: number, first = false) => {
       const c = new MaskedConv2d({ name, inChannels, filters, kernelSize, strides, padding: 'same', useBias: false, sendersAreNeurons: !first, seed: seed++ });

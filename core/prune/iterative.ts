@@ -25,6 +25,7 @@
  */
 import * as tf from '../tf.ts';
 import type { Trainer } from '../train/trainer.ts';
+import type { CorePhase } from '../train/phase.ts';
 import { pruneMask } from './magnitude.ts';
 import { restoreSnapshot, takeSnapshot } from './snapshot.ts';
 import { noLossDecision, type NoLossDecision, type NoLossRule } from './decision.ts';
@@ -52,8 +53,8 @@ export interface IterativePruneArgs {
   retries: number;
   /** Upper bound on iterations (accepted and failed). */
   maxIterations: number;
-  /** Phase name for cost and progress. */
-  phase: string;
+  /** Phase for cost and progress: `prune` or `prune-nonrecoverable`. */
+  phase: Extract<CorePhase, 'prune' | 'prune-nonrecoverable'>;
 }
 
 export interface PruneIteration {

@@ -9,11 +9,12 @@ import { MaskedOptimizer, type OptimizerArgs } from './optimizer.ts';
 import { CostLedger } from './cost.ts';
 import { backward } from './step.ts';
 import type { SampleErrors, Task } from './task.ts';
+import type { Phase } from './phase.ts';
 
 /** Progress of long work, reported after every epoch (and growth or pruning step). */
 export interface ProgressEvent {
-  /** Phase name: `growth-new`, `growth-all`, `train`, `prune`, `prune-nonrecoverable`. */
-  phase: string;
+  /** The phase (core's: `growth-new`, `growth-all`, `train`, `prune`, `prune-nonrecoverable`, `eval`). */
+  phase: Phase;
   /** What happened: an epoch of training, a growth step, a pruning iteration. */
   kind: 'epoch' | 'grow' | 'prune' | 'eval';
   /** 1-based index within the phase, and the planned count when known. */

@@ -96,3 +96,25 @@ export const paperUpdateConfig: UpdateConfig = {
   augment: true,
   seed: 1,
 };
+
+/**
+ * Learning rate of each optimizer when none is set: SGD at 0.01 (the daemon's; the paper's
+ * LeNet protocol above runs at 0.05), Adam at 0.005 (bench/experiments/fsdd.ts tuned ds2 with it).
+ */
+export const DEFAULT_LEARNING_RATES: Readonly<Record<OptimizerArgs['kind'], number>> = Object.freeze({ sgd: 0.01, adam: 0.005 });
+
+/** With Adam at a constant rate, pruning retrains at the learning rate divided by this (fsdd.ts: 0.001 after 0.005). */
+export const ADAM_PRUNE_RATE_DIVISOR = 5;
+
+/** The smallest pruning step as a share of beta: a rejection that would halve the step below beta / 4 stops pruning (docs/pruning.md). */
+export const PRUNE_FRACTION_MIN_SHARE = 0.25;
+
+/**
+ * Pruning's retraining rate for `optimizer`: where the cosine schedule ended
+ * (`paperUpdateConfig.minLearningRateFactor` of the rate), else a fifth of Adam's rate,
+ * else the paper's SGD rate for retraining (`paperUpdateConfig.pruneLearningRate`).
+ */
+export function pruneLearningRateOf(optimizer: OptimizerArgs, schedule: UpdateConfig['learningRateSchedule']): number {
+  if (schedule === 'cosine') return optimizer.learningRate * paperUpdateConfig.minLearningRateFactor;
+  return optimizer.kind === 'adam' ? optimizer.learningRate / ADAM_PRUNE_RATE_DIVISOR : paperUpdateConfig.pruneLearningRate;
+}

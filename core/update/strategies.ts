@@ -14,6 +14,7 @@ import { createModel } from '../models/index.ts';
 import { Trainer, type TrainerHooks } from '../train/trainer.ts';
 import { CostLedger, type CostSummary } from '../train/cost.ts';
 import type { Task } from '../train/task.ts';
+import type { CorePhase } from '../train/phase.ts';
 import { applyGrowth, type GrowthReport } from '../grow/gradientGrowth.ts';
 import { iterativePrune, retrainFor, type IterativePruneArgs, type PruneReport } from '../prune/iterative.ts';
 import { cloneModel } from '../serialize/clone.ts';
@@ -90,7 +91,7 @@ export interface PhaseSpan {
  * each epoch (experiments record a learning curve).
  */
 export function growthPhase<D extends { n: number }>(
-  trainer: Trainer<D>, data: D, epochs: number, phase: string, config: UpdateConfig,
+  trainer: Trainer<D>, data: D, epochs: number, phase: CorePhase, config: UpdateConfig,
   span: PhaseSpan = { offset: 0, total: epochs }, afterEpoch?: (epoch: number) => void,
 ): GrowthReport[] {
   const reports: GrowthReport[] = [];
@@ -134,7 +135,7 @@ export function scheduledRate(base: number, e: number, epochs: number, config: P
   return min + (base - min) * 0.5 * (1 + Math.cos((Math.PI * e) / (epochs - 1)));
 }
 
-function trainPhase<D extends { n: number }>(trainer: Trainer<D>, data: D, epochs: number, phase: string, config: UpdateConfig): void {
+function trainPhase<D extends { n: number }>(trainer: Trainer<D>, data: D, epochs: number, phase: CorePhase, config: UpdateConfig): void {
   const base = trainer.optimizer.learningRate;
   for (let e = 0; e < epochs; e++) {
     trainer.optimizer.learningRate = scheduledRate(base, e, epochs, config);

@@ -7,22 +7,36 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { DriftScore } from './drift.ts';
+import { TRAINING_PHASES, type CorePhase, type Phase } from '../../core/train/phase.ts';
+import { MODALITIES } from '../../core/models/options.ts';
 
 /** Values of the bounded labels, pre-initialised where a counter uses them. */
 export const LABEL_VALUES = {
-  modality: ['image', 'audio'],
+  modality: MODALITIES,
   /** As pipelines/ingest reports them (rejected files go to quarantine/). */
   ingestOutcome: ['accepted', 'duplicate', 'rejected'],
   trigger: ['threshold', 'cron', 'max_wait', 'manual'],
   updateOutcome: ['promoted', 'rejected', 'failed', 'aborted'],
-  /** The phase names of core/update, plus evaluation and the whole update. */
-  updatePhase: ['growth-new', 'growth-all', 'train', 'prune', 'prune-nonrecoverable', 'evaluate', 'total'],
-  trainingPhase: ['growth-new', 'growth-all', 'train', 'prune', 'prune-nonrecoverable'],
-  evalPhase: ['eval', 'prune', 'prune-nonrecoverable'],
+  /**
+   * Phases (core/train/phase.ts) timed by `bonsai_update_duration_seconds`: training, `evaluate`
+   * (every validation pass: core's `eval` and the trainer's `evaluate` step; `durationPhaseOf`)
+   * and the whole update, `total`.
+   */
+  updatePhase: [...TRAINING_PHASES, 'evaluate', 'total'],
+  /** Phases that train (`bonsai_training_sample_epochs_total`). */
+  trainingPhase: TRAINING_PHASES,
+  /** Phases of core that run validation passes (`bonsai_training_eval_samples_total`). */
+  evalPhase: ['eval', 'prune', 'prune-nonrecoverable'] satisfies CorePhase[],
   swapOutcome: ['ok', 'failed'],
   /** What a damaged champion was replaced for: the served model, or an update's parent and gate. */
   fallbackUse: ['serving', 'parent'],
 } as const;
+
+/** A phase's label value of `bonsai_update_duration_seconds`: every validation pass counts as `evaluate`; null for the steps it does not time. */
+export function durationPhaseOf(phase: Phase): (typeof LABEL_VALUES.updatePhase)[number] | null {
+  if (phase === 'eval' || phase === 'evaluate') return 'evaluate';
+  return phase === 'load' || phase === 'publish' ? null : phase;
+}
 
 /** Buckets of `bonsai_predict_duration_seconds`: 0.5 ms to 5 s. */
 export const PREDICT_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];

@@ -3,7 +3,7 @@
  * any thrown error to the JSON body `{ "error": { "code", "message", "details"? } }`.
  * docs/errors-http.md lists every code; a test keeps the two equal.
  */
-import { BonsaiError } from '../../core/errors.ts';
+import { BonsaiError, type ErrorCode } from '../../core/errors.ts';
 
 /** Every `BONSAI_HTTP_*` code and its HTTP status. */
 export const HTTP_ERRORS = {
@@ -43,7 +43,7 @@ export const PREPROCESS_STATUS = 422;
 export class HttpError extends BonsaiError {
   readonly status: number;
 
-  constructor(status: number, code: string, message: string, details: Record<string, unknown> = {}, options?: { cause?: unknown }) {
+  constructor(status: number, code: ErrorCode, message: string, details: Record<string, unknown> = {}, options?: { cause?: unknown }) {
     super(code, message, details, options);
     this.name = 'HttpError';
     this.status = status;

@@ -5,6 +5,9 @@
  */
 import type { PairedEvidence } from '../../core/prune/decision.ts';
 import type { CostSummary } from '../../core/train/cost.ts';
+import type { Phase } from '../../core/train/phase.ts';
+import type { ErrorCode } from '../../core/errors.ts';
+import type { ModelOptions } from '../../core/models/options.ts';
 import type { UpdateConfig } from '../../core/update/config.ts';
 import type { Modality } from '../../pipelines/types.ts';
 import type { TriggerKind } from '../triggers/policy.ts';
@@ -15,8 +18,8 @@ export interface ModelChoice {
   arch: string;
   /** Shape of one sample, e.g. `[28, 28, 1]`; for a speech model the features of one frame, `[39]` (utterances have any number of frames). */
   inputShape: number[];
-  /** Architecture options, e.g. `{ hidden: '32' }` for `mlp`. */
-  options?: Record<string, number | string | boolean>;
+  /** Architecture options, e.g. `{ hidden: [32] }` for `mlp` (core/models/options.ts). */
+  options?: ModelOptions;
 }
 
 /** Everything the child needs to run one update. */
@@ -42,8 +45,8 @@ export interface TrainJob {
 
 /** Progress of the update, relayed from core's trainer hooks. */
 export interface TrainProgress {
-  /** `load`, `growth-new`, `growth-all`, `train`, `prune`, `prune-nonrecoverable`, `evaluate`, `publish`. */
-  phase: string;
+  /** `load`, `growth-new`, `growth-all`, `train`, `prune`, `prune-nonrecoverable`, `eval`, `evaluate`, `publish`. */
+  phase: Phase;
   /** `phase` (a phase began), `epoch`, `grow`, `prune`, `eval`. */
   kind: 'phase' | 'epoch' | 'grow' | 'prune' | 'eval';
   step?: number;
@@ -93,7 +96,7 @@ export interface TrainResult {
   layers: Array<{ layer: string; live: number; total: number }>;
   cost: CostSummary;
   /** Seconds per phase, `load`, `evaluate` and `publish` included. */
-  timings: Record<string, number>;
+  timings: Partial<Record<Phase, number>>;
   /** tfjs backend the child trained on. */
   backend: string;
 }
@@ -103,7 +106,7 @@ export type ParentMessage = { type: 'run'; job: TrainJob };
 
 /** An error as it crosses the process boundary. */
 export interface WireError {
-  code: string;
+  code: ErrorCode;
   message: string;
   details: Record<string, unknown>;
   stack?: string;

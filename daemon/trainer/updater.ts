@@ -15,7 +15,8 @@
 import { EventEmitter } from 'node:events';
 import { BonsaiError } from '../../core/errors.ts';
 import type { SampleStore } from '../../pipelines/store/index.ts';
-import { LABEL_VALUES, type BonsaiMetrics } from '../metrics/registry.ts';
+import { LABEL_VALUES, durationPhaseOf, type BonsaiMetrics } from '../metrics/registry.ts';
+import { isPhase, type Phase } from '../../core/train/phase.ts';
 import { intactChampion, type Manifest, type ModelRegistry } from '../registry/index.ts';
 import type { ModelHolder } from '../serving/holder.ts';
 import type { PrequentialScorer } from '../prequential.ts';
@@ -338,26 +339,24 @@ export class Updater {
     }
   }
 
-  /** Training cost and phase durations into the metrics; core's `eval` passes count as `evaluate`. */
+  /** Training cost and phase durations into the metrics; every validation pass counts as `evaluate` (`durationPhaseOf`). */
   private relayCost(result: TrainResult): void {
     const { metrics } = this.args;
-    const training: readonly string[] = LABEL_VALUES.trainingPhase;
+    const training: readonly Phase[] = LABEL_VALUES.trainingPhase;
+    const evalPhases: readonly Phase[] = LABEL_VALUES.evalPhase;
     for (const [phase, cost] of Object.entries(result.cost.phases)) {
+      if (!isPhase(phase)) continue;
       if (training.includes(phase)) metrics.trainingSampleEpochs.inc({ phase }, cost.sampleEpochs);
-    }
-    metrics.trainingFlops.inc(result.cost.flops);
-    const evalPhases: readonly string[] = LABEL_VALUES.evalPhase;
-    for (const [phase, cost] of Object.entries(result.cost.phases)) {
       if (evalPhases.includes(phase)) metrics.trainingEvalSamples.inc({ phase }, cost.evalSamples);
     }
+    metrics.trainingFlops.inc(result.cost.flops);
     metrics.trainingEvalFlops.inc(result.cost.evalFlops);
     const seconds = new Map<string, number>();
     for (const [phase, s] of Object.entries(result.timings)) {
-      const name = phase === 'eval' ? 'evaluate' : phase;
-      seconds.set(name, (seconds.get(name) ?? 0) + s);
+      const name = isPhase(phase) ? durationPhaseOf(phase) : null;
+      if (name !== null && s !== undefined) seconds.set(name, (seconds.get(name) ?? 0) + s);
     }
-    const phases: readonly string[] = LABEL_VALUES.updatePhase;
-    for (const [phase, s] of seconds) if (phases.includes(phase) && phase !== 'total') metrics.updateDuration.observe({ phase }, s);
+    for (const [phase, s] of seconds) metrics.updateDuration.observe({ phase }, s);
   }
 
   private record(request: UpdateRequest, outcome: UpdateOutcome, result: TrainResult | null, parent: number | null, startedAt: number, t0: number,

@@ -87,7 +87,7 @@ export class ProcessingPool {
     if (--this.load[job.worker] === 0) this.workers[job.worker].unref();
     if ('error' in res) {
       const { code, message, details } = res.error;
-      job.reject(code ? new BonsaiError(code, message, details) : new Error(message));
+      job.reject(new BonsaiError(code ?? 'BONSAI_INGEST_PROCESS_FAILED', message, details));
     } else {
       job.resolve({ modality: res.modality, features: res.features, shape: res.shape });
     }

@@ -5,7 +5,7 @@
  * leaves the file in the inbox to be started over.
  */
 import { createHash } from 'node:crypto';
-import { BonsaiError } from '../../core/errors.ts';
+import { BonsaiError, type ErrorCode } from '../../core/errors.ts';
 import type { Modality, ProcessedSample } from '../types.ts';
 import type { SampleTarget } from '../store/index.ts';
 import type { IngestContext, IngestFile, RejectReason } from './context.ts';
@@ -29,7 +29,7 @@ export function sampleId(bytes: Uint8Array): string {
 }
 
 /** The reject reason for an error thrown by a processor or label resolver. */
-export function reasonOf(err: unknown, fallbackCode: string): RejectReason {
+export function reasonOf(err: unknown, fallbackCode: ErrorCode): RejectReason {
   if (err instanceof BonsaiError) return { code: err.code, message: err.message, details: { ...err.details } };
   const message = err instanceof Error ? err.message : String(err);
   return { code: fallbackCode, message, details: {} };

@@ -36,7 +36,7 @@ test('the defaults the issue fixes', () => {
   const c = defaultConfig();
   assert.equal(c.stateDir, './var');
   assert.equal(c.algorithm.growthPercentile, 40);
-  assert.equal(c.algorithm.pruneFraction, 5);
+  assert.equal(c.algorithm.pruneFraction, 0.05);
   assert.equal(c.algorithm.newDataEpochs, 15);
   assert.equal(c.algorithm.allDataEpochs, 20);
   assert.equal(c.triggers.pendingCount, null);
@@ -128,7 +128,19 @@ test('invalid values: every problem with its path, actual value and source, in o
   // Unknown keys mixed with bad values: INVALID, listing both.
   fails(() => parseConfig({ server: { port: -1, prot: 1 } }), 'BONSAI_CONFIG_INVALID', 'server.port', 'server.prot');
   fails(() => parseConfig({ model: { name: 'vgg' } }), 'BONSAI_CONFIG_INVALID', 'model.name', '"vgg"');
-  fails(() => parseConfig({ algorithm: { pruneFraction: 0.05 } }), 'BONSAI_CONFIG_INVALID', 'algorithm.pruneFraction', '0.05');
+  fails(() => parseConfig({ algorithm: { pruneFraction: 0.06 } }), 'BONSAI_CONFIG_INVALID', 'algorithm.pruneFraction', '0.06', 'between 0.03 and 0.05');
+  fails(() => parseConfig({ algorithm: { pruneFraction: 0.05, pruneFractionMax: 0.95 } }), 'BONSAI_CONFIG_INVALID', 'algorithm.pruneFractionMax', 'between 0.03 and 0.9');
+});
+
+test('a share given in percent is refused with the value and the unit', () => {
+  const err = fails(() => parseConfig({ algorithm: { pruneFraction: 5, pruneFractionMax: 40 } }), 'BONSAI_CONFIG_NOT_A_FRACTION',
+    'algorithm.pruneFraction: is 5; it is a fraction in (0, 1], e.g. 0.05 for 5 %', 'algorithm.pruneFractionMax: is 40; it is a fraction in (0, 1], e.g. 0.4 for 40 %');
+  assert.deepEqual((err.details.problems as { kind: string }[]).map((p) => p.kind), ['not_a_fraction', 'not_a_fraction']);
+  fails(() => loadConfig({ env: { BONSAI_ALGORITHM__PRUNE_FRACTION: '5' } }), 'BONSAI_CONFIG_NOT_A_FRACTION', 'env BONSAI_ALGORITHM__PRUNE_FRACTION');
+  fails(() => parseConfig({ ingest: { splits: { validation: 10 } } }), 'BONSAI_CONFIG_NOT_A_FRACTION', 'ingest.splits.validation: is 10; it is a fraction in [0, 1], e.g. 0.1 for 10 %');
+  fails(() => parseConfig({ gate: { tolerance: 2 } }), 'BONSAI_CONFIG_NOT_A_FRACTION', 'gate.tolerance: is 2');
+  // Mixed with another problem: INVALID, listing both.
+  fails(() => parseConfig({ algorithm: { pruneFraction: 5 }, server: { port: -1 } }), 'BONSAI_CONFIG_INVALID', 'is 5; it is a fraction', 'server.port');
 });
 
 test('cross-field rules name the field to change', () => {

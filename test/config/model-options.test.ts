@@ -116,6 +116,17 @@ test('algorithm.optimizer and learningRate: null by default, sgd or adam and a p
   assert.equal(refused({ algorithm: { learningRate: 0 } }, 'BONSAI_CONFIG_INVALID')[0].path, 'algorithm.learningRate');
 });
 
+test('each option states its default where the model has one, and its rule accepts it', () => {
+  for (const name of MODEL_NAMES) {
+    for (const [key, option] of Object.entries(MODEL_OPTIONS[name])) {
+      if (option.default === null) continue;
+      const shown = Array.isArray(option.default) ? `[${option.default.join(', ')}]` : String(option.default);
+      assert.ok(option.doc.includes(`default ${shown}`), `${name}.${key}: the doc "${option.doc}" does not state the default ${shown}`);
+      assert.deepEqual(option.schema.parse(option.default), option.default, `${name}.${key}`);
+    }
+  }
+});
+
 test('every model has an entry in MODEL_OPTIONS, and docs/configuration.md lists each option with its meaning', () => {
   assert.deepEqual(Object.keys(MODEL_OPTIONS).sort(), [...MODEL_NAMES].sort());
   const doc = readFileSync(new URL('../../docs/configuration.md', import.meta.url), 'utf8');

@@ -4,11 +4,11 @@ import { BonsaiError, check } from '../../core/errors.ts';
 
 test('BonsaiError carries code, details and cause', () => {
   const cause = new Error('inner');
-  const err = new BonsaiError('BONSAI_CORE_SHAPE', 'bad shape [2, 3]', { shape: [2, 3] }, { cause });
-  assert.equal(err.code, 'BONSAI_CORE_SHAPE');
+  const err = new BonsaiError('BONSAI_CORE_SPARSE_SHAPE', 'bad shape [2, 3]', { shape: [2, 3] }, { cause });
+  assert.equal(err.code, 'BONSAI_CORE_SPARSE_SHAPE');
   assert.deepEqual(err.details, { shape: [2, 3] });
   assert.equal(err.cause, cause);
-  assert.deepEqual(JSON.parse(JSON.stringify(err)), { code: 'BONSAI_CORE_SHAPE', message: 'bad shape [2, 3]', details: { shape: [2, 3] } });
+  assert.deepEqual(JSON.parse(JSON.stringify(err)), { code: 'BONSAI_CORE_SPARSE_SHAPE', message: 'bad shape [2, 3]', details: { shape: [2, 3] } });
 });
 
 test('check throws only when the condition is false', () => {

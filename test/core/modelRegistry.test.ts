@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { BonsaiError } from '../../core/errors.ts';
-import { createModel, registeredModels } from '../../core/models/index.ts';
+import { BUILTIN_MODELS, createModel, DS2_TIME_STRIDE, modelInfo, registeredModels } from '../../core/models/index.ts';
 import { noLeaks } from '../helpers/tensors.ts';
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
@@ -17,6 +17,28 @@ const tinyDs2 = { arch: 'ds2', inputShape: [8, 6], numClasses: 5, seed: 1, optio
 
 test('every built-in architecture, ds2 included, is registered by importing core/models/index.ts', () => {
   assert.deepEqual(registeredModels().sort(), ['ds2', 'lenet300', 'lenet5', 'mlp', 'resnet18']);
+});
+
+test('each architecture registers its task, modalities and options with its factory', () => {
+  for (const info of BUILTIN_MODELS) {
+    const registered = modelInfo(info.name);
+    assert.ok(registered, info.name);
+    assert.deepEqual({ task: registered.task, modalities: registered.modalities, options: registered.options }, { task: info.task, modalities: info.modalities, options: info.options });
+  }
+  assert.deepEqual(registeredModels().filter((a) => modelInfo(a)?.task === 'speech'), ['ds2']);
+  assert.equal(modelInfo('ds2')?.timeStride, DS2_TIME_STRIDE);
+  assert.equal(modelInfo('mlp')?.options, modelInfo('lenet300')?.options, 'mlp is lenet300 under another name');
+  assert.equal(modelInfo('nope'), undefined);
+});
+
+test('a list option is read as a list, and as the comma-separated text of models saved before', async () => {
+  await noLeaks(() => {
+    for (const hidden of [[6, 5], '6,5']) {
+      const model = createModel({ arch: 'lenet300', inputShape: [4], numClasses: 3, options: { hidden }, seed: 1 });
+      assert.deepEqual(model.layerCounts().map((l) => l.total), [4 * 6 + 6, 6 * 5 + 5, 5 * 3 + 3]);
+      model.dispose();
+    }
+  });
 });
 
 test('createModel builds ds2 without registerDs2()', async () => {

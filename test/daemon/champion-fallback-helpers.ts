@@ -44,6 +44,6 @@ export function corruptWeights(stateDir: string, version: number): void {
 export function recordingTrainer(jobs: TrainJob[]): (options: TrainerOptions) => TrainerHandle {
   return (options) => {
     jobs.push(options.job);
-    return { pid: undefined, result: Promise.reject(new BonsaiError('BONSAI_DAEMON_TEST_NO_TRAINING', 'this test trains nothing')), kill: () => undefined };
+    return { pid: undefined, result: Promise.reject(new BonsaiError('BONSAI_DAEMON_TRAINER_FAILED', 'this test trains nothing')), kill: () => undefined };
   };
 }

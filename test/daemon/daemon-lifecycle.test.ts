@@ -17,7 +17,7 @@ function recorder(calls: string[], name: string, failStart = false): Plugin {
     name,
     async start() {
       calls.push(`start ${name}`);
-      if (failStart) throw new BonsaiError('BONSAI_DAEMON_TEST', `${name} cannot start`);
+      if (failStart) throw new BonsaiError('BONSAI_DAEMON_BAD_STATE', `${name} cannot start`);
     },
     async stop(reason) { calls.push(`stop ${name} (${reason})`); },
   };

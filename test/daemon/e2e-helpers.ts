@@ -106,7 +106,7 @@ function merge(a: Record<string, unknown>, b: Record<string, unknown>): Record<s
 }
 
 /** The tiny network of the tests: an MLP 64-32-classes. */
-export const TINY_MODEL: DaemonOptions['model'] = { arch: 'mlp', options: { hidden: '32' } };
+export const TINY_MODEL: DaemonOptions['model'] = { arch: 'mlp', options: { hidden: [32] } };
 
 /** Update settings that keep a test update to a few seconds. */
 export const FAST_UPDATE: DaemonOptions['update'] = { maxPruneIterations: 4, initialDensity: 0.5, retrainEpochs: 0.5 };

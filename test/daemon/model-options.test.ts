@@ -28,10 +28,11 @@ const speech = (extra: ConfigInput = {}) => parseConfig({ ...extra, model: { nam
 
 test('modelChoice passes model.options as the spec reads them; an override replaces them; another architecture gets none', () => {
   const c = speech({ model: { options: { filters: [4, 4, 4], hidden: 8, rnnLayers: 2, batchNorm: false } } });
-  assert.deepEqual(modelChoice(c), { arch: 'ds2', inputShape: [39], options: { filters: '4,4,4', hidden: 8, rnnLayers: 2, batchNorm: false } });
+  assert.deepEqual(modelChoice(c), { arch: 'ds2', inputShape: [39], options: { filters: [4, 4, 4], hidden: 8, rnnLayers: 2, batchNorm: false } });
   assert.deepEqual(modelChoice(c, { options: { hidden: 2 } }).options, { hidden: 2 });
   const lenet = parseConfig({ model: { options: { hidden: [32, 16], density: 0.5 } } });
-  assert.deepEqual(modelChoice(lenet).options, { hidden: '32,16', density: 0.5 });
+  assert.deepEqual(modelChoice(lenet).options, { hidden: [32, 16], density: 0.5 }, 'a list stays a list');
+  assert.deepEqual(modelChoice(parseConfig({ model: { options: { hidden: '32, 16' } } })).options, { hidden: [32, 16] }, 'a list written as text becomes one');
   assert.equal(modelChoice(lenet, { arch: 'mlp' }).options, undefined, 'lenet300 options are not mlp options');
   assert.equal(modelChoice(parseConfig({ model: { options: {} } })).options, undefined);
 });
@@ -106,7 +107,7 @@ test('the trainer builds ds2 with the configured widths and layers, and trains i
     const { model: trained } = await loadModel((await registry.get(1)).dir);
     try {
       assert.ok(trained instanceof DeepSpeech2);
-      assert.deepEqual(trained.spec.options, { filters: '2,3,2', hidden: 5, gateHidden: 4, rnnLayers: 2, kernelTime: 3, kernelFreq: 3 });
+      assert.deepEqual(trained.spec.options, { filters: [2, 3, 2], hidden: 5, gateHidden: 4, rnnLayers: 2, kernelTime: 3, kernelFreq: 3 });
       assert.deepEqual(trained.convs.map((c) => [c.args.filters, ...c.args.kernel]), [[2, 3, 3], [3, 3, 3], [2, 3, 3]]);
       assert.equal(trained.rnns.length, 2);
       assert.deepEqual(trained.rnns.flat().map((c) => [c.units, c.gateHidden]), Array(4).fill([5, 4]));
@@ -171,7 +172,7 @@ test('a daemon trains the image model at the widths of model.options with the co
     await drop(join(stateDir, 'inbox'), 40, 0);
     await waitFor('the first update', () => d.updater.records().length >= 1 && !d.scheduler.busy, 45_000);
     assert.equal(jobs.length, 1);
-    assert.deepEqual(jobs[0].model, { arch: 'lenet300', inputShape: [8, 8, 1], options: { hidden: '12' } });
+    assert.deepEqual(jobs[0].model, { arch: 'lenet300', inputShape: [8, 8, 1], options: { hidden: [12] } });
     assert.deepEqual(jobs[0].update.optimizer, { kind: 'adam', learningRate: 0.01 });
     assert.equal(d.updater.last()?.outcome, 'promoted', d.updater.last()?.verdict);
     const { model } = await loadModel((await d.registry.get(1)).dir);

@@ -41,7 +41,7 @@ test('plugins start in order on one context and stop in reverse with the stops t
       calls.push(`start ${name}`);
       return async (reason) => {
         calls.push(`stop ${name} (${reason})`);
-        if (failStop) throw new BonsaiError('BONSAI_DAEMON_TEST', `${name} cannot stop`);
+        if (failStop) throw new BonsaiError('BONSAI_DAEMON_BAD_STATE', `${name} cannot stop`);
       };
     },
   });

@@ -104,7 +104,7 @@ test('promote errors: bad version 400, unknown 404, failed load 500 with the old
   const failed = await app.inject({ method: 'POST', url: '/v1/models/3/promote', headers: auth });
   assert.equal(failed.statusCode, 500);
   assert.equal(failed.json().error.code, 'BONSAI_HTTP_SWAP_FAILED');
-  assert.equal(failed.json().error.details.causeCode, 'BONSAI_DAEMON_TEST_CORRUPT_WEIGHTS');
+  assert.equal(failed.json().error.details.causeCode, 'BONSAI_REGISTRY_BAD_ARTIFACT');
   assert.match(failed.json().error.message, /truncated; version 1 keeps serving/);
   assert.equal(holder.version, 1);
   assert.equal(registry.current, 1);
@@ -116,7 +116,7 @@ test('when the registry refuses a promotion, the previously served model is put 
   registry.promoteFails = true;
   const res = await app.inject({ method: 'POST', url: '/v1/models/2/promote', headers: auth });
   assert.equal(res.statusCode, 500);
-  assert.equal(res.json().error.code, 'BONSAI_DAEMON_TEST_DISK_FULL');
+  assert.equal(res.json().error.code, 'BONSAI_REGISTRY_PUBLISH_FAILED');
   assert.equal(holder.version, 1);
   assert.equal(registry.current, 1);
 });

@@ -41,10 +41,10 @@ test('docs/errors-http.md lists exactly the codes used, with the statuses of HTT
 });
 
 test('toErrorResponse maps typed, fastify and unknown errors', () => {
-  const http = toErrorResponse(new HttpError(422, 'BONSAI_INGEST_X', 'bad', { a: 1 }));
-  assert.deepEqual(http, { status: 422, body: { error: { code: 'BONSAI_INGEST_X', message: 'bad', details: { a: 1 } } } });
+  const http = toErrorResponse(new HttpError(422, 'BONSAI_INGEST_IMAGE_CORRUPT', 'bad', { a: 1 }));
+  assert.deepEqual(http, { status: 422, body: { error: { code: 'BONSAI_INGEST_IMAGE_CORRUPT', message: 'bad', details: { a: 1 } } } });
   assert.equal(toErrorResponse(new BonsaiError('BONSAI_HTTP_NO_MODEL', 'x')).status, 503);
-  assert.equal(toErrorResponse(new BonsaiError('BONSAI_REGISTRY_VERSION_NOT_FOUND', 'x')).status, 404);
+  assert.equal(toErrorResponse(new BonsaiError('BONSAI_REGISTRY_NOT_FOUND', 'x')).status, 404);
   assert.equal(toErrorResponse(new BonsaiError('BONSAI_REGISTRY_BAD_TRANSITION', 'rejected -> promoted')).status, 409);
   const other = toErrorResponse(new BonsaiError('BONSAI_REGISTRY_LOCKED', 'held by pid 7', { pid: 7 }));
   assert.deepEqual(other, { status: 500, body: { error: { code: 'BONSAI_REGISTRY_LOCKED', message: 'held by pid 7', details: { pid: 7 } } } });

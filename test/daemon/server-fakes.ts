@@ -49,7 +49,7 @@ export function fakeModel(version: number, options: FakeModelOptions = {}): Load
       return out;
     },
     async warmUp(): Promise<void> {
-      if (options.warmUpFails === true) throw new BonsaiError('BONSAI_DAEMON_TEST_WARMUP', 'warm-up failed');
+      if (options.warmUpFails === true) throw new BonsaiError('BONSAI_DAEMON_MODEL_CORRUPT', 'warm-up failed');
     },
     dispose(): void {
       model.disposed += 1;
@@ -61,7 +61,7 @@ export function fakeModel(version: number, options: FakeModelOptions = {}): Load
 /** Image bytes b become 4 features equal to b[0]; a body starting with "BAD" is rejected like a corrupt file. */
 export async function fakeImage(bytes: Uint8Array): Promise<ProcessedSample> {
   if (Buffer.from(bytes.subarray(0, 3)).toString() === 'BAD') {
-    throw new BonsaiError('BONSAI_INGEST_TEST_CORRUPT', 'image is corrupt: bad header', { bytes: bytes.length });
+    throw new BonsaiError('BONSAI_INGEST_IMAGE_CORRUPT', 'image is corrupt: bad header', { bytes: bytes.length });
   }
   if (Buffer.from(bytes.subarray(0, 5)).toString() === 'CRASH') throw new Error('decoder crashed');
   if (Buffer.from(bytes.subarray(0, 4)).toString() === 'WIDE') return { modality: 'image', features: new Float32Array(8), shape: [2, 4, 1] };
@@ -83,7 +83,7 @@ export class FakeRegistry {
   }
 
   async promote(version: number): Promise<Record<string, unknown>> {
-    if (this.promoteFails) throw new BonsaiError('BONSAI_DAEMON_TEST_DISK_FULL', 'cannot write models/CURRENT: disk full');
+    if (this.promoteFails) throw new BonsaiError('BONSAI_REGISTRY_PUBLISH_FAILED', 'cannot write models/CURRENT: disk full');
     if (version !== this.current) this.history.push(version);
     this.current = version;
     return { version, at: '2026-01-09T00:00:00Z' };
@@ -122,7 +122,7 @@ export async function harness(options: HarnessOptions = {}): Promise<Harness> {
   const holder = new ModelHolder({
     loader: async (version) => {
       loads.push(version);
-      if (version === 3) throw new BonsaiError('BONSAI_DAEMON_TEST_CORRUPT_WEIGHTS', 'models/3/weights.bin is truncated');
+      if (version === 3) throw new BonsaiError('BONSAI_REGISTRY_BAD_ARTIFACT', 'models/3/weights.bin is truncated');
       return (options.model ?? ((v) => fakeModel(v)))(version);
     },
   });

@@ -128,7 +128,7 @@ test('preprocessing errors keep their code (422); crashes and broken models are 
   const h = await harness();
   const bad = await h.app.inject({ method: 'POST', url: '/v1/predict', headers: { 'content-type': 'image/png' }, payload: Buffer.from('BAD image') });
   assert.equal(bad.statusCode, 422);
-  assert.deepEqual(bad.json().error, { code: 'BONSAI_INGEST_TEST_CORRUPT', message: 'image is corrupt: bad header', details: { bytes: 9 } });
+  assert.deepEqual(bad.json().error, { code: 'BONSAI_INGEST_IMAGE_CORRUPT', message: 'image is corrupt: bad header', details: { bytes: 9 } });
   const wide = await h.app.inject({ method: 'POST', url: '/v1/predict', headers: { 'content-type': 'image/png' }, payload: Buffer.from('WIDE') });
   assert.equal(wide.statusCode, 422);
   assert.equal(wide.json().error.code, 'BONSAI_HTTP_INPUT_SHAPE_MISMATCH');

@@ -50,7 +50,7 @@ function fakeModel(version: number, options: FakeOptions = {}): FakeModel {
     },
     async warmUp(): Promise<void> {
       model.warmUps += 1;
-      if (options.warmUpFails === true) throw new BonsaiError('BONSAI_CORE_TEST_WARMUP', `warm-up of ${version} failed`);
+      if (options.warmUpFails === true) throw new BonsaiError('BONSAI_CORE_MODEL_UNREADABLE', `warm-up of ${version} failed`);
     },
     dispose(): void {
       options.onDispose?.(version);
@@ -145,7 +145,7 @@ test('a failed load or warm-up keeps the old model serving, is counted, and is r
   const holder = new ModelHolder({
     onSwap: swapObserver(metrics),
     loader: async (version) => {
-      if (version === 2) throw new BonsaiError('BONSAI_DAEMON_TEST_MISSING', 'models/2 has no weights');
+      if (version === 2) throw new BonsaiError('BONSAI_REGISTRY_BAD_ARTIFACT', 'models/2 has no weights');
       const m = fakeModel(version, { warmUpFails: version === 3 });
       models.set(version, m);
       return m;
@@ -157,10 +157,10 @@ test('a failed load or warm-up keeps the old model serving, is counted, and is r
   const load = await holder.swapTo(2);
   assert.equal(load.outcome, 'failed');
   assert.equal(load.error?.code, 'BONSAI_DAEMON_SWAP_FAILED');
-  assert.equal(load.error?.details.causeCode, 'BONSAI_DAEMON_TEST_MISSING');
+  assert.equal(load.error?.details.causeCode, 'BONSAI_REGISTRY_BAD_ARTIFACT');
   assert.equal(load.error?.details.phase, 'load');
   assert.match(load.error?.message ?? '', /version 1 keeps serving/);
-  assert.equal((load.error?.cause as BonsaiError).code, 'BONSAI_DAEMON_TEST_MISSING');
+  assert.equal((load.error?.cause as BonsaiError).code, 'BONSAI_REGISTRY_BAD_ARTIFACT');
 
   const warm = await holder.swapTo(3);
   assert.equal(warm.outcome, 'failed');

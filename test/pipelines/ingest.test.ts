@@ -25,7 +25,7 @@ interface Env {
 async function fakeProcess(bytes: Buffer): Promise<ProcessedSample> {
   const text = bytes.toString('utf8');
   if (text.startsWith('BAD')) throw new Error('cannot decode');
-  if (text.startsWith('REJ')) throw new BonsaiError('BONSAI_INGEST_TEST_CODE', 'coded reject', { why: 'test', big: 2n ** 70n });
+  if (text.startsWith('REJ')) throw new BonsaiError('BONSAI_INGEST_IMAGE_CORRUPT', 'coded reject', { why: 'test', big: 2n ** 70n });
   if (text.startsWith('NAN')) return { modality: 'image', features: Float32Array.from([Number.NaN]), shape: [1] };
   return { modality: 'image', features: Float32Array.from(bytes.subarray(0, 4)), shape: [Math.min(4, bytes.length)] };
 }
@@ -108,12 +108,12 @@ test('rejects go to quarantine/<name> with a reason file written first; name cla
   try {
     const a = await ingestFile(env.put('cat/x.png', 'REJ1'), env.ctx);
     const b = await ingestFile(env.put('dog/x.png', 'BAD2'), env.ctx);
-    assert.equal(a.outcome === 'rejected' && a.code, 'BONSAI_INGEST_TEST_CODE');
+    assert.equal(a.outcome === 'rejected' && a.code, 'BONSAI_INGEST_IMAGE_CORRUPT');
     assert.equal(b.outcome === 'rejected' && b.code, 'BONSAI_INGEST_PROCESS_FAILED');
     const q = join(env.dir, 'quarantine');
     assert.deepEqual(ls(q), ['x-1.png', 'x-1.png.reason.json', 'x.png', 'x.png.reason.json']);
     const reason = JSON.parse(readFileSync(join(q, 'x.png.reason.json'), 'utf8')) as ReasonFile;
-    assert.equal(reason.code, 'BONSAI_INGEST_TEST_CODE');
+    assert.equal(reason.code, 'BONSAI_INGEST_IMAGE_CORRUPT');
     assert.equal(reason.message, 'coded reject');
     assert.deepEqual(reason.details, { why: 'test', big: '1180591620717411303424' }, 'BigInt details are written as strings');
     assert.equal(reason.time, NOW.toISOString());
@@ -134,13 +134,13 @@ test('label errors, oversized files and non-finite features are rejected with th
     maxFileBytes: 8,
     resolveLabel: (file) => {
       const label = file.source.split('/')[0];
-      if (label === 'bad label') throw new BonsaiError('BONSAI_INGEST_BAD_LABEL', `label ${JSON.stringify(label)} is not valid`, { label });
+      if (label === 'bad label') throw new BonsaiError('BONSAI_INGEST_LABEL_INVALID', `label ${JSON.stringify(label)} is not valid`, { label });
       return { target: { label } };
     },
   });
   try {
     const outs = await ingestFiles([env.put('bad label/a.png', 'aaaa'), env.put('cat/big.png', '0123456789'), env.put('cat/nan.png', 'NAN!')], env.ctx);
-    assert.deepEqual(outs.map((o) => o.outcome === 'rejected' && o.code), ['BONSAI_INGEST_BAD_LABEL', 'BONSAI_INGEST_FILE_TOO_LARGE', 'BONSAI_INGEST_BAD_FEATURES']);
+    assert.deepEqual(outs.map((o) => o.outcome === 'rejected' && o.code), ['BONSAI_INGEST_LABEL_INVALID', 'BONSAI_INGEST_FILE_TOO_LARGE', 'BONSAI_INGEST_BAD_FEATURES']);
     assert.equal(outs[1].outcome === 'rejected' && outs[1].id, null);
     assert.deepEqual(env.calls, ['cat/nan.png'], 'labels are checked before decoding; oversized files are not read');
     assert.equal(ls(join(env.dir, 'quarantine')).length, 6);
@@ -212,7 +212,7 @@ test('recover archives committed files left in the inbox, once, and finishes or 
     const rej = env.put('cat/rej.png', 'REJ');
     const q = join(env.dir, 'quarantine');
     mkdirSync(q, { recursive: true });
-    const reason: ReasonFile = { code: 'BONSAI_INGEST_TEST_CODE', message: 'm', details: {}, time: NOW.toISOString(), source: 'cat/rej.png', id: id('REJ'), fileKey: fileKeyOf(statSync(rej, { bigint: true })), file: 'rej.png', sidecars: [] };
+    const reason: ReasonFile = { code: 'BONSAI_INGEST_IMAGE_CORRUPT', message: 'm', details: {}, time: NOW.toISOString(), source: 'cat/rej.png', id: id('REJ'), fileKey: fileKeyOf(statSync(rej, { bigint: true })), file: 'rej.png', sidecars: [] };
     writeFileSync(join(q, 'rej.png.reason.json'), JSON.stringify(reason));
     // An orphan reason, a quarantined file without reason, a temp file.
     writeFileSync(join(q, 'ghost.png.reason.json'), JSON.stringify({ ...reason, source: 'cat/ghost.png', file: 'ghost.png' }));

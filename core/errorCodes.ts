@@ -1,0 +1,336 @@
+/**
+ * Every error code of bonsai, per area: `BonsaiError` (core/errors.ts) takes only
+ * these, so a code is a known, documented string wherever it is thrown, and
+ * test/docs/errors.test.ts checks that docs/errors*.md lists exactly these. Codes are
+ * SCREAMING_SNAKE_CASE, `BONSAI_<AREA>_<WHAT>`; a new code is added here and in the
+ * area's docs page.
+ */
+
+/** Codes of the grow-and-prune library: models, serialization, backends, CTC, decoding, text, metrics (docs/errors-core.md, errors-backend.md, errors-ctc.md, errors-speech.md). */
+export const CORE_ERROR_CODES = [
+  'BONSAI_CORE_ASSERT',
+  'BONSAI_CORE_BACKEND_CONFLICT',
+  'BONSAI_CORE_BACKEND_THREADS',
+  'BONSAI_CORE_BACKEND_UNAVAILABLE',
+  'BONSAI_CORE_BACKEND_UNKNOWN',
+  'BONSAI_CORE_CTC_BLANK',
+  'BONSAI_CORE_CTC_INPUT_LENGTH',
+  'BONSAI_CORE_CTC_LABEL',
+  'BONSAI_CORE_CTC_LABEL_TOO_LONG',
+  'BONSAI_CORE_CTC_NON_FINITE',
+  'BONSAI_CORE_CTC_REDUCTION',
+  'BONSAI_CORE_CTC_SHAPE',
+  'BONSAI_CORE_CTC_ZERO_PROBABILITY',
+  'BONSAI_CORE_DECODE_BEAM_WIDTH',
+  'BONSAI_CORE_DECODE_BLANK',
+  'BONSAI_CORE_DECODE_LENGTH',
+  'BONSAI_CORE_DECODE_LEXICON',
+  'BONSAI_CORE_DECODE_NON_FINITE',
+  'BONSAI_CORE_DECODE_SHAPE',
+  'BONSAI_CORE_DS2_LENGTHS',
+  'BONSAI_CORE_DS2_OPTION',
+  'BONSAI_CORE_METRICS_EMPTY_REFERENCE',
+  'BONSAI_CORE_METRICS_LENGTH_MISMATCH',
+  'BONSAI_CORE_MODEL_FORMAT',
+  'BONSAI_CORE_MODEL_UNREADABLE',
+  'BONSAI_CORE_SPARSE_DISPOSED',
+  'BONSAI_CORE_SPARSE_SHAPE',
+  'BONSAI_CORE_SPEECH_DATA',
+  'BONSAI_CORE_SPEECH_OPTION',
+  'BONSAI_CORE_SPEECH_OUTPUT_SHAPE',
+  'BONSAI_CORE_TEXT_ALPHABET',
+  'BONSAI_CORE_TEXT_UNKNOWN_CHAR',
+  'BONSAI_CORE_TEXT_UNKNOWN_ID',
+  'BONSAI_CORE_UNKNOWN_MODEL',
+] as const;
+
+/** Codes of datasets and augmentation (docs/errors-data.md). */
+export const DATA_ERROR_CODES = [
+  'BONSAI_DATA_AUGMENT_BAD_ARGS',
+  'BONSAI_DATA_AUGMENT_BAD_INPUT',
+  'BONSAI_DATA_BAD_ARGUMENT',
+  'BONSAI_DATA_DATASET_SHAPE',
+  'BONSAI_DATA_IDX_BAD_DTYPE',
+  'BONSAI_DATA_IDX_BAD_MAGIC',
+  'BONSAI_DATA_IDX_BAD_RANK',
+  'BONSAI_DATA_IDX_COUNT_MISMATCH',
+  'BONSAI_DATA_IDX_TRAILING_BYTES',
+  'BONSAI_DATA_IDX_TRUNCATED',
+  'BONSAI_DATA_INDEX_OUT_OF_RANGE',
+  'BONSAI_DATA_MNIST_BAD_LABEL',
+  'BONSAI_DATA_MNIST_BAD_SHAPE',
+  'BONSAI_DATA_MNIST_COUNT_MISMATCH',
+  'BONSAI_DATA_MNIST_NOT_FOUND',
+  'BONSAI_DATA_SPLIT_INVALID',
+] as const;
+
+/** Codes of ingestion of images and recordings, labels, the inbox protocol (docs/errors-ingest-image.md, errors-ingest-audio.md, errors-store.md). */
+export const INGEST_ERROR_CODES = [
+  'BONSAI_INGEST_AUDIO_DOWNMIX',
+  'BONSAI_INGEST_AUDIO_FILE_TOO_LARGE',
+  'BONSAI_INGEST_AUDIO_NON_FINITE_FEATURES',
+  'BONSAI_INGEST_AUDIO_RESAMPLE_RATE',
+  'BONSAI_INGEST_AUDIO_SPEC_INVALID',
+  'BONSAI_INGEST_AUDIO_TIMEOUT',
+  'BONSAI_INGEST_AUDIO_TOO_LONG',
+  'BONSAI_INGEST_AUDIO_TOO_SHORT',
+  'BONSAI_INGEST_BAD_FEATURES',
+  'BONSAI_INGEST_COMMIT_FAILED',
+  'BONSAI_INGEST_CROSS_DEVICE',
+  'BONSAI_INGEST_DESTINATION_EXISTS',
+  'BONSAI_INGEST_FILE_CHANGED',
+  'BONSAI_INGEST_FILE_EMPTY',
+  'BONSAI_INGEST_FILE_NAME_INVALID',
+  'BONSAI_INGEST_FILE_NOT_FOUND',
+  'BONSAI_INGEST_FILE_NOT_REGULAR',
+  'BONSAI_INGEST_FILE_SYMLINK',
+  'BONSAI_INGEST_FILE_TOO_LARGE',
+  'BONSAI_INGEST_FILE_UNREADABLE',
+  'BONSAI_INGEST_FORMAT_UNKNOWN',
+  'BONSAI_INGEST_FORMAT_UNSUPPORTED',
+  'BONSAI_INGEST_FSDD_EMPTY',
+  'BONSAI_INGEST_FSDD_NOT_FOUND',
+  'BONSAI_INGEST_IMAGE_BLANK',
+  'BONSAI_INGEST_IMAGE_CORRUPT',
+  'BONSAI_INGEST_IMAGE_EMPTY',
+  'BONSAI_INGEST_IMAGE_FILE_TOO_LARGE',
+  'BONSAI_INGEST_IMAGE_SPEC_INVALID',
+  'BONSAI_INGEST_IMAGE_TIMEOUT',
+  'BONSAI_INGEST_IMAGE_TOO_MANY_PIXELS',
+  'BONSAI_INGEST_IMAGE_UNSUPPORTED',
+  'BONSAI_INGEST_LABEL_FAILED',
+  'BONSAI_INGEST_LABEL_INVALID',
+  'BONSAI_INGEST_LABEL_MISSING',
+  'BONSAI_INGEST_LABEL_UNKNOWN',
+  'BONSAI_INGEST_MANIFEST_INVALID',
+  'BONSAI_INGEST_MOVE_FAILED',
+  'BONSAI_INGEST_NOT_A_FILE',
+  'BONSAI_INGEST_OUTSIDE_INBOX',
+  'BONSAI_INGEST_POOL_CLOSED',
+  'BONSAI_INGEST_POOL_WORKER_FAILED',
+  'BONSAI_INGEST_PROCESS_FAILED',
+  'BONSAI_INGEST_READ_FAILED',
+  'BONSAI_INGEST_REASON_LOST',
+  'BONSAI_INGEST_STORE_READ_ONLY',
+  'BONSAI_INGEST_TRANSCRIPT_INVALID',
+  'BONSAI_INGEST_UNEXPECTED',
+  'BONSAI_INGEST_VANISHED',
+  'BONSAI_INGEST_WAV_BAD_CHUNK',
+  'BONSAI_INGEST_WAV_BAD_FMT',
+  'BONSAI_INGEST_WAV_BIT_DEPTH',
+  'BONSAI_INGEST_WAV_BLOCK_ALIGN',
+  'BONSAI_INGEST_WAV_CHANNELS',
+  'BONSAI_INGEST_WAV_COMPRESSED',
+  'BONSAI_INGEST_WAV_DECODE',
+  'BONSAI_INGEST_WAV_EMPTY',
+  'BONSAI_INGEST_WAV_NON_FINITE',
+  'BONSAI_INGEST_WAV_NOT_RIFF',
+  'BONSAI_INGEST_WAV_NOT_WAVE',
+  'BONSAI_INGEST_WAV_NO_DATA',
+  'BONSAI_INGEST_WAV_NO_FMT',
+  'BONSAI_INGEST_WAV_SAMPLE_RANGE',
+  'BONSAI_INGEST_WAV_SAMPLE_RATE',
+  'BONSAI_INGEST_WAV_TRUNCATED',
+  'BONSAI_INGEST_WRONG_MODALITY',
+] as const;
+
+/** Codes of the sample store (docs/errors-store.md). */
+export const STORE_ERROR_CODES = [
+  'BONSAI_STORE_BAD_BATCH_SIZE',
+  'BONSAI_STORE_BAD_ID',
+  'BONSAI_STORE_BAD_MIGRATIONS',
+  'BONSAI_STORE_BAD_SHAPE',
+  'BONSAI_STORE_BAD_SPLIT_RATIOS',
+  'BONSAI_STORE_BAD_VERSION',
+  'BONSAI_STORE_CORRUPT_SAMPLE',
+  'BONSAI_STORE_LOCKED',
+  'BONSAI_STORE_LOCK_FAILED',
+  'BONSAI_STORE_MISSING_FEATURES',
+  'BONSAI_STORE_NEEDS_MIGRATION',
+  'BONSAI_STORE_OPEN_FAILED',
+  'BONSAI_STORE_READ_ONLY',
+  'BONSAI_STORE_VERSION_TOO_NEW',
+] as const;
+
+/** Codes of configuration (docs/errors-config-registry.md). */
+export const CONFIG_ERROR_CODES = [
+  'BONSAI_CONFIG_FILE_SYNTAX',
+  'BONSAI_CONFIG_FILE_UNREADABLE',
+  'BONSAI_CONFIG_INVALID',
+  'BONSAI_CONFIG_NOT_A_FRACTION',
+  'BONSAI_CONFIG_UNKNOWN_KEY',
+] as const;
+
+/** Codes of the model registry (docs/errors-config-registry.md). */
+export const REGISTRY_ERROR_CODES = [
+  'BONSAI_REGISTRY_BAD_ARTIFACT',
+  'BONSAI_REGISTRY_BAD_MANIFEST',
+  'BONSAI_REGISTRY_BAD_TRANSITION',
+  'BONSAI_REGISTRY_CORRUPT',
+  'BONSAI_REGISTRY_CURRENT_INVALID',
+  'BONSAI_REGISTRY_CURRENT_MISSING',
+  'BONSAI_REGISTRY_INVALID_ARGUMENT',
+  'BONSAI_REGISTRY_INVALID_VERSION',
+  'BONSAI_REGISTRY_LOCKED',
+  'BONSAI_REGISTRY_NOT_FOUND',
+  'BONSAI_REGISTRY_NO_CHAMPION',
+  'BONSAI_REGISTRY_NO_ROLLBACK_TARGET',
+  'BONSAI_REGISTRY_PUBLISH_FAILED',
+  'BONSAI_REGISTRY_READ_ONLY',
+  'BONSAI_REGISTRY_UNAVAILABLE',
+] as const;
+
+/** Codes of the daemon: watcher, triggers, trainer, gate, serving, lifecycle (docs/errors-daemon.md). */
+export const DAEMON_ERROR_CODES = [
+  'BONSAI_DAEMON_BAD_CRON',
+  'BONSAI_DAEMON_BAD_DRIFT_INPUT',
+  'BONSAI_DAEMON_BAD_MODEL',
+  'BONSAI_DAEMON_BAD_STATE',
+  'BONSAI_DAEMON_BAD_TRAINER_MANIFEST',
+  'BONSAI_DAEMON_BAD_WINDOW',
+  'BONSAI_DAEMON_CHECKSUM_MISMATCH',
+  'BONSAI_DAEMON_DOWNLOAD_FAILED',
+  'BONSAI_DAEMON_INPUT_SHAPE',
+  'BONSAI_DAEMON_MODEL_CORRUPT',
+  'BONSAI_DAEMON_MODEL_MODALITY',
+  'BONSAI_DAEMON_NO_MODEL',
+  'BONSAI_DAEMON_NO_TRAINING_DATA',
+  'BONSAI_DAEMON_SERVER_READ_ONLY',
+  'BONSAI_DAEMON_SPEECH_INPUT',
+  'BONSAI_DAEMON_SPEECH_MODEL',
+  'BONSAI_DAEMON_STATE_LOCKED',
+  'BONSAI_DAEMON_SWAP_FAILED',
+  'BONSAI_DAEMON_SWAP_TIMEOUT',
+  'BONSAI_DAEMON_TOKEN_UNREADABLE',
+  'BONSAI_DAEMON_TRAINER_CRASHED',
+  'BONSAI_DAEMON_TRAINER_FAILED',
+  'BONSAI_DAEMON_TRAINER_SPAWN_FAILED',
+  'BONSAI_DAEMON_TRAINER_UNREACHABLE',
+  'BONSAI_DAEMON_UPDATE_ABORTED',
+  'BONSAI_DAEMON_UPDATE_FAILED',
+  'BONSAI_DAEMON_UPDATE_RUNNING',
+  'BONSAI_DAEMON_WRONG_ROLE',
+] as const;
+
+/** Codes of the HTTP API (docs/errors-http.md). */
+export const HTTP_ERROR_CODES = [
+  'BONSAI_HTTP_BAD_REQUEST',
+  'BONSAI_HTTP_BAD_TENSOR',
+  'BONSAI_HTTP_BAD_TENSOR_SHAPE',
+  'BONSAI_HTTP_BAD_VERSION',
+  'BONSAI_HTTP_BATCH_TOO_LARGE',
+  'BONSAI_HTTP_BODY_TOO_LARGE',
+  'BONSAI_HTTP_EMPTY_BODY',
+  'BONSAI_HTTP_FILE_NOT_FOUND',
+  'BONSAI_HTTP_INPUT_SHAPE_MISMATCH',
+  'BONSAI_HTTP_INTERNAL',
+  'BONSAI_HTTP_INVALID_JSON',
+  'BONSAI_HTTP_MODEL_NOT_FOUND',
+  'BONSAI_HTTP_MODEL_OUTPUT',
+  'BONSAI_HTTP_MUTATIONS_DISABLED',
+  'BONSAI_HTTP_NOT_FOUND',
+  'BONSAI_HTTP_NOT_READY',
+  'BONSAI_HTTP_NO_CHAMPION',
+  'BONSAI_HTTP_NO_MODEL',
+  'BONSAI_HTTP_NO_PREVIOUS_VERSION',
+  'BONSAI_HTTP_SWAP_FAILED',
+  'BONSAI_HTTP_UNAUTHORIZED',
+  'BONSAI_HTTP_UNSUPPORTED_MEDIA_TYPE',
+  'BONSAI_HTTP_UPDATE_REFUSED',
+  'BONSAI_HTTP_WRONG_MODALITY',
+] as const;
+
+/** Codes of the `bonsai` command (docs/errors-core.md). */
+export const CLI_ERROR_CODES = [
+  'BONSAI_CLI_BAD_ARGUMENT',
+  'BONSAI_CLI_BAD_OPTION',
+  'BONSAI_CLI_SERVER_ERROR',
+  'BONSAI_CLI_SERVER_UNREACHABLE',
+  'BONSAI_CLI_UNAVAILABLE',
+] as const;
+
+/** Codes of deployment checks and `bonsai report` (docs/errors-deploy.md). */
+export const DEPLOY_ERROR_CODES = [
+  'BONSAI_DEPLOY_BAD_DURATION',
+  'BONSAI_DEPLOY_NO_HISTORY',
+  'BONSAI_DEPLOY_PROMETHEUS_UNREACHABLE',
+  'BONSAI_DEPLOY_REPORT_RENDER',
+] as const;
+
+/** Codes of experiments and benchmarks (docs/errors-core.md). */
+export const BENCH_ERROR_CODES = [
+  'BONSAI_BENCH_CHECKPOINT_MISMATCH',
+  'BONSAI_BENCH_FSDD_PROFILE',
+  'BONSAI_BENCH_FSDD_SPEAKER',
+] as const;
+
+/** Every code, by area. */
+export const ERROR_CODES = {
+  core: CORE_ERROR_CODES,
+  data: DATA_ERROR_CODES,
+  ingest: INGEST_ERROR_CODES,
+  store: STORE_ERROR_CODES,
+  config: CONFIG_ERROR_CODES,
+  registry: REGISTRY_ERROR_CODES,
+  daemon: DAEMON_ERROR_CODES,
+  http: HTTP_ERROR_CODES,
+  cli: CLI_ERROR_CODES,
+  deploy: DEPLOY_ERROR_CODES,
+  bench: BENCH_ERROR_CODES,
+} as const;
+
+/** The area of a code. */
+export type ErrorArea = keyof typeof ERROR_CODES;
+
+/** A code of area `core`. */
+export type CoreErrorCode = (typeof CORE_ERROR_CODES)[number];
+
+/** A code of area `data`. */
+export type DataErrorCode = (typeof DATA_ERROR_CODES)[number];
+
+/** A code of area `ingest`. */
+export type IngestErrorCode = (typeof INGEST_ERROR_CODES)[number];
+
+/** A code of area `store`. */
+export type StoreErrorCode = (typeof STORE_ERROR_CODES)[number];
+
+/** A code of area `config`. */
+export type ConfigErrorCode = (typeof CONFIG_ERROR_CODES)[number];
+
+/** A code of area `registry`. */
+export type RegistryErrorCode = (typeof REGISTRY_ERROR_CODES)[number];
+
+/** A code of area `daemon`. */
+export type DaemonErrorCode = (typeof DAEMON_ERROR_CODES)[number];
+
+/** A code of area `http`. */
+export type HttpErrorCode = (typeof HTTP_ERROR_CODES)[number];
+
+/** A code of area `cli`. */
+export type CliErrorCode = (typeof CLI_ERROR_CODES)[number];
+
+/** A code of area `deploy`. */
+export type DeployErrorCode = (typeof DEPLOY_ERROR_CODES)[number];
+
+/** A code of area `bench`. */
+export type BenchErrorCode = (typeof BENCH_ERROR_CODES)[number];
+
+/** Any error code of bonsai: the union of the areas' codes. */
+export type ErrorCode =
+  | CoreErrorCode | DataErrorCode | IngestErrorCode | StoreErrorCode | ConfigErrorCode | RegistryErrorCode
+  | DaemonErrorCode | HttpErrorCode | CliErrorCode | DeployErrorCode | BenchErrorCode;
+
+// Every area of ERROR_CODES is in the union above, and no other.
+const _complete: ErrorCode extends (typeof ERROR_CODES)[ErrorArea][number] ? ((typeof ERROR_CODES)[ErrorArea][number] extends ErrorCode ? true : never) : never = true;
+
+const KNOWN: ReadonlySet<string> = new Set<string>(Object.values(ERROR_CODES).flat());
+
+/** Every code, sorted. */
+export function allErrorCodes(): ErrorCode[] {
+  return Object.values(ERROR_CODES).flat().sort();
+}
+
+/** Whether `code` is a known error code (for codes read back from a file or the wire). */
+export function isErrorCode(code: unknown): code is ErrorCode {
+  return typeof code === 'string' && KNOWN.has(code);
+}
