@@ -1,0 +1,228 @@
+/**
+ * The sparse-kernel times batch product of a masked fully connected layer
+ * (y = leaky(x (W*M) + b), paper section 4.2.1 and eq. 4) as a small WebAssembly
+ * module with 128-bit SIMD, assembled here byte by byte (no toolchain; the
+ * binary format is the WebAssembly core specification, section 5, and the SIMD
+ * opcodes are its 0xfd-prefixed instructions).
+ *
+ * Layout, batch innermost: the input is [in][nb] and the output [out][nb], with
+ * nb the batch rounded up to a multiple of 4 (one f32x4 lane per sample). Each
+ * output keeps the list of its live inputs (CSR of the transposed kernel), so a
+ * tile of 16 samples accumulates in four SIMD registers over that list, loading
+ * one weight and four vectors of inputs per connection, and stores once: the
+ * sparse matrix times a dense batch of XNNPACK's sparse inference kernels
+ * (Elsen et al., "Fast Sparse ConvNets", 2020). What is left of the batch runs in
+ * tiles of 4. A layer at density d costs about d of the dense
+ * multiply-accumulates; an output with no live input is its bias.
+ *
+ *   spmm(offsets, inputs, values, bias, outUnits, x, y, stride, slope)
+ *
+ * All pointers are byte offsets into the module's exported memory: `offsets`
+ * (i32, outUnits + 1) the byte offsets into `inputs` and `values` where each
+ * output's connections start, `inputs` (i32) each connection's input index,
+ * `values` (f32) its weight, `bias` (f32, outUnits), `x` and `y` the
+ * activations, `stride` = nb * 4 bytes (a multiple of 16). `slope` is the
+ * leaky ReLU's (0.01), or 1 for no activation: y = max(z, slope * z).
+ */
+
+// Value types and instruction opcodes used below (spec section 5.3 and 5.4).
+const I32 = 0x7f;
+const F32 = 0x7d;
+const V128 = 0x7b;
+const BLOCK = 0x02;
+const LOOP = 0x03;
+const EMPTY = 0x40;
+const END = 0x0b;
+const BR = 0x0c;
+const BR_IF = 0x0d;
+const GET = 0x20;
+const SET = 0x21;
+const TEE = 0x22;
+const I32_LOAD = 0x28;
+const F32_LOAD = 0x2a;
+const I32_CONST = 0x41;
+const I32_GE_U = 0x4f;
+const I32_GT_U = 0x4b;
+const I32_ADD = 0x6a;
+const I32_MUL = 0x6c;
+const I32_SHL = 0x74;
+/** SIMD instructions: the 0xfd prefix, then the opcode as unsigned LEB128. */
+const V128_LOAD = [0xfd, 0x00];
+const V128_STORE = [0xfd, 0x0b];
+const F32X4_SPLAT = [0xfd, 0x13];
+const F32X4_ADD = [0xfd, 0xe4, 0x01];
+const F32X4_MUL = [0xfd, 0xe6, 0x01];
+const F32X4_MAX = [0xfd, 0xe9, 0x01];
+
+// The function's parameters and locals, by index.
+const OFFSETS = 0;
+const INPUTS = 1;
+const VALUES = 2;
+const BIAS = 3;
+const OUT_UNITS = 4;
+const X = 5;
+const Y = 6;
+const STRIDE = 7;
+const SLOPE = 8;
+const J = 9; // output index
+const K = 10; // byte offset of the connection
+const K_BEGIN = 11;
+const K_END = 12;
+const B = 13; // byte offset of the tile in a row
+const P = 14; // scratch address
+const Y_ROW = 15;
+const W = 16; // v128: the weight in every lane
+const BIAS_V = 17; // v128
+const ACC = [18, 19, 20, 21]; // v128 accumulators
+const SLOPE_V = 22; // v128
+
+/** Unsigned LEB128. */
+function uleb(n: number): number[] {
+  const out: number[] = [];
+  do {
+    let byte = n & 0x7f;
+    n >>>= 7;
+    if (n !== 0) byte |= 0x80;
+    out.push(byte);
+  } while (n !== 0);
+  return out;
+}
+
+/** Signed LEB128 of a small constant (-64 .. 8191 is all this file needs). */
+function sleb(n: number): number[] {
+  const out: number[] = [];
+  for (;;) {
+    const byte = n & 0x7f;
+    n >>= 7;
+    if ((n === 0 && (byte & 0x40) === 0) || (n === -1 && (byte & 0x40) !== 0)) return [...out, byte];
+    out.push(byte | 0x80);
+  }
+}
+
+/** A length-prefixed vector or section body. */
+const sized = (bytes: number[]): number[] => [...uleb(bytes.length), ...bytes];
+const get = (i: number): number[] => [GET, i];
+const set = (i: number): number[] => [SET, i];
+const i32 = (n: number): number[] => [I32_CONST, ...sleb(n)];
+/** memarg: alignment exponent, then offset. */
+const mem = (align: number, offset: number): number[] => [align, ...uleb(offset)];
+
+/**
+ * One tile of `acc.length` x 4 samples at byte offset B of output J's row:
+ * the accumulators start at the bias, each live connection adds weight times
+ * inputs, and the activation is stored.
+ */
+function tile(acc: readonly number[]): number[] {
+  return [
+    ...acc.flatMap((a) => [...get(BIAS_V), ...set(a)]),
+    ...get(K_BEGIN), ...set(K),
+    BLOCK, EMPTY, LOOP, EMPTY,
+    ...get(K), ...get(K_END), I32_GE_U, BR_IF, 1,
+    // W = splat(values[k])
+    ...get(VALUES), ...get(K), I32_ADD, F32_LOAD, ...mem(2, 0), ...F32X4_SPLAT, ...set(W),
+    // P = x + inputs[k] * stride + b
+    ...get(INPUTS), ...get(K), I32_ADD, I32_LOAD, ...mem(2, 0), ...get(STRIDE), I32_MUL,
+    ...get(X), I32_ADD, ...get(B), I32_ADD, ...set(P),
+    // acc_t += W * x[P + 16 t]
+    ...acc.flatMap((a, t) => [...get(a), ...get(W), ...get(P), ...V128_LOAD, ...mem(4, 16 * t), ...F32X4_MUL, ...F32X4_ADD, ...set(a)]),
+    ...get(K), ...i32(4), I32_ADD, ...set(K),
+    BR, 0,
+    END, END,
+    // y[Y_ROW + B + 16 t] = max(acc_t, slope * acc_t)
+    ...get(Y_ROW), ...get(B), I32_ADD, ...set(P),
+    ...acc.flatMap((a, t) => [...get(P), ...get(a), ...get(a), ...get(SLOPE_V), ...F32X4_MUL, ...F32X4_MAX, ...V128_STORE, ...mem(4, 16 * t)]),
+  ];
+}
+
+/**
+ * Every output's `acc.length` x 4 samples at byte offset B of its row: the
+ * batch is the outer loop, so the inputs one tile reads (64 bytes of each input
+ * row) stay in cache while every output is computed from them.
+ */
+function outputs(acc: readonly number[]): number[] {
+  return [
+    ...i32(0), ...set(J),
+    BLOCK, EMPTY, LOOP, EMPTY,
+    ...get(J), ...get(OUT_UNITS), I32_GE_U, BR_IF, 1,
+    // K_BEGIN, K_END = offsets[j], offsets[j + 1]
+    ...get(OFFSETS), ...get(J), ...i32(2), I32_SHL, I32_ADD, TEE, P,
+    I32_LOAD, ...mem(2, 0), ...set(K_BEGIN),
+    ...get(P), I32_LOAD, ...mem(2, 4), ...set(K_END),
+    // BIAS_V = splat(bias[j]); Y_ROW = y + j * stride
+    ...get(BIAS), ...get(J), ...i32(2), I32_SHL, I32_ADD, F32_LOAD, ...mem(2, 0), ...F32X4_SPLAT, ...set(BIAS_V),
+    ...get(Y), ...get(J), ...get(STRIDE), I32_MUL, I32_ADD, ...set(Y_ROW),
+    ...tile(acc),
+    ...get(J), ...i32(1), I32_ADD, ...set(J),
+    BR, 0,
+    END, END,
+    ...get(B), ...i32(16 * acc.length), I32_ADD, ...set(B),
+  ];
+}
+
+/** The body of `spmm`: tiles of 16 samples, then of 4, each over every output. */
+function spmmBody(): number[] {
+  const wide = 16 * ACC.length;
+  return [
+    ...get(SLOPE), ...F32X4_SPLAT, ...set(SLOPE_V),
+    // while B + 64 <= stride: tiles of 16 samples
+    BLOCK, EMPTY, LOOP, EMPTY,
+    ...get(B), ...i32(wide), I32_ADD, ...get(STRIDE), I32_GT_U, BR_IF, 1,
+    ...outputs(ACC),
+    BR, 0,
+    END, END,
+    // while B < stride: tiles of 4
+    BLOCK, EMPTY, LOOP, EMPTY,
+    ...get(B), ...get(STRIDE), I32_GE_U, BR_IF, 1,
+    ...outputs(ACC.slice(0, 1)),
+    BR, 0,
+    END, END,
+    END,
+  ];
+}
+
+/** The module: one function `spmm` and one memory, both exported. */
+function moduleBytes(): Uint8Array {
+  const name = (s: string): number[] => sized([...Buffer.from(s, 'utf8')]);
+  const section = (id: number, body: number[]): number[] => [id, ...sized(body)];
+  const params = [I32, I32, I32, I32, I32, I32, I32, I32, F32];
+  // Locals J .. Y_ROW are i32, W .. SLOPE_V are v128.
+  const locals = [...uleb(2), ...uleb(Y_ROW - J + 1), I32, ...uleb(SLOPE_V - W + 1), V128];
+  return Uint8Array.from([
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // "\0asm", version 1
+    ...section(1, [1, 0x60, ...sized(params), 0]), // type 0: (params) -> ()
+    ...section(3, [1, 0]), // function 0 has type 0
+    ...section(5, [1, 0x00, 1]), // memory 0: at least one 64 KiB page, no maximum
+    ...section(7, [2, ...name('spmm'), 0x00, 0, ...name('memory'), 0x02, 0]),
+    ...section(10, [1, ...sized([...locals, ...spmmBody()])]),
+  ]);
+}
+
+/**
+ * The members of the global `WebAssembly` used here (tsconfig's ES2022 library
+ * and @types/node 20 do not declare it).
+ */
+interface WebAssemblyApi {
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: object) => { exports: unknown };
+}
+const wasmApi = (globalThis as unknown as { WebAssembly: WebAssemblyApi }).WebAssembly;
+
+/** An instance's memory: its bytes, grown in 64 KiB pages. */
+export interface SpmmMemory {
+  readonly buffer: ArrayBuffer;
+  grow(pages: number): number;
+}
+
+/** The module's exports, as one instance (with its own memory) sees them. */
+export interface SpmmExports {
+  readonly memory: SpmmMemory;
+  readonly spmm: (offsets: number, inputs: number, values: number, bias: number, outUnits: number, x: number, y: number, stride: number, slope: number) => void;
+}
+
+let compiled: object | undefined;
+
+/** A new instance of the module, compiled once per process. */
+export function instantiateSpmm(): SpmmExports {
+  compiled ??= new wasmApi.Module(moduleBytes());
+  return new wasmApi.Instance(compiled, {}).exports as SpmmExports;
+}
