@@ -41,6 +41,9 @@ const TEE = 0x22;
 const I32_LOAD = 0x28;
 const F32_LOAD = 0x2a;
 const I32_CONST = 0x41;
+const F32_CONST = 0x43;
+const I32_LT_U = 0x49;
+const IF = 0x04;
 const I32_GE_U = 0x4f;
 const I32_GT_U = 0x4b;
 const I32_ADD = 0x6a;
@@ -104,6 +107,7 @@ const sized = (bytes: number[]): number[] => [...uleb(bytes.length), ...bytes];
 const get = (i: number): number[] => [GET, i];
 const set = (i: number): number[] => [SET, i];
 const i32 = (n: number): number[] => [I32_CONST, ...sleb(n)];
+const f32 = (v: number): number[] => [F32_CONST, ...new Uint8Array(Float32Array.of(v).buffer)];
 /** memarg: alignment exponent, then offset. */
 const mem = (align: number, offset: number): number[] => [align, ...uleb(offset)];
 
@@ -134,12 +138,51 @@ function tile(acc: readonly number[]): number[] {
   ];
 }
 
+/** ACC[k] += W * x[P + 16 t] for connection byte offset `k` (a local) plus `extra` bytes. */
+function connection(k: number, extra: number, acc: number, t: number): number[] {
+  return [
+    ...get(VALUES), ...get(k), I32_ADD, F32_LOAD, ...mem(2, extra), ...F32X4_SPLAT, ...set(W),
+    ...get(INPUTS), ...get(k), I32_ADD, I32_LOAD, ...mem(2, extra), ...get(STRIDE), I32_MUL,
+    ...get(X), I32_ADD, ...get(B), I32_ADD, ...set(P),
+    ...get(acc), ...get(W), ...get(P), ...V128_LOAD, ...mem(4, 16 * t), ...F32X4_MUL, ...F32X4_ADD, ...set(acc),
+  ];
+}
+
+/**
+ * One tile of 4 samples: two accumulators take every other connection (a
+ * single one would wait on its own additions), summed before the store.
+ */
+function narrowTile(): number[] {
+  const [a0, a1] = ACC;
+  return [
+    ...get(BIAS_V), ...set(a0),
+    ...f32(0), ...F32X4_SPLAT, ...set(a1),
+    ...get(K_BEGIN), ...set(K),
+    // while K + 4 < K_END: two connections
+    BLOCK, EMPTY, LOOP, EMPTY,
+    ...get(K), ...i32(4), I32_ADD, ...get(K_END), I32_GE_U, BR_IF, 1,
+    ...connection(K, 0, a0, 0),
+    ...connection(K, 4, a1, 0),
+    ...get(K), ...i32(8), I32_ADD, ...set(K),
+    BR, 0,
+    END, END,
+    // the last one of an odd count
+    ...get(K), ...get(K_END), I32_LT_U, IF, EMPTY,
+    ...connection(K, 0, a0, 0),
+    END,
+    ...get(Y_ROW), ...get(B), I32_ADD, ...set(P),
+    ...get(a0), ...get(a1), ...F32X4_ADD, ...set(a0),
+    ...get(P), ...get(a0), ...get(a0), ...get(SLOPE_V), ...F32X4_MUL, ...F32X4_MAX, ...V128_STORE, ...mem(4, 0),
+  ];
+}
+
 /**
  * Every output's `acc.length` x 4 samples at byte offset B of its row: the
  * batch is the outer loop, so the inputs one tile reads (64 bytes of each input
  * row) stay in cache while every output is computed from them.
  */
 function outputs(acc: readonly number[]): number[] {
+  const body = acc.length === 1 ? narrowTile() : tile(acc);
   return [
     ...i32(0), ...set(J),
     BLOCK, EMPTY, LOOP, EMPTY,
@@ -151,7 +194,7 @@ function outputs(acc: readonly number[]): number[] {
     // BIAS_V = splat(bias[j]); Y_ROW = y + j * stride
     ...get(BIAS), ...get(J), ...i32(2), I32_SHL, I32_ADD, F32_LOAD, ...mem(2, 0), ...F32X4_SPLAT, ...set(BIAS_V),
     ...get(Y), ...get(J), ...get(STRIDE), I32_MUL, I32_ADD, ...set(Y_ROW),
-    ...tile(acc),
+    ...body,
     ...get(J), ...i32(1), I32_ADD, ...set(J),
     BR, 0,
     END, END,
