@@ -2,7 +2,8 @@
  * Consecutive masked fully connected layers run on the WebAssembly SIMD kernel
  * (core/sparse/spmmWasm.ts): the batch is transposed once into the kernel's
  * [features][batch] layout, goes through every layer there with the leaky ReLU
- * (paper eq. 4) fused into each store, and is transposed back once. Each chain
+ * (paper eq. 4) fused into each store, and is transposed back once (in the
+ * module, 4 x 4 blocks at a time, when the width is a multiple of 4). Each chain
  * owns one instance of the module, whose memory holds the live connections
  * (copied in once) and the activations of the largest batch seen so far.
  */
@@ -110,16 +111,28 @@ export class SparseChain {
     }
     const nb = Math.ceil(n / 4) * 4;
     const plane = 4 * this.widest * nb;
-    this.reserve(this.scratch + 2 * plane);
+    // Two planes of activations in the kernel's layout, and one for the batch in the callers' layout.
+    this.reserve(this.scratch + 3 * plane);
     const buffer = this.wasm.memory.buffer;
     let from = this.scratch;
     let to = this.scratch + plane;
-    transposeInto(x, n, this.inUnits, new Float32Array(buffer, from, this.inUnits * nb), nb);
+    const staged = this.scratch + 2 * plane;
+    if (this.inUnits % 4 === 0) {
+      // Rows n .. nb - 1 hold whatever was there: lanes are samples, so they only reach the padding's outputs.
+      new Float32Array(buffer, staged, n * this.inUnits).set(x);
+      this.wasm.transpose(staged, nb, this.inUnits, from);
+    } else {
+      transposeInto(x, n, this.inUnits, new Float32Array(buffer, from, this.inUnits * nb), nb);
+    }
     this.placed.forEach((p, i) => {
       const slope = i < this.placed.length - 1 || this.activateLast ? LEAKY_SLOPE : 1;
       this.wasm.spmm(p.offsets, p.inputs, p.values, p.bias, p.outUnits, from, to, 4 * nb, slope);
       [from, to] = [to, from];
     });
+    if (this.outUnits % 4 === 0) {
+      this.wasm.transpose(from, this.outUnits, nb, staged);
+      return new Float32Array(buffer, staged, n * this.outUnits).slice();
+    }
     const y = new Float32Array(n * this.outUnits);
     transposeFrom(new Float32Array(buffer, from, this.outUnits * nb), nb, y, n, this.outUnits);
     return y;

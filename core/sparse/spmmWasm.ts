@@ -16,6 +16,7 @@
  * multiply-accumulates; an output with no live input is its bias.
  *
  *   spmm(offsets, inputs, values, bias, outUnits, x, y, stride, slope)
+ *   transpose(src, rows, cols, dst)
  *
  * All pointers are byte offsets into the module's exported memory: `offsets`
  * (i32, outUnits + 1) the byte offsets into `inputs` and `values` where each
@@ -23,6 +24,8 @@
  * `values` (f32) its weight, `bias` (f32, outUnits), `x` and `y` the
  * activations, `stride` = nb * 4 bytes (a multiple of 16). `slope` is the
  * leaky ReLU's (0.01), or 1 for no activation: y = max(z, slope * z).
+ * `transpose` moves a batch between the callers' [batch][features] layout and
+ * the kernel's, 4 x 4 blocks at a time.
  */
 
 // Value types and instruction opcodes used below (spec section 5.3 and 5.4).
@@ -223,20 +226,68 @@ function spmmBody(): number[] {
   ];
 }
 
-/** The module: one function `spmm` and one memory, both exported. */
+/**
+ * The body of `transpose(src, rows, cols, dst)`: `src` [rows][cols] f32
+ * row-major into `dst` [cols][rows], both counts multiples of 4, by 4 x 4
+ * blocks: four rows loaded as vectors, interleaved by shuffles, stored as
+ * four columns.
+ */
+function transposeBody(): number[] {
+  const [SRC, ROWS, COLS, DST, R, C, P4, Q, RS, CS] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
+  const ROW = [10, 11, 12, 13];
+  const T = [14, 15, 16, 17];
+  /** i8x16.shuffle picking float lanes of a || b (lanes 0-3 of a, 4-7 of b). */
+  const shuffle = (lanes: number[]): number[] => [0xfd, 0x0d, ...lanes.flatMap((l) => [4 * l, 4 * l + 1, 4 * l + 2, 4 * l + 3])];
+  const at = (base: number, stride: number, k: number): number[] => (k === 0 ? get(base) : [...get(base), ...get(stride), ...i32(k), I32_MUL, I32_ADD]);
+  return [
+    ...get(COLS), ...i32(2), I32_SHL, ...set(RS),
+    ...get(ROWS), ...i32(2), I32_SHL, ...set(CS),
+    BLOCK, EMPTY, LOOP, EMPTY,
+    ...get(R), ...get(ROWS), I32_GE_U, BR_IF, 1,
+    ...i32(0), ...set(C),
+    BLOCK, EMPTY, LOOP, EMPTY,
+    ...get(C), ...get(COLS), I32_GE_U, BR_IF, 1,
+    // P4 = src + (r * cols + c) * 4: rows r .. r + 3 from column c
+    ...get(SRC), ...get(R), ...get(COLS), I32_MUL, ...get(C), I32_ADD, ...i32(2), I32_SHL, I32_ADD, ...set(P4),
+    ...ROW.flatMap((v, k) => [...at(P4, RS, k), ...V128_LOAD, ...mem(4, 0), ...set(v)]),
+    // (a0 b0 a1 b1), (a2 b2 a3 b3), (c0 d0 c1 d1), (c2 d2 c3 d3)
+    ...get(ROW[0]), ...get(ROW[1]), ...shuffle([0, 4, 1, 5]), ...set(T[0]),
+    ...get(ROW[0]), ...get(ROW[1]), ...shuffle([2, 6, 3, 7]), ...set(T[1]),
+    ...get(ROW[2]), ...get(ROW[3]), ...shuffle([0, 4, 1, 5]), ...set(T[2]),
+    ...get(ROW[2]), ...get(ROW[3]), ...shuffle([2, 6, 3, 7]), ...set(T[3]),
+    // Q = dst + (c * rows + r) * 4; columns c .. c + 3 are (a_k b_k c_k d_k)
+    ...get(DST), ...get(C), ...get(ROWS), I32_MUL, ...get(R), I32_ADD, ...i32(2), I32_SHL, I32_ADD, ...set(Q),
+    ...at(Q, CS, 0), ...get(T[0]), ...get(T[2]), ...shuffle([0, 1, 4, 5]), ...V128_STORE, ...mem(4, 0),
+    ...at(Q, CS, 1), ...get(T[0]), ...get(T[2]), ...shuffle([2, 3, 6, 7]), ...V128_STORE, ...mem(4, 0),
+    ...at(Q, CS, 2), ...get(T[1]), ...get(T[3]), ...shuffle([0, 1, 4, 5]), ...V128_STORE, ...mem(4, 0),
+    ...at(Q, CS, 3), ...get(T[1]), ...get(T[3]), ...shuffle([2, 3, 6, 7]), ...V128_STORE, ...mem(4, 0),
+    ...get(C), ...i32(4), I32_ADD, ...set(C),
+    BR, 0,
+    END, END,
+    ...get(R), ...i32(4), I32_ADD, ...set(R),
+    BR, 0,
+    END, END,
+    END,
+  ];
+}
+
+/** The module: the functions `spmm` and `transpose` and one memory, all exported. */
 function moduleBytes(): Uint8Array {
   const name = (s: string): number[] => sized([...Buffer.from(s, 'utf8')]);
   const section = (id: number, body: number[]): number[] => [id, ...sized(body)];
   const params = [I32, I32, I32, I32, I32, I32, I32, I32, F32];
   // Locals J .. Y_ROW are i32, W .. SLOPE_V are v128.
   const locals = [...uleb(2), ...uleb(Y_ROW - J + 1), I32, ...uleb(SLOPE_V - W + 1), V128];
+  // transpose: 6 i32 locals, then 8 v128.
+  const transposeLocals = [...uleb(2), 6, I32, 8, V128];
   return Uint8Array.from([
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // "\0asm", version 1
-    ...section(1, [1, 0x60, ...sized(params), 0]), // type 0: (params) -> ()
-    ...section(3, [1, 0]), // function 0 has type 0
+    // type 0: (params) -> (); type 1: (i32 x 4) -> ()
+    ...section(1, [2, 0x60, ...sized(params), 0, 0x60, ...sized([I32, I32, I32, I32]), 0]),
+    ...section(3, [2, 0, 1]), // function 0 has type 0, function 1 type 1
     ...section(5, [1, 0x00, 1]), // memory 0: at least one 64 KiB page, no maximum
-    ...section(7, [2, ...name('spmm'), 0x00, 0, ...name('memory'), 0x02, 0]),
-    ...section(10, [1, ...sized([...locals, ...spmmBody()])]),
+    ...section(7, [3, ...name('spmm'), 0x00, 0, ...name('transpose'), 0x00, 1, ...name('memory'), 0x02, 0]),
+    ...section(10, [2, ...sized([...locals, ...spmmBody()]), ...sized([...transposeLocals, ...transposeBody()])]),
   ]);
 }
 
@@ -260,6 +311,8 @@ export interface SpmmMemory {
 export interface SpmmExports {
   readonly memory: SpmmMemory;
   readonly spmm: (offsets: number, inputs: number, values: number, bias: number, outUnits: number, x: number, y: number, stride: number, slope: number) => void;
+  /** `src` [rows][cols] into `dst` [cols][rows] (f32, byte offsets; rows and cols multiples of 4). */
+  readonly transpose: (src: number, rows: number, cols: number, dst: number) => void;
 }
 
 let compiled: object | undefined;

@@ -86,8 +86,7 @@ function denseLayer(x: Float32Array, n: number, w: Float32Array, m: Float32Array
   return y;
 }
 
-test('the WebAssembly sparse chain equals the masked dense layers: odd batches and widths, empty inputs, outputs and layers', () => {
-  const widths = [13, 7, 5, 3];
+for (const widths of [[13, 7, 5, 3], [16, 8, 12, 4]]) test(`the WebAssembly sparse chain equals the masked dense layers: widths ${widths.join('-')}, odd batches, empty inputs, outputs and layers`, () => {
   const layers = widths.slice(1).map((cols, l) => {
     const rows = widths[l];
     const w = inputs(1, rows * cols, 3 + l).map((v, i) => (i % 3 === 0 ? -v : v));
@@ -112,7 +111,8 @@ test('the WebAssembly sparse chain equals the masked dense layers: odd batches a
     }
     assert.throws(() => chain.run(new Float32Array(5), 1), { code: 'BONSAI_CORE_SPARSE_SHAPE' });
   }
-  assert.throws(() => new SparseChain([sparseLayerFromMasked(layers[0].w, layers[0].m, layers[0].bias, 13, 7), sparseLayerFromMasked(layers[0].w, layers[0].m, layers[0].bias, 13, 7)], false),
+  const [rows, cols] = [widths[0], widths[1]];
+  assert.throws(() => new SparseChain([sparseLayerFromMasked(layers[0].w, layers[0].m, layers[0].bias, rows, cols), sparseLayerFromMasked(layers[0].w, layers[0].m, layers[0].bias, rows, cols)], false),
     { code: 'BONSAI_CORE_SPARSE_SHAPE' });
 });
 
