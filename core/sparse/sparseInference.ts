@@ -20,15 +20,15 @@ import { SparseChain, type SparseLayer, sparseLayerFromMasked } from './sparseCh
  * Kernel density at or below which a layer runs on the sparse kernel; denser
  * layers run on tfjs's matMul over a W*M snapshot. Measured by `npm run
  * bench:sparse` (bench/results/sparse.md) on a 784 x 300 layer: the WebAssembly
- * kernel beat tfjs's matMul at every batch up to 10 %, at batch 32 and 128 up to
- * 20-30 %, and at batch 1 lost from 20 % (0.9x; the batch of one fills one SIMD
- * lane in four). The server merges requests into batches, so 20 %.
+ * kernel beat tfjs's matMul at every batch (1, 32, 128) up to 20 % (2.7x to
+ * 3.9x there), at batch 32 and 128 up to 40 %, and lost at batch 1 from 30 %
+ * (a batch of one fills one SIMD lane in four).
  */
 export const SPARSE_MAX_DENSITY = 0.2;
 
 /**
- * Largest batch the plan is used for. LeNet-300-100 at 10 % density ran 37x
- * `model.predict` at batch 1 and 5.5x at 128 (`npm run bench:sparse`), so every
+ * Largest batch the plan is used for. LeNet-300-100 at 10 % density ran 70x
+ * `model.predict` at batch 1 and 6.9x at 128 (`npm run bench:sparse`), so every
  * batch the server accepts uses it.
  */
 export const SPARSE_MAX_BATCH = 1024;
