@@ -20,7 +20,8 @@
  * training <= 2 x p99 idle; zero failed requests.
  *
  * With `--rate` it measures instead the maximum predict rate at 1 and 16 clients
- * on a 10 %-dense LeNet-300-100, with sparse inference and batching off and on
+ * on a 10 %-dense LeNet-300-100, with sparse inference and batching off and on,
+ * clients in this process and in a child process, and while an update trains
  * (bench/serveRate.ts; serve-rate.json and serve-rate.md).
  */
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -79,13 +80,10 @@ async function waitFor(what: string, fn: () => boolean, timeoutMs: number): Prom
   }
 }
 
-async function main(): Promise<void> {
-  const started = new Date();
+/** MNIST PNGs written outside the inbox now, so that by the time they are renamed in their mtime is old (complete on arrival). */
+async function prepareFiles(root: string, stateDir: string): Promise<{ files: Array<{ from: string; to: string }>; probes: Buffer[] }> {
   const mnist = loadMnist({ trainLimit: INITIAL + ARRIVAL, testLimit: 200 });
-  const root = mkdtempSync(join(tmpdir(), 'bonsai-bench-serve-'));
-  const stateDir = join(root, 'state');
   const outgoing = join(root, 'outgoing');
-  // Files are written now, so that by the time they are renamed in their mtime is old (complete on arrival).
   const files: Array<{ from: string; to: string }> = [];
   for (let i = 0; i < INITIAL + ARRIVAL; i++) {
     const label = String(mnist.train.labels[i]);
@@ -96,19 +94,121 @@ async function main(): Promise<void> {
   }
   const probes = await Promise.all(Array.from({ length: 200 }, (_, i) => pngOf(mnist.test.images, i)));
   await new Promise((r) => setTimeout(r, 2100));
+  return { files, probes };
+}
 
+function benchDaemon(stateDir: string): Promise<Daemon> {
   const config = parseConfig({
     stateDir,
     server: { port: 0 },
     triggers: { initialCount: INITIAL, pendingCount: ARRIVAL, minIntervalSec: 0, maxWaitSec: null },
-    algorithm: { newDataEpochs: EPOCHS, allDataEpochs: EPOCHS, growthInterval: 5, augment: false, recoveryEpochsMax: 1 },
+    algorithm: { newDataEpochs: EPOCHS, allDataEpochs: EPOCHS, growthInterval: 5, augment: false },
     // Validation has ~100 samples here, so one sample is 1 point: the tolerance keeps the measured update
     // from being rejected on noise (the benchmark needs a promotion to time it).
     gate: { tolerance: TOLERANCE },
     log: { level: 'warn', format: 'json' },
   });
-  const daemon: Daemon = await startDaemon(config, { token: TOKEN, update: { maxPruneIterations: 10 }, log: createLog({ level: 'warn', format: 'json', stream: process.stderr }) });
-  const url = daemon.url;
+  return startDaemon(config, { token: TOKEN, update: { maxPruneIterations: 10 }, log: createLog({ level: 'warn', format: 'json', stream: process.stderr }) });
+}
+
+/** Background load (CLIENTS - 1 clients, a request every 20 ms each) until `stop` is called. */
+function backgroundLoad(url: string, probes: Buffer[]): { stop: () => Promise<void>; failures: string[]; versionsSeen: Set<number>; requests: () => number } {
+  const failures: string[] = [];
+  const versionsSeen = new Set<number>();
+  let running = true;
+  let requests = 0;
+  const loadClient = async (c: number): Promise<void> => {
+    let k = c;
+    while (running) {
+      const r = await predict(url, probes[k++ % probes.length]);
+      requests++;
+      if (!r.ok) failures.push(`${r.error}`);
+      else if (r.version !== undefined) versionsSeen.add(r.version);
+      await new Promise((res) => setTimeout(res, 20));
+    }
+  };
+  const loaders = Array.from({ length: CLIENTS - 1 }, (_, c) => loadClient(c));
+  return {
+    failures, versionsSeen, requests: () => requests,
+    stop: async () => {
+      running = false;
+      await Promise.all(loaders);
+    },
+  };
+}
+
+/** `count` sequential requests: their latencies and how many failed. */
+async function sequential(url: string, probes: Buffer[], count: number): Promise<{ ms: number[]; failed: number }> {
+  const ms: number[] = [];
+  let failed = 0;
+  for (let i = 0; i < count; i++) {
+    const r = await predict(url, probes[i % probes.length]);
+    ms.push(r.ms);
+    if (!r.ok) failed++;
+  }
+  return { ms, failed };
+}
+
+/** Resolves at the first progress event whose phase passes `test`. */
+function phaseReached(daemon: Daemon, test: (phase: string) => boolean): Promise<number> {
+  return new Promise<number>((resolve) => {
+    const on = (_s: unknown, p: { phase: string }): void => {
+      if (test(p.phase)) {
+        daemon.events.off('progress', on);
+        resolve(performance.now());
+      }
+    };
+    daemon.events.on('progress', on);
+  });
+}
+
+/** Drops the arrival, its last file crossing the threshold; measures sequential latency while the child trains. */
+async function duringUpdate(daemon: Daemon, probes: Buffer[], drop: (from: number, to: number) => void) {
+  const updateStarted = new Promise<number>((resolve) => daemon.events.once('started', () => resolve(performance.now())));
+  const trainingFrom = phaseReached(daemon, (p) => p.startsWith('growth'));
+  const trainedAt = phaseReached(daemon, (p) => p === 'publish');
+  drop(INITIAL, INITIAL + ARRIVAL - 1);
+  await new Promise((r) => setTimeout(r, 500));
+  const tCross = performance.now();
+  drop(INITIAL + ARRIVAL - 1, INITIAL + ARRIVAL);
+  const tStart = await updateStarted;
+  await trainingFrom;
+  const ms: number[] = [];
+  let failed = 0;
+  let k = 0;
+  let trainingDone = false;
+  void trainedAt.then(() => { trainingDone = true; });
+  while (!trainingDone) {
+    const r = await predict(daemon.url, probes[k++ % probes.length]);
+    if (trainingDone) break;
+    ms.push(r.ms);
+    if (!r.ok) failed++;
+  }
+  const tTrained = await trainedAt;
+  await waitFor('the update to finish', () => !daemon.scheduler.busy, 600_000);
+  return { ms, failed, tCross, tStart, tTrained, tPromoted: performance.now(), update: daemon.updater.last() };
+}
+
+/** Rollback to version 1 and promote version `version` again, over HTTP, `SWAP_CYCLES` times: the seconds of each. */
+async function adminSwaps(url: string, version: number): Promise<number[]> {
+  const seconds: number[] = [];
+  for (let c = 0; c < SWAP_CYCLES; c++) {
+    for (const path of ['/v1/rollback', `/v1/models/${version}/promote`]) {
+      const s0 = performance.now();
+      const res = await fetch(`${url}${path}`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` } });
+      if (res.status !== 200) throw new Error(`${path} answered ${res.status}: ${await res.text()}`);
+      seconds.push((performance.now() - s0) / 1000);
+    }
+  }
+  return seconds;
+}
+
+async function main(): Promise<void> {
+  const started = new Date();
+  const root = mkdtempSync(join(tmpdir(), 'bonsai-bench-serve-'));
+  const stateDir = join(root, 'state');
+  const { files, probes } = await prepareFiles(root, stateDir);
+  const daemon = await benchDaemon(stateDir);
   const drop = (from: number, to: number): void => {
     for (let i = from; i < to; i++) {
       mkdirSync(join(files[i].to, '..'), { recursive: true });
@@ -122,130 +222,21 @@ async function main(): Promise<void> {
     await waitFor('the first model', () => daemon.holder.version !== null && !daemon.scheduler.busy, 1_800_000);
     const firstModelSeconds = (performance.now() - t0) / 1000;
     const first = daemon.updater.last();
-
-    // Background load (3 clients, a request every 20 ms each) runs from here to the end, idle included.
-    const failures: string[] = [];
-    const versionsSeen = new Set<number>();
-    let load = true;
-    let loadRequests = 0;
-    const loadClient = async (c: number): Promise<void> => {
-      let k = c;
-      while (load) {
-        const r = await predict(url, probes[k++ % probes.length]);
-        loadRequests++;
-        if (!r.ok) failures.push(`${r.error}`);
-        else if (r.version !== undefined) versionsSeen.add(r.version);
-        await new Promise((res) => setTimeout(res, 20));
-      }
-    };
-    const loaders = Array.from({ length: CLIENTS - 1 }, (_, c) => loadClient(c));
-
+    // Background load runs from here to the end, idle included.
+    const background = backgroundLoad(daemon.url, probes);
     // 1. Idle: sequential batch-1 requests.
-    for (let i = 0; i < 20; i++) await predict(url, probes[i % probes.length]);
-    const idle: number[] = [];
-    let failedIdle = 0;
-    for (let i = 0; i < REQUESTS; i++) {
-      const r = await predict(url, probes[i % probes.length]);
-      idle.push(r.ms);
-      if (!r.ok) failedIdle++;
-    }
-
-    // 2. + 4. Drop the arrival; the last file crosses the threshold. Then measure while the child trains.
-    const updateStarted = new Promise<number>((resolve) => daemon.events.once('started', () => resolve(performance.now())));
-    const trainingFrom = new Promise<number>((resolve) => {
-      const on = (_s: unknown, p: { phase: string }): void => {
-        if (p.phase.startsWith('growth')) {
-          daemon.events.off('progress', on);
-          resolve(performance.now());
-        }
-      };
-      daemon.events.on('progress', on);
-    });
-    const trainedAt = new Promise<number>((resolve) => {
-      const on = (_s: unknown, p: { phase: string }): void => {
-        if (p.phase === 'publish') {
-          daemon.events.off('progress', on);
-          resolve(performance.now());
-        }
-      };
-      daemon.events.on('progress', on);
-    });
-    drop(INITIAL, INITIAL + ARRIVAL - 1);
-    await new Promise((r) => setTimeout(r, 500));
-    const tCross = performance.now();
-    drop(INITIAL + ARRIVAL - 1, INITIAL + ARRIVAL);
-    const tStart = await updateStarted;
-    await trainingFrom;
-    const training: number[] = [];
-    let failedTraining = 0;
-    let k = 0;
-    let trainingDone = false;
-    void trainedAt.then(() => { trainingDone = true; });
-    while (!trainingDone) {
-      const r = await predict(url, probes[k++ % probes.length]);
-      if (trainingDone) break;
-      training.push(r.ms);
-      if (!r.ok) failedTraining++;
-    }
-    const tTrained = await trainedAt;
-    await waitFor('the update to finish', () => !daemon.scheduler.busy, 600_000);
-    const update = daemon.updater.last();
-    const tPromoted = performance.now();
-    const promoted = update?.outcome === 'promoted';
-
-    // 3. More swaps under the same load: rollback to version 1 and promote version 2 again, over HTTP.
-    const swapSeconds: number[] = [];
-    if (promoted) {
-      for (let c = 0; c < SWAP_CYCLES; c++) {
-        for (const [path, body] of [['/v1/rollback', undefined], [`/v1/models/${update.version}/promote`, undefined]] as const) {
-          const s0 = performance.now();
-          const res = await fetch(`${url}${path}`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` }, body });
-          if (res.status !== 200) throw new Error(`${path} answered ${res.status}: ${await res.text()}`);
-          swapSeconds.push((performance.now() - s0) / 1000);
-        }
-      }
-    }
+    await sequential(daemon.url, probes, 20);
+    const idle = await sequential(daemon.url, probes, REQUESTS);
+    // 2. + 4. The arrival, and latency while the child trains.
+    const during = await duringUpdate(daemon, probes, drop);
+    const { update } = during;
+    // 3. More swaps under the same load.
+    const swapSeconds = update?.outcome === 'promoted' && update.version !== null ? await adminSwaps(daemon.url, update.version) : [];
     // 1'. Idle again, once everything has settled (the machine is shared: two idle samples bracket the update).
     await new Promise((r) => setTimeout(r, 1000));
-    const idleAfter: number[] = [];
-    for (let i = 0; i < REQUESTS; i++) {
-      const r = await predict(url, probes[i % probes.length]);
-      idleAfter.push(r.ms);
-      if (!r.ok) failedIdle++;
-    }
-    load = false;
-    await Promise.all(loaders);
-    const holder = daemon.holder.status();
-
-    const idleStats = stats(idle);
-    const idleAfterStats = stats(idleAfter);
-    const trainingStats = stats(training);
-    // Against the better of the two idle samples, so the ratio is not flattered by a noisy idle phase.
-    const ratio = Math.round((trainingStats.p99 / Math.min(idleStats.p99, idleAfterStats.p99)) * 100) / 100;
-    const totalFailed = failedIdle + failedTraining + failures.length;
-    const result = {
-      command: `npm run bench:serve -- --initial ${INITIAL} --arrival ${ARRIVAL} --requests ${REQUESTS} --swaps ${SWAP_CYCLES} --epochs ${EPOCHS} --tolerance ${TOLERANCE}`,
-      date: started.toISOString(),
-      machine: { cpus: cpus().length, cpu: cpus()[0]?.model, node: process.version, loadavg: loadavg().map((x) => Math.round(x * 100) / 100) },
-      backend: backendInfo()?.name ?? null,
-      backendThreads: backendInfo()?.threads ?? null,
-      trainerNice: 10,
-      model: 'lenet300',
-      data: { initial: INITIAL, arrival: ARRIVAL, source: 'MNIST train images as 28x28 PNG' },
-      algorithm: { newDataEpochs: EPOCHS, allDataEpochs: EPOCHS, firstModelEpochs: 2 * EPOCHS, maxPruneIterations: 10, gateTolerance: TOLERANCE },
-      firstModel: { seconds: Math.round(firstModelSeconds * 10) / 10, outcome: first?.outcome, error: first?.candidateError, liveParams: first?.liveParams, denseParams: first?.denseParams },
-      latencyMs: { idle: idleStats, idleAfter: idleAfterStats, whileTraining: trainingStats, p99Ratio: ratio },
-      update: {
-        outcome: update?.outcome, version: update?.version, candidateError: update?.candidateError, championError: update?.championError, verdict: update?.verdict,
-        thresholdToPromotedSeconds: Math.round(((tPromoted - tCross) / 1000) * 100) / 100,
-        detectSeconds: Math.round(((tStart - tCross) / 1000) * 100) / 100,
-        trainSeconds: Math.round(((tTrained - tStart) / 1000) * 100) / 100,
-        gateAndSwapSeconds: Math.round(((tPromoted - tTrained) / 1000) * 100) / 100,
-      },
-      swaps: { ok: holder.swaps.ok, failed: holder.swaps.failed, adminSwapSeconds: swapSeconds.length ? stats(swapSeconds.map((s) => s * 1000)) : null, versionsSeen: [...versionsSeen].sort() },
-      requests: { idle: idle.length + idleAfter.length, whileTraining: training.length, underLoad: loadRequests, failed: totalFailed, failures: failures.slice(0, 10) },
-      goals: { p99Ratio: { goal: '<= 2', value: ratio, met: ratio <= 2 }, failedRequests: { goal: 0, value: totalFailed, met: totalFailed === 0 } },
-    };
+    const idleAfter = await sequential(daemon.url, probes, REQUESTS);
+    await background.stop();
+    const result = buildResult({ started, firstModelSeconds, first, idle, idleAfter, during, swapSeconds, background, holder: daemon.holder.status() });
     mkdirSync(OUT, { recursive: true });
     writeFileSync(join(OUT, 'serve.json'), `${JSON.stringify(result, null, 2)}\n`);
     writeFileSync(join(OUT, 'serve.md'), markdown(result));
@@ -254,6 +245,47 @@ async function main(): Promise<void> {
     await daemon.stop('benchmark done');
     rmSync(root, { recursive: true, force: true });
   }
+}
+
+type UpdateOutcome = ReturnType<Daemon['updater']['last']>;
+
+/** The result object of serve.json from the measurements. */
+function buildResult(m: {
+  started: Date; firstModelSeconds: number; first: UpdateOutcome; idle: { ms: number[]; failed: number }; idleAfter: { ms: number[]; failed: number };
+  during: Awaited<ReturnType<typeof duringUpdate>>; swapSeconds: number[]; background: ReturnType<typeof backgroundLoad>; holder: ReturnType<Daemon['holder']['status']>;
+}) {
+  const { first, during, swapSeconds, background, holder } = m;
+  const update = during.update;
+  const idleStats = stats(m.idle.ms);
+  const idleAfterStats = stats(m.idleAfter.ms);
+  const trainingStats = stats(during.ms);
+  // Against the better of the two idle samples, so the ratio is not flattered by a noisy idle phase.
+  const ratio = Math.round((trainingStats.p99 / Math.min(idleStats.p99, idleAfterStats.p99)) * 100) / 100;
+  const totalFailed = m.idle.failed + m.idleAfter.failed + during.failed + background.failures.length;
+  const seconds = (ms: number): number => Math.round((ms / 1000) * 100) / 100;
+  return {
+    command: `npm run bench:serve -- --initial ${INITIAL} --arrival ${ARRIVAL} --requests ${REQUESTS} --swaps ${SWAP_CYCLES} --epochs ${EPOCHS} --tolerance ${TOLERANCE}`,
+    date: m.started.toISOString(),
+    machine: { cpus: cpus().length, cpu: cpus()[0]?.model, node: process.version, loadavg: loadavg().map((x) => Math.round(x * 100) / 100) },
+    backend: backendInfo()?.name ?? null,
+    backendThreads: backendInfo()?.threads ?? null,
+    trainerNice: 10,
+    model: 'lenet300',
+    data: { initial: INITIAL, arrival: ARRIVAL, source: 'MNIST train images as 28x28 PNG' },
+    algorithm: { newDataEpochs: EPOCHS, allDataEpochs: EPOCHS, firstModelEpochs: 2 * EPOCHS, maxPruneIterations: 10, gateTolerance: TOLERANCE },
+    firstModel: { seconds: Math.round(m.firstModelSeconds * 10) / 10, outcome: first?.outcome, error: first?.candidateError, liveParams: first?.liveParams, denseParams: first?.denseParams },
+    latencyMs: { idle: idleStats, idleAfter: idleAfterStats, whileTraining: trainingStats, p99Ratio: ratio },
+    update: {
+      outcome: update?.outcome, version: update?.version, candidateError: update?.candidateError, championError: update?.championError, verdict: update?.verdict,
+      thresholdToPromotedSeconds: seconds(during.tPromoted - during.tCross),
+      detectSeconds: seconds(during.tStart - during.tCross),
+      trainSeconds: seconds(during.tTrained - during.tStart),
+      gateAndSwapSeconds: seconds(during.tPromoted - during.tTrained),
+    },
+    swaps: { ok: holder.swaps.ok, failed: holder.swaps.failed, adminSwapSeconds: swapSeconds.length ? stats(swapSeconds.map((s) => s * 1000)) : null, versionsSeen: [...background.versionsSeen].sort() },
+    requests: { idle: m.idle.ms.length + m.idleAfter.ms.length, whileTraining: during.ms.length, underLoad: background.requests(), failed: totalFailed, failures: background.failures.slice(0, 10) },
+    goals: { p99Ratio: { goal: '<= 2', value: ratio, met: ratio <= 2 }, failedRequests: { goal: 0, value: totalFailed, met: totalFailed === 0 } },
+  };
 }
 
 type Result = {

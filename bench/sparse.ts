@@ -2,9 +2,10 @@
  * Sparse against dense inference on the default backend (issue 12, "Sparse serving"):
  *
  * 1. one LeNet-300-100 layer (784 x 300) at kernel densities from 5 % to 60 %, at
- *    batch 1 and 128: the CSR kernel (core/sparse/csr.ts) against tfjs's matMul
- *    with the same host-to-host work (upload, matMul + bias, read back). The
- *    highest density where CSR still wins at batch 32 is the threshold
+ *    batch 1, 32 and 128: the WebAssembly SIMD kernel (core/sparse/sparseChain.ts)
+ *    and the JS CSR kernel (core/sparse/csr.ts) against tfjs's matMul with the
+ *    same host-to-host work (upload, matMul + bias, read back). The highest
+ *    density where the WebAssembly kernel wins at every batch is the threshold
  *    `SPARSE_MAX_DENSITY` (core/sparse/sparseInference.ts) is set from;
  * 2. LeNet-300-100 at 10 % density, batch 1 to 128: the sparse plan against
  *    `model.predict` (tfjs, W*M dense), samples per second; the largest batch
@@ -24,6 +25,7 @@ import * as tf from '../core/tf.ts';
 import { initBackend } from '../core/backend.ts';
 import { createModel } from '../core/models/index.ts';
 import { csrFromMasked, csrMatMul } from '../core/sparse/csr.ts';
+import { SparseChain, sparseLayerFromMasked } from '../core/sparse/sparseChain.ts';
 import { compileSparseInference, SPARSE_MAX_DENSITY } from '../core/sparse/sparseInference.ts';
 import { arg } from './args.ts';
 
@@ -33,18 +35,24 @@ const DENSITIES = [0.05, 0.1, 0.2, 0.3, 0.4, 0.6];
 const BATCHES = [1, 32, 128];
 const MODEL_BATCHES = [1, 8, 32, 64, 128];
 
-/** Calls per second of `fn`, best of three rounds of `SECONDS` each (the machine is shared). */
-function rate(fn: () => void): number {
-  fn();
-  let best = 0;
+/**
+ * Calls per second of each of `fns`, best of three rounds: the rounds of the
+ * functions alternate, so that all of them see the same load (the machine is
+ * shared). Each round of each function lasts `SECONDS` / 3.
+ */
+function rates(fns: Array<() => void>): number[] {
+  for (const fn of fns) fn();
+  const best = fns.map(() => 0);
   for (let round = 0; round < 3; round++) {
-    let calls = 0;
-    const t0 = performance.now();
-    while (performance.now() - t0 < (SECONDS * 1000) / 3 || calls < 2) {
-      fn();
-      calls++;
-    }
-    best = Math.max(best, calls / ((performance.now() - t0) / 1000));
+    fns.forEach((fn, i) => {
+      let calls = 0;
+      const t0 = performance.now();
+      while (performance.now() - t0 < (SECONDS * 1000) / 3 || calls < 2) {
+        fn();
+        calls++;
+      }
+      best[i] = Math.max(best[i], calls / ((performance.now() - t0) / 1000));
+    });
   }
   return best;
 }
@@ -58,10 +66,10 @@ function uniform(n: number, seed: number): Float32Array {
   });
 }
 
-interface LayerRow { density: number; batch: number; csrPerSec: number; densePerSec: number; speedup: number }
+interface LayerRow { density: number; batch: number; wasmPerSec: number; csrPerSec: number; densePerSec: number; speedup: number }
 interface ModelRow { batch: number; sparseSamplesPerSec: number; denseSamplesPerSec: number; speedup: number }
 
-/** Part 1: one 784 x 300 layer, CSR against tfjs matMul, samples per second. */
+/** Part 1: one 784 x 300 layer, the sparse kernels against tfjs matMul, samples per second. */
 function layerSweep(): LayerRow[] {
   const [rows, cols] = [784, 300];
   const w = uniform(rows * cols, 1).map((v) => v - 0.5);
@@ -71,18 +79,22 @@ function layerSweep(): LayerRow[] {
   for (const density of DENSITIES) {
     const mask = uniform(rows * cols, 3).map((v) => (v < density ? 1 : 0));
     const csr = csrFromMasked(w, mask, rows, cols);
+    const chain = new SparseChain([sparseLayerFromMasked(w, mask, bias, rows, cols)], false);
     const kernel = kernelOf(mask);
     const b = tf.tensor1d(bias);
     for (const batch of BATCHES) {
       const x = uniform(batch * rows, 4);
-      const csrPerSec = batch * rate(() => csrMatMul(x, batch, csr, bias));
-      const densePerSec = batch * rate(() => {
-        const y = tf.tidy(() => tf.matMul(tf.tensor2d(x, [batch, rows]), kernel).add(b));
-        y.dataSync();
-        y.dispose();
-      });
-      out.push({ density, batch, csrPerSec, densePerSec, speedup: csrPerSec / densePerSec });
-      process.stderr.write(`layer 784x300 density ${density} batch ${batch}: csr ${csrPerSec.toFixed(0)}/s, tfjs ${densePerSec.toFixed(0)}/s\n`);
+      const [wasmPerSec, csrPerSec, densePerSec] = rates([
+        () => chain.run(x, batch),
+        () => csrMatMul(x, batch, csr, bias),
+        () => {
+          const y = tf.tidy(() => tf.matMul(tf.tensor2d(x, [batch, rows]), kernel).add(b));
+          y.dataSync();
+          y.dispose();
+        },
+      ]).map((r) => batch * r);
+      out.push({ density, batch, wasmPerSec, csrPerSec, densePerSec, speedup: wasmPerSec / densePerSec });
+      process.stderr.write(`layer 784x300 density ${density} batch ${batch}: wasm ${wasmPerSec.toFixed(0)}/s, csr ${csrPerSec.toFixed(0)}/s, tfjs ${densePerSec.toFixed(0)}/s\n`);
     }
     tf.dispose([kernel, b]);
   }
@@ -99,12 +111,14 @@ function modelRates(): { rows: ModelRow[]; density: number } {
   for (const batch of MODEL_BATCHES) {
     const x = uniform(batch * 784, 5);
     const xt = tf.tensor(x, [batch, 28, 28, 1]);
-    const sparse = batch * rate(() => plan.probabilities(x, batch));
-    const dense = batch * rate(() => {
-      const y = model.predict(xt);
-      y.dataSync();
-      y.dispose();
-    });
+    const [sparse, dense] = rates([
+      () => plan.probabilities(x, batch),
+      () => {
+        const y = model.predict(xt);
+        y.dataSync();
+        y.dispose();
+      },
+    ]).map((r) => batch * r);
     xt.dispose();
     rows.push({ batch, sparseSamplesPerSec: sparse, denseSamplesPerSec: dense, speedup: sparse / dense });
     process.stderr.write(`lenet300 10 % batch ${batch}: sparse ${sparse.toFixed(0)}/s, dense ${dense.toFixed(0)}/s\n`);
@@ -120,13 +134,13 @@ async function main(): Promise<void> {
   const started = new Date();
   const layers = layerSweep();
   const model = modelRates();
-  const wins = layers.filter((r) => r.batch === 32 && r.speedup > 1).map((r) => r.density);
+  const wins = DENSITIES.filter((d) => layers.every((r) => r.density !== d || r.speedup > 1));
   const result = {
     command: `npm run bench:sparse -- --seconds ${SECONDS}`,
     date: started.toISOString(),
     machine: { cpus: cpus().length, cpu: cpus()[0]?.model, node: process.version, loadavgAtEnd: loadavg().map((x) => Math.round(x * 100) / 100) },
     backend: { name: backend.name, threads: backend.threads },
-    threshold: { inCode: SPARSE_MAX_DENSITY, highestWinningDensityAtBatch32: wins.length > 0 ? Math.max(...wins) : null },
+    threshold: { inCode: SPARSE_MAX_DENSITY, highestDensityWinningAtEveryBatch: wins.length > 0 ? Math.max(...wins) : null },
     layers,
     model,
   };
@@ -137,15 +151,17 @@ async function main(): Promise<void> {
     '# Sparse against dense inference',
     '',
     `Command: \`${result.command}\` (${result.date.slice(0, 10)}). Backend \`${backend.name}\` (${backend.threads} threads); ${result.machine.cpus} cores (${result.machine.cpu ?? 'unknown CPU'}), Node ${result.machine.node}.`,
-    `The machine is shared with other long-running experiments: 1-minute load average ${result.machine.loadavgAtEnd.join(', ')} at the end, so rates are the best of three short rounds and move between runs; compare rows of one run.`,
+    `The machine is shared with other long-running experiments: 1-minute load average ${result.machine.loadavgAtEnd.join(', ')} at the end, so rates are the best of three short rounds (the rounds of the compared kernels alternate) and move between runs; compare within a row.`,
     '',
-    '## One 784 x 300 layer: CSR (JS) against tfjs matMul, samples/s',
+    '## One 784 x 300 layer: the sparse kernels against tfjs matMul, samples/s',
     '',
-    '| density | batch | CSR | tfjs dense | CSR / dense |',
-    '|---:|---:|---:|---:|---:|',
-    ...layers.map((r) => `| ${r.density} | ${r.batch} | ${f(r.csrPerSec)} | ${f(r.densePerSec)} | ${r.speedup.toFixed(2)} |`),
+    'WebAssembly: the SIMD kernel the plan runs (core/sparse/sparseChain.ts), transposes in and out included; JS CSR: the scalar kernel of core/sparse/csr.ts.',
     '',
-    `Highest density where CSR wins at batch 32 (the server's default largest merged batch): ${result.threshold.highestWinningDensityAtBatch32 ?? 'none'}; the serving threshold in code (SPARSE_MAX_DENSITY): ${SPARSE_MAX_DENSITY}.`,
+    '| density | batch | WebAssembly | JS CSR | tfjs dense | WebAssembly / dense | JS CSR / dense |',
+    '|---:|---:|---:|---:|---:|---:|---:|',
+    ...layers.map((r) => `| ${r.density} | ${r.batch} | ${f(r.wasmPerSec)} | ${f(r.csrPerSec)} | ${f(r.densePerSec)} | ${r.speedup.toFixed(2)} | ${(r.csrPerSec / r.densePerSec).toFixed(2)} |`),
+    '',
+    `Highest density where the WebAssembly kernel wins at every batch: ${result.threshold.highestDensityWinningAtEveryBatch ?? 'none'}; the serving threshold in code (SPARSE_MAX_DENSITY): ${SPARSE_MAX_DENSITY}.`,
     '',
     `## LeNet-300-100 at ${(model.density * 100).toFixed(1)} % density: sparse plan against model.predict, samples/s`,
     '',

@@ -1,7 +1,8 @@
 /**
  * Inference on the live connections only: a served model's fully connected
- * chain (`MaskedModel.denseTail`) runs its sparse-enough layers as CSR kernels
- * (core/sparse/csr.ts) and the others on tfjs's matMul, with the same leaky ReLU
+ * chain (`MaskedModel.denseTail`) runs its sparse-enough layers on the
+ * WebAssembly SIMD kernel (core/sparse/sparseChain.ts, consecutive ones as one
+ * chain) and the others on tfjs's matMul, with the same leaky ReLU
  * (paper eq. 4) between them, so the logits equal `forward(x, { training: false })`
  * within float rounding.
  *
@@ -13,21 +14,22 @@ import * as tf from '../tf.ts';
 import { BonsaiError } from '../errors.ts';
 import type { MaskedModel } from '../models/model.ts';
 import type { MaskedDense } from './maskedDense.ts';
-import { type CsrMatrix, csrFromMasked, csrMatMul } from './csr.ts';
+import { SparseChain, type SparseLayer, sparseLayerFromMasked } from './sparseChain.ts';
 
 /**
- * Kernel density at or below which a layer runs on CSR; denser layers run on
- * tfjs's matMul over a W*M snapshot. Measured by `npm run bench:sparse`
- * (bench/results/sparse.md) on a 784 x 300 layer: at batch 1 CSR was 3.4x
- * tfjs's matMul at 5 % and 0.7x at 10 %; at batch 32 and 128 it lost at every
- * density measured (tfjs's wasm matMul uses SIMD, the JS kernel does not).
+ * Kernel density at or below which a layer runs on the sparse kernel; denser
+ * layers run on tfjs's matMul over a W*M snapshot. Measured by `npm run
+ * bench:sparse` (bench/results/sparse.md) on a 784 x 300 layer: the WebAssembly
+ * kernel beat tfjs's matMul at every batch (1, 32, 128) up to 20 % (2.7x to
+ * 3.9x there), at batch 32 and 128 up to 40 %, and lost at batch 1 from 30 %
+ * (a batch of one fills one SIMD lane in four).
  */
-export const SPARSE_MAX_DENSITY = 0.075;
+export const SPARSE_MAX_DENSITY = 0.2;
 
 /**
- * Largest batch the plan is used for. With SPARSE_MAX_DENSITY as above,
- * LeNet-300-100 at 10 % density ran 18x `model.predict` at batch 1 and 1.2x at
- * 128 (`npm run bench:sparse`), so every batch the server accepts uses it.
+ * Largest batch the plan is used for. LeNet-300-100 at 10 % density ran 70x
+ * `model.predict` at batch 1 and 6.9x at 128 (`npm run bench:sparse`), so every
+ * batch the server accepts uses it.
  */
 export const SPARSE_MAX_BATCH = 1024;
 
@@ -45,14 +47,14 @@ export interface LayerPlan {
   name: string;
   /** Live kernel connections over all. */
   density: number;
-  /** `csr`: the JS sparse kernel; `dense`: tfjs matMul. */
-  kind: 'csr' | 'dense';
+  /** `sparse`: the WebAssembly sparse kernel; `dense`: tfjs matMul. */
+  kind: 'sparse' | 'dense';
 }
 
 /** One layer as the plan runs it. */
 type Step =
-  | { kind: 'csr'; csr: CsrMatrix; bias: Float32Array; outUnits: number }
-  | { kind: 'dense'; kernel: tf.Tensor2D; bias: tf.Tensor1D; outUnits: number };
+  | { kind: 'sparse'; chain: SparseChain }
+  | { kind: 'dense'; kernel: tf.Tensor2D; bias: tf.Tensor1D; activate: boolean };
 
 /** A compiled plan; see the file comment. Dispose it with its model. */
 export class SparseInference {
@@ -83,10 +85,14 @@ export class SparseInference {
         { n, inputShape: [...this.inputShape], values: x.length });
     }
     let h = this.prefix === undefined ? x : this.runPrefix(x, n);
-    steps.forEach((step, i) => {
-      h = step.kind === 'csr' ? csrMatMul(h, n, step.csr, step.bias) : denseStep(h, n, step);
-      if (i < steps.length - 1) leakyInPlace(h);
-    });
+    for (const step of steps) {
+      if (step.kind === 'sparse') {
+        h = step.chain.run(h, n);
+      } else {
+        h = denseStep(h, n, step);
+        if (step.activate) leakyInPlace(h);
+      }
+    }
     return h;
   }
 
@@ -125,14 +131,30 @@ export function compileSparseInference(model: MaskedModel, options: SparseInfere
   if (tail === null || tail.layers.length === 0) return null;
   const maxDensity = options.maxDensity ?? SPARSE_MAX_DENSITY;
   const read = tail.layers.map((layer) => readLayer(layer));
-  const steps: Step[] = read.map((r, i): Step => {
-    const layer = tail.layers[i];
-    if (r.density <= maxDensity) {
-      return { kind: 'csr', csr: csrFromMasked(r.weights, r.mask, layer.inUnits, layer.units), bias: r.bias, outUnits: layer.units };
+  const last = tail.layers.length - 1;
+  // Consecutive sparse layers run as one chain, in the kernel's layout throughout.
+  const groups: Array<{ sparse: SparseLayer[]; last: number } | { dense: number }> = [];
+  tail.layers.forEach((layer, i) => {
+    const r = read[i];
+    if (r.density > maxDensity) {
+      groups.push({ dense: i });
+      return;
     }
-    return { kind: 'dense', kernel: tf.tidy(() => layer.kernel.effective() as tf.Tensor2D), bias: tf.tidy(() => layer.bias.effective() as tf.Tensor1D), outUnits: layer.units };
+    const sparse = sparseLayerFromMasked(r.weights, r.mask, r.bias, layer.inUnits, layer.units);
+    const previous = groups.at(-1);
+    if (previous !== undefined && 'sparse' in previous) {
+      previous.sparse.push(sparse);
+      previous.last = i;
+    } else {
+      groups.push({ sparse: [sparse], last: i });
+    }
   });
-  const plans = read.map((r, i) => ({ name: tail.layers[i].name, density: r.density, kind: steps[i].kind }));
+  const steps = groups.map((g): Step => {
+    if ('sparse' in g) return { kind: 'sparse', chain: new SparseChain(g.sparse, g.last < last) };
+    const layer = tail.layers[g.dense];
+    return { kind: 'dense', kernel: tf.tidy(() => layer.kernel.effective() as tf.Tensor2D), bias: tf.tensor1d(read[g.dense].bias), activate: g.dense < last };
+  });
+  const plans = read.map((r, i) => ({ name: tail.layers[i].name, density: r.density, kind: r.density > maxDensity ? 'dense' as const : 'sparse' as const }));
   return new SparseInference(steps, plans, model.spec.inputShape, options.maxBatch ?? SPARSE_MAX_BATCH, tail.prefix);
 }
 

@@ -38,28 +38,46 @@ function paeth(a: number, b: number, c: number): number {
   return pa <= pb && pa <= pc ? a : pb <= pc ? b : c;
 }
 
-/** Reverses the per-row filters in place into `out`; false on an unknown filter type. */
+/**
+ * Reverses the per-row filters into `out`; false on an unknown filter type.
+ * One loop per filter type, the row's first pixel (no left neighbour) and the
+ * first row (no row above, read as zeros) apart, so that the inner loops carry
+ * no branch.
+ */
 function unfilter(data: Uint8Array, out: Uint8Array, width: number, height: number, bpp: number): boolean {
   const stride = width * bpp;
+  const zeros = new Uint8Array(stride);
   for (let y = 0; y < height; y++) {
     const filter = data[y * (stride + 1)];
     const src = y * (stride + 1) + 1;
     const row = y * stride;
-    const prev = row - stride;
-    for (let x = 0; x < stride; x++) {
-      const raw = data[src + x];
-      const a = x >= bpp ? out[row + x - bpp] : 0;
-      const b = y > 0 ? out[prev + x] : 0;
-      let v: number;
-      switch (filter) {
-        case 0: v = raw; break;
-        case 1: v = raw + a; break;
-        case 2: v = raw + b; break;
-        case 3: v = raw + ((a + b) >> 1); break;
-        case 4: v = raw + paeth(a, b, x >= bpp && y > 0 ? out[prev + x - bpp] : 0); break;
-        default: return false;
-      }
-      out[row + x] = v & 0xff;
+    // The row above, or zeros for the first row.
+    const up = y > 0 ? out.subarray(row - stride, row) : zeros;
+    const line = out.subarray(row, row + stride);
+    const raw = data.subarray(src, src + stride);
+    const first = Math.min(bpp, stride);
+    switch (filter) {
+      case 0:
+        line.set(raw);
+        break;
+      case 1:
+        for (let x = 0; x < first; x++) line[x] = raw[x];
+        for (let x = bpp; x < stride; x++) line[x] = (raw[x] + line[x - bpp]) & 0xff;
+        break;
+      case 2:
+        for (let x = 0; x < stride; x++) line[x] = (raw[x] + up[x]) & 0xff;
+        break;
+      case 3:
+        for (let x = 0; x < first; x++) line[x] = (raw[x] + (up[x] >> 1)) & 0xff;
+        for (let x = bpp; x < stride; x++) line[x] = (raw[x] + ((line[x - bpp] + up[x]) >> 1)) & 0xff;
+        break;
+      case 4:
+        // Paeth with no left neighbour (a = c = 0) predicts the pixel above.
+        for (let x = 0; x < first; x++) line[x] = (raw[x] + up[x]) & 0xff;
+        for (let x = bpp; x < stride; x++) line[x] = (raw[x] + paeth(line[x - bpp], up[x], up[x - bpp])) & 0xff;
+        break;
+      default:
+        return false;
     }
   }
   return true;

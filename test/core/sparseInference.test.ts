@@ -6,6 +6,7 @@ import { createModel } from '../../core/models/index.ts';
 import type { MaskedModel } from '../../core/models/model.ts';
 import { CSR_BATCHED_FROM, csrFromMasked, csrMatMul } from '../../core/sparse/csr.ts';
 import { compileSparseInference } from '../../core/sparse/sparseInference.ts';
+import { SparseChain, sparseLayerFromMasked } from '../../core/sparse/sparseChain.ts';
 import { noLeaks } from '../helpers/tensors.ts';
 
 // The default backend: the plan's dense layers and the reference run where serving runs.
@@ -72,6 +73,60 @@ test('csrMatMul equals the dense product of W*M, sample by sample and batched', 
   assert.throws(() => csrMatMul(new Float32Array(5), 1, csr, null), { code: 'BONSAI_CORE_SPARSE_SHAPE' });
 });
 
+/** leaky(x (W*M) + b) for n samples, in float64, as written in the paper (eq. 4). */
+function denseLayer(x: Float32Array, n: number, w: Float32Array, m: Float32Array, bias: Float32Array, rows: number, cols: number, slope: number): Float32Array {
+  const y = new Float32Array(n * cols);
+  for (let b = 0; b < n; b++) {
+    for (let j = 0; j < cols; j++) {
+      let s = bias[j];
+      for (let i = 0; i < rows; i++) s += x[b * rows + i] * w[i * cols + j] * m[i * cols + j];
+      y[b * cols + j] = s < 0 ? s * slope : s;
+    }
+  }
+  return y;
+}
+
+for (const widths of [[13, 7, 5, 3], [16, 8, 12, 4]]) test(`the WebAssembly sparse chain equals the masked dense layers: widths ${widths.join('-')}, odd batches, empty inputs, outputs and layers`, () => {
+  const layers = widths.slice(1).map((cols, l) => {
+    const rows = widths[l];
+    const w = inputs(1, rows * cols, 3 + l).map((v, i) => (i % 3 === 0 ? -v : v));
+    const m = inputs(1, rows * cols, 5 + l).map((v) => (v === 0 ? 0 : 1));
+    if (l === 0) {
+      for (let i = 0; i < rows; i++) m[i * cols + 2] = 0; // output 2 has no live input: its bias
+      m.fill(0, 4 * cols, 5 * cols); // input 4 feeds nothing
+    }
+    if (l === 1) m.fill(0); // a layer with no live connection at all
+    const bias = Float32Array.from({ length: cols }, (_, j) => (j - 2) / 4);
+    return { w, m, bias, rows, cols };
+  });
+  for (const activateLast of [false, true]) {
+    const chain = new SparseChain(layers.map((l) => sparseLayerFromMasked(l.w, l.m, l.bias, l.rows, l.cols)), activateLast);
+    for (const n of [1, 2, 3, 4, 5, 15, 16, 17, 21, 64, 67]) {
+      const x = inputs(n, widths[0], 11 + n).map((v, i) => (i % 4 === 0 ? -v : v));
+      let want: Float32Array = x;
+      layers.forEach((l, i) => {
+        want = denseLayer(want, n, l.w, l.m, l.bias, l.rows, l.cols, i < layers.length - 1 || activateLast ? 0.01 : 1);
+      });
+      closeRelative(chain.run(x, n), want, 1e-6);
+    }
+    assert.throws(() => chain.run(new Float32Array(5), 1), { code: 'BONSAI_CORE_SPARSE_SHAPE' });
+  }
+  const [rows, cols] = [widths[0], widths[1]];
+  assert.throws(() => new SparseChain([sparseLayerFromMasked(layers[0].w, layers[0].m, layers[0].bias, rows, cols), sparseLayerFromMasked(layers[0].w, layers[0].m, layers[0].bias, rows, cols)], false),
+    { code: 'BONSAI_CORE_SPARSE_SHAPE' });
+});
+
+test('the sparse chain grows its memory for a larger batch and gives the same rows for the same samples', () => {
+  const [rows, cols] = [784, 300];
+  const w = inputs(1, rows * cols, 21).map((v) => v - 0.5);
+  const m = inputs(1, rows * cols, 22).map((v) => (v > 0.9 ? 1 : 0));
+  const chain = new SparseChain([sparseLayerFromMasked(w, m, new Float32Array(cols), rows, cols)], false);
+  const x = inputs(1030, rows, 23);
+  const big = chain.run(x, 1030);
+  const one = chain.run(x.subarray(1029 * rows), 1);
+  closeRelative(one, big.subarray(1029 * cols), 1e-6);
+});
+
 /** Sets non-zero biases, so that they are checked too. */
 function randomBiases(model: MaskedModel): void {
   for (const p of model.params.filter((q) => q.kind === 'bias')) p.setValue(tf.randomNormal(p.shape, 0, 0.1, 'float32', 9));
@@ -80,7 +135,7 @@ function randomBiases(model: MaskedModel): void {
 /** Compares the plan's logits with the masked dense forward pass at several batch sizes. */
 function assertSameAsForward(model: MaskedModel, plan: NonNullable<ReturnType<typeof compileSparseInference>>, seed: number): void {
   const size = model.spec.inputShape.reduce((a, b) => a * b, 1);
-  for (const n of [1, 3, 32]) {
+  for (const n of [1, 3, 32, 33]) {
     const x = inputs(n, size, seed + n);
     const want = reference(model, x, n);
     const got = plan.logits(x, n);
@@ -97,7 +152,7 @@ for (const density of [0.02, 0.1, 0.3]) {
       randomBiases(model);
       const plan = compileSparseInference(model, { maxDensity: 0.5 });
       assert.ok(plan !== null);
-      assert.deepEqual(plan.layers.map((l) => l.kind), ['csr', 'csr', 'csr']);
+      assert.deepEqual(plan.layers.map((l) => l.kind), ['sparse', 'sparse', 'sparse']);
       assertSameAsForward(model, plan, Math.round(density * 100));
       plan.dispose();
       model.dispose();
@@ -115,7 +170,7 @@ test('a layer above the density threshold runs dense on tfjs inside the same cha
     randomBiases(model);
     const plan = compileSparseInference(model, { maxDensity: 0.3 });
     assert.ok(plan !== null);
-    assert.deepEqual(plan.layers.map((l) => l.kind), ['csr', 'dense', 'csr']);
+    assert.deepEqual(plan.layers.map((l) => l.kind), ['sparse', 'dense', 'sparse']);
     assertSameAsForward(model, plan, 40);
     plan.dispose();
     model.dispose();
@@ -138,7 +193,7 @@ test('a dense model gets a plan of dense steps; a model without a dense chain ge
   });
 });
 
-test('LeNet-5: the convolutions stay on tfjs, the sparse fully connected layers run on CSR, logits equal forward', async () => {
+test('LeNet-5: the convolutions stay on tfjs, the sparse fully connected layers run on the sparse kernel, logits equal forward', async () => {
   await noLeaks(() => {
     const model = createModel({ arch: 'lenet5', inputShape: [28, 28, 1], numClasses: 10, seed: 7 });
     sparsify(model, 0.1, 60);
@@ -146,7 +201,7 @@ test('LeNet-5: the convolutions stay on tfjs, the sparse fully connected layers 
     const plan = compileSparseInference(model, { maxDensity: 0.3 });
     assert.ok(plan !== null);
     assert.deepEqual(plan.layers.map((l) => l.name), ['fc1', 'fc2', 'fc3']);
-    assert.deepEqual(plan.layers.map((l) => l.kind), ['csr', 'csr', 'csr']);
+    assert.deepEqual(plan.layers.map((l) => l.kind), ['sparse', 'sparse', 'sparse']);
     assertSameAsForward(model, plan, 70);
     plan.dispose();
     model.dispose();
