@@ -12,7 +12,7 @@ function files(dir: string, ext: string): string[] {
 }
 
 test('every error code thrown in the source is documented in docs/errors*.md, and docs/errors.md links every area file', () => {
-  const source = ['core', 'pipelines', 'daemon', 'config', 'cli', 'bench'].flatMap((d) => files(d, '.ts'));
+  const source = ['core', 'pipelines', 'daemon', 'report', 'experiments', 'config', 'cli', 'bench'].flatMap((d) => files(d, '.ts'));
   const codes = new Set<string>();
   for (const f of source) {
     for (const m of readFileSync(f, 'utf8').matchAll(/['"`](BONSAI_(?:CORE|INGEST|STORE|DAEMON|HTTP|CONFIG|REGISTRY|CLI|DATA|BENCH|DEPLOY|SPEECH)_[A-Z0-9_]+)['"`]/g)) codes.add(m[1]);
