@@ -1,4 +1,4 @@
-/** Prometheus metrics, drift statistics and prequential accuracy of the daemon. */
+/** The daemon's Prometheus metrics, drift statistics, prequential accuracy and the gauges of a model's size and quality. */
 export { BonsaiMetrics, createMetrics, LABEL_VALUES, PREDICT_BUCKETS, UPDATE_BUCKETS } from './registry.ts';
 export type { MetricsArgs, MetricSources, TfMemoryInfo } from './registry.ts';
 export { PrequentialWindow } from './prequential-window.ts';
