@@ -51,7 +51,7 @@ import { startDaemon, updateConfig, modelChoice, type Daemon } from '../daemon/d
 import { createLog } from '../daemon/logging.ts';
 import type { UpdateRecord } from '../daemon/trainer/index.ts';
 import { readDataset } from '../daemon/trainer/data.ts';
-import { progressSink, type ProgressSink } from './progress.ts';
+import { progressSink, type ProgressSink } from '../experiments/progress.ts';
 import { arg } from './args.ts';
 
 const SIDE = 28;

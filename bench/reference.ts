@@ -30,7 +30,7 @@ import { Trainer } from '../core/train/trainer.ts';
 import { CostLedger } from '../core/train/cost.ts';
 import { DEFAULT_NO_LOSS_RULE, noLossDecision } from '../core/prune/decision.ts';
 import { mnistSplits } from '../pipelines/datasets/mnist.ts';
-import { PROFILES } from './experiments/mnist.ts';
+import { PROFILES } from '../experiments/mnist.ts';
 import { arg } from './args.ts';
 
 const SEED = 1;

@@ -24,7 +24,7 @@
  *
  * Writes `soak.json`, `soak.md` and `soak.png` (RSS, heap, wasm memory and
  * tensors against the update number; vega-lite rendered by vega and sharp, as
- * bench/plot.ts does) to the output folder.
+ * experiments/plot.ts does) to the output folder.
  */
 import { readFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
@@ -40,7 +40,7 @@ import { startDaemon, type Daemon } from '../daemon/daemon.ts';
 import { createLog } from '../daemon/logging.ts';
 import { startTrainer, type TrainerHandle, type TrainerOptions, type UpdateRecord } from '../daemon/trainer/index.ts';
 import { LABELS, TINY_MODEL, drop, png, tempStateDir, testConfig, waitFor } from '../test/daemon/e2e-helpers.ts';
-import { progressSink } from './progress.ts';
+import { progressSink } from '../experiments/progress.ts';
 import { arg } from './args.ts';
 
 const UPDATES = arg('updates', 300);

@@ -28,7 +28,7 @@ import type { ModelHolder } from './serving/index.ts';
 import { Lifecycle, handleSignals, type LifecycleState } from './lifecycle.ts';
 import { createLog, type Log } from './logging.ts';
 import { StuckEntries } from './stuck.ts';
-import type { PrequentialScorer } from './prequential.ts';
+import type { PrequentialScorer } from './prequential-scorer.ts';
 import type { Updater, TrainerHandle, TrainerOptions, UpdaterEvents, ModelChoice } from './trainer/index.ts';
 import type { UpdateScheduler, RequestAnswer } from './triggers/index.ts';
 import type { InboxWatcher } from './watch/index.ts';

@@ -2,7 +2,7 @@
  * `role: server`: a process that only serves. With `trainerUrl` it follows the
  * trainer over HTTP: it polls `GET /v1/models/current` every
  * `ingest.pollIntervalMs`, downloads a new champion into its own
- * `<stateDir>/models/` (daemon/mirror.ts: staged, checked against the
+ * `<stateDir>/models/` (daemon/serving/mirror.ts: staged, checked against the
  * manifest's SHA-256, renamed into place) and swaps it in; a failed download
  * or checksum keeps the old model serving (`bonsai_model_swaps_total
  * {outcome="failed"}`, and `bonsai_model_info` shows serving behind champion).
@@ -28,8 +28,14 @@ import type { ModelRegistry } from './registry/index.ts';
 import type { ModelHolder, ModelLoader, SwapResult } from './serving/index.ts';
 import { Lifecycle, handleSignals } from './lifecycle.ts';
 import { createLog, type Log } from './logging.ts';
-import { ModelMirror } from './mirror.ts';
-import { backendPlugin, ChampionFollower, DaemonContext, followedRegistryPlugin, followPlugin, httpPlugin, lifecyclePlugins, servingPlugin, type DaemonPlugin } from './plugins/index.ts';
+import { ModelMirror } from './serving/mirror.ts';
+// The plugins one by one, not plugins/index.ts: that one also holds the updates
+// plugin, and a serving-only process loads nothing of the trainer.
+import { DaemonContext, lifecyclePlugins, type DaemonPlugin } from './plugins/context.ts';
+import { backendPlugin } from './plugins/backend.ts';
+import { ChampionFollower, followedRegistryPlugin, followPlugin } from './plugins/follow.ts';
+import { httpPlugin } from './plugins/http.ts';
+import { servingPlugin } from './plugins/serving.ts';
 import { packageVersion, readToken, registryOps } from './wiring.ts';
 
 /** Options of `startServing`. */

@@ -8,8 +8,8 @@
  *   character transcript (a `<file>.txt` sidecar or manifest transcript, else
  *   the class label read as words: `inbox/seven/x.wav` is "seven"), CTC loss
  *   over the English alphabet, and the word error rate of prefix beam search
- *   restricted to the words of the training transcripts (as bench/experiments/
- *   fsdd.ts scores FSDD). The vocabulary is saved with each model, so the server
+ *   restricted to the words of the training transcripts (as
+ *   experiments/fsdd.ts scores FSDD). The vocabulary is saved with each model, so the server
  *   decodes with the words that model was trained on.
  */
 import { modelInfo, registeredModels, type Modality, type TaskKind } from '../core/models/index.ts';
@@ -55,7 +55,7 @@ export function speechLabels(alphabet: Alphabet = SPEECH_ALPHABET): string[] {
 /** Beam width of the daemon's speech decoding. */
 export const SPEECH_BEAM_WIDTH = 8;
 
-/** SpecAugment-style distortions of training utterances when config `algorithm.augment` is on (bench/experiments/fsdd.ts's). */
+/** SpecAugment-style distortions of training utterances when config `algorithm.augment` is on (experiments/fsdd.ts's). */
 export const SPEECH_AUGMENT: SpeechAugmentOptions = { timeMasks: 2, maxTimeFraction: 0.1, featureMasks: 2, maxFeatureWidth: 5, noise: 0.1 };
 
 /**

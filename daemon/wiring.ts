@@ -14,11 +14,11 @@ import type { AudioSpec, ImageSpec, IngestLimits } from '../pipelines/types.ts';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { buildServer, type ArtifactSource, type Preprocessors, type RegistryListing, type RegistryOps, type ServerDeps } from './server/index.ts';
-import type { BonsaiMetrics } from './metrics/index.ts';
+import { reportModel, type BonsaiMetrics } from './metrics/index.ts';
 import { canTransition, championStack, type ModelRegistry } from './registry/index.ts';
 import type { ModelInput } from './serving/index.ts';
 import type { Log } from './logging.ts';
-import { reportModel, type ModelChoice } from './trainer/index.ts';
+import type { ModelChoice } from './trainer/index.ts';
 import { readsModality, speechModels, taskKindOf } from './speech.ts';
 import { builtinModel, modelInfo, type ModelOptions } from '../core/models/index.ts';
 

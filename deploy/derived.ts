@@ -4,7 +4,7 @@
  */
 import { parse, stringify } from 'yaml';
 
-export { grafanaDashboardText } from '../daemon/report/grafana.ts';
+export { grafanaDashboardText } from '../report/grafana.ts';
 
 /** The Prometheus Operator's PrometheusRule holding the groups of prometheus/rules.yml. */
 export function prometheusRuleText(rulesYaml: string): string {

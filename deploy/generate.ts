@@ -1,6 +1,6 @@
 // Regenerates the files of deploy/ that are derived from others:
 //   npx tsx deploy/generate.ts
-// - grafana/bonsai.json from the panel list of daemon/report/panels.ts;
+// - grafana/bonsai.json from the panel list of report/panels.ts;
 // - k8s/base/prometheusrule.yaml from prometheus/rules.yml.
 // test/deploy fails when either is stale.
 import { readFileSync, writeFileSync } from 'node:fs';

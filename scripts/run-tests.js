@@ -15,11 +15,11 @@ import { spawnSync } from 'node:child_process';
 /** Test files the unit tier leaves out. */
 const FULL_TIER_ONLY = [
   // Slow: a full update of ResNet-18 or ds2, the experiments' harness (5-50 s each).
-  'test/bench/fsdd.test.ts',
-  'test/bench/mnist.test.ts',
   'test/core/ds2Update.test.ts',
   'test/core/resnet18.test.ts',
   'test/daemon/trainer-speech.test.ts',
+  'test/experiments/fsdd.test.ts',
+  'test/experiments/mnist.test.ts',
   // Child processes or servers.
   'test/cli/check.test.ts',
   'test/cli/client.test.ts',
@@ -42,12 +42,12 @@ const FULL_TIER_ONLY = [
   'test/daemon/watch.test.ts',
   'test/deploy/prometheus-live.test.ts',
   'test/deploy/prometheus-rules.test.ts',
-  'test/deploy/report.test.ts',
   'test/deploy/systemd.test.ts',
   'test/pipelines/check.test.ts',
   'test/pipelines/ingest-crash.test.ts',
   'test/pipelines/ingest-hostile.test.ts',
   'test/pipelines/store-schema.test.ts',
+  'test/report/report.test.ts',
 ];
 
 function walk(dir) {

@@ -4,7 +4,7 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { BonsaiError } from '../../core/errors.ts';
-import { runMnistExperiment, type Profile } from '../../bench/experiments/mnist.ts';
+import { runMnistExperiment, type Profile } from '../../experiments/mnist.ts';
 
 const PROFILES = ['smoke', 'quick', 'paper'];
 
@@ -41,7 +41,7 @@ export function registerExperiment(program: Command): void {
         return;
       }
       if (dataset === 'fsdd') {
-        const modulePath = '../../bench/experiments/fsdd.ts';
+        const modulePath = '../../experiments/fsdd.ts';
         const mod = (await import(modulePath)) as { runFsddExperiment?: (o: Record<string, unknown>) => Promise<unknown> };
         if (!mod.runFsddExperiment) throw new BonsaiError('BONSAI_CLI_UNAVAILABLE', 'the fsdd experiment is not available in this build', {});
         const out = resolve(opts.out ?? `bench/results/fsdd-${opts.model ?? 'ds2'}-${profile}`);

@@ -9,7 +9,7 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { BonsaiError } from '../../core/errors.ts';
 import { loadConfig } from '../../config/index.ts';
-import { parseDuration, renderReportPng, renderReportSvg, reportFromHistory, reportFromPrometheus, type ReportData } from '../../daemon/report/index.ts';
+import { parseDuration, renderReportPng, renderReportSvg, reportFromHistory, reportFromPrometheus, type ReportData } from '../../report/index.ts';
 
 interface ReportOptions {
   prometheus?: string;

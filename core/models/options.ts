@@ -106,7 +106,7 @@ export const DS2 = {
   name: 'ds2' as const,
   task: 'speech',
   modalities: ['audio'],
-  // Tuned and measured with Adam on FSDD (bench/experiments/fsdd.ts).
+  // Tuned and measured with Adam on FSDD (experiments/fsdd.ts).
   optimizer: 'adam',
   options: {
     filters: { doc: 'filters of the three convolutions (default [16, 16, 16])', schema: intList(3, '16, 16, 16'), default: [16, 16, 16] as readonly number[] },

@@ -99,7 +99,7 @@ export const paperUpdateConfig: UpdateConfig = {
 
 /**
  * Learning rate of each optimizer when none is set: SGD at 0.01 (the daemon's; the paper's
- * LeNet protocol above runs at 0.05), Adam at 0.005 (bench/experiments/fsdd.ts tuned ds2 with it).
+ * LeNet protocol above runs at 0.05), Adam at 0.005 (experiments/fsdd.ts tuned ds2 with it).
  */
 export const DEFAULT_LEARNING_RATES: Readonly<Record<OptimizerArgs['kind'], number>> = Object.freeze({ sgd: 0.01, adam: 0.005 });
 

@@ -17,7 +17,7 @@ import type { ModelRegistry } from '../registry/index.ts';
 import type { ModelHolder } from '../serving/index.ts';
 import type { Plugin } from '../lifecycle.ts';
 import type { Log } from '../logging.ts';
-import type { PrequentialScorer } from '../prequential.ts';
+import type { PrequentialScorer } from '../prequential-scorer.ts';
 import type { Updater } from '../trainer/index.ts';
 import type { UpdateScheduler } from '../triggers/index.ts';
 import type { InboxWatcher } from '../watch/index.ts';

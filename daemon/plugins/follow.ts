@@ -12,8 +12,8 @@
 import { join } from 'node:path';
 import { BonsaiError } from '../../core/errors.ts';
 import { openRegistry } from '../registry/index.ts';
-import type { ModelMirror } from '../mirror.ts';
-import { reportModel } from '../trainer/index.ts';
+import type { ModelMirror } from '../serving/mirror.ts';
+import { reportModel } from '../metrics/index.ts';
 import { nothingToStop, type DaemonContext, type DaemonPlugin } from './context.ts';
 
 /** Causes of a failed swap that a later poll may cure (the download is tried again). */

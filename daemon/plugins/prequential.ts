@@ -1,6 +1,6 @@
-/** The prequential plugin: scores each arrival with the live model before any update trains on it (daemon/prequential.ts). */
+/** The prequential plugin: scores each arrival with the live model before any update trains on it (daemon/prequential-scorer.ts). */
 import type { PrequentialWindow } from '../metrics/index.ts';
-import { PrequentialScorer } from '../prequential.ts';
+import { PrequentialScorer } from '../prequential-scorer.ts';
 import { nothingToStop, type DaemonPlugin } from './context.ts';
 
 /** Adds the scorer (`prequential`), which feeds `window` (`bonsai_prequential_accuracy_ratio`). */

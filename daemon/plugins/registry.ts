@@ -5,7 +5,7 @@
  */
 import { join } from 'node:path';
 import { openRegistry } from '../registry/index.ts';
-import { reportModel } from '../trainer/index.ts';
+import { reportModel } from '../metrics/index.ts';
 import { nothingToStop, type DaemonPlugin } from './context.ts';
 
 /** Why a candidate found at start-up is rejected. */

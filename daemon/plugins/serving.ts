@@ -5,9 +5,8 @@
  */
 import { fallbackOrder } from '../registry/index.ts';
 import { ModelHolder, type ModelLoader, type SwapResult } from '../serving/index.ts';
-import { swapObserver } from '../metrics/index.ts';
-import { registryLoader } from '../loader.ts';
-import { reportModel } from '../trainer/index.ts';
+import { reportModel, swapObserver } from '../metrics/index.ts';
+import { registryLoader } from '../serving/loader.ts';
 import type { DaemonContext, DaemonPlugin } from './context.ts';
 
 /** Options of `servingPlugin`. */

@@ -1,5 +1,5 @@
 /** Updates off the serving path: the trainer child process, its protocol, and the updater that gates and promotes. */
-export { Updater, reportModel } from './updater.ts';
+export { Updater } from './updater.ts';
 export type { UpdaterArgs, UpdateOutcome, UpdateRecord, UpdateState, UpdaterEvents } from './updater.ts';
 export { startTrainer, CHILD_ENTRY } from './process.ts';
 export type { TrainerHandle, TrainerOptions } from './process.ts';

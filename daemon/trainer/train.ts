@@ -28,7 +28,7 @@ import { runUpdate, type UpdateResult } from '../../core/update/strategies.ts';
 import { openStore, type SampleStore } from '../../pipelines/store/index.ts';
 import { buildDriftReference, type DriftReference } from '../metrics/drift.ts';
 import { openRegistry, problemsOf, type ModelRegistry } from '../registry/index.ts';
-import { validationError } from '../gate.ts';
+import { validationError } from './gate.ts';
 import { SPEECH_ALPHABET, speechLabels, speechTaskFor, taskKindOf, timeStrideOf, type TaskKind } from '../speech.ts';
 import { readUpdateData } from './data.ts';
 import { readSpeechUpdateData } from './speechData.ts';

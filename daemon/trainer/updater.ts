@@ -2,7 +2,7 @@
  * One update from start to end, in the daemon process:
  *
  *   snapshot (last arrival, champion) -> trainer child (train, measure, publish
- *   a candidate) -> gate (daemon/gate.ts) -> promoted: drain prequential
+ *   a candidate) -> gate (daemon/trainer/gate.ts) -> promoted: drain prequential
  *   scoring, load + warm + swap, then `models/CURRENT` -> rejected: kept with
  *   the reason -> the samples of the snapshot are marked trained -> retention.
  *
@@ -16,13 +16,14 @@ import { EventEmitter } from 'node:events';
 import { BonsaiError } from '../../core/errors.ts';
 import type { SampleStore } from '../../pipelines/store/index.ts';
 import { LABEL_VALUES, durationPhaseOf, type BonsaiMetrics } from '../metrics/registry.ts';
+import { reportModel } from '../metrics/model-report.ts';
 import { isPhase, type Phase } from '../../core/train/phase.ts';
-import { intactChampion, type Manifest, type ModelRegistry } from '../registry/index.ts';
+import { intactChampion, type ModelRegistry } from '../registry/index.ts';
 import type { ModelHolder } from '../serving/holder.ts';
-import type { PrequentialScorer } from '../prequential.ts';
+import type { PrequentialScorer } from '../prequential-scorer.ts';
 import type { Log } from '../logging.ts';
 import type { UpdateRequest } from '../triggers/scheduler.ts';
-import { decide } from '../gate.ts';
+import { decide } from './gate.ts';
 import { startTrainer, type TrainerHandle, type TrainerOptions } from './process.ts';
 import type { DataSizes, TrainJob, TrainProgress, TrainResult } from './protocol.ts';
 
@@ -98,27 +99,6 @@ export interface UpdaterArgs {
 }
 
 const now = (): number => performance.now();
-
-/** Publishes a model's size and quality under `role` (`champion`, `candidate`). */
-export function reportModel(metrics: BonsaiMetrics, role: string, manifest: Pick<Manifest, 'version' | 'parameters' | 'metrics'>): void {
-  metrics.setModelInfo(role, manifest.version);
-  let live = 0;
-  let total = 0;
-  for (const [layer, p] of Object.entries(manifest.parameters)) {
-    live += p.live;
-    total += p.total;
-    metrics.modelDensity.set({ role, layer }, p.total === 0 ? 1 : p.live / p.total);
-  }
-  metrics.modelParameters.set({ role, kind: 'live' }, live);
-  metrics.modelParameters.set({ role, kind: 'dense' }, total);
-  const m = manifest.metrics;
-  for (const [dataset, key] of [['validation', 'validationError'], ['test', 'testError']] as const) {
-    if (typeof m[key] !== 'number') continue;
-    metrics.evalError.set({ role, dataset }, m[key]);
-    // A WER can exceed 1 (insertions); accuracy stays a ratio.
-    metrics.evalAccuracy.set({ role, dataset }, Math.max(0, 1 - m[key]));
-  }
-}
 
 /** Runs updates one at a time (the scheduler guarantees it); see the file comment. */
 export class Updater {

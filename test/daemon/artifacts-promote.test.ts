@@ -13,7 +13,7 @@ import type { AddressInfo } from 'node:net';
 import Fastify from 'fastify';
 import { openRegistry } from '../../daemon/registry/index.ts';
 import { registerArtifacts, toErrorResponse } from '../../daemon/server/index.ts';
-import { ModelMirror } from '../../daemon/mirror.ts';
+import { ModelMirror } from '../../daemon/serving/mirror.ts';
 import { registryArtifacts } from '../../daemon/wiring.ts';
 import { artifacts, input, tempModels } from './registry-helpers.ts';
 

@@ -8,7 +8,7 @@ import { openStore } from '../../pipelines/store/index.ts';
 import { PrequentialWindow } from '../../daemon/metrics/index.ts';
 import { ModelHolder, type LoadedModel } from '../../daemon/serving/index.ts';
 import { MemoryLog } from '../../daemon/logging.ts';
-import { PrequentialScorer } from '../../daemon/prequential.ts';
+import { PrequentialScorer } from '../../daemon/prequential-scorer.ts';
 import { tempStateDir } from './e2e-helpers.ts';
 
 /** A model over 2 features that predicts class `round(x0) mod 2` of labels ['even', 'odd']. */

@@ -5,7 +5,7 @@ import * as tf from '../../core/tf.ts';
 import { initBackend } from '../../core/backend.ts';
 import { makeDataset } from '../../core/data/dataset.ts';
 import { createModel } from '../../core/models/index.ts';
-import { decide, validationError } from '../../daemon/gate.ts';
+import { decide, validationError } from '../../daemon/trainer/gate.ts';
 import { noLeaks } from '../helpers/tensors.ts';
 
 test('promote iff the candidate\'s error <= the champion\'s + tolerance; the reason gives the numbers', () => {

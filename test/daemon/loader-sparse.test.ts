@@ -6,7 +6,7 @@ import { initBackend } from '../../core/backend.ts';
 import { createModel } from '../../core/models/index.ts';
 import { saveModel } from '../../core/serialize/index.ts';
 import { openRegistry } from '../../daemon/registry/index.ts';
-import { registryLoader } from '../../daemon/loader.ts';
+import { registryLoader } from '../../daemon/serving/loader.ts';
 import { noLeaks } from '../helpers/tensors.ts';
 import { input, tempModels } from './registry-helpers.ts';
 

@@ -140,7 +140,7 @@ test('updateConfig: SGD for image models and Adam for ds2 by default, the config
   assert.ok(Math.abs(cosine.pruneLearningRate - 0.001) < 1e-12, 'pruning retrains where the cosine schedule ends');
   const ds2 = updateConfig(speech());
   assert.deepEqual(ds2.optimizer, { kind: 'adam', learningRate: 0.005 });
-  assert.equal(ds2.pruneLearningRate, 0.001, 'a fifth of the rate, as bench/experiments/fsdd.ts');
+  assert.equal(ds2.pruneLearningRate, 0.001, 'a fifth of the rate, as experiments/fsdd.ts');
   assert.equal(ds2.learningRateSchedule, 'constant');
   const annealed = updateConfig(speech({ algorithm: { learningRateSchedule: 'cosine' } }));
   assert.ok(Math.abs(annealed.pruneLearningRate - 0.0005) < 1e-12 && annealed.learningRateSchedule === 'cosine');

@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { startDaemon } from '../../daemon/daemon.ts';
 import { MemoryLog } from '../../daemon/logging.ts';
 import { startServing } from '../../daemon/serving-only.ts';
-import { ModelMirror } from '../../daemon/mirror.ts';
+import { ModelMirror } from '../../daemon/serving/mirror.ts';
 import { openRegistry } from '../../daemon/registry/index.ts';
 import { drop, FAST_UPDATE, predictPng, tempStateDir, testConfig, TINY_MODEL, waitFor } from './e2e-helpers.ts';
 

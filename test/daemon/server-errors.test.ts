@@ -14,9 +14,12 @@ function sources(path: string): string[] {
   return readdirSync(full).flatMap((name) => sources(join(path, name)));
 }
 
-/** Codes used as string literals in the server, serving, metrics and auth sources. */
+/** The model loader and the mirror of a trainer's models: their codes are in docs/errors-daemon.md. */
+const DAEMON_ERRORS = ['daemon/serving/loader.ts', 'daemon/serving/mirror.ts'].map((f) => join(root, f));
+
+/** Codes used as string literals in the server, serving (the holder), metrics and auth sources. */
 function codesInSource(): Set<string> {
-  const files = ['daemon/server', 'daemon/serving', 'daemon/metrics', 'daemon/auth.ts'].flatMap(sources).filter((f) => f.endsWith('.ts'));
+  const files = ['daemon/server', 'daemon/serving', 'daemon/metrics', 'daemon/auth.ts'].flatMap(sources).filter((f) => f.endsWith('.ts') && !DAEMON_ERRORS.includes(f));
   const codes = new Set<string>();
   for (const f of files) for (const m of readFileSync(f, 'utf8').matchAll(/'(BONSAI_[A-Z_]+)'/g)) codes.add(m[1]);
   for (const code of Object.keys(HTTP_ERRORS)) codes.add(code);

@@ -13,7 +13,7 @@ import { initBackend } from '../../core/backend.ts';
 import { BonsaiError } from '../../core/errors.ts';
 import { openStore, type SampleStore } from '../../pipelines/store/index.ts';
 import { openRegistry } from '../../daemon/registry/index.ts';
-import { registryLoader } from '../../daemon/loader.ts';
+import { registryLoader } from '../../daemon/serving/loader.ts';
 import { trainCandidate, type TrainJob } from '../../daemon/trainer/index.ts';
 import { readSpeechUpdateData } from '../../daemon/trainer/speechData.ts';
 import { updateConfig } from '../../daemon/daemon.ts';

@@ -10,7 +10,7 @@ import { BonsaiError } from '../../core/errors.ts';
 import { loadModel } from '../../core/serialize/index.ts';
 import { openStore, type SampleStore } from '../../pipelines/store/index.ts';
 import { openRegistry } from '../../daemon/registry/index.ts';
-import { registryLoader } from '../../daemon/loader.ts';
+import { registryLoader } from '../../daemon/serving/loader.ts';
 import { readUpdateData, startTrainer, trainCandidate, type TrainJob } from '../../daemon/trainer/index.ts';
 import { updateConfig } from '../../daemon/daemon.ts';
 import { noLeaks } from '../helpers/tensors.ts';

@@ -1,5 +1,5 @@
 /**
- * deploy/grafana/bonsai.json: generated from daemon/report/panels.ts, laid out
+ * deploy/grafana/bonsai.json: generated from report/panels.ts, laid out
  * on Grafana's grid without overlaps, and using exactly bonsai's metric names
  * (every one of them); the alert rules use only metrics that exist.
  */
@@ -8,8 +8,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { createMetrics } from '../../daemon/metrics/index.ts';
-import { grafanaDashboardText } from '../../daemon/report/grafana.ts';
-import { allPanels, formatLegend } from '../../daemon/report/panels.ts';
+import { grafanaDashboardText } from '../../report/grafana.ts';
+import { allPanels, formatLegend } from '../../report/panels.ts';
 
 const DASHBOARD = new URL('../../deploy/grafana/bonsai.json', import.meta.url);
 const RULES = new URL('../../deploy/prometheus/rules.yml', import.meta.url);

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
-import { renderReportPng, reportFromPrometheus } from '../../daemon/report/index.ts';
+import { renderReportPng, reportFromPrometheus } from '../../report/index.ts';
 import { startDaemonTarget, type MetricsTarget } from './metrics-target.ts';
 import { prometheusMissing, startPrometheus, type PrometheusServer } from './prometheus-server.ts';
 

@@ -37,7 +37,7 @@ test('each code is in the area its prefix names, once', () => {
 });
 
 test('every code written in the source, where the type does not check it (codes read back, compared or kept as text), is known', () => {
-  const source = ['core', 'pipelines', 'daemon', 'config', 'cli', 'bench'].flatMap((d) => files(d, '.ts'));
+  const source = ['core', 'pipelines', 'daemon', 'report', 'experiments', 'config', 'cli', 'bench'].flatMap((d) => files(d, '.ts'));
   const unknown = new Set<string>();
   for (const f of source) {
     for (const m of readFileSync(f, 'utf8').matchAll(/['"`](BONSAI_(?:CORE|INGEST|STORE|DAEMON|HTTP|CONFIG|REGISTRY|CLI|DATA|BENCH|DEPLOY|SPEECH)_[A-Z0-9_]+)['"`]/g)) {

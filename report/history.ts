@@ -6,8 +6,8 @@
  * serving) say that only Prometheus has them.
  */
 import { join } from 'node:path';
-import { BonsaiError } from '../../core/errors.ts';
-import { openRegistry, type HistoryEntry, type ModelVersion } from '../registry/index.ts';
+import { BonsaiError } from '../core/errors.ts';
+import { openRegistry, type HistoryEntry, type ModelVersion } from '../daemon/registry/index.ts';
 import { allPanels, type HistorySource, type PanelDef } from './panels.ts';
 import type { PanelData, PanelSeries, ReportData } from './types.ts';
 

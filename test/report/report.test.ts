@@ -14,7 +14,7 @@ import { Command } from 'commander';
 import sharp from 'sharp';
 import { BonsaiError } from '../../core/errors.ts';
 import { openRegistry } from '../../daemon/registry/index.ts';
-import { allPanels, expandQuery, parseDuration, renderReportPng, renderReportSvg, reportFromHistory, reportFromPrometheus, type PanelData, type ReportData } from '../../daemon/report/index.ts';
+import { allPanels, expandQuery, parseDuration, renderReportPng, renderReportSvg, reportFromHistory, reportFromPrometheus, type PanelData, type ReportData } from '../../report/index.ts';
 import { registerReport } from '../../cli/commands/report.ts';
 
 function tempState(): { dir: string; cleanup: () => void } {

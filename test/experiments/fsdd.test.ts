@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { fsddDir } from '../../pipelines/audio/index.ts';
-import { runFsddExperiment, type FsddResults } from '../../bench/experiments/fsdd.ts';
+import { runFsddExperiment, type FsddResults } from '../../experiments/fsdd.ts';
 
 const dir = fsddDir(fileURLToPath(new URL('../../', import.meta.url)));
 const skip = existsSync(dir) ? false : `FSDD recordings not found at ${dir} (set BONSAI_FSDD_DIR)`;

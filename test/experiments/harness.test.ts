@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import * as tf from '../../core/tf.ts';
 import { createModel } from '../../core/models/index.ts';
 import type { StrategyName, StrategyState } from '../../core/update/strategies.ts';
-import { markdownTable, pct, resumeCheckpoint, runArrivals, saveCheckpoint, type Arrival } from '../../bench/experiments/harness.ts';
+import { markdownTable, pct, resumeCheckpoint, runArrivals, saveCheckpoint, type Arrival } from '../../experiments/harness.ts';
 import { noLeaks } from '../helpers/tensors.ts';
 
 const SPEC = { arch: 'lenet300', inputShape: [28, 28, 1], numClasses: 10, seed: 1 };

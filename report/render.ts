@@ -6,7 +6,7 @@
 import sharp from 'sharp';
 import * as vega from 'vega';
 import * as vl from 'vega-lite';
-import { BonsaiError } from '../../core/errors.ts';
+import { BonsaiError } from '../core/errors.ts';
 import type { PanelUnit } from './panels.ts';
 import type { PanelData, ReportData } from './types.ts';
 

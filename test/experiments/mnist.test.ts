@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BUDGET_FACTORS, runMnistExperiment, type BudgetRow, type ExperimentResults } from '../../bench/experiments/mnist.ts';
-import type { ProgressSink } from '../../bench/progress.ts';
+import { BUDGET_FACTORS, runMnistExperiment, type BudgetRow, type ExperimentResults } from '../../experiments/mnist.ts';
+import type { ProgressSink } from '../../experiments/progress.ts';
 
 const tiny = {
   limit: 900, validation: 300, testLimit: 300, rounds: 2, extras: false,

@@ -3,7 +3,7 @@
  * a time range (`/api/v1/query_range`), or at its end for bars and stats
  * (`/api/v1/query`), with the variables expanded as Grafana would.
  */
-import { BonsaiError } from '../../core/errors.ts';
+import { BonsaiError } from '../core/errors.ts';
 import { allPanels, formatLegend, type PanelDef } from './panels.ts';
 import { expandQuery, promDuration, type QueryVariables } from './query.ts';
 import type { PanelData, PanelSeries, ReportData } from './types.ts';

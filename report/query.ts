@@ -1,5 +1,5 @@
 /** Prometheus durations and the Grafana variables of the dashboard's queries. */
-import { BonsaiError } from '../../core/errors.ts';
+import { BonsaiError } from '../core/errors.ts';
 
 const UNITS: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86_400, w: 604_800, y: 31_536_000 };
 

@@ -15,9 +15,9 @@ import { dirname, join, posix } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
-import { BonsaiError } from '../core/errors.ts';
-import { fsyncPath, tagIsLive, tempTag, writeRegistryFile } from './registry/files.ts';
-import { MANIFEST_FILE, manifestSchema, readManifest, type Manifest } from './registry/manifest.ts';
+import { BonsaiError } from '../../core/errors.ts';
+import { fsyncPath, tagIsLive, tempTag, writeRegistryFile } from '../registry/files.ts';
+import { MANIFEST_FILE, manifestSchema, readManifest, type Manifest } from '../registry/manifest.ts';
 
 const STAGING = '.staging-';
 

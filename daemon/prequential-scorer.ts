@@ -2,7 +2,7 @@
  * Prequential ("test-then-train") scoring of arrivals: every labelled sample
  * that enters the store is first predicted by the live model, before any
  * update trains on it, and the outcome goes into the sliding window behind
- * `bonsai_prequential_accuracy_ratio` (Gama et al. 2013; daemon/metrics/prequential.ts).
+ * `bonsai_prequential_accuracy_ratio` (Gama et al. 2013; daemon/metrics/prequential-window.ts).
  * This is how users see drift in accuracy terms.
  *
  * Arrivals are scored in small batches on the serving thread, with a lease on
@@ -13,7 +13,7 @@
  * reference (the sample's transcript, else its label read as words).
  */
 import type { SampleStore } from '../pipelines/store/index.ts';
-import type { PrequentialWindow } from './metrics/prequential.ts';
+import type { PrequentialWindow } from './metrics/prequential-window.ts';
 import type { ModelHolder } from './serving/holder.ts';
 import { shapeSize, type LoadedModel } from './serving/types.ts';
 import { labelTranscript } from './speech.ts';

@@ -8,16 +8,16 @@
  * whose fully connected layers are sparse enough answers through a sparse plan
  * (core/sparse/sparseInference.ts) compiled at load and disposed with it.
  */
-import * as tf from '../core/tf.ts';
-import { BonsaiError } from '../core/errors.ts';
-import type { MaskedModel } from '../core/models/model.ts';
-import { loadModel, type Lineage } from '../core/serialize/index.ts';
-import { compileSparseInference, type SparseInference } from '../core/sparse/sparseInference.ts';
-import type { Modality } from '../pipelines/types.ts';
-import type { DriftReference } from './metrics/drift.ts';
-import type { ModelRegistry } from './registry/index.ts';
-import type { LoadedModel, ModelLoader } from './serving/types.ts';
-import { speechLabels, speechTaskFor, taskKindOf } from './speech.ts';
+import * as tf from '../../core/tf.ts';
+import { BonsaiError } from '../../core/errors.ts';
+import type { MaskedModel } from '../../core/models/model.ts';
+import { loadModel, type Lineage } from '../../core/serialize/index.ts';
+import { compileSparseInference, type SparseInference } from '../../core/sparse/sparseInference.ts';
+import type { Modality } from '../../pipelines/types.ts';
+import type { DriftReference } from '../metrics/drift.ts';
+import type { ModelRegistry } from '../registry/index.ts';
+import type { LoadedModel, ModelLoader } from './types.ts';
+import { speechLabels, speechTaskFor, taskKindOf } from '../speech.ts';
 
 /** Utterances decoded per forward pass. */
 const SPEECH_BATCH = 16;

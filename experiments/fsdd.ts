@@ -20,21 +20,21 @@ import { availableParallelism, loadavg } from 'node:os';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
-import * as tf from '../../core/tf.ts';
-import { BonsaiError } from '../../core/errors.ts';
-import { initBackend, type BackendInfo } from '../../core/backend.ts';
-import { DS2_TIME_STRIDE, registerDs2 } from '../../core/models/ds2.ts';
-import type { MaskedModel, ModelSpec } from '../../core/models/model.ts';
-import { makeSpeechDataset, speechBatch, speechTask, subsetSpeech, type SpeechAugmentOptions, type SpeechDataset, type SpeechTask } from '../../core/train/speechTask.ts';
-import { backward } from '../../core/train/step.ts';
-import { runUpdate, type StrategyName, type StrategyState, type UpdateResult } from '../../core/update/strategies.ts';
-import { paperUpdateConfig, type UpdateConfig } from '../../core/update/config.ts';
-import { ENGLISH_ALPHABET } from '../../core/text/alphabet.ts';
-import { createLexicon } from '../../core/decode/lexicon.ts';
-import { permutation, seededRandom } from '../../core/data/dataset.ts';
-import { FSDD_SPEAKERS, defaultAudioSpec, fsddDir, loadFsdd, processAudioSync, type FsddRecording } from '../../pipelines/audio/index.ts';
-import { defaultConfig } from '../../config/index.ts';
-import { progressSink, type ProgressSink } from '../progress.ts';
+import * as tf from '../core/tf.ts';
+import { BonsaiError } from '../core/errors.ts';
+import { initBackend, type BackendInfo } from '../core/backend.ts';
+import { DS2_TIME_STRIDE, registerDs2 } from '../core/models/ds2.ts';
+import type { MaskedModel, ModelSpec } from '../core/models/model.ts';
+import { makeSpeechDataset, speechBatch, speechTask, subsetSpeech, type SpeechAugmentOptions, type SpeechDataset, type SpeechTask } from '../core/train/speechTask.ts';
+import { backward } from '../core/train/step.ts';
+import { runUpdate, type StrategyName, type StrategyState, type UpdateResult } from '../core/update/strategies.ts';
+import { paperUpdateConfig, type UpdateConfig } from '../core/update/config.ts';
+import { ENGLISH_ALPHABET } from '../core/text/alphabet.ts';
+import { createLexicon } from '../core/decode/lexicon.ts';
+import { permutation, seededRandom } from '../core/data/dataset.ts';
+import { FSDD_SPEAKERS, defaultAudioSpec, fsddDir, loadFsdd, processAudioSync, type FsddRecording } from '../pipelines/audio/index.ts';
+import { defaultConfig } from '../config/index.ts';
+import { progressSink, type ProgressSink } from './progress.ts';
 import { disposeStates, markdownTable, methodSeries, pct, runArrivals, updateRow, type Arrival, type UpdateRow } from './harness.ts';
 
 export type FsddProfile = 'smoke' | 'quick' | 'paper';
@@ -313,7 +313,7 @@ function profileSpec(opts: FsddExperimentOptions): FsddProfileSpec {
 
 /** Reads the corpus and sets up the model, the task and the scorers. */
 function prepare(opts: FsddExperimentOptions, seed: number, spec: FsddProfileSpec, progress: ProgressSink, started: number): FsddRun {
-  const dir = opts.dataDir ?? fsddDir(fileURLToPath(new URL('../../', import.meta.url)));
+  const dir = opts.dataDir ?? fsddDir(fileURLToPath(new URL('../', import.meta.url)));
   const data = corpus(dir, spec, seed, opts.holdOutSpeaker);
   progress.line(`fsdd: ${data.train.n} training, ${data.validation.n} validation, ${data.test.n} test recordings${opts.holdOutSpeaker ? `, ${opts.holdOutSpeaker} held out (${data.heldOut?.n} recordings)` : ''}; MFCCs in ${((performance.now() - started) / 1000).toFixed(1)} s`);
   const config: UpdateConfig = { ...BASE_UPDATE, ...spec.update, seed };
@@ -601,11 +601,11 @@ function throughputSection(res: FsddResults): string[] {
 }
 
 async function writePlots(out: string, res: FsddResults, progress: ProgressSink): Promise<void> {
-  let plot: typeof import('../plot.ts');
+  let plot: typeof import('./plot.ts');
   try {
-    plot = await import('../plot.ts');
+    plot = await import('./plot.ts');
   } catch (err) {
-    progress.line(`plots skipped: bench/plot.ts could not load (${String((err as Error).message ?? err).split('\n')[0]})`);
+    progress.line(`plots skipped: experiments/plot.ts could not load (${String((err as Error).message ?? err).split('\n')[0]})`);
     return;
   }
   const frac = res.rounds.filter((r) => r.scenario === 'fractions');
