@@ -11,12 +11,7 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
-import * as tf from '../core/tf.ts';
-import { initBackend } from '../core/backend.ts';
-import { createModel } from '../core/models/index.ts';
-import { makeDataset } from '../core/data/dataset.ts';
-import { classificationTask } from '../core/train/task.ts';
-import { Trainer } from '../core/train/trainer.ts';
+import { tf, initBackend, createModel, makeDataset, classificationTask, Trainer } from '../core/index.ts';
 import { arg } from './args.ts';
 
 const steps = arg('steps', 10);

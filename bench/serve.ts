@@ -28,7 +28,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { backendInfo } from '../core/backend.ts';
+import { backendInfo } from '../core/index.ts';
 import { parseConfig } from '../config/index.ts';
 import { loadMnist } from '../pipelines/datasets/mnist.ts';
 import { startDaemon, type Daemon } from '../daemon/daemon.ts';

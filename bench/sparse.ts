@@ -21,12 +21,9 @@
 import { cpus, loadavg } from 'node:os';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import * as tf from '../core/tf.ts';
-import { initBackend } from '../core/backend.ts';
-import { createModel } from '../core/models/index.ts';
-import { csrFromMasked, csrMatMul } from '../core/sparse/csr.ts';
-import { SparseChain, sparseLayerFromMasked } from '../core/sparse/sparseChain.ts';
-import { compileSparseInference, SPARSE_MAX_DENSITY } from '../core/sparse/sparseInference.ts';
+import {
+  tf, initBackend, createModel, csrFromMasked, csrMatMul, SparseChain, sparseLayerFromMasked, compileSparseInference, SPARSE_MAX_DENSITY,
+} from '../core/index.ts';
 import { arg } from './args.ts';
 
 const SECONDS = Number(arg('seconds', '0.5'));

@@ -13,15 +13,9 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
-import * as tf from '../core/tf.ts';
-import { initBackend } from '../core/backend.ts';
-import { registerWasmKernels } from '../core/backend/register_wasm_kernels.ts';
-import { createModel } from '../core/models/index.ts';
-import type { MaskedModel } from '../core/models/model.ts';
-import { makeDataset } from '../core/data/dataset.ts';
-import { classificationTask } from '../core/train/task.ts';
-import { Trainer } from '../core/train/trainer.ts';
-import { TRAIN_FLOPS_FACTOR } from '../core/train/cost.ts';
+import {
+  tf, initBackend, registerWasmKernels, createModel, type MaskedModel, makeDataset, classificationTask, Trainer, TRAIN_FLOPS_FACTOR,
+} from '../core/index.ts';
 import { arg } from './args.ts';
 import { type TorchFigures, type TorchPython, blasName, findTorchPython, runTorchReference } from './torchReference.ts';
 
