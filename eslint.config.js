@@ -30,7 +30,7 @@ const forbidden = {
  * core/ through it and through no deeper path, except these light modules, which
  * load no tfjs (core/index.ts loads all of core/, tfjs included), for the
  * processes that run without tfjs:
- * - errors.ts, errorCodes.ts: BonsaiError and its codes, thrown everywhere, also
+ * - errors.ts, error-codes.ts: BonsaiError and its codes, thrown everywhere, also
  *   in the ingest pipeline's worker threads (pipelines/ingest/pool-worker.ts);
  * - models/options.ts: each model's options, rules and defaults, which config/
  *   composes into its schema (reading the configuration loads no model);
@@ -38,7 +38,7 @@ const forbidden = {
  *   labels (pipelines/labels/transcript.ts), which runs without tfjs in
  *   bench/ingest.ts and in the ingest crash test's child process.
  */
-const CORE_LIGHT = ['errors', 'errorCodes', 'models/options', 'text/alphabet'];
+const CORE_LIGHT = ['errors', 'error-codes', 'models/options', 'text/alphabet'];
 const deepCore = {
   regex: `(^|/)core/(?!(${['index', ...CORE_LIGHT].join('|')})\\.ts$)`,
   message: `import core/ through core/index.ts, its public API (deep paths only for the light modules ${CORE_LIGHT.map((m) => `core/${m}.ts`).join(', ')}: eslint.config.js).`,

@@ -3,7 +3,7 @@
  * room outside core/ and test/ imports core/ through this file; eslint.config.js
  * rejects deep paths, except the light modules that load no tfjs, which
  * processes without tfjs (the configuration, the ingest pipeline and its
- * workers) import directly: core/errors.ts, core/errorCodes.ts,
+ * workers) import directly: core/errors.ts, core/error-codes.ts,
  * core/models/options.ts and core/text/alphabet.ts. Nothing inside core/
  * imports this file (it would be a cycle).
  */
@@ -16,17 +16,17 @@ export * as tf from './tf.ts';
 export { initBackend, backendInfo, type BackendInfo, type BackendOptions } from './backend.ts';
 // The wasm kernels bonsai adds to tfjs-backend-wasm; initBackend registers them
 // (loaded here without side effects, for benchmarks that compare them with the stock ones).
-export { registerWasmKernels, stockWasmKernel } from './backend/register_wasm_kernels.ts';
-export { byConvolution, byIm2col } from './backend/conv2d_backprop_filter.ts';
+export { registerWasmKernels, stockWasmKernel } from './backend/register-wasm-kernels.ts';
+export { byConvolution, byIm2col } from './backend/conv2d-backprop-filter.ts';
 
 // Masked layers and serving's sparse inference.
-export { MaskedParam, type MaskedParamArgs } from './sparse/maskedParam.ts';
-export { MaskedDense, maskedDense, type MaskedDenseArgs } from './sparse/maskedDense.ts';
-export { MaskedConv2d, maskedConv2d, type MaskedConv2dArgs } from './sparse/maskedConv2d.ts';
-export { BatchNorm, batchNorm, type BatchNormArgs } from './sparse/batchNorm.ts';
+export { MaskedParam, type MaskedParamArgs } from './sparse/masked-param.ts';
+export { MaskedDense, maskedDense, type MaskedDenseArgs } from './sparse/masked-dense.ts';
+export { MaskedConv2d, maskedConv2d, type MaskedConv2dArgs } from './sparse/masked-conv2d.ts';
+export { BatchNorm, batchNorm, type BatchNormArgs } from './sparse/batch-norm.ts';
 export type { ForwardContext, Layer } from './sparse/layer.ts';
-export { compileSparseInference, SPARSE_MAX_DENSITY, type SparseInference } from './sparse/sparseInference.ts';
-export { SparseChain, sparseLayerFromMasked } from './sparse/sparseChain.ts';
+export { compileSparseInference, SPARSE_MAX_DENSITY, type SparseInference } from './sparse/sparse-inference.ts';
+export { SparseChain, sparseLayerFromMasked } from './sparse/sparse-chain.ts';
 export { csrFromMasked, csrMatMul } from './sparse/csr.ts';
 
 // The models and their registry (importing core/models/index.ts registers the built-in ones).
@@ -45,10 +45,10 @@ export { classificationTask, classErrors, type SampleErrors, type Task, type Tas
 export {
   speechTask, makeSpeechDataset, speechBatch, subsetSpeech,
   type SpeechAugmentOptions, type SpeechDataset, type SpeechTask, type Utterance,
-} from './train/speechTask.ts';
+} from './train/speech-task.ts';
 
 // Growth, pruning and the no-loss decision.
-export { growMask, applyGrowth, percentile, type GrowthDecision, type GrowthReport } from './grow/gradientGrowth.ts';
+export { growMask, applyGrowth, percentile, type GrowthDecision, type GrowthReport } from './grow/gradient-growth.ts';
 export { pruneMask, type PruneArgs, type PruneDecision } from './prune/magnitude.ts';
 export { iterativePrune, type IterativePruneArgs, type PruneReport, type PruneIteration } from './prune/iterative.ts';
 export {
@@ -77,4 +77,4 @@ export { affineDistortion, type AugmentArgs } from './data/augment.ts';
 // Speech: CTC, decoding, error rates.
 export { ctcLoss, ctcMinInputLength } from './losses/ctc.ts';
 export { createLexicon } from './decode/lexicon.ts';
-export { wordErrorRate, characterErrorRate } from './metrics/errorRates.ts';
+export { wordErrorRate, characterErrorRate } from './metrics/error-rates.ts';

@@ -6,7 +6,7 @@
  * the manifest. A speech model (ds2, daemon/speech.ts) is served as recordings
  * in, transcripts out, decoded over the vocabulary saved with it. A classifier
  * whose fully connected layers are sparse enough answers through a sparse plan
- * (core/sparse/sparseInference.ts) compiled at load and disposed with it.
+ * (core/sparse/sparse-inference.ts) compiled at load and disposed with it.
  */
 import { tf, type MaskedModel, loadModel, type Lineage, compileSparseInference, type SparseInference } from '../../core/index.ts';
 import { BonsaiError } from '../../core/errors.ts';

@@ -24,7 +24,7 @@ import { openRegistry, problemsOf, type ModelRegistry } from '../registry/index.
 import { validationError } from './gate.ts';
 import { SPEECH_ALPHABET, speechLabels, speechTaskFor, taskKindOf, timeStrideOf, type TaskKind } from '../speech.ts';
 import { readUpdateData } from './data.ts';
-import { readSpeechUpdateData } from './speechData.ts';
+import { readSpeechUpdateData } from './speech-data.ts';
 import type { DataSizes, TrainJob, TrainProgress, TrainResult } from './protocol.ts';
 
 /**
