@@ -1,10 +1,12 @@
 // Lint rules: typed TypeScript, no `any`, no default exports, the one-way
 // import direction between the rooms (docs/architecture.md, "Rooms"; config is
 // read by all), a serving-only process that loads nothing of the trainer, and
-// no function over 80 lines outside the tests. config/ imports two modules of
-// core/ and no other: core/errors.ts (BonsaiError and its codes, shared by every
-// layer) and core/models/options.ts (each model's options, rules and defaults,
-// which config composes into its schema; zod only, no tfjs).
+// no function over 80 lines outside the tests. The other rooms import core/
+// through core/index.ts, its public API, or one of its light modules (below).
+// config/ imports two modules of core/ and no other: core/errors.ts (BonsaiError
+// and its codes, shared by every layer) and core/models/options.ts (each model's
+// options, rules and defaults, which config composes into its schema; zod only,
+// no tfjs).
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
@@ -23,15 +25,52 @@ const forbidden = {
   config: ['core', 'pipelines', 'daemon', 'report', 'experiments', 'cli', 'bench'],
 };
 
-const layerRules = Object.entries(forbidden).map(([layer, banned]) => ({
+/**
+ * core/index.ts is core/'s public API: the rooms outside core/ and test/ import
+ * core/ through it and through no deeper path, except these light modules, which
+ * load no tfjs (core/index.ts loads all of core/, tfjs included), for the
+ * processes that run without tfjs:
+ * - errors.ts, error-codes.ts: BonsaiError and its codes, thrown everywhere, also
+ *   in the ingest pipeline's worker threads (pipelines/ingest/pool-worker.ts);
+ * - models/options.ts: each model's options, rules and defaults, which config/
+ *   composes into its schema (reading the configuration loads no model);
+ * - text/alphabet.ts: the transcripts' alphabet, read by the ingest pipeline's
+ *   labels (pipelines/labels/transcript.ts), which runs without tfjs in
+ *   bench/ingest.ts and in the ingest crash test's child process.
+ */
+const CORE_LIGHT = ['errors', 'error-codes', 'models/options', 'text/alphabet'];
+const deepCore = {
+  regex: `(^|/)core/(?!(${['index', ...CORE_LIGHT].join('|')})\\.ts$)`,
+  message: `import core/ through core/index.ts, its public API (deep paths only for the light modules ${CORE_LIGHT.map((m) => `core/${m}.ts`).join(', ')}: eslint.config.js).`,
+};
+/** The rooms that import core/ through core/index.ts (config/ reads only errors.ts and models/options.ts). */
+const coreClients = ['pipelines', 'daemon', 'report', 'experiments', 'cli', 'bench', 'deploy'];
+
+const layerRules = [...new Set([...Object.keys(forbidden), ...coreClients])].map((layer) => ({
   files: [`${layer}/**/*.ts`],
   rules: {
     'no-restricted-imports': ['error', {
-      patterns: banned.map((b) => ({
-        // core/errors.ts (BonsaiError) is shared by every layer; core/models/options.ts is read by config.
-        regex: b === 'core' ? `(^|/)core/(?!errors\\.ts$|models/options\\.ts$)` : `(^|/)${b}(/|$)`,
-        message: `${layer}/ must not import from ${b}/ (the rooms' import direction: docs/architecture.md).`,
-      })),
+      patterns: [
+        ...(forbidden[layer] ?? []).map((b) => ({
+          // core/errors.ts (BonsaiError) is shared by every layer; core/models/options.ts is read by config.
+          regex: b === 'core' ? `(^|/)core/(?!errors\\.ts$|models/options\\.ts$)` : `(^|/)${b}(/|$)`,
+          message: `${layer}/ must not import from ${b}/ (the rooms' import direction: docs/architecture.md).`,
+        })),
+        ...(coreClients.includes(layer) ? [deepCore] : []),
+      ],
+    }],
+  },
+}));
+
+/** Nothing inside core/ imports core/index.ts, which imports all of core/ (a cycle). */
+const coreIndexCycle = ['core/*.ts', 'core/*/*.ts', 'core/*/*/*.ts'].map((glob, depth) => ({
+  files: [glob],
+  rules: {
+    '@typescript-eslint/no-restricted-imports': ['error', {
+      patterns: [{
+        regex: `^${depth === 0 ? '\\./' : '\\.\\./'.repeat(depth)}index\\.ts$`,
+        message: 'core/ must not import core/index.ts (its public API for the other rooms; importing it here is a cycle).',
+      }],
     }],
   },
 }));
@@ -85,6 +124,7 @@ export default tseslint.config(
     },
   },
   ...layerRules,
+  ...coreIndexCycle,
   servingOnlyRule,
   // Short functions (issue 14: none over 80 lines outside tests and generated code).
   {

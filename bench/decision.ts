@@ -9,8 +9,7 @@
  *   npm run bench:decision            # writes bench/results/decision.{md,json}
  */
 import { writeFileSync, mkdirSync } from 'node:fs';
-import { DEFAULT_NO_LOSS_RULE, noLossDecision, type NoLossRule } from '../core/prune/decision.ts';
-import { seededRandom } from '../core/data/dataset.ts';
+import { DEFAULT_NO_LOSS_RULE, noLossDecision, type NoLossRule, seededRandom } from '../core/index.ts';
 
 export interface SyntheticCase {
   /** Validation samples. */

@@ -38,14 +38,9 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import sharp from 'sharp';
 import { stringify } from 'yaml';
-import type * as tf from '../core/tf.ts';
-import { affineDistortion } from '../core/data/augment.ts';
-import { backendInfo, initBackend } from '../core/backend.ts';
-import { makeDataset, seededRandom, type Dataset } from '../core/data/dataset.ts';
-import { createModel } from '../core/models/index.ts';
-import { Trainer } from '../core/train/trainer.ts';
-import { classErrors, classificationTask } from '../core/train/task.ts';
-import type { OptimizerArgs } from '../core/train/optimizer.ts';
+import {
+  type tf, affineDistortion, backendInfo, initBackend, makeDataset, seededRandom, type Dataset, createModel, Trainer, classErrors, classificationTask, type OptimizerArgs,
+} from '../core/index.ts';
 import { loadConfig, type Config } from '../config/index.ts';
 import { startDaemon, updateConfig, modelChoice, type Daemon } from '../daemon/daemon.ts';
 import { createLog } from '../daemon/logging.ts';

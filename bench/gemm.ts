@@ -26,9 +26,7 @@ import { availableParallelism, cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { initBackend, type BackendInfo } from '../core/backend.ts';
-import { byConvolution, byIm2col } from '../core/backend/conv2d_backprop_filter.ts';
-import { stockWasmKernel } from '../core/backend/register_wasm_kernels.ts';
+import { initBackend, type BackendInfo, byConvolution, byIm2col, stockWasmKernel } from '../core/index.ts';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);

@@ -17,18 +17,9 @@
  *   npx tsx bench/reference.ts [--draws 8]     # writes bench/results/reference.{md,json}
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
-import * as tf from '../core/tf.ts';
-import { initBackend } from '../core/backend.ts';
-import { affineDistortion } from '../core/data/augment.ts';
-import type { Dataset } from '../core/data/dataset.ts';
-import { classificationTask, type Task } from '../core/train/task.ts';
-import { runUpdate, type StrategyState, type UpdateResult } from '../core/update/strategies.ts';
-import { paperUpdateConfig, type UpdateConfig } from '../core/update/config.ts';
-import { cloneModel } from '../core/serialize/index.ts';
-import type { MaskedModel } from '../core/models/model.ts';
-import { Trainer } from '../core/train/trainer.ts';
-import { CostLedger } from '../core/train/cost.ts';
-import { DEFAULT_NO_LOSS_RULE, noLossDecision } from '../core/prune/decision.ts';
+import {
+  tf, initBackend, affineDistortion, type Dataset, classificationTask, type Task, runUpdate, type StrategyState, type UpdateResult, paperUpdateConfig, type UpdateConfig, cloneModel, type MaskedModel, Trainer, CostLedger, DEFAULT_NO_LOSS_RULE, noLossDecision,
+} from '../core/index.ts';
 import { mnistSplits } from '../pipelines/datasets/mnist.ts';
 import { PROFILES } from '../experiments/mnist.ts';
 import { arg } from './args.ts';

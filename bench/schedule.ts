@@ -12,10 +12,9 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { initBackend } from '../core/backend.ts';
-import { classificationTask } from '../core/train/task.ts';
-import { runUpdate, type StrategyState, type UpdateResult } from '../core/update/strategies.ts';
-import { paperUpdateConfig, type UpdateConfig } from '../core/update/config.ts';
+import {
+  initBackend, classificationTask, runUpdate, type StrategyState, type UpdateResult, paperUpdateConfig, type UpdateConfig,
+} from '../core/index.ts';
 import { mnistSplits } from '../pipelines/datasets/mnist.ts';
 
 interface Variant {

@@ -22,18 +22,18 @@
  * With `--rate` it measures instead the maximum predict rate at 1 and 16 clients
  * on a 10 %-dense LeNet-300-100, with sparse inference and batching off and on,
  * clients in this process and in a child process, and while an update trains
- * (bench/serveRate.ts; serve-rate.json and serve-rate.md).
+ * (bench/serve-rate.ts; serve-rate.json and serve-rate.md).
  */
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { backendInfo } from '../core/backend.ts';
+import { backendInfo } from '../core/index.ts';
 import { parseConfig } from '../config/index.ts';
 import { loadMnist } from '../pipelines/datasets/mnist.ts';
 import { startDaemon, type Daemon } from '../daemon/daemon.ts';
 import { createLog } from '../daemon/logging.ts';
-import { serveRate } from './serveRate.ts';
+import { serveRate } from './serve-rate.ts';
 import { arg } from './args.ts';
 
 const INITIAL = arg('initial', 1000);

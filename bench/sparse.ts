@@ -2,11 +2,11 @@
  * Sparse against dense inference on the default backend (issue 12, "Sparse serving"):
  *
  * 1. one LeNet-300-100 layer (784 x 300) at kernel densities from 5 % to 60 %, at
- *    batch 1, 32 and 128: the WebAssembly SIMD kernel (core/sparse/sparseChain.ts)
+ *    batch 1, 32 and 128: the WebAssembly SIMD kernel (core/sparse/sparse-chain.ts)
  *    and the JS CSR kernel (core/sparse/csr.ts) against tfjs's matMul with the
  *    same host-to-host work (upload, matMul + bias, read back). The highest
  *    density where the WebAssembly kernel wins at every batch is the threshold
- *    `SPARSE_MAX_DENSITY` (core/sparse/sparseInference.ts) is set from;
+ *    `SPARSE_MAX_DENSITY` (core/sparse/sparse-inference.ts) is set from;
  * 2. LeNet-300-100 at 10 % density, batch 1 to 128: the sparse plan against
  *    `model.predict` (tfjs, W*M dense), samples per second; the largest batch
  *    where the plan wins is `SPARSE_MAX_BATCH`.
@@ -21,12 +21,9 @@
 import { cpus, loadavg } from 'node:os';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import * as tf from '../core/tf.ts';
-import { initBackend } from '../core/backend.ts';
-import { createModel } from '../core/models/index.ts';
-import { csrFromMasked, csrMatMul } from '../core/sparse/csr.ts';
-import { SparseChain, sparseLayerFromMasked } from '../core/sparse/sparseChain.ts';
-import { compileSparseInference, SPARSE_MAX_DENSITY } from '../core/sparse/sparseInference.ts';
+import {
+  tf, initBackend, createModel, csrFromMasked, csrMatMul, SparseChain, sparseLayerFromMasked, compileSparseInference, SPARSE_MAX_DENSITY,
+} from '../core/index.ts';
 import { arg } from './args.ts';
 
 const SECONDS = Number(arg('seconds', '0.5'));
@@ -155,7 +152,7 @@ async function main(): Promise<void> {
     '',
     '## One 784 x 300 layer: the sparse kernels against tfjs matMul, samples/s',
     '',
-    'WebAssembly: the SIMD kernel the plan runs (core/sparse/sparseChain.ts), transposes in and out included; JS CSR: the scalar kernel of core/sparse/csr.ts.',
+    'WebAssembly: the SIMD kernel the plan runs (core/sparse/sparse-chain.ts), transposes in and out included; JS CSR: the scalar kernel of core/sparse/csr.ts.',
     '',
     '| density | batch | WebAssembly | JS CSR | tfjs dense | WebAssembly / dense | JS CSR / dense |',
     '|---:|---:|---:|---:|---:|---:|---:|',

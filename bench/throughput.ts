@@ -4,7 +4,7 @@
  * 10 % kernel density, with the achieved FLOP/s as a fraction of the machine's
  * attainable GEMM FLOP/s on the same backend (a 512^3 matMul measured in the same run).
  *
- * When a python3 with torch is installed (bench/torchReference.ts finds it), PyTorch
+ * When a python3 with torch is installed (bench/torch-reference.ts finds it), PyTorch
  * runs the same workloads (bench/torch_reference.py, one thread) right after each of
  * our rows, and the results give the ratio ours / PyTorch; otherwise they say why not.
  *
@@ -13,17 +13,11 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
-import * as tf from '../core/tf.ts';
-import { initBackend } from '../core/backend.ts';
-import { registerWasmKernels } from '../core/backend/register_wasm_kernels.ts';
-import { createModel } from '../core/models/index.ts';
-import type { MaskedModel } from '../core/models/model.ts';
-import { makeDataset } from '../core/data/dataset.ts';
-import { classificationTask } from '../core/train/task.ts';
-import { Trainer } from '../core/train/trainer.ts';
-import { TRAIN_FLOPS_FACTOR } from '../core/train/cost.ts';
+import {
+  tf, initBackend, registerWasmKernels, createModel, type MaskedModel, makeDataset, classificationTask, Trainer, TRAIN_FLOPS_FACTOR,
+} from '../core/index.ts';
 import { arg } from './args.ts';
-import { type TorchFigures, type TorchPython, blasName, findTorchPython, runTorchReference } from './torchReference.ts';
+import { type TorchFigures, type TorchPython, blasName, findTorchPython, runTorchReference } from './torch-reference.ts';
 
 const quick = process.argv.includes('--quick');
 const only = arg('models', '').split(',').filter((m) => m !== '');

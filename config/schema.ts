@@ -9,9 +9,9 @@
  * defaults of its fields. Cross-field rules live in `checkConsistency` below.
  */
 import { z } from 'zod';
-import { MODALITIES, MODEL_NAMES, MODEL_OPTIONS, modelOptionKeys } from './modelOptions.ts';
+import { MODALITIES, MODEL_NAMES, MODEL_OPTIONS, modelOptionKeys } from './model-options.ts';
 
-export { MODEL_NAMES } from './modelOptions.ts';
+export { MODEL_NAMES } from './model-options.ts';
 /** Optimizers of training, growth and pruning (core/train/optimizer.ts). */
 export const OPTIMIZER_NAMES = ['sgd', 'adam'] as const;
 /** Compute backends, in the order `auto` tries them (DESIGN.md, "Compute backend"). */
@@ -237,7 +237,7 @@ const serverSchema = z.strictObject({
   tokenEnv: z.string().min(1).default('BONSAI_TOKEN'),
   /** File that holds the bearer token (read when tokenEnv is unset); null = none. */
   tokenFile: z.string().min(1).nullable().default(null),
-  /** Run sparse-enough fully connected layers of the served model on CSR kernels (core/sparse/sparseInference.ts). */
+  /** Run sparse-enough fully connected layers of the served model on CSR kernels (core/sparse/sparse-inference.ts). */
   sparseInference: z.boolean().default(true),
   /** Merging of concurrent predict requests into one forward pass. */
   batching: z.strictObject({

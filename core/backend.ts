@@ -4,8 +4,8 @@
  * In order: `@tensorflow/tfjs-node-gpu`, `@tensorflow/tfjs-node` (optional
  * dependencies with native libtensorflow, what production machines should use),
  * then `wasm` (`@tensorflow/tfjs-backend-wasm`, XNNPACK, multi-threaded where it
- * can be: `backend/wasm_threads.ts`, with the kernels training needs:
- * `backend/register_wasm_kernels.ts`), then `cpu`. `options.force` or the
+ * can be: `backend/wasm-threads.ts`, with the kernels training needs:
+ * `backend/register-wasm-kernels.ts`), then `cpu`. `options.force` or the
  * `BONSAI_BACKEND` environment variable picks one; if that one cannot start,
  * `initBackend` throws `BONSAI_CORE_BACKEND_UNAVAILABLE` with the reason.
  *
@@ -177,8 +177,8 @@ async function startNative(key: 'tensorflow-gpu' | 'tensorflow'): Promise<Starte
 async function startWasm(choice: ThreadChoice): Promise<Started> {
   const requested = choice.threads;
   const wasm = await import('@tensorflow/tfjs-backend-wasm');
-  const { registerThreadedWasm, MAX_WASM_THREADS } = await import('./backend/wasm_threads.ts');
-  const { registerWasmKernels } = await import('./backend/register_wasm_kernels.ts');
+  const { registerThreadedWasm, MAX_WASM_THREADS } = await import('./backend/wasm-threads.ts');
+  const { registerWasmKernels } = await import('./backend/register-wasm-kernels.ts');
   const notes: string[] = [`${requested} thread${requested === 1 ? '' : 's'} (${choice.why})`];
   let threads = requested;
   if (threads > MAX_WASM_THREADS) {

@@ -1,14 +1,14 @@
 /**
  * Typed errors with a stable code, the actual values, and a cause.
  *
- * The codes are the string-literal unions of core/errorCodes.ts, one per area
+ * The codes are the string-literal unions of core/error-codes.ts, one per area
  * (`BONSAI_CORE_*`, `BONSAI_INGEST_*`, `BONSAI_STORE_*`, `BONSAI_DAEMON_*`,
  * `BONSAI_HTTP_*`, `BONSAI_CONFIG_*`, `BONSAI_CLI_*`, ...), so a BonsaiError takes
  * only a known code; `docs/errors*.md` lists each, and a test keeps the two equal.
  */
-import type { ErrorCode } from './errorCodes.ts';
+import type { ErrorCode } from './error-codes.ts';
 
-export { ERROR_CODES, allErrorCodes, isErrorCode, type ErrorArea, type ErrorCode } from './errorCodes.ts';
+export { ERROR_CODES, allErrorCodes, isErrorCode, type ErrorArea, type ErrorCode } from './error-codes.ts';
 
 export class BonsaiError extends Error {
   /** Stable, documented code, e.g. `BONSAI_CORE_UNKNOWN_MODEL`. */

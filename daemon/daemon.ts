@@ -16,10 +16,8 @@
  */
 import type { EventEmitter } from 'node:events';
 import { resolve } from 'node:path';
-import * as tf from '../core/tf.ts';
-import { backendInfo } from '../core/backend.ts';
+import { tf, backendInfo, type UpdateConfig } from '../core/index.ts';
 import { BonsaiError } from '../core/errors.ts';
-import type { UpdateConfig } from '../core/update/config.ts';
 import type { Config } from '../config/index.ts';
 import type { SampleStore } from '../pipelines/store/index.ts';
 import { createMetrics, PrequentialWindow, type BonsaiMetrics } from './metrics/index.ts';

@@ -18,8 +18,7 @@
  *   plugins (daemon/plugins/): backend -> registry (read-only) -> serving -> http -> follow CURRENT
  */
 import { join, resolve } from 'node:path';
-import * as tf from '../core/tf.ts';
-import { backendInfo } from '../core/backend.ts';
+import { tf, backendInfo } from '../core/index.ts';
 import { BonsaiError, isErrorCode } from '../core/errors.ts';
 import type { Config } from '../config/index.ts';
 import type { RegistryListing, RegistryOps, UpdateRequestResult, UpdateTrigger } from './server/index.ts';

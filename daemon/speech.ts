@@ -12,14 +12,13 @@
  *   experiments/fsdd.ts scores FSDD). The vocabulary is saved with each model, so the server
  *   decodes with the words that model was trained on.
  */
-import { modelInfo, registeredModels, type Modality, type TaskKind } from '../core/models/index.ts';
-import { createLexicon } from '../core/decode/lexicon.ts';
-import { ctcMinInputLength } from '../core/losses/ctc.ts';
+import {
+  modelInfo, registeredModels, type Modality, type TaskKind, createLexicon, ctcMinInputLength, speechTask, type SpeechAugmentOptions, type SpeechTask,
+} from '../core/index.ts';
 import { ENGLISH_ALPHABET, type Alphabet } from '../core/text/alphabet.ts';
-import { speechTask, type SpeechAugmentOptions, type SpeechTask } from '../core/train/speechTask.ts';
 import { normalizeTranscript } from '../pipelines/labels/index.ts';
 
-export type { TaskKind } from '../core/models/index.ts';
+export type { TaskKind } from '../core/index.ts';
 
 /** The task an architecture trains, as it registered (core/models/options.ts); an unknown one classifies. */
 export function taskKindOf(arch: string): TaskKind {

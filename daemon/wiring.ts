@@ -5,8 +5,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { BonsaiError } from '../core/errors.ts';
-import type { OptimizerArgs } from '../core/train/optimizer.ts';
-import { DEFAULT_LEARNING_RATES, PRUNE_FRACTION_MIN_SHARE, paperUpdateConfig, pruneLearningRateOf, type UpdateConfig } from '../core/update/config.ts';
+import {
+  type OptimizerArgs, DEFAULT_LEARNING_RATES, PRUNE_FRACTION_MIN_SHARE, paperUpdateConfig, pruneLearningRateOf, type UpdateConfig, builtinModel, modelInfo, type ModelOptions,
+} from '../core/index.ts';
 import type { Config } from '../config/index.ts';
 import { featureWidth, processAudio } from '../pipelines/audio/index.ts';
 import { processImage } from '../pipelines/image/index.ts';
@@ -20,7 +21,6 @@ import type { ModelInput } from './serving/index.ts';
 import type { Log } from './logging.ts';
 import type { ModelChoice } from './trainer/index.ts';
 import { readsModality, speechModels, taskKindOf } from './speech.ts';
-import { builtinModel, modelInfo, type ModelOptions } from '../core/models/index.ts';
 
 /** bonsai's version from package.json. */
 export function packageVersion(): string {

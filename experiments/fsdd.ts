@@ -20,18 +20,11 @@ import { availableParallelism, loadavg } from 'node:os';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
-import * as tf from '../core/tf.ts';
+import {
+  tf, initBackend, type BackendInfo, DS2_TIME_STRIDE, registerDs2, type MaskedModel, type ModelSpec, makeSpeechDataset, speechBatch, speechTask, subsetSpeech, type SpeechAugmentOptions, type SpeechDataset, type SpeechTask, backward, runUpdate, type StrategyName, type StrategyState, type UpdateResult, paperUpdateConfig, type UpdateConfig, createLexicon, permutation, seededRandom,
+} from '../core/index.ts';
 import { BonsaiError } from '../core/errors.ts';
-import { initBackend, type BackendInfo } from '../core/backend.ts';
-import { DS2_TIME_STRIDE, registerDs2 } from '../core/models/ds2.ts';
-import type { MaskedModel, ModelSpec } from '../core/models/model.ts';
-import { makeSpeechDataset, speechBatch, speechTask, subsetSpeech, type SpeechAugmentOptions, type SpeechDataset, type SpeechTask } from '../core/train/speechTask.ts';
-import { backward } from '../core/train/step.ts';
-import { runUpdate, type StrategyName, type StrategyState, type UpdateResult } from '../core/update/strategies.ts';
-import { paperUpdateConfig, type UpdateConfig } from '../core/update/config.ts';
 import { ENGLISH_ALPHABET } from '../core/text/alphabet.ts';
-import { createLexicon } from '../core/decode/lexicon.ts';
-import { permutation, seededRandom } from '../core/data/dataset.ts';
 import { FSDD_SPEAKERS, defaultAudioSpec, fsddDir, loadFsdd, processAudioSync, type FsddRecording } from '../pipelines/audio/index.ts';
 import { defaultConfig } from '../config/index.ts';
 import { progressSink, type ProgressSink } from './progress.ts';

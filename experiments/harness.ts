@@ -9,8 +9,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BonsaiError } from '../core/errors.ts';
-import type { StrategyName, StrategyState, UpdateResult } from '../core/update/strategies.ts';
-import { loadModel, saveModel } from '../core/serialize/index.ts';
+import { type StrategyName, type StrategyState, type UpdateResult, loadModel, saveModel } from '../core/index.ts';
 import type { Point } from './plot.ts';
 
 /** The three methods of the paper's comparisons, in the order the tables list them. */

@@ -6,17 +6,9 @@
  */
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import * as tf from '../core/tf.ts';
-import { initBackend, type BackendInfo } from '../core/backend.ts';
-import { affineDistortion } from '../core/data/augment.ts';
-import { concat, type Dataset } from '../core/data/dataset.ts';
-import type { MaskedModel } from '../core/models/model.ts';
-import { classificationTask, type Task } from '../core/train/task.ts';
-import { growthPhase, nonRecoverablePrune, runUpdate, type StrategyName, type StrategyState, type UpdateResult } from '../core/update/strategies.ts';
-import { paperUpdateConfig, type UpdateConfig } from '../core/update/config.ts';
-import { CostLedger, TRAIN_FLOPS_FACTOR } from '../core/train/cost.ts';
-import { Trainer } from '../core/train/trainer.ts';
-import { cloneModel } from '../core/serialize/index.ts';
+import {
+  tf, initBackend, type BackendInfo, affineDistortion, concat, type Dataset, type MaskedModel, classificationTask, type Task, growthPhase, nonRecoverablePrune, runUpdate, type StrategyName, type StrategyState, type UpdateResult, paperUpdateConfig, type UpdateConfig, CostLedger, TRAIN_FLOPS_FACTOR, Trainer, cloneModel,
+} from '../core/index.ts';
 import { mnistSplits, filterClasses, FIG4_CLASS_STAGES } from '../pipelines/datasets/mnist.ts';
 import { heatmapGridPng, lineChartPng, type Point } from './plot.ts';
 import { paperTable, TABLE2, TABLE3 } from './paper.ts';

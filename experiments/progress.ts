@@ -2,7 +2,7 @@
  * Progress of long work: a bar on a terminal, one log line per epoch otherwise.
  */
 import cliProgress from 'cli-progress';
-import type { ProgressEvent } from '../core/train/trainer.ts';
+import type { ProgressEvent } from '../core/index.ts';
 
 export interface ProgressSink {
   /** A line of text (round and method headers, results). */

@@ -15,7 +15,7 @@ import { spawnSync } from 'node:child_process';
 /** Test files the unit tier leaves out. */
 const FULL_TIER_ONLY = [
   // Slow: a full update of ResNet-18 or ds2, the experiments' harness (5-50 s each).
-  'test/core/ds2Update.test.ts',
+  'test/core/ds2-update.test.ts',
   'test/core/resnet18.test.ts',
   'test/daemon/trainer-speech.test.ts',
   'test/experiments/fsdd.test.ts',
@@ -23,7 +23,7 @@ const FULL_TIER_ONLY = [
   // Child processes or servers.
   'test/cli/check.test.ts',
   'test/cli/client.test.ts',
-  'test/core/modelRegistry.test.ts',
+  'test/core/model-registry.test.ts',
   'test/daemon/artifacts-promote.test.ts',
   'test/daemon/champion-corrupt.test.ts',
   'test/daemon/champion-lost.test.ts',

@@ -17,7 +17,7 @@ import { loadConfig } from '../../config/index.ts';
 import { startDaemon, type Daemon } from '../../daemon/daemon.ts';
 import { loadMnist } from '../../pipelines/datasets/mnist.ts';
 import { progressSink } from '../../experiments/progress.ts';
-import type { UpdateConfig } from '../../core/update/config.ts';
+import type { UpdateConfig } from '../../core/index.ts';
 import type { Manifest as VersionManifest } from '../../daemon/registry/index.ts';
 
 interface DemoOptions {

@@ -21,11 +21,11 @@
 import * as tf from '../tf.ts';
 import { BonsaiError } from '../errors.ts';
 import { type ForwardContext, type Layer, heNormal, leaky, weightOf } from '../sparse/layer.ts';
-import { MaskedParam } from '../sparse/maskedParam.ts';
-import { MaskedDense } from '../sparse/maskedDense.ts';
-import { BatchNorm } from '../sparse/batchNorm.ts';
+import { MaskedParam } from '../sparse/masked-param.ts';
+import { MaskedDense } from '../sparse/masked-dense.ts';
+import { BatchNorm } from '../sparse/batch-norm.ts';
 import { HLstmCell, runHLstm } from '../sparse/hlstm.ts';
-import { sequenceLengthsOf } from '../sparse/sequenceLengths.ts';
+import { sequenceLengthsOf } from '../sparse/sequence-lengths.ts';
 import { MaskedModel, type ModelSpec } from './model.ts';
 import { registerModel } from './registry.ts';
 import { DS2, listOption, type OptionValue } from './options.ts';

@@ -5,7 +5,7 @@
  */
 import * as tf from '../tf.ts';
 import { type ForwardContext, leaky } from '../sparse/layer.ts';
-import { MaskedDense } from '../sparse/maskedDense.ts';
+import { MaskedDense } from '../sparse/masked-dense.ts';
 import { type DenseTail, MaskedModel, type ModelSpec } from './model.ts';
 import { LENET300, listOption } from './options.ts';
 

@@ -5,8 +5,8 @@
  */
 import * as tf from '../tf.ts';
 import { type ForwardContext, type Layer, leaky } from '../sparse/layer.ts';
-import { MaskedConv2d } from '../sparse/maskedConv2d.ts';
-import { MaskedDense } from '../sparse/maskedDense.ts';
+import { MaskedConv2d } from '../sparse/masked-conv2d.ts';
+import { MaskedDense } from '../sparse/masked-dense.ts';
 import { type DenseTail, MaskedModel, type ModelSpec } from './model.ts';
 
 export class LeNet5 extends MaskedModel {

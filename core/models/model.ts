@@ -4,8 +4,8 @@
  */
 import * as tf from '../tf.ts';
 import type { ForwardContext, Layer } from '../sparse/layer.ts';
-import type { MaskedParam } from '../sparse/maskedParam.ts';
-import type { MaskedDense } from '../sparse/maskedDense.ts';
+import type { MaskedParam } from '../sparse/masked-param.ts';
+import type { MaskedDense } from '../sparse/masked-dense.ts';
 import type { ModelOptions } from './options.ts';
 
 /** Enough to rebuild a model of the same architecture (saved with the weights). */
@@ -24,7 +24,7 @@ export interface ModelSpec {
 
 /**
  * The chain of fully connected layers that ends a model, for inference outside
- * tfjs (core/sparse/sparseInference.ts): `forward` in inference mode equals
+ * tfjs (core/sparse/sparse-inference.ts): `forward` in inference mode equals
  * `prefix` followed by the layers, with leaky ReLU between consecutive layers
  * and none after the last.
  */
@@ -67,7 +67,7 @@ export abstract class MaskedModel {
   /**
    * The layers, when the whole model is one chain of masked dense layers in training
    * mode as well (the flattened input into the first, leaky ReLU between consecutive
-   * layers, none after the last; no dropout, no state): core/train/denseChain.ts
+   * layers, none after the last; no dropout, no state): core/train/dense-chain.ts
    * then differentiates it by hand. Null otherwise.
    */
   trainingChain(): MaskedDense[] | null {

@@ -8,9 +8,9 @@
  */
 import * as tf from '../tf.ts';
 import { type ForwardContext, type Layer, leaky } from '../sparse/layer.ts';
-import { MaskedConv2d } from '../sparse/maskedConv2d.ts';
-import { MaskedDense } from '../sparse/maskedDense.ts';
-import { BatchNorm } from '../sparse/batchNorm.ts';
+import { MaskedConv2d } from '../sparse/masked-conv2d.ts';
+import { MaskedDense } from '../sparse/masked-dense.ts';
+import { BatchNorm } from '../sparse/batch-norm.ts';
 import { MaskedModel, type ModelSpec } from './model.ts';
 import { RESNET18 } from './options.ts';
 

@@ -7,7 +7,7 @@
  * Rows index the layer's inputs and columns its outputs (the [in, out] layout of
  * `MaskedDense`'s kernel), so `y = x W + b` walks each input's live connections.
  *
- * Serving runs the WebAssembly SIMD kernel instead (core/sparse/sparseChain.ts);
+ * Serving runs the WebAssembly SIMD kernel instead (core/sparse/sparse-chain.ts);
  * this scalar one is what `npm run bench:sparse` compares it with.
  */
 import { BonsaiError } from '../errors.ts';

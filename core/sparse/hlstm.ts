@@ -22,17 +22,17 @@
  *
  * `runHLstm` runs cells of the same shape over their inputs (the two directions of a
  * bidirectional layer), with a hand-written backpropagation through time: as tensor
- * ops (core/sparse/hlstmGraphRecurrence.ts) or as host loops
- * (core/sparse/hlstmHostRecurrence.ts).
+ * ops (core/sparse/hlstm-graph-recurrence.ts) or as host loops
+ * (core/sparse/hlstm-host-recurrence.ts).
  */
 import * as tf from '../tf.ts';
-import { MaskedParam } from './maskedParam.ts';
+import { MaskedParam } from './masked-param.ts';
 import { type ForwardContext, type Layer, heNormal, weightOf } from './layer.ts';
-import { graphRecurrence } from './hlstmGraphRecurrence.ts';
-import { hlstmRecurrence } from './hlstmHostRecurrence.ts';
+import { graphRecurrence } from './hlstm-graph-recurrence.ts';
+import { hlstmRecurrence } from './hlstm-host-recurrence.ts';
 
-// The padded batch's lengths used to live here; core/train/speechTask.ts still imports them from this path.
-export { sequenceLengthsOf, setSequenceLengths } from './sequenceLengths.ts';
+// The padded batch's lengths used to live here; core/train/speech-task.ts still imports them from this path.
+export { sequenceLengthsOf, setSequenceLengths } from './sequence-lengths.ts';
 
 /** The four control gates: forget, input, output, cell update. */
 export const HLSTM_GATES = ['f', 'i', 'o', 'g'] as const;

@@ -3,7 +3,7 @@
  * pass that reads effective weights W*M, and its multiply-accumulate count.
  */
 import * as tf from '../tf.ts';
-import type { MaskedParam } from './maskedParam.ts';
+import type { MaskedParam } from './masked-param.ts';
 
 /** Options of one forward pass. */
 export interface ForwardContext {

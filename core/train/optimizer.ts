@@ -5,12 +5,12 @@
  * after each step (DESIGN.md, "Masked layers").
  *
  * SGD updates a parameter with one fused kernel where that is faster (cpu; wasm for
- * small tensors: core/backend/masked_sgd.ts, bit for bit the ops below), else with
+ * small tensors: core/backend/masked-sgd.ts, bit for bit the ops below), else with
  * tfjs ops.
  */
 import * as tf from '../tf.ts';
-import type { MaskedParam } from '../sparse/maskedParam.ts';
-import { maskedSgd, useMaskedSgd } from '../backend/masked_sgd.ts';
+import type { MaskedParam } from '../sparse/masked-param.ts';
+import { maskedSgd, useMaskedSgd } from '../backend/masked-sgd.ts';
 
 export interface OptimizerArgs {
   /** `sgd` (with momentum) or `adam`. */

@@ -8,7 +8,7 @@
 import * as tf from '../tf.ts';
 import type { MaskedModel } from '../models/model.ts';
 import type { Task, TaskBatch } from './task.ts';
-import { chainBackward, handWrittenChain } from './denseChain.ts';
+import { chainBackward, handWrittenChain } from './dense-chain.ts';
 
 export interface BackwardResult {
   /** Loss of the batch. */

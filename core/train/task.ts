@@ -41,7 +41,7 @@ export interface Task<D extends { n: number }> {
   /** Optional training-time transform of the inputs (augmentation). */
   augment?: (x: tf.Tensor, seed: number) => tf.Tensor;
   /**
-   * What `loss` computes, when it is a form core/train/denseChain.ts differentiates by
+   * What `loss` computes, when it is a form core/train/dense-chain.ts differentiates by
    * hand: `softmax-cross-entropy` is -mean(sum(logSoftmax(output) * oneHot(target), 1))
    * on an int32 class tensor `target`.
    */

@@ -15,7 +15,7 @@ import { Trainer, type TrainerHooks } from '../train/trainer.ts';
 import { CostLedger, type CostSummary } from '../train/cost.ts';
 import type { Task } from '../train/task.ts';
 import type { CorePhase } from '../train/phase.ts';
-import { applyGrowth, type GrowthReport } from '../grow/gradientGrowth.ts';
+import { applyGrowth, type GrowthReport } from '../grow/gradient-growth.ts';
 import { iterativePrune, retrainFor, type IterativePruneArgs, type PruneReport } from '../prune/iterative.ts';
 import { cloneModel } from '../serialize/clone.ts';
 import type { UpdateConfig } from './config.ts';

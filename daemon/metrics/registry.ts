@@ -7,7 +7,7 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { DriftScore } from './drift.ts';
-import { TRAINING_PHASES, type CorePhase, type Phase } from '../../core/train/phase.ts';
+import { TRAINING_PHASES, type CorePhase, type Phase } from '../../core/index.ts';
 import { MODALITIES } from '../../core/models/options.ts';
 
 /** Values of the bounded labels, pre-initialised where a counter uses them. */

@@ -1,5 +1,5 @@
 /** The backend plugin: the compute backend config `backend` names (core/backend.ts), loaded once per process. */
-import { backendInfo, initBackend } from '../../core/backend.ts';
+import { backendInfo, initBackend } from '../../core/index.ts';
 import { nothingToStop, type DaemonPlugin } from './context.ts';
 
 /** Loads the backend (or keeps the one this process already loaded) and reports it in `bonsai_build_info`. */

@@ -4,7 +4,7 @@
  * (daemon/triggers). Its stop stops starting updates, kills a training child
  * and finishes a gate or swap in progress.
  */
-import type { UpdateConfig } from '../../core/update/config.ts';
+import type { UpdateConfig } from '../../core/index.ts';
 import { Updater, type ModelChoice, type TrainerHandle, type TrainerOptions } from '../trainer/index.ts';
 import { UpdateScheduler, type TriggerCounts } from '../triggers/index.ts';
 import type { SampleStore } from '../../pipelines/store/index.ts';

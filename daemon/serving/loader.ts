@@ -6,13 +6,10 @@
  * the manifest. A speech model (ds2, daemon/speech.ts) is served as recordings
  * in, transcripts out, decoded over the vocabulary saved with it. A classifier
  * whose fully connected layers are sparse enough answers through a sparse plan
- * (core/sparse/sparseInference.ts) compiled at load and disposed with it.
+ * (core/sparse/sparse-inference.ts) compiled at load and disposed with it.
  */
-import * as tf from '../../core/tf.ts';
+import { tf, type MaskedModel, loadModel, type Lineage, compileSparseInference, type SparseInference } from '../../core/index.ts';
 import { BonsaiError } from '../../core/errors.ts';
-import type { MaskedModel } from '../../core/models/model.ts';
-import { loadModel, type Lineage } from '../../core/serialize/index.ts';
-import { compileSparseInference, type SparseInference } from '../../core/sparse/sparseInference.ts';
 import type { Modality } from '../../pipelines/types.ts';
 import type { DriftReference } from '../metrics/drift.ts';
 import type { ModelRegistry } from '../registry/index.ts';

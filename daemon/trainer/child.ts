@@ -9,7 +9,7 @@
  * too when the parent goes away (the IPC channel closes).
  */
 import { BonsaiError } from '../../core/errors.ts';
-import { initBackend } from '../../core/backend.ts';
+import { initBackend } from '../../core/index.ts';
 import { trainCandidate } from './train.ts';
 import type { ChildMessage, ParentMessage, WireError } from './protocol.ts';
 

@@ -11,7 +11,7 @@
  * Samples whose shape is not the model's input shape, or that carry a
  * transcript instead of a class label, are skipped and counted.
  */
-import { makeDataset, type Dataset } from '../../core/data/dataset.ts';
+import { makeDataset, type Dataset } from '../../core/index.ts';
 import type { SampleQuery, SampleStore, Split } from '../../pipelines/store/index.ts';
 
 /** The four datasets of an update and the class labels. */

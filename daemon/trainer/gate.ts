@@ -9,10 +9,7 @@
  * `validationError` runs in the trainer child (off the serving path); the
  * decision is a pure function, applied by the updater (daemon/trainer/updater.ts).
  */
-import type { Dataset } from '../../core/data/dataset.ts';
-import type { MaskedModel } from '../../core/models/model.ts';
-import { classificationTask } from '../../core/train/task.ts';
-import { DEFAULT_NO_LOSS_RULE, judge, type PairedEvidence } from '../../core/prune/decision.ts';
+import { type Dataset, type MaskedModel, classificationTask, DEFAULT_NO_LOSS_RULE, judge, type PairedEvidence } from '../../core/index.ts';
 
 /** Error rate (fraction of wrong argmax classes) of `model` on `data`; 0 for empty data. */
 export function validationError(model: MaskedModel, data: Dataset, batchSize = 256): number {

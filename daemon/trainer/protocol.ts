@@ -3,12 +3,9 @@
  * JSON). The parent sends one `run` with a `TrainJob`; the child answers with
  * `progress` messages, then exactly one `done` or `error`, and exits.
  */
-import type { PairedEvidence } from '../../core/prune/decision.ts';
-import type { CostSummary } from '../../core/train/cost.ts';
-import type { Phase } from '../../core/train/phase.ts';
+import type { PairedEvidence, CostSummary, Phase, UpdateConfig } from '../../core/index.ts';
 import type { ErrorCode } from '../../core/errors.ts';
 import type { ModelOptions } from '../../core/models/options.ts';
-import type { UpdateConfig } from '../../core/update/config.ts';
 import type { Modality } from '../../pipelines/types.ts';
 import type { TriggerKind } from '../triggers/policy.ts';
 

@@ -14,24 +14,17 @@
  * promotion are the parent's (daemon/trainer/updater.ts).
  */
 import { join } from 'node:path';
-import * as tf from '../../core/tf.ts';
+import {
+  tf, affineDistortion, type Dataset, type MaskedModel, type ModelSpec, loadModel, saveModel, type SpeechDataset, classErrors, classificationTask, type SampleErrors, type Task, pairedEvidence, validationAdequacy, type PairedEvidence, type UpdateConfig, runUpdate, type UpdateResult,
+} from '../../core/index.ts';
 import { BonsaiError } from '../../core/errors.ts';
-import { affineDistortion } from '../../core/data/augment.ts';
-import type { Dataset } from '../../core/data/dataset.ts';
-import type { MaskedModel, ModelSpec } from '../../core/models/model.ts';
-import { loadModel, saveModel } from '../../core/serialize/index.ts';
-import type { SpeechDataset } from '../../core/train/speechTask.ts';
-import { classErrors, classificationTask, type SampleErrors, type Task } from '../../core/train/task.ts';
-import { pairedEvidence, validationAdequacy, type PairedEvidence } from '../../core/prune/decision.ts';
-import type { UpdateConfig } from '../../core/update/config.ts';
-import { runUpdate, type UpdateResult } from '../../core/update/strategies.ts';
 import { openStore, type SampleStore } from '../../pipelines/store/index.ts';
 import { buildDriftReference, type DriftReference } from '../metrics/drift.ts';
 import { openRegistry, problemsOf, type ModelRegistry } from '../registry/index.ts';
 import { validationError } from './gate.ts';
 import { SPEECH_ALPHABET, speechLabels, speechTaskFor, taskKindOf, timeStrideOf, type TaskKind } from '../speech.ts';
 import { readUpdateData } from './data.ts';
-import { readSpeechUpdateData } from './speechData.ts';
+import { readSpeechUpdateData } from './speech-data.ts';
 import type { DataSizes, TrainJob, TrainProgress, TrainResult } from './protocol.ts';
 
 /**

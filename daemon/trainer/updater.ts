@@ -17,7 +17,7 @@ import { BonsaiError } from '../../core/errors.ts';
 import type { SampleStore } from '../../pipelines/store/index.ts';
 import { LABEL_VALUES, durationPhaseOf, type BonsaiMetrics } from '../metrics/registry.ts';
 import { reportModel } from '../metrics/model-report.ts';
-import { isPhase, type Phase } from '../../core/train/phase.ts';
+import { isPhase, type Phase } from '../../core/index.ts';
 import { intactChampion, type ModelRegistry } from '../registry/index.ts';
 import type { ModelHolder } from '../serving/holder.ts';
 import type { PrequentialScorer } from '../prequential-scorer.ts';

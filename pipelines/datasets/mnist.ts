@@ -13,7 +13,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { BonsaiError } from '../../core/errors.ts';
-import { makeDataset, slice, type Dataset } from '../../core/data/dataset.ts';
+import { makeDataset, slice, type Dataset } from '../../core/index.ts';
 import { parseIdx } from './idx.ts';
 import { holdoutSplit } from './splits.ts';
 

@@ -5,7 +5,7 @@
  * time; and class-incremental stages as in its Fig. 4.
  */
 import { BonsaiError } from '../../core/errors.ts';
-import { makeDataset, permutation, sampleSize, seededRandom, type Dataset } from '../../core/data/dataset.ts';
+import { makeDataset, permutation, sampleSize, seededRandom, type Dataset } from '../../core/index.ts';
 
 /** Options of `holdoutSplit`. */
 export interface HoldoutSplitArgs {

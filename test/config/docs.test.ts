@@ -19,11 +19,11 @@ test('docs/configuration.md lists every key with its default and environment var
   for (const [name, key] of Object.entries(ENV_ALIASES)) assert.ok(doc.includes(`| \`${name}\` | \`${key}\` |`), name);
 });
 
-test('docs/errors-config-registry.md lists exactly the config and registry codes of core/errorCodes.ts', () => {
+test('docs/errors-config-registry.md lists exactly the config and registry codes of core/error-codes.ts', () => {
   const doc = readFileSync(repo('docs/errors-config-registry.md'), 'utf8');
   const listed = new Set([...doc.matchAll(/^- `(BONSAI_[A-Z_]+)` — /gm)].map((m) => m[1]));
   const codes: readonly string[] = [...ERROR_CODES.config, ...ERROR_CODES.registry];
   assert.ok(codes.length >= 4);
-  assert.deepEqual(codes.filter((c) => !listed.has(c)), [], 'in core/errorCodes.ts but not documented');
-  assert.deepEqual([...listed].filter((c) => !codes.includes(c)), [], 'documented but not in core/errorCodes.ts');
+  assert.deepEqual(codes.filter((c) => !listed.has(c)), [], 'in core/error-codes.ts but not documented');
+  assert.deepEqual([...listed].filter((c) => !codes.includes(c)), [], 'documented but not in core/error-codes.ts');
 });

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BonsaiError } from '../../core/errors.ts';
 import { MODEL_NAMES, loadConfig, parseConfig, type Problem } from '../../config/index.ts';
-import { MODEL_OPTIONS, modelOptionKeys } from '../../config/modelOptions.ts';
+import { MODEL_OPTIONS, modelOptionKeys } from '../../config/model-options.ts';
 
 function refused(input: unknown, code: string): Problem[] {
   let caught: unknown;

@@ -4,7 +4,7 @@ import * as tf from '../../core/tf.ts';
 import { DS2_TIME_STRIDE, DeepSpeech2, ds2OutputLength, registerDs2 } from '../../core/models/ds2.ts';
 import { createModel } from '../../core/models/index.ts';
 import { cloneModel } from '../../core/serialize/clone.ts';
-import { setSequenceLengths } from '../../core/sparse/sequenceLengths.ts';
+import { setSequenceLengths } from '../../core/sparse/sequence-lengths.ts';
 import { noLeaks } from '../helpers/tensors.ts';
 
 registerDs2();

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '../../core/tf.ts';
-import { applyGrowth, growMask, percentile } from '../../core/grow/gradientGrowth.ts';
+import { applyGrowth, growMask, percentile } from '../../core/grow/gradient-growth.ts';
 import { createModel } from '../../core/models/index.ts';
 import { Trainer } from '../../core/train/trainer.ts';
 import { classificationTask } from '../../core/train/task.ts';

@@ -15,7 +15,7 @@ import { createModel, DeepSpeech2 } from '../../core/models/index.ts';
 import type { MaskedModel } from '../../core/models/model.ts';
 import { loadModel } from '../../core/serialize/index.ts';
 import { parseConfig, type ConfigInput } from '../../config/index.ts';
-import { MODEL_OPTIONS } from '../../config/modelOptions.ts';
+import { MODEL_OPTIONS } from '../../config/model-options.ts';
 import { modelChoice, startDaemon, updateConfig } from '../../daemon/daemon.ts';
 import { MemoryLog } from '../../daemon/logging.ts';
 import { openRegistry } from '../../daemon/registry/index.ts';
@@ -43,7 +43,7 @@ function signature(model: MaskedModel): string {
   return JSON.stringify({ layers: model.layerCounts(), dropout });
 }
 
-test('every option of config/modelOptions.ts changes the network of its model', async () => {
+test('every option of config/model-options.ts changes the network of its model', async () => {
   await initBackend({ force: 'cpu' });
   // Two values of each option, on a small base network; inputs sized for each model.
   const cases: Record<string, { input: ConfigInput['model']; base: Record<string, unknown>; values: Record<string, [unknown, unknown]> }> = {

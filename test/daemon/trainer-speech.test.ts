@@ -15,7 +15,7 @@ import { openStore, type SampleStore } from '../../pipelines/store/index.ts';
 import { openRegistry } from '../../daemon/registry/index.ts';
 import { registryLoader } from '../../daemon/serving/loader.ts';
 import { trainCandidate, type TrainJob } from '../../daemon/trainer/index.ts';
-import { readSpeechUpdateData } from '../../daemon/trainer/speechData.ts';
+import { readSpeechUpdateData } from '../../daemon/trainer/speech-data.ts';
 import { updateConfig } from '../../daemon/daemon.ts';
 import { noLeaks } from '../helpers/tensors.ts';
 import { rng, tempStateDir, testConfig } from './e2e-helpers.ts';

@@ -18,11 +18,11 @@ function documented(): Set<string> {
   return new Set([...docs.matchAll(/^(?:- |\| )`(BONSAI_[A-Z0-9_]+)`/gm)].map((m) => m[1]));
 }
 
-test('docs/errors*.md list exactly the codes of core/errorCodes.ts, and docs/errors.md links every area file', () => {
+test('docs/errors*.md list exactly the codes of core/error-codes.ts, and docs/errors.md links every area file', () => {
   const codes = allErrorCodes();
   const listed = documented();
-  assert.deepEqual(codes.filter((c) => !listed.has(c)), [], 'codes in core/errorCodes.ts that no docs page lists');
-  assert.deepEqual([...listed].filter((c) => !isErrorCode(c)).sort(), [], 'codes documented but not in core/errorCodes.ts');
+  assert.deepEqual(codes.filter((c) => !listed.has(c)), [], 'codes in core/error-codes.ts that no docs page lists');
+  assert.deepEqual([...listed].filter((c) => !isErrorCode(c)).sort(), [], 'codes documented but not in core/error-codes.ts');
   const index = readFileSync('docs/errors.md', 'utf8');
   for (const n of readdirSync('docs').filter((n) => /^errors-.*\.md$/.test(n))) assert.ok(index.includes(`(${n})`), `docs/errors.md does not link ${n}`);
   assert.ok(codes.length > 100, `only ${codes.length} codes: the list is broken`);

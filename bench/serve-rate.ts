@@ -2,10 +2,10 @@
  * The maximum predict rate of the daemon (issue 12): `POST /v1/predict` with one
  * 28x28 MNIST PNG, closed loop over keep-alive HTTP from 1 and 16 clients, on a
  * LeNet-300-100 with random masks at 10 % density, with the inference plan
- * (core/sparse/sparseInference.ts: the WebAssembly sparse kernel for layers at
+ * (core/sparse/sparse-inference.ts: the WebAssembly sparse kernel for layers at
  * or below SPARSE_MAX_DENSITY, a W*M snapshot on tfjs above it) and batching off
  * (as before them) and on, in one run. The clients run in the server's process
- * (they share its core) and in a child process (bench/predictLoad.ts; the server
+ * (they share its core) and in a child process (bench/predict-load.ts; the server
  * keeps its core, as with real clients). The last rows measure the same while an
  * update trains in the trainer child (nice +10) on MNIST images dropped into the
  * inbox.
@@ -19,16 +19,13 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import * as tf from '../core/tf.ts';
-import { backendInfo, initBackend } from '../core/backend.ts';
-import { createModel } from '../core/models/index.ts';
-import { saveModel } from '../core/serialize/index.ts';
+import { tf, backendInfo, initBackend, createModel, saveModel } from '../core/index.ts';
 import { parseConfig } from '../config/index.ts';
 import { loadMnist } from '../pipelines/datasets/mnist.ts';
 import { openRegistry } from '../daemon/registry/index.ts';
 import { startDaemon, type Daemon } from '../daemon/daemon.ts';
 import { createLog } from '../daemon/logging.ts';
-import { type LoadSummary, summarise } from './loadStats.ts';
+import { type LoadSummary, summarise } from './load-stats.ts';
 
 interface Mode { name: string; sparseInference: boolean; maxBatchSize: number }
 type Clients = 'same process' | 'child process';
@@ -65,10 +62,10 @@ async function loadHere(url: string, probes: Buffer[], clients: number, seconds:
   return summarise(ms, failed, (performance.now() - t0) / 1000);
 }
 
-/** The same load from a child process (bench/predictLoad.ts). */
+/** The same load from a child process (bench/predict-load.ts). */
 function loadChild(url: string, probesFile: string, clients: number, seconds: number): Promise<LoadSummary> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'predictLoad.ts'), url, probesFile, String(clients), String(seconds)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'predict-load.ts'), url, probesFile, String(clients), String(seconds)], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
     child.on('error', reject);
@@ -193,7 +190,7 @@ function writeResults(out: string, run: { seconds: number; started: Date; densit
     `Command: \`${result.command}\` (${result.date.slice(0, 10)}). Backend \`${result.backend?.name}\` (${result.backend?.threads} threads), ${result.machine.cpus} cores, Node ${result.machine.node}.`,
     `The machine is shared with other engineers' long experiments (1-minute load average ${result.machine.loadavgAtEnd.join(', ')} at the end, on 2 cores): rates are noisy; compare rows of this run.`,
     `Model: LeNet-300-100 with random masks at ${(density * 100).toFixed(1)} % kernel density (untrained weights: speed only). Requests: \`POST /v1/predict\` with one MNIST test digit as a 28x28 PNG (decode + predict), closed loop, keep-alive, ${seconds} s per row.`,
-    'Clients: in the server\'s process (they share its core), or in a child process (bench/predictLoad.ts, node:http; the server keeps a core to itself when the machine has one free).',
+    'Clients: in the server\'s process (they share its core), or in a child process (bench/predict-load.ts, node:http; the server keeps a core to itself when the machine has one free).',
     `Training: an update of the served model (grow and prune, trainer child at nice +10) on ${TRAINING_IMAGES} MNIST images dropped into the inbox, running for the whole measurement.`,
     '',
     '| mode | clients | load from | while training | requests | failed | requests/s | p50 ms | p99 ms |',

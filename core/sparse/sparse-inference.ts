@@ -1,7 +1,7 @@
 /**
  * Inference on the live connections only: a served model's fully connected
  * chain (`MaskedModel.denseTail`) runs its sparse-enough layers on the
- * WebAssembly SIMD kernel (core/sparse/sparseChain.ts, consecutive ones as one
+ * WebAssembly SIMD kernel (core/sparse/sparse-chain.ts, consecutive ones as one
  * chain) and the others on tfjs's matMul, with the same leaky ReLU
  * (paper eq. 4) between them, so the logits equal `forward(x, { training: false })`
  * within float rounding.
@@ -13,8 +13,8 @@
 import * as tf from '../tf.ts';
 import { BonsaiError } from '../errors.ts';
 import type { MaskedModel } from '../models/model.ts';
-import type { MaskedDense } from './maskedDense.ts';
-import { SparseChain, type SparseLayer, sparseLayerFromMasked } from './sparseChain.ts';
+import type { MaskedDense } from './masked-dense.ts';
+import { SparseChain, type SparseLayer, sparseLayerFromMasked } from './sparse-chain.ts';
 
 /**
  * Kernel density at or below which a layer runs on the sparse kernel; denser

@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import * as tf from '../../core/tf.ts';
 import { DS2_TIME_STRIDE, registerDs2 } from '../../core/models/ds2.ts';
-import { concatSpeech, makeSpeechDataset, speechTask, type SpeechDataset } from '../../core/train/speechTask.ts';
+import { concatSpeech, makeSpeechDataset, speechTask, type SpeechDataset } from '../../core/train/speech-task.ts';
 import { runUpdate } from '../../core/update/strategies.ts';
 import { paperUpdateConfig, type UpdateConfig } from '../../core/update/config.ts';
 import { ENGLISH_ALPHABET } from '../../core/text/alphabet.ts';

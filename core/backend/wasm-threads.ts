@@ -13,7 +13,7 @@
  *    in Node that is `os.cpus().length / 2`, so a 2-core machine gets 1 thread.
  *
  * This module loads the threaded build itself: the worker is a real file
- * (`wasm_pthread_worker.cjs`, which evaluates tfjs's own worker script), the main
+ * (`wasm-pthread-worker.cjs`, which evaluates tfjs's own worker script), the main
  * script is passed by path, and while the module starts `os.cpus()` reports at
  * least two entries per requested thread. The result is registered as the `wasm`
  * backend, so every wasm kernel (and ours) runs on it unchanged. The binary
@@ -89,7 +89,7 @@ function withBareWorkers<T>(fn: () => T): T {
 async function instantiate(threads: number, timeoutMs: number): Promise<EmscriptenThreadedModule> {
   const jsPath = require.resolve('@tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend-wasm-threaded-simd.js');
   const wasmPath = jsPath.replace(/\.js$/, '.wasm');
-  const workerPath = fileURLToPath(new URL('./wasm_pthread_worker.cjs', import.meta.url));
+  const workerPath = fileURLToPath(new URL('./wasm-pthread-worker.cjs', import.meta.url));
   const factory = require(jsPath) as (config: FactoryConfig) => Promise<EmscriptenThreadedModule>;
   return withCpuCount(2 * threads, async () => {
     let abort: (what: unknown) => void = () => {};

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ErrorRateCounter, characterErrorRate, characters, editCounts, wordErrorRate, words } from '../../core/metrics/errorRates.ts';
+import { ErrorRateCounter, characterErrorRate, characters, editCounts, wordErrorRate, words } from '../../core/metrics/error-rates.ts';
 import { BonsaiError } from '../../core/errors.ts';
 
 test('WER counts a substitution and a deletion by hand', () => {

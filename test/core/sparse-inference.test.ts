@@ -5,8 +5,8 @@ import { initBackend } from '../../core/backend.ts';
 import { createModel } from '../../core/models/index.ts';
 import type { MaskedModel } from '../../core/models/model.ts';
 import { CSR_BATCHED_FROM, csrFromMasked, csrMatMul } from '../../core/sparse/csr.ts';
-import { compileSparseInference } from '../../core/sparse/sparseInference.ts';
-import { SparseChain, sparseLayerFromMasked } from '../../core/sparse/sparseChain.ts';
+import { compileSparseInference } from '../../core/sparse/sparse-inference.ts';
+import { SparseChain, sparseLayerFromMasked } from '../../core/sparse/sparse-chain.ts';
 import { noLeaks } from '../helpers/tensors.ts';
 
 // The default backend: the plan's dense layers and the reference run where serving runs.

@@ -11,16 +11,16 @@
  * Neg, applied by hand in the same order (the loss's gradient with fewer kernels for
  * the same values), so its loss and its gradients dL/d(W*M) equal the taped ones bit
  * for bit, in about 50 kernels and with no copies. Products with W*M run with roles
- * swapped on wasm (core/sparse/weightProduct.ts); the transposed input x^T of such a
+ * swapped on wasm (core/sparse/weight-product.ts); the transposed input x^T of such a
  * product is kept for the kernel's gradient x^T dz, which would otherwise transpose x
  * again.
  */
 import * as tf from '../tf.ts';
 import type { MaskedModel } from '../models/model.ts';
-import type { MaskedDense } from '../sparse/maskedDense.ts';
+import type { MaskedDense } from '../sparse/masked-dense.ts';
 import type { Task, TaskBatch } from './task.ts';
 import type { BackwardResult } from './step.ts';
-import { swapRoles, timesWeightsT } from '../sparse/weightProduct.ts';
+import { swapRoles, timesWeightsT } from '../sparse/weight-product.ts';
 
 /** Slope of the leaky ReLU between layers (core/sparse/layer.ts, `leaky`). */
 const LEAKY_SLOPE = 0.01;

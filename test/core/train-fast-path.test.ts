@@ -5,10 +5,10 @@ import { initBackend } from '../../core/backend.ts';
 import { createModel } from '../../core/models/index.ts';
 import { makeDataset, shuffledBatches } from '../../core/data/dataset.ts';
 import { backward, tapedBackward } from '../../core/train/step.ts';
-import { handWrittenChain } from '../../core/train/denseChain.ts';
+import { handWrittenChain } from '../../core/train/dense-chain.ts';
 import { classificationTask, type TaskBatch } from '../../core/train/task.ts';
-import { maskedSgd, useMaskedSgd } from '../../core/backend/masked_sgd.ts';
-import { MaskedDense } from '../../core/sparse/maskedDense.ts';
+import { maskedSgd, useMaskedSgd } from '../../core/backend/masked-sgd.ts';
+import { MaskedDense } from '../../core/sparse/masked-dense.ts';
 import { noLeaks } from '../helpers/tensors.ts';
 
 // The training step's fast paths (the hand-written backward pass of a dense chain,

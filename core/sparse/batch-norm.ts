@@ -3,7 +3,7 @@
  * parameters (never grown or pruned); running statistics are state.
  */
 import * as tf from '../tf.ts';
-import { MaskedParam } from './maskedParam.ts';
+import { MaskedParam } from './masked-param.ts';
 import { type ForwardContext, type Layer, weightOf } from './layer.ts';
 
 export interface BatchNormArgs {

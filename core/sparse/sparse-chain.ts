@@ -1,6 +1,6 @@
 /**
  * Consecutive masked fully connected layers run on the WebAssembly SIMD kernel
- * (core/sparse/spmmWasm.ts): the batch is transposed once into the kernel's
+ * (core/sparse/spmm-wasm.ts): the batch is transposed once into the kernel's
  * [features][batch] layout, goes through every layer there with the leaky ReLU
  * (paper eq. 4) fused into each store, and is transposed back once (in the
  * module, 4 x 4 blocks at a time, when the width is a multiple of 4). Each chain
@@ -8,7 +8,7 @@
  * (copied in once) and the activations of the largest batch seen so far.
  */
 import { BonsaiError } from '../errors.ts';
-import { instantiateSpmm, type SpmmExports } from './spmmWasm.ts';
+import { instantiateSpmm, type SpmmExports } from './spmm-wasm.ts';
 
 /** One layer's live connections, grouped by output. */
 export interface SparseLayer {

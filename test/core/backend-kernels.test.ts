@@ -3,9 +3,9 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { initBackend } from '../../core/backend.ts';
-import { byConvolution, byIm2col, useIm2col } from '../../core/backend/conv2d_backprop_filter.ts';
-import { rotateFilter } from '../../core/backend/conv2d_backprop_input.ts';
-import { wasmKernels, stockWasmKernel, registerWasmKernels } from '../../core/backend/register_wasm_kernels.ts';
+import { byConvolution, byIm2col, useIm2col } from '../../core/backend/conv2d-backprop-filter.ts';
+import { rotateFilter } from '../../core/backend/conv2d-backprop-input.ts';
+import { wasmKernels, stockWasmKernel, registerWasmKernels } from '../../core/backend/register-wasm-kernels.ts';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { noLeaks } from '../helpers/tensors.ts';
 

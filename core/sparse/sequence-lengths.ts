@@ -1,6 +1,6 @@
 /**
  * Valid lengths of the sequences of a padded batch, travelling with the batch
- * tensor: the task that pads a batch registers them (core/train/speechTask.ts),
+ * tensor: the task that pads a batch registers them (core/train/speech-task.ts),
  * and a sequence model reads them in its forward pass (core/models/ds2.ts).
  *
  * A side channel on purpose: `Layer.apply` and `MaskedModel.forward` take a tensor

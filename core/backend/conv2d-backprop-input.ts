@@ -17,7 +17,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { BonsaiError } from '../errors.ts';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { disposeAll, runWasmKernel } from './wasm_kernel_utils.ts';
+import { disposeAll, runWasmKernel } from './wasm-kernel-utils.ts';
 
 /** Inputs of the `Conv2DBackpropInput` kernel. */
 interface Inputs {

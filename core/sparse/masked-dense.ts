@@ -2,9 +2,9 @@
  * Masked fully connected layer: y = x (W*M) + b (paper section 4.2.1).
  */
 import * as tf from '../tf.ts';
-import { MaskedParam } from './maskedParam.ts';
+import { MaskedParam } from './masked-param.ts';
 import { type ForwardContext, type Layer, heNormal, weightOf } from './layer.ts';
-import { timesWeights } from './weightProduct.ts';
+import { timesWeights } from './weight-product.ts';
 
 export interface MaskedDenseArgs {
   /** Layer name, prefix of its parameter names. */
@@ -52,7 +52,7 @@ export class MaskedDense implements Layer {
       const flat = (x.rank === 2 ? x : x.reshape([x.shape[0], -1])) as tf.Tensor2D;
       const w = weightOf(this.kernel, ctx) as tf.Tensor2D;
       // Inference: W*M is new on every call, so on wasm the product runs with roles
-      // swapped (core/sparse/weightProduct.ts; equal values). Training keeps tfjs's
+      // swapped (core/sparse/weight-product.ts; equal values). Training keeps tfjs's
       // own product, whose gradient the tape records.
       const product = ctx.training ? tf.matMul(flat, w) : timesWeights(flat, w);
       return product.add(weightOf(this.bias, ctx));

@@ -8,7 +8,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { disposeAll, runWasmKernel } from './wasm_kernel_utils.ts';
+import { disposeAll, runWasmKernel } from './wasm-kernel-utils.ts';
 
 let stock: tf.KernelConfig | undefined;
 

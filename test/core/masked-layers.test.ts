@@ -2,8 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tfl from '@tensorflow/tfjs';
 import * as tf from '../../core/tf.ts';
-import { MaskedDense } from '../../core/sparse/maskedDense.ts';
-import { MaskedConv2d } from '../../core/sparse/maskedConv2d.ts';
+import { MaskedDense } from '../../core/sparse/masked-dense.ts';
+import { MaskedConv2d } from '../../core/sparse/masked-conv2d.ts';
 import { MaskedOptimizer } from '../../core/train/optimizer.ts';
 import { noLeaks } from '../helpers/tensors.ts';
 

@@ -1,16 +1,16 @@
 /**
  * Closed-loop load on `POST /v1/predict`, in a process of its own so that the
- * server keeps its core (bench/serveRate.ts starts it): `clients` keep-alive
+ * server keeps its core (bench/serve-rate.ts starts it): `clients` keep-alive
  * clients, each sending the next PNG as soon as the last answer arrived, for
  * `seconds`. Prints one JSON line: requests, failed, perSecond, p50, p99 (ms).
  *
- *   node --import tsx bench/predictLoad.ts URL PROBES.json CLIENTS SECONDS
+ *   node --import tsx bench/predict-load.ts URL PROBES.json CLIENTS SECONDS
  *
  * PROBES.json is an array of base64 PNGs.
  */
 import { Agent, request } from 'node:http';
 import { readFileSync } from 'node:fs';
-import { summarise } from './loadStats.ts';
+import { summarise } from './load-stats.ts';
 
 const [url, probesFile, clientsArg, secondsArg] = process.argv.slice(2);
 const probes = (JSON.parse(readFileSync(probesFile, 'utf8')) as string[]).map((b) => Buffer.from(b, 'base64'));

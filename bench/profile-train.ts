@@ -1,22 +1,17 @@
 /**
  * Where the time of one LeNet-300-100 training step goes on the default backend,
  * for the taped step (tfjs's gradient tape, core/train/step.ts `tapedBackward`) and
- * the hand-written one (core/train/denseChain.ts), measured in alternating rounds
+ * the hand-written one (core/train/dense-chain.ts), measured in alternating rounds
  * in one process so that both see the same load from other processes. Every kernel
  * is timed (wrapped); the rest of a step is tfjs's own overhead (op dispatch, the
  * tape, tidy, tensor bookkeeping) and the trainer's (batches, the loss read-back).
  *
- * Run: npx tsx bench/profileTrain.ts [--steps N] [--rounds R] [--density D] [--detail] [--write]
+ * Run: npx tsx bench/profile-train.ts [--steps N] [--rounds R] [--density D] [--detail] [--write]
  * (`--detail` splits kernels by input shapes; `--write` writes bench/results/profile-train.md.)
  */
 import { writeFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
-import * as tf from '../core/tf.ts';
-import { initBackend } from '../core/backend.ts';
-import { createModel } from '../core/models/index.ts';
-import { makeDataset } from '../core/data/dataset.ts';
-import { classificationTask } from '../core/train/task.ts';
-import { Trainer } from '../core/train/trainer.ts';
+import { tf, initBackend, createModel, makeDataset, classificationTask, Trainer } from '../core/index.ts';
 import { arg } from './args.ts';
 
 const steps = arg('steps', 10);
@@ -110,11 +105,11 @@ const cell = (m: Mode, key: string) => {
   const k = byKernel[m].get(key);
   return k ? `${k.bestMs.toFixed(3)} | ${(k.ms / stepsRun).toFixed(3)} | ${(k.calls / stepsRun).toFixed(0)}` : '- | - | 0';
 };
-const command = `npx tsx bench/profileTrain.ts${process.argv.length > 2 ? ` ${process.argv.slice(2).join(' ')}` : ''}`;
+const command = `npx tsx bench/profile-train.ts${process.argv.length > 2 ? ` ${process.argv.slice(2).join(' ')}` : ''}`;
 const md = [
   '# Where a LeNet-300-100 training step spends its time',
   '',
-  `Made by \`${command}\` on ${new Date().toISOString().slice(0, 10)}: batch 64, SGD with momentum 0.9, kernel density ${density}; backend ${info.name} (${info.threads} thread${info.threads === 1 ? '' : 's'}, SIMD ${String(info.simd)}). ${rounds} rounds of ${steps} steps, alternating between the taped step (tfjs's gradient tape, as every step ran before) and the hand-written one (core/train/denseChain.ts), in one process.`,
+  `Made by \`${command}\` on ${new Date().toISOString().slice(0, 10)}: batch 64, SGD with momentum 0.9, kernel density ${density}; backend ${info.name} (${info.threads} thread${info.threads === 1 ? '' : 's'}, SIMD ${String(info.simd)}). ${rounds} rounds of ${steps} steps, alternating between the taped step (tfjs's gradient tape, as every step ran before) and the hand-written one (core/train/dense-chain.ts), in one process.`,
   `1-minute, 5-minute and 15-minute load average before / after: ${load0.map((l) => l.toFixed(2)).join(', ')} / ${load1.map((l) => l.toFixed(2)).join(', ')} (2 shared cores: wall times include time given to other processes; "best" is each figure's fastest round, the least disturbed).`,
   '',
   '| | taped | hand-written | hand-written / taped |',

@@ -13,7 +13,7 @@
  * transcript is too long for the recording (CTC needs an output frame per
  * character and per repeated character).
  */
-import { makeSpeechDataset, type SpeechDataset, type Utterance } from '../../core/train/speechTask.ts';
+import { makeSpeechDataset, type SpeechDataset, type Utterance } from '../../core/index.ts';
 import type { SampleQuery, SampleStore, Split } from '../../pipelines/store/index.ts';
 import { SPEECH_ALPHABET, fitsFrames, labelTranscript, vocabularyOf } from '../speech.ts';
 

@@ -3,7 +3,7 @@
  * the receiving unit (outAxis 3); an input channel is the sending unit (inAxis 2).
  */
 import * as tf from '../tf.ts';
-import { MaskedParam } from './maskedParam.ts';
+import { MaskedParam } from './masked-param.ts';
 import { type ForwardContext, type Layer, heNormal, weightOf } from './layer.ts';
 
 export interface MaskedConv2dArgs {

@@ -18,7 +18,7 @@ import type { Lexicon } from '../decode/lexicon.ts';
 import { greedyDecode } from '../decode/greedy.ts';
 import { prefixBeamSearch } from '../decode/beam.ts';
 import { ctcLoss } from '../losses/ctc.ts';
-import { ErrorRateCounter, characters, editCounts, words } from '../metrics/errorRates.ts';
+import { ErrorRateCounter, characters, editCounts, words } from '../metrics/error-rates.ts';
 import { permutation, seededRandom } from '../data/dataset.ts';
 import { sequenceLengthsOf, setSequenceLengths } from '../sparse/hlstm.ts';
 import type { Task, TaskBatch } from './task.ts';

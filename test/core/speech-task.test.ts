@@ -1,13 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '../../core/tf.ts';
-import { augmentSpeech, bucketedOrder, concatSpeech, makeSpeechDataset, speechBatch, speechTask, subsetSpeech, type SpeechTarget } from '../../core/train/speechTask.ts';
-import { sequenceLengthsOf } from '../../core/sparse/sequenceLengths.ts';
+import { augmentSpeech, bucketedOrder, concatSpeech, makeSpeechDataset, speechBatch, speechTask, subsetSpeech, type SpeechTarget } from '../../core/train/speech-task.ts';
+import { sequenceLengthsOf } from '../../core/sparse/sequence-lengths.ts';
 import { ENGLISH_ALPHABET } from '../../core/text/alphabet.ts';
 import { createLexicon } from '../../core/decode/lexicon.ts';
 import { ctcLoss } from '../../core/losses/ctc.ts';
 import { MaskedModel } from '../../core/models/model.ts';
-import { MaskedDense } from '../../core/sparse/maskedDense.ts';
+import { MaskedDense } from '../../core/sparse/masked-dense.ts';
 import type { ForwardContext, Layer } from '../../core/sparse/layer.ts';
 import { noLeaks } from '../helpers/tensors.ts';
 

@@ -10,7 +10,7 @@
  * are cheaper than the packing (1.3 ms at batch 64, 0.28 ms at batch 1; dz W^T as
  * (W dz^T)^T: 0.17 ms against 0.24 ms at [64,100]x[100,300]; best of 200, one
  * thread). Each output is the same sum in the same order, so the values do not
- * change (test/core/trainFastPath.test.ts compares them bit for bit).
+ * change (test/core/train-fast-path.test.ts compares them bit for bit).
  */
 import * as tf from '../tf.ts';
 

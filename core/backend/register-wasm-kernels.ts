@@ -8,7 +8,7 @@
  * global average pooling by mean, dense layers, softmax cross-entropy,
  * tf.image.transform, SGD/momentum/Adam) on the cpu backend, recording every
  * kernel executed, and comparing with the kernels registered for wasm, then
- * comparing every gradient with cpu's: `test/core/backend_training.test.ts`
+ * comparing every gradient with cpu's: `test/core/backend-training.test.ts`
  * repeats both checks. Only Conv2DBackpropFilter is missing; MaxPoolGrad is
  * replaced because it is wrong, Conv2DBackpropInput and BatchMatMul (with
  * transpose flags) because they are several times slower than they need to be.
@@ -16,10 +16,10 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { BonsaiError } from '../errors.ts';
-import { conv2DBackpropFilterConfig } from './conv2d_backprop_filter.ts';
-import { conv2DBackpropInputConfig } from './conv2d_backprop_input.ts';
-import { maxPoolGradConfig } from './max_pool_grad.ts';
-import { batchMatMulConfig } from './batch_mat_mul.ts';
+import { conv2DBackpropFilterConfig } from './conv2d-backprop-filter.ts';
+import { conv2DBackpropInputConfig } from './conv2d-backprop-input.ts';
+import { maxPoolGradConfig } from './max-pool-grad.ts';
+import { batchMatMulConfig } from './batch-mat-mul.ts';
 
 /** One kernel of the list and why it is there. */
 export interface WasmKernelEntry {
