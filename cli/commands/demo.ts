@@ -86,9 +86,10 @@ const DEMO_ARRIVALS = 3;
  * percentile of |gradient| (the daemon's alpha is 40), so the way back to the parent's
  * size is short. The decision allows 1.5 paired standard errors (the daemon's default
  * is 1), never more than half a point: on the demo's 1,000-3,000 validation samples one
- * standard error is 0.25-0.4 points, and with one the last update stopped at 15-40 %
- * density in six measured runs (alpha 40 or 90); with 1.5 it ended at 11.6 % and 11.8 %
- * in two (test error 2.3-2.5 %), and with 2 at 8.8 % and 3.3 % (2.7-2.9 %).
+ * standard error is 0.25-0.4 points, and with one the last update ended at 11-40 %
+ * density in seven measured runs (alpha 40 or 90; four above 20 %, two below 15 %); with
+ * 1.5 it ended at 11.6 % and 11.8 % in two (test error 2.3-2.5 %), and with 2 at 8.8 %
+ * and 3.3 % (2.7-2.9 %).
  */
 const DEMO_UPDATE: Partial<UpdateConfig> = {
   newDataEpochs: 2, allDataEpochs: 4, trainEpochs: 8, maxPruneIterations: 60, retrainEpochs: 0.5, augment: false, pruneFractionMax: 0.05, pruneFractionMin: 0.05 / 8, growthPercentile: 90,
