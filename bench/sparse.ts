@@ -9,7 +9,13 @@
  *    `SPARSE_MAX_DENSITY` (core/sparse/sparse-inference.ts) is set from;
  * 2. LeNet-300-100 at 10 % density, batch 1 to 128: the sparse plan against
  *    `model.predict` (tfjs, W*M dense), samples per second; the largest batch
- *    where the plan wins is `SPARSE_MAX_BATCH`.
+ *    where the plan wins is `SPARSE_MAX_BATCH`;
+ * 3. LeNet-300-100 training (the trainer's step, batch 64, SGD with momentum) at
+ *    kernel densities from 5 % to 60 %: the products over the live connections
+ *    (core/train/sparse-fc.ts) against the same step with dense products
+ *    (`sparseTraining.maxDensity` 0), samples per second. The highest density
+ *    where the live-connection step wins is what `SPARSE_TRAIN_MAX_DENSITY` is
+ *    set from.
  *
  * Inputs are uniform random (no zero pixels: the sample-by-sample kernel's skip
  * of zero inputs, which real digits would profit from, does not help here).
@@ -23,6 +29,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   tf, initBackend, createModel, csrFromMasked, csrMatMul, SparseChain, sparseLayerFromMasked, compileSparseInference, SPARSE_MAX_DENSITY,
+  SPARSE_TRAIN_MAX_DENSITY, sparseTraining, Trainer, classificationTask, makeDataset,
 } from '../core/index.ts';
 import { arg } from './args.ts';
 
@@ -126,11 +133,38 @@ function modelRates(): { rows: ModelRow[]; density: number } {
   return { rows, density };
 }
 
+interface TrainRow { density: number; sparseSamplesPerSec: number; denseSamplesPerSec: number; speedup: number }
+
+/** Part 3: LeNet-300-100 training steps at each density, live-connection products against dense ones. */
+function trainingRates(): TrainRow[] {
+  const n = 256;
+  const data = makeDataset(uniform(n * 784, 6), Int32Array.from({ length: n }, (_, i) => i % 10), [28, 28, 1]);
+  const rows: TrainRow[] = [];
+  for (const density of DENSITIES) {
+    const model = createModel({ arch: 'lenet300', inputShape: [28, 28, 1], numClasses: 10, seed: 1 });
+    model.kernels.forEach((k, i) => k.setMask(tf.tidy(() => tf.randomUniform(k.shape, 0, 1, 'float32', 7 + i).less(density).toFloat())));
+    const trainer = new Trainer({ model, task: classificationTask(), batchSize: 64, seed: 1, optimizer: { kind: 'sgd', learningRate: 0.01 } });
+    const epoch = (maxDensity: number) => () => {
+      sparseTraining.maxDensity = maxDensity;
+      trainer.trainEpoch(data, 'bench', 1, n);
+    };
+    const [sparse, dense] = rates([epoch(1), epoch(0)]).map((r) => n * r);
+    sparseTraining.maxDensity = SPARSE_TRAIN_MAX_DENSITY;
+    rows.push({ density: model.density(), sparseSamplesPerSec: sparse, denseSamplesPerSec: dense, speedup: sparse / dense });
+    process.stderr.write(`lenet300 training at density ${density}: live connections ${sparse.toFixed(0)}/s, dense ${dense.toFixed(0)}/s\n`);
+    trainer.dispose();
+    model.dispose();
+  }
+  return rows;
+}
+
 async function main(): Promise<void> {
   const backend = await initBackend();
   const started = new Date();
   const layers = layerSweep();
   const model = modelRates();
+  const training = trainingRates();
+  const trainWins = training.filter((r) => r.speedup > 1).map((r) => r.density);
   const wins = DENSITIES.filter((d) => layers.every((r) => r.density !== d || r.speedup > 1));
   const result = {
     command: `npm run bench:sparse -- --seconds ${SECONDS}`,
@@ -138,8 +172,10 @@ async function main(): Promise<void> {
     machine: { cpus: cpus().length, cpu: cpus()[0]?.model, node: process.version, loadavgAtEnd: loadavg().map((x) => Math.round(x * 100) / 100) },
     backend: { name: backend.name, threads: backend.threads },
     threshold: { inCode: SPARSE_MAX_DENSITY, highestDensityWinningAtEveryBatch: wins.length > 0 ? Math.max(...wins) : null },
+    trainingThreshold: { inCode: SPARSE_TRAIN_MAX_DENSITY, highestDensityWinning: trainWins.length > 0 ? Math.max(...trainWins) : null },
     layers,
     model,
+    training,
   };
   await mkdir(OUT, { recursive: true });
   await writeFile(join(OUT, 'sparse.json'), `${JSON.stringify(result, null, 2)}\n`);
@@ -165,6 +201,16 @@ async function main(): Promise<void> {
     '| batch | sparse | dense (tfjs, W*M) | sparse / dense |',
     '|---:|---:|---:|---:|',
     ...model.rows.map((r) => `| ${r.batch} | ${f(r.sparseSamplesPerSec)} | ${f(r.denseSamplesPerSec)} | ${r.speedup.toFixed(2)} |`),
+    '',
+    '## LeNet-300-100 training by kernel density: live-connection products against dense ones, samples/s',
+    '',
+    'The trainer\'s step (hand-written backward pass, batch 64, SGD with momentum 0.9, masked update) on the same model, with the products of core/train/sparse-fc.ts and with tfjs\'s dense products (W*M), in alternating rounds; every kernel at the density of the row.',
+    '',
+    '| density | live connections | dense products | live / dense |',
+    '|---:|---:|---:|---:|',
+    ...training.map((r) => `| ${r.density.toFixed(3)} | ${f(r.sparseSamplesPerSec)} | ${f(r.denseSamplesPerSec)} | ${r.speedup.toFixed(2)} |`),
+    '',
+    `Highest density where the live-connection step wins: ${result.trainingThreshold.highestDensityWinning?.toFixed(3) ?? 'none'}; the threshold in code (SPARSE_TRAIN_MAX_DENSITY): ${SPARSE_TRAIN_MAX_DENSITY}.`,
     '',
   ].join('\n');
   await writeFile(join(OUT, 'sparse.md'), md);

@@ -28,6 +28,7 @@ export type { ForwardContext, Layer } from './sparse/layer.ts';
 export { compileSparseInference, SPARSE_MAX_DENSITY, type SparseInference } from './sparse/sparse-inference.ts';
 export { SparseChain, sparseLayerFromMasked } from './sparse/sparse-chain.ts';
 export { csrFromMasked, csrMatMul } from './sparse/csr.ts';
+export { SPARSE_TRAIN_MAX_DENSITY, sparseTraining } from './train/sparse-fc.ts';
 
 // The models and their registry (importing core/models/index.ts registers the built-in ones).
 export {

@@ -28,37 +28,11 @@
  * the kernel's, 4 x 4 blocks at a time.
  */
 
-// Value types and instruction opcodes used below (spec section 5.3 and 5.4).
-const I32 = 0x7f;
-const F32 = 0x7d;
-const V128 = 0x7b;
-const BLOCK = 0x02;
-const LOOP = 0x03;
-const EMPTY = 0x40;
-const END = 0x0b;
-const BR = 0x0c;
-const BR_IF = 0x0d;
-const GET = 0x20;
-const SET = 0x21;
-const TEE = 0x22;
-const I32_LOAD = 0x28;
-const F32_LOAD = 0x2a;
-const I32_CONST = 0x41;
-const F32_CONST = 0x43;
-const I32_LT_U = 0x49;
-const IF = 0x04;
-const I32_GE_U = 0x4f;
-const I32_GT_U = 0x4b;
-const I32_ADD = 0x6a;
-const I32_MUL = 0x6c;
-const I32_SHL = 0x74;
-/** SIMD instructions: the 0xfd prefix, then the opcode as unsigned LEB128. */
-const V128_LOAD = [0xfd, 0x00];
-const V128_STORE = [0xfd, 0x0b];
-const F32X4_SPLAT = [0xfd, 0x13];
-const F32X4_ADD = [0xfd, 0xe4, 0x01];
-const F32X4_MUL = [0xfd, 0xe6, 0x01];
-const F32X4_MAX = [0xfd, 0xe9, 0x01];
+import {
+  I32, F32, V128, BLOCK, LOOP, EMPTY, END, BR, BR_IF, TEE, I32_LOAD, F32_LOAD, I32_LT_U, IF, I32_GE_U, I32_GT_U, I32_ADD, I32_MUL, I32_SHL,
+  V128_LOAD, V128_STORE, F32X4_SPLAT, F32X4_ADD, F32X4_MUL, F32X4_MAX, get, set, i32, f32, mem, moduleBytes, compileModule, instantiateModule,
+  type AsmFunction, type AsmMemoryObject,
+} from './wasm-asm.ts';
 
 // The function's parameters and locals, by index.
 const OFFSETS = 0;
@@ -81,38 +55,6 @@ const W = 16; // v128: the weight in every lane
 const BIAS_V = 17; // v128
 const ACC = [18, 19, 20, 21]; // v128 accumulators
 const SLOPE_V = 22; // v128
-
-/** Unsigned LEB128. */
-function uleb(n: number): number[] {
-  const out: number[] = [];
-  do {
-    let byte = n & 0x7f;
-    n >>>= 7;
-    if (n !== 0) byte |= 0x80;
-    out.push(byte);
-  } while (n !== 0);
-  return out;
-}
-
-/** Signed LEB128 of a small constant (-64 .. 8191 is all this file needs). */
-function sleb(n: number): number[] {
-  const out: number[] = [];
-  for (;;) {
-    const byte = n & 0x7f;
-    n >>= 7;
-    if ((n === 0 && (byte & 0x40) === 0) || (n === -1 && (byte & 0x40) !== 0)) return [...out, byte];
-    out.push(byte | 0x80);
-  }
-}
-
-/** A length-prefixed vector or section body. */
-const sized = (bytes: number[]): number[] => [...uleb(bytes.length), ...bytes];
-const get = (i: number): number[] => [GET, i];
-const set = (i: number): number[] => [SET, i];
-const i32 = (n: number): number[] => [I32_CONST, ...sleb(n)];
-const f32 = (v: number): number[] => [F32_CONST, ...new Uint8Array(Float32Array.of(v).buffer)];
-/** memarg: alignment exponent, then offset. */
-const mem = (align: number, offset: number): number[] => [align, ...uleb(offset)];
 
 /**
  * One tile of `acc.length` x 4 samples at byte offset B of output J's row:
@@ -222,7 +164,6 @@ function spmmBody(): number[] {
     ...outputs(ACC.slice(0, 1)),
     BR, 0,
     END, END,
-    END,
   ];
 }
 
@@ -267,45 +208,22 @@ function transposeBody(): number[] {
     ...get(R), ...i32(4), I32_ADD, ...set(R),
     BR, 0,
     END, END,
-    END,
   ];
 }
 
-/** The module: the functions `spmm` and `transpose` and one memory, all exported. */
-function moduleBytes(): Uint8Array {
-  const name = (s: string): number[] => sized([...Buffer.from(s, 'utf8')]);
-  const section = (id: number, body: number[]): number[] => [id, ...sized(body)];
-  const params = [I32, I32, I32, I32, I32, I32, I32, I32, F32];
+/** `spmm(offsets, inputs, values, bias, outUnits, x, y, stride, slope)` (see the file comment). */
+export function spmmFunction(): AsmFunction {
   // Locals J .. Y_ROW are i32, W .. SLOPE_V are v128.
-  const locals = [...uleb(2), ...uleb(Y_ROW - J + 1), I32, ...uleb(SLOPE_V - W + 1), V128];
-  // transpose: 6 i32 locals, then 8 v128.
-  const transposeLocals = [...uleb(2), 6, I32, 8, V128];
-  return Uint8Array.from([
-    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // "\0asm", version 1
-    // type 0: (params) -> (); type 1: (i32 x 4) -> ()
-    ...section(1, [2, 0x60, ...sized(params), 0, 0x60, ...sized([I32, I32, I32, I32]), 0]),
-    ...section(3, [2, 0, 1]), // function 0 has type 0, function 1 type 1
-    ...section(5, [1, 0x00, 1]), // memory 0: at least one 64 KiB page, no maximum
-    ...section(7, [3, ...name('spmm'), 0x00, 0, ...name('transpose'), 0x00, 1, ...name('memory'), 0x02, 0]),
-    ...section(10, [2, ...sized([...locals, ...spmmBody()]), ...sized([...transposeLocals, ...transposeBody()])]),
-  ]);
+  return { name: 'spmm', params: [I32, I32, I32, I32, I32, I32, I32, I32, F32], locals: [[Y_ROW - J + 1, I32], [SLOPE_V - W + 1, V128]], body: spmmBody() };
 }
 
-/**
- * The members of the global `WebAssembly` used here (tsconfig's ES2022 library
- * and @types/node 20 do not declare it).
- */
-interface WebAssemblyApi {
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object, imports: object) => { exports: unknown };
+/** `transpose(src, rows, cols, dst)` (see the file comment). */
+export function transposeFunction(): AsmFunction {
+  return { name: 'transpose', params: [I32, I32, I32, I32], locals: [[6, I32], [8, V128]], body: transposeBody() };
 }
-const wasmApi = (globalThis as unknown as { WebAssembly: WebAssemblyApi }).WebAssembly;
 
 /** An instance's memory: its bytes, grown in 64 KiB pages. */
-export interface SpmmMemory {
-  readonly buffer: ArrayBuffer;
-  grow(pages: number): number;
-}
+export type SpmmMemory = AsmMemoryObject;
 
 /** The module's exports, as one instance (with its own memory) sees them. */
 export interface SpmmExports {
@@ -317,8 +235,8 @@ export interface SpmmExports {
 
 let compiled: object | undefined;
 
-/** A new instance of the module, compiled once per process. */
+/** A new instance of the module (`spmm`, `transpose` and its own memory), compiled once per process. */
 export function instantiateSpmm(): SpmmExports {
-  compiled ??= new wasmApi.Module(moduleBytes());
-  return new wasmApi.Instance(compiled, {}).exports as SpmmExports;
+  compiled ??= compileModule(moduleBytes([spmmFunction(), transposeFunction()], { kind: 'own' }));
+  return instantiateModule<SpmmExports>(compiled);
 }

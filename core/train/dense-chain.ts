@@ -21,6 +21,7 @@ import type { MaskedDense } from '../sparse/masked-dense.ts';
 import type { Task, TaskBatch } from './task.ts';
 import type { BackwardResult } from './step.ts';
 import { swapRoles, timesWeightsT } from '../sparse/weight-product.ts';
+import { sparseBatch, sparseForwardT, sparseKernelGrad, sparseStructure } from './sparse-fc.ts';
 
 /** Slope of the leaky ReLU between layers (core/sparse/layer.ts, `leaky`). */
 const LEAKY_SLOPE = 0.01;
@@ -40,25 +41,31 @@ export function chainBackward(model: MaskedModel, layers: MaskedDense[], batch: 
   const labels = batch.target as tf.Tensor1D;
   const { value, grads } = tf.tidy(() => {
     const size = x.shape[0];
-    // Forward, keeping each layer's input and pre-activation.
-    const kernels = layers.map((l) => l.kernel.effective());
+    // Forward, keeping each layer's input and pre-activation. Layers sparse enough
+    // take the live-connection products (core/train/sparse-fc.ts) and need no W*M.
+    const sparse = layers.map((l) => (sparseBatch(size) ? sparseStructure(l.kernel) : null));
+    const kernels = layers.map((l, i) => (sparse[i] && i === 0 ? null : l.kernel.effective() as tf.Tensor2D));
     const biases = layers.map((l) => l.bias.effective());
     // Each layer's input, or its transpose when the product ran with roles swapped.
     const inputs: Array<{ h: tf.Tensor2D; transposed: boolean }> = [];
     const pre: tf.Tensor[] = [];
     let h = x.reshape([size, -1]) as tf.Tensor2D;
-    layers.forEach((_, i) => {
-      const w = kernels[i] as tf.Tensor2D;
-      let product: tf.Tensor2D;
-      if (swapRoles(w.size, h.size)) {
+    layers.forEach((layer, i) => {
+      const w = kernels[i];
+      const live = sparse[i];
+      let z: tf.Tensor2D;
+      if (live) {
         const hT = tf.transpose(h);
         inputs.push({ h: hT, transposed: true });
-        product = tf.transpose(tf.matMul(tf.transpose(w), hT));
+        z = tf.transpose(sparseForwardT(live, hT, layer.kernel, biases[i]));
+      } else if (w && swapRoles(w.size, h.size)) {
+        const hT = tf.transpose(h);
+        inputs.push({ h: hT, transposed: true });
+        z = tf.transpose(tf.matMul(tf.transpose(w), hT)).add(biases[i]);
       } else {
         inputs.push({ h, transposed: false });
-        product = tf.matMul(h, w);
+        z = tf.matMul(h, w as tf.Tensor2D).add(biases[i]);
       }
-      const z = product.add(biases[i]);
       pre.push(z);
       h = (i < layers.length - 1 ? tf.leakyRelu(z, LEAKY_SLOPE) : z) as tf.Tensor2D;
     });
@@ -77,7 +84,11 @@ export function chainBackward(model: MaskedModel, layers: MaskedDense[], batch: 
     for (let i = layers.length - 1; i >= 0; i--) {
       byName.set(layers[i].bias.name, dz.sum(0).reshape(biases[i].shape));
       const input = inputs[i];
-      byName.set(layers[i].kernel.name, input.transposed ? tf.matMul(input.h, dz as tf.Tensor2D) : tf.matMul(input.h, dz as tf.Tensor2D, true, false));
+      const live = sparse[i];
+      let dw: tf.Tensor;
+      if (live) dw = sparseKernelGrad(live, input.h, dz as tf.Tensor2D);
+      else dw = input.transposed ? tf.matMul(input.h, dz as tf.Tensor2D) : tf.matMul(input.h, dz as tf.Tensor2D, true, false);
+      byName.set(layers[i].kernel.name, dw);
       if (i === 0) break;
       const dh = timesWeightsT(dz as tf.Tensor2D, kernels[i] as tf.Tensor2D);
       dz = tf.where(tf.greater(pre[i - 1], 0), dh, dh.mul(LEAKY_SLOPE));
