@@ -181,7 +181,7 @@ async function main(): Promise<void> {
   await writeFile(join(OUT, 'sparse.json'), `${JSON.stringify(result, null, 2)}\n`);
   const f = (v: number): string => v.toFixed(0);
   const md = [
-    '# Sparse against dense inference',
+    '# Sparse against dense inference and training',
     '',
     `Command: \`${result.command}\` (${result.date.slice(0, 10)}). Backend \`${backend.name}\` (${backend.threads} threads); ${result.machine.cpus} cores (${result.machine.cpu ?? 'unknown CPU'}), Node ${result.machine.node}.`,
     `The machine is shared with other long-running experiments: 1-minute load average ${result.machine.loadavgAtEnd.join(', ')} at the end, so rates are the best of three short rounds (the rounds of the compared kernels alternate) and move between runs; compare within a row.`,

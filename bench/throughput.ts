@@ -179,7 +179,7 @@ async function main(): Promise<void> {
     '',
     `Made by \`${result.command}\` on ${result.date.slice(0, 10)}; default backend \`${chosen.name}\` (${chosen.threads} thread${chosen.threads === 1 ? '' : 's'}${chosen.simd !== undefined ? `, ${chosen.simd ? 'SIMD' : 'no SIMD'}` : ''}). Attainable GEMM (512^3 matMul, measured beside every row; best of the run): ${Object.entries(result.gemmGflops).map(([k, v]) => `${k} ${v.toFixed(1)} GFLOP/s`).join(', ')}.`,
     `1-minute, 5-minute and 15-minute load average on this ${chosen.name === 'wasm' ? '2-core ' : ''}machine before / after: ${loadText(loadBefore)} / ${loadText(loadAfter)} (the machine is shared: compare the ratios, which are measured side by side, rather than absolute figures across runs).`,
-    'Training: batch 64, SGD, forward + backward + masked update; FLOPs counted dense (3x forward). Density 0.1 keeps 10 % of every kernel: the kernels are dense, so sparsity saves no time here (it is recorded to show that).',
+    'Training: batch 64, SGD, forward + backward + masked update; FLOPs counted dense (3x forward), so a sparse step can exceed 100 % of GEMM. Density 0.1 keeps 10 % of every kernel. On wasm the fully connected kernels of LeNet-300-100 then train on their live connections (core/train/sparse-fc.ts); convolutions and inference through `model.predict` stay dense (serving's sparse plan: [sparse.md](sparse.md)).',
     '',
     '| backend | model | density | train samples/s | infer batch 1 /s | infer batch 128 /s | train GFLOP/s | train % of GEMM | infer % of GEMM |',
     '|---|---|---:|---:|---:|---:|---:|---:|---:|',
