@@ -271,14 +271,12 @@ export function runUpdate<D extends { n: number }>(args: UpdateArgs<D>): UpdateR
     }
   }
   if (config.retrainReference) retrainReference(served, args, cost);
-  const evalTrainer = trainerFor(served, args, cost);
-  const prePruneError = evalTrainer.errorRate(data.validation, 'eval');
-  evalTrainer.dispose();
   args.beforePrune?.(served);
   const { prune, nonRecoverable, compact } = prunePhases(served, args, cost, parentLive);
   return {
     strategy, state: { model: served, dense }, cost: cost.summary(data.allData.n), growth, prune, nonRecoverable, compact,
-    prePruneError, validationError: prune.finalError,
+    // Pruning measures the model it starts from once, as its reference.
+    prePruneError: prune.baselineError, validationError: prune.finalError,
   };
 }
 
