@@ -9,6 +9,10 @@ import type {} from '@tensorflow/tfjs-core/dist/public/chained_ops/register_all_
 export * from '@tensorflow/tfjs-core';
 
 import { dispose as disposeTensor, variable as makeVariable, type Tensor, type Variable } from '@tensorflow/tfjs-core';
+import { registerLeakyReluGradient } from './backend/leaky-relu-grad.ts';
+
+// After '@tensorflow/tfjs' registered its gradients: the leaky ReLU's fused where it pays.
+registerLeakyReluGradient();
 
 /**
  * A variable holding `initial`'s values, disposing `initial` (tf.variable keeps its

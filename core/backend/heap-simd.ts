@@ -15,6 +15,9 @@
  *     batch-innermost layout of core/sparse/spmm-wasm.ts (x [in][nb], dz [out][nb]):
  *     out is zeroed, then for output j and each live input i of it,
  *     out[windex] = sum over the batch of x[i][b] dz[j][b];
+ *   leaky_grad(dy, x, out, n, alpha)   the leaky ReLU's input gradient,
+ *     out = x > 0 ? dy : dy * alpha, as tfjs's gradient computes it
+ *     (where(greater(x, 0), dy, dy * alpha)) in one pass, bit for bit;
  *   spmm, transpose: core/sparse/spmm-wasm.ts's, on this memory.
  *
  * The heap grows in place (pointers stay valid), and a threaded backend's memory
@@ -23,14 +26,18 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import {
-  I32, F32, V128, IF, EMPTY, END, I32_LOAD, F32_LOAD, F32_STORE, I32_GE_U, I32_ADD, I32_MUL, I32_AND, I32_SHL,
+  I32, F32, V128, IF, EMPTY, END, TEE, I32_LOAD, F32_LOAD, F32_STORE, I32_GE_U, I32_ADD, I32_MUL, I32_AND, I32_SHL,
   F32_ADD, F32_SUB, F32_MUL, V128_LOAD, V128_STORE, F32X4_SPLAT, F32X4_ADD, F32X4_SUB, F32X4_MUL, MEMORY_FILL, f32x4Lane,
   get, set, i32, f32, mem, whileNot, moduleBytes, compileModule, instantiateModule, type AsmFunction, type AsmMemoryObject,
 } from '../sparse/wasm-asm.ts';
 import { spmmFunction, transposeFunction } from '../sparse/spmm-wasm.ts';
 
 const ELSE = 0x05;
+const SELECT = 0x1b;
 const F32_EQ = 0x5b;
+const F32_GT = 0x5e;
+const F32X4_GT = [0xfd, 0x44];
+const V128_BITSELECT = [0xfd, 0x52];
 
 /**
  * One step of the masked SGD update at byte offset I, as vectors (`vector`) or
@@ -139,11 +146,46 @@ function sddmmFunction(): AsmFunction {
   };
 }
 
+function leakyGradFunction(): AsmFunction {
+  const [DY, X, OUT, N, ALPHA, I, END4, END_ALL, ALPHA_V, ZERO_V, DY_V, DY_S] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11];
+  const at = (base: number): number[] => [...get(base), ...get(I), I32_ADD];
+  const vector = [
+    ...at(OUT),
+    ...at(DY), ...V128_LOAD, ...mem(2, 0), TEE, DY_V,
+    ...get(DY_V), ...get(ALPHA_V), ...F32X4_MUL,
+    ...at(X), ...V128_LOAD, ...mem(2, 0), ...get(ZERO_V), ...F32X4_GT,
+    ...V128_BITSELECT, ...V128_STORE, ...mem(2, 0),
+    ...get(I), ...i32(16), I32_ADD, ...set(I),
+  ];
+  const scalar = [
+    ...at(OUT),
+    ...at(DY), F32_LOAD, ...mem(2, 0), TEE, DY_S,
+    ...get(DY_S), ...get(ALPHA), F32_MUL,
+    ...at(X), F32_LOAD, ...mem(2, 0), ...f32(0), F32_GT,
+    SELECT, F32_STORE, ...mem(2, 0),
+    ...get(I), ...i32(4), I32_ADD, ...set(I),
+  ];
+  return {
+    name: 'leaky_grad',
+    params: [I32, I32, I32, I32, F32],
+    // ZERO_V is never set: locals start at zero.
+    locals: [[3, I32], [3, V128], [1, F32]],
+    body: [
+      ...get(N), ...i32(-4), I32_AND, ...i32(2), I32_SHL, ...set(END4),
+      ...get(N), ...i32(2), I32_SHL, ...set(END_ALL),
+      ...get(ALPHA), ...F32X4_SPLAT, ...set(ALPHA_V),
+      ...whileNot([...get(I), ...get(END4), I32_GE_U], vector),
+      ...whileNot([...get(I), ...get(END_ALL), I32_GE_U], scalar),
+    ],
+  };
+}
+
 /** The module's functions (byte offsets into the backend's heap throughout). */
 export interface HeapKernels {
   readonly masked_sgd: (grad: number, mask: number, slot: number, value: number, outSlot: number, outValue: number, n: number, momentum: number, lr: number, wd: number) => void;
   readonly gather: (windex: number, w: number, values: number, count: number) => void;
   readonly sddmm: (offsets: number, inputs: number, windex: number, outUnits: number, x: number, dz: number, stride: number, out: number, outBytes: number) => void;
+  readonly leaky_grad: (dy: number, x: number, out: number, n: number, alpha: number) => void;
   readonly spmm: (offsets: number, inputs: number, values: number, bias: number, outUnits: number, x: number, y: number, stride: number, slope: number) => void;
   readonly transpose: (src: number, rows: number, cols: number, dst: number) => void;
 }
@@ -176,7 +218,7 @@ export function heapKernels(): HeapKernels | null {
   const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
   let module = compiled.get(shared);
   if (!module) {
-    module = compileModule(moduleBytes([maskedSgdFunction(), gatherFunction(), sddmmFunction(), spmmFunction(), transposeFunction()], { kind: 'import', shared }));
+    module = compileModule(moduleBytes([maskedSgdFunction(), gatherFunction(), sddmmFunction(), leakyGradFunction(), spmmFunction(), transposeFunction()], { kind: 'import', shared }));
     compiled.set(shared, module);
   }
   const kernels = instantiateModule<HeapKernels>(module, memory);

@@ -21,6 +21,7 @@ import type { MaskedDense } from '../sparse/masked-dense.ts';
 import type { Task, TaskBatch } from './task.ts';
 import type { BackwardResult } from './step.ts';
 import { swapRoles, timesWeightsT } from '../sparse/weight-product.ts';
+import { leakyReluGrad } from '../backend/leaky-relu-grad.ts';
 import { sparseBatch, sparseForwardT, sparseKernelGrad, sparseStructure } from './sparse-fc.ts';
 
 /** Slope of the leaky ReLU between layers (core/sparse/layer.ts, `leaky`). */
@@ -91,7 +92,7 @@ export function chainBackward(model: MaskedModel, layers: MaskedDense[], batch: 
       byName.set(layers[i].kernel.name, dw);
       if (i === 0) break;
       const dh = timesWeightsT(dz as tf.Tensor2D, kernels[i] as tf.Tensor2D);
-      dz = tf.where(tf.greater(pre[i - 1], 0), dh, dh.mul(LEAKY_SLOPE));
+      dz = leakyReluGrad(dh, pre[i - 1], LEAKY_SLOPE);
     }
     return { value: loss, grads: model.params.map((p) => byName.get(p.name) ?? tf.zerosLike(p.value)) };
   });

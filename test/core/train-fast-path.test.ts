@@ -8,6 +8,7 @@ import { backward, tapedBackward } from '../../core/train/step.ts';
 import { handWrittenChain } from '../../core/train/dense-chain.ts';
 import { classificationTask, type TaskBatch } from '../../core/train/task.ts';
 import { maskedSgd, useMaskedSgd } from '../../core/backend/masked-sgd.ts';
+import { leakyReluGrad } from '../../core/backend/leaky-relu-grad.ts';
 import { MaskedDense } from '../../core/sparse/masked-dense.ts';
 import { SPARSE_TRAIN_MAX_DENSITY, sparseTraining } from '../../core/train/sparse-fc.ts';
 import { noLeaks } from '../helpers/tensors.ts';
@@ -105,6 +106,37 @@ for (const backendName of ['wasm', 'cpu']) {
       }
       tf.dispose([grad, mask, slot, value]);
     });
+  });
+}
+
+for (const backendName of ['wasm', 'cpu']) {
+  test(`${backendName}: the leaky ReLU's gradient kernel equals where(x > 0, dy, dy * alpha) bit for bit`, async () => {
+    await tf.setBackend(backendName);
+    for (const n of [407, 3, 64 * 300]) await noLeaks(() => {
+      const xs = values(n, 5).map((v) => v * 2 - 1);
+      // Zeros of both signs and a NaN take the dy * alpha branch, as greater() says.
+      xs[0] = 0;
+      xs[1] = -0;
+      xs[2] = Number.NaN;
+      const x = tf.tensor1d(xs);
+      const dy = tf.tensor1d(values(n, 6).map((v) => (v - 0.5) * 3));
+      for (const alpha of [0.01, 0.2]) {
+        const ours = leakyReluGrad(dy, x, alpha);
+        const ref = tf.tidy(() => tf.where(tf.greater(x, 0), dy, dy.mul(alpha)));
+        sameBits(ours.dataSync(), ref.dataSync(), `${n} entries, alpha ${alpha}`);
+        tf.dispose([ours, ref]);
+      }
+      // And tfjs's gradient of leakyRelu is this kernel's.
+      const taped = tf.grad((t: tf.Tensor) => tf.leakyRelu(t, 0.01).mul(dy).sum())(x);
+      const ref = tf.tidy(() => tf.where(tf.greater(x, 0), dy, dy.mul(0.01)));
+      sameBits(taped.dataSync(), ref.dataSync(), `gradient of leakyRelu, ${n} entries`);
+      tf.dispose([x, dy, taped, ref]);
+    });
+    // On wasm the taped gradient runs the fused kernel (one kernel instead of Greater, Multiply, Select).
+    const x = tf.tensor1d([-1, 2, 0, 3]);
+    const info = await tf.profile(() => tf.dispose(tf.grad((t: tf.Tensor) => tf.leakyRelu(t, 0.01).sum())(x)));
+    x.dispose();
+    assert.equal(info.kernels.some((k) => k.name === 'BonsaiLeakyReluGrad'), backendName === 'wasm');
   });
 }
 
