@@ -36,15 +36,17 @@ export function handWrittenChain<D extends { n: number }>(model: MaskedModel, ta
 /**
  * Loss and dL/d(W*M) for every parameter of `model.params` (in order; the caller
  * disposes them), for the chain `layers` that is the whole model, on class labels
- * `batch.target` and inputs `x` [B, ...].
+ * `batch.target` and inputs `x` [B, ...]. With `liveOnly`, kernels sparse enough
+ * get their gradient at live connections only (zero at dormant ones: training, not
+ * growth).
  */
-export function chainBackward(model: MaskedModel, layers: MaskedDense[], batch: TaskBatch, x: tf.Tensor): BackwardResult {
+export function chainBackward(model: MaskedModel, layers: MaskedDense[], batch: TaskBatch, x: tf.Tensor, liveOnly = false): BackwardResult {
   const labels = batch.target as tf.Tensor1D;
   const { value, grads } = tf.tidy(() => {
     const size = x.shape[0];
     // Forward, keeping each layer's input and pre-activation. Layers sparse enough
     // take the live-connection products (core/train/sparse-fc.ts) and need no W*M.
-    const sparse = layers.map((l) => (sparseBatch(size) ? sparseStructure(l.kernel) : null));
+    const sparse = layers.map((l) => (liveOnly && sparseBatch(size) ? sparseStructure(l.kernel) : null));
     const kernels = layers.map((l, i) => (sparse[i] && i === 0 ? null : l.kernel.effective() as tf.Tensor2D));
     const biases = layers.map((l) => l.bias.effective());
     // Each layer's input, or its transpose when the product ran with roles swapped.

@@ -17,10 +17,18 @@ export interface BackwardResult {
   grads: tf.Tensor[];
 }
 
-export function backward<D extends { n: number }>(model: MaskedModel, task: Task<D>, batch: TaskBatch, x: tf.Tensor = batch.x): BackwardResult {
+/**
+ * What a caller needs of the gradients: `all` (the default; growth: dormant connections'
+ * entries are its signal) or `live` (a training step: the masked update keeps only the
+ * live connections' entries, so kernels at low density may compute only those,
+ * core/train/sparse-fc.ts, and leave zeros elsewhere).
+ */
+export type GradientScope = 'live' | 'all';
+
+export function backward<D extends { n: number }>(model: MaskedModel, task: Task<D>, batch: TaskBatch, x: tf.Tensor = batch.x, scope: GradientScope = 'all'): BackwardResult {
   // A chain of dense layers under softmax cross-entropy: the same gradients without the tape.
   const chain = handWrittenChain(model, task);
-  if (chain !== null) return chainBackward(model, chain, batch, x);
+  if (chain !== null) return chainBackward(model, chain, batch, x, scope === 'live');
   return tapedBackward(model, task, batch, x);
 }
 

@@ -93,7 +93,8 @@ export class Trainer<D extends { n: number }> {
       const seed = this.nextSeed();
       for (const batch of this.task.trainBatches(data, this.batchSize, seed)) {
         const x = this.augment && this.task.augment ? this.task.augment(batch.x, seed + seen) : batch.x;
-        const { loss, grads } = backward(this.model, this.task, batch, x);
+        // Live connections only: the masked update drops the rest (core/train/sparse-fc.ts).
+        const { loss, grads } = backward(this.model, this.task, batch, x, 'live');
         if (x !== batch.x) x.dispose();
         this.optimizer.step(this.model.params, grads);
         grads.forEach((g) => g.dispose());
@@ -122,6 +123,7 @@ export class Trainer<D extends { n: number }> {
     let seen = 0;
     this.cost.timed(phase, () => {
       for (const batch of this.task.trainBatches(data, this.batchSize, this.nextSeed())) {
+        // Every connection's gradient (the default scope): dormant ones are what growth ranks.
         const { grads } = backward(this.model, this.task, batch);
         kernels.forEach((k, i) => {
           tf.tidy(() => sums[i].assign(sums[i].add(grads[index.get(k.name) as number].mul(batch.size))));

@@ -4,7 +4,8 @@ import * as tf from '../../core/tf.ts';
 import { initBackend } from '../../core/backend.ts';
 import { createModel } from '../../core/models/index.ts';
 import { makeDataset, shuffledBatches } from '../../core/data/dataset.ts';
-import { backward, tapedBackward } from '../../core/train/step.ts';
+import { backward, tapedBackward, type GradientScope } from '../../core/train/step.ts';
+import { Trainer } from '../../core/train/trainer.ts';
 import { classificationTask, type TaskBatch } from '../../core/train/task.ts';
 import { SPARSE_TRAIN_MAX_DENSITY, releaseSparseStructures, sparseStructure } from '../../core/train/sparse-fc.ts';
 import type { MaskedModel } from '../../core/models/model.ts';
@@ -37,24 +38,24 @@ function batches(n: number, batchSize: number): TaskBatch[] {
 }
 
 /** Kernel names the backward pass of `batch` ran. */
-async function kernelsOf(model: MaskedModel, batch: TaskBatch): Promise<string[]> {
+async function kernelsOf(model: MaskedModel, batch: TaskBatch, scope: GradientScope = 'live'): Promise<string[]> {
   const info = await tf.profile(() => {
-    const r = backward(model, classificationTask(), batch);
+    const r = backward(model, classificationTask(), batch, batch.x, scope);
     tf.dispose(r.grads);
   });
   return info.kernels.map((k) => k.name);
 }
 
 /** Compares `backward` with the taped pass: masked gradients within float32 rounding, dead connections exactly 0. */
-function compare(model: MaskedModel, batch: TaskBatch, exact: boolean): void {
-  const ours = backward(model, classificationTask(), batch);
+function compare(model: MaskedModel, batch: TaskBatch, exact: boolean, scope: GradientScope = 'live'): void {
+  const ours = backward(model, classificationTask(), batch, batch.x, scope);
   const taped = tapedBackward(model, classificationTask(), batch);
   if (exact) assert.equal(ours.loss, taped.loss);
   else assert.ok(Math.abs(ours.loss - taped.loss) <= 1e-5 * Math.abs(taped.loss), `loss ${ours.loss} vs ${taped.loss}`);
   model.params.forEach((p, i) => {
     const a = ours.grads[i].dataSync();
     // Kernels on the sparse path have gradients at live connections only.
-    const sparse = !exact && p.kind === 'kernel' && sparseStructure(p) !== null;
+    const sparse = scope === 'live' && !exact && p.kind === 'kernel' && sparseStructure(p) !== null;
     const reference = sparse ? taped.grads[i].mul(p.mask) : taped.grads[i].clone();
     const ref = reference.dataSync() as Float32Array;
     reference.dispose();
@@ -120,6 +121,34 @@ test('a new mask rebuilds the live structure; a kernel above the threshold stays
     assert.equal(sparseStructure(fc1), null);
     assert.equal(await sparseGrads(), 2);
     compare(model, b, false);
+    b.dispose();
+    model.dispose();
+  });
+});
+
+test('growth sees every connection\'s gradient: a sparse model\'s dormant connections keep theirs', async () => {
+  await noLeaks(async () => {
+    const model = createModel({ arch: 'lenet300', inputShape: [28, 28, 1], numClasses: 10, seed: 8, options: { hidden: '300,100', density: 0.1 } });
+    const fc1 = model.params.find((p) => p.name === 'fc1/kernel');
+    assert.ok(fc1 && sparseStructure(fc1) !== null, 'fc1 at 10 % would train on its live connections');
+    const [b] = batches(64, 64);
+    // The default scope is every connection: the dense products, bit for bit the taped pass.
+    assert.ok(!(await kernelsOf(model, b, 'all')).some((k) => k.startsWith('BonsaiSparse')));
+    compare(model, b, true, 'all');
+    // And the trainer's growth evaluation (which accumulates these) has a signal at dormant connections.
+    const trainer = new Trainer({ model, task: classificationTask(), batchSize: 64, seed: 1, optimizer: { kind: 'sgd', learningRate: 0.01 } });
+    const data = makeDataset(values(64 * 784, 12), Int32Array.from({ length: 64 }, (_, i) => i % 10), [28, 28, 1]);
+    // Its training steps take the live-connection products.
+    const steps = await tf.profile(() => {
+      trainer.trainEpoch(data, 'train', 1, 64);
+    });
+    assert.ok(steps.kernels.some((k) => k.name === 'BonsaiSparseKernelGrad'), 'a training step runs on the live connections');
+    const [g1] = trainer.growthGradients(data, 'growth');
+    const mask = fc1.mask.dataSync();
+    let dormantWithGradient = 0;
+    for (let i = 0; i < g1.length; i++) if (mask[i] === 0 && g1[i] !== 0) dormantWithGradient++;
+    assert.ok(dormantWithGradient > 0.5 * (g1.length - fc1.live()), `${dormantWithGradient} dormant connections with a gradient`);
+    trainer.dispose();
     b.dispose();
     model.dispose();
   });
