@@ -117,9 +117,9 @@ export const PRUNE_FRACTION_MIN_SHARE = 0.25;
  * SGD at a constant rate retrained at that same rate until this version, and each
  * decision then compared two noisy iterates more than it measured the pruning: on the
  * daemon's defaults with foreign data (`npm run bench:foreign -- --seed 7`), the last
- * update's pruning stopped at 84.4 % density at 94.30 % held-out accuracy when retraining
- * at 0.01, and at 41.9 % density at 95.30 % when retraining at 0.001 (one run each,
- * same seed; bench/results/README.md).
+ * update's pruning stopped at 84.4 % density (94.30 % held-out accuracy) when retraining
+ * at 0.01, and at 25.0 % (94.40 %) at 0.001 (one run each, same seed;
+ * bench/results/README.md).
  */
 export function pruneLearningRateOf(optimizer: OptimizerArgs, schedule: UpdateConfig['learningRateSchedule']): number {
   if (optimizer.kind === 'adam' && schedule === 'constant') return optimizer.learningRate / ADAM_PRUNE_RATE_DIVISOR;
