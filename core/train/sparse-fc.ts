@@ -17,8 +17,8 @@
  * for bit (test/core/sparse-train.test.ts).
  *
  * Each kernel's live structure (per output, its live inputs and their positions
- * in W) is built on the heap when its mask changes, and kept for the last
- * `CACHED_LAYERS` kernels seen.
+ * in W) is built on the heap when its mask changes, and kept for the
+ * `CACHED_LAYERS` kernels used most recently.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
@@ -107,6 +107,10 @@ export function sparseStructure(kernel: MaskedParam, maxDensity = sparseTraining
   if (kernel.shape.length !== 2 || heapKernels() === null) return null;
   const backend = tf.backend() as BackendWasm;
   let s = structures.get(kernel);
+  // Most recently used last, so that eviction below never frees a structure a pass
+  // fetched before it asks for the next layer's.
+  structures.delete(kernel);
+  if (s) structures.set(kernel, s);
   const stale = !s || s.maskId !== kernel.mask.dataId || s.backend !== backend;
   if (s && !stale && s.density > maxDensity) return null;
   if (!s || stale || s.offsets === 0) {

@@ -7,7 +7,8 @@ import { makeDataset, shuffledBatches } from '../../core/data/dataset.ts';
 import { backward, tapedBackward, type GradientScope } from '../../core/train/step.ts';
 import { Trainer } from '../../core/train/trainer.ts';
 import { classificationTask, type TaskBatch } from '../../core/train/task.ts';
-import { SPARSE_TRAIN_MAX_DENSITY, releaseSparseStructures, sparseStructure } from '../../core/train/sparse-fc.ts';
+import { SPARSE_TRAIN_MAX_DENSITY, releaseSparseStructures, sparseForwardT, sparseStructure } from '../../core/train/sparse-fc.ts';
+import { MaskedDense } from '../../core/sparse/masked-dense.ts';
 import type { MaskedModel } from '../../core/models/model.ts';
 import { noLeaks } from '../helpers/tensors.ts';
 
@@ -151,5 +152,26 @@ test('growth sees every connection\'s gradient: a sparse model\'s dormant connec
     trainer.dispose();
     b.dispose();
     model.dispose();
+  });
+});
+
+test('the structure cache evicts the least recently used kernel, never the one a pass just fetched', async () => {
+  await noLeaks(() => {
+    releaseSparseStructures();
+    const layers = Array.from({ length: 17 }, (_, i) => new MaskedDense({ name: `fc${i}`, inUnits: 16, units: 8, seed: i + 1, density: 0.2 }));
+    const structures = layers.slice(0, 16).map((l) => sparseStructure(l.kernel));
+    assert.ok(structures.every((s) => s !== null));
+    // The first kernel is used again (as a pass's first layer would be), then a new one is built.
+    const first = sparseStructure(layers[0].kernel);
+    assert.equal(first, structures[0], 'an unchanged mask reuses its structure');
+    assert.ok(sparseStructure(layers[16].kernel) !== null);
+    // The first kernel's structure is still usable: the second one, least recently used, went.
+    const xT = tf.tensor2d(values(16 * 4, 13), [16, 4]);
+    const zT = sparseForwardT(first as NonNullable<typeof first>, xT, layers[0].kernel, layers[0].bias.value);
+    assert.deepEqual(zT.shape, [8, 4]);
+    assert.notEqual(sparseStructure(layers[1].kernel), structures[1], 'the least recently used structure was rebuilt');
+    tf.dispose([xT, zT]);
+    layers.forEach((l) => l.dispose());
+    releaseSparseStructures();
   });
 });
