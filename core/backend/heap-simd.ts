@@ -241,12 +241,6 @@ export function heapFree(backend: BackendWasm, pointer: number): void {
   (backend.wasm as unknown as EmscriptenHeap)._free(pointer);
 }
 
-/** A view of `count` float32s at byte offset `at` of the current wasm heap (valid until the heap grows). */
-export function heapFloats(at: number, count: number): Float32Array {
-  const memory = heapMemory(tf.backend() as BackendWasm) as AsmMemoryObject;
-  return new Float32Array(memory.buffer, at, count);
-}
-
 /** A view of `count` int32s at byte offset `at` of the current wasm heap (valid until the heap grows). */
 export function heapInts(at: number, count: number): Int32Array {
   const memory = heapMemory(tf.backend() as BackendWasm) as AsmMemoryObject;

@@ -115,7 +115,6 @@ export function sparseStructure(kernel: MaskedParam, maxDensity = sparseTraining
   if (s && !stale && s.density > maxDensity) return null;
   if (!s || stale || s.offsets === 0) {
     if (s) release(s);
-    structures.delete(kernel);
     s = build(kernel, backend, maxDensity);
     structures.set(kernel, s);
     byId.set(s.id, s);
@@ -149,14 +148,20 @@ function structureOf(attrs: tf.NamedAttrMap): Structure {
   return s;
 }
 
+/** The heap kernels, which every sparse-training kernel needs. */
+function simdKernels(): NonNullable<ReturnType<typeof heapKernels>> {
+  const simd = heapKernels();
+  if (!simd) throw new BonsaiError('BONSAI_CORE_ASSERT', 'sparse training needs the wasm heap kernels');
+  return simd;
+}
+
 /** z^T [out, n] = (W*M)^T x^T + b for x^T [in, n]. */
 function forwardKernel({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo {
   const { xT, w, bias } = inputs as Record<string, tf.TensorInfo>;
   const s = structureOf(attrs);
   const n = xT.shape[1];
   const out = (backend as BackendWasm).makeOutput([s.outUnits, n], 'float32');
-  const simd = heapKernels();
-  if (!simd) throw new BonsaiError('BONSAI_CORE_ASSERT', 'sparse training needs the wasm heap kernels');
+  const simd = simdKernels();
   simd.gather(s.windex, heapOffset(w), s.values, s.live);
   simd.spmm(s.offsets, s.inputs, s.values, heapOffset(bias), s.outUnits, heapOffset(xT), heapOffset(out), 4 * n, 1);
   return out;
@@ -168,8 +173,7 @@ function kernelGradKernel({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo
   const s = structureOf(attrs);
   const n = xT.shape[1];
   const out = (backend as BackendWasm).makeOutput([s.inUnits, s.outUnits], 'float32');
-  const simd = heapKernels();
-  if (!simd) throw new BonsaiError('BONSAI_CORE_ASSERT', 'sparse training needs the wasm heap kernels');
+  const simd = simdKernels();
   simd.sddmm(s.offsets, s.inputs, s.windex, s.outUnits, heapOffset(xT), heapOffset(dzT), 4 * n, heapOffset(out), 4 * s.inUnits * s.outUnits);
   return out;
 }
