@@ -39,8 +39,10 @@ export interface IterativePruneArgs {
   minFraction?: number;
   /**
    * Fractions of the first iteration, one per kernel (default: pruneFraction everywhere).
-   * An update prunes a grown model straight back to its parent's size this way; the
-   * steps after it start again from beta, whether it was accepted or not.
+   * An update prunes a grown model straight back to its parent's size this way. After an
+   * accepted first step the steps start at beta; a rejected one is undone and retried with
+   * half of it per kernel while that exceeds beta somewhere (then beta steps follow), and
+   * these rejections do not count towards `retries`.
    */
   firstStep?: readonly number[];
   /** Keep the neuron condition (section 4.3.2). */
@@ -129,16 +131,21 @@ export function iterativePrune<D extends { n: number }>(trainer: Trainer<D>, tra
   let ceiling = Math.max(args.pruneFraction, args.maxFraction ?? args.pruneFraction);
   let failures = 0;
   let stop: PruneReport['stop'] = 'max-iterations';
+  // The caller's first step while it is being tried; halved after each rejection, dropped once no kernel's share exceeds beta.
+  let firstStep: readonly number[] | undefined = args.firstStep;
   for (let it = 1; it <= args.maxIterations; it++) {
     const snapshot = takeSnapshot(model);
-    const first = it === 1 && args.firstStep !== undefined;
-    const step = first ? (args.firstStep as readonly number[]) : fraction;
+    const first = firstStep !== undefined;
+    const step = firstStep ?? fraction;
     const liveBefore = first ? model.kernelLive().reduce((a, b) => a + b, 0) : 0;
     const pruned = pruneStep(trainer, step, args.recoverable);
     if (pruned === 0) {
       restoreSnapshot(model, snapshot);
       snapshot.dispose();
-      if (first) continue;
+      if (first) {
+        firstStep = undefined;
+        continue;
+      }
       stop = 'nothing-to-prune';
       break;
     }
@@ -153,7 +160,8 @@ export function iterativePrune<D extends { n: number }>(trainer: Trainer<D>, tra
     } else {
       restoreSnapshot(model, snapshot);
       trainer.optimizer.syncMasks(model.params);
-      failures += 1;
+      // A rejected first step is no evidence that beta steps would fail: it does not count towards stopping.
+      if (!first) failures += 1;
     }
     snapshot.dispose();
     iterations.push({
@@ -161,8 +169,13 @@ export function iterativePrune<D extends { n: number }>(trainer: Trainer<D>, tra
       retrainedSamples: retrained, accepted: decision.accept,
     });
     trainer.progress({ phase: args.phase, kind: 'prune', step: it, errorRate: candidate.rate, changed: decision.accept ? pruned : 0 });
-    // The steps after a first step of the caller's own start at beta, accepted or not.
-    if (first) continue;
+    // After an accepted first step the steps start at beta; a rejected one is retried with half of it
+    // per kernel (half the way back to the parent), and at beta once that would be no more than beta anywhere.
+    if (first) {
+      const half = (firstStep as readonly number[]).map((f) => f / 2);
+      firstStep = !decision.accept && Math.max(...half) > args.pruneFraction + 1e-12 ? half : undefined;
+      continue;
+    }
     if (decision.accept) {
       fraction = Math.min(ceiling, fraction * 2);
     } else {

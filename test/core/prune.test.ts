@@ -183,24 +183,45 @@ test('a first step of the caller\'s own prunes each kernel by its fraction, then
     const { model, trainer } = trainedMlp(train, 6);
     const live = () => liveConnections(model);
     const before = live();
-    for (const accept of [false, true]) {
-      const report = iterativePrune(trainer, train, val, {
-        pruneFraction: 0.05, maxFraction: 0.4, firstStep: [0.5, 0], recoverable: true, retrainEpochs: 0.1, retries: 0, maxIterations: 2, phase: 'prune',
-        rule: accept ? ACCEPT_ALL : REJECT_ALL,
-      });
-      const [first, second] = report.iterations;
-      assert.equal(first.pruned, Math.floor(before[0] * 0.5), 'the first kernel loses half, the second nothing');
-      assert.ok(Math.abs(first.fraction - first.pruned / (before[0] + before[1])) < 1e-12);
-      assert.equal(first.accepted, accept);
-      if (accept) {
-        assert.equal(live().reduce((a, b) => a + b), before[0] + before[1] - first.pruned - second.pruned);
-        assert.equal(second.fraction, 0.05);
-        break;
-      }
-      // Rejected: undone, and the next step is beta (retries = 0 does not stop after a first step).
-      assert.deepEqual(live(), before);
-      assert.equal(second.fraction, 0.05);
+    const accepted = iterativePrune(trainer, train, val, {
+      pruneFraction: 0.05, maxFraction: 0.4, firstStep: [0.5, 0], recoverable: true, retrainEpochs: 0.1, retries: 0, maxIterations: 2, phase: 'prune', rule: ACCEPT_ALL,
+    });
+    const [first, second] = accepted.iterations;
+    assert.equal(first.pruned, Math.floor(before[0] * 0.5), 'the first kernel loses half, the second nothing');
+    assert.ok(Math.abs(first.fraction - first.pruned / (before[0] + before[1])) < 1e-12);
+    assert.ok(first.accepted);
+    assert.equal(live().reduce((a, b) => a + b), before[0] + before[1] - first.pruned - second.pruned);
+    assert.equal(second.fraction, 0.05);
+    trainer.dispose();
+    model.dispose();
+  });
+});
+
+test('a rejected first step is undone and retried with half of it per kernel, down to beta; those rejections do not stop pruning', async () => {
+  const train = blobs(256, 10, 4, 11);
+  const val = blobs(400, 10, 4, 12);
+  await noLeaks(() => {
+    const { model, trainer } = trainedMlp(train, 6);
+    const live = () => liveConnections(model);
+    const before = live();
+    // Rejected at 0.5, 0.25 and 0.125 of the first kernel; 0.0625 is accepted; then beta steps until a rejection stops it (retries 0).
+    const report = iterativePrune(trainer, train, val, scripted({
+      pruneFraction: 0.05, firstStep: [0.5, 0], recoverable: true, retrainEpochs: 0.1, retries: 0, maxIterations: 10, phase: 'prune',
+    }, [false, false, false, true, true, false]));
+    const its = report.iterations;
+    assert.deepEqual(its.map((i) => i.accepted), [false, false, false, true, true, false]);
+    for (const [k, share] of [0.5, 0.25, 0.125, 0.0625].entries()) {
+      assert.equal(its[k].pruned, Math.floor(before[0] * share), `retry ${k} prunes ${share} of the first kernel`);
     }
+    assert.equal(its[4].fraction, 0.05);
+    assert.equal(report.stop, 'failures');
+    assert.equal(live().reduce((a, b) => a + b), before[0] + before[1] - its[3].pruned - its[4].pruned);
+    // A first step at or below beta that is rejected goes straight to beta steps.
+    const small = iterativePrune(trainer, train, val, scripted({
+      pruneFraction: 0.05, firstStep: [0.08, 0.08], recoverable: true, retrainEpochs: 0.1, retries: 0, maxIterations: 10, phase: 'prune',
+    }, [false, false]));
+    assert.deepEqual(small.iterations.map((i) => i.accepted), [false, false]);
+    assert.equal(small.iterations[1].fraction, 0.05, '0.04 is below beta: the next step is beta');
     trainer.dispose();
     model.dispose();
   });
