@@ -39,10 +39,11 @@ export interface IterativePruneArgs {
   minFraction?: number;
   /**
    * Fractions of the first iteration, one per kernel (default: pruneFraction everywhere).
-   * An update prunes a grown model straight back to its parent's size this way. After an
-   * accepted first step the steps start at beta; a rejected one is undone and retried with
-   * half of it per kernel while that exceeds beta somewhere (then beta steps follow), and
-   * these rejections do not count towards `retries`.
+   * An update prunes a grown model straight back to its parent's size this way. A rejected
+   * first step is undone and retried with half of it per kernel; an accepted one that fell
+   * short of the live counts the first step aimed at is followed by the rest of the way;
+   * beta steps start once such a step would be at most beta in every kernel. Rejections of
+   * these steps do not count towards `retries`.
    */
   firstStep?: readonly number[];
   /** Keep the neuron condition (section 4.3.2). */
@@ -131,8 +132,10 @@ export function iterativePrune<D extends { n: number }>(trainer: Trainer<D>, tra
   let ceiling = Math.max(args.pruneFraction, args.maxFraction ?? args.pruneFraction);
   let failures = 0;
   let stop: PruneReport['stop'] = 'max-iterations';
-  // The caller's first step while it is being tried; halved after each rejection, dropped once no kernel's share exceeds beta.
+  // The caller's first step while it is being tried: halved after each rejection; after an acceptance short of it,
+  // the rest of the way to the live counts it aims at; dropped once no kernel's share of a step exceeds beta.
   let firstStep: readonly number[] | undefined = args.firstStep;
+  const firstTarget = firstStep && model.kernelLive().map((live, i) => live * (1 - (firstStep?.[i] ?? 0)));
   for (let it = 1; it <= args.maxIterations; it++) {
     const snapshot = takeSnapshot(model);
     const first = firstStep !== undefined;
@@ -169,11 +172,14 @@ export function iterativePrune<D extends { n: number }>(trainer: Trainer<D>, tra
       retrainedSamples: retrained, accepted: decision.accept,
     });
     trainer.progress({ phase: args.phase, kind: 'prune', step: it, errorRate: candidate.rate, changed: decision.accept ? pruned : 0 });
-    // After an accepted first step the steps start at beta; a rejected one is retried with half of it
-    // per kernel (half the way back to the parent), and at beta once that would be no more than beta anywhere.
+    // A rejected first step is retried with half of it per kernel (half the way back to the parent); an accepted
+    // one short of the target is followed by the rest of the way; beta steps start once a step would be no more
+    // than beta in every kernel.
     if (first) {
-      const half = (firstStep as readonly number[]).map((f) => f / 2);
-      firstStep = !decision.accept && Math.max(...half) > args.pruneFraction + 1e-12 ? half : undefined;
+      const next = decision.accept
+        ? model.kernelLive().map((live, i) => (live > 0 ? Math.max(0, 1 - (firstTarget?.[i] ?? live) / live) : 0))
+        : (firstStep as readonly number[]).map((f) => f / 2);
+      firstStep = Math.max(...next) > args.pruneFraction + 1e-12 ? next : undefined;
       continue;
     }
     if (decision.accept) {

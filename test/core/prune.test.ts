@@ -204,18 +204,31 @@ test('a rejected first step is undone and retried with half of it per kernel, do
     const { model, trainer } = trainedMlp(train, 6);
     const live = () => liveConnections(model);
     const before = live();
-    // Rejected at 0.5, 0.25 and 0.125 of the first kernel; 0.0625 is accepted; then beta steps until a rejection stops it (retries 0).
+    // Rejected at 0.5, 0.25 and 0.125 of the first kernel; 0.0625 is accepted; then the rest of the way to half of the
+    // first kernel is accepted; then beta steps until a rejection stops it (retries 0).
     const report = iterativePrune(trainer, train, val, scripted({
       pruneFraction: 0.05, firstStep: [0.5, 0], recoverable: true, retrainEpochs: 0.1, retries: 0, maxIterations: 10, phase: 'prune',
-    }, [false, false, false, true, true, false]));
+    }, [false, false, false, true, true, true, false]));
     const its = report.iterations;
-    assert.deepEqual(its.map((i) => i.accepted), [false, false, false, true, true, false]);
+    assert.deepEqual(its.map((i) => i.accepted), [false, false, false, true, true, true, false]);
     for (const [k, share] of [0.5, 0.25, 0.125, 0.0625].entries()) {
       assert.equal(its[k].pruned, Math.floor(before[0] * share), `retry ${k} prunes ${share} of the first kernel`);
     }
-    assert.equal(its[4].fraction, 0.05);
+    assert.ok(Math.abs(before[0] - its[3].pruned - its[4].pruned - before[0] * 0.5) <= 1, 'the rest of the way ends at half of the first kernel');
+    assert.equal(its[5].fraction, 0.05);
     assert.equal(report.stop, 'failures');
-    assert.equal(live().reduce((a, b) => a + b), before[0] + before[1] - its[3].pruned - its[4].pruned);
+    assert.equal(live().reduce((a, b) => a + b), before[0] + before[1] - its[3].pruned - its[4].pruned - its[5].pruned);
+    // After an accepted half step, a rejected rest of the way is undone like any first step.
+    const start = live()[0];
+    const halved = iterativePrune(trainer, train, val, scripted({
+      pruneFraction: 0.05, firstStep: [0.5, 0], recoverable: true, retrainEpochs: 0.1, retries: 0, maxIterations: 3, phase: 'prune',
+    }, [false, true, false]));
+    const [, half, restOfWay] = halved.iterations;
+    assert.ok(half.accepted && !restOfWay.accepted);
+    assert.equal(half.pruned, Math.floor(start * 0.25));
+    const rest = 1 - (start * 0.5) / (start - half.pruned);
+    assert.ok(Math.abs(restOfWay.pruned - Math.floor((start - half.pruned) * rest)) <= 1, `the rest of the way: ${restOfWay.pruned}`);
+    assert.equal(live()[0], start - half.pruned);
     // A first step at or below beta that is rejected goes straight to beta steps.
     const small = iterativePrune(trainer, train, val, scripted({
       pruneFraction: 0.05, firstStep: [0.08, 0.08], recoverable: true, retrainEpochs: 0.1, retries: 0, maxIterations: 10, phase: 'prune',
