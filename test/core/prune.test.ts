@@ -176,13 +176,24 @@ test('the step doubles on success up to maxFraction and a rejection caps it at h
   });
 });
 
-test('a first step of the caller\'s own prunes each kernel by its fraction, then the steps start at beta', async () => {
+/** A trained two-kernel MLP for the first-step tests: its data, trainer, live counts now and a reader of them; disposed after `body`. */
+async function withFirstStepMlp(body: (f: { train: Dataset; val: Dataset; trainer: Trainer<Dataset>; live: () => number[]; before: number[] }) => void): Promise<void> {
   const train = blobs(256, 10, 4, 11);
   const val = blobs(400, 10, 4, 12);
   await noLeaks(() => {
     const { model, trainer } = trainedMlp(train, 6);
     const live = () => liveConnections(model);
-    const before = live();
+    try {
+      body({ train, val, trainer, live, before: live() });
+    } finally {
+      trainer.dispose();
+      model.dispose();
+    }
+  });
+}
+
+test('a first step of the caller\'s own prunes each kernel by its fraction, then the steps start at beta', async () => {
+  await withFirstStepMlp(({ train, val, trainer, live, before }) => {
     const accepted = iterativePrune(trainer, train, val, {
       pruneFraction: 0.05, maxFraction: 0.4, firstStep: [0.5, 0], recoverable: true, retrainEpochs: 0.1, retries: 0, maxIterations: 2, phase: 'prune', rule: ACCEPT_ALL,
     });
@@ -192,18 +203,11 @@ test('a first step of the caller\'s own prunes each kernel by its fraction, then
     assert.ok(first.accepted);
     assert.equal(live().reduce((a, b) => a + b), before[0] + before[1] - first.pruned - second.pruned);
     assert.equal(second.fraction, 0.05);
-    trainer.dispose();
-    model.dispose();
   });
 });
 
 test('a rejected first step is undone and retried with half of it per kernel, down to beta; those rejections do not stop pruning', async () => {
-  const train = blobs(256, 10, 4, 11);
-  const val = blobs(400, 10, 4, 12);
-  await noLeaks(() => {
-    const { model, trainer } = trainedMlp(train, 6);
-    const live = () => liveConnections(model);
-    const before = live();
+  await withFirstStepMlp(({ train, val, trainer, live, before }) => {
     // Rejected at 0.5, 0.25 and 0.125 of the first kernel; 0.0625 is accepted; then the rest of the way to half of the
     // first kernel is accepted; then beta steps until a rejection stops it (retries 0).
     const report = iterativePrune(trainer, train, val, scripted({
@@ -235,8 +239,6 @@ test('a rejected first step is undone and retried with half of it per kernel, do
     }, [false, false]));
     assert.deepEqual(small.iterations.map((i) => i.accepted), [false, false]);
     assert.equal(small.iterations[1].fraction, 0.05, '0.04 is below beta: the next step is beta');
-    trainer.dispose();
-    model.dispose();
   });
 });
 
