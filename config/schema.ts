@@ -148,6 +148,11 @@ const algorithmSchema = z.strictObject({
   /** Fixed retraining budget of a pruning iteration, in epochs of all data; one decision follows it. */
   retrainEpochs: z.number().positive().max(10).default(0.5),
   /**
+   * End each pruning retraining as the mean of its iterates over the second half of the
+   * budget (the reference's too), so the decision compares less noisy models (docs/pruning.md).
+   */
+  averageRetraining: z.boolean().default(true),
+  /**
    * Margin of the "no accuracy loss" decision in standard errors of the paired difference
    * between the pruned and the pre-pruning model on the validation samples (docs/pruning.md).
    */

@@ -145,6 +145,7 @@ export function updateConfig(config: Config, override: Partial<UpdateConfig> = {
     pruneFractionMin: a.pruneFraction * PRUNE_FRACTION_MIN_SHARE,
     growthScope: a.growthScope,
     retrainEpochs: a.retrainEpochs,
+    averageRetraining: a.averageRetraining,
     pruneRetries: a.pruneRetries,
     pruneRule: { ...paperUpdateConfig.pruneRule, z: a.pruneMargin },
     nonRecoverable: a.nonRecoverable,

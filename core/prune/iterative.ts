@@ -52,6 +52,11 @@ export interface IterativePruneArgs {
   rule: NoLossRule;
   /** Fixed retraining budget per iteration, in epochs of the training data. */
   retrainEpochs: number;
+  /**
+   * End each retraining as the mean of its iterates over the second half of the budget (default
+   * false): the reference must then be averaged the same way (UpdateConfig.averageRetraining).
+   */
+  averageRetraining?: boolean;
   /** Failed iterations retried with half the fraction before pruning stops. */
   retries: number;
   /** Upper bound on iterations (accepted and failed). */
@@ -104,9 +109,13 @@ function pruneStep<D extends { n: number }>(trainer: Trainer<D>, fraction: numbe
   return pruned;
 }
 
-/** Retrains for a fixed budget of `epochs` epochs of `train` (whole epochs, then a partial one); returns the samples. */
-export function retrainFor<D extends { n: number }>(trainer: Trainer<D>, train: D, epochs: number, phase: string, iteration: number): number {
+/**
+ * Retrains for a fixed budget of `epochs` epochs of `train` (whole epochs, then a partial one); returns the samples.
+ * With `average`, the model ends as the mean of the iterates over the second half of the budget (Trainer.beginAverage).
+ */
+export function retrainFor<D extends { n: number }>(trainer: Trainer<D>, train: D, epochs: number, phase: string, iteration: number, average = false): number {
   let left = Math.round(epochs * train.n);
+  if (average) trainer.beginAverage(Math.floor(left / 2));
   let done = 0;
   while (left > 0) {
     const take = Math.min(left, train.n);
@@ -114,6 +123,7 @@ export function retrainFor<D extends { n: number }>(trainer: Trainer<D>, train: 
     done += take;
     left -= take;
   }
+  if (average) trainer.applyAverage();
   return done;
 }
 
@@ -153,7 +163,7 @@ export function iterativePrune<D extends { n: number }>(trainer: Trainer<D>, tra
       break;
     }
     trainer.optimizer.syncMasks(model.params);
-    const retrained = retrainFor(trainer, train, args.retrainEpochs, args.phase, it);
+    const retrained = retrainFor(trainer, train, args.retrainEpochs, args.phase, it, args.averageRetraining);
     const candidate = trainer.sampleErrors(validation, args.phase);
     const decision = noLossDecision(baseline.errors, candidate.errors, args.rule, baseline.units);
     if (decision.accept) {

@@ -63,6 +63,8 @@ export class Trainer<D extends { n: number }> {
   readonly hooks: TrainerHooks;
   private readonly augment: boolean;
   private seed: number;
+  /** Running sums of parameters and state while a tail average is taken (see `beginAverage`). */
+  private average: { skip: number; seen: number; steps: number; sums: tf.Variable[] } | null = null;
 
   constructor(args: TrainerArgs<D>) {
     this.model = args.model;
@@ -98,6 +100,7 @@ export class Trainer<D extends { n: number }> {
         if (x !== batch.x) x.dispose();
         this.optimizer.step(this.model.params, grads);
         grads.forEach((g) => g.dispose());
+        if (this.average) this.accumulate(batch.size);
         lossSum += loss * batch.size;
         seen += batch.size;
         batch.dispose();
@@ -108,6 +111,48 @@ export class Trainer<D extends { n: number }> {
     const loss = seen ? lossSum / seen : 0;
     this.hooks.afterEpoch?.(phase, epoch, loss);
     return loss;
+  }
+
+  /**
+   * Starts a tail average of the iterates (Polyak averaging, as in stochastic weight
+   * averaging): every training step after the next `skip` samples adds the parameters and
+   * the model's state to a running sum; `applyAverage` replaces them by the mean.
+   */
+  beginAverage(skip: number): void {
+    this.endAverage();
+    const tensors = [...this.model.params.map((p) => p.value), ...this.model.state];
+    this.average = { skip, seen: 0, steps: 0, sums: tensors.map((t) => tf.ownedVariable(tf.zerosLike(t))) };
+  }
+
+  private accumulate(samples: number): void {
+    const avg = this.average as NonNullable<Trainer<D>['average']>;
+    avg.seen += samples;
+    if (avg.seen <= avg.skip) return;
+    const tensors = [...this.model.params.map((p) => p.value), ...this.model.state];
+    tf.tidy(() => tensors.forEach((t, i) => avg.sums[i].assign(avg.sums[i].add(t))));
+    avg.steps += 1;
+  }
+
+  /**
+   * Replaces parameters and state by their mean over the averaged steps and stops averaging
+   * (nothing changes when no step was averaged). Masked connections are zero in every
+   * iterate, so they stay zero. Returns the number of steps averaged.
+   */
+  applyAverage(): number {
+    const avg = this.average;
+    if (!avg) return 0;
+    if (avg.steps > 0) {
+      const tensors = [...this.model.params.map((p) => p.value), ...this.model.state];
+      tf.tidy(() => tensors.forEach((t, i) => (t as tf.Variable).assign(avg.sums[i].div(avg.steps))));
+    }
+    const steps = avg.steps;
+    this.endAverage();
+    return steps;
+  }
+
+  private endAverage(): void {
+    this.average?.sums.forEach((s) => s.dispose());
+    this.average = null;
   }
 
   /**
@@ -163,6 +208,7 @@ export class Trainer<D extends { n: number }> {
   }
 
   dispose(): void {
+    this.endAverage();
     this.optimizer.dispose();
   }
 }

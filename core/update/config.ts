@@ -40,6 +40,12 @@ export interface UpdateConfig {
    * draws of the same process, so retraining alone does not read as a loss (docs/pruning.md).
    */
   retrainReference: boolean;
+  /**
+   * End every retraining of pruning (the reference's included) as the mean of its iterates
+   * over the second half of its budget, not the last iterate: two retrained models then
+   * differ less by chance, so the paired decision resolves smaller losses (docs/pruning.md).
+   */
+  averageRetraining: boolean;
   /** Failed pruning iterations retried with half the fraction before pruning stops. */
   pruneRetries: number;
   /** The "no accuracy loss" decision of pruning (core/prune/decision.ts). */
@@ -83,6 +89,7 @@ export const paperUpdateConfig: UpdateConfig = {
   pruneFractionMin: 0.0125,
   retrainEpochs: 0.5,
   retrainReference: true,
+  averageRetraining: true,
   pruneRetries: 3,
   pruneRule: DEFAULT_NO_LOSS_RULE,
   maxPruneIterations: 200,

@@ -176,7 +176,7 @@ function prunePhases<D extends { n: number }>(model: MaskedModel, args: UpdateAr
 /** The pruning budget both kinds of pruning share: beta and its bounds, retraining, retries, iterations. */
 function pruneBudget(config: UpdateConfig): Omit<IterativePruneArgs, 'firstStep' | 'recoverable' | 'rule' | 'phase'> {
   return {
-    pruneFraction: config.pruneFraction, maxFraction: config.pruneFractionMax, minFraction: config.pruneFractionMin, retrainEpochs: config.retrainEpochs, retries: config.pruneRetries, maxIterations: config.maxPruneIterations,
+    pruneFraction: config.pruneFraction, maxFraction: config.pruneFractionMax, minFraction: config.pruneFractionMin, retrainEpochs: config.retrainEpochs, averageRetraining: config.averageRetraining, retries: config.pruneRetries, maxIterations: config.maxPruneIterations,
   };
 }
 
@@ -199,7 +199,7 @@ export function nonRecoverablePrune<D extends { n: number }>(trainer: Trainer<D>
 function retrainReference<D extends { n: number }>(model: MaskedModel, args: UpdateArgs<D>, cost: CostLedger): void {
   const trainer = trainerFor(model, args, cost, args.config.pruneLearningRate);
   try {
-    retrainFor(trainer, args.data.allData, args.config.retrainEpochs, 'prune', 0);
+    retrainFor(trainer, args.data.allData, args.config.retrainEpochs, 'prune', 0, args.config.averageRetraining);
   } finally {
     trainer.dispose();
   }
