@@ -74,7 +74,7 @@ function markdown(rows: { n: number; se: number; rates: number[] }[], lossesInPo
 
 function main(): void {
   const rule = DEFAULT_NO_LOSS_RULE;
-  const marginOnly: NoLossRule = { z: rule.z, tolerance: 0 };
+  const marginOnly: NoLossRule = { z: rule.z, tolerance: 0, continuity: rule.continuity };
   const sizes = [150, 500, 1000, 2000, 5000, 10000];
   const disagreement = 0.03;
   const lossesInPoints = [0, 0.1, 0.2, 0.3, 0.5, 1, 2];
@@ -88,16 +88,18 @@ function main(): void {
     `validation samples; the candidate's true loss is the column's value. Each cell is the share of ${trials} draws`,
     'the rule accepts. At loss 0 the complement is the false-reject rate; at a loss above 0 the cell is the false-accept rate.',
     '',
-    `## The default rule: margin z = ${rule.z} standard error of the paired difference, capped at ${(rule.maxLoss ?? 0) * 100} point`,
+    `## The default rule: margin z = ${rule.z} standard error of the paired difference plus a continuity correction of ${rule.continuity ?? 0} error, capped at ${(rule.maxLoss ?? 0) * 100} point`,
     '',
     ...markdown(rows, lossesInPoints),
     '',
-    `## The margin alone (z = ${rule.z}, no cap)`,
+    `## The margin alone (z = ${rule.z}, continuity ${rule.continuity ?? 0}, no cap)`,
     '',
     ...markdown(plain, lossesInPoints),
     '',
-    'Theory (normal approximation) for the margin alone: accept iff S <= z sqrt(V); at a true loss of k standard errors the',
-    `acceptance rate is Phi(z - k): ${[0, 1, 2, 3].map((k) => `k = ${k}: ${phi(rule.z - k).toFixed(3)}`).join(', ')}.`,
+    'Theory (normal approximation, without the continuity correction): accept iff S <= z sqrt(V); at a true loss of k standard',
+    `errors the acceptance rate is Phi(z - k): ${[0, 1, 2, 3].map((k) => `k = ${k}: ${phi(rule.z - k).toFixed(3)}`).join(', ')}. The correction (S - 1 <= z sqrt(V),`,
+    'Edwards 1948, as in Dietterich 1998) raises these by 1 / sqrt(V) standard errors: much where the two models disagree on few',
+    'samples (the small n above), little where they disagree on many.',
     'The cap binds where one standard error exceeds it (small n): there the rule accepts less, losses and no loss alike.',
     '',
   ].join('\n');

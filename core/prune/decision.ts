@@ -12,7 +12,11 @@
  *     S - tolerance * units  <=  z * sqrt(V)
  *
  * i.e. the measured loss is within `z` standard errors of the paired difference
- * (above a stated `tolerance`, 0 for "no loss"). The margin shrinks with the
+ * (above a stated `tolerance`, 0 for "no loss"), plus Edwards' continuity correction of
+ * one unit (`continuity`), as in Dietterich's McNemar statistic (|b - c| - 1)^2 / (b + c):
+ * S counts whole errors, and without it two models that disagree on two samples, the
+ * candidate wrong on both, read as a loss of 1.4 standard errors where the exact binomial
+ * test gives p = 0.25. The margin shrinks with the
  * validation set relative to its size: a loss of a fixed number of points is
  * rejected more surely on more samples. One call is one decision; callers take a
  * single measurement per candidate (never the best of several).
@@ -34,12 +38,18 @@ export interface NoLossRule {
    * points, and the cap keeps the accepted excess below this loss (absent: no cap).
    */
   maxLoss?: number;
+  /**
+   * Continuity correction added to the margin when z > 0, in units of the per-sample
+   * difference (1 for whole errors; absent: 0, the uncorrected normal approximation).
+   */
+  continuity?: number;
 }
 
 /**
- * The default rule: within one standard error of the paired difference, never more than
- * half a point measured, no tolerance. Its false-reject rate at no loss is about 16 %
- * (Phi(-1)) where the cap does not bind; pruning retries a rejected iteration with half
+ * The default rule: within one standard error of the paired difference plus the continuity
+ * correction, never more than half a point measured, no tolerance. Its false-reject rate at
+ * no loss is about 16 % (Phi(-1)) where the cap does not bind and the models disagree on
+ * many samples, less where they disagree on few (the correction); pruning retries a rejected iteration with half
  * the fraction, up to 3 times, so it stops by chance at a lossless state in about 0.07 %
  * of iterations (0.16^4). A true loss of 3 standard errors is accepted in about 2 % of
  * decisions (Phi(1 - 3)). On small validation sets the cap binds (one standard error of
@@ -47,7 +57,7 @@ export interface NoLossRule {
  * conservative where the data cannot tell. Measured in test/core/decision.test.ts and
  * bench/results/decision.md.
  */
-export const DEFAULT_NO_LOSS_RULE: NoLossRule = { z: 1, tolerance: 0, maxLoss: 0.005 };
+export const DEFAULT_NO_LOSS_RULE: NoLossRule = { z: 1, tolerance: 0, maxLoss: 0.005, continuity: 1 };
 
 /** The evidence and verdict of one comparison. */
 export interface NoLossDecision {
@@ -60,7 +70,7 @@ export interface NoLossDecision {
   better: number;
   /** Excess errors S = sum(candidate - reference). */
   excess: number;
-  /** Largest excess accepted: tolerance * units + z * sqrt(V). */
+  /** Largest excess accepted: tolerance * units + min(z * sqrt(V) + continuity, maxLoss * units). */
   margin: number;
   /** Error rates of reference and candidate (errors / units). */
   referenceError: number;
@@ -105,9 +115,12 @@ export function pairedEvidence(reference: ArrayLike<number>, candidate: ArrayLik
   return e;
 }
 
-/** Applies the rule to measured evidence: accept iff S - tolerance * units <= min(z * sqrt(V), maxLoss * units). */
+/**
+ * Applies the rule to measured evidence: accept iff
+ * S - tolerance * units <= min(z * sqrt(V) + continuity, maxLoss * units) (no continuity when z = 0 or V = 0).
+ */
 export function judge(e: PairedEvidence, rule: NoLossRule = DEFAULT_NO_LOSS_RULE): NoLossDecision {
-  const noise = rule.z * Math.sqrt(e.variance);
+  const noise = rule.z > 0 && e.variance > 0 ? rule.z * Math.sqrt(e.variance) + (rule.continuity ?? 0) : 0;
   const margin = rule.tolerance * e.units + (rule.maxLoss === undefined ? noise : Math.min(noise, rule.maxLoss * e.units));
   const per = (x: number): number => (e.units > 0 ? x / e.units : 0);
   return {

@@ -89,7 +89,7 @@ test('maxLoss caps the margin where z standard errors would be several points', 
 });
 
 test('the default rule caps the measured loss at half a point: stricter where one standard error is larger', () => {
-  const uncapped = { z: DEFAULT_NO_LOSS_RULE.z, tolerance: 0 };
+  const uncapped = { z: DEFAULT_NO_LOSS_RULE.z, tolerance: 0, continuity: DEFAULT_NO_LOSS_RULE.continuity };
   // 500 samples, 4 % disagreement: one SE is 0.89 points, above the 0.5-point cap.
   const c = { n: 500, error: 0.05, disagreement: 0.04, loss: 0.006 };
   const capped = acceptanceRate(c, DEFAULT_NO_LOSS_RULE, 600, 11);
@@ -98,4 +98,18 @@ test('the default rule caps the measured loss at half a point: stricter where on
   // 10,000 samples: one SE is 0.2 points, the cap does not bind and both rules agree.
   const big = { n: 10000, error: 0.05, disagreement: 0.04, loss: 0.001 };
   assert.equal(acceptanceRate(big, DEFAULT_NO_LOSS_RULE, 200, 12), acceptanceRate(big, uncapped, 200, 12));
+});
+
+test("the continuity correction: two disagreements against the candidate pass, three do not; none is added at z = 0", () => {
+  const reference = new Uint8Array(1000);
+  const wrongOn = (k: number): Uint8Array => Uint8Array.from(reference, (_, i) => (i < k ? 1 : 0));
+  // b = 2, c = 0: (|b - c| - 1) / sqrt(b + c) = 0.71 standard errors (exact one-sided p = 0.25).
+  const two = noLossDecision(reference, wrongOn(2));
+  assert.equal(two.accept, true, `margin ${two.margin}`);
+  assert.ok(Math.abs(two.margin - (Math.SQRT2 + 1)) < 1e-9);
+  assert.equal(noLossDecision(reference, wrongOn(2), { ...DEFAULT_NO_LOSS_RULE, continuity: 0 }).accept, false);
+  // b = 3, c = 0: 1.15 standard errors after the correction (exact p = 0.125): a loss.
+  assert.equal(noLossDecision(reference, wrongOn(3)).accept, false);
+  // z = 0 (a gate without a noise margin) adds no correction either: one excess error is a loss.
+  assert.equal(noLossDecision(reference, wrongOn(1), { ...DEFAULT_NO_LOSS_RULE, z: 0 }).accept, false);
 });
