@@ -95,7 +95,7 @@ export interface PruneReport {
 }
 
 /** Removes `fraction` (one for all, or one per kernel) of every kernel's live connections; returns how many were removed. */
-function pruneStep<D extends { n: number }>(trainer: Trainer<D>, fraction: number | readonly number[], recoverable: boolean): number {
+export function pruneStep<D extends { n: number }>(trainer: Trainer<D>, fraction: number | readonly number[], recoverable: boolean): number {
   let pruned = 0;
   for (const [i, k] of trainer.model.kernels.entries()) {
     const d = pruneMask({
