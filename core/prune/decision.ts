@@ -9,16 +9,15 @@
  * excess errors of the candidate and V = sum d_i^2 (for 0/1 errors, the number of
  * samples the two models disagree on), the candidate is accepted iff
  *
- *     S - tolerance * units  <=  z * sqrt(V)
+ *     S - tolerance * units  <=  z * sqrt(V) + continuity
  *
  * i.e. the measured loss is within `z` standard errors of the paired difference
  * (above a stated `tolerance`, 0 for "no loss"), plus Edwards' continuity correction of
  * one unit (`continuity`), as in Dietterich's McNemar statistic (|b - c| - 1)^2 / (b + c):
  * S counts whole errors, and without it two models that disagree on two samples, the
  * candidate wrong on both, read as a loss of 1.4 standard errors where the exact binomial
- * test gives p = 0.25. The margin shrinks with the
- * validation set relative to its size: a loss of a fixed number of points is
- * rejected more surely on more samples. One call is one decision; callers take a
+ * test gives p = 0.25. The margin shrinks with the validation set relative to its size:
+ * a loss of a fixed number of points is rejected more surely on more samples. One call is one decision; callers take a
  * single measurement per candidate (never the best of several).
  *
  * False-reject and false-accept rates of the default `z` are measured on synthetic
@@ -49,8 +48,8 @@ export interface NoLossRule {
  * The default rule: within one standard error of the paired difference plus the continuity
  * correction, never more than half a point measured, no tolerance. Its false-reject rate at
  * no loss is about 16 % (Phi(-1)) where the cap does not bind and the models disagree on
- * many samples, less where they disagree on few (the correction); pruning retries a rejected iteration with half
- * the fraction, up to 3 times, so it stops by chance at a lossless state in about 0.07 %
+ * many samples, less where they disagree on few (the correction); pruning retries a
+ * rejected iteration with half the fraction, up to 3 times, so it stops by chance at a lossless state in about 0.07 %
  * of iterations (0.16^4). A true loss of 3 standard errors is accepted in about 2 % of
  * decisions (Phi(1 - 3)). On small validation sets the cap binds (one standard error of
  * 200 samples is several points) and the rule becomes strict, so pruning stops early:

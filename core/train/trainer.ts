@@ -120,16 +120,19 @@ export class Trainer<D extends { n: number }> {
    */
   beginAverage(skip: number): void {
     this.endAverage();
-    const tensors = [...this.model.params.map((p) => p.value), ...this.model.state];
-    this.average = { skip, seen: 0, steps: 0, sums: tensors.map((t) => tf.ownedVariable(tf.zerosLike(t))) };
+    this.average = { skip, seen: 0, steps: 0, sums: this.averaged().map((t) => tf.ownedVariable(tf.zerosLike(t))) };
+  }
+
+  /** What an average covers: every parameter's value, then the model's state (batch-norm statistics). */
+  private averaged(): tf.Variable[] {
+    return [...this.model.params.map((p) => p.value), ...this.model.state];
   }
 
   private accumulate(samples: number): void {
     const avg = this.average as NonNullable<Trainer<D>['average']>;
     avg.seen += samples;
     if (avg.seen <= avg.skip) return;
-    const tensors = [...this.model.params.map((p) => p.value), ...this.model.state];
-    tf.tidy(() => tensors.forEach((t, i) => avg.sums[i].assign(avg.sums[i].add(t))));
+    tf.tidy(() => this.averaged().forEach((t, i) => avg.sums[i].assign(avg.sums[i].add(t))));
     avg.steps += 1;
   }
 
@@ -141,10 +144,7 @@ export class Trainer<D extends { n: number }> {
   applyAverage(): number {
     const avg = this.average;
     if (!avg) return 0;
-    if (avg.steps > 0) {
-      const tensors = [...this.model.params.map((p) => p.value), ...this.model.state];
-      tf.tidy(() => tensors.forEach((t, i) => (t as tf.Variable).assign(avg.sums[i].div(avg.steps))));
-    }
+    if (avg.steps > 0) tf.tidy(() => this.averaged().forEach((t, i) => t.assign(avg.sums[i].div(avg.steps))));
     const steps = avg.steps;
     this.endAverage();
     return steps;
