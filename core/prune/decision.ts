@@ -49,9 +49,9 @@ export interface NoLossRule {
  * correction, never more than half a point measured, no tolerance. Its false-reject rate at
  * no loss is about 16 % (Phi(-1)) where the cap does not bind and the models disagree on
  * many samples, less where they disagree on few (the correction); pruning retries a
- * rejected iteration with half the fraction, up to 3 times, so it stops by chance at a lossless state in about 0.07 %
- * of iterations (0.16^4). A true loss of 3 standard errors is accepted in about 2 % of
- * decisions (Phi(1 - 3)). On small validation sets the cap binds (one standard error of
+ * rejected iteration with half the fraction, up to 3 times, so it stops by chance at a
+ * lossless state in about 0.07 % of iterations (0.16^4). A true loss of 3 standard errors
+ * is accepted in about 2 % of decisions (Phi(1 - 3)). On small validation sets the cap binds (one standard error of
  * 200 samples is several points) and the rule becomes strict, so pruning stops early:
  * conservative where the data cannot tell. Measured in test/core/decision.test.ts and
  * bench/results/decision.md.
