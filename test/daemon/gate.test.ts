@@ -48,12 +48,12 @@ test('validationError is the fraction of samples whose argmax class is not the l
 
 test('with per-sample evidence the gate takes the paired decision: the same rule as pruning, with its counts in the reason', () => {
   const base = { candidateVersion: 8, championVersion: 7, tolerance: 0, samples: 1000, candidateError: 0.06, championError: 0.05, margin: 0.5 };
-  // 10 more errors over 40 disagreements (25 worse, 15 better): excess 10 > 0.5 * sqrt(40) = 3.2.
+  // 10 more errors over 40 disagreements (25 worse, 15 better): excess 10 > 0.5 * sqrt(40) + 1 (continuity) = 4.2.
   const loss = { samples: 1000, units: 1000, worse: 25, better: 15, excess: 10, variance: 40, referenceErrors: 50, candidateErrors: 60 };
   const rejected = decide({ ...base, evidence: loss });
   assert.equal(rejected.promote, false);
-  assert.match(rejected.reason, /worse on 25, better on 15 of 1000 validation samples: excess 10 > margin 3\.2/);
-  // 2 more errors over 40 disagreements: within half a standard error (3.2): no measurable loss.
+  assert.match(rejected.reason, /worse on 25, better on 15 of 1000 validation samples: excess 10 > margin 4\.2/);
+  // 2 more errors over 40 disagreements: within half a standard error plus the correction (4.2): no measurable loss.
   const noise = { ...loss, worse: 21, better: 19, excess: 2, candidateErrors: 52 };
   assert.equal(decide({ ...base, candidateError: 0.052, evidence: noise }).promote, true);
   // A stated tolerance of one point (10 samples) lets the first candidate through.
