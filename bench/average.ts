@@ -120,7 +120,11 @@ model.dispose();
 const seconds = (performance.now() - t0) / 1000;
 
 const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / Math.max(xs.length, 1);
-const sd = (xs: number[]): number => Math.sqrt(mean(xs.map((x) => (x - mean(xs)) ** 2)) * xs.length / Math.max(xs.length - 1, 1));
+/** Sample standard deviation. */
+function sd(xs: number[]): number {
+  const m = mean(xs);
+  return Math.sqrt(xs.reduce((a, x) => a + (x - m) ** 2, 0) / Math.max(xs.length - 1, 1));
+}
 const pct = (x: number): string => (x * 100).toFixed(2);
 const command = `npx tsx bench/average.ts --data ${DATA} --train ${TRAIN} --validation ${VALIDATION} --draws ${DRAWS} --cut ${CUT}`;
 const summary = modes.flatMap((m) => (['unpruned', 'cut'] as const).map((kind) => {

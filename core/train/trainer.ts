@@ -100,7 +100,7 @@ export class Trainer<D extends { n: number }> {
         if (x !== batch.x) x.dispose();
         this.optimizer.step(this.model.params, grads);
         grads.forEach((g) => g.dispose());
-        if (this.average) this.accumulate(batch.size);
+        if (this.average) this.accumulate(this.average, batch.size);
         lossSum += loss * batch.size;
         seen += batch.size;
         batch.dispose();
@@ -128,8 +128,7 @@ export class Trainer<D extends { n: number }> {
     return [...this.model.params.map((p) => p.value), ...this.model.state];
   }
 
-  private accumulate(samples: number): void {
-    const avg = this.average as NonNullable<Trainer<D>['average']>;
+  private accumulate(avg: NonNullable<Trainer<D>['average']>, samples: number): void {
     avg.seen += samples;
     if (avg.seen <= avg.skip) return;
     tf.tidy(() => this.averaged().forEach((t, i) => avg.sums[i].assign(avg.sums[i].add(t))));
