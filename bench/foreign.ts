@@ -341,9 +341,17 @@ function rowOf(arrival: number, r: UpdateRecord): UpdateRow {
   };
 }
 
-/** The thresholds the YAML file sets: one update per arrival, none waiting on another. */
+/**
+ * `--algorithm '{"retrainEpochs":1}'`: settings of the config's `algorithm` section to try
+ * instead of the defaults (what-if runs; the committed page uses none).
+ */
+const ALGORITHM: Record<string, unknown> | null = process.argv.includes('--algorithm')
+  ? JSON.parse(process.argv[process.argv.indexOf('--algorithm') + 1] ?? '{}') as Record<string, unknown>
+  : null;
+
+/** The thresholds the YAML file sets: one update per arrival, none waiting on another (and `--algorithm`'s settings). */
 function thresholds(): Record<string, unknown> {
-  return { triggers: { initialCount: PER_ARRIVAL, pendingCount: PER_ARRIVAL, minIntervalSec: 0 } };
+  return { triggers: { initialCount: PER_ARRIVAL, pendingCount: PER_ARRIVAL, minIntervalSec: 0 }, ...(ALGORITHM && { algorithm: ALGORITHM }) };
 }
 
 /** Writes the training images beside the inbox (outgoing/<class>/<file>.png); returns the moves of each arrival. */
@@ -384,7 +392,7 @@ interface Result {
 }
 
 async function main(): Promise<void> {
-  const run = { started: new Date(), t0: performance.now(), command: `npm run bench:foreign -- --arrivals ${ARRIVALS} --per-arrival ${PER_ARRIVAL} --test ${TEST} --seed ${SEED}${process.argv.includes('--epochs') ? ` --epochs ${arg('epochs', 0)}` : ''}` };
+  const run = { started: new Date(), t0: performance.now(), command: `npm run bench:foreign -- --arrivals ${ARRIVALS} --per-arrival ${PER_ARRIVAL} --test ${TEST} --seed ${SEED}${process.argv.includes('--epochs') ? ` --epochs ${arg('epochs', 0)}` : ''}${ALGORITHM ? ` --algorithm '${JSON.stringify(ALGORITHM)}'` : ''}` };
   const progress = progressSink();
   progress.line(`drawing ${ARRIVALS * PER_ARRIVAL} training and ${TEST} held-out images (seed ${SEED})`);
   const train = drawSet(ARRIVALS * PER_ARRIVAL, SEED);
@@ -531,7 +539,7 @@ function markdown(r: Result): string {
     '',
     `Data: procedurally drawn 28x28 grey shapes, ten classes (${r.data.classes.join(', ')}), random position, scale, aspect, rotation (+-20 degrees), stroke width, ink, background, a stray stroke in 30 % of them, blur and noise; seed ${r.data.seed}. Fed in ${r.data.arrivals} arrivals of ${r.data.perArrival} PNGs (the store split them by content hash: ${Object.entries(r.data.store).map(([k, v]) => `${v} ${k}`).join(', ')}); a held-out set of ${r.data.heldOutTest} from the same generator was never fed.`,
     '',
-    `Daemon: default settings (model ${r.config.model}; E1 ${a.newDataEpochs}, E2 ${a.allDataEpochs}, alpha ${a.growthPercentile}, beta ${a.pruneFraction * 100} %, retraining ${a.retrainEpochs} epoch per pruning iteration, prune margin ${a.pruneMargin} SE, ${a.pruneRetries} retries, augmentation ${a.augment ? 'on' : 'off'}; gate margin ${r.config.gate.margin} SE, tolerance ${r.config.gate.tolerance}) with a YAML file setting only the thresholds: \`${JSON.stringify(r.config.yaml)}\`.`,
+    `Daemon: ${ALGORITHM ? `default settings but ${JSON.stringify(ALGORITHM)}` : 'default settings'} (model ${r.config.model}; E1 ${a.newDataEpochs}, E2 ${a.allDataEpochs}, alpha ${a.growthPercentile}, beta ${a.pruneFraction * 100} %, retraining ${a.retrainEpochs} epoch per pruning iteration, prune margin ${a.pruneMargin} SE, ${a.pruneRetries} retries, augmentation ${a.augment ? 'on' : 'off'}; gate margin ${r.config.gate.margin} SE, tolerance ${r.config.gate.tolerance}) with a YAML file setting ${ALGORITHM ? 'the thresholds and those' : 'only the thresholds'}: \`${JSON.stringify(r.config.yaml)}\`.`,
     '',
     '## Updates',
     '',

@@ -28,7 +28,7 @@ import type { Trainer } from '../train/trainer.ts';
 import type { CorePhase } from '../train/phase.ts';
 import { pruneMask } from './magnitude.ts';
 import { restoreSnapshot, takeSnapshot } from './snapshot.ts';
-import { noLossDecision, type NoLossDecision, type NoLossRule } from './decision.ts';
+import { noLossDecision, validationAdequacy, type NoLossDecision, type NoLossRule } from './decision.ts';
 
 export interface IterativePruneArgs {
   /** Fraction of live connections removed per kernel per iteration (beta; 0.03..0.05). */
@@ -63,6 +63,22 @@ export interface IterativePruneArgs {
   maxIterations: number;
   /** Phase for cost and progress: `prune` or `prune-nonrecoverable`. */
   phase: Extract<CorePhase, 'prune' | 'prune-nonrecoverable'>;
+  /**
+   * Loss (error fraction) the validation set must resolve at the pre-pruning model's measured
+   * error (`validationAdequacy`); on a smaller set pruning is conservative (`conservativeArgs`).
+   * Undefined: no check.
+   */
+  resolution?: number;
+}
+
+/** Whether the validation set could resolve `resolution` at the pre-pruning model's measured error. */
+export interface PruneAdequacy {
+  samples: number;
+  /** The pre-pruning model's validation error the judgement used. */
+  error: number;
+  adequate: boolean;
+  /** The smallest adequate validation set at that error. */
+  minSamples: number;
 }
 
 export interface PruneIteration {
@@ -92,6 +108,22 @@ export interface PruneReport {
   stop: 'failures' | 'max-iterations' | 'nothing-to-prune';
   /** The last decision of an accepted iteration (null when none was accepted). */
   lastAccepted: NoLossDecision | null;
+  /** The validation set's adequacy, when `resolution` was given. */
+  adequacy?: PruneAdequacy;
+}
+
+/** The default smallest step, as a share of beta: a failure that would go below it stops pruning. */
+const MIN_STEP_OF_BETA = 1 / 4;
+
+/**
+ * Pruning on a validation set too small for its decision: the margin capped at half the
+ * resolution (however many standard errors that is) and the fraction halved, as a fixed
+ * step (no doubling).
+ */
+export function conservativeArgs<A extends Pick<IterativePruneArgs, 'pruneFraction' | 'minFraction' | 'maxFraction' | 'rule'>>(args: A, resolution: number): A {
+  const pruneFraction = args.pruneFraction / 2;
+  const maxLoss = Math.min(args.rule.maxLoss ?? Infinity, resolution / 2);
+  return { ...args, rule: { ...args.rule, maxLoss }, pruneFraction, maxFraction: pruneFraction, minFraction: (args.minFraction ?? args.pruneFraction * MIN_STEP_OF_BETA) / 2 };
 }
 
 /** Removes `fraction` (one for all, or one per kernel) of every kernel's live connections; returns how many were removed. */
@@ -127,13 +159,12 @@ export function retrainFor<D extends { n: number }>(trainer: Trainer<D>, train: 
   return done;
 }
 
-/** The default smallest step, as a share of beta: a failure that would go below it stops pruning. */
-const MIN_STEP_OF_BETA = 1 / 4;
-
-export function iterativePrune<D extends { n: number }>(trainer: Trainer<D>, train: D, validation: D, args: IterativePruneArgs): PruneReport {
+export function iterativePrune<D extends { n: number }>(trainer: Trainer<D>, train: D, validation: D, given: IterativePruneArgs): PruneReport {
   const model = trainer.model;
-  const baseline = trainer.sampleErrors(validation, args.phase);
+  const baseline = trainer.sampleErrors(validation, given.phase);
   const baselineError = baseline.rate;
+  const adequacy = given.resolution === undefined ? undefined : { samples: validation.n, error: baselineError, ...validationAdequacy(validation.n, baselineError, given.rule, given.resolution) };
+  const args = adequacy && !adequacy.adequate ? conservativeArgs(given, given.resolution as number) : given;
   const iterations: PruneIteration[] = [];
   let finalError = baselineError;
   let lastAccepted: NoLossDecision | null = null;
@@ -203,5 +234,5 @@ export function iterativePrune<D extends { n: number }>(trainer: Trainer<D>, tra
       ceiling = Math.max(args.pruneFraction, Math.min(ceiling, fraction));
     }
   }
-  return { baselineError, finalError, iterations, liveParams: model.liveParams(), stop, lastAccepted };
+  return { baselineError, finalError, iterations, liveParams: model.liveParams(), stop, lastAccepted, ...(adequacy && { adequacy }) };
 }

@@ -52,6 +52,13 @@ export interface UpdateConfig {
   pruneRule: NoLossRule;
   /** Upper bound on pruning iterations. */
   maxPruneIterations: number;
+  /**
+   * Loss (error fraction) the validation set must resolve at the trained model's measured
+   * error before pruning takes full steps; on a smaller set pruning is conservative
+   * (core/prune/iterative.ts `conservativeArgs`, reported in `PruneReport.adequacy`).
+   * Unset: no check (the experiments' fixed validation sets).
+   */
+  validationResolution?: number;
   /** Run non-recoverable pruning after recoverable pruning. */
   nonRecoverable: boolean;
   /** Error increase non-recoverable pruning may accept (fraction, 0.001 = 0.1 points). */

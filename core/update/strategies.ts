@@ -177,6 +177,7 @@ function prunePhases<D extends { n: number }>(model: MaskedModel, args: UpdateAr
 function pruneBudget(config: UpdateConfig): Omit<IterativePruneArgs, 'firstStep' | 'recoverable' | 'rule' | 'phase'> {
   return {
     pruneFraction: config.pruneFraction, maxFraction: config.pruneFractionMax, minFraction: config.pruneFractionMin, retrainEpochs: config.retrainEpochs, averageRetraining: config.averageRetraining, retries: config.pruneRetries, maxIterations: config.maxPruneIterations,
+    ...(config.validationResolution !== undefined && { resolution: config.validationResolution }),
   };
 }
 

@@ -79,7 +79,7 @@ export interface TrainResult {
   /** Per-sample comparison of candidate and champion on the validation samples (null: no champion). */
   gateEvidence: PairedEvidence | null;
   /** Whether the validation set can resolve the loss pruning and the gate judge (core/prune/decision.ts). */
-  validationAdequacy: { samples: number; adequate: boolean; minSamples: number };
+  validationAdequacy: { samples: number; error: number; adequate: boolean; minSamples: number };
   /** Test-split error of both (null when the test split is empty or there is no champion). */
   candidateTestError: number | null;
   championTestError: number | null;

@@ -15,7 +15,7 @@
  */
 import { join } from 'node:path';
 import {
-  tf, affineDistortion, type Dataset, type MaskedModel, type ModelSpec, loadModel, saveModel, type SpeechDataset, classErrors, classificationTask, type SampleErrors, type Task, pairedEvidence, validationAdequacy, type PairedEvidence, type UpdateConfig, runUpdate, type UpdateResult,
+  tf, affineDistortion, type Dataset, type MaskedModel, type ModelSpec, loadModel, saveModel, type SpeechDataset, classErrors, classificationTask, type SampleErrors, type Task, pairedEvidence, type PairedEvidence, type UpdateConfig, runUpdate, type UpdateResult,
 } from '../../core/index.ts';
 import { BonsaiError } from '../../core/errors.ts';
 import { openStore, type SampleStore } from '../../pipelines/store/index.ts';
@@ -28,24 +28,13 @@ import { readSpeechUpdateData } from './speech-data.ts';
 import type { DataSizes, TrainJob, TrainProgress, TrainResult } from './protocol.ts';
 
 /**
- * Loss (error fraction) the validation set must resolve: with fewer samples than the
- * decision needs for it (core/prune/decision.ts `validationAdequacy`), pruning runs
- * conservatively and the daemon says so (log `update.validation_small`, metric
- * `bonsai_validation_adequate`).
+ * Loss (error fraction) the validation set must resolve at the trained model's measured
+ * error (core/prune/decision.ts `validationAdequacy`): on fewer samples, pruning runs
+ * conservatively (core/prune/iterative.ts `conservativeArgs`) and the daemon says so (log
+ * `update.validation_small`, metric `bonsai_validation_adequate`). Judged after training,
+ * on the model pruning starts from, so the first update too is judged on a measured error.
  */
 export const VALIDATION_RESOLUTION = 0.01;
-/** Error rate assumed before any model has been measured (the first update). */
-const UNKNOWN_ERROR = 0.1;
-
-/**
- * Pruning on a validation set too small for its decision: the margin is capped at half
- * the resolution (however many standard errors that is; the default rule's cap) and the
- * fraction halved, as a fixed step (no doubling).
- */
-function conservative(update: UpdateConfig): UpdateConfig {
-  const maxLoss = Math.min(update.pruneRule.maxLoss ?? Infinity, VALIDATION_RESOLUTION / 2);
-  return { ...update, pruneRule: { ...update.pruneRule, maxLoss }, pruneFraction: update.pruneFraction / 2, pruneFractionMax: update.pruneFraction / 2, pruneFractionMin: update.pruneFractionMin / 2 };
-}
 
 /** Callbacks of `trainCandidate`. */
 export interface TrainHooks {
@@ -181,10 +170,10 @@ async function trainWith<D extends { n: number }>(job: TrainJob, data: UpdateTas
   const spec: ModelSpec = champion
     ? { ...champion.spec, numClasses: Math.max(champion.spec.numClasses, data.numClasses) }
     : data.firstSpec;
-  const adequacy = { samples: validation.n, ...validationAdequacy(validation.n, before.error ?? UNKNOWN_ERROR, job.update.pruneRule, VALIDATION_RESOLUTION) };
-  const config = updateConfigFor(job, data, adequacy.adequate);
+  const config = updateConfigFor(job, data);
   const result = disposingOnError(champion, () => growAndPrune(data, champion, spec, validation, config, progress));
   const model = result.state.model;
+  const adequacy = result.prune.adequacy ?? { samples: validation.n, error: result.prePruneError, adequate: true, minSamples: 0 };
   try {
     for (const [phase, cost] of Object.entries(result.cost.phases)) timings[phase] = (timings[phase] ?? 0) + cost.wallSeconds;
     progress({ phase: 'evaluate', kind: 'phase' });
@@ -226,13 +215,15 @@ function measureChampion<D extends { n: number }>(data: UpdateTask<D>, champion:
 }
 
 /**
- * The update's settings: conservative pruning when the validation set is too small for its
- * decision; no new-data epochs without new data. Each update shuffles differently; the
- * sequence stays reproducible from the config's seed.
+ * The update's settings: pruning judges its validation set's adequacy; no new-data epochs
+ * without new data. Each update shuffles differently; the sequence stays reproducible from
+ * the config's seed.
  */
-function updateConfigFor<D extends { n: number }>(job: TrainJob, data: UpdateTask<D>, adequate: boolean): UpdateConfig {
-  const config = adequate ? { ...job.update } : conservative(job.update);
-  return Object.assign(config, { seed: job.update.seed + (job.champion ?? 0), newDataEpochs: data.newData.n > 0 ? job.update.newDataEpochs : 0 });
+function updateConfigFor<D extends { n: number }>(job: TrainJob, data: UpdateTask<D>): UpdateConfig {
+  return {
+    ...job.update, validationResolution: VALIDATION_RESOLUTION, seed: job.update.seed + (job.champion ?? 0),
+    newDataEpochs: data.newData.n > 0 ? job.update.newDataEpochs : 0,
+  };
 }
 
 /** Grow-and-prune (strategy `ours`) from the champion, reporting each phase as it starts and each step. */

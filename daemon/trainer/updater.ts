@@ -313,8 +313,8 @@ export class Updater {
     this.args.metrics.validationAdequate.set(v.adequate ? 1 : 0);
     if (!v.adequate) {
       this.args.log.warn('update.validation_small', {
-        id, samples: v.samples, minSamples: v.minSamples,
-        reason: `${v.samples} validation samples cannot resolve a loss of a point (${v.minSamples} needed): pruned conservatively (margin capped at half a point, half the fraction)`,
+        id, samples: v.samples, minSamples: v.minSamples, error: v.error,
+        reason: `${v.samples} validation samples cannot resolve a loss of a point at ${(100 * v.error).toFixed(2)} % error (${v.minSamples} needed): pruned conservatively (margin capped at half a point, half the fraction)`,
       });
     }
   }

@@ -176,6 +176,33 @@ test('the step doubles on success up to maxFraction and a rejection caps it at h
   });
 });
 
+test('a validation set too small to resolve the loss at the measured error prunes conservatively: half the fraction, fixed, the margin capped', async () => {
+  const train = blobs(256, 10, 4, 13);
+  const val = blobs(400, 10, 4, 14);
+  await noLeaks(() => {
+    const { model, trainer } = trainedMlp(train, 7);
+    // A tolerance of the whole set accepts every candidate; z = 1 sets the adequacy judgement.
+    const rule = { z: 1, tolerance: 1, maxLoss: 0.05 };
+    const args = { pruneFraction: 0.1, maxFraction: 0.4, recoverable: true, rule, retrainEpochs: 0.1, retries: 0, maxIterations: 3, phase: 'prune' as const };
+    // Resolving 10 points needs the floor of 100 samples: 400 are adequate, and the step doubles as configured.
+    const coarse = iterativePrune(trainer, train, val, { ...args, resolution: 0.1 });
+    assert.deepEqual(coarse.adequacy, { samples: 400, error: coarse.baselineError, adequate: true, minSamples: 100 });
+    assert.deepEqual(coarse.iterations.map((i) => i.fraction), [0.1, 0.2, 0.4]);
+    // Resolving a tenth of a point at the measured error (at least 1 %) needs 10,000: half the fraction, as a
+    // fixed step, and the noise margin capped at half the resolution (0.0005 x 400 = 0.2 errors above the tolerance).
+    const fine = iterativePrune(trainer, train, val, { ...args, resolution: 0.001 });
+    assert.equal(fine.adequacy?.adequate, false);
+    assert.equal(fine.adequacy?.error, fine.baselineError);
+    assert.equal(fine.adequacy?.minSamples, Math.ceil(Math.max(fine.baselineError, 0.01) / 1e-6));
+    assert.deepEqual(fine.iterations.map((i) => i.fraction), [0.05, 0.05, 0.05]);
+    for (const it of fine.iterations) assert.ok(it.margin <= 400 + 0.2 + 1e-9, `margin ${it.margin}`);
+    // Without a resolution nothing is judged.
+    assert.equal(iterativePrune(trainer, train, val, { ...args, maxIterations: 1 }).adequacy, undefined);
+    trainer.dispose();
+    model.dispose();
+  });
+});
+
 /** A trained two-kernel MLP for the first-step tests: its data, trainer, live counts now and a reader of them; disposed after `body`. */
 async function withFirstStepMlp(body: (f: { train: Dataset; val: Dataset; trainer: Trainer<Dataset>; live: () => number[]; before: number[] }) => void): Promise<void> {
   const train = blobs(256, 10, 4, 11);

@@ -93,7 +93,8 @@ test('a trainer killed mid-update fails that update only: the champion keeps ser
     await waitFor('the retry', () => d.updater.records().length >= 3 && !d.scheduler.busy, 45_000);
     const retry = d.updater.records()[2];
     assert.equal(retry.outcome, 'promoted', retry.verdict);
-    assert.ok(Date.parse(retry.startedAt) - Date.parse(failed.startedAt) >= 2000);
+    const started = d.updater.records().map((r) => `${r.id} ${r.trigger} ${r.outcome} ${r.startedAt}`).join('; ');
+    assert.ok(Date.parse(retry.startedAt) - Date.parse(failed.startedAt) >= 2000, `the retry started under the minimum interval after the failed update: ${started}`);
     assert.equal(d.holder.version, retry.version);
     assert.equal(d.store.counts().pending, 0);
     const res = await fetch(`${d.url}/metrics`);
