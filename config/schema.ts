@@ -159,6 +159,11 @@ const algorithmSchema = z.strictObject({
   pruneMargin: z.number().min(0).max(3).default(1),
   /** Failed pruning iterations retried with half the fraction before pruning stops. */
   pruneRetries: nonNegInt().max(5).default(3),
+  /**
+   * Pruning's percentile (paper eq. 3): over each layer's |W| (`layer`, every layer loses the
+   * same share per step) or one over all layers (`global`, the smallest weights wherever they are).
+   */
+  pruneScope: z.enum(['layer', 'global']).default('layer'),
   /** Run non-recoverable pruning after recoverable pruning (trades accuracy for size). */
   nonRecoverable: z.boolean().default(false),
   /** Augment training images (small shifts) while training. */

@@ -51,7 +51,7 @@ export {
 // Growth, pruning and the no-loss decision.
 export { growMask, applyGrowth, percentile, type GrowthDecision, type GrowthReport } from './grow/gradient-growth.ts';
 export { pruneMask, type PruneArgs, type PruneDecision } from './prune/magnitude.ts';
-export { iterativePrune, pruneStep, retrainFor, type IterativePruneArgs, type PruneReport, type PruneIteration } from './prune/iterative.ts';
+export { iterativePrune, pruneStep, retrainFor, type IterativePruneArgs, type PruneReport, type PruneIteration, type PruneScope } from './prune/iterative.ts';
 export {
   DEFAULT_NO_LOSS_RULE, judge, noLossDecision, pairedEvidence, validationAdequacy, type NoLossRule, type PairedEvidence,
 } from './prune/decision.ts';

@@ -147,6 +147,7 @@ export function updateConfig(config: Config, override: Partial<UpdateConfig> = {
     retrainEpochs: a.retrainEpochs,
     averageRetraining: a.averageRetraining,
     pruneRetries: a.pruneRetries,
+    pruneScope: a.pruneScope,
     pruneRule: { ...paperUpdateConfig.pruneRule, z: a.pruneMargin },
     nonRecoverable: a.nonRecoverable,
     batchSize: a.batchSize,

@@ -86,8 +86,9 @@ const DEMO_ARRIVALS = 3;
  * until four rejections in a row (down to beta / 8). Growth adds the connections above the
  * 90th percentile of |gradient| (the daemon's alpha is 40), so the way back to the parent's
  * size is short. The decision is the daemon's default (one paired standard error plus the
- * continuity correction, never more than half a point). Up to 120 iterations: the first
- * update has under 1,000 validation samples and prunes conservatively in 2.5 % steps.
+ * continuity correction, never more than half a point). Up to 120 iterations. The first
+ * update's 989 validation samples are judged adequate on its measured error (about 4 %;
+ * before, on an assumed 10 %, it pruned conservatively in 2.5 % steps).
  *
  * The outcome varies from run to run (file order, and so batches and splits, differ): where
  * the first update stops (measured between 8 % and 97 % live) bounds the next two, each of

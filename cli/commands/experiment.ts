@@ -18,8 +18,9 @@ export function registerExperiment(program: Command): void {
     .option('--out <dir>', 'output folder (default bench/results/<dataset>-<model>-<profile>)')
     .option('--seed <n>', 'seed of splits, initial values and shuffles', '1')
     .option('--hold-out-speaker <name>', 'fsdd: keep this speaker out of training entirely')
+    .option('--prune-scope <scope>', 'mnist: pruning\'s percentile per kernel (layer, the profile\'s) or one over all kernels (global)')
     .option('--only <part>', 'mnist: run only Fig. 4 (fig4), only the growth-budget ablation (budget), or only redraw results.md and the plots (plots), merged into the existing results.json')
-    .action(async (dataset: string, opts: { model?: string; profile: string; out?: string; seed: string; holdOutSpeaker?: string; only?: string }) => {
+    .action(async (dataset: string, opts: { model?: string; profile: string; out?: string; seed: string; holdOutSpeaker?: string; only?: string; pruneScope?: string }) => {
       if (!PROFILES.includes(opts.profile)) {
         throw new BonsaiError('BONSAI_CLI_BAD_OPTION', `--profile must be one of ${PROFILES.join(', ')}, got "${opts.profile}"`, { profile: opts.profile });
       }
@@ -35,8 +36,14 @@ export function registerExperiment(program: Command): void {
         if (opts.only !== undefined && opts.only !== 'fig4' && opts.only !== 'plots' && opts.only !== 'budget') {
           throw new BonsaiError('BONSAI_CLI_BAD_OPTION', `--only takes fig4, budget or plots, got "${opts.only}"`, { only: opts.only });
         }
-        const command = `bonsai experiment mnist --model ${model} --profile ${profile}${opts.out ? ` --out ${opts.out}` : ''}${seed !== 1 ? ` --seed ${seed}` : ''}${opts.only ? ` --only ${opts.only}` : ''}`;
-        const results = await runMnistExperiment({ model, profile, out, seed, command, only: opts.only as 'fig4' | 'plots' | 'budget' | undefined });
+        const scope = opts.pruneScope;
+        if (scope !== undefined && scope !== 'layer' && scope !== 'global') {
+          throw new BonsaiError('BONSAI_CLI_BAD_OPTION', `--prune-scope takes layer or global, got "${scope}"`, { pruneScope: scope });
+        }
+        const command = `bonsai experiment mnist --model ${model} --profile ${profile}${opts.out ? ` --out ${opts.out}` : ''}${seed !== 1 ? ` --seed ${seed}` : ''}${scope ? ` --prune-scope ${scope}` : ''}${opts.only ? ` --only ${opts.only}` : ''}`;
+        const results = await runMnistExperiment({
+          model, profile, out, seed, command, only: opts.only as 'fig4' | 'plots' | 'budget' | undefined, ...(scope && { overrides: { update: { pruneScope: scope } } }),
+        });
         process.stdout.write(`results written to ${out} (${results.rounds.length} rows)\n`);
         return;
       }

@@ -26,7 +26,7 @@
 import * as tf from '../tf.ts';
 import type { Trainer } from '../train/trainer.ts';
 import type { CorePhase } from '../train/phase.ts';
-import { pruneMask } from './magnitude.ts';
+import { globalFractions, pruneMask } from './magnitude.ts';
 import { restoreSnapshot, takeSnapshot } from './snapshot.ts';
 import { noLossDecision, validationAdequacy, type NoLossDecision, type NoLossRule } from './decision.ts';
 
@@ -69,7 +69,15 @@ export interface IterativePruneArgs {
    * Undefined: no check.
    */
   resolution?: number;
+  /**
+   * Which connections a step of `fraction` removes: the smallest of each kernel (`layer`, the
+   * default: eq. 3 per tensor) or the smallest of all kernels by one threshold (`global`).
+   */
+  scope?: PruneScope;
 }
+
+/** Pruning's percentile: per kernel, or one over all kernels. */
+export type PruneScope = 'layer' | 'global';
 
 /** Whether the validation set could resolve `resolution` at the pre-pruning model's measured error. */
 export interface PruneAdequacy {
@@ -126,13 +134,21 @@ export function conservativeArgs<A extends Pick<IterativePruneArgs, 'pruneFracti
   return { ...args, rule: { ...args.rule, maxLoss }, pruneFraction, maxFraction: pruneFraction, minFraction: (args.minFraction ?? args.pruneFraction * MIN_STEP_OF_BETA) / 2 };
 }
 
-/** Removes `fraction` (one for all, or one per kernel) of every kernel's live connections; returns how many were removed. */
-export function pruneStep<D extends { n: number }>(trainer: Trainer<D>, fraction: number | readonly number[], recoverable: boolean): number {
+/**
+ * Removes `fraction` of the live connections; returns how many were removed. One fraction per
+ * kernel, or one for all: of every kernel's live connections (`scope` `layer`, eq. 3 per
+ * tensor), or of all kernels' together by one magnitude threshold (`global`).
+ */
+export function pruneStep<D extends { n: number }>(trainer: Trainer<D>, fraction: number | readonly number[], recoverable: boolean, scope: PruneScope = 'layer'): number {
+  const kernels = trainer.model.kernels;
+  const fractions = typeof fraction !== 'number' ? fraction
+    : scope === 'global' ? globalFractions(kernels.map((k) => ({ values: k.value.dataSync(), mask: k.mask.dataSync() })), fraction)
+      : kernels.map(() => fraction);
   let pruned = 0;
-  for (const [i, k] of trainer.model.kernels.entries()) {
+  for (const [i, k] of kernels.entries()) {
     const d = pruneMask({
       values: k.value.dataSync(), mask: k.mask.dataSync(), shape: k.shape, outAxis: k.outAxis, inAxis: k.inAxis,
-      fraction: typeof fraction === 'number' ? fraction : fraction[i] ?? 0, recoverable, sendersAreNeurons: k.sendersAreNeurons,
+      fraction: fractions[i] ?? 0, recoverable, sendersAreNeurons: k.sendersAreNeurons,
     });
     if (d.pruned.length === 0) continue;
     pruned += d.pruned.length;
@@ -182,7 +198,7 @@ export function iterativePrune<D extends { n: number }>(trainer: Trainer<D>, tra
     const first = firstStep !== undefined;
     const step = firstStep ?? fraction;
     const liveBefore = first ? model.kernelLive().reduce((a, b) => a + b, 0) : 0;
-    const pruned = pruneStep(trainer, step, args.recoverable);
+    const pruned = pruneStep(trainer, step, args.recoverable, args.scope);
     if (pruned === 0) {
       restoreSnapshot(model, snapshot);
       snapshot.dispose();

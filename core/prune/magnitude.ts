@@ -91,3 +91,42 @@ export function pruneMask(args: PruneArgs): PruneDecision {
   }
   return { mask: out, pruned: Int32Array.from(pruned) };
 }
+
+/**
+ * Per-tensor fractions that together remove the `fraction` smallest-magnitude live
+ * connections of all tensors at once (one percentile over every |W|, not one per tensor):
+ * layers whose connections matter less by magnitude (usually the largest, with the
+ * smallest initial scale) lose more. Ties at the threshold go to the tensors in order.
+ * Each fraction is for `pruneMask`, which removes floor(live * fraction) connections.
+ */
+export function globalFractions(tensors: ReadonlyArray<{ values: ArrayLike<number>; mask: ArrayLike<number> }>, fraction: number): number[] {
+  const liveOf = tensors.map((t) => {
+    let live = 0;
+    for (let i = 0; i < t.mask.length; i++) if (t.mask[i] !== 0) live++;
+    return live;
+  });
+  const total = liveOf.reduce((a, b) => a + b, 0);
+  const target = Math.floor(total * fraction);
+  if (target === 0) return tensors.map(() => 0);
+  const magnitudes = new Float32Array(total);
+  let k = 0;
+  for (const t of tensors) for (let i = 0; i < t.mask.length; i++) if (t.mask[i] !== 0) magnitudes[k++] = Math.abs(t.values[i]);
+  magnitudes.sort();
+  const threshold = magnitudes[target - 1];
+  // Below the threshold: all of them; at it: as many as the target still needs.
+  const below = tensors.map((t) => {
+    let c = 0;
+    for (let i = 0; i < t.mask.length; i++) if (t.mask[i] !== 0 && Math.fround(Math.abs(t.values[i])) < threshold) c++;
+    return c;
+  });
+  let ties = target - below.reduce((a, b) => a + b, 0);
+  return tensors.map((t, j) => {
+    let at = 0;
+    for (let i = 0; i < t.mask.length && ties > 0; i++) if (t.mask[i] !== 0 && Math.fround(Math.abs(t.values[i])) === threshold) at++;
+    const atTaken = Math.min(at, ties);
+    ties -= atTaken;
+    const count = below[j] + atTaken;
+    // Half a connection above the count, so floor(live * fraction) in pruneMask is the count exactly.
+    return liveOf[j] === 0 || count === 0 ? 0 : Math.min(1, (count + 0.5) / liveOf[j]);
+  });
+}

@@ -3,6 +3,7 @@
  */
 import type { OptimizerArgs } from '../train/optimizer.ts';
 import { DEFAULT_NO_LOSS_RULE, type NoLossRule } from '../prune/decision.ts';
+import type { PruneScope } from '../prune/iterative.ts';
 
 export interface UpdateConfig {
   /** alpha: grow dormant connections whose |gradient| exceeds this percentile (30..50). */
@@ -59,6 +60,11 @@ export interface UpdateConfig {
    * Unset: no check (the experiments' fixed validation sets).
    */
   validationResolution?: number;
+  /**
+   * Pruning's percentile (eq. 3): over each kernel's |W| (`layer`, the default) or one over
+   * all kernels together (`global`; core/prune/iterative.ts `pruneStep`).
+   */
+  pruneScope?: PruneScope;
   /** Run non-recoverable pruning after recoverable pruning. */
   nonRecoverable: boolean;
   /** Error increase non-recoverable pruning may accept (fraction, 0.001 = 0.1 points). */

@@ -178,6 +178,7 @@ function pruneBudget(config: UpdateConfig): Omit<IterativePruneArgs, 'firstStep'
   return {
     pruneFraction: config.pruneFraction, maxFraction: config.pruneFractionMax, minFraction: config.pruneFractionMin, retrainEpochs: config.retrainEpochs, averageRetraining: config.averageRetraining, retries: config.pruneRetries, maxIterations: config.maxPruneIterations,
     ...(config.validationResolution !== undefined && { resolution: config.validationResolution }),
+    ...(config.pruneScope !== undefined && { scope: config.pruneScope }),
   };
 }
 

@@ -1,12 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { pruneMask } from '../../core/prune/magnitude.ts';
-import { iterativePrune } from '../../core/prune/iterative.ts';
+import { globalFractions, pruneMask } from '../../core/prune/magnitude.ts';
+import { iterativePrune, pruneStep } from '../../core/prune/iterative.ts';
 import { createModel } from '../../core/models/index.ts';
 import { Trainer } from '../../core/train/trainer.ts';
 import { classificationTask } from '../../core/train/task.ts';
 import { blobs } from '../helpers/synthetic.ts';
 import { noLeaks } from '../helpers/tensors.ts';
+import * as tf from '../../core/tf.ts';
 import type { Dataset } from '../../core/data/dataset.ts';
 import type { MaskedModel } from '../../core/models/model.ts';
 
@@ -51,6 +52,47 @@ test('recoverable pruning on conv kernels protects filters (axis 3) and input ch
   assert.equal(d.pruned.length, 2);
   for (let co = 0; co < 2; co++) assert.ok(d.mask[co] + d.mask[2 + co] >= 1);
   for (let ci = 0; ci < 2; ci++) assert.ok(d.mask[ci * 2] + d.mask[ci * 2 + 1] >= 1);
+});
+
+test('a global step removes the smallest connections of all tensors by one threshold; ties go in order; dead entries do not count', () => {
+  // Eight live connections (one masked out in each tensor): a 25 % step removes the two smallest overall, 0.01 and 0.02, both in b.
+  const a = { values: [0.5, 0.3, 0.9, 0.0], mask: [1, 1, 1, 0] };
+  const b = { values: [0.02, 0.01, 0.4, 0.7, 0.6, 0.0], mask: [1, 1, 1, 1, 1, 0] };
+  const f = globalFractions([a, b], 0.25);
+  const removed = (t: typeof a, fraction: number) => pruneMask({ ...t, shape: [t.values.length], outAxis: 0, inAxis: 0, fraction, recoverable: false, sendersAreNeurons: false }).pruned.length;
+  assert.deepEqual([removed(a, f[0]), removed(b, f[1])], [0, 2]);
+  // Half of them: 0.01, 0.02, 0.3, 0.4.
+  const half = globalFractions([a, b], 0.5);
+  assert.deepEqual([removed(a, half[0]), removed(b, half[1])], [1, 3]);
+  // Ties at the threshold: two of the three 0.1s are needed, taken from the first tensor first.
+  const tied = globalFractions([{ values: [0.1, 0.5], mask: [1, 1] }, { values: [0.1, 0.1, 0.9], mask: [1, 1, 1] }], 0.4);
+  assert.deepEqual([Math.floor(2 * tied[0]), Math.floor(3 * tied[1])], [1, 1]);
+  assert.deepEqual(globalFractions([a, b], 0.01), [0, 0]);
+});
+
+test('pruneStep with a global scope prunes the layer of small weights and spares the one of large weights; layer scope takes the same share of each', async () => {
+  await noLeaks(() => {
+    const model = createModel({ arch: 'mlp', inputShape: [10], numClasses: 4, options: { hidden: '24' }, seed: 3 });
+    const trainer = new Trainer({ model, task: classificationTask(), batchSize: 32, seed: 2, optimizer: { kind: 'sgd', learningRate: 0.05 } });
+    // The second kernel's weights moved to 1 + |w|: by one threshold, the first kernel's (initial scale 1/sqrt(10)) are all smaller.
+    const [k0, k1] = model.kernels;
+    const shifted = tf.tidy(() => k1.value.abs().add(1));
+    k1.value.assign(shifted);
+    shifted.dispose();
+    const before = liveConnections(model);
+    const removed = pruneStep(trainer, 0.2, false, 'global');
+    const after = liveConnections(model);
+    assert.equal(removed, Math.floor(0.2 * (before[0] + before[1])));
+    assert.equal(after[1], before[1], 'the large-weight kernel lost connections');
+    assert.equal(before[0] - after[0], removed);
+    assert.equal(k0.shape[0] * k0.shape[1], before[0]);
+    const layer = pruneStep(trainer, 0.1, false, 'layer');
+    const last = liveConnections(model);
+    assert.deepEqual([after[0] - last[0], after[1] - last[1]], [Math.floor(0.1 * after[0]), Math.floor(0.1 * after[1])]);
+    assert.equal(layer, after[0] - last[0] + after[1] - last[1]);
+    trainer.dispose();
+    model.dispose();
+  });
 });
 
 const RULE = { z: 0.5, tolerance: 0 };
