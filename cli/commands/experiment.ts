@@ -18,7 +18,7 @@ export function registerExperiment(program: Command): void {
     .option('--out <dir>', 'output folder (default bench/results/<dataset>-<model>-<profile>)')
     .option('--seed <n>', 'seed of splits, initial values and shuffles', '1')
     .option('--hold-out-speaker <name>', 'fsdd: keep this speaker out of training entirely')
-    .option('--prune-scope <scope>', 'mnist: pruning\'s percentile per kernel (layer, the profile\'s) or one over all kernels (global)')
+    .option('--prune-scope <scope>', 'mnist: pruning\'s percentile per kernel (layer) or one over all kernels (global, the profiles\' default)')
     .option('--only <part>', 'mnist: run only Fig. 4 (fig4), only the growth-budget ablation (budget), or only redraw results.md and the plots (plots), merged into the existing results.json')
     .action(async (dataset: string, opts: { model?: string; profile: string; out?: string; seed: string; holdOutSpeaker?: string; only?: string; pruneScope?: string }) => {
       if (!PROFILES.includes(opts.profile)) {

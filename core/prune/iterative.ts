@@ -141,13 +141,14 @@ export function conservativeArgs<A extends Pick<IterativePruneArgs, 'pruneFracti
  */
 export function pruneStep<D extends { n: number }>(trainer: Trainer<D>, fraction: number | readonly number[], recoverable: boolean, scope: PruneScope = 'layer'): number {
   const kernels = trainer.model.kernels;
+  const tensors = kernels.map((k) => ({ values: k.value.dataSync(), mask: k.mask.dataSync() }));
   const fractions = typeof fraction !== 'number' ? fraction
-    : scope === 'global' ? globalFractions(kernels.map((k) => ({ values: k.value.dataSync(), mask: k.mask.dataSync() })), fraction)
+    : scope === 'global' ? globalFractions(tensors, fraction)
       : kernels.map(() => fraction);
   let pruned = 0;
   for (const [i, k] of kernels.entries()) {
     const d = pruneMask({
-      values: k.value.dataSync(), mask: k.mask.dataSync(), shape: k.shape, outAxis: k.outAxis, inAxis: k.inAxis,
+      ...tensors[i], shape: k.shape, outAxis: k.outAxis, inAxis: k.inAxis,
       fraction: fractions[i] ?? 0, recoverable, sendersAreNeurons: k.sendersAreNeurons,
     });
     if (d.pruned.length === 0) continue;

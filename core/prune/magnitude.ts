@@ -114,18 +114,22 @@ export function globalFractions(tensors: ReadonlyArray<{ values: ArrayLike<numbe
   magnitudes.sort();
   const threshold = magnitudes[target - 1];
   // Below the threshold: all of them; at it: as many as the target still needs.
-  const below = tensors.map((t) => {
-    let c = 0;
-    for (let i = 0; i < t.mask.length; i++) if (t.mask[i] !== 0 && Math.fround(Math.abs(t.values[i])) < threshold) c++;
-    return c;
-  });
-  let ties = target - below.reduce((a, b) => a + b, 0);
-  return tensors.map((t, j) => {
+  const counts = tensors.map((t) => {
+    let below = 0;
     let at = 0;
-    for (let i = 0; i < t.mask.length && ties > 0; i++) if (t.mask[i] !== 0 && Math.fround(Math.abs(t.values[i])) === threshold) at++;
-    const atTaken = Math.min(at, ties);
+    for (let i = 0; i < t.mask.length; i++) {
+      if (t.mask[i] === 0) continue;
+      const m = Math.fround(Math.abs(t.values[i]));
+      if (m < threshold) below++;
+      else if (m === threshold) at++;
+    }
+    return { below, at };
+  });
+  let ties = target - counts.reduce((a, c) => a + c.below, 0);
+  return tensors.map((_, j) => {
+    const atTaken = Math.min(counts[j].at, ties);
     ties -= atTaken;
-    const count = below[j] + atTaken;
+    const count = counts[j].below + atTaken;
     // Half a connection above the count, so floor(live * fraction) in pruneMask is the count exactly.
     return liveOf[j] === 0 || count === 0 ? 0 : Math.min(1, (count + 0.5) / liveOf[j]);
   });
