@@ -39,11 +39,12 @@ export interface IterativePruneArgs {
   minFraction?: number;
   /**
    * Fractions of the first iteration, one per kernel (default: pruneFraction everywhere).
-   * An update prunes a grown model straight back to its parent's size this way. A rejected
-   * first step is undone and retried with half of it per kernel; an accepted one that fell
-   * short of the live counts the first step aimed at is followed by the rest of the way;
-   * beta steps start once such a step would be at most beta in every kernel. Rejections of
-   * these steps do not count towards `retries`.
+   * An update prunes a grown model straight back to its parent's size this way. An accepted
+   * one that fell short of the live counts it aimed at is followed by the rest of the way
+   * (until that would be at most beta in every kernel). A rejected one is undone, and the
+   * adaptive steps take over from half of its share of all live connections (at least beta,
+   * at most the ceiling): halving it per kernel, then trying the rest of the way again,
+   * spent two retrainings per halving. Rejections of these steps do not count towards `retries`.
    */
   firstStep?: readonly number[];
   /** Keep the neuron condition (section 4.3.2). */
@@ -230,14 +231,17 @@ export function iterativePrune<D extends { n: number }>(trainer: Trainer<D>, tra
       retrainedSamples: retrained, accepted: decision.accept,
     });
     trainer.progress({ phase: args.phase, kind: 'prune', step: it, errorRate: candidate.rate, changed: decision.accept ? pruned : 0 });
-    // A rejected first step is retried with half of it per kernel (half the way back to the parent); an accepted
-    // one short of the target is followed by the rest of the way; beta steps start once a step would be no more
-    // than beta in every kernel.
+    // An accepted first step short of the target is followed by the rest of the way while that is more than beta
+    // somewhere; a rejected one hands over to the adaptive steps.
     if (first) {
-      const next = decision.accept
-        ? model.kernelLive().map((live, i) => (live > 0 ? Math.max(0, 1 - (firstTarget?.[i] ?? live) / live) : 0))
-        : (firstStep as readonly number[]).map((f) => f / 2);
-      firstStep = Math.max(...next) > args.pruneFraction + 1e-12 ? next : undefined;
+      if (decision.accept) {
+        const rest = model.kernelLive().map((live, i) => (live > 0 ? Math.max(0, 1 - (firstTarget?.[i] ?? live) / live) : 0));
+        firstStep = Math.max(...rest) > args.pruneFraction + 1e-12 ? rest : undefined;
+      } else {
+        // The way back in one step was too far: the adaptive steps take over, from half of it (at most the ceiling).
+        firstStep = undefined;
+        fraction = Math.max(args.pruneFraction, Math.min(ceiling, pruned / liveBefore / 2));
+      }
       continue;
     }
     if (decision.accept) {

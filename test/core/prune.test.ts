@@ -275,33 +275,30 @@ test('a first step of the caller\'s own prunes each kernel by its fraction, then
   });
 });
 
-test('a rejected first step is undone and retried with half of it per kernel, down to beta; those rejections do not stop pruning', async () => {
+test('a rejected first step is undone and the adaptive steps take over from half of it; that rejection does not stop pruning', async () => {
   await withFirstStepMlp(({ train, val, trainer, live, before }) => {
-    // Rejected at 0.5, 0.25 and 0.125 of the first kernel; 0.0625 is accepted; then the rest of the way to half of the
-    // first kernel is accepted; then beta steps until a rejection stops it (retries 0).
+    // The first step (half of the first kernel) is rejected; the steps go on from half of its share of all live
+    // connections (above beta, below the ceiling), double after an acceptance, and a rejection stops them (retries 0).
     const report = iterativePrune(trainer, train, val, scripted({
-      pruneFraction: 0.05, firstStep: [0.5, 0], recoverable: true, retrainEpochs: 0.1, retries: 0, maxIterations: 10, phase: 'prune',
-    }, [false, false, false, true, true, true, false]));
+      pruneFraction: 0.05, maxFraction: 0.4, firstStep: [0.5, 0], recoverable: true, retrainEpochs: 0.1, retries: 0, maxIterations: 10, phase: 'prune',
+    }, [false, true, true, false]));
     const its = report.iterations;
-    assert.deepEqual(its.map((i) => i.accepted), [false, false, false, true, true, true, false]);
-    for (const [k, share] of [0.5, 0.25, 0.125, 0.0625].entries()) {
-      assert.equal(its[k].pruned, Math.floor(before[0] * share), `retry ${k} prunes ${share} of the first kernel`);
-    }
-    assert.ok(Math.abs(before[0] - its[3].pruned - its[4].pruned - before[0] * 0.5) <= 1, 'the rest of the way ends at half of the first kernel');
-    assert.equal(its[5].fraction, 0.05);
+    assert.deepEqual(its.map((i) => i.accepted), [false, true, true, false]);
+    assert.equal(its[0].pruned, Math.floor(before[0] * 0.5), 'the first step prunes half of the first kernel');
+    const share = its[0].pruned / (before[0] + before[1]);
+    assert.ok(share / 2 > 0.05 && share / 2 < 0.4, `the test needs half the first step between beta and the ceiling: ${share / 2}`);
+    assert.ok(Math.abs(its[1].fraction - share / 2) < 1e-12, `after the rejection: ${its[1].fraction}, half of ${share}`);
+    assert.ok(Math.abs(its[2].fraction - Math.min(0.4, share)) < 1e-12, 'an acceptance doubles the step');
     assert.equal(report.stop, 'failures');
-    assert.equal(live().reduce((a, b) => a + b), before[0] + before[1] - its[3].pruned - its[4].pruned - its[5].pruned);
-    // After an accepted half step, a rejected rest of the way is undone like any first step.
-    const start = live()[0];
-    const halved = iterativePrune(trainer, train, val, scripted({
-      pruneFraction: 0.05, firstStep: [0.5, 0], recoverable: true, retrainEpochs: 0.1, retries: 0, maxIterations: 3, phase: 'prune',
-    }, [false, true, false]));
-    const [, half, restOfWay] = halved.iterations;
-    assert.ok(half.accepted && !restOfWay.accepted);
-    assert.equal(half.pruned, Math.floor(start * 0.25));
-    const rest = 1 - (start * 0.5) / (start - half.pruned);
-    assert.ok(Math.abs(restOfWay.pruned - Math.floor((start - half.pruned) * rest)) <= 1, `the rest of the way: ${restOfWay.pruned}`);
-    assert.equal(live()[0], start - half.pruned);
+    assert.equal(live().reduce((a, b) => a + b), before[0] + before[1] - its[1].pruned - its[2].pruned);
+    // Half of a large rejected first step is capped at the ceiling.
+    const start = live();
+    const capped = iterativePrune(trainer, train, val, scripted({
+      pruneFraction: 0.05, maxFraction: 0.1, firstStep: [0.5, 0], recoverable: true, retrainEpochs: 0.1, retries: 0, maxIterations: 3, phase: 'prune',
+    }, [false, false]));
+    assert.deepEqual(capped.iterations.map((i) => i.accepted), [false, false]);
+    assert.equal(capped.iterations[1].fraction, 0.1, 'half of the first step is capped at the ceiling');
+    assert.deepEqual(live(), start);
     // A first step at or below beta that is rejected goes straight to beta steps.
     const small = iterativePrune(trainer, train, val, scripted({
       pruneFraction: 0.05, firstStep: [0.08, 0.08], recoverable: true, retrainEpochs: 0.1, retries: 0, maxIterations: 10, phase: 'prune',
