@@ -43,8 +43,8 @@ export interface IterativePruneArgs {
    * one that fell short of the live counts it aimed at is followed by the rest of the way
    * (until that would be at most beta in every kernel). A rejected one is undone, and the
    * adaptive steps take over from half of its share of all live connections (at least beta,
-   * at most the ceiling): halving it per kernel, then trying the rest of the way again,
-   * spent two retrainings per halving. Rejections of these steps do not count towards `retries`.
+   * at most the ceiling), not by halving it per kernel and trying the rest of the way again
+   * (two retrainings per halving). Rejections of these steps do not count towards `retries`.
    */
   firstStep?: readonly number[];
   /** Keep the neuron condition (section 4.3.2). */
