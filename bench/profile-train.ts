@@ -6,8 +6,10 @@
  * is timed (wrapped); the rest of a step is tfjs's own overhead (op dispatch, the
  * tape, tidy, tensor bookkeeping) and the trainer's (batches, the loss read-back).
  *
- * Run: npx tsx bench/profile-train.ts [--steps N] [--rounds R] [--density D] [--detail] [--write]
- * (`--detail` splits kernels by input shapes; `--write` writes bench/results/profile-train.md.)
+ * Run: npx tsx bench/profile-train.ts [--arch lenet300|lenet5] [--steps N] [--rounds R] [--density D] [--detail] [--write]
+ * (`--detail` splits kernels by input shapes; `--write` writes bench/results/profile-train.md,
+ * or profile-train-<arch>.md for another architecture. The hand-written step covers
+ * fully connected layers only: for a convolutional network both modes tape the convolutions.)
  */
 import { writeFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
@@ -17,6 +19,8 @@ import { arg } from './args.ts';
 const steps = arg('steps', 10);
 const rounds = arg('rounds', 30);
 const density = arg('density', 1);
+const arch = process.argv.includes('--arch') ? process.argv[process.argv.indexOf('--arch') + 1] : 'lenet300';
+if (arch !== 'lenet300' && arch !== 'lenet5') throw new Error(`--arch must be lenet300 or lenet5 (28x28 inputs), got '${arch}'`);
 const detail = process.argv.includes('--detail');
 const MODES = ['taped', 'hand-written'] as const;
 type Mode = (typeof MODES)[number];
@@ -42,7 +46,7 @@ for (const k of tf.getKernelsForBackend(backendName)) {
       if (depth === 0) {
         let key = k.kernelName;
         if (detail) {
-          const inputs = Object.values(args.inputs as Record<string, tf.TensorInfo>).map((t) => `[${t.shape.join(',')}]`).join('x');
+          const inputs = Object.values(args.inputs as Record<string, tf.TensorInfo | undefined>).filter((t): t is tf.TensorInfo => t !== undefined).map((t) => `[${t.shape.join(',')}]`).join('x');
           key = `${k.kernelName} ${inputs}`;
         }
         const s = thisRound.get(key) ?? { ms: 0, calls: 0 };
@@ -58,7 +62,7 @@ for (const k of tf.getKernelsForBackend(backendName)) {
 const n = 64 * steps;
 const data = makeDataset(Float32Array.from({ length: n * 784 }, (_, i) => ((i * 7919) % 255) / 255), Int32Array.from({ length: n }, (_, i) => i % 10), [28, 28, 1]);
 const trainers = Object.fromEntries(MODES.map((m) => {
-  const model = createModel({ arch: 'lenet300', inputShape: [28, 28, 1], numClasses: 10, seed: 1, options: density < 1 ? { density } : {} });
+  const model = createModel({ arch, inputShape: [28, 28, 1], numClasses: 10, seed: 1, options: density < 1 ? { density } : {} });
   const task = m === 'taped' ? { ...classificationTask(), lossKind: undefined } : classificationTask();
   return [m, new Trainer({ model, task, batchSize: 64, seed: 1, optimizer: { kind: 'sgd', learningRate: 0.01, momentum: 0.9 } })];
 })) as Record<Mode, Trainer<ReturnType<typeof makeDataset>>>;
@@ -107,7 +111,7 @@ const cell = (m: Mode, key: string) => {
 };
 const command = `npx tsx bench/profile-train.ts${process.argv.length > 2 ? ` ${process.argv.slice(2).join(' ')}` : ''}`;
 const md = [
-  '# Where a LeNet-300-100 training step spends its time',
+  `# Where a ${arch === 'lenet300' ? 'LeNet-300-100' : arch} training step spends its time`,
   '',
   `Made by \`${command}\` on ${new Date().toISOString().slice(0, 10)}: batch 64, SGD with momentum 0.9, kernel density ${density}; backend ${info.name} (${info.threads} thread${info.threads === 1 ? '' : 's'}, SIMD ${String(info.simd)}). ${rounds} rounds of ${steps} steps, alternating between the taped step (tfjs's gradient tape, as every step ran before) and the hand-written one (core/train/dense-chain.ts), in one process.`,
   `1-minute, 5-minute and 15-minute load average before / after: ${load0.map((l) => l.toFixed(2)).join(', ')} / ${load1.map((l) => l.toFixed(2)).join(', ')} (2 shared cores: wall times include time given to other processes; "best" is each figure's fastest round, the least disturbed).`,
@@ -131,7 +135,7 @@ const md = [
   '',
 ].join('\n');
 console.log(md);
-if (process.argv.includes('--write')) await writeFile('bench/results/profile-train.md', md);
+if (process.argv.includes('--write')) await writeFile(arch === 'lenet300' ? 'bench/results/profile-train.md' : `bench/results/profile-train-${arch}.md`, md);
 for (const t of Object.values(trainers)) {
   t.dispose();
   t.model.dispose();

@@ -41,6 +41,12 @@ export function maxPoolGradWasm(args: { inputs: tf.NamedTensorInfoMap; backend: 
   const g = backend.typedArrayFromHeap(dy);
   const dx = backend.typedArrayFromHeap(out);
   dx.fill(0);
+  const fh = info.effectiveFilterHeight;
+  const fw = info.effectiveFilterWidth;
+  if (info.padInfo.top === 0 && info.padInfo.left === 0 && fh === sH && fw === sW && oh * sH <= h && ow * sW <= w) {
+    tilingWindows(x as Float32Array, g as Float32Array, dx as Float32Array, batchSize, h, w, c, oh, ow, fh, fw);
+    return out;
+  }
   const best = new Float32Array(c);
   const at = new Int32Array(c);
   for (let b = 0; b < batchSize; b++) {
@@ -72,6 +78,44 @@ export function maxPoolGradWasm(args: { inputs: tf.NamedTensorInfoMap; backend: 
     }
   }
   return out;
+}
+
+/**
+ * The common case of windows that tile the input (no padding, stride equal to the
+ * window, as in every 2x2 pooling of stride 2): each input pixel lies in at most
+ * one window, so the gradient is written, not accumulated, and one output's
+ * window is scanned channel by channel without per-window scratch arrays. The
+ * same rule as the general loop (first maximum in row-major order; a window of
+ * NaN or minus infinity only sends nothing).
+ */
+function tilingWindows(
+  x: Float32Array, g: Float32Array, dx: Float32Array,
+  batchSize: number, h: number, w: number, c: number, oh: number, ow: number, fh: number, fw: number,
+): void {
+  const rowStride = w * c;
+  for (let b = 0; b < batchSize; b++) {
+    for (let r = 0; r < oh; r++) {
+      const rowBase = (b * h + r * fh) * rowStride;
+      let gBase = ((b * oh + r) * ow) * c;
+      for (let q = 0; q < ow; q++, gBase += c) {
+        const base = rowBase + q * fw * c;
+        for (let k = 0; k < c; k++) {
+          let at = -1;
+          let best = Number.NEGATIVE_INFINITY;
+          for (let y = 0; y < fh; y++) {
+            let i = base + y * rowStride + k;
+            for (let xx = 0; xx < fw; xx++, i += c) {
+              if (x[i] > best) {
+                best = x[i];
+                at = i;
+              }
+            }
+          }
+          if (at >= 0) dx[at] = g[gBase + k];
+        }
+      }
+    }
+  }
 }
 
 /** The registered kernel: `MaxPoolGrad` on wasm (replaces the stock one). */

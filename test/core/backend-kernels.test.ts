@@ -140,6 +140,9 @@ const poolCases: PoolCase[] = [
   ['3x3 stride 1 same', [3, 5, 7, 2], 3, 1, 'same'],
   ['2x3 strides 1x2 valid', [2, 7, 9, 2], [2, 3], [1, 2], 'valid'],
   ['2x2 stride 2 same, odd size', [1, 7, 5, 3], 2, 2, 'same'],
+  // Windows that tile the input take the fast path of max-pool-grad.ts.
+  ['2x2 stride 2 valid, odd size (a row and a column unused)', [2, 7, 9, 5], 2, 2, 'valid'],
+  ['3x2 strides 3x2 valid', [1, 9, 8, 6], [3, 2], [3, 2], 'valid'],
 ];
 
 /** Forward input of a pooling case, shifted so that many windows hold only negative values. */
@@ -162,6 +165,18 @@ for (const [i, c] of poolCases.entries()) {
         assert.ok(relativeError(wasmKernel('MaxPoolGrad', { dy, input: x, output }, attrs), expected) < 1e-4, `shift ${shift}`);
       });
     }
+  });
+
+  test(`MaxPoolGrad on wasm matches cpu on tied windows (the first maximum takes the gradient): ${c[0]}`, async () => {
+    const { x, dy } = poolInputs(c, 700 + i, 0);
+    // Three levels only: most windows hold their maximum more than once.
+    const tied = { ...x, values: x.values.map((v) => Math.round(v * 1.5) - 1) };
+    const attrs = { filterSize: c[2], strides: c[3], pad: c[4] } as unknown as tf.NamedAttrMap;
+    const output = { values: new Float32Array(size(dy.shape)), shape: dy.shape };
+    const expected = cpuKernel('MaxPoolGrad', { dy, input: tied, output }, attrs);
+    await noLeaksWasm(() => {
+      assert.ok(relativeError(wasmKernel('MaxPoolGrad', { dy, input: tied, output }, attrs), expected) < 1e-4);
+    });
   });
 
   test(`the stock AvgPoolGrad on wasm matches cpu: ${c[0]}`, async () => {
