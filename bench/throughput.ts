@@ -121,9 +121,33 @@ const ratio = (ours: number, theirs: number | undefined) => (theirs ? (ours / th
 /** The median ratio, and the range when there are several. */
 const ratioText = (rs: number[]) => `${median(rs).toFixed(2)}${rs.length > 1 ? ` (${Math.min(...rs).toFixed(2)}-${Math.max(...rs).toFixed(2)})` : ''}`;
 
+/** The section beside PyTorch: figures, ratios and the GEMM ceiling (or why PyTorch did not run). */
+function torchSection(rows: Row[], blas: string, torchGemm: number, oursGemm: number, backendName: string): string[] {
+  if (torchPython.python === null) {
+    return [`PyTorch was not run: ${torchMissing}. Install Debian's \`python3-torch\` (and \`libopenblas0\`, or torch runs on reference BLAS) or pass \`--python PATH\` to compare.`];
+  }
+  return [
+    `PyTorch ${torchPython.torch} (\`${torchPython.python}\`, BLAS: ${blasName(blas)}), one thread (\`torch.set_num_threads(1)\`), ran \`bench/torch_reference.py\` right after each of our rows: the same masked training step (W*M forward, gradient masked, SGD momentum 0.9, W and momentum re-zeroed) at batch 64 and the same inference at batch 1 and 128, on the same shapes. Ratio = ours / PyTorch (above 1: we are faster)${repeats > 1 ? `; ours and PyTorch ran ${repeats} times one after the other, figures and ratios are medians, the range of the ratios in parentheses` : ''}.`,
+    '',
+    `The ceiling: the same 512^3 matmul reaches ${torchGemm.toFixed(1)} GFLOP/s in PyTorch (${blasName(blas)}, one thread) and ${oursGemm.toFixed(1)} GFLOP/s on ${backendName}, a ratio of **${(oursGemm / torchGemm).toFixed(2)}**: the ours / PyTorch ratio of work that both libraries run at their matmul's rate. "% of GEMM" is each library's training FLOP/s (dense, 3x forward) as a share of its own matmul: a row whose ratio is above the ceiling's is one where ours uses its hardware better than PyTorch does (less overhead per op, or the live connections only).`,
+    '',
+    '| model | density | train ours | train PyTorch | ratio | train % of GEMM ours / PyTorch | infer b1 ours | PyTorch | ratio | infer b128 ours | PyTorch | ratio |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    ...rows.filter((r) => r.torch).map((r) => {
+      const t = r.torch as TorchFigures;
+      const q = r.ratios as NonNullable<Row['ratios']>;
+      // The same FLOPs per sample as ours (dense, 3x forward), at PyTorch's rate.
+      const theirShare = (t.trainSamplesPerSec * (r.trainGflops / r.trainSamplesPerSec) / torchGemm) * 100;
+      return `| ${r.model} | ${r.density.toFixed(2)} | ${r.trainSamplesPerSec.toFixed(0)} | ${t.trainSamplesPerSec.toFixed(0)} | ${ratioText(q.train)} | ${(r.trainFractionOfGemm * 100).toFixed(1)} / ${theirShare.toFixed(1)} | ${r.inferBatch1PerSec.toFixed(0)} | ${t.inferBatch1PerSec.toFixed(0)} | ${ratioText(q.inferBatch1)} | ${r.inferBatch128PerSec.toFixed(0)} | ${t.inferBatch128PerSec.toFixed(0)} | ${ratioText(q.inferBatch128)} |`;
+    }),
+  ];
+}
+
 async function main(): Promise<void> {
   const rows: Row[] = [];
   const gemm: Record<string, number> = {};
+  /** PyTorch's attainable GEMM (GFLOP/s), best of the run. */
+  let torchGemm = 0;
   const loadBefore = loadavg();
   process.stderr.write(torchPython.python ? `PyTorch ${torchPython.torch} (${torchPython.python}) runs the same workloads beside ours\n` : `PyTorch: not available: ${torchMissing}\n`);
   const chosen = await initBackend();
@@ -157,7 +181,11 @@ async function main(): Promise<void> {
         };
         if (theirs.length > 0) {
           const tm = (f: (t: TorchFigures) => number) => median(theirs.map(f));
-          row.torch = { ...theirs[0], trainSamplesPerSec: tm((t) => t.trainSamplesPerSec), inferBatch1PerSec: tm((t) => t.inferBatch1PerSec), inferBatch128PerSec: tm((t) => t.inferBatch128PerSec) };
+          row.torch = {
+            ...theirs[0], trainSamplesPerSec: tm((t) => t.trainSamplesPerSec), inferBatch1PerSec: tm((t) => t.inferBatch1PerSec),
+            inferBatch128PerSec: tm((t) => t.inferBatch128PerSec), gemmGflops: Math.max(...theirs.map((t) => t.gemmGflops)),
+          };
+          torchGemm = Math.max(torchGemm, row.torch.gemmGflops);
           const ratios = (f: (x: { trainSamplesPerSec: number; inferBatch1PerSec: number; inferBatch128PerSec: number }) => number) => ours.map((r, i) => f(r) / f(theirs[i]));
           row.ratios = {
             train: ratios((x) => x.trainSamplesPerSec), inferBatch1: ratios((x) => x.inferBatch1PerSec), inferBatch128: ratios((x) => x.inferBatch128PerSec),
@@ -170,7 +198,7 @@ async function main(): Promise<void> {
   const loadAfter = loadavg();
   const command = ['npm run bench:throughput', ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2)] : [])].join(' ');
   const blas = rows.find((r) => r.torch)?.torch?.blas ?? '';
-  const torchInfo = torchPython.python !== null ? { python: torchPython.python, version: torchPython.torch, blas } : { unavailable: torchMissing };
+  const torchInfo = torchPython.python !== null ? { python: torchPython.python, version: torchPython.torch, blas, gemmGflops: torchGemm } : { unavailable: torchMissing };
   const result = { date: new Date().toISOString(), command, loadAverage: { before: loadBefore, after: loadAfter }, backend: chosen, torch: torchInfo, gemmGflops: Object.fromEntries(Object.entries(gemm).map(([k, v]) => [k, v / 1e9])), rows };
   await mkdir('bench/results', { recursive: true });
   await writeFile('bench/results/throughput.json', JSON.stringify(result, null, 2));
@@ -187,19 +215,7 @@ async function main(): Promise<void> {
     '',
     '## Beside PyTorch',
     '',
-    ...(torchPython.python !== null
-      ? [
-        `PyTorch ${torchPython.python !== null ? torchPython.torch : ''} (\`${torchPython.python}\`, BLAS: ${blasName(blas)}), one thread (\`torch.set_num_threads(1)\`), ran \`bench/torch_reference.py\` right after each of our rows: the same masked training step (W*M forward, gradient masked, SGD momentum 0.9, W and momentum re-zeroed) at batch 64 and the same inference at batch 1 and 128, on the same shapes. Ratio = ours / PyTorch (above 1: we are faster)${repeats > 1 ? `; ours and PyTorch ran ${repeats} times one after the other, figures and ratios are medians, the range of the ratios in parentheses` : ''}.`,
-        '',
-        '| model | density | train ours | train PyTorch | ratio | infer b1 ours | PyTorch | ratio | infer b128 ours | PyTorch | ratio |',
-        '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
-        ...rows.filter((r) => r.torch).map((r) => {
-          const t = r.torch as TorchFigures;
-          const q = r.ratios as NonNullable<Row['ratios']>;
-          return `| ${r.model} | ${r.density.toFixed(2)} | ${r.trainSamplesPerSec.toFixed(0)} | ${t.trainSamplesPerSec.toFixed(0)} | ${ratioText(q.train)} | ${r.inferBatch1PerSec.toFixed(0)} | ${t.inferBatch1PerSec.toFixed(0)} | ${ratioText(q.inferBatch1)} | ${r.inferBatch128PerSec.toFixed(0)} | ${t.inferBatch128PerSec.toFixed(0)} | ${ratioText(q.inferBatch128)} |`;
-        }),
-      ]
-      : [`PyTorch was not run: ${torchMissing}. Install Debian's \`python3-torch\` (and \`libopenblas0\`, or torch runs on reference BLAS) or pass \`--python PATH\` to compare.`]),
+    ...torchSection(rows, blas, torchGemm, (gemm[chosen.name] ?? 0) / 1e9, chosen.name),
     '',
   ].join('\n');
   await writeFile('bench/results/throughput.md', md);

@@ -23,6 +23,8 @@ export interface TorchFigures {
   trainSamplesPerSec: number;
   inferBatch1PerSec: number;
   inferBatch128PerSec: number;
+  /** A 512^3 matmul at the same thread count, GFLOP/s (ours: bench/throughput.ts `gemmFlops`). */
+  gemmGflops: number;
 }
 
 /** Finds a python3 with torch: `override` (e.g. `--python`), else /usr/bin/python3, else `python3` on PATH. */

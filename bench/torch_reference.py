@@ -11,7 +11,8 @@ pool, 400-120-84-10), ResNet-18 (32x32x3, 7x7/2 stem and 3x3/2 max pool, batch n
 usage: torch_reference.py --model lenet300|lenet5|resnet18 [--seconds S] [--threads N]
        [--density D]
 Prints one JSON object: trainSamplesPerSec, inferBatch1PerSec, inferBatch128PerSec,
-torch version, threads, the BLAS library loaded. Exits 3 when torch cannot be imported.
+gemmGflops (a 512^3 matmul, as bench/throughput.ts measures ours), torch version,
+threads, the BLAS library loaded. Exits 3 when torch cannot be imported.
 """
 import argparse
 import json
@@ -194,10 +195,16 @@ def main():
 
     i1 = per_call(lambda: infer(x1), args.seconds * 2 / 3)
     i128 = per_call(lambda: infer(x128), args.seconds * 2 / 3)
+    # Attainable GEMM at the same thread count, as bench/throughput.ts measures ours:
+    # the ceiling that compute-bound work of either library can reach.
+    a = torch.randn(512, 512)
+    b = torch.randn(512, 512)
+    gemm = per_call(lambda: torch.mm(a, b), args.seconds / 3)
     print(json.dumps({
         'model': args.model, 'density': args.density, 'torch': torch.__version__, 'threads': torch.get_num_threads(),
         'blas': blas_library(),
         'trainSamplesPerSec': args.batch / train, 'inferBatch1PerSec': 1 / i1, 'inferBatch128PerSec': 128 / i128,
+        'gemmGflops': 2 * 512 ** 3 / gemm / 1e9,
     }))
 
 
