@@ -6,7 +6,7 @@
  * is timed (wrapped); the rest of a step is tfjs's own overhead (op dispatch, the
  * tape, tidy, tensor bookkeeping) and the trainer's (batches, the loss read-back).
  *
- * Run: npx tsx bench/profile-train.ts [--arch lenet300|lenet5] [--steps N] [--rounds R] [--density D] [--detail] [--write]
+ * Run: npx tsx bench/profile-train.ts [--arch lenet300|lenet5|resnet18] [--steps N] [--rounds R] [--density D] [--detail] [--write]
  * (`--detail` splits kernels by input shapes; `--write` writes bench/results/profile-train.md,
  * or profile-train-<arch>.md for another architecture. The hand-written step covers
  * fully connected layers only: for a convolutional network both modes tape the convolutions.)
@@ -20,7 +20,10 @@ const steps = arg('steps', 10);
 const rounds = arg('rounds', 30);
 const density = arg('density', 1);
 const arch = process.argv.includes('--arch') ? process.argv[process.argv.indexOf('--arch') + 1] : 'lenet300';
-if (arch !== 'lenet300' && arch !== 'lenet5') throw new Error(`--arch must be lenet300 or lenet5 (28x28 inputs), got '${arch}'`);
+if (arch !== 'lenet300' && arch !== 'lenet5' && arch !== 'resnet18') throw new Error(`--arch must be lenet300, lenet5 or resnet18, got '${arch}'`);
+/** MNIST's shape, or 32x32x3 for ResNet-18 (as bench/throughput.ts). */
+const inputShape = arch === 'resnet18' ? [32, 32, 3] : [28, 28, 1];
+const perSample = inputShape.reduce((a, b) => a * b, 1);
 const detail = process.argv.includes('--detail');
 const MODES = ['taped', 'hand-written'] as const;
 type Mode = (typeof MODES)[number];
@@ -60,9 +63,9 @@ for (const k of tf.getKernelsForBackend(backendName)) {
 }
 
 const n = 64 * steps;
-const data = makeDataset(Float32Array.from({ length: n * 784 }, (_, i) => ((i * 7919) % 255) / 255), Int32Array.from({ length: n }, (_, i) => i % 10), [28, 28, 1]);
+const data = makeDataset(Float32Array.from({ length: n * perSample }, (_, i) => ((i * 7919) % 255) / 255), Int32Array.from({ length: n }, (_, i) => i % 10), inputShape);
 const trainers = Object.fromEntries(MODES.map((m) => {
-  const model = createModel({ arch, inputShape: [28, 28, 1], numClasses: 10, seed: 1, options: density < 1 ? { density } : {} });
+  const model = createModel({ arch, inputShape, numClasses: 10, seed: 1, options: density < 1 ? { density } : {} });
   const task = m === 'taped' ? { ...classificationTask(), lossKind: undefined } : classificationTask();
   return [m, new Trainer({ model, task, batchSize: 64, seed: 1, optimizer: { kind: 'sgd', learningRate: 0.01, momentum: 0.9 } })];
 })) as Record<Mode, Trainer<ReturnType<typeof makeDataset>>>;

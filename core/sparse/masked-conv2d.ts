@@ -59,7 +59,18 @@ export class MaskedConv2d implements Layer {
 
   apply(x: tf.Tensor, ctx: ForwardContext): tf.Tensor {
     return tf.tidy(() => {
-      const y = tf.conv2d(x as tf.Tensor4D, weightOf(this.kernel, ctx) as tf.Tensor4D, this.strides, this.padding);
+      let filter = weightOf(this.kernel, ctx) as tf.Tensor4D;
+      let padding = this.padding;
+      const crop = this.padding === 'same' ? sameAsValidCrop(x.shape[1] as number, x.shape[2] as number, this.kernelSize, this.strides) : null;
+      if (crop !== null) {
+        // Taps that only ever meet padding contribute nothing: the same convolution on
+        // the taps that meet the input, without padding (core/sparse/masked-conv2d.ts
+        // `sameAsValidCrop`). The gradient of the slice gives those taps zero, their
+        // true gradient.
+        filter = tf.slice(filter, [crop.top, crop.left, 0, 0], [crop.height, crop.width, -1, -1]);
+        padding = 'valid';
+      }
+      const y = tf.conv2d(x as tf.Tensor4D, filter, this.strides, padding);
       return this.bias ? y.add(weightOf(this.bias, ctx)) : y;
     });
   }
@@ -80,6 +91,34 @@ export class MaskedConv2d implements Layer {
   dispose(): void {
     for (const p of this.params) p.dispose();
   }
+}
+
+/** The taps of one spatial axis that meet the input, when a 'same' convolution equals a 'valid' one on them. */
+function cropAxis(n: number, k: number, s: number): { start: number; size: number } | null {
+  const out = Math.ceil(n / s);
+  const before = Math.floor(Math.max((out - 1) * s + k - n, 0) / 2);
+  // Tap t of output o reads input o*s + t - before: used iff that is in [0, n) for some o.
+  const lo = Math.max(0, before - (out - 1) * s);
+  const hi = Math.min(k - 1, n - 1 + before);
+  const size = hi - lo + 1;
+  // A valid convolution with the used taps reads input o*s + t' + (lo - before): the same
+  // reads when lo = before, and the same outputs when every window fits.
+  if (lo !== before || (out - 1) * s + size > n) return null;
+  return { start: lo, size };
+}
+
+/**
+ * A 'same' convolution of an h x w input whose kernel reaches past the input on every
+ * side, as a 'valid' one on the taps that meet it, or null when there is no such crop
+ * (every tap is used, or the used ones need padding). ResNet-18 on 32x32 images runs
+ * its last stage on 1x1 maps, where a 3x3 kernel uses its centre only (a ninth of the
+ * work), and the stride-2 step into it on 2x2 maps (four taps of nine).
+ */
+export function sameAsValidCrop(h: number, w: number, kernelSize: number, strides: number): { top: number; left: number; height: number; width: number } | null {
+  const rows = cropAxis(h, kernelSize, strides);
+  const cols = cropAxis(w, kernelSize, strides);
+  if (rows === null || cols === null || (rows.size === kernelSize && cols.size === kernelSize)) return null;
+  return { top: rows.start, left: cols.start, height: rows.size, width: cols.size };
 }
 
 export function maskedConv2d(args: MaskedConv2dArgs): MaskedConv2d {

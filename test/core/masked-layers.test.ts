@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import * as tfl from '@tensorflow/tfjs';
 import * as tf from '../../core/tf.ts';
 import { MaskedDense } from '../../core/sparse/masked-dense.ts';
-import { MaskedConv2d } from '../../core/sparse/masked-conv2d.ts';
+import { MaskedConv2d, sameAsValidCrop } from '../../core/sparse/masked-conv2d.ts';
 import { MaskedOptimizer } from '../../core/train/optimizer.ts';
 import { noLeaks } from '../helpers/tensors.ts';
 
@@ -60,6 +60,46 @@ test('a masked conv2d equals tf.conv2d with the kernel times its mask', async ()
     layer.dispose();
   });
 });
+
+test('a same convolution whose kernel overhangs the input on every side is cropped to the taps that meet it', () => {
+  // 1x1 maps (ResNet-18's last stage on 32x32 images): the centre tap only.
+  assert.deepEqual(sameAsValidCrop(1, 1, 3, 1), { top: 1, left: 1, height: 1, width: 1 });
+  assert.deepEqual(sameAsValidCrop(1, 1, 3, 2), { top: 1, left: 1, height: 1, width: 1 });
+  // The stride-2 step from 2x2 to 1x1: padding after the input only, four taps of nine.
+  assert.deepEqual(sameAsValidCrop(2, 2, 3, 2), { top: 0, left: 0, height: 2, width: 2 });
+  assert.deepEqual(sameAsValidCrop(1, 1, 7, 1), { top: 3, left: 3, height: 1, width: 1 });
+  // Every tap used, or the used ones still need padding: no crop.
+  for (const [h, w, k, s] of [[28, 28, 5, 1], [8, 8, 3, 1], [2, 2, 3, 1], [4, 4, 3, 2], [1, 3, 3, 1], [3, 3, 3, 2], [5, 5, 1, 1]]) {
+    assert.equal(sameAsValidCrop(h, w, k, s), null, `${h}x${w}, kernel ${k}, stride ${s}`);
+  }
+});
+
+for (const [h, w, k, s] of [[1, 1, 3, 1], [1, 1, 3, 2], [2, 2, 3, 2], [1, 1, 7, 1], [2, 2, 3, 1], [3, 1, 3, 1]]) {
+  test(`a masked same conv2d on ${h}x${w} maps, kernel ${k}, stride ${s}: output and gradients equal tf.conv2d's`, async () => {
+    await noLeaks(() => {
+      const layer = new MaskedConv2d({ name: 'c', inChannels: 3, filters: 4, kernelSize: k, strides: s, padding: 'same', seed: 5 });
+      const mask = tf.tidy(() => tf.randomUniform([k, k, 3, 4], 0, 1, 'float32', 11).less(0.7).toFloat());
+      layer.kernel.setMask(tf.clone(mask));
+      const x = tf.randomNormal([2, h, w, 3], 0, 1, 'float32', 6);
+      const dy = tf.tidy(() => tf.randomNormal(layer.apply(x, { training: false }).shape, 0, 1, 'float32', 7));
+      const loss = (f: (x: tf.Tensor, wt: tf.Tensor, b: tf.Tensor) => tf.Tensor) => (xx: tf.Tensor, wt: tf.Tensor, b: tf.Tensor) => f(xx, wt, b).mul(dy).sum();
+      // The layer on the given tensors (its context's weights), so that tf.grads sees them.
+      const kernelName = layer.kernel.name;
+      const biasName = layer.bias!.name;
+      const ours = tf.grads(loss((xx, wt, b) => layer.apply(xx, { training: false, weights: new Map([[kernelName, wt.mul(mask)], [biasName, b]]) })));
+      const ref = tf.grads(loss((xx, wt, b) => tf.conv2d(xx as tf.Tensor4D, wt.mul(mask) as tf.Tensor4D, s, 'same').add(b)));
+      const args = [x, layer.kernel.value, layer.bias!.value];
+      const [ga, gb] = [ours(args), ref(args)];
+      const ya = layer.apply(x, { training: false });
+      const yb = tf.tidy(() => tf.conv2d(x as tf.Tensor4D, layer.kernel.value.mul(mask) as tf.Tensor4D, s, 'same').add(layer.bias!.value));
+      assert.deepEqual(ya.shape, yb.shape);
+      close(ya.dataSync(), yb.dataSync(), 1e-4);
+      ga.forEach((g, i) => close(g.dataSync(), gb[i].dataSync(), 1e-4));
+      tf.dispose([mask, x, dy, ya, yb, ...ga, ...gb]);
+      layer.dispose();
+    });
+  });
+}
 
 for (const kind of ['sgd', 'adam'] as const) {
   test(`pruned weights and their ${kind} slots stay zero through training steps`, async () => {
