@@ -116,7 +116,7 @@ const command = `npx tsx bench/profile-train.ts${process.argv.length > 2 ? ` ${p
 const md = [
   `# Where a ${arch === 'lenet300' ? 'LeNet-300-100' : arch} training step spends its time`,
   '',
-  `Made by \`${command}\` on ${new Date().toISOString().slice(0, 10)}: batch 64, SGD with momentum 0.9, kernel density ${density}; backend ${info.name} (${info.threads} thread${info.threads === 1 ? '' : 's'}, SIMD ${String(info.simd)}). ${rounds} rounds of ${steps} steps, alternating between the taped step (tfjs's gradient tape, as every step ran before) and the hand-written one (core/train/dense-chain.ts), in one process.`,
+  `Made by \`${command}\` on ${new Date().toISOString().slice(0, 10)}: batch 64, SGD with momentum 0.9, kernel density ${density}; backend ${info.name} (${info.threads} thread${info.threads === 1 ? '' : 's'}, SIMD ${String(info.simd)}). ${rounds} rounds of ${steps} steps, alternating between the taped step (tfjs's gradient tape, as every step ran before) and the hand-written one (core/train/dense-chain.ts), in one process.${arch === 'lenet300' ? '' : ' In a convolutional network the hand-written step covers the fully connected layers only; both modes tape the convolutions, so the two columns differ by little more than noise.'}`,
   `1-minute, 5-minute and 15-minute load average before / after: ${load0.map((l) => l.toFixed(2)).join(', ')} / ${load1.map((l) => l.toFixed(2)).join(', ')} (2 shared cores: wall times include time given to other processes; "best" is each figure's fastest round, the least disturbed).`,
   '',
   '| | taped | hand-written | hand-written / taped |',
