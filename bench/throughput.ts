@@ -99,8 +99,11 @@ function measure(backend: string, m: { arch: string; inputShape: number[] }, den
   const trainPerSec = budget / train.perCall;
   const x1 = tf.randomUniform([1, ...m.inputShape]);
   const x128 = tf.randomUniform([128, ...m.inputShape]);
-  const i1 = seconds(() => readAndDispose(model.predict(x1)), quick ? 0.5 : 2);
-  const i128 = seconds(() => readAndDispose(model.predict(x128)), quick ? 0.5 : 2);
+  // Inference as a served version runs it when it has no sparse plan: W*M fixed once (daemon/serving/loader.ts).
+  const snapshot = model.snapshotWeights();
+  const i1 = seconds(() => readAndDispose(model.predict(x1, snapshot)), quick ? 0.5 : 2);
+  const i128 = seconds(() => readAndDispose(model.predict(x128, snapshot)), quick ? 0.5 : 2);
+  snapshot.dispose();
   // GEMM measured right beside each model, so that load from other processes affects both alike.
   const attainable = gemmFlops();
   gemm[backend] = Math.max(gemm[backend] ?? 0, attainable);
@@ -207,7 +210,7 @@ async function main(): Promise<void> {
     '',
     `Made by \`${result.command}\` on ${result.date.slice(0, 10)}; default backend \`${chosen.name}\` (${chosen.threads} thread${chosen.threads === 1 ? '' : 's'}${chosen.simd !== undefined ? `, ${chosen.simd ? 'SIMD' : 'no SIMD'}` : ''}). Attainable GEMM (512^3 matMul, measured beside every row; best of the run): ${Object.entries(result.gemmGflops).map(([k, v]) => `${k} ${v.toFixed(1)} GFLOP/s`).join(', ')}.`,
     `1-minute, 5-minute and 15-minute load average on this ${chosen.name === 'wasm' ? '2-core ' : ''}machine before / after: ${loadText(loadBefore)} / ${loadText(loadAfter)} (the machine is shared: compare the ratios, which are measured side by side, rather than absolute figures across runs).`,
-    'Training: batch 64, SGD, forward + backward + masked update; FLOPs counted dense (3x forward), so a sparse step can exceed 100 % of GEMM. Density 0.1 keeps 10 % of every kernel. On wasm the fully connected kernels of LeNet-300-100 then train on their live connections (core/train/sparse-fc.ts); convolutions and inference through `model.predict` stay dense (the serving plan: [sparse.md](sparse.md)).',
+    'Training: batch 64, SGD, forward + backward + masked update; FLOPs counted dense (3x forward), so a sparse step can exceed 100 % of GEMM. Density 0.1 keeps 10 % of every kernel. On wasm the fully connected kernels of LeNet-300-100 then train on their live connections (core/train/sparse-fc.ts); convolutions stay dense. Inference is `model.predict` on a snapshot of W*M taken once, as a served version without a sparse plan runs (daemon/serving/loader.ts; so the same filter tensors keep the packed copies XNNPACK makes of them), dense throughout (the sparse plan of serving: [sparse.md](sparse.md)).',
     '',
     '| backend | model | density | train samples/s | infer batch 1 /s | infer batch 128 /s | train GFLOP/s | train % of GEMM | infer % of GEMM |',
     '|---|---|---:|---:|---:|---:|---:|---:|---:|',

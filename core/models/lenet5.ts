@@ -54,7 +54,7 @@ export class LeNet5 extends MaskedModel {
 
   /** The three fully connected layers after the convolutions (which stay in tfjs). */
   override denseTail(): DenseTail {
-    return { prefix: (x) => this.features(x, { training: false }), layers: this.fcs };
+    return { prefix: (x, weights) => this.features(x, { training: false, ...(weights && { weights }) }), layers: this.fcs };
   }
 
   kernelMacs(): Record<string, number> {

@@ -3,7 +3,7 @@
  * pass, and the bookkeeping growth, pruning and cost accounting need.
  */
 import * as tf from '../tf.ts';
-import type { ForwardContext, Layer } from '../sparse/layer.ts';
+import { type ForwardContext, type Layer, WeightSnapshot } from '../sparse/layer.ts';
 import type { MaskedParam } from '../sparse/masked-param.ts';
 import type { MaskedDense } from '../sparse/masked-dense.ts';
 import type { ModelOptions } from './options.ts';
@@ -29,8 +29,11 @@ export interface ModelSpec {
  * and none after the last.
  */
 export interface DenseTail {
-  /** Runs what comes before the chain, in inference mode, to [B, features]; absent when the chain takes the flattened input. */
-  prefix?: (x: tf.Tensor) => tf.Tensor;
+  /**
+   * Runs what comes before the chain, in inference mode, to [B, features]; absent when the
+   * chain takes the flattened input. `weights` (a `snapshotWeights`) stands in for W*M.
+   */
+  prefix?: (x: tf.Tensor, weights?: ReadonlyMap<string, tf.Tensor>) => tf.Tensor;
   /** The chain's layers, input to output. */
   layers: MaskedDense[];
 }
@@ -148,9 +151,25 @@ export abstract class MaskedModel {
     return { dense, sparse };
   }
 
-  /** Class probabilities in inference mode. */
-  predict(x: tf.Tensor): tf.Tensor {
-    return tf.tidy(() => tf.softmax(this.forward(x, { training: false })));
+  /**
+   * Class probabilities in inference mode. `weights` (from `snapshotWeights`) stands in
+   * for W*M of every parameter it names.
+   */
+  predict(x: tf.Tensor, weights?: ReadonlyMap<string, tf.Tensor>): tf.Tensor {
+    return tf.tidy(() => tf.softmax(this.forward(x, { training: false, ...(weights && { weights }) })));
+  }
+
+  /**
+   * W*M of every parameter, computed once, for serving a version that no longer
+   * trains: on wasm a convolution whose filter tensor is the same from call to call
+   * reuses XNNPACK's packed copy of it, where a fresh W*M is packed again on every
+   * call (for ResNet-18 at batch 1 nearly all of the time). The caller disposes the
+   * tensors (`WeightSnapshot.dispose`); the snapshot does not follow later changes of W or M.
+   */
+  snapshotWeights(): WeightSnapshot {
+    const snapshot = new WeightSnapshot();
+    for (const p of this.params) snapshot.set(p.name, tf.keep(tf.tidy(() => p.effective())));
+    return snapshot;
   }
 
   /**

@@ -19,6 +19,33 @@ export interface ForwardContext {
   stateUpdates?: Array<{ variable: tf.Variable; value: tf.Tensor }>;
 }
 
+/**
+ * W*M of a model's parameters by name, fixed for serving a version that no longer
+ * trains (`MaskedModel.snapshotWeights`), and tensors derived from them once (a
+ * convolution's cropped filter), all kept until `dispose`. On wasm a filter tensor
+ * that is the same from call to call keeps XNNPACK's packed copy of it.
+ */
+export class WeightSnapshot extends Map<string, tf.Tensor> {
+  private readonly made = new Map<string, tf.Tensor>();
+
+  /** The tensor `make` returns, made on the first call for `key` and kept. */
+  derived(key: string, make: () => tf.Tensor): tf.Tensor {
+    let t = this.made.get(key);
+    if (t === undefined) {
+      t = tf.keep(make());
+      this.made.set(key, t);
+    }
+    return t;
+  }
+
+  /** Frees every tensor; the snapshot is empty afterwards. Idempotent. */
+  dispose(): void {
+    tf.dispose([...this.values(), ...this.made.values()]);
+    this.clear();
+    this.made.clear();
+  }
+}
+
 export interface Layer {
   readonly name: string;
   readonly params: MaskedParam[];

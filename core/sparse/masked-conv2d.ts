@@ -4,7 +4,7 @@
  */
 import * as tf from '../tf.ts';
 import { MaskedParam } from './masked-param.ts';
-import { type ForwardContext, type Layer, heNormal, weightOf } from './layer.ts';
+import { type ForwardContext, type Layer, WeightSnapshot, heNormal, weightOf } from './layer.ts';
 
 export interface MaskedConv2dArgs {
   /** Layer name, prefix of its parameter names. */
@@ -67,7 +67,12 @@ export class MaskedConv2d implements Layer {
         // the taps that meet the input, without padding (core/sparse/masked-conv2d.ts
         // `sameAsValidCrop`). The gradient of the slice gives those taps zero, their
         // true gradient.
-        filter = tf.slice(filter, [crop.top, crop.left, 0, 0], [crop.height, crop.width, -1, -1]);
+        const full = filter;
+        const cut = () => tf.slice(full, [crop.top, crop.left, 0, 0], [crop.height, crop.width, -1, -1]);
+        // Serving from a snapshot: cropped once, the same tensor every call.
+        filter = (ctx.weights instanceof WeightSnapshot
+          ? ctx.weights.derived(`${this.kernel.name}@${crop.top},${crop.left}:${crop.height}x${crop.width}`, cut)
+          : cut()) as tf.Tensor4D;
         padding = 'valid';
       }
       const y = tf.conv2d(x as tf.Tensor4D, filter, this.strides, padding);

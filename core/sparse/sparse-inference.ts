@@ -12,7 +12,8 @@
  */
 import * as tf from '../tf.ts';
 import { BonsaiError } from '../errors.ts';
-import type { MaskedModel } from '../models/model.ts';
+import type { DenseTail, MaskedModel } from '../models/model.ts';
+import type { WeightSnapshot } from './layer.ts';
 import type { MaskedDense } from './masked-dense.ts';
 import { SparseChain, type SparseLayer, sparseLayerFromMasked } from './sparse-chain.ts';
 
@@ -63,12 +64,15 @@ export class SparseInference {
   /** Largest batch worth running here; larger ones are faster on the model's tfjs forward pass. */
   readonly maxBatch: number;
   private steps: Step[] | null;
-  private readonly prefix: ((x: tf.Tensor) => tf.Tensor) | undefined;
+  private readonly prefix: ((x: tf.Tensor, weights?: ReadonlyMap<string, tf.Tensor>) => tf.Tensor) | undefined;
+  /** W*M of the layers before the chain, fixed at compile time (the prefix reuses the same filters every call). */
+  private snapshot: WeightSnapshot | null;
   private readonly inputShape: readonly number[];
   private readonly inputSize: number;
 
-  constructor(steps: Step[], layers: LayerPlan[], inputShape: readonly number[], maxBatch: number, prefix?: (x: tf.Tensor) => tf.Tensor) {
+  constructor(steps: Step[], layers: LayerPlan[], inputShape: readonly number[], maxBatch: number, prefix?: DenseTail['prefix'], snapshot?: WeightSnapshot) {
     this.steps = steps;
+    this.snapshot = snapshot ?? null;
     this.maxBatch = maxBatch;
     this.layers = layers;
     this.prefix = prefix;
@@ -108,11 +112,13 @@ export class SparseInference {
   dispose(): void {
     for (const s of this.steps ?? []) if (s.kind === 'dense') tf.dispose([s.kernel, s.bias]);
     this.steps = null;
+    this.snapshot?.dispose();
+    this.snapshot = null;
   }
 
   private runPrefix(x: Float32Array, n: number): Float32Array {
-    const prefix = this.prefix as (x: tf.Tensor) => tf.Tensor;
-    const out = tf.tidy(() => prefix(tf.tensor(x, [n, ...this.inputShape], 'float32')));
+    const prefix = this.prefix as NonNullable<DenseTail['prefix']>;
+    const out = tf.tidy(() => prefix(tf.tensor(x, [n, ...this.inputShape], 'float32'), this.snapshot ?? undefined));
     try {
       return out.dataSync() as Float32Array;
     } finally {
@@ -155,7 +161,8 @@ export function compileSparseInference(model: MaskedModel, options: SparseInfere
     return { kind: 'dense', kernel: tf.tidy(() => layer.kernel.effective() as tf.Tensor2D), bias: tf.tensor1d(read[g.dense].bias), activate: g.dense < last };
   });
   const plans = read.map((r, i) => ({ name: tail.layers[i].name, density: r.density, kind: r.density > maxDensity ? 'dense' as const : 'sparse' as const }));
-  return new SparseInference(steps, plans, model.spec.inputShape, options.maxBatch ?? SPARSE_MAX_BATCH, tail.prefix);
+  const snapshot = tail.prefix === undefined ? undefined : model.snapshotWeights();
+  return new SparseInference(steps, plans, model.spec.inputShape, options.maxBatch ?? SPARSE_MAX_BATCH, tail.prefix, snapshot);
 }
 
 /** A layer's weights, mask, effective bias and kernel density, read to the host. */

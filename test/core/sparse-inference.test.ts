@@ -224,3 +224,30 @@ test('probabilities are the softmax of the logits; a disposed plan refuses to ru
     model.dispose();
   });
 });
+
+test('a weight snapshot serves the same probabilities as W*M formed every call, crops each filter once and frees everything', async () => {
+  await noLeaks(async () => {
+    // 32x32 images through the 7x7/2 stem and the pool: the last stage runs on 1x1 maps (cropped filters).
+    const model = createModel({ arch: 'resnet18', inputShape: [32, 32, 3], numClasses: 10, seed: 3, options: { width: 4 } });
+    sparsify(model, 0.5, 80);
+    const x = tf.randomUniform([3, 32, 32, 3], 0, 1, 'float32', 81);
+    const snapshot = model.snapshotWeights();
+    assert.equal(snapshot.size, model.params.length);
+    const fresh = model.predict(x);
+    const first = model.predict(x, snapshot);
+    const slices = (info: Awaited<ReturnType<typeof tf.profile>>) => info.kernels.filter((k) => k.name === 'Slice').length;
+    const again = await tf.profile(() => model.predict(x));
+    assert.ok(slices(again) > 0, 'without a snapshot every call crops its filters');
+    tf.dispose(again.result as tf.Tensor);
+    // The second call with the snapshot crops nothing: the filters cropped by the first are reused.
+    const profiled = await tf.profile(() => model.predict(x, snapshot));
+    assert.equal(slices(profiled), 0);
+    const second = profiled.result as tf.Tensor;
+    assert.deepEqual(Array.from(first.dataSync()), Array.from(fresh.dataSync()));
+    assert.deepEqual(Array.from(second.dataSync()), Array.from(fresh.dataSync()));
+    tf.dispose([x, fresh, first, second]);
+    snapshot.dispose();
+    snapshot.dispose();
+    model.dispose();
+  });
+});
