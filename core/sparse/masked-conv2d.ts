@@ -64,9 +64,8 @@ export class MaskedConv2d implements Layer {
       const crop = this.padding === 'same' ? sameAsValidCrop(x.shape[1] as number, x.shape[2] as number, this.kernelSize, this.strides) : null;
       if (crop !== null) {
         // Taps that only ever meet padding contribute nothing: the same convolution on
-        // the taps that meet the input, without padding (core/sparse/masked-conv2d.ts
-        // `sameAsValidCrop`). The gradient of the slice gives those taps zero, their
-        // true gradient.
+        // the taps that meet the input, without padding (`sameAsValidCrop` below). The
+        // gradient of the slice gives those taps zero, their true gradient.
         const full = filter;
         const cut = () => tf.slice(full, [crop.top, crop.left, 0, 0], [crop.height, crop.width, -1, -1]);
         // Serving from a snapshot: cropped once, the same tensor every call.
