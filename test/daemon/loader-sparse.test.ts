@@ -44,3 +44,30 @@ test('a 5 %-dense LeNet-300-100 answers the same probabilities with and without 
     cleanup();
   }
 });
+
+test('a served ResNet-18 answers from its weight snapshot what the model answers with W*M formed every call, and frees the snapshot on dispose', async () => {
+  const { dir, cleanup } = tempModels();
+  try {
+    const registry = await openRegistry(dir);
+    // 16x16 images through the 7x7/2 stem and the pool: the last stages run on 2x2 and 1x1 maps (cropped filters).
+    const model = createModel({ arch: 'resnet18', inputShape: [16, 16, 3], numClasses: 5, options: { width: 2 }, seed: 4 });
+    model.kernels.forEach((k, i) => k.setMask(tf.tidy(() => tf.randomUniform(k.shape, 0, 1, 'float32', 31 + i).less(0.6).toFloat())));
+    const n = 2;
+    const x = Float32Array.from({ length: n * 16 * 16 * 3 }, (_, i) => ((i * 13) % 17) / 16);
+    const want = tf.tidy(() => model.predict(tf.tensor(x, [n, 16, 16, 3]))).dataSync();
+    const version = await registry.publish((d) => saveModel(model, d, { parent: null, labels: LABELS }).then(() => undefined), input());
+    model.dispose();
+    await noLeaks(async () => {
+      const served = await registryLoader(registry, 'image')(version);
+      try {
+        await served.warmUp();
+        const got = await served.predict(x, n);
+        assert.deepEqual(Array.from(got), Array.from(want));
+      } finally {
+        served.dispose();
+      }
+    });
+  } finally {
+    cleanup();
+  }
+});
