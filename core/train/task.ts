@@ -82,15 +82,23 @@ export function classErrors(model: MaskedModel, data: Dataset, batchSize: number
   const errors = new Float32Array(data.n);
   let offset = 0;
   let wrong = 0;
-  for (const b of orderedBatches(data, batchSize)) {
-    const miss = tf.tidy(() => model.forward(b.x, { training: false }).argMax(1).notEqual(b.y.cast('int32')).cast('float32'));
-    const values = miss.dataSync();
-    errors.set(values, offset);
-    for (let i = 0; i < values.length; i++) wrong += values[i];
-    offset += values.length;
-    miss.dispose();
-    b.x.dispose();
-    b.y.dispose();
+  // W*M once for all batches (the weights do not change during an evaluation): the same
+  // values, without forming W*M and, on wasm, packing every filter again per batch
+  // (ResNet-18: half the time of an evaluation).
+  const weights = data.n > batchSize ? model.snapshotWeights() : undefined;
+  try {
+    for (const b of orderedBatches(data, batchSize)) {
+      const miss = tf.tidy(() => model.forward(b.x, { training: false, ...(weights && { weights }) }).argMax(1).notEqual(b.y.cast('int32')).cast('float32'));
+      const values = miss.dataSync();
+      errors.set(values, offset);
+      for (let i = 0; i < values.length; i++) wrong += values[i];
+      offset += values.length;
+      miss.dispose();
+      b.x.dispose();
+      b.y.dispose();
+    }
+  } finally {
+    weights?.dispose();
   }
   return { errors, units: data.n, rate: data.n === 0 ? 0 : wrong / data.n };
 }
