@@ -40,6 +40,12 @@ export interface SparseInferenceOptions {
   maxDensity?: number;
   /** Largest batch callers should run on the plan (default `SPARSE_MAX_BATCH`); larger ones are faster on `model.predict`. */
   maxBatch?: number;
+  /**
+   * The model's weight snapshot (`MaskedModel.snapshotWeights`) for the layers before the
+   * chain, when the caller has one: the plan uses it and leaves freeing it to the caller.
+   * Without it the plan takes its own and frees it on `dispose`.
+   */
+  weights?: WeightSnapshot;
 }
 
 /** How one layer of the chain runs. */
@@ -67,12 +73,18 @@ export class SparseInference {
   private readonly prefix: ((x: tf.Tensor, weights?: ReadonlyMap<string, tf.Tensor>) => tf.Tensor) | undefined;
   /** W*M of the layers before the chain, fixed at compile time (the prefix reuses the same filters every call). */
   private snapshot: WeightSnapshot | null;
+  /** Whether `dispose` frees the snapshot (the plan took it itself). */
+  private readonly ownsSnapshot: boolean;
   private readonly inputShape: readonly number[];
   private readonly inputSize: number;
 
-  constructor(steps: Step[], layers: LayerPlan[], inputShape: readonly number[], maxBatch: number, prefix?: DenseTail['prefix'], snapshot?: WeightSnapshot) {
+  constructor(
+    steps: Step[], layers: LayerPlan[], inputShape: readonly number[], maxBatch: number,
+    prefix?: DenseTail['prefix'], snapshot?: { weights: WeightSnapshot; owned: boolean },
+  ) {
     this.steps = steps;
-    this.snapshot = snapshot ?? null;
+    this.snapshot = snapshot?.weights ?? null;
+    this.ownsSnapshot = snapshot?.owned ?? false;
     this.maxBatch = maxBatch;
     this.layers = layers;
     this.prefix = prefix;
@@ -112,7 +124,7 @@ export class SparseInference {
   dispose(): void {
     for (const s of this.steps ?? []) if (s.kind === 'dense') tf.dispose([s.kernel, s.bias]);
     this.steps = null;
-    this.snapshot?.dispose();
+    if (this.ownsSnapshot) this.snapshot?.dispose();
     this.snapshot = null;
   }
 
@@ -161,7 +173,8 @@ export function compileSparseInference(model: MaskedModel, options: SparseInfere
     return { kind: 'dense', kernel: tf.tidy(() => layer.kernel.effective() as tf.Tensor2D), bias: tf.tensor1d(read[g.dense].bias), activate: g.dense < last };
   });
   const plans = read.map((r, i) => ({ name: tail.layers[i].name, density: r.density, kind: r.density > maxDensity ? 'dense' as const : 'sparse' as const }));
-  const snapshot = tail.prefix === undefined ? undefined : model.snapshotWeights();
+  const snapshot = tail.prefix === undefined ? undefined
+    : options.weights ? { weights: options.weights, owned: false } : { weights: model.snapshotWeights(), owned: true };
   return new SparseInference(steps, plans, model.spec.inputShape, options.maxBatch ?? SPARSE_MAX_BATCH, tail.prefix, snapshot);
 }
 

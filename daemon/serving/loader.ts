@@ -46,10 +46,11 @@ export function registryLoader(registry: ModelRegistry, modality: Modality, opti
     if (taskKindOf(model.spec.arch) === 'speech') return speechModel(version, model, file.lineage, extra, modelModality);
     const labels = (file.lineage.labels ?? (extra?.labels as string[] | undefined) ?? []).slice(0, model.numClasses);
     const inputShape = [...model.spec.inputShape];
-    const sparse: SparseInference | null = options.sparse === false ? null : compileSparseInference(model);
-    // W*M fixed once: a served version never trains, and on wasm the same filter tensors
-    // keep XNNPACK's packed copies between calls (ResNet-18 at batch 1: 40x).
+    // W*M fixed once, for the sparse plan's convolutions and the tfjs forward pass alike: a
+    // served version never trains, and on wasm the same filter tensors keep XNNPACK's
+    // packed copies between calls (ResNet-18 at batch 1: bench/results/throughput.md).
     const snapshot = model.snapshotWeights();
+    const sparse: SparseInference | null = options.sparse === false ? null : compileSparseInference(model, { weights: snapshot });
     const loaded: LoadedModel = {
       version,
       labels,

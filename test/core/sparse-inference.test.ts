@@ -251,3 +251,24 @@ test('a weight snapshot serves the same probabilities as W*M formed every call, 
     model.dispose();
   });
 });
+
+test('a plan given the caller\'s weight snapshot runs its convolutions on it and leaves freeing it to the caller', async () => {
+  await noLeaks(() => {
+    const model = createModel({ arch: 'lenet5', inputShape: [28, 28, 1], numClasses: 10, seed: 8 });
+    sparsify(model, 0.1, 90);
+    const snapshot = model.snapshotWeights();
+    const shared = compileSparseInference(model, { maxDensity: 0.3, weights: snapshot });
+    const own = compileSparseInference(model, { maxDensity: 0.3 });
+    assert.ok(shared !== null && own !== null);
+    const x = inputs(4, 784, 91);
+    assert.deepEqual(Array.from(shared.logits(x, 4)), Array.from(own.logits(x, 4)));
+    const before = tf.memory().numTensors;
+    shared.dispose();
+    // The plan's own dense tensors go (none here: every layer is sparse), the caller's snapshot stays.
+    assert.equal(tf.memory().numTensors, before);
+    assert.equal(snapshot.size, model.params.length);
+    own.dispose();
+    snapshot.dispose();
+    model.dispose();
+  });
+});
