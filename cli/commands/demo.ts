@@ -157,7 +157,12 @@ export function registerDemo(program: Command): void {
       const progress = progressSink();
       // Every arrival, the first included, is one update, started as soon as its last file is stored.
       // Sixteen files in flight let the store commit them in groups (two made the demo wait minutes on fsyncs).
-      const env = { BONSAI_TRIGGERS__INITIAL_COUNT: String(perArrival), BONSAI_TRIGGERS__MIN_INTERVAL_SEC: '0', BONSAI_INGEST__AWAIT_WRITE_FINISH_MS: '100', BONSAI_INGEST__CONCURRENCY: '16' };
+      // The demo shows every epoch and pruning iteration itself: the daemon's log says only what goes wrong
+      // (BONSAI_LOG_LEVEL sets it, e.g. to info for the daemon's own lines as a service writes them).
+      const env = {
+        BONSAI_TRIGGERS__INITIAL_COUNT: String(perArrival), BONSAI_TRIGGERS__MIN_INTERVAL_SEC: '0', BONSAI_INGEST__AWAIT_WRITE_FINISH_MS: '100', BONSAI_INGEST__CONCURRENCY: '16',
+        BONSAI_LOG_LEVEL: process.env.BONSAI_LOG_LEVEL || 'warn',
+      };
       const config = loadConfig({ env, flags: { stateDir, port: opts.port, updateThreshold: String(perArrival) } });
       progress.line(`bonsai demo: state directory ${stateDir}, ${arrivals} arrivals of ${perArrival} MNIST digits`);
       const daemon = await startDaemon(config, {

@@ -302,7 +302,10 @@ export class Updater {
     if (!this.state) return;
     this.state.progress = p;
     if (p.kind === 'phase') this.args.log.info('update.phase', { id: this.state.id, phase: p.phase });
-    else this.args.log.debug('update.progress', { id: this.state.id, ...p });
+    // A line per epoch, growth step and pruning iteration at the default level: an update runs for
+    // minutes to hours, and these are how its progress shows in a service's log.
+    else if (p.kind === 'eval') this.args.log.debug('update.progress', { id: this.state.id, ...p });
+    else this.args.log.info('update.progress', { id: this.state.id, ...p });
     this.events.emit('progress', { ...this.state }, p);
   }
 

@@ -52,6 +52,11 @@ test('dropped files are stored, trigger an update, and the promoted version answ
     assert.equal(first.version, 1);
     assert.equal(d.holder.version, 1);
     assert.equal(readFileSync(join(stateDir, 'models', 'CURRENT'), 'utf8').trim(), '1');
+    // Progress shows at the default level: a line per training epoch and per pruning iteration.
+    const progress = log.events.filter((e) => e.event === 'update.progress' && e.level === 'info').map((e) => e.fields);
+    const epochs = progress.filter((f) => f.kind === 'epoch');
+    assert.ok(epochs.length >= 1 && epochs.every((f) => typeof f.loss === 'number' && Number.isFinite(f.loss)), JSON.stringify(progress.slice(0, 3)));
+    assert.ok(progress.some((f) => f.kind === 'prune' && typeof f.errorRate === 'number'), 'a pruning iteration logged at info');
 
     // Every file left the inbox for the archive, once; every sample is marked trained by version 1.
     assert.deepEqual(listFiles(join(stateDir, 'inbox')), []);
