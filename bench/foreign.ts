@@ -28,15 +28,23 @@
  *
  *   npm run bench:foreign [-- --arrivals 5 --per-arrival 2000 --test 2000 --seed 7 --epochs 35 --out bench/results]
  *   npm run bench:foreign -- --dense-only     (the generator's difficulty: the reference alone, on an 80 % split)
+ *   npm run bench:foreign -- --colour         (the same shapes in colour, as PNG, JPEG or WebP of random sizes, for a LeNet-5 on 32x32 RGB)
  *
- * Writes `foreign.json` and `foreign.md`. Goal: served accuracy at most 1 point
+ * `--colour` draws the same shapes (the same stream), then paints each in a random ink colour on
+ * a random background colour (at least half the RGB cube's diagonal apart), scales it to a random
+ * side of 28-96 pixels and encodes it as PNG, JPEG or WebP: colour, size and codec carry no
+ * information about the class. The YAML file then also names the model that fits the data
+ * (`model.name: lenet5`, `model.image` 32x32x3); the rest stays the defaults. The references are
+ * trained and tested on what the daemon's image pipeline makes of the same bytes.
+ *
+ * Writes `foreign.json` and `foreign.md` (`foreign-colour.*` with `--colour`). Goal: served accuracy at most 1 point
  * below the dense reference, at most 25 % of the parameters live.
  */
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import sharp from 'sharp';
+import sharp, { type Sharp } from 'sharp';
 import { stringify } from 'yaml';
 import {
   type tf, affineDistortion, backendInfo, initBackend, makeDataset, seededRandom, type Dataset, createModel, Trainer, classErrors, classificationTask, type OptimizerArgs,
@@ -46,6 +54,8 @@ import { startDaemon, updateConfig, modelChoice, type Daemon } from '../daemon/d
 import { createLog } from '../daemon/logging.ts';
 import type { UpdateRecord } from '../daemon/trainer/index.ts';
 import { readDataset } from '../daemon/trainer/data.ts';
+import { imageSpec, limitsOf } from '../daemon/wiring.ts';
+import { processImage } from '../pipelines/image/process.ts';
 import { progressSink, type ProgressSink } from '../experiments/progress.ts';
 import { arg } from './args.ts';
 
@@ -57,6 +67,11 @@ const TEST = arg('test', 2000);
 const SEED = arg('seed', 7);
 const OUT = process.argv.includes('--out') ? process.argv[process.argv.indexOf('--out') + 1] : 'bench/results';
 const DENSE_ONLY = process.argv.includes('--dense-only');
+const COLOUR = process.argv.includes('--colour');
+/** What `--colour` sets besides the thresholds: the model that fits 32x32 RGB images. */
+const COLOUR_MODEL = { name: 'lenet5', image: { height: 32, width: 32, channels: 3 } };
+/** Output files: foreign.* or foreign-colour.*. */
+const NAME = COLOUR ? 'foreign-colour' : 'foreign';
 /** Goal of issue 11: at most this many points below the dense reference... */
 const MAX_LOSS_POINTS = 1;
 /** ...with at most this fraction of the parameters live. */
@@ -194,10 +209,53 @@ export function drawSet(n: number, seed: number): Dataset {
   return makeDataset(x, y, [SIDE, SIDE, 1]);
 }
 
+/** One image file: its bytes, MIME type and extension. */
+interface Encoded {
+  bytes: Buffer;
+  type: string;
+  ext: string;
+}
+
 /** Sample `i` of `data` as a grey PNG. */
-function pngOf(data: Dataset, i: number): Promise<Buffer> {
+async function pngOf(data: Dataset, i: number): Promise<Encoded> {
   const raw = Buffer.from(Uint8Array.from(data.x.subarray(i * PIXELS, (i + 1) * PIXELS), (v) => Math.round(v * 255)));
-  return sharp(raw, { raw: { width: SIDE, height: SIDE, channels: 1 } }).png().toBuffer();
+  return { bytes: await sharp(raw, { raw: { width: SIDE, height: SIDE, channels: 1 } }).png().toBuffer(), type: 'image/png', ext: 'png' };
+}
+
+/** Codecs of `--colour`, drawn at random per image. */
+const CODECS = [
+  { type: 'image/png', ext: 'png', encode: (img: Sharp) => img.png() },
+  { type: 'image/jpeg', ext: 'jpg', encode: (img: Sharp) => img.jpeg({ quality: 85 }) },
+  { type: 'image/webp', ext: 'webp', encode: (img: Sharp) => img.webp({ quality: 85 }) },
+] as const;
+
+/**
+ * Sample `i` of `data` in colour (`--colour`): the grey image as the blend of a random ink
+ * colour over a random background colour, scaled to a random side of 28-96 pixels, encoded by
+ * a random codec; colours, size and codec from `random`.
+ */
+async function colourOf(data: Dataset, i: number, random: () => number): Promise<Encoded> {
+  const background = [random(), random(), random()];
+  let ink = [random(), random(), random()];
+  // Ink and background at least half the cube's diagonal apart (0.87 in [0, 1]^3), so the shape stays visible.
+  while (Math.hypot(ink[0] - background[0], ink[1] - background[1], ink[2] - background[2]) < 0.87) ink = [random(), random(), random()];
+  const raw = Buffer.alloc(PIXELS * 3);
+  for (let p = 0; p < PIXELS; p++) {
+    const v = data.x[i * PIXELS + p];
+    for (let c = 0; c < 3; c++) raw[p * 3 + c] = Math.round(255 * (background[c] * (1 - v) + ink[c] * v));
+  }
+  const side = 28 + Math.floor(random() * 69);
+  const codec = CODECS[Math.floor(random() * CODECS.length)];
+  const bytes = await codec.encode(sharp(raw, { raw: { width: SIDE, height: SIDE, channels: 3 } }).resize(side, side)).toBuffer();
+  return { bytes, type: codec.type, ext: codec.ext };
+}
+
+/** The files of `data`, grey PNGs or (`--colour`) colour images from the stream `seed`. */
+async function encodeAll(data: Dataset, seed: number): Promise<Encoded[]> {
+  const random = seededRandom(seed);
+  const out: Encoded[] = [];
+  for (let i = 0; i < data.n; i++) out.push(COLOUR ? await colourOf(data, i, random) : await pngOf(data, i));
+  return out;
 }
 
 /** Training of the reference, and its test accuracy every few epochs. */
@@ -223,7 +281,7 @@ interface Reference {
  */
 function trainReference(arch: string, train: Dataset, test: Dataset, numClasses: number, optimizer: OptimizerArgs, batchSize: number, epochs: number, augment: boolean, progress: ProgressSink): Reference {
   const t0 = performance.now();
-  const model = createModel({ arch, inputShape: [SIDE, SIDE, 1], numClasses, seed: SEED });
+  const model = createModel({ arch, inputShape: [...train.shape], numClasses, seed: SEED });
   const distort = augment ? (x: tf.Tensor, seed: number): tf.Tensor => affineDistortion({ seed }).apply(x as tf.Tensor4D) : undefined;
   const task = classificationTask({ augment: distort });
   const trainer = new Trainer({ model, task, batchSize, optimizer, seed: SEED, augment });
@@ -245,15 +303,15 @@ function trainReference(arch: string, train: Dataset, test: Dataset, numClasses:
 }
 
 /** The served model's answers to the test PNGs over HTTP: 1 per sample when right. */
-async function servedCorrect(url: string, pngs: Buffer[], labels: Int32Array): Promise<{ correct: Uint8Array; failed: number; versions: number[] }> {
-  const correct = new Uint8Array(pngs.length);
+async function servedCorrect(url: string, files: Encoded[], labels: Int32Array): Promise<{ correct: Uint8Array; failed: number; versions: number[] }> {
+  const correct = new Uint8Array(files.length);
   const versions = new Set<number>();
   let failed = 0;
   let next = 0;
   const client = async (): Promise<void> => {
-    while (next < pngs.length) {
+    while (next < files.length) {
       const i = next++;
-      const res = await fetch(`${url}/v1/predict`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: pngs[i] });
+      const res = await fetch(`${url}/v1/predict`, { method: 'POST', headers: { 'content-type': files[i].type }, body: files[i].bytes });
       const json = await res.json() as { version?: number; label?: string };
       if (res.status !== 200 || json.label === undefined) {
         failed++;
@@ -351,20 +409,20 @@ const ALGORITHM: Record<string, unknown> | null = process.argv.includes('--algor
 
 /** The thresholds the YAML file sets: one update per arrival, none waiting on another (and `--algorithm`'s settings). */
 function thresholds(): Record<string, unknown> {
-  return { triggers: { initialCount: PER_ARRIVAL, pendingCount: PER_ARRIVAL, minIntervalSec: 0 }, ...(ALGORITHM && { algorithm: ALGORITHM }) };
+  return { triggers: { initialCount: PER_ARRIVAL, pendingCount: PER_ARRIVAL, minIntervalSec: 0 }, ...(COLOUR && { model: COLOUR_MODEL }), ...(ALGORITHM && { algorithm: ALGORITHM }) };
 }
 
-/** Writes the training images beside the inbox (outgoing/<class>/<file>.png); returns the moves of each arrival. */
-async function stage(train: Dataset, root: string, inbox: string): Promise<Array<Array<{ from: string; to: string }>>> {
+/** Writes the training images beside the inbox (outgoing/<class>/<file>); returns the moves of each arrival. */
+function stage(train: Dataset, files: Encoded[], root: string, inbox: string): Array<Array<{ from: string; to: string }>> {
   const arrivals: Array<Array<{ from: string; to: string }>> = [];
   for (let a = 0; a < ARRIVALS; a++) {
     const moves: Array<{ from: string; to: string }> = [];
     for (let i = a * PER_ARRIVAL; i < (a + 1) * PER_ARRIVAL; i++) {
       const label = SHAPES[train.y[i]];
-      const name = `shape-${String(i).padStart(5, '0')}.png`;
+      const name = `shape-${String(i).padStart(5, '0')}.${files[i].ext}`;
       mkdirSync(join(root, 'outgoing', label), { recursive: true });
       const from = join(root, 'outgoing', label, name);
-      writeFileSync(from, await pngOf(train, i));
+      writeFileSync(from, files[i].bytes);
       moves.push({ from, to: join(inbox, label, name) });
     }
     arrivals.push(moves);
@@ -378,7 +436,7 @@ interface Result {
   date: string;
   machine: { cpus: number; cpu?: string; node: string; loadavg: number[] };
   backend: string | null;
-  data: { classes: readonly string[]; seed: number; arrivals: number; perArrival: number; heldOutTest: number; store: Record<string, number> };
+  data: { classes: readonly string[]; seed: number; arrivals: number; perArrival: number; heldOutTest: number; store: Record<string, number>; colour: boolean; formats: Record<string, number> };
   config: { yaml: Record<string, unknown>; model: string; algorithm: Config['algorithm']; gate: Config['gate'] };
   updates: UpdateRow[];
   served: { version: number | null; accuracy: number; failedRequests: number; liveParams: number; denseParams: number; liveFraction: number };
@@ -392,21 +450,27 @@ interface Result {
 }
 
 async function main(): Promise<void> {
-  const run = { started: new Date(), t0: performance.now(), command: `npm run bench:foreign -- --arrivals ${ARRIVALS} --per-arrival ${PER_ARRIVAL} --test ${TEST} --seed ${SEED}${process.argv.includes('--epochs') ? ` --epochs ${arg('epochs', 0)}` : ''}${ALGORITHM ? ` --algorithm '${JSON.stringify(ALGORITHM)}'` : ''}` };
+  const run = { started: new Date(), t0: performance.now(), command: `npm run bench:foreign -- --arrivals ${ARRIVALS} --per-arrival ${PER_ARRIVAL} --test ${TEST} --seed ${SEED}${COLOUR ? ' --colour' : ''}${process.argv.includes('--epochs') ? ` --epochs ${arg('epochs', 0)}` : ''}${ALGORITHM ? ` --algorithm '${JSON.stringify(ALGORITHM)}'` : ''}` };
   const progress = progressSink();
   progress.line(`drawing ${ARRIVALS * PER_ARRIVAL} training and ${TEST} held-out images (seed ${SEED})`);
   const train = drawSet(ARRIVALS * PER_ARRIVAL, SEED);
   const test = drawSet(TEST, SEED + 1_000_003);
-  if (DENSE_ONLY) return denseOnly(train, test, progress);
+  if (DENSE_ONLY) {
+    if (COLOUR) throw new Error('--dense-only draws grey images only; leave out --colour');
+    return denseOnly(train, test, progress);
+  }
 
   const root = mkdtempSync(join(tmpdir(), 'bonsai-bench-foreign-'));
   const stateDir = join(root, 'state');
   const inbox = join(stateDir, 'inbox');
   const yamlFile = join(root, 'bonsai.yaml');
   writeFileSync(yamlFile, stringify(thresholds()));
-  progress.line(`writing PNGs beside the inbox under ${root}`);
-  const arrivals = await stage(train, root, inbox);
-  const testPngs = await Promise.all(Array.from({ length: test.n }, (_, i) => pngOf(test, i)));
+  progress.line(`writing ${COLOUR ? 'colour images' : 'PNGs'} beside the inbox under ${root}`);
+  const trainFiles = await encodeAll(train, SEED + 17);
+  const arrivals = stage(train, trainFiles, root, inbox);
+  const testFiles = await encodeAll(test, SEED + 1_000_003 + 17);
+  const formats: Record<string, number> = {};
+  for (const f of trainFiles) formats[f.ext] = (formats[f.ext] ?? 0) + 1;
   // Renamed files must look complete (size stable) on arrival.
   await new Promise((r) => setTimeout(r, 2100));
 
@@ -416,10 +480,10 @@ async function main(): Promise<void> {
   relayProgress(daemon, progress);
   try {
     const updates = await feed(daemon, arrivals, progress);
-    const result = await judge(daemon, config, test, testPngs, updates, progress, run);
+    const result = await judge(daemon, config, test, testFiles, formats, updates, progress, run);
     mkdirSync(OUT, { recursive: true });
-    writeFileSync(join(OUT, 'foreign.json'), `${JSON.stringify(result, null, 2)}\n`);
-    writeFileSync(join(OUT, 'foreign.md'), markdown(result));
+    writeFileSync(join(OUT, `${NAME}.json`), `${JSON.stringify(result, null, 2)}\n`);
+    writeFileSync(join(OUT, `${NAME}.md`), markdown(result));
     progress.line(markdown(result));
   } finally {
     await daemon.stop('benchmark done');
@@ -470,14 +534,16 @@ async function feed(daemon: Daemon, arrivals: Array<Array<{ from: string; to: st
 }
 
 /** The served model on the held-out images against the dense references; the goal judged against the better one. */
-async function judge(daemon: Daemon, config: Config, test: Dataset, testPngs: Buffer[], updates: UpdateRow[], progress: ProgressSink,
+async function judge(daemon: Daemon, config: Config, test: Dataset, testFiles: Encoded[], formats: Record<string, number>, updates: UpdateRow[], progress: ProgressSink,
   run: { command: string; started: Date; t0: number }): Promise<Result> {
-  const served = await servedCorrect(daemon.url, testPngs, test.y);
+  const served = await servedCorrect(daemon.url, testFiles, test.y);
   const params = await servedParameters(daemon.url);
   const servedAccuracy = served.correct.reduce((s, v) => s + v, 0) / test.n;
   progress.line(`served model (versions answering: ${served.versions.join(', ')}): ${(servedAccuracy * 100).toFixed(2)} % on ${test.n} held-out images, ${params.live} of ${params.dense} parameters live`);
   const counts = daemon.store.counts();
-  const references = denseReferences(daemon, config, test, progress);
+  // The references see what the daemon's image pipeline makes of the same files.
+  const testInput = COLOUR ? await decodeLikeDaemon(config, testFiles, test.y) : test;
+  const references = denseReferences(daemon, config, testInput, progress);
   const reference = references.reduce((best, r) => (r.accuracy > best.accuracy ? r : best));
   const comparisons = references.map((r) => compare(served.correct, r.correct));
   const comparison = comparisons[references.indexOf(reference)];
@@ -488,7 +554,7 @@ async function judge(daemon: Daemon, config: Config, test: Dataset, testPngs: Bu
     command: run.command, date: run.started.toISOString(),
     machine: { cpus: cpus().length, cpu: cpus()[0]?.model, node: process.version, loadavg: loadavg().map((x) => Math.round(x * 100) / 100) },
     backend: backendInfo()?.name ?? null,
-    data: { classes: SHAPES, seed: SEED, arrivals: ARRIVALS, perArrival: PER_ARRIVAL, heldOutTest: test.n, store: { ...counts.bySplit } },
+    data: { classes: SHAPES, seed: SEED, arrivals: ARRIVALS, perArrival: PER_ARRIVAL, heldOutTest: test.n, store: { ...counts.bySplit }, colour: COLOUR, formats },
     config: { yaml: thresholds(), model: config.model.name, algorithm: config.algorithm, gate: config.gate },
     updates,
     served: { version: served.versions[served.versions.length - 1] ?? null, accuracy: servedAccuracy, failedRequests: served.failed, liveParams: params.live, denseParams: params.dense, liveFraction },
@@ -505,6 +571,15 @@ async function judge(daemon: Daemon, config: Config, test: Dataset, testPngs: Bu
     },
     seconds: Math.round((performance.now() - run.t0) / 1000),
   };
+}
+
+/** `files` through the daemon's image pipeline (its spec and limits): the samples the served model sees. */
+async function decodeLikeDaemon(config: Config, files: Encoded[], labels: Int32Array): Promise<Dataset> {
+  const spec = imageSpec(config, modelChoice(config).inputShape);
+  const size = spec.height * spec.width * spec.channels;
+  const x = new Float32Array(files.length * size);
+  for (const [i, f] of files.entries()) x.set((await processImage(f.bytes, spec, limitsOf(config))).features, i * size);
+  return makeDataset(x, labels, [spec.height, spec.width, spec.channels]);
 }
 
 /**
@@ -537,9 +612,9 @@ function markdown(r: Result): string {
     '',
     `Machine: ${r.machine.cpu ?? 'unknown CPU'}, ${r.machine.cpus} cores, Node ${r.machine.node}, backend ${r.backend}; 1-minute load average at the end: ${r.machine.loadavg.join(', ')} (shared).`,
     '',
-    `Data: procedurally drawn 28x28 grey shapes, ten classes (${r.data.classes.join(', ')}), random position, scale, aspect, rotation (+-20 degrees), stroke width, ink, background, a stray stroke in 30 % of them, blur and noise; seed ${r.data.seed}. Fed in ${r.data.arrivals} arrivals of ${r.data.perArrival} PNGs (the store split them by content hash: ${Object.entries(r.data.store).map(([k, v]) => `${v} ${k}`).join(', ')}); a held-out set of ${r.data.heldOutTest} from the same generator was never fed.`,
+    `Data: procedurally drawn 28x28 grey shapes, ten classes (${r.data.classes.join(', ')}), random position, scale, aspect, rotation (+-20 degrees), stroke width, ink, background, a stray stroke in 30 % of them, blur and noise; seed ${r.data.seed}.${r.data.colour ? ` In colour (\`--colour\`): each painted in a random ink colour on a random background colour, scaled to a random side of 28-96 pixels and encoded as ${Object.entries(r.data.formats).map(([k, v]) => `${v} ${k.toUpperCase()}`).join(', ')} files; the model fits 32x32 RGB (LeNet-5).` : ''} Fed in ${r.data.arrivals} arrivals of ${r.data.perArrival} ${r.data.colour ? 'files' : 'PNGs'} (the store split them by content hash: ${Object.entries(r.data.store).map(([k, v]) => `${v} ${k}`).join(', ')}); a held-out set of ${r.data.heldOutTest} from the same generator was never fed.`,
     '',
-    `Daemon: ${ALGORITHM ? `default settings but ${JSON.stringify(ALGORITHM)}` : 'default settings'} (model ${r.config.model}; E1 ${a.newDataEpochs}, E2 ${a.allDataEpochs}, alpha ${a.growthPercentile}, beta ${a.pruneFraction * 100} % (${a.pruneScope} percentile), retraining ${a.retrainEpochs} epoch per pruning iteration, prune margin ${a.pruneMargin} SE, ${a.pruneRetries} retries, augmentation ${a.augment ? 'on' : 'off'}; gate margin ${r.config.gate.margin} SE, tolerance ${r.config.gate.tolerance}) with a YAML file setting ${ALGORITHM ? 'the thresholds and those' : 'only the thresholds'}: \`${JSON.stringify(r.config.yaml)}\`.`,
+    `Daemon: ${ALGORITHM ? `default settings but ${JSON.stringify(ALGORITHM)}` : 'default settings'} (model ${r.config.model}; E1 ${a.newDataEpochs}, E2 ${a.allDataEpochs}, alpha ${a.growthPercentile}, beta ${a.pruneFraction * 100} % (${a.pruneScope} percentile), retraining ${a.retrainEpochs} epoch per pruning iteration, prune margin ${a.pruneMargin} SE, ${a.pruneRetries} retries, augmentation ${a.augment ? 'on' : 'off'}; gate margin ${r.config.gate.margin} SE, tolerance ${r.config.gate.tolerance}) with a YAML file setting ${ALGORITHM ? 'the thresholds and those' : r.data.colour ? 'only the thresholds and the model' : 'only the thresholds'}: \`${JSON.stringify(r.config.yaml)}\`.`,
     '',
     '## Updates',
     '',
@@ -549,7 +624,7 @@ function markdown(r: Result): string {
     '',
     '## Served model against a dense network on the same samples',
     '',
-    `- Served model (version ${r.served.version}), through \`POST /v1/predict\` with each held-out PNG: **${pct(r.served.accuracy)}** test accuracy (${r.served.failedRequests} failed requests); **${r.served.liveParams}** of ${r.served.denseParams} parameters live (**${pct(r.served.liveFraction, 1)}**, ${(r.served.denseParams / r.served.liveParams).toFixed(1)}x), from \`GET /metrics\`.`,
+    `- Served model (version ${r.served.version}), through \`POST /v1/predict\` with each held-out ${r.data.colour ? 'file' : 'PNG'}: **${pct(r.served.accuracy)}** test accuracy (${r.served.failedRequests} failed requests); **${r.served.liveParams}** of ${r.served.denseParams} parameters live (**${pct(r.served.liveFraction, 1)}**, ${(r.served.denseParams / r.served.liveParams).toFixed(1)}x), from \`GET /metrics\`.`,
     `- Dense references: ${r.config.model} from \`createModel\`, every connection live and none pruned, trained on the daemon's ${ref0.trainSamples} train-split samples for ${ref0.epochs} epochs (the daemon's E1 + E2) with its optimizer (${ref0.optimizer.kind}, learning rate ${ref0.optimizer.learningRate}${ref0.optimizer.momentum !== undefined ? `, momentum ${ref0.optimizer.momentum}` : ''}) and batch ${ref0.batchSize}, evaluated on the same held-out images:`,
     '',
     '| reference | test accuracy | served - dense | SE paired | SE independent | only served right | only dense right | accuracy along the way (epoch: accuracy) |',
