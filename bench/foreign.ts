@@ -302,7 +302,7 @@ function trainReference(arch: string, train: Dataset, test: Dataset, numClasses:
   return { augment, epochs, optimizer, batchSize, trainSamples: train.n, curve, correct, accuracy: 1 - errors.rate, seconds: (performance.now() - t0) / 1000 };
 }
 
-/** The served model's answers to the test PNGs over HTTP: 1 per sample when right. */
+/** The served model's answers to the test files over HTTP: 1 per sample when right. */
 async function servedCorrect(url: string, files: Encoded[], labels: Int32Array): Promise<{ correct: Uint8Array; failed: number; versions: number[] }> {
   const correct = new Uint8Array(files.length);
   const versions = new Set<number>();
