@@ -153,6 +153,12 @@ const algorithmSchema = z.strictObject({
    */
   averageRetraining: z.boolean().default(true),
   /**
+   * Draws of pruning's reference: the pre-pruning model's per-sample validation errors averaged
+   * with those of `referenceDraws - 1` retrainings of it without pruning, so that one lucky draw
+   * does not read every pruning step as a loss (docs/pruning.md).
+   */
+  referenceDraws: posInt().max(4).default(1),
+  /**
    * Margin of the "no accuracy loss" decision in standard errors of the paired difference
    * between the pruned and the pre-pruning model on the validation samples (docs/pruning.md).
    */

@@ -146,6 +146,7 @@ export function updateConfig(config: Config, override: Partial<UpdateConfig> = {
     growthScope: a.growthScope,
     retrainEpochs: a.retrainEpochs,
     averageRetraining: a.averageRetraining,
+    referenceDraws: a.referenceDraws,
     pruneRetries: a.pruneRetries,
     pruneScope: a.pruneScope,
     pruneRule: { ...paperUpdateConfig.pruneRule, z: a.pruneMargin },

@@ -5,6 +5,7 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { BonsaiError } from '../../core/errors.ts';
 import { runMnistExperiment, type Profile } from '../../experiments/mnist.ts';
+import type { UpdateConfig } from '../../core/index.ts';
 
 const PROFILES = ['smoke', 'quick', 'paper'];
 
@@ -19,8 +20,9 @@ export function registerExperiment(program: Command): void {
     .option('--seed <n>', 'seed of splits, initial values and shuffles', '1')
     .option('--hold-out-speaker <name>', 'fsdd: keep this speaker out of training entirely')
     .option('--prune-scope <scope>', 'mnist: pruning\'s percentile per kernel (layer) or one over all kernels (global, the profiles\' default)')
+    .option('--reference-draws <n>', 'mnist: draws of pruning\'s reference, 1 to 4 (default 1; docs/pruning.md)')
     .option('--only <part>', 'mnist: run only Fig. 4 (fig4), only the growth-budget ablation (budget), or only redraw results.md and the plots (plots), merged into the existing results.json')
-    .action(async (dataset: string, opts: { model?: string; profile: string; out?: string; seed: string; holdOutSpeaker?: string; only?: string; pruneScope?: string }) => {
+    .action(async (dataset: string, opts: { model?: string; profile: string; out?: string; seed: string; holdOutSpeaker?: string; only?: string; pruneScope?: string; referenceDraws?: string }) => {
       if (!PROFILES.includes(opts.profile)) {
         throw new BonsaiError('BONSAI_CLI_BAD_OPTION', `--profile must be one of ${PROFILES.join(', ')}, got "${opts.profile}"`, { profile: opts.profile });
       }
@@ -40,9 +42,14 @@ export function registerExperiment(program: Command): void {
         if (scope !== undefined && scope !== 'layer' && scope !== 'global') {
           throw new BonsaiError('BONSAI_CLI_BAD_OPTION', `--prune-scope takes layer or global, got "${scope}"`, { pruneScope: scope });
         }
-        const command = `bonsai experiment mnist --model ${model} --profile ${profile}${opts.out ? ` --out ${opts.out}` : ''}${seed !== 1 ? ` --seed ${seed}` : ''}${scope ? ` --prune-scope ${scope}` : ''}${opts.only ? ` --only ${opts.only}` : ''}`;
+        const draws = opts.referenceDraws === undefined ? undefined : Number(opts.referenceDraws);
+        if (draws !== undefined && !(Number.isInteger(draws) && draws >= 1 && draws <= 4)) {
+          throw new BonsaiError('BONSAI_CLI_BAD_OPTION', `--reference-draws takes an integer from 1 to 4, got "${opts.referenceDraws}"`, { referenceDraws: opts.referenceDraws });
+        }
+        const command = `bonsai experiment mnist --model ${model} --profile ${profile}${opts.out ? ` --out ${opts.out}` : ''}${seed !== 1 ? ` --seed ${seed}` : ''}${scope ? ` --prune-scope ${scope}` : ''}${draws !== undefined ? ` --reference-draws ${draws}` : ''}${opts.only ? ` --only ${opts.only}` : ''}`;
+        const update: Partial<UpdateConfig> = { ...(scope && { pruneScope: scope }), ...(draws !== undefined && { referenceDraws: draws }) };
         const results = await runMnistExperiment({
-          model, profile, out, seed, command, only: opts.only as 'fig4' | 'plots' | 'budget' | undefined, ...(scope && { overrides: { update: { pruneScope: scope } } }),
+          model, profile, out, seed, command, only: opts.only as 'fig4' | 'plots' | 'budget' | undefined, ...(Object.keys(update).length > 0 && { overrides: { update } }),
         });
         process.stdout.write(`results written to ${out} (${results.rounds.length} rows)\n`);
         return;

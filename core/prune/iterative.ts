@@ -26,6 +26,7 @@
 import * as tf from '../tf.ts';
 import type { Trainer } from '../train/trainer.ts';
 import type { CorePhase } from '../train/phase.ts';
+import type { SampleErrors } from '../train/task.ts';
 import { globalFractions, pruneMask } from './magnitude.ts';
 import { restoreSnapshot, takeSnapshot } from './snapshot.ts';
 import { noLossDecision, validationAdequacy, type NoLossDecision, type NoLossRule } from './decision.ts';
@@ -58,6 +59,13 @@ export interface IterativePruneArgs {
    * false): the reference must then be averaged the same way (UpdateConfig.averageRetraining).
    */
   averageRetraining?: boolean;
+  /**
+   * Per-sample validation errors of other draws of the process that made the starting model
+   * (the same retraining from the same state, other random batches: core/update/strategies.ts).
+   * The reference is the mean of the starting model's errors and theirs: one draw can be lucky
+   * on the validation set, and every decision of the run is against it (docs/pruning.md).
+   */
+  otherDraws?: readonly SampleErrors[];
   /** Failed iterations retried with half the fraction before pruning stops. */
   retries: number;
   /** Upper bound on iterations (accepted and failed). */
@@ -177,9 +185,22 @@ export function retrainFor<D extends { n: number }>(trainer: Trainer<D>, train: 
   return done;
 }
 
+/** The mean of `draws` (the same validation samples and units): per sample, and the error rate. */
+export function meanErrors(draws: readonly SampleErrors[]): SampleErrors {
+  const [first] = draws;
+  if (!first) throw new RangeError('meanErrors: no draws');
+  if (draws.length === 1) return first;
+  const errors = new Float32Array(first.errors.length);
+  for (const d of draws) {
+    if (d.errors.length !== errors.length) throw new RangeError(`meanErrors: draws of ${first.errors.length} and ${d.errors.length} samples`);
+    d.errors.forEach((e, i) => { errors[i] += e; });
+  }
+  return { errors: errors.map((e) => e / draws.length), units: first.units, rate: draws.reduce((a, d) => a + d.rate, 0) / draws.length };
+}
+
 export function iterativePrune<D extends { n: number }>(trainer: Trainer<D>, train: D, validation: D, given: IterativePruneArgs): PruneReport {
   const model = trainer.model;
-  const baseline = trainer.sampleErrors(validation, given.phase);
+  const baseline = meanErrors([trainer.sampleErrors(validation, given.phase), ...(given.otherDraws ?? [])]);
   const baselineError = baseline.rate;
   const adequacy = given.resolution === undefined ? undefined : { samples: validation.n, error: baselineError, ...validationAdequacy(validation.n, baselineError, given.rule, given.resolution) };
   const args = adequacy && !adequacy.adequate ? conservativeArgs(given, given.resolution as number) : given;

@@ -42,6 +42,15 @@ export interface UpdateConfig {
    */
   retrainReference: boolean;
   /**
+   * Draws of pruning's reference (with `retrainReference`): the retraining that makes the model
+   * pruning starts from is drawn `referenceDraws - 1` more times from the trained model (other
+   * random batches, each measured and undone), and the reference's per-sample validation errors
+   * are the mean of all draws' (core/update/strategies.ts `retrainReference`). 1 = one draw. Every
+   * decision of a run is against the reference, and a lucky single draw can stall pruning near
+   * dense (docs/pruning.md).
+   */
+  referenceDraws: number;
+  /**
    * End every retraining of pruning (the reference's included) as the mean of its iterates
    * over the second half of its budget, not the last iterate: two retrained models then
    * differ less by chance, so the paired decision resolves smaller losses (docs/pruning.md).
@@ -102,6 +111,7 @@ export const paperUpdateConfig: UpdateConfig = {
   pruneFractionMin: 0.0125,
   retrainEpochs: 0.5,
   retrainReference: true,
+  referenceDraws: 1,
   averageRetraining: true,
   pruneRetries: 3,
   pruneRule: DEFAULT_NO_LOSS_RULE,

@@ -13,11 +13,12 @@ import type { MaskedModel, ModelSpec } from '../models/model.ts';
 import { createModel } from '../models/index.ts';
 import { Trainer, type TrainerHooks } from '../train/trainer.ts';
 import { CostLedger, type CostSummary } from '../train/cost.ts';
-import type { Task } from '../train/task.ts';
+import type { SampleErrors, Task } from '../train/task.ts';
 import type { CorePhase } from '../train/phase.ts';
 import { applyGrowth, type GrowthReport } from '../grow/gradient-growth.ts';
 import { iterativePrune, retrainFor, type IterativePruneArgs, type PruneReport } from '../prune/iterative.ts';
 import { cloneModel } from '../serialize/clone.ts';
+import { restoreSnapshot, takeSnapshot } from '../prune/snapshot.ts';
 import type { UpdateConfig } from './config.ts';
 import * as tf from '../tf.ts';
 
@@ -150,12 +151,12 @@ function trainPhase<D extends { n: number }>(trainer: Trainer<D>, data: D, epoch
  * non-recoverable pruning of a copy: the copy is post-processing only (served or
  * exported by the caller), never the model the next update grows from.
  */
-function prunePhases<D extends { n: number }>(model: MaskedModel, args: UpdateArgs<D>, cost: CostLedger, parentLive?: number[]): { prune: PruneReport; nonRecoverable?: PruneReport; compact?: MaskedModel } {
+function prunePhases<D extends { n: number }>(model: MaskedModel, args: UpdateArgs<D>, cost: CostLedger, parentLive?: number[], otherDraws: SampleErrors[] = []): { prune: PruneReport; nonRecoverable?: PruneReport; compact?: MaskedModel } {
   const { config, data } = args;
   const trainer = trainerFor(model, args, cost, config.pruneLearningRate);
   let prune: PruneReport;
   try {
-    prune = iterativePrune(trainer, data.allData, data.validation, { ...pruneBudget(config), firstStep: backToParent(model, parentLive, config.pruneFraction), recoverable: true, rule: config.pruneRule, phase: 'prune' });
+    prune = iterativePrune(trainer, data.allData, data.validation, { ...pruneBudget(config), firstStep: backToParent(model, parentLive, config.pruneFraction), recoverable: true, rule: config.pruneRule, phase: 'prune', otherDraws });
   } finally {
     trainer.dispose();
   }
@@ -196,15 +197,32 @@ export function nonRecoverablePrune<D extends { n: number }>(trainer: Trainer<D>
  * pruning: the model pruning starts from and measures its reference on. Every candidate is
  * retrained for that budget before its decision, so a reference taken at the end of the
  * annealed schedule, one draw of the iterate whose validation error may be low by chance,
- * would make retraining alone read as a loss (measured: docs/pruning.md).
+ * would make retraining alone read as a loss (measured: docs/pruning.md). With
+ * `referenceDraws` > 1, the same retraining is first drawn that many times less one more
+ * from the trained model (other random batches), each measured on the validation set and
+ * undone: their per-sample errors, returned, join the starting model's in the reference.
  */
-function retrainReference<D extends { n: number }>(model: MaskedModel, args: UpdateArgs<D>, cost: CostLedger): void {
-  const trainer = trainerFor(model, args, cost, args.config.pruneLearningRate);
+function retrainReference<D extends { n: number }>(model: MaskedModel, args: UpdateArgs<D>, cost: CostLedger): SampleErrors[] {
+  const { config, data } = args;
+  const trainer = trainerFor(model, args, cost, config.pruneLearningRate);
+  const draws: SampleErrors[] = [];
   try {
-    retrainFor(trainer, args.data.allData, args.config.retrainEpochs, 'prune', 0, args.config.averageRetraining);
+    for (let d = 1; d < config.referenceDraws; d++) {
+      const trained = takeSnapshot(model);
+      try {
+        retrainFor(trainer, data.allData, config.retrainEpochs, 'prune', 0, config.averageRetraining);
+        draws.push(trainer.sampleErrors(data.validation, 'prune'));
+        restoreSnapshot(model, trained);
+        trainer.optimizer.syncMasks(model.params);
+      } finally {
+        trained.dispose();
+      }
+    }
+    retrainFor(trainer, data.allData, config.retrainEpochs, 'prune', 0, config.averageRetraining);
   } finally {
     trainer.dispose();
   }
+  return draws;
 }
 
 /**
@@ -272,9 +290,9 @@ export function runUpdate<D extends { n: number }>(args: UpdateArgs<D>): UpdateR
       served = base;
     }
   }
-  if (config.retrainReference) retrainReference(served, args, cost);
+  const otherDraws = config.retrainReference ? retrainReference(served, args, cost) : [];
   args.beforePrune?.(served);
-  const { prune, nonRecoverable, compact } = prunePhases(served, args, cost, parentLive);
+  const { prune, nonRecoverable, compact } = prunePhases(served, args, cost, parentLive, otherDraws);
   return {
     strategy, state: { model: served, dense }, cost: cost.summary(data.allData.n), growth, prune, nonRecoverable, compact,
     // Pruning measures the model it starts from once, as its reference.

@@ -46,4 +46,9 @@ test('bonsai usage errors exit 2 with a coded message', () => {
   assert.equal(r.status, 2);
   assert.match(r.stderr, /BONSAI_CLI_BAD_OPTION/);
   assert.equal(bonsai(['check']).status, 2);
+  for (const draws of ['0', '5', '1.5', 'two']) {
+    const d = bonsai(['experiment', 'mnist', '--profile', 'smoke', '--reference-draws', draws]);
+    assert.equal(d.status, 2, `--reference-draws ${draws}`);
+    assert.match(d.stderr, new RegExp(`BONSAI_CLI_BAD_OPTION.*--reference-draws takes an integer from 1 to 4, got "${draws.replace('.', '\\.')}"`));
+  }
 });

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { globalFractions, pruneMask } from '../../core/prune/magnitude.ts';
-import { iterativePrune, pruneStep } from '../../core/prune/iterative.ts';
+import { iterativePrune, meanErrors, pruneStep } from '../../core/prune/iterative.ts';
 import { createModel } from '../../core/models/index.ts';
 import { Trainer } from '../../core/train/trainer.ts';
 import { classificationTask } from '../../core/train/task.ts';
@@ -334,6 +334,32 @@ test('non-recoverable pruning goes below the recoverable size within its toleran
     const non = iterativePrune(trainer, train, val, { ...common, recoverable: false, rule: { z: 0.5, tolerance: 0.02 }, phase: 'prune-nonrecoverable' });
     assert.ok(non.liveParams <= rec.liveParams);
     for (const it of non.iterations.filter((i) => i.accepted)) assert.ok(it.excess <= 0.02 * val.n + it.margin + 1e-9);
+    trainer.dispose();
+    model.dispose();
+  });
+});
+
+test('the reference of several draws is the mean of their per-sample errors; iterativePrune judges against it', async () => {
+  const train = blobs(256, 10, 4, 1);
+  const val = blobs(400, 10, 4, 2);
+  await noLeaks(() => {
+    const { model, trainer } = trainedMlp(train, 5);
+    const own = trainer.sampleErrors(val, 'prune');
+    // Another draw: a made-up set of errors that disagrees with the model's on the first 40 samples.
+    const flipped = own.errors.map((e, i) => (i < 40 ? 1 - e : e));
+    const other = { errors: flipped, units: own.units, rate: flipped.reduce((a, b) => a + b, 0) / own.units };
+    const mean = meanErrors([own, other]);
+    assert.deepEqual(Array.from(mean.errors.subarray(0, 40)), new Array(40).fill(0.5));
+    assert.deepEqual(Array.from(mean.errors.subarray(40)), Array.from(own.errors.subarray(40)));
+    assert.ok(Math.abs(mean.rate - (own.rate + other.rate) / 2) < 1e-12);
+    assert.equal(meanErrors([own]), own);
+    assert.throws(() => meanErrors([own, { ...other, errors: other.errors.subarray(1) }]), /400 and 399 samples/);
+    // With no iteration allowed, pruning's reference error is the mean of the model's own and the other draw's.
+    const report = iterativePrune(trainer, train, val, { pruneFraction: 0.2, recoverable: true, rule: RULE, retrainEpochs: 0.5, retries: 2, maxIterations: 0, phase: 'prune', otherDraws: [other] });
+    assert.ok(Math.abs(report.baselineError - mean.rate) < 1e-12);
+    // The model is unchanged by it, and the first decision of a run is against the same mean.
+    const judged = iterativePrune(trainer, train, val, { pruneFraction: 0.05, recoverable: true, rule: ACCEPT_ALL, retrainEpochs: 0.25, retries: 0, maxIterations: 1, phase: 'prune', otherDraws: [other] });
+    assert.ok(Math.abs((judged.lastAccepted?.referenceError ?? NaN) - mean.rate) < 1e-9);
     trainer.dispose();
     model.dispose();
   });
