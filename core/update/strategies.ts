@@ -199,31 +199,38 @@ export function nonRecoverablePrune<D extends { n: number }>(trainer: Trainer<D>
  * annealed schedule, one draw of the iterate whose validation error may be low by chance,
  * would make retraining alone read as a loss (measured: docs/pruning.md). With
  * `referenceDraws` > 1, the same retraining is first drawn that many times less one more
- * from the trained model (other random batches), each measured on the validation set and
- * undone: their per-sample errors, returned, join the starting model's in the reference.
+ * from the trained model (other random batches, a fresh optimizer), each measured on the
+ * validation set and undone: their per-sample errors, returned, join the starting model's in
+ * the reference. The model pruning starts from is the same whatever the number of draws.
  */
 function retrainReference<D extends { n: number }>(model: MaskedModel, args: UpdateArgs<D>, cost: CostLedger): SampleErrors[] {
   const { config, data } = args;
-  const trainer = trainerFor(model, args, cost, config.pruneLearningRate);
   const draws: SampleErrors[] = [];
-  try {
-    for (let d = 1; d < config.referenceDraws; d++) {
-      const trained = takeSnapshot(model);
-      try {
-        retrainFor(trainer, data.allData, config.retrainEpochs, 'prune', 0, config.averageRetraining);
-        draws.push(trainer.sampleErrors(data.validation, 'prune'));
-        restoreSnapshot(model, trained);
-        trainer.optimizer.syncMasks(model.params);
-      } finally {
-        trained.dispose();
-      }
+  // Each extra draw: a fresh trainer (optimizer state from zero) on its own batches, measured, then undone.
+  for (let d = 1; d < config.referenceDraws; d++) {
+    const trained = takeSnapshot(model);
+    const trainer = trainerFor(model, { ...args, config: { ...config, seed: config.seed + EXTRA_DRAW_SEED_STEP * d } }, cost, config.pruneLearningRate);
+    try {
+      retrainFor(trainer, data.allData, config.retrainEpochs, 'prune', 0, config.averageRetraining);
+      draws.push(trainer.sampleErrors(data.validation, 'prune'));
+      restoreSnapshot(model, trained);
+    } finally {
+      trainer.dispose();
+      trained.dispose();
     }
+  }
+  // The model pruning starts from: the same retraining as with one draw.
+  const trainer = trainerFor(model, args, cost, config.pruneLearningRate);
+  try {
     retrainFor(trainer, data.allData, config.retrainEpochs, 'prune', 0, config.averageRetraining);
   } finally {
     trainer.dispose();
   }
   return draws;
 }
+
+/** Seed offset of the reference's extra draws (any number that no other seed of an update uses). */
+const EXTRA_DRAW_SEED_STEP = 7919;
 
 /**
  * The first pruning step of an update: each kernel straight back to its parent's live
