@@ -186,3 +186,11 @@ test('a daemon trains the image model at the widths of model.options with the co
     rmSync(stateDir, { recursive: true, force: true });
   }
 });
+
+test('updateConfig: algorithm.referenceDraws reaches the update settings (default 1); out of range is a config error', () => {
+  assert.equal(updateConfig(parseConfig({})).referenceDraws, 1);
+  assert.equal(updateConfig(parseConfig({ algorithm: { referenceDraws: 2 } })).referenceDraws, 2);
+  for (const bad of [0, 5, 1.5]) {
+    assert.throws(() => parseConfig({ algorithm: { referenceDraws: bad } }), (e: unknown) => (e as { code?: string }).code === 'BONSAI_CONFIG_INVALID', String(bad));
+  }
+});
