@@ -96,6 +96,19 @@ export interface TrainResult {
   timings: Partial<Record<Phase, number>>;
   /** tfjs backend the child trained on. */
   backend: string;
+  /**
+   * How pruning went: iterations tried and accepted, why it stopped, its reference's validation
+   * error (a stall, pruning stopped near dense, shows as few accepted and a high density).
+   */
+  prune: PruneSummary;
+}
+
+/** A pruning phase in numbers (core/prune/iterative.ts `PruneReport`). */
+export interface PruneSummary {
+  iterations: number;
+  accepted: number;
+  stop: 'failures' | 'max-iterations' | 'nothing-to-prune';
+  referenceError: number;
 }
 
 /** Parent -> child. */

@@ -15,7 +15,7 @@
  */
 import { join } from 'node:path';
 import {
-  tf, affineDistortion, type Dataset, type MaskedModel, type ModelSpec, loadModel, saveModel, type SpeechDataset, classErrors, classificationTask, type SampleErrors, type Task, pairedEvidence, type PairedEvidence, type UpdateConfig, runUpdate, type UpdateResult,
+  tf, affineDistortion, type Dataset, type MaskedModel, type ModelSpec, loadModel, saveModel, type SpeechDataset, classErrors, classificationTask, type SampleErrors, type Task, pairedEvidence, type PairedEvidence, type UpdateConfig, runUpdate, type UpdateResult, type PruneReport,
 } from '../../core/index.ts';
 import { BonsaiError } from '../../core/errors.ts';
 import { openStore, type SampleStore } from '../../pipelines/store/index.ts';
@@ -25,7 +25,7 @@ import { validationError } from './gate.ts';
 import { SPEECH_ALPHABET, speechLabels, speechTaskFor, taskKindOf, timeStrideOf, type TaskKind } from '../speech.ts';
 import { readUpdateData } from './data.ts';
 import { readSpeechUpdateData } from './speech-data.ts';
-import type { DataSizes, TrainJob, TrainProgress, TrainResult } from './protocol.ts';
+import type { DataSizes, PruneSummary, TrainJob, TrainProgress, TrainResult } from './protocol.ts';
 
 /**
  * Loss (error fraction) the validation set must resolve at the trained model's measured
@@ -191,6 +191,7 @@ async function trainWith<D extends { n: number }>(job: TrainJob, data: UpdateTas
       version, parent: job.champion, candidateError: after.error, championError: before.error, gateEvidence: after.gateEvidence, validationAdequacy: adequacy,
       candidateTestError: after.testError, championTestError: before.testError, sizes: summary.sizes, labels: data.labels,
       liveParams: summary.liveParams, denseParams: summary.denseParams, density: summary.density, layers: summary.layers, cost: result.cost, timings, backend: tf.getBackend(),
+      prune: pruneSummary(result.prune),
     };
   } finally {
     model.dispose();
@@ -310,9 +311,14 @@ async function publishCandidate<D extends { n: number }>(registry: ModelRegistry
       extra: {
         updateId: job.id, trigger: job.trigger, upToSeq: job.upToSeq, arch: spec.arch, inputShape: spec.inputShape, modality: job.modality,
         labels: data.labels, sizes: summary.sizes, driftReference: summary.driftReference, costPhases: result.cost.phases,
-        grown: result.growth.reduce((n, g) => n + g.total, 0), pruneIterations: result.prune.iterations.length,
+        grown: result.growth.reduce((n, g) => n + g.total, 0), pruneIterations: result.prune.iterations.length, prune: pruneSummary(result.prune),
         ...data.extra,
       },
     },
   );
+}
+
+/** The pruning phase in numbers, for the train result, the manifest and the log. */
+function pruneSummary(report: PruneReport): PruneSummary {
+  return { iterations: report.iterations.length, accepted: report.iterations.filter((i) => i.accepted).length, stop: report.stop, referenceError: report.baselineError };
 }

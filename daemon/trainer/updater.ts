@@ -219,6 +219,7 @@ export class Updater {
       id, version: result.version, parent: result.parent, candidateError: result.candidateError, championError: result.championError,
       liveParams: result.liveParams, denseParams: result.denseParams, density: round(result.density), sampleEpochs: result.cost.sampleEpochs,
       epochs: round(result.cost.epochs), flops: result.cost.flops, trainSeconds: round(result.cost.wallSeconds), sizes: result.sizes, backend: result.backend,
+      prune: { ...result.prune, referenceError: round(result.prune.referenceError) },
     });
   }
 
