@@ -123,6 +123,8 @@ export interface PruneReport {
   liveParams: number;
   /** Why pruning stopped. */
   stop: 'failures' | 'max-iterations' | 'nothing-to-prune';
+  /** Draws the reference averages: the starting model's and `otherDraws`. */
+  referenceDraws: number;
   /** The last decision of an accepted iteration (null when none was accepted). */
   lastAccepted: NoLossDecision | null;
   /** The validation set's adequacy, when `resolution` was given. */
@@ -276,5 +278,5 @@ export function iterativePrune<D extends { n: number }>(trainer: Trainer<D>, tra
       ceiling = Math.max(args.pruneFraction, Math.min(ceiling, fraction));
     }
   }
-  return { baselineError, finalError, iterations, liveParams: model.liveParams(), stop, lastAccepted, ...(adequacy && { adequacy }) };
+  return { baselineError, finalError, iterations, liveParams: model.liveParams(), stop, referenceDraws: 1 + (given.otherDraws?.length ?? 0), lastAccepted, ...(adequacy && { adequacy }) };
 }

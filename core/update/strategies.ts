@@ -205,27 +205,30 @@ export function nonRecoverablePrune<D extends { n: number }>(trainer: Trainer<D>
  */
 function retrainReference<D extends { n: number }>(model: MaskedModel, args: UpdateArgs<D>, cost: CostLedger): SampleErrors[] {
   const { config, data } = args;
-  const draws: SampleErrors[] = [];
-  // Each extra draw: a fresh trainer (optimizer state from zero) on its own batches, measured, then undone.
-  for (let d = 1; d < config.referenceDraws; d++) {
-    const trained = takeSnapshot(model);
-    const trainer = trainerFor(model, { ...args, config: { ...config, seed: config.seed + EXTRA_DRAW_SEED_STEP * d } }, cost, config.pruneLearningRate);
+  // One retraining for the budget on a fresh trainer (optimizer state from zero) seeded `seed`.
+  const retrain = (seed: number, measure: boolean): SampleErrors | null => {
+    const trainer = trainerFor(model, { ...args, config: { ...config, seed } }, cost, config.pruneLearningRate);
     try {
       retrainFor(trainer, data.allData, config.retrainEpochs, 'prune', 0, config.averageRetraining);
-      draws.push(trainer.sampleErrors(data.validation, 'prune'));
-      restoreSnapshot(model, trained);
+      return measure ? trainer.sampleErrors(data.validation, 'prune') : null;
     } finally {
       trainer.dispose();
+    }
+  };
+  const draws: SampleErrors[] = [];
+  // Each extra draw on its own batches, measured, then undone.
+  for (let d = 1; d < config.referenceDraws; d++) {
+    const trained = takeSnapshot(model);
+    try {
+      const errors = retrain(config.seed + EXTRA_DRAW_SEED_STEP * d, true);
+      if (errors) draws.push(errors);
+      restoreSnapshot(model, trained);
+    } finally {
       trained.dispose();
     }
   }
   // The model pruning starts from: the same retraining as with one draw.
-  const trainer = trainerFor(model, args, cost, config.pruneLearningRate);
-  try {
-    retrainFor(trainer, data.allData, config.retrainEpochs, 'prune', 0, config.averageRetraining);
-  } finally {
-    trainer.dispose();
-  }
+  retrain(config.seed, false);
   return draws;
 }
 

@@ -3,7 +3,7 @@
  * JSON). The parent sends one `run` with a `TrainJob`; the child answers with
  * `progress` messages, then exactly one `done` or `error`, and exits.
  */
-import type { PairedEvidence, CostSummary, Phase, UpdateConfig } from '../../core/index.ts';
+import type { PairedEvidence, CostSummary, Phase, PruneReport, UpdateConfig } from '../../core/index.ts';
 import type { ErrorCode } from '../../core/errors.ts';
 import type { ModelOptions } from '../../core/models/options.ts';
 import type { Modality } from '../../pipelines/types.ts';
@@ -107,8 +107,10 @@ export interface TrainResult {
 export interface PruneSummary {
   iterations: number;
   accepted: number;
-  stop: 'failures' | 'max-iterations' | 'nothing-to-prune';
+  stop: PruneReport['stop'];
   referenceError: number;
+  /** Retrained draws the reference averages (`algorithm.referenceDraws`). */
+  referenceDraws: number;
 }
 
 /** Parent -> child. */

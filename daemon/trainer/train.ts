@@ -320,5 +320,5 @@ async function publishCandidate<D extends { n: number }>(registry: ModelRegistry
 
 /** The pruning phase in numbers, for the train result, the manifest and the log. */
 function pruneSummary(report: PruneReport): PruneSummary {
-  return { iterations: report.iterations.length, accepted: report.iterations.filter((i) => i.accepted).length, stop: report.stop, referenceError: report.baselineError };
+  return { iterations: report.iterations.length, accepted: report.iterations.filter((i) => i.accepted).length, stop: report.stop, referenceError: report.baselineError, referenceDraws: report.referenceDraws };
 }

@@ -357,6 +357,7 @@ test('the reference of several draws is the mean of their per-sample errors; ite
     // With no iteration allowed, pruning's reference error is the mean of the model's own and the other draw's.
     const report = iterativePrune(trainer, train, val, { pruneFraction: 0.2, recoverable: true, rule: RULE, retrainEpochs: 0.5, retries: 2, maxIterations: 0, phase: 'prune', otherDraws: [other] });
     assert.ok(Math.abs(report.baselineError - mean.rate) < 1e-12);
+    assert.equal(report.referenceDraws, 2);
     // The model is unchanged by it, and the first decision of a run is against the same mean.
     const judged = iterativePrune(trainer, train, val, { pruneFraction: 0.05, recoverable: true, rule: ACCEPT_ALL, retrainEpochs: 0.25, retries: 0, maxIterations: 1, phase: 'prune', otherDraws: [other] });
     assert.ok(Math.abs((judged.lastAccepted?.referenceError ?? NaN) - mean.rate) < 1e-9);

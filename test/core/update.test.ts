@@ -169,6 +169,9 @@ test('the reference is retrained for one iteration budget without pruning before
     });
     assert.equal(two.cost.phases.prune.sampleEpochs, 256);
     assert.equal(two.cost.phases.prune.evalSamples, 2 * validation.n);
+    // The extra draw reaches pruning's reference (a mean of two draws is a multiple of half an error).
+    assert.equal(two.prune.referenceDraws, 2);
+    assert.equal(on.prune.referenceDraws, 1);
     const halves = two.prePruneError * 2 * validation.n;
     assert.ok(Math.abs(halves - Math.round(halves)) < 1e-6, `reference error ${two.prePruneError} is not a mean of two draws`);
     assert.deepEqual(Array.from(two.state.model.kernels[0].value.dataSync()), seen);

@@ -58,13 +58,14 @@ test('dropped files are stored, trigger an update, and the promoted version answ
     assert.ok(epochs.length >= 1 && epochs.every((f) => typeof f.loss === 'number' && Number.isFinite(f.loss)), JSON.stringify(progress.slice(0, 3)));
     assert.ok(progress.some((f) => f.kind === 'prune' && typeof f.errorRate === 'number'), 'a pruning iteration logged at info');
     // The trained line sums pruning up: as many iterations as were logged, how many were kept, why it stopped.
-    const trained = log.events.filter((e) => e.event === 'update.trained').map((e) => e.fields as { prune?: { iterations: number; accepted: number; stop: string; referenceError: number } });
+    const trained = log.events.filter((e) => e.event === 'update.trained').map((e) => e.fields as { prune?: { iterations: number; accepted: number; stop: string; referenceError: number; referenceDraws: number } });
     const summary = trained[0]?.prune;
     assert.ok(summary, JSON.stringify(trained[0]));
     assert.equal(summary.iterations, progress.filter((f) => f.kind === 'prune').length);
     assert.ok(summary.accepted >= 0 && summary.accepted <= summary.iterations);
     assert.ok(['failures', 'max-iterations', 'nothing-to-prune'].includes(summary.stop), summary.stop);
     assert.ok(summary.referenceError >= 0 && summary.referenceError <= 1);
+    assert.equal(summary.referenceDraws, 1, 'the default reference is one draw');
 
     // Every file left the inbox for the archive, once; every sample is marked trained by version 1.
     assert.deepEqual(listFiles(join(stateDir, 'inbox')), []);
