@@ -126,17 +126,19 @@ const ratio = (ours: number, theirs: number | undefined) => (theirs ? (ours / th
 /** The median ratio, and the range when there are several. */
 const ratioText = (rs: number[]) => `${median(rs).toFixed(2)}${rs.length > 1 ? ` (${Math.min(...rs).toFixed(2)}-${Math.max(...rs).toFixed(2)})` : ''}`;
 
+const threadText = (n: number) => `${n === 1 ? 'one thread' : `${n} threads`}`;
+
 /** The section beside PyTorch: figures, ratios and the GEMM ceiling (or why PyTorch did not run). */
-function torchSection(rows: Row[], blas: string, torchGemm: number, oursGemm: number, backendName: string): string[] {
+function torchSection(rows: Row[], blas: string, torchGemm: number, oursGemm: number, backendName: string, threads: number, allocator: string): string[] {
   if (torchPython.python === null) {
     return [`PyTorch was not run: ${torchMissing}. Install Debian's \`python3-torch\` (and \`libopenblas0\`, or torch runs on reference BLAS) or pass \`--python PATH\` to compare.`];
   }
   return [
-    `PyTorch ${torchPython.torch} (\`${torchPython.python}\`, BLAS: ${blasName(blas)}), one thread (\`torch.set_num_threads(1)\`), ran \`bench/torch_reference.py\` right after each of our rows: the same masked training step (W*M forward, gradient masked, SGD momentum 0.9, W and momentum re-zeroed) at batch 64 and the same inference at batch 1 and 128, on the same shapes. Ratio = ours / PyTorch (above 1: we are faster)${repeats > 1 ? `; ours and PyTorch ran ${repeats} times one after the other, figures and ratios are medians, the range of the ratios in parentheses` : ''}.`,
+    `PyTorch ${torchPython.torch} (\`${torchPython.python}\`, BLAS: ${blasName(blas)}), ${threadText(threads)} as ours (\`torch.set_num_threads(${threads})\`), allocator: ${allocator}, ran \`bench/torch_reference.py\` right after each of our rows: the same masked training step (gradient masked, SGD momentum 0.9, W and momentum re-zeroed, so the forward pass on W computes W*M's numbers) at batch 64 and the same inference at batch 1 and 128, on the same shapes. Ratio = ours / PyTorch (above 1: we are faster)${repeats > 1 ? `; ours and PyTorch ran ${repeats} times one after the other, figures and ratios are medians, the range of the ratios in parentheses` : ''}.`,
     '',
-    `The ceiling: the same 512^3 matmul reaches ${torchGemm.toFixed(1)} GFLOP/s in PyTorch (${blasName(blas)}, one thread) and ${oursGemm.toFixed(1)} GFLOP/s on ${backendName}, a ratio of **${(oursGemm / torchGemm).toFixed(2)}**: the ours / PyTorch ratio of work that both libraries run at their matmul's rate. "% of GEMM" is each library's training FLOP/s (dense, 3x forward) as a share of its own matmul: a row whose ratio is above the ceiling's is one where ours uses its hardware better than PyTorch does (less overhead per op, or the live connections only).`,
+    `The ceiling: the same 512^3 matmul reaches ${torchGemm.toFixed(1)} GFLOP/s in PyTorch (${blasName(blas)}, ${threadText(threads)}) and ${oursGemm.toFixed(1)} GFLOP/s on ${backendName}, a ratio of **${(oursGemm / torchGemm).toFixed(2)}**: the ours / PyTorch ratio of work that both libraries run at their matmul's rate. "% of GEMM" is each library's training FLOP/s (dense, 3x forward) as a share of its own matmul: a row whose ratio is above the ceiling's is one where ours uses its hardware better than PyTorch does (less overhead per op, or the live connections only).`,
     '',
-    'Training also as the fastest repeat of each library against the other\'s fastest ("fastest / fastest"): PyTorch\'s LeNet-5 step runs at one of two speeds, about 3x apart, from one process to the next, and a median of three can miss the faster.',
+    'Training also as the fastest repeat of each library against the other\'s fastest ("fastest / fastest"). Under glibc\'s default allocator PyTorch\'s steps ran at one of two speeds, up to 4x apart, from one process to the next: blocks above the moving mmap threshold come fresh from the kernel at every step (bench/torch_reference.py fixes the threshold; `--default-allocator` there shows the slow mode).',
     '',
     '| model | density | train ours | train PyTorch | ratio | fastest / fastest | train % of GEMM ours / PyTorch | infer b1 ours | PyTorch | ratio | infer b128 ours | PyTorch | ratio |',
     '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
@@ -175,7 +177,7 @@ async function main(): Promise<void> {
           process.stderr.write(`${backend} ${m.arch} density ${r.density.toFixed(2)}: train ${r.trainSamplesPerSec.toFixed(0)}/s, infer b1 ${r.inferBatch1PerSec.toFixed(0)}/s, b128 ${r.inferBatch128PerSec.toFixed(0)}/s, ${(r.trainFractionOfGemm * 100).toFixed(1)} % of GEMM\n`);
           // PyTorch right after our row (default backend only), so that both see the same load.
           if (torchPython.python !== null && backend === chosen.name) {
-            const t = runTorchReference(torchPython.python, m.arch, { density, seconds: quick ? 1 : 3 });
+            const t = runTorchReference(torchPython.python, m.arch, { density, seconds: quick ? 1 : 3, threads: chosen.threads });
             theirs.push(t);
             process.stderr.write(`  PyTorch ${t.threads} thread: train ${t.trainSamplesPerSec.toFixed(0)}/s (ours/PyTorch ${ratio(r.trainSamplesPerSec, t.trainSamplesPerSec)}), infer b1 ${t.inferBatch1PerSec.toFixed(0)}/s (${ratio(r.inferBatch1PerSec, t.inferBatch1PerSec)}), b128 ${t.inferBatch128PerSec.toFixed(0)}/s (${ratio(r.inferBatch128PerSec, t.inferBatch128PerSec)})\n`);
           }
@@ -223,7 +225,7 @@ async function main(): Promise<void> {
     '',
     '## Beside PyTorch',
     '',
-    ...torchSection(rows, blas, torchGemm, (gemm[chosen.name] ?? 0) / 1e9, chosen.name),
+    ...torchSection(rows, blas, torchGemm, (gemm[chosen.name] ?? 0) / 1e9, chosen.name, chosen.threads, rows.find((r) => r.torch)?.torch?.allocator ?? 'unknown'),
     '',
   ].join('\n');
   await writeFile('bench/results/throughput.md', md);

@@ -20,6 +20,8 @@ export interface TorchFigures {
   torch: string;
   threads: number;
   blas: string;
+  /** How the process's allocator was set (torch_reference.py fixes glibc's mmap threshold). */
+  allocator: string;
   trainSamplesPerSec: number;
   inferBatch1PerSec: number;
   inferBatch128PerSec: number;
@@ -40,7 +42,7 @@ export function findTorchPython(override?: string): TorchPython {
   return { python: null, reason: `no python3 with torch (${tried.join('; ')})` };
 }
 
-/** PyTorch's figures for `model` at `density`, single-threaded unless `threads` says otherwise. */
+/** PyTorch's figures for `model` at `density` on `threads` threads (default 1). */
 export function runTorchReference(python: string, model: string, options: { density?: number; seconds?: number; threads?: number } = {}): TorchFigures {
   const args = [SCRIPT, '--model', model, '--density', String(options.density ?? 1), '--seconds', String(options.seconds ?? 3), '--threads', String(options.threads ?? 1)];
   const r = spawnSync(python, args, { encoding: 'utf8', timeout: 600_000 });
