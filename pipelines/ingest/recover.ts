@@ -6,7 +6,10 @@
  *  - temp files of atomic writes in quarantine/ are removed;
  *  - a reason file whose file is still in the inbox (crash between writing the
  *    reason and the move) gets its move finished; one whose file is nowhere is
- *    removed;
+ *    removed. Only reason files bonsai wrote count: our shape, named after their
+ *    file, paths inside the inbox and quarantine, and not themselves named by
+ *    another reason file (a user's `x.reason.json` is data, quarantined like any
+ *    other file);
  *  - a file in quarantine/ with no reason file gets one (`BONSAI_INGEST_REASON_LOST`);
  *  - a file still in the inbox that the ingest log shows as committed (same
  *    source, same file key, same hash: a crash between commit and move) is
@@ -47,13 +50,33 @@ export interface RecoverOptions {
   onStep?: (step: IngestStep, sources: readonly string[]) => void;
 }
 
-function readReason(path: string): ReasonFile | null {
+/** An inbox-relative source as bonsai writes it: `/`-separated segments, none empty, `.` or `..`. */
+function isInboxSource(source: unknown): source is string {
+  return typeof source === 'string' && source !== '' && !source.includes('\0') && source.split('/').every((s) => s !== '' && s !== '.' && s !== '..');
+}
+
+/** A plain name of an entry in quarantine/ (no folder, not `.` or `..`). */
+function isPlainName(name: unknown): name is string {
+  return typeof name === 'string' && name !== '' && name !== '.' && name !== '..' && !name.includes('/') && !name.includes('\0');
+}
+
+/**
+ * The reason file `name` in quarantine/, when it is one bonsai wrote: our shape, about the file
+ * whose name it carries plus REASON_SUFFIX, every path an inbox source or a plain quarantine
+ * name. Anything else (a user's `notes.reason.json` quarantined under its own name, a crafted
+ * one) is null: recovery never moves or removes files on the word of a file it did not write.
+ */
+function readReason(quarantine: string, name: string): ReasonFile | null {
+  let r: Partial<ReasonFile>;
   try {
-    const r = JSON.parse(readFileSync(path, 'utf8')) as ReasonFile;
-    return typeof r.source === 'string' && typeof r.file === 'string' && Array.isArray(r.sidecars) ? r : null;
+    r = JSON.parse(readFileSync(join(quarantine, name), 'utf8')) as Partial<ReasonFile>;
   } catch {
     return null;
   }
+  if (r === null || typeof r !== 'object' || typeof r.fileKey !== 'string' || !isPlainName(r.file) || r.file + REASON_SUFFIX !== name) return null;
+  if (r.source !== '' && !isInboxSource(r.source)) return null;
+  if (!Array.isArray(r.sidecars) || !r.sidecars.every((c: unknown) => typeof c === 'object' && c !== null && isInboxSource((c as { source?: unknown }).source) && isPlainName((c as { file?: unknown }).file))) return null;
+  return r as ReasonFile;
 }
 
 function sameFile(path: string, fileKey: string): boolean {
@@ -66,13 +89,13 @@ function sameFile(path: string, fileKey: string): boolean {
 
 /**
  * Writes a `BONSAI_INGEST_REASON_LOST` reason file beside each quarantined file of
- * `names` that has none (temp names, reason files and folders are skipped);
+ * `names`, which the caller found without one (temp names and folders are skipped);
  * returns the files given one. What cannot be done goes to `stuck`.
  */
 function writeLostReasons(quarantine: string, names: readonly string[], time: string, stuck: (source: string, err: unknown) => void): string[] {
   const written: string[] = [];
   for (const name of names) {
-    if (isTempName(name) || name.endsWith(REASON_SUFFIX)) continue;
+    if (isTempName(name)) continue;
     const path = join(quarantine, name);
     let stats;
     try {
@@ -120,29 +143,40 @@ export function recover(stateDir: string, store: SampleStore, options: RecoverOp
     report.tempFilesRemoved.push(join(layout.quarantine, name));
   }
 
-  // 2. Reason files without their file.
+  // 2. Reason files without their file. Names a reason file points at are data, whatever they end
+  // in (a user's `x.reason.json` is quarantined under its own name, with `x.reason.json.reason.json`).
+  const candidates = qNames.filter((n) => n.endsWith(REASON_SUFFIX) && !isTempName(n));
+  const parsed = new Map<string, ReasonFile>();
+  for (const name of candidates) {
+    const reason = readReason(layout.quarantine, name);
+    if (reason) parsed.set(name, reason);
+  }
   const referenced = new Set<string>();
-  for (const name of qNames.filter((n) => n.endsWith(REASON_SUFFIX) && !isTempName(n))) {
-    const path = join(layout.quarantine, name);
-    const reason = readReason(path);
-    const file = reason?.file ?? name.slice(0, -REASON_SUFFIX.length);
-    referenced.add(file);
-    reason?.sidecars.forEach((s) => referenced.add(s.file));
-    if (entryExists(join(layout.quarantine, file))) continue;
-    const from = reason ? inboxPath(layout.inbox, reason.source) : '';
-    if (reason && sameFile(from, reason.fileKey)) {
-      const move: Move = { from, source: reason.source, sidecarSources: reason.sidecars.map((s) => s.source), dest: { dir: layout.quarantine, name: reason.file, sidecars: reason.sidecars.map((s) => s.file) } };
+  for (const reason of parsed.values()) {
+    referenced.add(reason.file);
+    reason.sidecars.forEach((c) => referenced.add(c.file));
+  }
+  const reasonNames = new Set<string>();
+  for (const name of candidates) {
+    const reason = parsed.get(name);
+    // Not ours, or named by another reason file: a quarantined data file (step 3 sees that it has a reason).
+    if (!reason || referenced.has(name)) continue;
+    reasonNames.add(name);
+    if (entryExists(join(layout.quarantine, reason.file))) continue;
+    const from = reason.source === '' ? '' : inboxPath(layout.inbox, reason.source);
+    if (from !== '' && sameFile(from, reason.fileKey)) {
+      const move: Move = { from, source: reason.source, sidecarSources: reason.sidecars.map((c) => c.source), dest: { dir: layout.quarantine, name: reason.file, sidecars: reason.sidecars.map((c) => c.file) } };
       const [failed] = executeMoves([move], ctx);
       if (failed) stuck(reason.source, failed);
       else report.rejectsCompleted.push(reason.source);
     } else {
-      unlinkSync(path);
-      report.orphanReasonsRemoved.push(path);
+      unlinkSync(join(layout.quarantine, name));
+      report.orphanReasonsRemoved.push(join(layout.quarantine, name));
     }
   }
 
   // 3. Quarantined files without a reason file.
-  report.reasonsWritten.push(...writeLostReasons(layout.quarantine, qNames.filter((n) => !referenced.has(n)), now().toISOString(), stuck));
+  report.reasonsWritten.push(...writeLostReasons(layout.quarantine, qNames.filter((n) => !referenced.has(n) && !reasonNames.has(n)), now().toISOString(), stuck));
 
   // 4. Committed files still in the inbox.
   const reserved = new Set<string>();

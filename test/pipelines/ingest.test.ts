@@ -240,6 +240,46 @@ test('recover archives committed files left in the inbox, once, and finishes or 
   }
 });
 
+test('recover trusts only reason files it wrote: a user\'s x.reason.json is data, and crafted paths never leave the inbox or quarantine', async () => {
+  const env = setup();
+  const outside = mkdtempSync(join(tmpdir(), 'bonsai-victim-'));
+  try {
+    const q = join(env.dir, 'quarantine');
+    mkdirSync(q, { recursive: true });
+    // A user's file named like a reason file, quarantined under its own name with our reason beside it.
+    writeFileSync(join(q, 'notes.reason.json'), '{"hello":"world"}');
+    const notesReason: ReasonFile = { code: 'BONSAI_INGEST_UNSUPPORTED_FILE', message: 'm', details: {}, time: NOW.toISOString(), source: 'lbl/notes.reason.json', id: id('{"hello":"world"}'), fileKey: '1:2:3', file: 'notes.reason.json', sidecars: [] };
+    writeFileSync(join(q, 'notes.reason.json.reason.json'), JSON.stringify(notesReason));
+    // A crafted "reason file" (quarantined user data) that would move a file from outside the inbox in...
+    const victim = join(outside, 'victim.txt');
+    writeFileSync(victim, 'victim');
+    const victimKey = fileKeyOf(statSync(victim, { bigint: true }));
+    writeFileSync(join(q, 'evil.reason.json'), JSON.stringify({ ...notesReason, source: `../../..${outside}/victim.txt`, fileKey: victimKey, file: '../moved.txt' }));
+    // ...and one, named after its file and without its own reason, whose sidecar would carry the store out of the state dir.
+    const bait = env.put('lbl/.bait', 'bait');
+    writeFileSync(join(q, 'x.png.reason.json'), JSON.stringify({ ...notesReason, source: 'lbl/.bait', fileKey: fileKeyOf(statSync(bait, { bigint: true })), file: 'x.png', sidecars: [{ source: '../store.db', file: '../../store-moved.db' }] }));
+
+    const report = recover(env.dir, env.store, { now: () => NOW });
+    assert.ok(existsSync(victim), 'a file outside the state dir is never moved');
+    assert.ok(existsSync(join(env.dir, 'store.db')), 'the store is never moved');
+    assert.ok(!existsSync(join(env.dir, 'moved.txt')) && !existsSync(join(dirname(env.dir), 'store-moved.db')));
+    assert.equal(readFileSync(join(q, 'notes.reason.json'), 'utf8'), '{"hello":"world"}', 'the user\'s file is kept');
+    assert.deepEqual(report.rejectsCompleted, []);
+    // The two crafted files are unreadable as ours: kept as data, each given a reason of its own; the invalid x.png.reason.json is not ours either.
+    assert.deepEqual(report.orphanReasonsRemoved, []);
+    assert.deepEqual(report.reasonsWritten.sort(), [join(q, 'evil.reason.json'), join(q, 'x.png.reason.json')]);
+    assert.ok(existsSync(bait), 'the bait stays where it was');
+    assert.deepEqual(ls(q), ['evil.reason.json', 'evil.reason.json.reason.json', 'notes.reason.json', 'notes.reason.json.reason.json', 'x.png.reason.json', 'x.png.reason.json.reason.json']);
+    // Stable: a second start changes nothing.
+    const again = recover(env.dir, env.store, { now: () => NOW });
+    assert.deepEqual([again.rejectsCompleted, again.orphanReasonsRemoved, again.reasonsWritten], [[], [], []]);
+    assert.equal(readFileSync(join(q, 'notes.reason.json'), 'utf8'), '{"hello":"world"}');
+  } finally {
+    env.done();
+    rmSync(outside, { recursive: true, force: true });
+  }
+});
+
 test('the same bytes dropped again at the same path after archiving are a duplicate, not a recovery', async () => {
   const env = setup();
   try {
