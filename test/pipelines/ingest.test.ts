@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { BonsaiError } from '../../core/errors.ts';
 import { openStore, type SampleStore } from '../../pipelines/store/index.ts';
 import { ingestFile, ingestFiles, inboxCandidates, processorByContent, recover, sampleId, sniffModality, type IngestContext, type IngestOutcome, type ReasonFile } from '../../pipelines/ingest/index.ts';
@@ -257,12 +257,12 @@ test('recover trusts only reason files it wrote: a user\'s x.reason.json is data
     writeFileSync(join(q, 'evil.reason.json'), JSON.stringify({ ...notesReason, source: `../../..${outside}/victim.txt`, fileKey: victimKey, file: '../moved.txt' }));
     // ...and one, named after its file and without its own reason, whose sidecar would carry the store out of the state dir.
     const bait = env.put('lbl/.bait', 'bait');
-    writeFileSync(join(q, 'x.png.reason.json'), JSON.stringify({ ...notesReason, source: 'lbl/.bait', fileKey: fileKeyOf(statSync(bait, { bigint: true })), file: 'x.png', sidecars: [{ source: '../store.db', file: '../../store-moved.db' }] }));
+    writeFileSync(join(q, 'x.png.reason.json'), JSON.stringify({ ...notesReason, source: 'lbl/.bait', fileKey: fileKeyOf(statSync(bait, { bigint: true })), file: 'x.png', sidecars: [{ source: '../store.db', file: `../../${basename(env.dir)}-store.db` }] }));
 
     const report = recover(env.dir, env.store, { now: () => NOW });
     assert.ok(existsSync(victim), 'a file outside the state dir is never moved');
     assert.ok(existsSync(join(env.dir, 'store.db')), 'the store is never moved');
-    assert.ok(!existsSync(join(env.dir, 'moved.txt')) && !existsSync(join(dirname(env.dir), 'store-moved.db')));
+    assert.ok(!existsSync(join(env.dir, 'moved.txt')) && !existsSync(join(dirname(env.dir), `${basename(env.dir)}-store.db`)));
     assert.equal(readFileSync(join(q, 'notes.reason.json'), 'utf8'), '{"hello":"world"}', 'the user\'s file is kept');
     assert.deepEqual(report.rejectsCompleted, []);
     // The two crafted files are unreadable as ours: kept as data, each given a reason of its own; the invalid x.png.reason.json is not ours either.
