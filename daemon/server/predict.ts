@@ -15,6 +15,7 @@ import type { ServingMonitor } from '../metrics/monitor.ts';
 import { type BatchingOptions, PredictBatcher } from './batcher.ts';
 import { HttpError, PREPROCESS_STATUS, httpError } from './errors.ts';
 import { parseTensorBody, parseUtteranceBody } from './tensor.ts';
+import { parseJsonBody } from './json-body.ts';
 import type { ServerDeps, ServerLimits } from './types.ts';
 
 /** Media types accepted as WAV recordings. */
@@ -57,6 +58,15 @@ export function registerPredict(app: FastifyInstance, deps: ServerDeps, limits: 
   app.addContentTypeParser(/^image\//i, { parseAs: 'buffer' }, raw);
   for (const type of WAV_MEDIA_TYPES) app.addContentTypeParser(type, { parseAs: 'buffer' }, raw);
   app.removeContentTypeParser('text/plain');
+  // JSON with its nesting measured before parsing (daemon/server/json-body.ts).
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
+    try {
+      done(null, parseJsonBody(body as string));
+    } catch (err) {
+      done(err as Error);
+    }
+  });
 
   app.post('/v1/predict', {
     bodyLimit: limits.bodyLimitBytes,

@@ -27,6 +27,16 @@ const ALLOWED_KEYS = new Set(['tensor', 'shape']);
  */
 export const MAX_TENSOR_AXES = 32;
 
+/** The largest finite float32: a larger JSON number would become Infinity in the model's input. */
+export const FLOAT32_MAX = 3.4028234663852886e38;
+
+/** Why one value of a tensor is refused, with the value as sent (a number beyond float64 parses as Infinity). */
+function badValueMessage(where: string, v: unknown): string {
+  if (typeof v !== 'number') return `${where} is ${JSON.stringify(v) ?? String(v)}, not a finite number`;
+  if (!Number.isFinite(v)) return `${where} is ${String(v)} (NaN, or a number beyond float64's range), not a finite number`;
+  return `${where} is ${String(v)}, outside float32's range (+-${FLOAT32_MAX.toExponential(4)}): the model computes in float32`;
+}
+
 /** Reads `{ "tensor", "shape"? }`: the values (at most `maxValues`) and their shape (given, or the nesting). */
 function readTensor(body: unknown, maxValues: number, expected: readonly number[]): { values: Float32Array; shape: number[] } {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
@@ -155,9 +165,9 @@ function flatten(tensor: unknown, maxValues: number): { values: Float32Array; sh
       // Innermost axis: the numbers themselves (the hot loop).
       for (let i = 0; i < node.length; i++) {
         const v: unknown = node[i];
-        if (typeof v !== 'number' || !Number.isFinite(v)) {
+        if (typeof v !== 'number' || !Number.isFinite(v) || Math.abs(v) > FLOAT32_MAX) {
           index[depth] = i;
-          throw httpError('BONSAI_HTTP_BAD_TENSOR', `tensor${at()} is ${JSON.stringify(v) ?? String(v)}, not a finite number`, { path: at() });
+          throw httpError('BONSAI_HTTP_BAD_TENSOR', badValueMessage(`tensor${at()}`, v), { path: at(), value: typeof v === 'number' ? String(v) : (JSON.stringify(v) ?? String(v)) });
         }
         values[k++] = v;
       }

@@ -89,6 +89,25 @@ test('bad tensors answer 400 with stable codes, and the shape error names expect
   }
   const ragged = await post({ tensor: [[1, 2], [3]] });
   assert.match(ragged.json().error.message, /tensor\[1\] has 1 entries, expected 2/);
+  // Numbers a float32 input cannot hold: refused with the value as sent, not answered with null scores.
+  for (const [text, value] of [['1e39', '1e+39'], ['-1e308', '-1e+308'], ['1e999', 'Infinity']] as const) {
+    const res = await post(`{"tensor": [0, ${text}, 0, 0]}`);
+    assert.equal(res.statusCode, 400, text);
+    assert.equal(res.json().error.code, 'BONSAI_HTTP_BAD_TENSOR');
+    assert.deepEqual(res.json().error.details, { path: '[1]', value });
+    assert.match(res.json().error.message, value === 'Infinity' ? /beyond float64/ : /outside float32's range/);
+  }
+  assert.equal((await post('{"tensor": [0, 3.4e38, 0, 0]}')).statusCode, 200, 'the largest float32s are fine');
+  // Nesting deeper than any input needs is refused before JSON.parse (which would hold the event loop).
+  const deep = await post(`{"tensor": ${'['.repeat(200_000)}${']'.repeat(200_000)}}`);
+  assert.equal(deep.statusCode, 400);
+  assert.equal(deep.json().error.code, 'BONSAI_HTTP_JSON_TOO_DEEP');
+  assert.deepEqual(deep.json().error.details, { maxDepth: 34, offset: 44 });
+  // Brackets inside strings do not count; valid JSON with a __proto__ key is JSON (and still not a tensor).
+  assert.equal((await post(`{"tensor": [0, 0, 0, 0], "note": "${'['.repeat(100)}"}`)).json().error.code, 'BONSAI_HTTP_BAD_TENSOR');
+  const proto = await post('{"__proto__": {"x": 1}, "tensor": [0, 0, 0, 0]}');
+  assert.equal(proto.json().error.code, 'BONSAI_HTTP_BAD_TENSOR');
+  assert.match(proto.json().error.message, /__proto__/);
   const query = await app.inject({ method: 'POST', url: '/v1/predict?scores=csv', payload: { tensor: [0, 0, 0, 0] } });
   assert.equal(query.statusCode, 400);
   assert.equal(query.json().error.code, 'BONSAI_HTTP_BAD_REQUEST');
@@ -202,15 +221,18 @@ test('measureServerOverhead answers every request through the server and reports
   assert.ok(r.server.requestsPerSecond > 0 && r.direct.requestsPerSecond > 0);
 });
 
-test('a JSON tensor nested 20,000 deep answers 400 with the depth it has and the most it may have, not a stack overflow', async () => {
+test('a JSON tensor nested 20,000 deep answers 400 before parsing, with where it gets too deep; 32 axes are refused by shape', async () => {
   const { app } = await harness();
   const deep = `{"tensor": ${'['.repeat(20_000)}0${']'.repeat(20_000)}}`;
   const res = await app.inject({ method: 'POST', url: '/v1/predict', headers: { 'content-type': 'application/json' }, payload: deep });
   assert.equal(res.statusCode, 400);
-  assert.equal(res.json().error.code, 'BONSAI_HTTP_BAD_TENSOR_SHAPE');
-  assert.equal(res.json().error.details.axes, 20_000);
-  assert.equal(res.json().error.details.maxAxes, 32);
-  assert.match(res.json().error.message, /20000 axes/);
+  assert.equal(res.json().error.code, 'BONSAI_HTTP_JSON_TOO_DEEP');
+  assert.deepEqual(res.json().error.details, { maxDepth: 34, offset: 44 });
+  assert.match(res.json().error.message, /more than 34 levels deep \(level 35 opens at character 44\)/);
+  // Within the JSON limit, a tensor with more axes than any input is still refused by its shape.
+  const many = await app.inject({ method: 'POST', url: '/v1/predict', headers: { 'content-type': 'application/json' }, payload: `{"tensor": ${'['.repeat(33)}0${']'.repeat(33)}}` });
+  assert.equal(many.json().error.code, 'BONSAI_HTTP_BAD_TENSOR_SHAPE');
+  assert.deepEqual([many.json().error.details.axes, many.json().error.details.maxAxes], [33, 32]);
   // The server keeps answering.
   assert.equal((await app.inject({ method: 'POST', url: '/v1/predict', payload: { tensor: [0, 0, 0, 0] } })).statusCode, 200);
 });
