@@ -250,6 +250,10 @@ const serverSchema = z.strictObject({
   port: z.number().int().min(0).max(65_535).default(8080),
   /** Largest accepted request body in bytes. */
   bodyLimitBytes: posInt().default(16 * MiB),
+  /** Longest time in milliseconds a client may take to send a whole request; slower ones are closed. */
+  requestTimeoutMs: z.number().int().min(1_000).max(3_600_000).default(30_000),
+  /** Most open HTTP connections; further ones are closed at once. */
+  maxConnections: z.number().int().min(16).max(1_000_000).default(1024),
   /** Environment variable that holds the bearer token of mutating routes. */
   tokenEnv: z.string().min(1).default('BONSAI_TOKEN'),
   /** File that holds the bearer token (read when tokenEnv is unset); null = none. */

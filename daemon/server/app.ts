@@ -13,13 +13,28 @@ import { registerPredict } from './predict.ts';
 import { registerProbes } from './probes.ts';
 import type { ServerDeps, ServerLimits } from './types.ts';
 
-/** Default limits: 16 MiB bodies (as the config's server.bodyLimitBytes), batches of 1024 samples. */
-export const DEFAULT_LIMITS: ServerLimits = { bodyLimitBytes: 16 * 1024 * 1024, maxBatch: 1024 };
+/**
+ * Default limits (as the config's `server` section): 16 MiB bodies, batches of 1024 samples, 30 s
+ * to send a request, 1024 open connections.
+ */
+export const DEFAULT_LIMITS: ServerLimits = { bodyLimitBytes: 16 * 1024 * 1024, maxBatch: 1024, requestTimeoutMs: 30_000, maxConnections: 1024 };
+
+/** How often Node checks open requests against the timeouts (its default, 30 s, would let a slow one live twice as long). */
+function checkingInterval(requestTimeoutMs: number): number {
+  return Math.max(100, Math.min(5_000, Math.floor(requestTimeoutMs / 4)));
+}
 
 /** Builds the HTTP app; call `ready()` or `listen()` on the result. */
 export function buildServer(deps: ServerDeps): FastifyInstance {
   const limits: ServerLimits = { ...DEFAULT_LIMITS, ...deps.limits };
-  const app = Fastify({ logger: false, bodyLimit: limits.bodyLimitBytes, return503OnClosing: true });
+  const app = Fastify({
+    logger: false, bodyLimit: limits.bodyLimitBytes, return503OnClosing: true,
+    // A request must arrive whole within the timeout (slow-body and slow-header clients are closed), and the
+    // number of open connections is capped: neither can pile up until the process runs out of descriptors.
+    requestTimeout: limits.requestTimeoutMs,
+    http: { headersTimeout: Math.min(limits.requestTimeoutMs, 60_000), connectionsCheckingInterval: checkingInterval(limits.requestTimeoutMs) },
+  });
+  app.server.maxConnections = limits.maxConnections;
 
   const monitor = deps.monitor ?? new ServingMonitor();
   deps.metrics.sources.drift = () => monitor.driftScores();

@@ -86,6 +86,10 @@ export interface ServerLimits {
   bodyLimitBytes: number;
   /** Most samples in one JSON tensor batch. */
   maxBatch: number;
+  /** Longest time a client may take to send a whole request (headers and body); slower ones are closed (408). */
+  requestTimeoutMs: number;
+  /** Most open connections; further ones are closed at once (a flood cannot use up the daemon's file descriptors). */
+  maxConnections: number;
 }
 
 /** Everything `buildServer` needs. */

@@ -1,0 +1,67 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { connect, type Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { harness } from './server-fakes.ts';
+
+/** Opens a socket and resolves when it is connected; `closed` resolves with the ms from open to close. */
+function open(port: number): Promise<{ socket: Socket; closed: Promise<number>; data: () => string }> {
+  return new Promise((resolve, reject) => {
+    const t0 = Date.now();
+    let received = '';
+    const socket = connect(port, '127.0.0.1');
+    const closed = new Promise<number>((done) => socket.on('close', () => done(Date.now() - t0)));
+    socket.on('data', (b) => { received += b.toString('utf8'); });
+    socket.on('error', () => { /* a reset is one way of being closed */ });
+    socket.once('connect', () => resolve({ socket, closed, data: () => received }));
+    socket.once('error', reject);
+  });
+}
+
+test('a client that sends its request too slowly is closed after the request timeout, and the server goes on answering', async () => {
+  const { app } = await harness({ limits: { requestTimeoutMs: 1_000 } });
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  let socket: Socket | undefined;
+  try {
+    const port = (app.server.address() as AddressInfo).port;
+    const slow = await open(port);
+    socket = slow.socket;
+    // Headers promise 100 bytes of body; one arrives, then a byte every 300 ms (never idle, never done).
+    slow.socket.write('POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\nContent-Length: 100\r\n\r\nx');
+    const drip = setInterval(() => { if (!slow.socket.destroyed) slow.socket.write('x'); }, 300);
+    try {
+      const ms = await Promise.race([slow.closed, new Promise<number>((r) => setTimeout(() => r(-1), 8_000))]);
+      assert.ok(ms > 0, 'the slow request is still open after 8 s');
+      assert.ok(ms >= 900 && ms < 4_000, `closed after ${ms} ms (timeout 1,000 ms, checked every 250 ms)`);
+    } finally {
+      clearInterval(drip);
+    }
+    const res = await fetch(`http://127.0.0.1:${port}/healthz`);
+    assert.equal(res.status, 200);
+  } finally {
+    socket?.destroy();
+    await app.close();
+  }
+});
+
+test('connections beyond the cap are closed at once; those within it are served', async () => {
+  const { app } = await harness({ limits: { maxConnections: 2 } });
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const sockets: Socket[] = [];
+  try {
+    const port = (app.server.address() as AddressInfo).port;
+    const held = [await open(port), await open(port)];
+    sockets.push(...held.map((h) => h.socket));
+    const third = await open(port);
+    sockets.push(third.socket);
+    const ms = await Promise.race([third.closed, new Promise<number>((r) => setTimeout(() => r(-1), 3_000))]);
+    assert.ok(ms >= 0, 'the third connection was not closed');
+    // A held one still gets answers.
+    held[0].socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n');
+    await new Promise((r) => setTimeout(r, 300));
+    assert.match(held[0].data(), /^HTTP\/1\.1 200/);
+  } finally {
+    sockets.forEach((s) => s.destroy());
+    await app.close();
+  }
+});
