@@ -157,12 +157,42 @@ function readFile(file: string): Plain {
     throw new BonsaiError('BONSAI_CONFIG_FILE_SYNTAX', `config file ${file} is not valid YAML/JSON at line ${line}, column ${col}: ${first.message.split('\n')[0]}`,
       { file, line, column: col, errors: doc.errors.map((e) => e.message.split('\n')[0]) }, { cause: first });
   }
-  const value: unknown = doc.toJS();
+  let value: unknown;
+  try {
+    // The yaml library refuses alias bombs (exponential expansion) here.
+    value = doc.toJS();
+  } catch (cause) {
+    throw new BonsaiError('BONSAI_CONFIG_FILE_SYNTAX', `config file ${file} cannot be read as data: ${(cause as Error).message.split('\n')[0]}`, { file }, { cause });
+  }
+  checkTree(value, file);
   if (value === null || value === undefined) return {};
   if (!isPlain(value)) {
     throw new BonsaiError('BONSAI_CONFIG_INVALID', `config file ${file} must hold a mapping of keys, got ${Array.isArray(value) ? 'a list' : typeof value}`, { file, value });
   }
   return value;
+}
+
+/** Keys that would reach an object's prototype instead of naming a setting. */
+const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+
+/**
+ * Refuses what no configuration holds but a YAML file can: a value that contains itself (an
+ * alias inside its own anchor, `a: &a [*a]`) and keys such as `__proto__`, each with the path.
+ */
+function checkTree(value: unknown, file: string, path: string[] = [], open = new Set<unknown>()): void {
+  if (value === null || typeof value !== 'object') return;
+  const at = path.length ? path.join('.') : '(top level)';
+  if (open.has(value)) {
+    throw new BonsaiError('BONSAI_CONFIG_FILE_SYNTAX', `config file ${file}: the value at ${at} contains itself (a YAML alias inside its own anchor)`, { file, path: at });
+  }
+  open.add(value);
+  for (const key of Object.keys(value)) {
+    if (FORBIDDEN_KEYS.has(key)) {
+      throw new BonsaiError('BONSAI_CONFIG_UNKNOWN_KEY', `config file ${file}: key ${[...path, key].join('.')} is not a setting (no configuration key is named ${key})`, { file, path: [...path, key].join('.'), key });
+    }
+    checkTree((value as Record<string, unknown>)[key], file, [...path, key], open);
+  }
+  open.delete(value);
 }
 
 function levenshtein(a: string, b: string): number {

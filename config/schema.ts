@@ -37,14 +37,17 @@ const share = (min: number, max: number) => z.number().superRefine((value, ctx) 
   }
 });
 
+/** Largest image side the image pipeline produces (its MAX_OUTPUT_SIDE; test/config/load.test.ts checks they agree). */
+export const MAX_IMAGE_SIDE = 8192;
+
 /** A share in [0, 1]. */
 const fraction = () => share(0, 1);
 
 const imageSchema = z.strictObject({
-  /** Height in pixels that every image is resized to. */
-  height: posInt().default(28),
-  /** Width in pixels that every image is resized to. */
-  width: posInt().default(28),
+  /** Height in pixels that every image is resized to (at most MAX_IMAGE_SIDE). */
+  height: posInt().max(MAX_IMAGE_SIDE).default(28),
+  /** Width in pixels that every image is resized to (at most MAX_IMAGE_SIDE). */
+  width: posInt().max(MAX_IMAGE_SIDE).default(28),
   /** Colour channels after decoding: 1 (grey) or 3 (RGB). */
   channels: z.union([z.literal(1), z.literal(3)]).default(1),
   /**

@@ -58,7 +58,7 @@ export {
 
 // The update strategies (ours, TFS, NFT) and their configuration.
 export {
-  runUpdate, growthPhase, nonRecoverablePrune,
+  runUpdate, growthPhase, nonRecoverablePrune, scheduledRate,
   type StrategyName, type StrategyState, type UpdateArgs, type UpdateData, type UpdateResult,
 } from './update/strategies.ts';
 export {

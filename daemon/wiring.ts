@@ -244,7 +244,17 @@ export interface Listening {
 /** Builds the HTTP API on `deps`, listens where config `server` says and logs the URL. */
 export async function listenHttp(deps: ServerDeps, config: Config, log: Log): Promise<Listening> {
   const app = buildServer(deps);
-  await app.listen({ port: config.server.port, host: config.server.host });
+  const { host, port } = config.server;
+  try {
+    await app.listen({ port, host });
+  } catch (cause) {
+    await app.close().catch(() => undefined);
+    const errno = (cause as NodeJS.ErrnoException).code ?? 'unknown';
+    const why = errno === 'EADDRINUSE' ? 'the port is in use (another daemon?)'
+      : errno === 'ENOTFOUND' || errno === 'EADDRNOTAVAIL' || errno === 'EAI_AGAIN' ? 'the host is not an address of this machine'
+        : errno === 'EACCES' ? 'permission denied (ports below 1024 need privileges)' : (cause as Error).message;
+    throw new BonsaiError('BONSAI_DAEMON_LISTEN_FAILED', `cannot listen on ${host}:${port}: ${why}`, { host, port, errno }, { cause });
+  }
   const address = app.server.address() as AddressInfo;
   const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
   log.info('http.listening', { url, mutatingRoutes: deps.token ? 'enabled' : 'disabled (no token)' });

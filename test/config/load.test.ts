@@ -6,6 +6,8 @@ import { join } from 'node:path';
 import { parse } from 'yaml';
 import { BonsaiError } from '../../core/errors.ts';
 import { defaultConfig, loadConfig, parseConfig, LEAF_KEYS, ENV_ALIASES, FLAG_KEYS } from '../../config/index.ts';
+import { MAX_IMAGE_SIDE } from '../../config/schema.ts';
+import { MAX_OUTPUT_SIDE } from '../../pipelines/image/spec.ts';
 
 const here = new URL('.', import.meta.url);
 const repo = (p: string): string => new URL(`../../${p}`, here).pathname;
@@ -177,6 +179,22 @@ test('file errors: unreadable, syntax, not a mapping; commented-out sections are
     fails(() => loadConfig({ file: bad, env: {} }), 'BONSAI_CONFIG_FILE_SYNTAX');
     writeFileSync(bad, '- a\n- b\n');
     fails(() => loadConfig({ file: bad, env: {} }), 'BONSAI_CONFIG_INVALID', 'mapping');
+    // Hostile files: an alias inside its own anchor, an alias bomb, prototype keys (YAML and JSON).
+    writeFileSync(bad, 'server:\n  a: &a [*a]\n');
+    fails(() => loadConfig({ file: bad, env: {} }), 'BONSAI_CONFIG_FILE_SYNTAX', 'server.a.0 contains itself');
+    const bomb = ['a: &a ["x","x","x","x","x","x","x","x","x"]', ...'bcdefghij'.split('').map((k, i) => `${k}: &${k} [${Array(9).fill(`*${'abcdefghij'[i]}`).join(',')}]`)].join('\n');
+    writeFileSync(bad, bomb);
+    fails(() => loadConfig({ file: bad, env: {} }), 'BONSAI_CONFIG_FILE_SYNTAX', 'cannot be read as data');
+    writeFileSync(bad, '__proto__:\n  polluted: 1\n');
+    fails(() => loadConfig({ file: bad, env: {} }), 'BONSAI_CONFIG_UNKNOWN_KEY', '__proto__');
+    const json = join(dir, 'bad.json');
+    writeFileSync(json, '{"server": {"constructor": {"prototype": {"x": 1}}}}');
+    fails(() => loadConfig({ file: json, env: {} }), 'BONSAI_CONFIG_UNKNOWN_KEY', 'server.constructor');
+    assert.equal(({} as Record<string, unknown>).polluted, undefined);
+    // A size the image pipeline cannot produce is a config error, not a quarantine of every image.
+    writeFileSync(bad, 'model:\n  image:\n    height: 100000\n');
+    fails(() => loadConfig({ file: bad, env: {} }), 'BONSAI_CONFIG_INVALID', 'model.image.height');
+    assert.equal(MAX_IMAGE_SIDE, MAX_OUTPUT_SIDE, 'the config allows the sizes the image pipeline produces');
     const empty = join(dir, 'empty.yaml');
     writeFileSync(empty, '# nothing\nserver:\n  # port: 1\n');
     assert.equal(loadConfig({ file: empty, env: {} }).server.port, 8080);
