@@ -10,7 +10,7 @@ import { closeSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, rena
 import { basename, dirname, extname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { BonsaiError } from '../../core/errors.ts';
 import { writeFileAtomicSync } from '../atomic-write.ts';
-import { isSampleName } from './sample-names.ts';
+import { isSampleName, isTranscriptName } from './sample-names.ts';
 
 /** Folders of a state directory (DESIGN.md, "Folders under the state directory"). */
 export interface StateLayout {
@@ -279,7 +279,7 @@ function walk(dir: string, skipHidden: boolean, onEntry: (path: string, regular:
 export function scanInbox(dir: string): InboxScan {
   const out: InboxScan = { candidates: [], badNames: [] };
   walk(dir, true, (p, regular) => {
-    if (!regular || isSampleName(p)) out.candidates.push(p);
+    if (isSampleName(p) || (!regular && !isTranscriptName(p))) out.candidates.push(p);
   }, (raw) => out.badNames.push(raw));
   out.candidates.sort();
   out.badNames.sort(Buffer.compare);
@@ -299,7 +299,8 @@ export function listFiles(dir: string): string[] {
  * Entries in the inbox that are inputs (`scanInbox(inbox).candidates`):
  * regular files that are not hidden (temp files), `.done` markers, `.txt`
  * sidecars, `manifest.jsonl` or partial downloads, and every link, FIFO,
- * socket or device (to be quarantined).
+ * socket or device (to be quarantined) but those named like sidecar
+ * transcripts, which go with their recording (`isTranscriptName`).
  */
 export function inboxCandidates(inbox: string): string[] {
   return scanInbox(inbox).candidates;

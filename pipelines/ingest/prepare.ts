@@ -10,7 +10,8 @@ import type { Modality, ProcessedSample } from '../types.ts';
 import type { SampleTarget } from '../store/index.ts';
 import type { IngestContext, IngestFile, RejectReason } from './context.ts';
 import { modalityOf, sniff, type SniffResult } from '../sniff.ts';
-import { fileKeyOf, sourceOf, stateLayout } from './files.ts';
+import { entryExists, fileKeyOf, sourceOf, stateLayout } from './files.ts';
+import { sidecarCandidates } from '../labels/index.ts';
 import { doneMarker, readEntry } from './read.ts';
 
 /** A file ready for the commit. */
@@ -60,6 +61,12 @@ function wrongModality(file: IngestFile, sniffed: SniffResult, expected: Modalit
   };
 }
 
+/** A recording's sidecar transcripts that exist (any kind of entry: a link or FIFO is refused by its label, not followed). */
+function transcriptSidecars(file: IngestFile, inbox: string): string[] {
+  if (file.modality !== 'audio') return [];
+  return sidecarCandidates(file.path).filter((p) => entryExists(p)).map((p) => sourceOf(inbox, p));
+}
+
 /** Runs the pre-commit steps for one file. */
 export async function prepare(file: IngestFile, ctx: IngestContext): Promise<Prepared> {
   const { inbox } = stateLayout(ctx.stateDir);
@@ -89,7 +96,8 @@ export async function prepare(file: IngestFile, ctx: IngestContext): Promise<Pre
     target = resolved.target;
     sidecars = [...(resolved.sidecars ?? []).map((p) => sourceOf(inbox, p)), ...doneMarker(file, inbox)];
   } catch (err) {
-    return { kind: 'rejected', file, fileKey, id, modality, reason: reasonOf(err, 'BONSAI_INGEST_LABEL_FAILED'), sidecars: doneMarker(file, inbox) };
+    // The recording's sidecar transcripts go with it (a bad one is often why): fixed, both can be moved back.
+    return { kind: 'rejected', file, fileKey, id, modality, reason: reasonOf(err, 'BONSAI_INGEST_LABEL_FAILED'), sidecars: [...transcriptSidecars(file, inbox), ...doneMarker(file, inbox)] };
   }
   step('label');
   if (ctx.store.hasSample(id)) return { kind: 'sample', file, fileKey, id, modality, target, sidecars };

@@ -13,6 +13,17 @@ export const DONE_SUFFIX = '.done';
 /** Endings of names that are never samples, in any case: markers, sidecars, partial downloads, temp files. */
 const NOT_SAMPLE_ENDING = /\.(done|txt|tmp|part|partial|crdownload)$/i;
 
+/**
+ * Whether `path` is named like a sidecar transcript (`x.wav.txt`, `x.txt`). Such an entry is
+ * never ingested on its own, even when it is a link or a FIFO: it waits for its recording,
+ * whose label resolution refuses it (BONSAI_INGEST_TRANSCRIPT_INVALID) and takes it along to
+ * quarantine. Quarantined on its own first, it would leave the recording to be labelled by
+ * its folder instead.
+ */
+export function isTranscriptName(path: string): boolean {
+  return basename(path).endsWith('.txt');
+}
+
 /** Whether the file at `path` (only its last component is read) has a sample's name. */
 export function isSampleName(path: string): boolean {
   const name = basename(path);

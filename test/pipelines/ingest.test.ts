@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { resolveLabel } from '../../pipelines/labels/index.ts';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { BonsaiError } from '../../core/errors.ts';
@@ -169,6 +171,45 @@ test('sidecars and .done markers move with their file', async () => {
     assert.deepEqual(env.store.findIngest('speech/a.wav', env.store.db.prepare('SELECT file_key FROM ingest_log').pluck().get() as string)?.sidecars, ['speech/a.txt', 'speech/a.wav.done']);
   } finally {
     env.done();
+  }
+});
+
+test('a recording whose sidecar transcript is a link, a FIFO or not UTF-8 is rejected with it, never labelled by its folder', async () => {
+  const inboxRoot = (dir: string) => join(dir, 'inbox');
+  let root = '';
+  const env = setup({
+    resolveLabel: async (file) => {
+      const r = await resolveLabel(file.path, { inboxRoot: inboxRoot(root), modality: file.modality });
+      return r.kind === 'class' ? { target: { label: r.value } } : { target: { transcript: r.value }, sidecars: r.sidecar !== undefined ? [r.sidecar] : [] };
+    },
+  });
+  root = env.dir;
+  const outside = mkdtempSync(join(tmpdir(), 'bonsai-outside-'));
+  try {
+    const wav = (name: string) => env.put(`tx/${name}`, `RIFF\0\0\0\0WAVE${name}`);
+    writeFileSync(join(outside, 'secret.txt'), 'secret words');
+    wav('c.wav');
+    symlinkSync(join(outside, 'secret.txt'), join(env.dir, 'inbox', 'tx', 'c.wav.txt'));
+    wav('d.wav');
+    execFileSync('mkfifo', [join(env.dir, 'inbox', 'tx', 'd.wav.txt')]);
+    wav('e.wav');
+    writeFileSync(join(env.dir, 'inbox', 'tx', 'e.txt'), Buffer.from([0x66, 0xff, 0x66]));
+    // The link and the FIFO named like transcripts are not inputs of their own: they wait for their recordings.
+    assert.deepEqual(inboxCandidates(join(env.dir, 'inbox')).map((p) => p.slice(join(env.dir, 'inbox').length + 1)), ['tx/c.wav', 'tx/d.wav', 'tx/e.wav']);
+    const outs = await ingestFiles(['c.wav', 'd.wav', 'e.wav'].map((n) => join(env.dir, 'inbox', 'tx', n)), env.ctx);
+    assert.deepEqual(outs.map((o) => [o.source, o.outcome, o.outcome === 'rejected' ? o.code : null]), [
+      ['tx/c.wav', 'rejected', 'BONSAI_INGEST_TRANSCRIPT_INVALID'], ['tx/d.wav', 'rejected', 'BONSAI_INGEST_TRANSCRIPT_INVALID'], ['tx/e.wav', 'rejected', 'BONSAI_INGEST_TRANSCRIPT_INVALID'],
+    ]);
+    const q = join(env.dir, 'quarantine');
+    assert.deepEqual(ls(join(env.dir, 'inbox', 'tx')), [], 'the sidecars went with their recordings');
+    assert.ok(ls(q).includes('c.wav.txt') && lstatSync(join(q, 'c.wav.txt')).isSymbolicLink(), 'the link itself moved, not what it points at');
+    assert.ok(lstatSync(join(q, 'd.wav.txt')).isFIFO());
+    assert.ok(ls(q).includes('e.txt'));
+    assert.equal(readFileSync(join(outside, 'secret.txt'), 'utf8'), 'secret words');
+    assert.equal(env.store.counts().total, 0);
+  } finally {
+    env.done();
+    rmSync(outside, { recursive: true, force: true });
   }
 });
 
