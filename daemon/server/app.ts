@@ -42,7 +42,9 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
 
   app.setErrorHandler((err, request, reply) => {
     const { status, body } = toErrorResponse(err, { bodyLimit: request.routeOptions.bodyLimit, contentType: request.headers['content-type'] });
-    if (status >= 500) deps.onError?.(err, { method: request.method, url: request.url, status });
+    // 503 (no model yet, not ready, shutting down) is a state the client is told about and retries, not a fault:
+    // reported, every probe and predict of a starting daemon would flood the error log.
+    if (status >= 500 && status !== 503) deps.onError?.(err, { method: request.method, url: request.url, status });
     return reply.code(status).type('application/json; charset=utf-8').send(body);
   });
   app.setNotFoundHandler((request, reply) => reply.code(404).send({

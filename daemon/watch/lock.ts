@@ -17,7 +17,13 @@ export const STATE_LOCK_FILE = 'daemon.lock';
 /** Takes the state directory's lock (creating the directory) or throws `BONSAI_DAEMON_STATE_LOCKED`. */
 export function lockStateDir(stateDir: string): WriterLock {
   const dir = resolve(stateDir);
-  mkdirSync(dir, { recursive: true });
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (cause) {
+    const errno = (cause as NodeJS.ErrnoException).code ?? 'unknown';
+    const why = errno === 'EEXIST' || errno === 'ENOTDIR' ? 'it (or a folder on the way) is a file' : errno === 'EACCES' || errno === 'EPERM' ? 'permission denied' : (cause as Error).message;
+    throw new BonsaiError('BONSAI_DAEMON_STATE_DIR_INVALID', `cannot use ${dir} as the state directory: ${why}`, { stateDir: dir, errno }, { cause });
+  }
   const path = join(dir, STATE_LOCK_FILE);
   try {
     return acquireWriterLock(path);

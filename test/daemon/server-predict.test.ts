@@ -135,12 +135,14 @@ test('unsupported media types answer 415, oversized bodies 413, empty bodies 400
   assert.equal(none.json().error.code, 'BONSAI_HTTP_EMPTY_BODY');
 });
 
-test('no model yet answers 503 with Retry-After', async () => {
-  const { app } = await harness({ initialVersion: null });
+test('no model yet answers 503 with Retry-After, a state the client retries and not a fault for the error log', async () => {
+  const { app, errors } = await harness({ initialVersion: null });
   const res = await app.inject({ method: 'POST', url: '/v1/predict', headers: { 'content-type': 'image/png' }, payload: png(1) });
   assert.equal(res.statusCode, 503);
   assert.equal(res.headers['retry-after'], '1');
   assert.equal(res.json().error.code, 'BONSAI_HTTP_NO_MODEL');
+  assert.equal((await app.inject({ method: 'GET', url: '/readyz' })).statusCode, 503);
+  assert.deepEqual(errors, [], 'onError (logged at error level) is for 500s');
 });
 
 test('preprocessing errors keep their code (422); crashes and broken models are 500s reported to onError', async () => {

@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
@@ -77,5 +77,19 @@ test('a live daemon keeps its lock: another process and this one are refused wit
     lockStateDir(stateDir).release();
   } finally {
     rmSync(stateDir, { recursive: true, force: true });
+  }
+});
+
+test('a state directory that is a file, or under one, is refused with BONSAI_DAEMON_STATE_DIR_INVALID and the path', () => {
+  const root = mkdtempSync(join(tmpdir(), 'bonsai-state-file-'));
+  try {
+    const file = join(root, 'state');
+    writeFileSync(file, 'not a folder');
+    for (const path of [file, join(file, 'below')]) {
+      assert.throws(() => lockStateDir(path), (e: { code?: string; details?: { stateDir?: string }; message: string }) =>
+        e.code === 'BONSAI_DAEMON_STATE_DIR_INVALID' && e.details?.stateDir === path && /is a file/.test(e.message));
+    }
+  } finally {
+    rmSync(root, { recursive: true, force: true });
   }
 });
