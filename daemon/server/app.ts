@@ -45,6 +45,7 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
     // 503 (no model yet, not ready, shutting down) is a state the client is told about and retries, not a fault:
     // reported, every probe and predict of a starting daemon would flood the error log.
     if (status >= 500 && status !== 503) deps.onError?.(err, { method: request.method, url: request.url, status });
+    if (status === 503 && !reply.hasHeader('retry-after')) reply.header('retry-after', '1');
     return reply.code(status).type('application/json; charset=utf-8').send(body);
   });
   app.setNotFoundHandler((request, reply) => reply.code(404).send({

@@ -133,7 +133,9 @@ async function preprocessFile(kind: 'image' | 'audio', body: unknown, model: Loa
     return await (kind === 'image' ? deps.preprocess.image(bytes, input) : deps.preprocess.audio(bytes, input));
   } catch (err) {
     if (err instanceof BonsaiError && !(err instanceof HttpError)) {
-      throw new HttpError(PREPROCESS_STATUS, err.code, err.message, { ...err.details }, { cause: err });
+      // A decode that timed out behind a queue of others says the server is overloaded, not that the input is bad.
+      const overloaded = typeof err.details.queued === 'number' && err.details.queued > 0;
+      throw new HttpError(overloaded ? 503 : PREPROCESS_STATUS, err.code, err.message, { ...err.details }, { cause: err });
     }
     throw err;
   }

@@ -54,6 +54,17 @@ export function sharpError(err: unknown, format: ImageFormat, limits: Pick<Inges
   return new BonsaiError(ImageErrorCode.CORRUPT, `corrupt ${format} image: ${message || 'the decoder failed'}`, { format, decoder: message }, { cause: err });
 }
 
+/** How many decode timeouts an image may wait while sharp's queue holds other work (see `decodeRaw`). */
+export const QUEUE_WAIT_FACTOR = 6;
+
+/**
+ * Whether a decode whose timer ran out after `waitedMs` gets another `timeoutMs`: only while other
+ * work is queued in sharp (so this one may not have started) and up to QUEUE_WAIT_FACTOR timeouts.
+ */
+export function extendsDeadline(waitedMs: number, queued: number, timeoutMs: number): boolean {
+  return queued > 0 && waitedMs < timeoutMs * QUEUE_WAIT_FACTOR;
+}
+
 /** Decodes `bytes` with one sharp pipeline; rejects with a BONSAI_INGEST_IMAGE_* code. */
 export async function decodeRaw(bytes: Uint8Array, args: DecodeArgs, limits: Pick<IngestLimits, 'maxPixels' | 'decodeTimeoutMs'>): Promise<RawImage> {
   const input = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -86,8 +97,25 @@ export async function decodeRaw(bytes: Uint8Array, args: DecodeArgs, limits: Pic
     throw sharpError(err, args.format, limits);
   }
   let timer: NodeJS.Timeout | undefined;
+  const started = Date.now();
   const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new BonsaiError(ImageErrorCode.TIMEOUT, `decoding the ${args.format} image took longer than ${limits.decodeTimeoutMs} ms`, { format: args.format, decodeTimeoutMs: limits.decodeTimeoutMs })), limits.decodeTimeoutMs);
+    // The clock starts when the work is handed to sharp, but under load it first waits in sharp's queue (libuv's
+    // thread pool): while other decodes are queued, the deadline is extended, up to QUEUE_WAIT_FACTOR times, so
+    // that a valid image is not refused (and quarantined) for time it spent waiting; libvips' own timeout above
+    // counts processing only.
+    const arm = (): void => {
+      timer = setTimeout(() => {
+        const waited = Date.now() - started;
+        const queued = sharp.counters().queue;
+        if (extendsDeadline(waited, queued, limits.decodeTimeoutMs)) {
+          arm();
+          return;
+        }
+        const why = queued > 0 ? `did not finish within ${waited} ms with ${queued} other decodes queued (the decoder is overloaded)` : `took longer than ${limits.decodeTimeoutMs} ms`;
+        reject(new BonsaiError(ImageErrorCode.TIMEOUT, `decoding the ${args.format} image ${why}`, { format: args.format, decodeTimeoutMs: limits.decodeTimeoutMs, waitedMs: waited, queued }));
+      }, limits.decodeTimeoutMs);
+    };
+    arm();
   });
   try {
     const { data, info } = await Promise.race([work, deadline]);

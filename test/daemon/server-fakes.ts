@@ -64,6 +64,9 @@ export async function fakeImage(bytes: Uint8Array): Promise<ProcessedSample> {
     throw new BonsaiError('BONSAI_INGEST_IMAGE_CORRUPT', 'image is corrupt: bad header', { bytes: bytes.length });
   }
   if (Buffer.from(bytes.subarray(0, 5)).toString() === 'CRASH') throw new Error('decoder crashed');
+  if (Buffer.from(bytes.subarray(0, 4)).toString() === 'BUSY') {
+    throw new BonsaiError('BONSAI_INGEST_IMAGE_TIMEOUT', 'decoding the png image did not finish within 60000 ms with 40 other decodes queued (the decoder is overloaded)', { format: 'png', decodeTimeoutMs: 10000, waitedMs: 60000, queued: 40 });
+  }
   if (Buffer.from(bytes.subarray(0, 4)).toString() === 'WIDE') return { modality: 'image', features: new Float32Array(8), shape: [2, 4, 1] };
   return { modality: 'image', features: new Float32Array(4).fill(bytes[0]), shape: [2, 2, 1] };
 }

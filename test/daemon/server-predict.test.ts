@@ -155,6 +155,13 @@ test('preprocessing errors keep their code (422); crashes and broken models are 
   assert.equal(wide.json().error.code, 'BONSAI_HTTP_INPUT_SHAPE_MISMATCH');
   assert.deepEqual(wide.json().error.details, { expected: [2, 2, 1], actual: [2, 4, 1] });
   assert.deepEqual(h.errors, []);
+  // A decode that timed out behind a queue of others: the server is overloaded (503, retry), the image is not bad.
+  const busy = await h.app.inject({ method: 'POST', url: '/v1/predict', headers: { 'content-type': 'image/png' }, payload: Buffer.from('BUSY') });
+  assert.equal(busy.statusCode, 503);
+  assert.equal(busy.headers['retry-after'], '1');
+  assert.equal(busy.json().error.code, 'BONSAI_INGEST_IMAGE_TIMEOUT');
+  assert.equal(busy.json().error.details.queued, 40);
+  assert.deepEqual(h.errors, []);
   const crash = await h.app.inject({ method: 'POST', url: '/v1/predict', headers: { 'content-type': 'image/png' }, payload: Buffer.from('CRASH') });
   assert.equal(crash.statusCode, 500);
   assert.deepEqual(crash.json(), { error: { code: 'BONSAI_HTTP_INTERNAL', message: 'internal error; see the daemon log' } });

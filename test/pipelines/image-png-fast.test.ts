@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { deflateSync } from 'node:zlib';
 import sharp from 'sharp';
+import { extendsDeadline, QUEUE_WAIT_FACTOR } from '../../pipelines/image/decode.ts';
 import { bytesToRange, decodeRaw, decodeSimplePng, FAST_PNG_MAX_PIXELS, mnistCentre, neutralToGray, processImage, unitToRange } from '../../pipelines/image/index.ts';
 import { pngChunk } from './corpus/hostile.ts';
 import { spec, TEST_LIMITS } from './corpus/images.ts';
@@ -167,4 +168,11 @@ test('anything unusual is left to sharp', async () => {
   cases.push(['more data than the header declares', reheader(encodePng(new Uint8Array(9 * 8), 9, 8, 1, () => 0), 8)]);
   cases.push(['less data than the header declares', reheader(plain, 9)]);
   for (const [name, png] of cases) assert.equal(decodeSimplePng(png), undefined, name);
+});
+
+test('a decode deadline is extended only while other decodes are queued, and only up to QUEUE_WAIT_FACTOR timeouts', () => {
+  assert.equal(extendsDeadline(10_000, 0, 10_000), false, 'nothing queued: this decode ran out of time');
+  assert.equal(extendsDeadline(10_000, 3, 10_000), true, 'others queued: it may still be waiting for a thread');
+  assert.equal(extendsDeadline(10_000 * (QUEUE_WAIT_FACTOR - 1), 3, 10_000), true);
+  assert.equal(extendsDeadline(10_000 * QUEUE_WAIT_FACTOR, 3, 10_000), false, 'an overloaded decoder is not waited on forever');
 });
