@@ -4,11 +4,13 @@
  * listening (`await app.listen({ port, host })`). Every error answers JSON
  * `{ "error": { "code", "message" } }`; codes are in docs/errors-http.md.
  */
+import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { ServingMonitor } from '../metrics/monitor.ts';
 import { registerAdmin } from './admin.ts';
 import { registerArtifacts } from './artifacts.ts';
-import { toErrorResponse } from './errors.ts';
+import { toErrorResponse, type HttpErrorCode } from './errors.ts';
 import { registerPredict } from './predict.ts';
 import { registerProbes } from './probes.ts';
 import type { ServerDeps, ServerLimits } from './types.ts';
@@ -24,6 +26,24 @@ function checkingInterval(requestTimeoutMs: number): number {
   return Math.max(100, Math.min(5_000, Math.floor(requestTimeoutMs / 4)));
 }
 
+/** What Node's HTTP parser reports before any route runs, in the JSON error shape of every other answer. */
+const CLIENT_ERRORS: Record<string, { status: number; code: HttpErrorCode; message: string }> = {
+  ERR_HTTP_REQUEST_TIMEOUT: { status: 408, code: 'BONSAI_HTTP_REQUEST_TIMEOUT', message: 'the request did not arrive whole within the server\'s request timeout (server.requestTimeoutMs)' },
+  HPE_HEADER_OVERFLOW: { status: 431, code: 'BONSAI_HTTP_HEADERS_TOO_LARGE', message: 'the request line and headers are larger than the server accepts (16 KiB)' },
+};
+
+/** Answers a request Node's HTTP parser refused (malformed, too slow, headers too large), then closes the connection. */
+function clientErrorHandler(err: NodeJS.ErrnoException & { rawPacket?: unknown }, socket: Duplex): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const known = CLIENT_ERRORS[err.code ?? ''];
+  const { status, code, message } = known ?? { status: 400, code: 'BONSAI_HTTP_BAD_REQUEST' as const, message: `the request is not valid HTTP/1.1: ${err.message}` };
+  const body = JSON.stringify({ error: { code, message, details: { parser: err.code ?? 'unknown' } } });
+  if (socket.writable) {
+    socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json; charset=utf-8\r\nConnection: close\r\n\r\n${body}`);
+  }
+  socket.destroy();
+}
+
 /** Builds the HTTP app; call `ready()` or `listen()` on the result. */
 export function buildServer(deps: ServerDeps): FastifyInstance {
   const limits: ServerLimits = { ...DEFAULT_LIMITS, ...deps.limits };
@@ -32,6 +52,7 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
     // A request must arrive whole within the timeout (slow-body and slow-header clients are closed), and the
     // number of open connections is capped: neither can pile up until the process runs out of descriptors.
     requestTimeout: limits.requestTimeoutMs,
+    clientErrorHandler,
     http: { headersTimeout: Math.min(limits.requestTimeoutMs, 60_000), connectionsCheckingInterval: checkingInterval(limits.requestTimeoutMs) },
   });
   app.server.maxConnections = limits.maxConnections;

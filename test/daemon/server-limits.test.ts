@@ -33,6 +33,8 @@ test('a client that sends its request too slowly is closed after the request tim
       const ms = await Promise.race([slow.closed, new Promise<number>((r) => setTimeout(() => r(-1), 8_000))]);
       assert.ok(ms > 0, 'the slow request is still open after 8 s');
       assert.ok(ms >= 900 && ms < 4_000, `closed after ${ms} ms (timeout 1,000 ms, checked every 250 ms)`);
+      assert.match(slow.data(), /^HTTP\/1\.1 408 /);
+      assert.match(slow.data(), /"code":"BONSAI_HTTP_REQUEST_TIMEOUT"/);
     } finally {
       clearInterval(drip);
     }
@@ -62,6 +64,34 @@ test('connections beyond the cap are closed at once; those within it are served'
     assert.match(held[0].data(), /^HTTP\/1\.1 200/);
   } finally {
     sockets.forEach((s) => s.destroy());
+    await app.close();
+  }
+});
+
+test('requests Node\'s parser refuses are answered in the JSON error shape with a code, then closed', async () => {
+  const { app } = await harness();
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  try {
+    const port = (app.server.address() as AddressInfo).port;
+    const cases: Array<[string, number, string]> = [
+      ['GARBAGE\r\n\r\n', 400, 'BONSAI_HTTP_BAD_REQUEST'],
+      ['POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n', 400, 'BONSAI_HTTP_BAD_REQUEST'],
+      ['POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n', 400, 'BONSAI_HTTP_BAD_REQUEST'],
+      [`GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(200_000)}\r\n\r\n`, 431, 'BONSAI_HTTP_HEADERS_TOO_LARGE'],
+    ];
+    for (const [request, status, code] of cases) {
+      const c = await open(port);
+      c.socket.write(request);
+      const ms = await Promise.race([c.closed, new Promise<number>((r) => setTimeout(() => r(-1), 5_000))]);
+      assert.ok(ms >= 0, `${code}: still open`);
+      const text = c.data();
+      assert.match(text, new RegExp(`^HTTP/1\\.1 ${status} `), request.slice(0, 40));
+      const body = JSON.parse(text.slice(text.indexOf('\r\n\r\n') + 4)) as { error: { code: string; message: string; details: { parser: string } } };
+      assert.equal(body.error.code, code);
+      assert.equal(typeof body.error.details.parser, 'string');
+    }
+    assert.equal((await fetch(`http://127.0.0.1:${port}/healthz`)).status, 200);
+  } finally {
     await app.close();
   }
 });
