@@ -12,7 +12,7 @@ import type { IngestOutcome } from '../pipelines/ingest/index.ts';
 import type { Log } from './logging.ts';
 
 /** Skip codes of pipelines/ingest that a retry will not cure (the others: the file vanished or is still being written). */
-const LASTING_SKIPS: ReadonlySet<string> = new Set(['BONSAI_INGEST_READ_FAILED', 'BONSAI_INGEST_NOT_A_FILE', 'BONSAI_INGEST_FILE_SYMLINK']);
+const LASTING_SKIPS: ReadonlySet<string> = new Set(['BONSAI_INGEST_READ_FAILED', 'BONSAI_INGEST_NOT_A_FILE', 'BONSAI_INGEST_FILE_SYMLINK', 'BONSAI_INGEST_MANIFEST_INVALID']);
 
 /** Errors of the ingest protocol that mean "committed or decided, but not moved"; others (a failed commit) are retried and logged as `ingest.failed`. */
 const MOVE_CODES: ReadonlySet<string> = new Set(['BONSAI_INGEST_MOVE_FAILED', 'BONSAI_INGEST_CROSS_DEVICE', 'BONSAI_INGEST_DESTINATION_EXISTS']);

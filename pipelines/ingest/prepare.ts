@@ -96,6 +96,9 @@ export async function prepare(file: IngestFile, ctx: IngestContext): Promise<Pre
     target = resolved.target;
     sidecars = [...(resolved.sidecars ?? []).map((p) => sourceOf(inbox, p)), ...doneMarker(file, inbox)];
   } catch (err) {
+    // A manifest that cannot be used says nothing reliable about any file under it (the broken line may be the one
+    // that labels this file): the file waits in the inbox, reported as stuck, until the manifest is mended.
+    if (err instanceof BonsaiError && err.code === 'BONSAI_INGEST_MANIFEST_INVALID') return { kind: 'skipped', file, reason: reasonOf(err, 'BONSAI_INGEST_MANIFEST_INVALID') };
     // The recording's sidecar transcripts go with it (a bad one is often why): fixed, both can be moved back.
     return { kind: 'rejected', file, fileKey, id, modality, reason: reasonOf(err, 'BONSAI_INGEST_LABEL_FAILED'), sidecars: [...transcriptSidecars(file, inbox), ...doneMarker(file, inbox)] };
   }

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
-import { resolveLabel } from '../../pipelines/labels/index.ts';
+import { ManifestCache, resolveLabel } from '../../pipelines/labels/index.ts';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { BonsaiError } from '../../core/errors.ts';
@@ -210,6 +210,36 @@ test('a recording whose sidecar transcript is a link, a FIFO or not UTF-8 is rej
   } finally {
     env.done();
     rmSync(outside, { recursive: true, force: true });
+  }
+});
+
+test('a manifest that cannot be used leaves the files under it in the inbox, skipped with its code, until it is mended', async () => {
+  let root = '';
+  const manifests = new ManifestCache();
+  const env = setup({
+    resolveLabel: async (file) => {
+      const r = await resolveLabel(file.path, { inboxRoot: join(root, 'inbox'), modality: file.modality, manifests });
+      return r.kind === 'class' ? { target: { label: r.value } } : { target: { transcript: r.value } };
+    },
+  });
+  root = env.dir;
+  try {
+    env.put('seven/x1.png', 'x1');
+    env.put('seven/x2.png', 'x2');
+    env.put('manifest.jsonl', `${JSON.stringify({ file: 'seven/x1.png', label: 'eight' })}\nnot json\n`);
+    const first = await ingestFiles(['seven/x1.png', 'seven/x2.png'].map((s) => join(env.dir, 'inbox', s)), env.ctx);
+    assert.deepEqual(first.map((o) => [o.outcome, o.outcome === 'skipped' ? o.code : null]), [['skipped', 'BONSAI_INGEST_MANIFEST_INVALID'], ['skipped', 'BONSAI_INGEST_MANIFEST_INVALID']]);
+    assert.match(first[0].outcome === 'skipped' ? first[0].message : '', /line 2/);
+    assert.deepEqual(ls(join(env.dir, 'inbox', 'seven')), ['x1.png', 'x2.png'], 'nothing quarantined');
+    assert.deepEqual(ls(join(env.dir, 'quarantine')), []);
+    // Mended (a new mtime and size): the manifest's label and the folder's apply.
+    env.put('manifest.jsonl', `${JSON.stringify({ file: 'seven/x1.png', label: 'eight' })}\n`);
+    const second = await ingestFiles(['seven/x1.png', 'seven/x2.png'].map((s) => join(env.dir, 'inbox', s)), env.ctx);
+    assert.deepEqual(second.map((o) => o.outcome), ['accepted', 'accepted']);
+    assert.equal(env.store.getSample(id('x1'))?.label, 'eight');
+    assert.equal(env.store.getSample(id('x2'))?.label, 'seven');
+  } finally {
+    env.done();
   }
 });
 
