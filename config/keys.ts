@@ -104,17 +104,22 @@ export function objectKeysAt(path: readonly (string | number)[]): string[] | nul
 /**
  * Turns text from an env variable or a CLI flag into the value a leaf expects:
  * `null` for nullable leaves, text for string leaves, JSON otherwise (with
- * `28,28,1` accepted for arrays). Text that does not parse is returned as is, so
- * that validation reports it with the actual value.
+ * `28,28,1` accepted for arrays). Text that does not parse (or parses to an
+ * infinite number) is returned as is, so that validation reports it with the
+ * actual value.
  */
 export function coerceText(leaf: LeafKey, text: string): unknown {
   const trimmed = text.trim();
   if (leaf.nullable && trimmed === 'null') return null;
   if (leaf.kind === 'string') return text;
+  let parsed: unknown;
   try {
-    return JSON.parse(trimmed);
+    parsed = JSON.parse(trimmed);
   } catch {
-    if (/^-?[\d.]+(\s*,\s*-?[\d.]+)+$/.test(trimmed)) return trimmed.split(',').map(Number);
+    // `28,28,1`, or a list with a bad entry (`28,x,1`), which validation then names by its index.
+    if (trimmed.includes(',')) return trimmed.split(',').map((p) => (/^\s*-?[\d.]+(e[+-]?\d+)?\s*$/i.test(p) ? Number(p) : p.trim()));
     return text;
   }
+  // A number beyond float64 (`1e400`) parses as Infinity, which would be reported as null: report the text.
+  return typeof parsed === 'number' && !Number.isFinite(parsed) ? text : parsed;
 }

@@ -167,6 +167,13 @@ test('the result is deeply frozen', () => {
   assert.equal(c.server.port, 8080);
 });
 
+test('environment values are reported as sent: a number beyond float64, a list with a bad entry', () => {
+  const huge = fails(() => loadConfig({ env: { BONSAI_UPDATE_THRESHOLD: '1e400' } }), 'BONSAI_CONFIG_INVALID', 'triggers.pendingCount', '1e400');
+  assert.doesNotMatch(huge.message, /got null/);
+  fails(() => loadConfig({ env: { BONSAI_MODEL__INPUT_SHAPE: '28,x,1' } }), 'BONSAI_CONFIG_INVALID', 'model.inputShape.1');
+  assert.deepEqual(loadConfig({ env: { BONSAI_MODEL__INPUT_SHAPE: '28, 28, 1' } }).model.inputShape, [28, 28, 1]);
+});
+
 test('file errors: unreadable, syntax, not a mapping; commented-out sections are empty', () => {
   const dir = tmp();
   try {
