@@ -21,6 +21,7 @@ import { processImageDetailed } from './image/index.ts';
 import { isInside, printable, readRegularFile, resolveLabel, type LabelPolicy, type ManifestCache, type ReadFailure, type ResolvedLabel, type TranscriptOptions } from './labels/index.ts';
 import { extensionMismatch, formatError, sniff } from './sniff.ts';
 import type { AudioSpec, ImageSpec, IngestLimits, Modality, ProcessedSample } from './types.ts';
+import { controlCharacter } from './ingest/sample-names.ts';
 
 /** Error codes of file-level checks (documented in `docs/errors-ingest-image.md`). */
 export const CheckErrorCode = {
@@ -104,11 +105,8 @@ function nameProblem(path: string): string | undefined {
   if (path.length === 0) return 'the path is empty';
   const name = basename(path);
   if (name.length === 0 || name.trim().length === 0) return `the file name ${printable(name)} is empty`;
-  for (const c of path) {
-    const code = c.codePointAt(0)!;
-    if (code < 0x20 || code === 0x7f || (code >= 0x80 && code < 0xa0)) return `the path ${printable(path)} contains the control character U+${code.toString(16).toUpperCase().padStart(4, '0')}`;
-  }
-  return undefined;
+  const control = controlCharacter(path);
+  return control === undefined ? undefined : `the path ${printable(path)} contains the control character ${control}`;
 }
 
 function describeLabel(label: ResolvedLabel): string {

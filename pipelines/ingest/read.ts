@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import type { IngestContext, IngestFile } from './context.ts';
 import { entryExists, fileKeyOf, sourceOf } from './files.ts';
 import type { Prepared } from './prepare.ts';
+import { controlCharacter } from './sample-names.ts';
 
 /** `<file>.done` marker of a producer, if present: it moves with the file. */
 export function doneMarker(file: IngestFile, inbox: string): string[] {
@@ -69,6 +70,10 @@ export function readEntry(file: IngestFile, ctx: IngestContext, inbox: string): 
   if (file.rawPath !== undefined) {
     const nameHex = basenameBytes(file.rawPath).toString('hex');
     return reject(stats, 'BONSAI_INGEST_FILE_NAME_INVALID', `the name of ${file.source} is not valid UTF-8 (bytes ${nameHex}); rename it and drop it again`, { nameHex });
+  }
+  const control = controlCharacter(file.source);
+  if (control !== undefined) {
+    return reject(stats, 'BONSAI_INGEST_FILE_NAME_INVALID', `the path ${JSON.stringify(file.source)} contains the control character ${control}; rename it and drop it again`, { character: control });
   }
   if (stats.isSymbolicLink()) {
     let target = '';

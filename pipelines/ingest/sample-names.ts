@@ -29,3 +29,16 @@ export function isSampleName(path: string): boolean {
   const name = basename(path);
   return !name.startsWith('.') && name !== MANIFEST_NAME && !NOT_SAMPLE_ENDING.test(name);
 }
+
+/**
+ * The first C0 or C1 control character in `text` (a newline, a tab, an escape...) as `U+XXXX`, or
+ * undefined. A file whose path holds one is refused by ingestion and `bonsai check` alike: such
+ * names break listings, logs read as text and terminals that show them.
+ */
+export function controlCharacter(text: string): string | undefined {
+  for (const c of text) {
+    const code = c.codePointAt(0) as number;
+    if (code < 0x20 || code === 0x7f || (code >= 0x80 && code < 0xa0)) return `U+${code.toString(16).toUpperCase().padStart(4, '0')}`;
+  }
+  return undefined;
+}

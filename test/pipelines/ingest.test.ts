@@ -243,6 +243,21 @@ test('a manifest that cannot be used leaves the files under it in the inbox, ski
   }
 });
 
+test('a path with a control character (newline, tab, escape) is quarantined as bonsai check refuses it', async () => {
+  const env = setup();
+  try {
+    const names = ['cat/new\nline.png', 'cat/tab\there.png', 'cat/esc\u001b[31m.png'];
+    for (const n of names) env.put(n, 'x');
+    const outs = await ingestFiles(names.map((n) => join(env.dir, 'inbox', n)), env.ctx);
+    assert.deepEqual(outs.map((o) => [o.outcome, o.outcome === 'rejected' ? o.code : null]), names.map(() => ['rejected', 'BONSAI_INGEST_FILE_NAME_INVALID']));
+    assert.match(outs[0].outcome === 'rejected' ? outs[0].message : '', /control character U\+000A/);
+    assert.deepEqual(env.calls, [], 'nothing decoded');
+    assert.deepEqual(ls(join(env.dir, 'inbox', 'cat')), []);
+  } finally {
+    env.done();
+  }
+});
+
 test('many files commit in groups; two copies in one group store one sample and one duplicate', async () => {
   const env = setup();
   try {
