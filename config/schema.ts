@@ -194,6 +194,8 @@ const ingestSchema = z.strictObject({
   }).prefault({}),
   /** A label never seen before: `new-class` grows the output layer, `reject` quarantines the file. */
   labelPolicy: z.enum(['new-class', 'reject']).default('new-class'),
+  /** Most classes the store may hold; a file that would add one more is quarantined (BONSAI_INGEST_LABEL_LIMIT). */
+  maxClasses: z.number().int().min(2).max(100_000).default(1000),
   /** Fractions of new samples assigned (by content hash) to the validation and test splits. */
   splits: z.strictObject({
     /** Share of samples held out for validation (pruning recovery, promotion gate). */

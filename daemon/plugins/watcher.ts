@@ -14,6 +14,7 @@ import { ManifestCache, resolveLabel } from '../../pipelines/labels/index.ts';
 import type { SampleStore } from '../../pipelines/store/index.ts';
 import { InboxWatcher } from '../watch/index.ts';
 import type { StuckEntries } from '../stuck.ts';
+import { BonsaiError } from '../../core/errors.ts';
 import { audioSpec, imageSpec, limitsOf } from '../wiring.ts';
 import type { DaemonContext, DaemonPlugin } from './context.ts';
 
@@ -25,12 +26,36 @@ export interface WatcherPluginOptions {
   inputShape: readonly number[];
 }
 
+/**
+ * The most classes the store may hold (`ingest.maxClasses`). Every folder name in the inbox can be a
+ * class, and every class widens the output layer and adds a value to each per-class metric: without
+ * a bound, files dropped into thousands of folders would grow the model and the metrics without end.
+ * Labels admitted but not yet committed count too, so a burst of new folders cannot overshoot.
+ */
+class ClassLimit {
+  private readonly admitted = new Set<string>();
+
+  constructor(private readonly store: SampleStore, private readonly max: number) {}
+
+  /** Throws BONSAI_INGEST_LABEL_LIMIT for a label that would be one class too many. */
+  admit(label: string): void {
+    if (this.admitted.has(label)) return;
+    const known = new Set(this.store.labels().map((l) => l.label));
+    for (const a of this.admitted) known.add(a);
+    if (!known.has(label) && known.size >= this.max) {
+      throw new BonsaiError('BONSAI_INGEST_LABEL_LIMIT', `the label ${JSON.stringify(label)} would be class ${known.size + 1}, more than ingest.maxClasses (${this.max}); raise it or drop the file under a known label`, { label, classes: known.size, maxClasses: this.max });
+    }
+    this.admitted.add(label);
+  }
+}
+
 /** How ingestion decodes and labels files of the config's modality, into `store`. */
-function ingestContext(config: Config, stateDir: string, store: SampleStore, inputShape: readonly number[]): IngestContext {
+export function ingestContext(config: Config, stateDir: string, store: SampleStore, inputShape: readonly number[]): IngestContext {
   const limits = limitsOf(config);
   const modality = config.model.modality;
   const inbox = stateLayout(stateDir).inbox;
   const manifests = new ManifestCache();
+  const classLimit = new ClassLimit(store, config.ingest.maxClasses);
   return {
     stateDir,
     store,
@@ -45,7 +70,10 @@ function ingestContext(config: Config, stateDir: string, store: SampleStore, inp
       const r = await resolveLabel(file.path, {
         inboxRoot: inbox, knownLabels: known.length > 0 ? known : undefined, policy: config.ingest.labelPolicy, modality: file.modality, manifests,
       });
-      if (r.kind === 'class') return { target: { label: r.value } };
+      if (r.kind === 'class') {
+        classLimit.admit(r.value);
+        return { target: { label: r.value } };
+      }
       return { target: { transcript: r.value }, sidecars: r.sidecar !== undefined ? [r.sidecar] : [] };
     },
   };

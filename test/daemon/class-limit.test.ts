@@ -1,0 +1,46 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { parseConfig } from '../../config/index.ts';
+import { openStore } from '../../pipelines/store/index.ts';
+import { ingestFiles } from '../../pipelines/ingest/index.ts';
+import { ingestContext } from '../../daemon/plugins/watcher.ts';
+
+/** A 28x28 grey PNG whose pixels depend on `seed` (distinct files, distinct samples). */
+async function png(seed: number): Promise<Buffer> {
+  const pixels = Buffer.alloc(28 * 28, 0);
+  for (let i = 0; i < pixels.length; i++) pixels[i] = (i * 31 + seed * 97) % 256;
+  return sharp(pixels, { raw: { width: 28, height: 28, channels: 1 } }).png().toBuffer();
+}
+
+test('ingest.maxClasses bounds the classes: a file whose folder would be one class too many is quarantined with BONSAI_INGEST_LABEL_LIMIT', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'bonsai-classes-'));
+  const store = openStore(join(dir, 'store.db'));
+  try {
+    const config = parseConfig({ ingest: { maxClasses: 3 } });
+    const ctx = ingestContext(config, dir, store, [28, 28, 1]);
+    const put = async (label: string, seed: number): Promise<string> => {
+      const path = join(dir, 'inbox', label, `${seed}.png`);
+      mkdirSync(join(dir, 'inbox', label), { recursive: true });
+      writeFileSync(path, await png(seed));
+      return path;
+    };
+    // Five new folders in one batch: the first three labels are admitted, even before any is committed.
+    const first = await ingestFiles([await put('a', 1), await put('b', 2), await put('c', 3), await put('d', 4), await put('e', 5)], ctx);
+    assert.deepEqual(first.map((o) => [o.source, o.outcome, o.outcome === 'rejected' ? o.code : null]), [
+      ['a/1.png', 'accepted', null], ['b/2.png', 'accepted', null], ['c/3.png', 'accepted', null],
+      ['d/4.png', 'rejected', 'BONSAI_INGEST_LABEL_LIMIT'], ['e/5.png', 'rejected', 'BONSAI_INGEST_LABEL_LIMIT'],
+    ]);
+    assert.match(first[3].outcome === 'rejected' ? first[3].message : '', /would be class 4, more than ingest\.maxClasses \(3\)/);
+    assert.deepEqual(store.labels().map((l) => l.label).sort(), ['a', 'b', 'c']);
+    // Known classes go on; a new context (a restart) counts the store's classes.
+    const again = await ingestFiles([await put('b', 6), await put('f', 7)], ingestContext(config, dir, store, [28, 28, 1]));
+    assert.deepEqual(again.map((o) => [o.outcome, o.outcome === 'rejected' ? o.code : null]), [['accepted', null], ['rejected', 'BONSAI_INGEST_LABEL_LIMIT']]);
+  } finally {
+    store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
