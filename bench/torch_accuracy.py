@@ -35,22 +35,32 @@ def he_truncated(shape, fan_in):
     return nn.init.trunc_normal_(torch.empty(shape), 0.0, std, -2 * std, 2 * std)
 
 
+def he_init(layer, fan_in):
+    """He-normal weights (truncated) and zero biases, in place."""
+    with torch.no_grad():
+        layer.weight.copy_(he_truncated(layer.weight.shape, fan_in))
+        layer.bias.zero_()
+
+
+def fc_chain(fcs, h):
+    """The fully connected layers on the flattened `h`, leaky ReLU between them."""
+    h = h.reshape(h.shape[0], -1)
+    for i, fc in enumerate(fcs):
+        h = fc(h)
+        if i < len(fcs) - 1:
+            h = F.leaky_relu(h, 0.01)
+    return h
+
+
 class LeNet300(nn.Module):
     def __init__(self):
         super().__init__()
         self.fcs = nn.ModuleList([nn.Linear(784, 300), nn.Linear(300, 100), nn.Linear(100, 10)])
         for fc in self.fcs:
-            with torch.no_grad():
-                fc.weight.copy_(he_truncated(fc.weight.shape, fc.in_features))
-                fc.bias.zero_()
+            he_init(fc, fc.in_features)
 
     def forward(self, x):
-        h = x.reshape(x.shape[0], -1)
-        for i, fc in enumerate(self.fcs):
-            h = fc(h)
-            if i < len(self.fcs) - 1:
-                h = F.leaky_relu(h, 0.01)
-        return h
+        return fc_chain(self.fcs, x)
 
 
 class LeNet5(nn.Module):
@@ -61,24 +71,16 @@ class LeNet5(nn.Module):
         self.conv1 = nn.Conv2d(1, 6, 5, padding=2)
         self.conv2 = nn.Conv2d(6, 16, 5)
         self.fcs = nn.ModuleList([nn.Linear(400, 120), nn.Linear(120, 84), nn.Linear(84, 10)])
-        with torch.no_grad():
-            for conv in (self.conv1, self.conv2):
-                conv.weight.copy_(he_truncated(conv.weight.shape, conv.in_channels * 25))
-                conv.bias.zero_()
-            for fc in self.fcs:
-                fc.weight.copy_(he_truncated(fc.weight.shape, fc.in_features))
-                fc.bias.zero_()
+        for conv in (self.conv1, self.conv2):
+            he_init(conv, conv.in_channels * 25)
+        for fc in self.fcs:
+            he_init(fc, fc.in_features)
 
     def forward(self, x):
         h = F.max_pool2d(F.leaky_relu(self.conv1(x), 0.01), 2)
         h = F.max_pool2d(F.leaky_relu(self.conv2(h), 0.01), 2)
         # bonsai flattens NHWC; the order of a flatten does not change what the network can learn.
-        h = h.reshape(h.shape[0], -1)
-        for i, fc in enumerate(self.fcs):
-            h = fc(h)
-            if i < len(self.fcs) - 1:
-                h = F.leaky_relu(h, 0.01)
-        return h
+        return fc_chain(self.fcs, h)
 
 
 def load(folder, part):
