@@ -126,7 +126,7 @@ const ratio = (ours: number, theirs: number | undefined) => (theirs ? (ours / th
 /** The median ratio, and the range when there are several. */
 const ratioText = (rs: number[]) => `${median(rs).toFixed(2)}${rs.length > 1 ? ` (${Math.min(...rs).toFixed(2)}-${Math.max(...rs).toFixed(2)})` : ''}`;
 
-const threadText = (n: number) => `${n === 1 ? 'one thread' : `${n} threads`}`;
+const threadText = (n: number) => (n === 1 ? 'one thread' : `${n} threads`);
 
 /** The section beside PyTorch: figures, ratios and the GEMM ceiling (or why PyTorch did not run). */
 function torchSection(rows: Row[], blas: string, torchGemm: number, oursGemm: number, backendName: string, threads: number, allocator: string): string[] {
