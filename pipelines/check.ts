@@ -128,7 +128,13 @@ async function inspect(path: string, options: CheckOptions): Promise<Inspection>
   const problem = nameProblem(path);
   if (problem !== undefined) return { verdict: reject(path, CheckErrorCode.NAME_INVALID, problem) };
   const read = await readRegularFile(path, options.limits.maxFileBytes);
-  if (!read.ok) return { verdict: reject(path, READ_CODES[read.reason], `the file ${read.message}`) };
+  if (!read.ok) {
+    // A name that is not UTF-8 reaches Node with U+FFFD in place of its bad bytes, so it cannot be opened by that name.
+    if (read.reason === 'not-found' && path.includes('\ufffd')) {
+      return { verdict: reject(path, CheckErrorCode.NAME_INVALID, `the path ${printable(path)} is not valid UTF-8 (its bad bytes arrive as U+FFFD, so the file cannot be opened by that name); rename it`) };
+    }
+    return { verdict: reject(path, READ_CODES[read.reason], `the file ${read.message}`) };
+  }
   const bytes = read.bytes;
   if (bytes.length === 0) return { verdict: reject(path, CheckErrorCode.EMPTY, 'the file is empty (0 bytes)'), bytes };
   const sniffed = sniff(bytes);

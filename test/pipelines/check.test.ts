@@ -121,3 +121,14 @@ test('formatVerdict prints one line per verdict and escapes hostile names', asyn
   assert.ok(!line.includes('\n'));
   assert.match(line, /^FAIL .*bad\\u\{A\}name\.png.* BONSAI_INGEST_FILE_NAME_INVALID/);
 });
+
+test('a name that is not UTF-8 is named as such, not as a missing file', async () => {
+  const raw = Buffer.concat([Buffer.from(join(dir, 'bad')), Buffer.from([0xff]), Buffer.from('.png')]);
+  await writeFile(raw, await syntheticDigit());
+  const verdict = await checkFile(new TextDecoder().decode(raw), options());
+  assert.equal(verdict.ok, false);
+  assert.equal(verdict.code, 'BONSAI_INGEST_FILE_NAME_INVALID');
+  assert.match(verdict.message, /not valid UTF-8/);
+  const missing = await checkFile(join(dir, 'really-missing.png'), options());
+  assert.equal(missing.code, 'BONSAI_INGEST_FILE_NOT_FOUND');
+});
