@@ -41,7 +41,11 @@ const BLACK = { r: 0, g: 0, b: 0, alpha: 1 };
 /** Translates an error thrown by sharp/libvips into a coded BonsaiError. */
 export function sharpError(err: unknown, format: ImageFormat, limits: Pick<IngestLimits, 'maxPixels' | 'decodeTimeoutMs'>): BonsaiError {
   if (err instanceof BonsaiError) return err;
-  const message = (err instanceof Error ? err.message : String(err)).trim().replace(/:$/, '');
+  // libvips repeats its lines (one per attempt of each loader): each line once, and none already said by an earlier one.
+  const lines = (err instanceof Error ? err.message : String(err)).split('\n').map((l) => l.trim()).filter((l) => l !== '');
+  const kept: string[] = [];
+  for (const l of lines) if (!kept.some((k) => k.includes(l))) kept.push(l);
+  const message = kept.join('; ').replace(/:$/, '');
   if (/pixel limit/i.test(message)) {
     return new BonsaiError(ImageErrorCode.TOO_MANY_PIXELS, `${format} image exceeds the limit of ${limits.maxPixels} pixels (decoder: ${message})`, { format, maxPixels: limits.maxPixels }, { cause: err });
   }

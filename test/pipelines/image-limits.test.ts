@@ -60,6 +60,9 @@ test('sharp errors map onto codes by their message', () => {
   const limits = { maxPixels: 10, decodeTimeoutMs: 5 };
   assert.equal(sharpError(new Error('Input image exceeds pixel limit'), 'png', limits).code, 'BONSAI_INGEST_IMAGE_TOO_MANY_PIXELS');
   assert.equal(sharpError(new Error('timeout: 12% complete'), 'png', limits).code, 'BONSAI_INGEST_IMAGE_TIMEOUT');
+  // libvips' repeated lines are said once, on one line.
+  const repeated = 'Input buffer has corrupt header: VipsJpeg: premature end of JPEG image\nVipsJpeg: JPEG datastream contains no image\nVipsJpeg: premature end of JPEG image\nVipsJpeg: JPEG datastream contains no image\n';
+  assert.equal(sharpError(new Error(repeated), 'jpeg', limits).message, 'corrupt jpeg image: Input buffer has corrupt header: VipsJpeg: premature end of JPEG image; VipsJpeg: JPEG datastream contains no image');
   assert.equal(sharpError(new Error('Input buffer contains unsupported image format'), 'avif', limits).code, 'BONSAI_INGEST_IMAGE_UNSUPPORTED');
   const corrupt = sharpError(new Error('Input buffer has corrupt header:'), 'png', limits);
   assert.equal(corrupt.code, 'BONSAI_INGEST_IMAGE_CORRUPT');
