@@ -10,7 +10,7 @@ import type { Config } from '../../config/index.ts';
 import { processAudio } from '../../pipelines/audio/index.ts';
 import { processImage } from '../../pipelines/image/index.ts';
 import { Ingestor, processorByContent, stateLayout, type IngestContext, type IngestOutcome } from '../../pipelines/ingest/index.ts';
-import { ManifestCache, resolveLabel } from '../../pipelines/labels/index.ts';
+import { LabelErrorCode, ManifestCache, resolveLabel } from '../../pipelines/labels/index.ts';
 import type { SampleStore } from '../../pipelines/store/index.ts';
 import { InboxWatcher } from '../watch/index.ts';
 import type { StuckEntries } from '../stuck.ts';
@@ -43,7 +43,7 @@ class ClassLimit {
     const known = new Set(this.store.labels().map((l) => l.label));
     for (const a of this.admitted) known.add(a);
     if (!known.has(label) && known.size >= this.max) {
-      throw new BonsaiError('BONSAI_INGEST_LABEL_LIMIT', `the label ${JSON.stringify(label)} would be class ${known.size + 1}, more than ingest.maxClasses (${this.max}); raise it or drop the file under a known label`, { label, classes: known.size, maxClasses: this.max });
+      throw new BonsaiError(LabelErrorCode.LIMIT, `the label ${JSON.stringify(label)} would be class ${known.size + 1}, more than ingest.maxClasses (${this.max}); raise it or drop the file under a known label`, { label, classes: known.size, maxClasses: this.max });
     }
     this.admitted.add(label);
   }

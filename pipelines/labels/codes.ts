@@ -4,6 +4,8 @@ export const LabelErrorCode = {
   INVALID: 'BONSAI_INGEST_LABEL_INVALID',
   /** A class label not among the known classes while the label policy is `reject`. */
   UNKNOWN: 'BONSAI_INGEST_LABEL_UNKNOWN',
+  /** A class label that would add a class beyond `ingest.maxClasses` (the daemon's ingestion). */
+  LIMIT: 'BONSAI_INGEST_LABEL_LIMIT',
   /** A file under the inbox with no folder label, manifest entry or sidecar transcript. */
   MISSING: 'BONSAI_INGEST_LABEL_MISSING',
   /** A transcript is empty, too long, or holds characters outside the alphabet or control/format characters. */
