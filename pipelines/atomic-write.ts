@@ -14,6 +14,18 @@ import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'n
 import { open, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
+/**
+ * Writes all of `bytes` at the file's position: one writeSync may write less than it was given (a
+ * nearly full disk), and a short write fsynced and renamed into place would be a truncated file.
+ */
+export function writeAllSync(fd: number, bytes: Uint8Array): void {
+  for (let done = 0; done < bytes.length;) {
+    const n = writeSync(fd, bytes, done, bytes.length - done);
+    if (n <= 0) throw Object.assign(new Error(`write returned ${n} with ${bytes.length - done} bytes left`), { code: 'EIO' });
+    done += n;
+  }
+}
+
 /** Flushes a file or directory to disk. Directories that cannot be opened for fsync (some platforms) are skipped. */
 export async function fsyncPath(path: string): Promise<void> {
   let handle;
@@ -68,7 +80,7 @@ export async function writeFileAtomic(path: string, data: string, tempPath: stri
 export function writeFileAtomicSync(path: string, data: string, tempPath: string, afterTemp?: () => void): void {
   const fd = openSync(tempPath, 'w');
   try {
-    writeSync(fd, data);
+    writeAllSync(fd, Buffer.from(data));
     fsyncSync(fd);
   } catch (err) {
     closeSync(fd);

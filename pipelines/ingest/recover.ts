@@ -139,8 +139,12 @@ export function recover(stateDir: string, store: SampleStore, options: RecoverOp
   // 1. Temp files (we hold the writer lock, so no other writer is mid-write).
   const qNames = isFolder(layout.quarantine) ? readdirSync(layout.quarantine) : [];
   for (const name of qNames.filter(isTempName)) {
-    unlinkSync(join(layout.quarantine, name));
-    report.tempFilesRemoved.push(join(layout.quarantine, name));
+    try {
+      unlinkSync(join(layout.quarantine, name));
+      report.tempFilesRemoved.push(join(layout.quarantine, name));
+    } catch (err) {
+      stuck(`quarantine/${name}`, err);
+    }
   }
 
   // 2. Reason files without their file. Names a reason file points at are data, whatever they end
@@ -170,8 +174,12 @@ export function recover(stateDir: string, store: SampleStore, options: RecoverOp
       if (failed) stuck(reason.source, failed);
       else report.rejectsCompleted.push(reason.source);
     } else {
-      unlinkSync(join(layout.quarantine, name));
-      report.orphanReasonsRemoved.push(join(layout.quarantine, name));
+      try {
+        unlinkSync(join(layout.quarantine, name));
+        report.orphanReasonsRemoved.push(join(layout.quarantine, name));
+      } catch (err) {
+        stuck(`quarantine/${name}`, err);
+      }
     }
   }
 

@@ -18,7 +18,8 @@
  * PID namespace (pids mean nothing across hosts or containers, so do not share
  * a state directory between containers or over NFS).
  */
-import { closeSync, fsyncSync, linkSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, linkSync, openSync, readFileSync, renameSync, rmSync, unlinkSync } from 'node:fs';
+import { writeAllSync } from '../atomic-write.ts';
 import { BonsaiError } from '../../core/errors.ts';
 
 /** A held writer lock; `release()` removes the lock file if it is still ours. */
@@ -129,11 +130,15 @@ export function acquireWriterLock(path: string): WriterLock {
   const tmp = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
   const fd = openSync(tmp, 'wx');
   try {
-    writeSync(fd, lockContent());
+    writeAllSync(fd, Buffer.from(lockContent()));
     fsyncSync(fd);
-  } finally {
+  } catch (err) {
+    // A full disk fails the write: the temp file must not outlive the attempt (each one would stay for good).
     closeSync(fd);
+    rmSync(tmp, { force: true });
+    throw err;
   }
+  closeSync(fd);
   try {
     for (let attempt = 0; attempt < 3; attempt++) {
       if (tryLink(tmp, path)) return makeLock(path);

@@ -366,6 +366,22 @@ test('recover trusts only reason files it wrote: a user\'s x.reason.json is data
   }
 });
 
+test('recover goes on when a quarantine entry cannot be removed: reported as stuck, the start is not stopped', async () => {
+  const env = setup();
+  try {
+    const q = join(env.dir, 'quarantine');
+    // A folder named like a temp file and one like an orphan reason file: unlink refuses both (EISDIR), as a
+    // read-only quarantine/ would refuse a file.
+    mkdirSync(join(q, '.old.reason.json.999999.tmp'), { recursive: true });
+    writeFileSync(join(q, 'ok.png'), 'x');
+    const report = recover(env.dir, env.store, { now: () => NOW });
+    assert.deepEqual(report.stuck.map((s) => s.source), ['quarantine/.old.reason.json.999999.tmp']);
+    assert.deepEqual(report.reasonsWritten, [join(q, 'ok.png')], 'the rest of recovery went on');
+  } finally {
+    env.done();
+  }
+});
+
 test('the same bytes dropped again at the same path after archiving are a duplicate, not a recovery', async () => {
   const env = setup();
   try {
