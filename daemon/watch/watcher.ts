@@ -19,7 +19,7 @@
 import { mkdirSync, realpathSync } from 'node:fs';
 import { basename, join, relative, resolve } from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
-import { DONE_SUFFIX, isSampleName, isTranscriptName, scanInbox } from '../../pipelines/ingest/index.ts';
+import { DONE_SUFFIX, isInboxInput, isSampleName, scanInbox } from '../../pipelines/ingest/index.ts';
 import type { Log } from '../logging.ts';
 import { checkComplete, isSpecialEntry, type Look } from './complete.ts';
 
@@ -174,8 +174,7 @@ export class InboxWatcher {
       if (isSampleName(file)) this.consider(file, true);
       return;
     }
-    // A link or FIFO named like a sidecar transcript waits for its recording (isTranscriptName).
-    if (isSampleName(path) || (!isTranscriptName(path) && isSpecialEntry(path))) this.consider(path, true);
+    if (isInboxInput(path, () => isSpecialEntry(path))) this.consider(path, true);
   }
 
   /** Looks at one file: hands it over if complete, else looks again when it may be. */

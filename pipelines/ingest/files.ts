@@ -10,7 +10,7 @@ import { closeSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, rena
 import { basename, dirname, extname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { BonsaiError } from '../../core/errors.ts';
 import { writeFileAtomicSync } from '../atomic-write.ts';
-import { isSampleName, isTranscriptName } from './sample-names.ts';
+import { isInboxInput } from './sample-names.ts';
 
 /** Folders of a state directory (DESIGN.md, "Folders under the state directory"). */
 export interface StateLayout {
@@ -279,7 +279,7 @@ function walk(dir: string, skipHidden: boolean, onEntry: (path: string, regular:
 export function scanInbox(dir: string): InboxScan {
   const out: InboxScan = { candidates: [], badNames: [] };
   walk(dir, true, (p, regular) => {
-    if (isSampleName(p) || (!regular && !isTranscriptName(p))) out.candidates.push(p);
+    if (isInboxInput(p, () => !regular)) out.candidates.push(p);
   }, (raw) => out.badNames.push(raw));
   out.candidates.sort();
   out.badNames.sort(Buffer.compare);

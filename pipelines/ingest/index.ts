@@ -12,7 +12,7 @@ export type { ReasonFile } from './finalize.ts';
 export { sampleId } from './prepare.ts';
 export { processorByContent, sniffModality } from './dispatch.ts';
 export type { Processors } from './dispatch.ts';
-export { DONE_SUFFIX, controlCharacter, isSampleName, isTranscriptName } from './sample-names.ts';
+export { DONE_SUFFIX, controlCharacter, isInboxInput, isSampleName, isTranscriptName } from './sample-names.ts';
 export { stateLayout, listFiles, inboxCandidates, scanInbox, REASON_SUFFIX } from './files.ts';
 export type { InboxScan, StateLayout } from './files.ts';
 export { ProcessingPool } from './pool.ts';

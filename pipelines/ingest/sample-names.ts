@@ -24,6 +24,15 @@ export function isTranscriptName(path: string): boolean {
   return basename(path).endsWith('.txt');
 }
 
+/**
+ * Whether an inbox entry is an input: a sample's name, or any link, FIFO, socket or device (to be
+ * quarantined) not named like a sidecar transcript. `special` says whether the entry is one of
+ * those; it is only asked when the name does not decide.
+ */
+export function isInboxInput(path: string, special: () => boolean): boolean {
+  return isSampleName(path) || (!isTranscriptName(path) && special());
+}
+
 /** Whether the file at `path` (only its last component is read) has a sample's name. */
 export function isSampleName(path: string): boolean {
   const name = basename(path);
