@@ -26,6 +26,7 @@ import type { ModelHolder } from './serving/index.ts';
 import { Lifecycle, handleSignals, type LifecycleState } from './lifecycle.ts';
 import { createLog, type Log } from './logging.ts';
 import { StuckEntries } from './stuck.ts';
+import { StorageHealth } from './storage.ts';
 import type { PrequentialScorer } from './prequential-scorer.ts';
 import type { Updater, TrainerHandle, TrainerOptions, UpdaterEvents, ModelChoice } from './trainer/index.ts';
 import type { UpdateScheduler, RequestAnswer } from './triggers/index.ts';
@@ -91,11 +92,12 @@ interface DaemonSetup {
   model: ModelChoice;
   window: PrequentialWindow;
   stuck: StuckEntries;
+  storage: StorageHealth;
 }
 
 /** The plugins of a daemon, in start order (see the file comment). */
 function daemonPlugins(config: Config, options: DaemonOptions, setup: DaemonSetup, status: () => Promise<Record<string, unknown>>): DaemonPlugin[] {
-  const { model, window, stuck } = setup;
+  const { model, window, stuck, storage } = setup;
   return [
     stateLockPlugin(),
     backendPlugin(),
@@ -110,8 +112,8 @@ function daemonPlugins(config: Config, options: DaemonOptions, setup: DaemonSetu
       updates: { requestUpdate: async (reason) => ctx.get('scheduler').request(reason) },
       status: { status },
     })),
-    updatesPlugin({ model, update: updateConfig(config, options.update, model.arch), startTrainer: options.startTrainer, nice: options.trainerNice }),
-    watcherPlugin({ stuck, inputShape: model.inputShape }),
+    updatesPlugin({ model, update: updateConfig(config, options.update, model.arch), startTrainer: options.startTrainer, nice: options.trainerNice, storage }),
+    watcherPlugin({ stuck, storage, inputShape: model.inputShape }),
   ];
 }
 
@@ -135,6 +137,7 @@ async function daemonStatus(ctx: DaemonContext, state: LifecycleState, setup: Da
     update: updater?.current() ?? null,
     lastUpdate: updater?.last() ?? null,
     watcher: ctx.find('watcher')?.stats() ?? null,
+    storage: setup.storage.status(),
     prequential: { accuracy: window.accuracy(), window: window.count, scored: ctx.find('prequential')?.counts.scored ?? 0 },
   };
 }
@@ -151,6 +154,7 @@ export async function startDaemon(config: Config, options: DaemonOptions = {}): 
     model: modelChoice(config, options.model),
     window: new PrequentialWindow(config.metrics.prequentialWindow),
     stuck: new StuckEntries(log, metrics.ingestStuck),
+    storage: new StorageHealth({ log, stateDir, full: metrics.storageFull, errors: metrics.storageFullErrors }),
   };
   metrics.sources.prequentialAccuracy = () => setup.window.accuracy();
   const ctx = new DaemonContext({ config, log, metrics, stateDir, token: options.token ?? readToken(config) });

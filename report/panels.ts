@@ -255,7 +255,7 @@ export const ROWS: readonly RowDef[] = [
       {
         id: 13,
         title: 'Quarantine rate',
-        description: 'Files quarantined per second by modality, the share of incoming files quarantined, and inbox entries stuck in the last hour (neither ingested nor movable; see the ingest.stuck log lines).',
+        description: 'Files quarantined per second by modality, the share of incoming files quarantined, inbox entries stuck in the last hour (neither ingested nor movable; see the ingest.stuck log lines), and the state directory\'s disk: 1 while it is full (files wait in the inbox; see the storage.full log line) and operations that failed for lack of space in the last hour.',
         kind: 'timeseries',
         unit: 'short',
         width: 6,
@@ -263,6 +263,8 @@ export const ROWS: readonly RowDef[] = [
           t(`sum by (modality) (rate(${m('bonsai_ingest_files_total', 'outcome="rejected"')}[$__rate_interval]))`, '{{modality}} per second', 'A'),
           t(`sum(rate(${m('bonsai_ingest_files_total', 'outcome="rejected"')}[$__rate_interval])) / sum(rate(${m('bonsai_ingest_files_total')}[$__rate_interval]))`, 'share quarantined', 'B'),
           t(`sum(increase(${m('bonsai_ingest_stuck_files_total')}[1h]))`, 'stuck in the last hour', 'C'),
+          t(`max(${m('bonsai_storage_full')})`, 'disk full (1)', 'D'),
+          t(`sum(increase(${m('bonsai_storage_full_errors_total')}[1h]))`, 'failed for lack of space in the last hour', 'E'),
         ],
       },
       {

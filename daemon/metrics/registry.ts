@@ -17,6 +17,8 @@ export const LABEL_VALUES = {
   ingestOutcome: ['accepted', 'duplicate', 'rejected'],
   trigger: ['threshold', 'cron', 'max_wait', 'manual'],
   updateOutcome: ['promoted', 'rejected', 'failed', 'aborted'],
+  /** Where a write failed for lack of space (daemon/storage.ts). */
+  storageSite: ['ingest', 'update', 'registry'],
   /**
    * Phases (core/train/phase.ts) timed by `bonsai_update_duration_seconds`: training, `evaluate`
    * (every validation pass: core's `eval` and the trainer's `evaluate` step; `durationPhaseOf`)
@@ -104,6 +106,8 @@ export class BonsaiMetrics {
   readonly buildInfo: Gauge<'version' | 'node_version' | 'tfjs_version' | 'backend'>;
   readonly ingestFiles: Counter<'modality' | 'outcome'>;
   readonly ingestStuck: Counter;
+  readonly storageFull: Gauge;
+  readonly storageFullErrors: Counter<'site'>;
   readonly pendingSamples: Gauge;
   readonly storeSamples: Gauge<'split'>;
   readonly updates: Counter<'trigger' | 'outcome'>;
@@ -145,6 +149,8 @@ export class BonsaiMetrics {
     });
     this.ingestFiles = new Counter({ name: 'bonsai_ingest_files_total', help: 'Files taken from the inbox, by modality and outcome.', labelNames: ['modality', 'outcome'], registers });
     this.ingestStuck = new Counter({ name: 'bonsai_ingest_stuck_files_total', help: 'Inbox entries that could be neither ingested nor moved out of the inbox, each counted once (log event ingest.stuck).', registers });
+    this.storageFull = new Gauge({ name: 'bonsai_storage_full', help: '1 while writes under the state directory fail for lack of space (ENOSPC, EDQUOT, SQLITE_FULL), else 0 (log events storage.full and storage.recovered).', registers });
+    this.storageFullErrors = new Counter({ name: 'bonsai_storage_full_errors_total', help: 'Operations that failed for lack of space under the state directory, by where they failed (ingest, update, registry).', labelNames: ['site'], registers });
     this.pendingSamples = new Gauge({ name: 'bonsai_pending_samples', help: 'Stored samples not yet used for training (the update threshold counts these).', registers });
     this.storeSamples = new Gauge({ name: 'bonsai_store_samples', help: 'Samples in the sample store, by split.', labelNames: ['split'], registers });
     this.updates = new Counter({ name: 'bonsai_updates_total', help: 'Model updates (training runs), by trigger and outcome.', labelNames: ['trigger', 'outcome'], registers });
@@ -226,6 +232,7 @@ export class BonsaiMetrics {
     for (const phase of LABEL_VALUES.evalPhase) this.trainingEvalSamples.inc({ phase }, 0);
     for (const outcome of LABEL_VALUES.swapOutcome) this.modelSwaps.inc({ outcome }, 0);
     for (const use of LABEL_VALUES.fallbackUse) this.championFallbacks.inc({ use }, 0);
+    for (const site of LABEL_VALUES.storageSite) this.storageFullErrors.inc({ site }, 0);
     this.predictRequests.inc({ code: '200' }, 0);
   }
 

@@ -8,6 +8,7 @@ import type { UpdateConfig } from '../../core/index.ts';
 import { Updater, type ModelChoice, type TrainerHandle, type TrainerOptions } from '../trainer/index.ts';
 import { UpdateScheduler, type TriggerCounts } from '../triggers/index.ts';
 import type { SampleStore } from '../../pipelines/store/index.ts';
+import type { StorageHealth } from '../storage.ts';
 import type { DaemonPlugin } from './context.ts';
 
 /** Options of `updatesPlugin`: what the daemon trains, and how the trainer runs. */
@@ -20,6 +21,8 @@ export interface UpdatesPluginOptions {
   startTrainer?: (options: TrainerOptions) => TrainerHandle;
   /** Niceness of the trainer child. */
   nice?: number;
+  /** Reports a full disk once per episode. */
+  storage?: StorageHealth;
 }
 
 /** What the triggers read from the store. */
@@ -46,6 +49,7 @@ export function updatesPlugin(options: UpdatesPluginOptions): DaemonPlugin {
         keep: config.registry.keep,
         startTrainer: options.startTrainer,
         nice: options.nice,
+        storage: options.storage,
       });
       const scheduler = new UpdateScheduler({
         policy: { ...config.triggers, minValidationSamples: config.gate.minValidationSamples },

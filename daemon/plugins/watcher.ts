@@ -14,6 +14,7 @@ import { LabelErrorCode, ManifestCache, resolveLabel } from '../../pipelines/lab
 import type { SampleStore } from '../../pipelines/store/index.ts';
 import { InboxWatcher } from '../watch/index.ts';
 import type { StuckEntries } from '../stuck.ts';
+import type { StorageHealth } from '../storage.ts';
 import { BonsaiError } from '../../core/errors.ts';
 import { audioSpec, imageSpec, limitsOf } from '../wiring.ts';
 import type { DaemonContext, DaemonPlugin } from './context.ts';
@@ -22,6 +23,8 @@ import type { DaemonContext, DaemonPlugin } from './context.ts';
 export interface WatcherPluginOptions {
   /** Entries that can be neither ingested nor moved: logged and counted once each. */
   stuck: StuckEntries;
+  /** A full disk: reported once per episode, the files wait in the inbox meanwhile. */
+  storage: StorageHealth;
   /** Shape of one image sample (`[h, w, c]`), so images are decoded to what the model reads. */
   inputShape: readonly number[];
 }
@@ -80,13 +83,15 @@ export function ingestContext(config: Config, stateDir: string, store: SampleSto
 }
 
 /** Counts and logs one ingestion outcome, queues an accepted sample for scoring and tells the triggers. */
-function ingested(ctx: DaemonContext, stuck: StuckEntries, o: IngestOutcome): void {
+function ingested(ctx: DaemonContext, reports: Pick<WatcherPluginOptions, 'stuck' | 'storage'>, o: IngestOutcome): void {
   const { log, metrics } = ctx;
-  stuck.outcome(o);
+  reports.stuck.outcome(o);
   if (o.outcome === 'skipped') {
     log.debug('ingest.skipped', { source: o.source, code: o.code, message: o.message });
     return;
   }
+  // Committed: the store took it.
+  reports.storage.succeeded('ingest');
   metrics.ingestFiles.inc({ modality: o.modality ?? 'unknown', outcome: o.outcome });
   if (o.outcome === 'accepted') {
     log.debug('ingest.accepted', { source: o.source, id: o.id.slice(0, 12), shape: o.shape, recovered: o.recovered });
@@ -102,7 +107,7 @@ function ingested(ctx: DaemonContext, stuck: StuckEntries, o: IngestOutcome): vo
 
 /** Adds the watcher (`watcher`) and starts it: a scan of the inbox, then its events. */
 export function watcherPlugin(options: WatcherPluginOptions): DaemonPlugin {
-  const { stuck } = options;
+  const { stuck, storage } = options;
   return {
     name: 'watcher',
     async start(ctx) {
@@ -121,18 +126,21 @@ export function watcherPlugin(options: WatcherPluginOptions): DaemonPlugin {
           try {
             outcome = await ingestor.ingest(path);
           } catch (err) {
-            if (stuck.failure(relative(inbox, path), err)) return { retry: false };
+            const source = relative(inbox, path);
+            // A full disk or a stuck move: the file stays where it is and the next reconcile scan tries it again.
+            if (storage.failed('ingest', err, { source }) || stuck.failure(source, err)) return { retry: false };
             throw err;
           }
-          ingested(ctx, stuck, outcome);
+          ingested(ctx, options, outcome);
           return { retry: outcome.outcome === 'skipped' && outcome.code === 'BONSAI_INGEST_FILE_CHANGED' };
         },
         // A name that is not UTF-8: quarantined by its raw path.
         ingestBadName: async (raw) => {
           try {
-            ingested(ctx, stuck, await ingestor.ingest(raw));
+            ingested(ctx, options, await ingestor.ingest(raw));
           } catch (err) {
-            if (!stuck.failure(relative(inbox, new TextDecoder().decode(raw)), err)) throw err;
+            const source = relative(inbox, new TextDecoder().decode(raw));
+            if (!storage.failed('ingest', err, { source }) && !stuck.failure(source, err)) throw err;
           }
         },
       });

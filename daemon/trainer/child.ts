@@ -8,10 +8,9 @@
  * messages, then one `done` or `error` out; then the process exits. It exits
  * too when the parent goes away (the IPC channel closes).
  */
-import { BonsaiError } from '../../core/errors.ts';
 import { initBackend } from '../../core/index.ts';
 import { trainCandidate } from './train.ts';
-import type { ChildMessage, ParentMessage, WireError } from './protocol.ts';
+import { errorToWire, type ChildMessage, type ParentMessage } from './protocol.ts';
 
 function send(message: ChildMessage): Promise<void> {
   return new Promise((resolve) => {
@@ -23,11 +22,7 @@ function send(message: ChildMessage): Promise<void> {
   });
 }
 
-function toWire(err: unknown): WireError {
-  if (err instanceof BonsaiError) return { code: err.code, message: err.message, details: { ...err.details }, stack: err.stack };
-  const e = err instanceof Error ? err : new Error(String(err));
-  return { code: 'BONSAI_DAEMON_TRAINER_FAILED', message: e.message, details: { name: e.name }, stack: e.stack };
-}
+
 
 async function run(message: ParentMessage): Promise<void> {
   const { job } = message;
@@ -37,7 +32,7 @@ async function run(message: ParentMessage): Promise<void> {
     const result = await trainCandidate(job, { onProgress: (progress) => void send({ type: 'progress', progress }) });
     await send({ type: 'done', result });
   } catch (err) {
-    await send({ type: 'error', error: toWire(err) });
+    await send({ type: 'error', error: errorToWire(err) });
     code = 1;
   }
   // Exit explicitly: the wasm backend's worker threads would keep the process alive.

@@ -4,7 +4,8 @@
  * `progress` messages, then exactly one `done` or `error`, and exits.
  */
 import type { PairedEvidence, CostSummary, Phase, PruneReport, UpdateConfig } from '../../core/index.ts';
-import type { ErrorCode } from '../../core/errors.ts';
+import { BonsaiError, type ErrorCode } from '../../core/errors.ts';
+import { systemErrorCode } from '../storage.ts';
 import type { ModelOptions } from '../../core/models/options.ts';
 import type { Modality } from '../../pipelines/types.ts';
 import type { TriggerKind } from '../triggers/policy.ts';
@@ -129,3 +130,11 @@ export type ChildMessage =
   | { type: 'progress'; progress: TrainProgress }
   | { type: 'done'; result: TrainResult }
   | { type: 'error'; error: WireError };
+
+/** An error for the parent; a system error's code (e.g. ENOSPC), here or in a cause, travels as `details.errno`. */
+export function errorToWire(err: unknown): WireError {
+  const errno = systemErrorCode(err);
+  if (err instanceof BonsaiError) return { code: err.code, message: err.message, details: { ...err.details, ...(errno && { errno }) }, stack: err.stack };
+  const e = err instanceof Error ? err : new Error(String(err));
+  return { code: 'BONSAI_DAEMON_TRAINER_FAILED', message: e.message, details: { name: e.name, ...(errno && { errno }) }, stack: e.stack };
+}

@@ -22,6 +22,7 @@ import { intactChampion, type ModelRegistry } from '../registry/index.ts';
 import type { ModelHolder } from '../serving/holder.ts';
 import type { PrequentialScorer } from '../prequential-scorer.ts';
 import type { Log } from '../logging.ts';
+import { noSpaceCode, STORAGE_FULL_CODE, type StorageHealth } from '../storage.ts';
 import type { UpdateRequest } from '../triggers/scheduler.ts';
 import { decide } from './gate.ts';
 import { startTrainer, type TrainerHandle, type TrainerOptions } from './process.ts';
@@ -96,6 +97,8 @@ export interface UpdaterArgs {
   startTrainer?: (options: TrainerOptions) => TrainerHandle;
   /** Niceness of the child. */
   nice?: number;
+  /** Reports a full disk once per episode (daemon/storage.ts); absent in tests that do not look. */
+  storage?: StorageHealth;
 }
 
 const now = (): number => performance.now();
@@ -282,7 +285,7 @@ export class Updater {
       const deleted = await registry.retain(this.args.keep);
       if (deleted.length > 0) log.info('registry.retained', { deleted, keep: this.args.keep });
     } catch (err) {
-      log.warn('registry.retain_failed', { error: err });
+      if (!this.args.storage?.failed('registry', err)) log.warn('registry.retain_failed', { error: err });
     }
   }
 
@@ -346,7 +349,13 @@ export class Updater {
   private record(request: UpdateRequest, outcome: UpdateOutcome, result: TrainResult | null, parent: number | null, startedAt: number, t0: number,
     extra: { verdict?: string; error?: unknown }): UpdateRecord {
     const err = extra.error;
-    const error = err === undefined ? undefined : err instanceof BonsaiError ? { code: err.code, message: err.message } : { code: 'BONSAI_DAEMON_UPDATE_FAILED', message: err instanceof Error ? err.message : String(err) };
+    const message = err instanceof Error ? err.message : String(err);
+    const errno = err === undefined ? null : noSpaceCode(err);
+    // A full disk is reported once per episode (daemon/storage.ts); the update's own record says so in its code.
+    if (errno !== null) this.args.storage?.failed('update', err, { id: request.id });
+    const error = err === undefined ? undefined
+      : errno !== null ? { code: STORAGE_FULL_CODE, message: `no space left under the state directory (${errno}): ${message}` }
+        : err instanceof BonsaiError ? { code: err.code, message: err.message } : { code: 'BONSAI_DAEMON_UPDATE_FAILED', message };
     return {
       id: request.id, trigger: request.trigger, reason: request.reason, outcome,
       version: result?.version ?? null, parent: result?.parent ?? parent,
@@ -369,6 +378,8 @@ export class Updater {
     };
     if (record.outcome === 'failed') log.error('update.failed', fields);
     else log.info(`update.${record.outcome}`, fields);
+    // A candidate was published (promoted or rejected): the state directory took its files.
+    if (record.outcome === 'promoted' || record.outcome === 'rejected') this.args.storage?.succeeded('update');
     this.lastRecord = record;
     this.history.push(record);
     if (this.history.length > 100) this.history.shift();
