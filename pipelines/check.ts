@@ -20,6 +20,7 @@ import { processAudio } from './audio/index.ts';
 import { processImageDetailed } from './image/index.ts';
 import { isInside, printable, readRegularFile, resolveLabel, type LabelPolicy, type ManifestCache, type ReadFailure, type ResolvedLabel, type TranscriptOptions } from './labels/index.ts';
 import { extensionMismatch, formatError, sniff } from './sniff.ts';
+import { modalityMismatch } from './modality.ts';
 import type { AudioSpec, ImageSpec, IngestLimits, Modality, ProcessedSample } from './types.ts';
 import { controlCharacter } from './ingest/sample-names.ts';
 
@@ -60,6 +61,8 @@ export interface Verdict {
 
 /** What `checkFile` needs: the specs and limits of the pipelines and, for label checks, the inbox. */
 export interface CheckOptions {
+  /** What the model reads (`model.modality`): content of the other modality gets BONSAI_INGEST_WRONG_MODALITY, as in the daemon. Undefined: either. */
+  modality?: Modality;
   imageSpec: ImageSpec;
   audioSpec: AudioSpec;
   limits: IngestLimits;
@@ -143,6 +146,8 @@ async function inspect(path: string, options: CheckOptions): Promise<Inspection>
     return { verdict: reject(path, err.code, err.message), bytes };
   }
   const modality = sniffed.modality;
+  const wrong = options.modality === undefined ? null : modalityMismatch(basename(path), sniffed, options.modality);
+  if (wrong !== null) return { verdict: reject(path, wrong.code, wrong.message, modality), bytes };
   const notes: string[] = [];
   const mismatch = extensionMismatch(path, sniffed.format);
   if (mismatch !== undefined) notes.push(mismatch);

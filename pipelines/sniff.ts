@@ -171,3 +171,4 @@ export function formatError(result: SniffResult, expected: Modality | 'any', nam
   }
   return new BonsaiError(FormatErrorCode.UNSUPPORTED, `expected ${expected === 'audio' ? 'a WAV recording' : 'an image'}${where} but the content is ${result.format.toUpperCase()} (${result.modality})`, { format: result.format, modality: result.modality });
 }
+

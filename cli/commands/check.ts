@@ -5,6 +5,7 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { loadConfig } from '../../config/index.ts';
+import { BonsaiError } from '../../core/errors.ts';
 import { checkFile, formatVerdict } from '../../pipelines/check.ts';
 import type { AudioSpec, ImageSpec } from '../../pipelines/types.ts';
 
@@ -16,15 +17,21 @@ export function registerCheck(program: Command): void {
     .option('--json', 'one JSON object per line')
     .option('--config <file>', 'config file (image and audio specs, limits)')
     .option('--inbox <dir>', 'treat files under this folder as inbox files (their labels are checked)')
-    .action(async (files: string[], opts: { json?: boolean; config?: string; inbox?: string }) => {
+    .option('--modality <kind>', 'image, audio, or any: the content the model reads (default: model.modality of the config file given by --config or BONSAI_CONFIG, as the daemon judges a file; any without one); any checks each file by its own content')
+    .action(async (files: string[], opts: { json?: boolean; config?: string; inbox?: string; modality?: string }) => {
       const config = loadConfig({ file: opts.config, env: process.env });
+      const configured = opts.config !== undefined || Boolean(process.env.BONSAI_CONFIG);
+      const kind = opts.modality ?? (configured ? config.model.modality : 'any');
+      if (kind !== 'image' && kind !== 'audio' && kind !== 'any') {
+        throw new BonsaiError('BONSAI_CLI_BAD_OPTION', `--modality takes image, audio or any, got "${kind}"`, { modality: kind });
+      }
       const model = config.model;
       const imageSpec: ImageSpec = { ...model.image, range: [model.image.range[0], model.image.range[1]] } as ImageSpec;
       const audioSpec: AudioSpec = { ...model.audio } as AudioSpec;
       let rejected = 0;
       for (const file of files) {
         const verdict = await checkFile(file, {
-          imageSpec, audioSpec, limits: { ...config.ingest.limits }, labelPolicy: config.ingest.labelPolicy,
+          imageSpec, audioSpec, limits: { ...config.ingest.limits }, labelPolicy: config.ingest.labelPolicy, modality: kind === 'any' ? undefined : kind,
           inboxRoot: opts.inbox ? resolve(opts.inbox) : undefined,
         });
         if (!verdict.ok) rejected++;

@@ -41,6 +41,8 @@ export const AudioErrorCode = {
   DECODE: 'BONSAI_INGEST_WAV_DECODE',
   /** Fewer samples than one analysis window after resampling. */
   TOO_SHORT: 'BONSAI_INGEST_AUDIO_TOO_SHORT',
+  /** No sample of the mono signal rises above one 16-bit step: silence, or channels that cancel in the downmix. */
+  SILENT: 'BONSAI_INGEST_AUDIO_SILENT',
   /** Processing one file took longer than `limits.decodeTimeoutMs`. */
   TIMEOUT: 'BONSAI_INGEST_AUDIO_TIMEOUT',
   /** An AudioSpec value is out of range or inconsistent. */

@@ -31,6 +31,44 @@ function checkDeadline(started: number, limits: IngestLimits, stage: string): vo
 }
 
 /**
+ * Largest peak of a signal taken as silence: one step of 16-bit PCM (about -90 dBFS). Such a
+ * recording has no content to learn from, and per-utterance normalisation would turn it into
+ * features of exactly zero (or of amplified dither) under whatever label its folder gives.
+ */
+export const SILENCE_PEAK = 2 ** -15;
+
+function peakOf(x: Float32Array): number {
+  let peak = 0;
+  for (let i = 0; i < x.length; i++) {
+    const a = Math.abs(x[i]);
+    if (a > peak) peak = a;
+  }
+  return peak;
+}
+
+const dbfs = (peak: number): string => (peak > 0 ? `${(20 * Math.log10(peak)).toFixed(1)} dBFS` : 'digital zero');
+
+/**
+ * Refuses a mono signal that never rises above `SILENCE_PEAK` (BONSAI_INGEST_AUDIO_SILENT); when
+ * its channels are louder than their mean, says that they cancel out.
+ */
+function checkSignal(mono: Float32Array, channels: readonly Float32Array[], sampleRate: number): void {
+  const peak = peakOf(mono);
+  if (peak > SILENCE_PEAK) return;
+  const channelPeaks = channels.map(peakOf);
+  const loudest = Math.max(...channelPeaks);
+  const seconds = (mono.length / sampleRate).toFixed(3);
+  const cancelled = loudest > SILENCE_PEAK;
+  throw new BonsaiError(
+    AudioErrorCode.SILENT,
+    cancelled
+      ? `the ${channels.length} channels cancel out when averaged to mono: each peaks at up to ${dbfs(loudest)}, their mean at ${dbfs(peak)} over ${seconds} s (one channel is the other inverted?); keep one channel or fix the wiring`
+      : `the recording is silent: its peak is ${dbfs(peak)} over ${seconds} s (${mono.length} samples at ${sampleRate} Hz), no louder than one 16-bit step`,
+    { peak, channelPeaks, silencePeak: SILENCE_PEAK, samples: mono.length, sampleRate, cancelled },
+  );
+}
+
+/**
  * Turns a WAV file into MFCC features: validates the header against `limits`
  * before decoding, decodes, averages the channels, resamples to
  * spec.sampleRate and computes MFCCs with `spec`. Resolves to
@@ -48,9 +86,11 @@ export function processAudioSync(bytes: Uint8Array, spec: AudioSpec, limits: Ing
   validateAudioSpec(spec);
   const decoded = decodeWav(bytes, limits);
   checkDeadline(started, limits, 'decoding');
-  const signal = resample(downmix(decoded.channels), decoded.sampleRate, spec.sampleRate);
+  const mono = downmix(decoded.channels);
+  const signal = resample(mono, decoded.sampleRate, spec.sampleRate);
   checkDeadline(started, limits, 'resampling');
-  const { features, frames, width } = mfcc(signal, spec.sampleRate, spec);
+  const { features, frames, width } = featuresOf(signal, spec, mono.length, decoded.sampleRate);
+  checkSignal(mono, decoded.channels, decoded.sampleRate);
   for (let i = 0; i < features.length; i++) {
     if (!Number.isFinite(features[i])) {
       throw new BonsaiError(
@@ -62,4 +102,24 @@ export function processAudioSync(bytes: Uint8Array, spec: AudioSpec, limits: Ing
   }
   checkDeadline(started, limits, 'feature extraction');
   return { modality: 'audio', features, shape: [frames, width] };
+}
+
+/**
+ * MFCCs of the resampled signal; a recording shorter than one analysis window is reported in the
+ * file's own figures (its length in ms, its samples at its rate), not in resampled samples.
+ */
+function featuresOf(signal: Float32Array, spec: AudioSpec, fileSamples: number, fileRate: number): ReturnType<typeof mfcc> {
+  try {
+    return mfcc(signal, spec.sampleRate, spec);
+  } catch (err) {
+    if (!(err instanceof BonsaiError) || err.code !== AudioErrorCode.TOO_SHORT) throw err;
+    const windowLength = Number(err.details.windowLength);
+    const windowMs = (1000 * windowLength) / spec.sampleRate;
+    const ms = (1000 * fileSamples) / fileRate;
+    throw new BonsaiError(
+      AudioErrorCode.TOO_SHORT,
+      `audio is ${ms.toFixed(1)} ms long (${fileSamples} samples at ${fileRate} Hz), shorter than one ${windowMs.toFixed(1)} ms analysis window`,
+      { ...err.details, durationMs: ms, fileSamples, fileSampleRate: fileRate, windowMs },
+    );
+  }
 }

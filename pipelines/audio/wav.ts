@@ -15,6 +15,9 @@
  * - sample rates from 4000 to 192000 Hz;
  * - a data chunk that declares more bytes than the file holds is rejected as
  *   truncated, never clamped: a cut-off recording may no longer match its label;
+ * - except a data size of 0xFFFFFFFF, or of 0 with audio after it, which writers to
+ *   a pipe (arecord, ffmpeg, sox) leave because they cannot seek back to fill it in:
+ *   such a data chunk runs to the end of the file, as those tools read it;
  * - the duration is computed from the header and checked against
  *   `limits.maxAudioSeconds` before anything is allocated or decoded;
  * - the RIFF size field and the byte rate are not trusted and not checked (many
@@ -187,6 +190,71 @@ function parseFmt(view: DataView, offset: number, size: number): FmtChunk {
   return { encoding, formatTag, channels, sampleRate, bitsPerSample, blockAlign };
 }
 
+/** The data size a writer that cannot seek leaves in place of the real one. */
+const STREAMING_DATA_SIZE = 0xffffffff;
+
+/**
+ * True when a data chunk's size is a placeholder (see the file comment): 0xFFFFFFFF, or 0
+ * followed by bytes that are not a chunk header (an empty data chunk followed by, say,
+ * a LIST chunk keeps its size of 0).
+ */
+function sizeUnknown(view: DataView, size: number, body: number, available: number): boolean {
+  if (size === STREAMING_DATA_SIZE) return true;
+  if (size !== 0 || available === 0) return false;
+  if (available < 8) return true;
+  for (let i = 0; i < 4; i++) {
+    const c = view.getUint8(body + i);
+    if (c < 0x20 || c > 0x7e) return true;
+  }
+  return view.getUint32(body + 4, true) > available - 8;
+}
+
+/** Where the chunks are: the first fmt chunk, and the data chunk's offset, declared size and bytes present (offset -1: none). */
+interface ChunkWalk {
+  fmt: FmtChunk | undefined;
+  dataOffset: number;
+  dataDeclared: number;
+  dataAvailable: number;
+}
+
+/** Walks the chunks after the 12-byte RIFF header by their own sizes (see the file comment). */
+function walkChunks(view: DataView, length: number): ChunkWalk {
+  let fmt: FmtChunk | undefined;
+  let dataOffset = -1;
+  let dataDeclared = 0;
+  let dataAvailable = 0;
+  let offset = 12;
+  while (offset + 8 <= length) {
+    const id = fourCC(view, offset);
+    const size = view.getUint32(offset + 4, true);
+    const body = offset + 8;
+    const available = length - body;
+    if (id === 'data' && dataOffset < 0) {
+      dataOffset = body;
+      if (sizeUnknown(view, size, body, available)) {
+        // A streaming writer's placeholder: the audio is whatever follows, to the end of the file.
+        dataDeclared = available;
+        dataAvailable = available;
+        break;
+      }
+      dataDeclared = size;
+      dataAvailable = Math.min(size, available);
+      if (size > available) break; // truncated data: nothing after it can be trusted
+    } else if (size > available) {
+      if (fmt !== undefined && dataOffset >= 0) break; // trailing junk after complete fmt and data
+      throw new BonsaiError(
+        AudioErrorCode.BAD_CHUNK,
+        `WAV chunk ${printable(id)} at byte ${offset} declares ${size} bytes but only ${available} remain`,
+        { chunk: id, offset, declared: size, available },
+      );
+    } else if (id === 'fmt ' && fmt === undefined) {
+      fmt = parseFmt(view, body, size);
+    }
+    offset = body + size + (size & 1);
+  }
+  return { fmt, dataOffset, dataDeclared, dataAvailable };
+}
+
 /**
  * Validates a WAV file's header against the pipeline's policy and `limits`
  * without decoding a sample. Throws a `BonsaiError` (BONSAI_INGEST_*) naming
@@ -212,33 +280,7 @@ export function parseWavHeader(bytes: Uint8Array, limits: Pick<IngestLimits, 'ma
     throw new BonsaiError(AudioErrorCode.NOT_WAVE, `RIFF form type is ${printable(form)}, not "WAVE"`, { form });
   }
 
-  let fmt: FmtChunk | undefined;
-  let dataOffset = -1;
-  let dataDeclared = 0;
-  let dataAvailable = 0;
-  let offset = 12;
-  while (offset + 8 <= length) {
-    const id = fourCC(view, offset);
-    const size = view.getUint32(offset + 4, true);
-    const body = offset + 8;
-    const available = length - body;
-    if (id === 'data' && dataOffset < 0) {
-      dataOffset = body;
-      dataDeclared = size;
-      dataAvailable = Math.min(size, available);
-      if (size > available) break; // truncated data: nothing after it can be trusted
-    } else if (size > available) {
-      if (fmt !== undefined && dataOffset >= 0) break; // trailing junk after complete fmt and data
-      throw new BonsaiError(
-        AudioErrorCode.BAD_CHUNK,
-        `WAV chunk ${printable(id)} at byte ${offset} declares ${size} bytes but only ${available} remain`,
-        { chunk: id, offset, declared: size, available },
-      );
-    } else if (id === 'fmt ' && fmt === undefined) {
-      fmt = parseFmt(view, body, size);
-    }
-    offset = body + size + (size & 1);
-  }
+  const { fmt, dataOffset, dataDeclared, dataAvailable } = walkChunks(view, length);
   if (fmt === undefined) {
     throw new BonsaiError(AudioErrorCode.NO_FMT, `WAV file has no fmt chunk (${length} bytes walked)`, { bytes: length });
   }

@@ -10,6 +10,7 @@ import type { Modality, ProcessedSample } from '../types.ts';
 import type { SampleTarget } from '../store/index.ts';
 import type { IngestContext, IngestFile, RejectReason } from './context.ts';
 import { modalityOf, sniff, type SniffResult } from '../sniff.ts';
+import { modalityMismatch } from '../modality.ts';
 import { entryExists, fileKeyOf, sourceOf, stateLayout } from './files.ts';
 import { sidecarCandidates } from '../labels/index.ts';
 import { doneMarker, readEntry } from './read.ts';
@@ -51,14 +52,7 @@ function checkFeatures(sample: ProcessedSample): RejectReason | null {
 
 /** The error for content of the modality the model does not read. */
 function wrongModality(file: IngestFile, sniffed: SniffResult, expected: Modality): RejectReason | null {
-  if (sniffed.kind !== 'image' && sniffed.kind !== 'audio') return null;
-  if (sniffed.modality === expected) return null;
-  const reads = expected === 'audio' ? 'recordings (model.modality: audio)' : 'images (model.modality: image)';
-  return {
-    code: 'BONSAI_INGEST_WRONG_MODALITY',
-    message: `${file.source}: the content is ${sniffed.format.toUpperCase()} (${sniffed.modality}) but the model reads ${reads}`,
-    details: { actual: sniffed.modality, expected, format: sniffed.format },
-  };
+  return modalityMismatch(file.source, sniffed, expected);
 }
 
 /** A recording's sidecar transcripts that exist (any kind of entry: a link or FIFO is refused by its label, not followed). */

@@ -64,10 +64,12 @@ test('processAudio rejects with the pipeline codes', async () => {
     await assert.rejects(promise, (e: unknown) => e instanceof BonsaiError && e.code === code && e.message.includes(mention));
   };
   await expectCode(processAudio(new TextEncoder().encode('hello'), defaultAudioSpec, limits), 'BONSAI_INGEST_WAV_NOT_RIFF', '5 bytes');
-  // 150 samples at 8 kHz are shorter than one 200-sample window.
-  await expectCode(processAudio(encodeWav(new Float32Array(150), 8000), defaultAudioSpec, limits), 'BONSAI_INGEST_AUDIO_TOO_SHORT', '150 samples');
+  // 150 samples at 8 kHz are shorter than one 200-sample window (checked before silence).
+  await expectCode(processAudio(encodeWav(new Float32Array(150), 8000), defaultAudioSpec, limits), 'BONSAI_INGEST_AUDIO_TOO_SHORT', '18.8 ms long (150 samples at 8000 Hz), shorter than one 25.0 ms analysis window');
+  // At 44.1 kHz the message gives the file's own samples and rate, not the 80 samples it becomes at 8 kHz.
+  await expectCode(processAudio(encodeWav(utterance(44100).subarray(0, 441), 44100), defaultAudioSpec, limits), 'BONSAI_INGEST_AUDIO_TOO_SHORT', '10.0 ms long (441 samples at 44100 Hz)');
   // 399 samples at 16 kHz become 200 at 8 kHz: exactly one window, accepted.
-  assert.deepEqual((await processAudio(encodeWav(new Float32Array(399), 16000), defaultAudioSpec, limits)).shape, [1, 39]);
+  assert.deepEqual((await processAudio(encodeWav(utterance(16000).subarray(0, 399), 16000), defaultAudioSpec, limits)).shape, [1, 39]);
   await expectCode(processAudio(encodeWav(utterance(8000), 8000), defaultAudioSpec, { ...limits, maxAudioSeconds: 0.5 }), 'BONSAI_INGEST_AUDIO_TOO_LONG', '1.00 s');
   await expectCode(processAudio(encodeWav(utterance(8000), 8000), defaultAudioSpec, { ...limits, decodeTimeoutMs: 1e-6 }), 'BONSAI_INGEST_AUDIO_TIMEOUT', 'the limit is 0.000001 ms');
   await expectCode(processAudio(encodeWav(utterance(8000), 8000), { ...defaultAudioSpec, fftSize: 100 }, limits), 'BONSAI_INGEST_AUDIO_SPEC_INVALID', '100');
@@ -75,6 +77,34 @@ test('processAudio rejects with the pipeline codes', async () => {
   await expectCode(processAudio(nan, defaultAudioSpec, limits), 'BONSAI_INGEST_WAV_NON_FINITE', 'NaN');
   // No limit when decodeTimeoutMs is not positive.
   assert.deepEqual((await processAudio(encodeWav(utterance(8000), 8000), defaultAudioSpec, { ...limits, decodeTimeoutMs: 0 })).shape, [98, 39]);
+});
+
+test('silence is refused (BONSAI_INGEST_AUDIO_SILENT), and so are channels that cancel in the downmix; one 16-bit step of signal passes', async () => {
+  const silent = async (bytes: Uint8Array, ...mentions: string[]): Promise<void> => {
+    await assert.rejects(processAudio(bytes, defaultAudioSpec, limits), (e: unknown) => {
+      assert.ok(e instanceof BonsaiError, String(e));
+      assert.equal(e.code, 'BONSAI_INGEST_AUDIO_SILENT', e.message);
+      for (const m of mentions) assert.ok(e.message.includes(m), `"${e.message}" lacks "${m}"`);
+      return true;
+    });
+  };
+  await silent(encodeWav(new Float32Array(8000), 8000), 'silent', 'digital zero', '1.000 s', '8000 samples at 8000 Hz');
+  await silent(encodeWav(new Float32Array(8000), 44100, { bitDepth: 32, float: true }), 'silent');
+  // Dither of one 16-bit step is still silence (about -90 dBFS).
+  await silent(encodeWav(new Float32Array(8000).map((_, i) => (i % 2 ? 1 : -1) / 32768), 8000), '-90.3 dBFS');
+  // A stereo file whose right channel is the left inverted: silent as mono, not as a file.
+  const x = utterance(8000);
+  await assert.rejects(processAudio(encodeWav([x, x.map((v) => -v)], 8000, { bitDepth: 32, float: true }), defaultAudioSpec, limits), (e: unknown) => {
+    assert.ok(e instanceof BonsaiError && e.code === 'BONSAI_INGEST_AUDIO_SILENT', String(e));
+    assert.match(e.message, /the 2 channels cancel out when averaged to mono: each peaks at up to -?\d+\.\d dBFS, their mean at digital zero/);
+    assert.equal(e.details.cancelled, true);
+    assert.equal((e.details.channelPeaks as number[]).length, 2);
+    return true;
+  });
+  // A very quiet recording (peaks at -80 dBFS) is not silence; nor is one channel of stereo alone.
+  const quiet = x.map((v) => (v / 0.6) * 1e-4);
+  assert.deepEqual((await processAudio(encodeWav(quiet, 8000, { bitDepth: 32, float: true }), defaultAudioSpec, limits)).shape, [98, 39]);
+  assert.deepEqual((await processAudio(encodeWav([x, new Float32Array(8000)], 8000), defaultAudioSpec, limits)).shape, [98, 39]);
 });
 
 test('a 1 s WAV at 8 or 16 kHz takes well under 3 ms', async (t) => {

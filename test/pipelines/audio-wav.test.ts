@@ -251,6 +251,26 @@ test('empty, truncated and over-long data chunks are rejected before decoding', 
   );
 });
 
+test('a data size a writer to a pipe leaves (0xFFFFFFFF, or 0 with audio after it) runs to the end of the file', () => {
+  const samples = [100, -200, 300, -400, 500];
+  const expected = samples.map((v) => Math.fround(v / 32768));
+  for (const declared of [0xffffffff, 0]) {
+    const streamed = riff([fmt(), { id: 'data', body: pcm16(samples), declared }]);
+    const header = parseWavHeader(streamed, limits);
+    assert.equal(header.frames, 5, `declared ${declared}`);
+    assert.deepEqual(Array.from(decodeWav(streamed, limits).channels[0]), expected);
+  }
+  // Before, 0xFFFFFFFF on a 1 s file read as 268435 s (AUDIO_TOO_LONG): now its real length is checked.
+  const second = riff([fmt(), { id: 'data', body: pcm16(Array.from({ length: 8000 }, (_, i) => (i % 50) - 25)), declared: 0xffffffff }]);
+  assert.equal(parseWavHeader(second, limits).durationSeconds, 1);
+  assert.throws(() => parseWavHeader(second, { ...limits, maxAudioSeconds: 0.5 }), (e: unknown) => e instanceof BonsaiError && e.code === 'BONSAI_INGEST_AUDIO_TOO_LONG' && e.message.includes('1.00 s'));
+  // A real empty data chunk followed by another chunk keeps its size of 0; so does one at the very end.
+  rejects(riff([fmt(), { id: 'data', body: new Uint8Array(0) }, { id: 'LIST', body: new TextEncoder().encode('INFOname') }]), 'BONSAI_INGEST_WAV_EMPTY', '0 bytes');
+  rejects(riff([fmt(), { id: 'data', body: new Uint8Array(0) }]), 'BONSAI_INGEST_WAV_EMPTY', '0 bytes');
+  // Any other size beyond the file is truncation, as before.
+  rejects(riff([fmt(), { id: 'data', body: pcm16(samples), declared: 0xfffffffe }]), 'BONSAI_INGEST_AUDIO_TOO_LONG');
+});
+
 test('NaN, infinite and absurdly large float samples are rejected', () => {
   for (const bits of [32, 64] as const) {
     for (const [bad, code, mention] of [

@@ -71,6 +71,23 @@ test('verdicts have exactly the fields of the `bonsai check --json` contract', a
   assert.doesNotThrow(() => JSON.parse(JSON.stringify(truncated)));
 });
 
+test('with the model\'s modality, content of the other one gets BONSAI_INGEST_WRONG_MODALITY, as the daemon gives it', async () => {
+  const wav = join(dir, 'modality.wav');
+  const png = join(dir, 'modality.png');
+  await writeFile(wav, wavBytes({ data: sinePcm16(0.5) }));
+  await writeFile(png, await syntheticDigit(3));
+  const image = await checkFile(wav, options({ modality: 'image' }));
+  assert.deepEqual([image.ok, image.code, image.modality], [false, 'BONSAI_INGEST_WRONG_MODALITY', 'audio']);
+  assert.equal(image.message, 'modality.wav: the content is WAV (audio) but the model reads images (model.modality: image)');
+  const audio = await checkFile(png, options({ modality: 'audio' }));
+  assert.deepEqual([audio.ok, audio.code], [false, 'BONSAI_INGEST_WRONG_MODALITY']);
+  assert.match(audio.message, /the content is PNG \(image\) but the model reads recordings \(model\.modality: audio\)/);
+  // Its own modality, or none given: judged by content.
+  assert.equal((await checkFile(wav, options({ modality: 'audio' }))).ok, true);
+  assert.equal((await checkFile(png, options({ modality: 'image' }))).ok, true);
+  assert.equal((await checkFile(wav, options())).ok, true);
+});
+
 test('a wrong extension is accepted and noted in the message', async () => {
   const entry = corpus.find((e) => e.name === 'jpeg-named-png')!;
   const verdict = await checkFile(entry.path, options());
