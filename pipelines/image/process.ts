@@ -12,13 +12,14 @@
  * orientation is applied. Small plain PNGs are decoded without sharp when no
  * resampling is needed (png-fast.ts), with the same result.
  */
+import sharp from 'sharp';
 import { BonsaiError } from '../../core/errors.ts';
 import type { ImageSpec, IngestLimits, ProcessedSample } from '../types.ts';
 import { formatError, sniff, type ImageFormat } from '../sniff.ts';
 import { ImageErrorCode } from './codes.ts';
 import { decodeRaw } from './decode.ts';
 import { imageFormatSupport } from './formats.ts';
-import { readImageDimensions } from './header.ts';
+import { readImageDimensions, type ImageDimensions } from './header.ts';
 import { mnistCentre } from './mnist.ts';
 import { decodeSimplePng, neutralToGray } from './png-fast.ts';
 import { bytesToRange, unitToRange, validateImageSpec } from './spec.ts';
@@ -57,11 +58,25 @@ function admit(bytes: Uint8Array, limits: IngestLimits): ImageFormat {
   return sniffed.format;
 }
 
+/**
+ * The size in the header of a format our own readers do not parse (TIFF, AVIF), from sharp's
+ * metadata, which reads the header only; undefined when sharp cannot read it either (decoding
+ * then reports why). Messages about the size carry it for every format.
+ */
+async function sharpDimensions(bytes: Uint8Array): Promise<ImageDimensions | undefined> {
+  try {
+    const { width, height } = await sharp(bytes, { limitInputPixels: false }).metadata();
+    return width !== undefined && height !== undefined ? { width, height } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Processes an image and reports the format and source size along with the sample. */
 export async function processImageDetailed(bytes: Uint8Array, spec: ImageSpec, limits: IngestLimits): Promise<ProcessedImage> {
   validateImageSpec(spec);
   const format = admit(bytes, limits);
-  const dims = readImageDimensions(bytes, format);
+  const dims = readImageDimensions(bytes, format) ?? await sharpDimensions(bytes);
   if (dims !== undefined) {
     if (dims.width === 0 || dims.height === 0) {
       throw new BonsaiError(ImageErrorCode.CORRUPT, `corrupt ${format} image: the header declares ${dims.width}x${dims.height} pixels`, { format, ...dims });

@@ -28,9 +28,14 @@ test('pixel limit from the header (png, jpeg) and from sharp (tiff), before deco
   await assert.doesNotReject(processImage(png, spec(), { ...TEST_LIMITS, maxPixels: 1000 }));
   const jpeg = await sharp(png).jpeg().toBuffer();
   await assert.rejects(processImage(jpeg, spec(), { ...TEST_LIMITS, maxPixels: 999 }), rejectsWith('BONSAI_INGEST_IMAGE_TOO_MANY_PIXELS', { width: 40, height: 25 }));
+  // TIFF and AVIF: the size from sharp's header read, with the same message as the others.
   const tiff = await sharp(png).tiff().toBuffer();
-  await assert.rejects(processImage(tiff, spec(), { ...TEST_LIMITS, maxPixels: 999 }), rejectsWith('BONSAI_INGEST_IMAGE_TOO_MANY_PIXELS', { format: 'tiff', maxPixels: 999 }));
+  await assert.rejects(processImage(tiff, spec(), { ...TEST_LIMITS, maxPixels: 999 }), (e: unknown) => rejectsWith('BONSAI_INGEST_IMAGE_TOO_MANY_PIXELS', { format: 'tiff', width: 40, height: 25, maxPixels: 999 })(e) && (e as Error).message === 'tiff image of 40x25 = 1000 pixels exceeds the limit of 999');
   await assert.doesNotReject(processImage(tiff, spec(), { ...TEST_LIMITS, maxPixels: 1000 }));
+  const avif = await sharp(await grayPng(40, 25, (x) => x * 6)).toColourspace('srgb').avif().toBuffer().catch(() => null);
+  if (avif !== null) {
+    await assert.rejects(processImage(avif, spec(), { ...TEST_LIMITS, maxPixels: 999 }), rejectsWith('BONSAI_INGEST_IMAGE_TOO_MANY_PIXELS', { format: 'avif', width: 40, height: 25 }));
+  }
 });
 
 test('a decompression bomb is refused in microseconds, not decoded', async () => {
