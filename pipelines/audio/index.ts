@@ -3,7 +3,7 @@
  * band-limited resampling and MFCC features, plus the FSDD dataset lister.
  */
 export { AudioErrorCode } from './codes.ts';
-export { type DecodedAudio, type WavHeader, decodeWav, parseWavHeader, MIN_SAMPLE_RATE, MAX_SAMPLE_RATE, MAX_CHANNELS, MAX_FLOAT_MAGNITUDE } from './wav.ts';
+export { type DecodedAudio, type WavHeader, type WavEncoding, alawToLinear, decodeWav, mulawToLinear, parseWavHeader, MIN_SAMPLE_RATE, MAX_SAMPLE_RATE, MAX_CHANNELS, MAX_FLOAT_MAGNITUDE } from './wav.ts';
 export { type EncodeWavOptions, encodeWav } from './encode.ts';
 export { downmix } from './downmix.ts';
 export { type ResampleOptions, resample } from './resample.ts';

@@ -9,8 +9,9 @@
  *
  * Policy (see docs/errors-ingest-audio.md for the codes):
  * - encodings: PCM (tag 1: 8, 16, 24, 32 bits), IEEE float (tag 3: 32, 64 bits),
- *   or WAVE_FORMAT_EXTENSIBLE (0xFFFE) with a PCM or float subformat; everything
- *   else (ADPCM, mu-law, A-law, MP3, ...) is rejected;
+ *   G.711 mu-law (tag 7) and A-law (tag 6) at 8 bits (telephone recordings), or
+ *   WAVE_FORMAT_EXTENSIBLE (0xFFFE) with one of those as subformat; everything
+ *   else (ADPCM, GSM, MP3, ...) is rejected;
  * - 1 to 8 channels (7 and 8 included: they are downmixed like any other);
  * - sample rates from 4000 to 192000 Hz;
  * - a data chunk that declares more bytes than the file holds is rejected as
@@ -45,6 +46,17 @@ export const MAX_FLOAT_MAGNITUDE = 2 ** 24;
 
 const FORMAT_PCM = 0x0001;
 const FORMAT_FLOAT = 0x0003;
+const FORMAT_ALAW = 0x0006;
+const FORMAT_MULAW = 0x0007;
+
+/** The sample encodings accepted, by format tag (or extensible subformat). */
+const ENCODINGS: ReadonlyMap<number, WavEncoding> = new Map([[FORMAT_PCM, 'pcm'], [FORMAT_FLOAT, 'float'], [FORMAT_ALAW, 'alaw'], [FORMAT_MULAW, 'mulaw']]);
+
+/** Bits per sample accepted for each encoding. */
+const BIT_DEPTHS: Readonly<Record<WavEncoding, readonly number[]>> = { pcm: [8, 16, 24, 32], float: [32, 64], alaw: [8], mulaw: [8] };
+
+/** How the samples are stored: signed integers (unsigned at 8 bits), IEEE floats, or G.711 companded bytes. */
+export type WavEncoding = 'pcm' | 'float' | 'alaw' | 'mulaw';
 const FORMAT_EXTENSIBLE = 0xfffe;
 
 /** Names of common non-PCM format tags, for messages. */
@@ -70,9 +82,9 @@ const SUBFORMAT_GUID_TAIL = [0x00, 0x00, 0x00, 0x00, 0x10, 0x00, 0x80, 0x00, 0x0
 
 /** A validated WAV header: what the file holds and where the samples are. */
 export interface WavHeader {
-  /** `pcm` (signed integers; unsigned for 8 bits) or IEEE `float`. */
-  encoding: 'pcm' | 'float';
-  /** Format tag as written (1, 3 or 0xFFFE). */
+  /** `pcm` (signed integers; unsigned for 8 bits), IEEE `float`, or G.711 `mulaw` / `alaw`. */
+  encoding: WavEncoding;
+  /** Format tag as written (1, 3, 6, 7 or 0xFFFE). */
   formatTag: number;
   /** Number of interleaved channels (1..8). */
   channels: number;
@@ -114,7 +126,7 @@ function hex(tag: number): string {
 }
 
 interface FmtChunk {
-  encoding: 'pcm' | 'float';
+  encoding: WavEncoding;
   formatTag: number;
   channels: number;
   sampleRate: number;
@@ -146,21 +158,21 @@ function parseFmt(view: DataView, offset: number, size: number): FmtChunk {
     if (!tailMatches) {
       throw new BonsaiError(
         AudioErrorCode.COMPRESSED,
-        `WAVE_FORMAT_EXTENSIBLE subformat is not a standard PCM or IEEE float GUID (first two bytes ${hex(code)})`,
+        `WAVE_FORMAT_EXTENSIBLE subformat is not a standard PCM, IEEE float, mu-law or A-law GUID (first two bytes ${hex(code)})`,
         { formatTag: hex(formatTag), subformat: hex(code) },
       );
     }
   }
-  if (code !== FORMAT_PCM && code !== FORMAT_FLOAT) {
+  const encoding = ENCODINGS.get(code);
+  if (encoding === undefined) {
     const name = FORMAT_NAMES.get(code) ?? 'a non-PCM encoding';
     const where = formatTag === FORMAT_EXTENSIBLE ? `WAVE_FORMAT_EXTENSIBLE subformat ${hex(code)}` : `format tag ${hex(code)}`;
     throw new BonsaiError(
       AudioErrorCode.COMPRESSED,
-      `WAV ${where} is ${name}; only uncompressed PCM (1) and IEEE float (3) are accepted`,
+      `WAV ${where} is ${name}; accepted are PCM (1), IEEE float (3), A-law (6) and mu-law (7)`,
       { formatTag: hex(formatTag), encoding: hex(code), name },
     );
   }
-  const encoding = code === FORMAT_FLOAT ? 'float' : 'pcm';
   if (channels < 1 || channels > MAX_CHANNELS) {
     throw new BonsaiError(AudioErrorCode.CHANNELS, `WAV declares ${channels} channels; 1 to ${MAX_CHANNELS} are accepted`, { channels });
   }
@@ -171,7 +183,7 @@ function parseFmt(view: DataView, offset: number, size: number): FmtChunk {
       { sampleRate },
     );
   }
-  const allowed = encoding === 'float' ? [32, 64] : [8, 16, 24, 32];
+  const allowed = BIT_DEPTHS[encoding];
   if (!allowed.includes(bitsPerSample)) {
     throw new BonsaiError(
       AudioErrorCode.BIT_DEPTH,
@@ -340,6 +352,44 @@ function decodeNarrowPcm(bytes: Uint8Array, header: WavHeader): Float32Array[] {
   return out;
 }
 
+/**
+ * One G.711 mu-law byte as a 16-bit linear value, in [-32124, 32124]: the inverse of the
+ * companding of ITU-T G.711 (byte stored inverted; sign, 3-bit segment, 4-bit step), as its
+ * reference decoder computes it.
+ */
+export function mulawToLinear(byte: number): number {
+  const u = ~byte & 0xff;
+  const magnitude = ((((u & 0x0f) << 3) + 0x84) << ((u >> 4) & 0x07)) - 0x84;
+  return u & 0x80 ? 0 - magnitude : magnitude; // 0 - 0 is +0: both zero codes read as 0
+}
+
+/**
+ * One G.711 A-law byte as a 16-bit linear value, in [-32256, 32256]: the inverse of the
+ * companding of ITU-T G.711 (even bits inverted; sign bit set for positive values; segment 0
+ * linear), as its reference decoder computes it.
+ */
+export function alawToLinear(byte: number): number {
+  const a = byte ^ 0x55;
+  const step = a & 0x0f;
+  const segment = (a >> 4) & 0x07;
+  const magnitude = segment === 0 ? (step << 4) + 8 : ((step << 4) + 0x108) << (segment - 1);
+  return a & 0x80 ? magnitude : -magnitude;
+}
+
+/** Decodes G.711 bytes through a 256-entry table, scaled by 2^15. */
+function decodeG711(bytes: Uint8Array, header: WavHeader): Float32Array[] {
+  const expand = header.encoding === 'mulaw' ? mulawToLinear : alawToLinear;
+  const table = Float32Array.from({ length: 256 }, (_, b) => expand(b) / 32768);
+  const { channels, frames, dataOffset } = header;
+  const out = Array.from({ length: channels }, () => new Float32Array(frames));
+  const u8 = bytes.subarray(dataOffset, dataOffset + frames * header.blockAlign);
+  let p = 0;
+  for (let i = 0; i < frames; i++) {
+    for (let c = 0; c < channels; c++) out[c][i] = table[u8[p++]];
+  }
+  return out;
+}
+
 /** A canonical 44-byte-header copy of the validated samples, the only form handed to wav-decoder. */
 function canonicalWav(bytes: Uint8Array, header: WavHeader): ArrayBuffer {
   const dataBytes = header.frames * header.blockAlign;
@@ -387,7 +437,8 @@ function checkFloats(channels: Float32Array[]): void {
 
 /**
  * Validates (see `parseWavHeader`) and decodes a WAV file. Integer PCM is
- * scaled by 2^(bits-1) (8-bit: unsigned, 128 is zero); float samples are kept
+ * scaled by 2^(bits-1) (8-bit: unsigned, 128 is zero); G.711 mu-law and A-law
+ * are expanded to 16-bit values and scaled by 2^15; float samples are kept
  * as written and must be finite with magnitude at most 2^24.
  *
  * 16- and 32-bit PCM and float are decoded by `wav-decoder`, on a canonical
@@ -397,7 +448,9 @@ function checkFloats(channels: Float32Array[]): void {
 export function decodeWav(bytes: Uint8Array, limits: Pick<IngestLimits, 'maxFileBytes' | 'maxAudioSeconds'>): DecodedAudio {
   const header = parseWavHeader(bytes, limits);
   let channels: Float32Array[];
-  if (header.encoding === 'pcm' && (header.bitsPerSample === 8 || header.bitsPerSample === 24)) {
+  if (header.encoding === 'mulaw' || header.encoding === 'alaw') {
+    channels = decodeG711(bytes, header);
+  } else if (header.encoding === 'pcm' && (header.bitsPerSample === 8 || header.bitsPerSample === 24)) {
     channels = decodeNarrowPcm(bytes, header);
   } else {
     try {

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { decode } from 'wav-decoder';
 import { BonsaiError } from '../../core/errors.ts';
 import type { IngestLimits } from '../../pipelines/types.ts';
-import { decodeWav, downmix, encodeWav, parseWavHeader } from '../../pipelines/audio/index.ts';
+import { alawToLinear, decodeWav, downmix, encodeWav, mulawToLinear, parseWavHeader } from '../../pipelines/audio/index.ts';
 
 const limits: IngestLimits = { maxFileBytes: 10_000_000, maxPixels: 1, maxAudioSeconds: 30, decodeTimeoutMs: 5000 };
 
@@ -176,20 +176,50 @@ test('rejects broken chunk structure', () => {
 
 test('rejects compressed and non-PCM encodings by name', () => {
   const data = { id: 'data', body: new Uint8Array(64) };
-  rejects(riff([fmt({ tag: 7, bits: 8 }), data]), 'BONSAI_INGEST_WAV_COMPRESSED', 'mu-law', '0x0007');
-  rejects(riff([fmt({ tag: 6, bits: 8 }), data]), 'BONSAI_INGEST_WAV_COMPRESSED', 'A-law');
+  rejects(riff([fmt({ tag: 0x31, bits: 8 }), data]), 'BONSAI_INGEST_WAV_COMPRESSED', 'GSM 6.10', '0x0031', 'A-law (6) and mu-law (7)');
   rejects(riff([fmt({ tag: 2, bits: 4, align: 256 }), data]), 'BONSAI_INGEST_WAV_COMPRESSED', 'ADPCM');
   rejects(riff([fmt({ tag: 0x11, bits: 4, align: 256 }), data]), 'BONSAI_INGEST_WAV_COMPRESSED', 'IMA ADPCM');
   rejects(riff([fmt({ tag: 0x55, bits: 0, align: 1 }), data]), 'BONSAI_INGEST_WAV_COMPRESSED', 'MP3', '0x0055');
   rejects(riff([fmt({ tag: 0x1234 }), data]), 'BONSAI_INGEST_WAV_COMPRESSED', '0x1234');
-  // WAVE_FORMAT_EXTENSIBLE whose subformat is mu-law, and one with a foreign GUID.
+  // WAVE_FORMAT_EXTENSIBLE whose subformat is MP3, and one with a foreign GUID.
   const ext = encodeWav(new Float32Array(8), 8000, { bitDepth: 16, extensible: true });
-  const muLaw = ext.slice();
-  new DataView(muLaw.buffer).setUint16(44, 7, true);
-  rejects(muLaw, 'BONSAI_INGEST_WAV_COMPRESSED', 'mu-law', 'EXTENSIBLE');
+  const mp3 = ext.slice();
+  new DataView(mp3.buffer).setUint16(44, 0x55, true);
+  rejects(mp3, 'BONSAI_INGEST_WAV_COMPRESSED', 'MP3', 'EXTENSIBLE');
   const foreign = ext.slice();
   foreign[50] = 0x42;
   rejects(foreign, 'BONSAI_INGEST_WAV_COMPRESSED', 'GUID');
+});
+
+/** G.711 mu-law encoding of a 16-bit value, as the standard's reference coder does it (bias 0x84, clip 32635). */
+function linearToMulaw(sample: number): number {
+  const sign = sample < 0 ? 0x80 : 0;
+  let v = Math.min(Math.abs(sample), 32635) + 0x84;
+  let segment = 7;
+  for (let mask = 0x4000; (v & mask) === 0 && segment > 0; segment--, mask >>= 1);
+  v = (v >> (segment + 3)) & 0x0f;
+  return ~(sign | (segment << 4) | v) & 0xff;
+}
+
+test('G.711 mu-law and A-law: the standard\'s end points, symmetry and order, and a tone within its quantisation step', () => {
+  assert.deepEqual([0xff, 0x7f, 0x00, 0x80, 0x8f].map(mulawToLinear), [0, 0, -32124, 32124, 16764]);
+  assert.deepEqual([0xd5, 0x55, 0xaa, 0x2a].map(alawToLinear), [8, -8, 32256, -32256]);
+  for (let b = 0; b < 256; b++) {
+    assert.equal(mulawToLinear(b), -mulawToLinear(b ^ 0x80) || 0, `mu-law ${b}`);
+    assert.equal(alawToLinear(b), -alawToLinear(b ^ 0x80), `A-law ${b}`);
+  }
+  // Positive mu-law codes 0x80..0xFF run from the largest value down to zero.
+  for (let b = 0x80; b < 0xff; b++) assert.ok(mulawToLinear(b) > mulawToLinear(b + 1), `mu-law ${b}`);
+  // Encoded by the reference coder and read back as a WAV (tag 7, and as WAVE_FORMAT_EXTENSIBLE): within mu-law's step (1/16 of the value, plus 4 near zero).
+  const x = signal(800).map((v) => Math.round(v * 30000));
+  const body = Uint8Array.from(x, linearToMulaw);
+  const decoded = decodeWav(riff([fmt({ tag: 7, bits: 8 }), { id: 'data', body }]), limits).channels[0];
+  x.forEach((v, i) => assert.ok(Math.abs(decoded[i] * 32768 - v) <= Math.abs(v) / 16 + 4, `sample ${i}: ${v} read as ${decoded[i] * 32768}`));
+  assert.equal(parseWavHeader(riff([fmt({ tag: 7, bits: 8 }), { id: 'data', body }]), limits).encoding, 'mulaw');
+  const alaw = decodeWav(riff([fmt({ tag: 6, bits: 8, channels: 2 }), { id: 'data', body: Uint8Array.from([0xd5, 0x55, 0xaa, 0x2a]) }]), limits);
+  assert.deepEqual(alaw.channels.map((c) => Array.from(c, (v) => v * 32768)), [[8, 32256], [-8, -32256]]);
+  // 16-bit mu-law is not a thing: the bit depth is refused with the values.
+  rejects(riff([fmt({ tag: 7, bits: 16 }), { id: 'data', body: new Uint8Array(64) }]), 'BONSAI_INGEST_WAV_BIT_DEPTH', 'mulaw', '16', 'accepts 8');
 });
 
 test('rejects unsupported bit depths, channel counts, sample rates and block aligns with the values', () => {

@@ -195,7 +195,9 @@ export async function writeHostileCorpus(dir: string): Promise<CorpusEntry[]> {
   await put('wav-1-hz', 'one-hertz.wav', wavBytes({ sampleRate: 1, data: tone }), AudioErrorCode.SAMPLE_RATE);
   await put('wav-10-hour-header', 'ten-hours.wav', wavBytes({ data: tone, declaredDataBytes: 10 * 3600 * 16000 * 2 }), AudioErrorCode.TOO_LONG);
   await put('wav-compressed-mp3-tag', 'mp3-in-wav.wav', wavBytes({ formatTag: 0x55, data: tone }), AudioErrorCode.COMPRESSED);
-  await put('wav-mu-law-tag', 'mulaw.wav', wavBytes({ formatTag: 7, bitsPerSample: 8, data: tone }), AudioErrorCode.COMPRESSED);
+  await put('wav-gsm-tag', 'gsm.wav', wavBytes({ formatTag: 0x31, bitsPerSample: 8, data: tone }), AudioErrorCode.COMPRESSED);
+  await put('wav-mu-law-16-bit', 'mulaw16.wav', wavBytes({ formatTag: 7, data: tone }), AudioErrorCode.BIT_DEPTH);
+  await put('wav-mu-law', 'mulaw.wav', wavBytes({ formatTag: 7, bitsPerSample: 8, data: tone }), null);
   await put('wav-truncated', 'truncated.wav', wavBytes({ data: tone }).subarray(0, 44 + 4000), AudioErrorCode.TRUNCATED);
   await put('riff-not-wave', 'movie.wav', wavBytes({ form: 'AVI ', data: tone }), AudioErrorCode.NOT_WAVE);
   await put('rifx-big-endian', 'rifx.wav', wavBytes({ riff: 'RIFX', data: tone }), AudioErrorCode.NOT_RIFF);
