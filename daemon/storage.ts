@@ -34,19 +34,23 @@ const MAX_CAUSES = 8;
 /** Where a write failed (the `site` label of `bonsai_storage_full_errors_total`). */
 export type StorageSite = (typeof LABEL_VALUES.storageSite)[number];
 
+/** `err` and its `cause`s, as far as they are objects (at most MAX_CAUSES: a loop must not hang). */
+function* causeChain(err: unknown): Generator<{ code?: unknown; details?: { errno?: unknown } }> {
+  let e: unknown = err;
+  for (let depth = 0; depth < MAX_CAUSES && typeof e === 'object' && e !== null; depth++) {
+    yield e as { code?: unknown; details?: { errno?: unknown } };
+    e = (e as { cause?: unknown }).cause;
+  }
+}
+
 /**
  * The no-space code behind `err` (`ENOSPC`, `EDQUOT` or `SQLITE_FULL`), or null. Looks at
  * `code` and at `details.errno` (how the trainer child passes a system error over its
  * channel) along the `cause` chain; never at messages, which can hold a user's file names.
  */
 export function noSpaceCode(err: unknown): string | null {
-  let e: unknown = err;
-  for (let depth = 0; depth < MAX_CAUSES && typeof e === 'object' && e !== null; depth++) {
-    const { code, details, cause } = e as { code?: unknown; details?: { errno?: unknown }; cause?: unknown };
-    if (typeof code === 'string' && FULL_CODES.has(code)) return code;
-    const errno = details?.errno;
-    if (typeof errno === 'string' && FULL_CODES.has(errno)) return errno;
-    e = cause;
+  for (const { code, details } of causeChain(err)) {
+    for (const c of [code, details?.errno]) if (typeof c === 'string' && FULL_CODES.has(c)) return c;
   }
   return null;
 }
@@ -57,11 +61,8 @@ export function noSpaceCode(err: unknown): string | null {
  * the daemon can tell a full disk from other failures of an update.
  */
 export function systemErrorCode(err: unknown): string | undefined {
-  let e: unknown = err;
-  for (let depth = 0; depth < MAX_CAUSES && typeof e === 'object' && e !== null; depth++) {
-    const { code, cause } = e as { code?: unknown; cause?: unknown };
+  for (const { code } of causeChain(err)) {
     if (typeof code === 'string' && /^(E[A-Z0-9]+|SQLITE_[A-Z_]+)$/.test(code)) return code;
-    e = cause;
   }
   return undefined;
 }
