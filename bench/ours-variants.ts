@@ -4,7 +4,7 @@
  * (each method has its own models; the same seed gives the same figures), so only ours is
  * rerun: about 3 minutes per variant instead of 15-19 for a whole page.
  *
- *   npx tsx bench/ours-variants.ts [--seed 1] [--page bench/results/mnist-lenet300-quick] [--out bench/results/ours-variants]
+ *   npx tsx bench/ours-variants.ts [--seed 1] [--page bench/results/mnist-lenet300-quick] [--out bench/results/ours-variants] [--first N]
  *
  * Each variant is a name and a JSON object of UpdateConfig fields (VARIANTS below). The
  * first, `as committed`, must reproduce the page's own ours rows; the run says whether it did.
@@ -12,9 +12,9 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { initBackend, affineDistortion, classificationTask, runUpdate, paperUpdateConfig, tf, type UpdateConfig, type StrategyState, type UpdateResult, type Dataset, type Task } from '../core/index.ts';
+import { initBackend, paperUpdateConfig, type UpdateConfig, type StrategyState } from '../core/index.ts';
 import { mnistSplits } from '../pipelines/datasets/mnist.ts';
-import { PROFILES, type ExperimentResults } from '../experiments/mnist.ts';
+import { PROFILES, arrivals, measureUpdate, type ExperimentResults } from '../experiments/mnist.ts';
 import { updateRow } from '../experiments/harness.ts';
 
 /** The settings tried: the committed ones, then one change each. */
@@ -30,7 +30,9 @@ const VARIANTS: Array<{ name: string; set: Partial<UpdateConfig> }> = [
 
 interface Row { fraction: number; error: number; preError: number; params: number; cost: number }
 
-const { values } = parseArgs({ options: { seed: { type: 'string', default: '1' }, page: { type: 'string', default: 'bench/results/mnist-lenet300-quick' }, out: { type: 'string', default: 'bench/results/ours-variants' } } });
+const { values } = parseArgs({ options: { seed: { type: 'string', default: '1' }, page: { type: 'string', default: 'bench/results/mnist-lenet300-quick' }, out: { type: 'string', default: 'bench/results/ours-variants' }, first: { type: 'string' } } });
+// --first N runs only the first N variants and writes nothing (`--first 1` checks that the page is reproduced).
+const first = values.first === undefined ? VARIANTS.length : Number(values.first);
 const seed = Number(values.seed);
 const page = JSON.parse(await readFile(join(resolve(values.page), 'results.json'), 'utf8')) as ExperimentResults;
 if (page.seed !== seed || page.profile !== 'quick') throw new Error(`${values.page} is seed ${page.seed}, profile ${page.profile}; this bench runs quick, seed ${seed}`);
@@ -39,26 +41,17 @@ const backend = await initBackend({ log: () => {} });
 const spec = PROFILES.quick;
 const splits = mnistSplits({ seed, validation: spec.validation, limit: spec.limit || undefined, testLimit: spec.testLimit || undefined });
 
-/** Ours over the ten arrivals with `set` on top of the page's settings, as experiments/mnist.ts runs it. */
+/** Ours over the ten arrivals with `set` on top of the page's settings, through the pages' own update (experiments/mnist.ts). */
 function runOurs(set: Partial<UpdateConfig>, label: string): Row[] {
-  const config: UpdateConfig = { ...paperUpdateConfig, ...page.config, ...set, seed };
+  const setup = { model: arch, config: { ...paperUpdateConfig, ...page.config, ...set, seed }, seed, splits };
   const rows: Row[] = [];
   let previous: StrategyState | null = null;
-  for (let r = 0; r < spec.rounds; r++) {
-    const distortion = affineDistortion({ seed: seed + 1000 * r, enabled: config.augment });
-    const task: Task<Dataset> = classificationTask({ augment: (x) => distortion.apply(x as tf.Tensor4D) });
-    let preError = NaN;
-    const result: UpdateResult = runUpdate({
-      beforePrune: (m) => { preError = task.errorRate(m, splits.test, 500); },
-      strategy: 'ours', previous, spec: { arch, inputShape: [28, 28, 1], numClasses: 10 }, task,
-      data: { newData: splits.parts[r], allData: splits.firstParts(r + 1), validation: splits.validation, numClasses: 10 },
-      config: { ...config, seed: seed + 1000 * r },
-    });
-    const error = task.errorRate(result.state.model, splits.test, 500);
-    const row = updateRow((r + 1) / splits.parts.length, 'ours', error, result);
-    rows.push({ fraction: row.fraction, error, preError, params: row.params, cost: row.costWithEval });
-    process.stdout.write(`${label} ${Math.round(row.fraction * 100)} %: test error ${(error * 100).toFixed(2)} %, dense ${(preError * 100).toFixed(2)} %, ${row.params} live, cost ${row.costWithEval}\n`);
-    previous = result.state;
+  for (const arrival of arrivals(splits, 0, spec.rounds, ['ours'])) {
+    const measured = measureUpdate(setup, 'ours', previous, arrival);
+    const row = updateRow(arrival.fraction, 'ours', measured.testError, measured.result);
+    rows.push({ fraction: row.fraction, error: measured.testError, preError: measured.prePruneTestError, params: row.params, cost: row.costWithEval });
+    process.stdout.write(`${label} ${Math.round(row.fraction * 100)} %: test error ${(measured.testError * 100).toFixed(2)} %, dense ${(measured.prePruneTestError * 100).toFixed(2)} %, ${row.params} live, cost ${row.costWithEval}\n`);
+    previous = measured.state;
   }
   previous?.model.dispose();
   return rows;
@@ -70,8 +63,12 @@ const baseline = (method: string, fraction: number) => {
   return { error: row.errorRate, cost: row.costWithEval };
 };
 const committedOurs = page.rounds.filter((x) => x.method === 'ours');
-const results = VARIANTS.map((v) => ({ ...v, rows: runOurs(v.set, v.name) }));
+const results = VARIANTS.slice(0, first).map((v) => ({ ...v, rows: runOurs(v.set, v.name) }));
 const reproduced = results[0].rows.every((r, i) => r.error === committedOurs[i]?.errorRate && r.params === committedOurs[i]?.params);
+if (first < VARIANTS.length) {
+  process.stdout.write(`the page's ours rows ${reproduced ? 'reproduced exactly' : 'NOT reproduced'}; ${first} of ${VARIANTS.length} variants run, nothing written\n`);
+  process.exit(reproduced ? 0 : 1);
+}
 
 const pct = (x: number) => (x * 100).toFixed(2);
 const lines = [

@@ -7,7 +7,7 @@
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
-  tf, initBackend, type BackendInfo, affineDistortion, concat, type Dataset, type MaskedModel, classificationTask, type Task, growthPhase, nonRecoverablePrune, runUpdate, type StrategyName, type StrategyState, type UpdateResult, paperUpdateConfig, type UpdateConfig, CostLedger, TRAIN_FLOPS_FACTOR, Trainer, cloneModel,
+  tf, initBackend, type BackendInfo, affineDistortion, concat, type Dataset, type MaskedModel, classificationTask, type Task, growthPhase, nonRecoverablePrune, runUpdate, type StrategyName, type StrategyState, type UpdateResult, paperUpdateConfig, type UpdateConfig, CostLedger, TRAIN_FLOPS_FACTOR, Trainer, type TrainerHooks, cloneModel,
 } from '../core/index.ts';
 import { mnistSplits, filterClasses, FIG4_CLASS_STAGES } from '../pipelines/datasets/mnist.ts';
 import { heatmapGridPng, lineChartPng, type Point } from './plot.ts';
@@ -105,7 +105,7 @@ export interface MnistExperimentArgs {
   overrides?: Partial<Omit<ProfileSpec, 'update'>> & { update?: Partial<UpdateConfig> };
 }
 
-type Splits = ReturnType<typeof mnistSplits>;
+export type Splits = ReturnType<typeof mnistSplits>;
 
 /** What one run works with. */
 interface Run {
@@ -198,36 +198,55 @@ async function runMain(run: Run): Promise<ExperimentResults> {
 }
 
 /** Round r adds part r (of ten) to the data; every listed method updates on it. */
-function* arrivals(splits: Splits, start: number, rounds: number, methods: readonly StrategyName[]): Generator<Arrival<Dataset>> {
+export function* arrivals(splits: Splits, start: number, rounds: number, methods: readonly StrategyName[]): Generator<Arrival<Dataset>> {
   for (let r = start; r < rounds; r++) {
     yield { index: r, fraction: (r + 1) / splits.parts.length, label: `r${r + 1}`, newData: splits.parts[r], allData: splits.firstParts(r + 1), methods };
   }
 }
 
 /** An update and its model's test error, before pruning and after. */
-interface MeasuredUpdate {
+export interface MeasuredUpdate {
   result: UpdateResult;
   state: StrategyState;
   testError: number;
   prePruneTestError: number;
 }
 
-function measuredUpdate(run: Run, method: StrategyName, previous: StrategyState | null, arrival: Arrival<Dataset>): MeasuredUpdate {
-  const { config, seed, splits, progress } = run;
+/** What one update of a run needs besides the method and the arrival. */
+export interface UpdateSetup {
+  model: 'lenet300' | 'lenet5';
+  config: UpdateConfig;
+  seed: number;
+  splits: Splits;
+  onProgress?: TrainerHooks['onProgress'];
+}
+
+/**
+ * One update of `method` at `arrival` as every page runs it (round r's augmentation and update
+ * seeded seed + 1000 r), with the test error of its model before pruning and after; the
+ * pages, the budget ablation and bench/ours-variants.ts all go through here.
+ */
+export function measureUpdate(setup: UpdateSetup, method: StrategyName, previous: StrategyState | null, arrival: Arrival<Dataset>): MeasuredUpdate {
+  const { config, seed, splits } = setup;
   const r = arrival.index;
-  progress.line(`round ${r + 1}/${run.spec.rounds} (${Math.round(arrival.fraction * 100)} % of the data), ${method}`);
   const task = taskFor(seed + 1000 * r, config.augment);
   let prePruneTestError = NaN;
   const result = runUpdate({
     beforePrune: (m) => { prePruneTestError = task.errorRate(m, splits.test, 500); },
-    strategy: method, previous, spec: { arch: run.args.model, ...MODEL_INPUT }, task,
+    strategy: method, previous, spec: { arch: setup.model, ...MODEL_INPUT }, task,
     data: { newData: arrival.newData, allData: arrival.allData, validation: splits.validation, numClasses: 10 },
     config: { ...config, seed: seed + 1000 * r },
-    hooks: { onProgress: (e) => progress.event(`${arrival.label} ${method}`, e) },
+    ...(setup.onProgress && { hooks: { onProgress: setup.onProgress } }),
   });
   const testError = task.errorRate(result.state.model, splits.test, 500);
   result.compact?.dispose();
   return { result, state: result.state, testError, prePruneTestError };
+}
+
+function measuredUpdate(run: Run, method: StrategyName, previous: StrategyState | null, arrival: Arrival<Dataset>): MeasuredUpdate {
+  const { config, seed, splits, progress } = run;
+  progress.line(`round ${arrival.index + 1}/${run.spec.rounds} (${Math.round(arrival.fraction * 100)} % of the data), ${method}`);
+  return measureUpdate({ model: run.args.model, config, seed, splits, onProgress: (e) => progress.event(`${arrival.label} ${method}`, e) }, method, previous, arrival);
 }
 
 function roundRow(fraction: number, method: StrategyName, measured: MeasuredUpdate): RoundResult {
@@ -286,16 +305,9 @@ async function budget(run: Run): Promise<BudgetRow[]> {
     await runArrivals({
       arrivals: arrivals(splits, 0, rounds, ['ours']), states,
       update: (method, previous, arrival) => {
-        const r = arrival.index;
-        progress.line(`budget x${factor}: round ${r + 1}/${rounds}`);
-        const task = taskFor(seed + 1000 * r, config.augment);
-        const result = runUpdate({
-          strategy: method, previous, spec: { arch: args.model, ...MODEL_INPUT }, task,
-          data: { newData: arrival.newData, allData: arrival.allData, validation: splits.validation, numClasses: 10 },
-          config: { ...config, newDataEpochs: config.newDataEpochs * factor, allDataEpochs: config.allDataEpochs * factor, seed: seed + 1000 * r },
-          hooks: { onProgress: (e) => progress.event(`budget x${factor} ${arrival.label}`, e) },
-        });
-        return { result, state: result.state, testError: task.errorRate(result.state.model, splits.test, 500) };
+        progress.line(`budget x${factor}: round ${arrival.index + 1}/${rounds}`);
+        const scaled = { ...config, newDataEpochs: config.newDataEpochs * factor, allDataEpochs: config.allDataEpochs * factor };
+        return measureUpdate({ model: args.model, config: scaled, seed, splits, onProgress: (e) => progress.event(`budget x${factor} ${arrival.label}`, e) }, method, previous, arrival);
       },
       record: (_method, { result, state, testError }, arrival) => {
         const row: BudgetRow = {
