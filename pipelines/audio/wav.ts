@@ -48,16 +48,16 @@ const FORMAT_PCM = 0x0001;
 const FORMAT_FLOAT = 0x0003;
 const FORMAT_ALAW = 0x0006;
 const FORMAT_MULAW = 0x0007;
+const FORMAT_EXTENSIBLE = 0xfffe;
+
+/** How the samples are stored: signed integers (unsigned at 8 bits), IEEE floats, or G.711 companded bytes. */
+export type WavEncoding = 'pcm' | 'float' | 'alaw' | 'mulaw';
 
 /** The sample encodings accepted, by format tag (or extensible subformat). */
 const ENCODINGS: ReadonlyMap<number, WavEncoding> = new Map([[FORMAT_PCM, 'pcm'], [FORMAT_FLOAT, 'float'], [FORMAT_ALAW, 'alaw'], [FORMAT_MULAW, 'mulaw']]);
 
 /** Bits per sample accepted for each encoding. */
 const BIT_DEPTHS: Readonly<Record<WavEncoding, readonly number[]>> = { pcm: [8, 16, 24, 32], float: [32, 64], alaw: [8], mulaw: [8] };
-
-/** How the samples are stored: signed integers (unsigned at 8 bits), IEEE floats, or G.711 companded bytes. */
-export type WavEncoding = 'pcm' | 'float' | 'alaw' | 'mulaw';
-const FORMAT_EXTENSIBLE = 0xfffe;
 
 /** Names of common non-PCM format tags, for messages. */
 const FORMAT_NAMES: ReadonlyMap<number, string> = new Map([
@@ -326,22 +326,14 @@ export function parseWavHeader(bytes: Uint8Array, limits: Pick<IngestLimits, 'ma
 }
 
 /**
- * Decodes 8-bit (unsigned, 128 is zero) and 24-bit (signed) PCM, scaled by
- * 2^(bits-1). wav-decoder 1.3 is not used for these: it maps the most negative
- * 24-bit value to +1, and scales positive 8-bit values by 1/127 but negative
- * ones by 1/128.
+ * Decodes 24-bit (signed) PCM, scaled by 2^23. wav-decoder 1.3 is not used for it: it maps
+ * the most negative 24-bit value to +1.
  */
-function decodeNarrowPcm(bytes: Uint8Array, header: WavHeader): Float32Array[] {
-  const { channels, frames, dataOffset, bitsPerSample } = header;
+function decodePcm24(bytes: Uint8Array, header: WavHeader): Float32Array[] {
+  const { channels, frames, dataOffset } = header;
   const out = Array.from({ length: channels }, () => new Float32Array(frames));
   const u8 = bytes.subarray(dataOffset, dataOffset + frames * header.blockAlign);
   let p = 0;
-  if (bitsPerSample === 8) {
-    for (let i = 0; i < frames; i++) {
-      for (let c = 0; c < channels; c++) out[c][i] = (u8[p++] - 128) / 128;
-    }
-    return out;
-  }
   const scale = 1 / 8388608;
   for (let i = 0; i < frames; i++) {
     for (let c = 0; c < channels; c++) {
@@ -376,10 +368,20 @@ export function alawToLinear(byte: number): number {
   return a & 0x80 ? magnitude : -magnitude;
 }
 
-/** Decodes G.711 bytes through a 256-entry table, scaled by 2^15. */
-function decodeG711(bytes: Uint8Array, header: WavHeader): Float32Array[] {
-  const expand = header.encoding === 'mulaw' ? mulawToLinear : alawToLinear;
-  const table = Float32Array.from({ length: 256 }, (_, b) => expand(b) / 32768);
+/**
+ * The value of each byte of a one-byte encoding: 8-bit PCM (unsigned, 128 is zero, scaled by
+ * 2^7; wav-decoder 1.3 is not used for it: it scales positive values by 1/127 but negative ones
+ * by 1/128), and G.711 mu-law and A-law expanded to 16 bits and scaled by 2^15.
+ */
+function byteTable(encoding: WavEncoding): Float32Array {
+  if (encoding === 'pcm') return Float32Array.from({ length: 256 }, (_, b) => (b - 128) / 128);
+  const expand = encoding === 'mulaw' ? mulawToLinear : alawToLinear;
+  return Float32Array.from({ length: 256 }, (_, b) => expand(b) / 32768);
+}
+
+/** Decodes a one-byte encoding (8-bit PCM, mu-law, A-law) through its 256-entry table. */
+function decodeBytes(bytes: Uint8Array, header: WavHeader): Float32Array[] {
+  const table = byteTable(header.encoding);
   const { channels, frames, dataOffset } = header;
   const out = Array.from({ length: channels }, () => new Float32Array(frames));
   const u8 = bytes.subarray(dataOffset, dataOffset + frames * header.blockAlign);
@@ -442,16 +444,16 @@ function checkFloats(channels: Float32Array[]): void {
  * as written and must be finite with magnitude at most 2^24.
  *
  * 16- and 32-bit PCM and float are decoded by `wav-decoder`, on a canonical
- * copy of the validated samples (a 44-byte header it cannot misread); 8- and
- * 24-bit PCM are decoded here.
+ * copy of the validated samples (a 44-byte header it cannot misread); 8-bit PCM,
+ * mu-law, A-law and 24-bit PCM are decoded here.
  */
 export function decodeWav(bytes: Uint8Array, limits: Pick<IngestLimits, 'maxFileBytes' | 'maxAudioSeconds'>): DecodedAudio {
   const header = parseWavHeader(bytes, limits);
   let channels: Float32Array[];
-  if (header.encoding === 'mulaw' || header.encoding === 'alaw') {
-    channels = decodeG711(bytes, header);
-  } else if (header.encoding === 'pcm' && (header.bitsPerSample === 8 || header.bitsPerSample === 24)) {
-    channels = decodeNarrowPcm(bytes, header);
+  if (header.bitsPerSample === 8) {
+    channels = decodeBytes(bytes, header);
+  } else if (header.encoding === 'pcm' && header.bitsPerSample === 24) {
+    channels = decodePcm24(bytes, header);
   } else {
     try {
       // 16- and 32-bit PCM scaled by 2^(bits-1) for both signs; floats as written.

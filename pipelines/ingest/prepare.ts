@@ -9,7 +9,7 @@ import { BonsaiError, type ErrorCode } from '../../core/errors.ts';
 import type { Modality, ProcessedSample } from '../types.ts';
 import type { SampleTarget } from '../store/index.ts';
 import type { IngestContext, IngestFile, RejectReason } from './context.ts';
-import { modalityOf, sniff, type SniffResult } from '../sniff.ts';
+import { modalityOf, sniff } from '../sniff.ts';
 import { modalityMismatch } from '../modality.ts';
 import { entryExists, fileKeyOf, sourceOf, stateLayout } from './files.ts';
 import { sidecarCandidates } from '../labels/index.ts';
@@ -50,11 +50,6 @@ function checkFeatures(sample: ProcessedSample): RejectReason | null {
   return null;
 }
 
-/** The error for content of the modality the model does not read. */
-function wrongModality(file: IngestFile, sniffed: SniffResult, expected: Modality): RejectReason | null {
-  return modalityMismatch(file.source, sniffed, expected);
-}
-
 /** A recording's sidecar transcripts that exist (any kind of entry: a link or FIFO is refused by its label, not followed). */
 function transcriptSidecars(file: IngestFile, inbox: string): string[] {
   if (file.modality !== 'audio') return [];
@@ -80,7 +75,7 @@ export async function prepare(file: IngestFile, ctx: IngestContext): Promise<Pre
   if (logged && logged.id === id && logged.outcome !== 'rejected') {
     return { kind: 'recovered', file, fileKey, id, outcome: logged.outcome, modality, sidecars: logged.sidecars };
   }
-  const wrong = ctx.modality === undefined ? null : wrongModality(file, sniffed, ctx.modality);
+  const wrong = ctx.modality === undefined ? null : modalityMismatch(file.source, sniffed, ctx.modality);
   if (wrong) return { kind: 'rejected', file, fileKey, id, modality, reason: wrong, sidecars: doneMarker(file, inbox) };
 
   let target: SampleTarget;
