@@ -29,7 +29,11 @@ test('ingest.maxClasses bounds the classes: a file whose folder would be one cla
       return path;
     };
     // Five new folders in one batch: the first three labels are admitted, even before any is committed.
-    const first = await ingestFiles([await put('a', 1), await put('b', 2), await put('c', 3), await put('d', 4), await put('e', 5)], ctx);
+    // Prepared one at a time (labels are admitted in the order files finish preparing), all five in one commit.
+    const commits: string[][] = [];
+    const counted = { ...ctx, onStep: (step: string, sources: readonly string[]) => { if (step === 'commit') commits.push([...sources]); } };
+    const first = await ingestFiles([await put('a', 1), await put('b', 2), await put('c', 3), await put('d', 4), await put('e', 5)], counted, { concurrency: 1, maxDelayMs: 5000 });
+    assert.equal(commits.length, 1, `one commit of all five, got ${JSON.stringify(commits)}`);
     assert.deepEqual(first.map((o) => [o.source, o.outcome, o.outcome === 'rejected' ? o.code : null]), [
       ['a/1.png', 'accepted', null], ['b/2.png', 'accepted', null], ['c/3.png', 'accepted', null],
       ['d/4.png', 'rejected', 'BONSAI_INGEST_LABEL_LIMIT'], ['e/5.png', 'rejected', 'BONSAI_INGEST_LABEL_LIMIT'],
