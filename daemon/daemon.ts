@@ -132,7 +132,7 @@ async function daemonStatus(ctx: DaemonContext, state: LifecycleState, setup: Da
     model: { arch: model.arch, inputShape: model.inputShape, modality: config.model.modality },
     backend: backendInfo()?.name ?? null,
     champion,
-    store: c && { total: c.total, pending: c.pending, bySplit: c.bySplit, byLabel: c.byLabel, duplicates: c.duplicates },
+    store: c && { total: c.total, pending: c.pending, bySplit: c.bySplit, byLabel: c.byLabel, duplicates: c.duplicates, relabels: c.relabels },
     triggers: ctx.find('scheduler')?.status() ?? null,
     update: updater?.current() ?? null,
     lastUpdate: updater?.last() ?? null,

@@ -14,7 +14,7 @@ import { MODALITIES } from '../../core/models/options.ts';
 export const LABEL_VALUES = {
   modality: MODALITIES,
   /** As pipelines/ingest reports them (rejected files go to quarantine/). */
-  ingestOutcome: ['accepted', 'duplicate', 'rejected'],
+  ingestOutcome: ['accepted', 'duplicate', 'relabeled', 'rejected'],
   trigger: ['threshold', 'cron', 'max_wait', 'manual'],
   updateOutcome: ['promoted', 'rejected', 'failed', 'aborted'],
   /** Where a write failed for lack of space (daemon/storage.ts). */

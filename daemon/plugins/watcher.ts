@@ -82,6 +82,12 @@ export function ingestContext(config: Config, stateDir: string, store: SampleSto
   };
 }
 
+/** A relabel's side as one log value: the label, or the transcript quoted. */
+function targetText(t: { label: string | null; transcript: string | null } | undefined): string | null {
+  if (!t) return null;
+  return t.label ?? (t.transcript === null ? null : JSON.stringify(t.transcript));
+}
+
 /** Counts and logs one ingestion outcome, queues an accepted sample for scoring and tells the triggers. */
 function ingested(ctx: DaemonContext, reports: Pick<WatcherPluginOptions, 'stuck' | 'storage'>, o: IngestOutcome): void {
   const { log, metrics } = ctx;
@@ -98,6 +104,10 @@ function ingested(ctx: DaemonContext, reports: Pick<WatcherPluginOptions, 'stuck
     if (!o.recovered) ctx.get('prequential').add([o.id]);
   } else if (o.outcome === 'duplicate') {
     log.info('ingest.duplicate', { source: o.source, id: o.id.slice(0, 12), destination: o.destination });
+  } else if (o.outcome === 'relabeled') {
+    // The training data changed under a user's hand: said at warn, with what it was and what it is.
+    // Not scored prequentially: the served model may have learned these bytes (under the old target).
+    log.warn('ingest.relabeled', { source: o.source, id: o.id.slice(0, 12), from: targetText(o.relabel?.from), to: targetText(o.relabel?.to), destination: o.destination, recovered: o.recovered });
   } else {
     log.warn('ingest.rejected', { source: o.source, code: o.code, message: o.message, destination: o.destination });
   }

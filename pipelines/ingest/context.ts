@@ -3,7 +3,7 @@
  * function, the label resolution) and what it reports per file.
  */
 import type { Modality, ProcessedSample } from '../types.ts';
-import type { SampleStore, SampleTarget } from '../store/index.ts';
+import type { Relabel, SampleStore, SampleTarget } from '../store/index.ts';
 
 /** A file being ingested. */
 export interface IngestFile {
@@ -81,6 +81,8 @@ export type IngestOutcome =
       recovered: boolean;
     }
   | { outcome: 'duplicate'; source: string; id: string; modality?: Modality; destination: string; recovered: boolean }
+  /** A copy of a stored sample under another label or transcript: the stored sample took the new one. */
+  | { outcome: 'relabeled'; source: string; id: string; modality?: Modality; destination: string; recovered: boolean; relabel?: Relabel }
   | { outcome: 'rejected'; source: string; id: string | null; modality?: Modality; code: string; message: string; destination: string }
   /** Not ingested and left where it was (vanished, unreadable, not a regular file); retry later. */
   | { outcome: 'skipped'; source: string; code: string; message: string };

@@ -18,6 +18,7 @@
 import { basename, join } from 'node:path';
 import type { IngestContext, IngestOutcome, RejectReason } from './context.ts';
 import type { Prepared } from './prepare.ts';
+import type { CommitOutcome } from '../store/index.ts';
 import { BonsaiError } from '../../core/errors.ts';
 import { archiveDestination, fsyncDir, inboxPath, moveFile, printableName, quarantineDestination, REASON_SUFFIX, stateLayout, utcDay, writeStateFile, type Destination } from './files.ts';
 
@@ -50,7 +51,7 @@ export interface Move {
 }
 
 /** Plans the move of a decided file (destinations do not collide within `reserved`). */
-export function planMove(p: Exclude<Prepared, { kind: 'skipped' }>, outcome: 'accepted' | 'duplicate' | 'rejected', ctx: IngestContext, now: Date, reserved: Set<string>): Move {
+export function planMove(p: Exclude<Prepared, { kind: 'skipped' }>, outcome: CommitOutcome, ctx: IngestContext, now: Date, reserved: Set<string>): Move {
   const layout = stateLayout(ctx.stateDir);
   const name = p.file.rawPath === undefined ? basename(p.file.path) : printableName(p.file.rawPath.subarray(p.file.rawPath.lastIndexOf(0x2f) + 1));
   const sidecarNames = p.sidecars.map((s) => basename(s));
@@ -135,7 +136,7 @@ export function executeMoves(moves: readonly Move[], ctx: IngestContext): (Bonsa
 }
 
 /** The outcome reported for a moved file. */
-export function outcomeOf(p: Exclude<Prepared, { kind: 'skipped' }>, outcome: 'accepted' | 'duplicate' | 'rejected', move: Move, ctx: IngestContext): IngestOutcome {
+export function outcomeOf(p: Exclude<Prepared, { kind: 'skipped' }>, outcome: CommitOutcome, move: Move, ctx: IngestContext): IngestOutcome {
   const destination = join(move.dest.dir, move.dest.name);
   const source = p.file.source;
   if (outcome === 'rejected') {
@@ -145,6 +146,7 @@ export function outcomeOf(p: Exclude<Prepared, { kind: 'skipped' }>, outcome: 'a
   const id = p.id ?? '';
   const recovered = p.kind === 'recovered';
   if (outcome === 'duplicate') return { outcome, source, id, modality: p.modality, destination, recovered };
+  if (outcome === 'relabeled') return { outcome, source, id, modality: p.modality, destination, recovered, relabel: ctx.store.lastRelabel(id) };
   // A recovered sample's features are in the store already.
   const sample = p.kind === 'sample' && p.sample ? p.sample : ctx.store.getSample(id);
   return { outcome, source, id, modality: sample?.modality ?? p.modality ?? 'image', shape: sample?.shape ?? [], destination, recovered };

@@ -17,7 +17,7 @@
  */
 import { resolve } from 'node:path';
 import { BonsaiError } from '../../core/errors.ts';
-import type { IngestRecord } from '../store/index.ts';
+import type { CommitOutcome, IngestRecord } from '../store/index.ts';
 import type { IngestContext, IngestFile, IngestOutcome } from './context.ts';
 import { decodeName, sourceOf, stateLayout } from './files.ts';
 import { executeMoves, outcomeOf, planMove } from './finalize.ts';
@@ -155,7 +155,7 @@ function commitGroup(group: readonly Decided[], ctx: IngestContext): (IngestOutc
       ? { kind: 'rejected', id: p.id, source: p.file.source, fileKey: p.fileKey, code: p.reason.code, sidecars: p.sidecars }
       : { kind: 'sample', id: p.id, source: p.file.source, fileKey: p.fileKey, sample: p.sample, target: p.target, sidecars: p.sidecars });
   });
-  const decided: ('accepted' | 'duplicate' | 'rejected')[] = group.map((p) => (p.kind === 'recovered' ? p.outcome : 'rejected'));
+  const decided: CommitOutcome[] = group.map((p) => (p.kind === 'recovered' ? p.outcome : 'rejected'));
   const sources = group.map((p) => p.file.source);
   if (records.length > 0) {
     let committed;

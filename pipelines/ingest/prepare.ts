@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { BonsaiError, type ErrorCode } from '../../core/errors.ts';
 import type { Modality, ProcessedSample } from '../types.ts';
-import type { SampleTarget } from '../store/index.ts';
+import type { CommitOutcome, SampleTarget } from '../store/index.ts';
 import type { IngestContext, IngestFile, RejectReason } from './context.ts';
 import { modalityOf, sniff } from '../sniff.ts';
 import { modalityMismatch } from '../modality.ts';
@@ -18,7 +18,7 @@ import { doneMarker, readEntry } from './read.ts';
 /** A file ready for the commit. */
 export type Prepared =
   /** Committed before a crash (same source and file key in the ingest log): only the move is left. */
-  | { kind: 'recovered'; file: IngestFile; fileKey: string; id: string; outcome: 'accepted' | 'duplicate'; modality?: Modality; sidecars: string[] }
+  | { kind: 'recovered'; file: IngestFile; fileKey: string; id: string; outcome: Exclude<CommitOutcome, 'rejected'>; modality?: Modality; sidecars: string[] }
   /** To be stored, or counted as a duplicate when the id is stored (decided in the transaction). */
   | { kind: 'sample'; file: IngestFile; fileKey: string; id: string; modality?: Modality; sample?: ProcessedSample; target: SampleTarget; sidecars: string[] }
   | { kind: 'rejected'; file: IngestFile; fileKey: string; id: string | null; modality?: Modality; reason: RejectReason; sidecars: string[] }

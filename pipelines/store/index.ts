@@ -3,7 +3,7 @@
  * first-seen order, duplicates, the ingest log, streamed batches for training.
  */
 export { openStore, SampleStore, bytesToFloats } from './store.ts';
-export type { OpenStoreOptions, SampleTarget, IngestRecord, CommitOutcome, IngestLogEntry, StoredSample, LabelEntry, StoreCounts, TrainedSelection } from './store.ts';
+export type { OpenStoreOptions, SampleTarget, IngestRecord, CommitOutcome, IngestLogEntry, Relabel, StoredSample, LabelEntry, StoreCounts, TrainedSelection } from './store.ts';
 export type { SampleQuery, SampleBatch } from './batches.ts';
 export { splitOf, checkSplitRatios, DEFAULT_SPLIT_RATIOS, SPLITS } from './split.ts';
 export type { Split, SplitRatios } from './split.ts';

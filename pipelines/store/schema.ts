@@ -83,6 +83,42 @@ export const MIGRATIONS: readonly Migration[] = [
       `);
     },
   },
+  {
+    version: 3,
+    description: 'relabels: a stored sample arriving again under another label',
+    up(db) {
+      // SQLite cannot alter a CHECK constraint: the ingest log is rebuilt with the new outcome.
+      db.exec(`
+        CREATE TABLE ingest_log_v3 (
+          seq INTEGER PRIMARY KEY,
+          id TEXT,
+          source TEXT NOT NULL,
+          file_key TEXT NOT NULL,
+          outcome TEXT NOT NULL CHECK (outcome IN ('accepted', 'duplicate', 'relabeled', 'rejected')),
+          code TEXT,
+          sidecars TEXT NOT NULL DEFAULT '[]',
+          time INTEGER NOT NULL,
+          UNIQUE (source, file_key)
+        );
+        INSERT INTO ingest_log_v3 SELECT seq, id, source, file_key, outcome, code, sidecars, time FROM ingest_log;
+        DROP TABLE ingest_log;
+        ALTER TABLE ingest_log_v3 RENAME TO ingest_log;
+        CREATE INDEX ingest_log_by_id ON ingest_log (id, source);
+        -- Every change of a stored sample's label or transcript, oldest first: nothing a user said is lost.
+        CREATE TABLE relabels (
+          seq INTEGER PRIMARY KEY,
+          id TEXT NOT NULL REFERENCES samples (id),
+          source TEXT NOT NULL,                    -- the file that carried the new target
+          from_label TEXT,
+          from_transcript TEXT,
+          to_label TEXT,
+          to_transcript TEXT,
+          time INTEGER NOT NULL
+        );
+        CREATE INDEX relabels_by_id ON relabels (id);
+      `);
+    },
+  },
 ];
 
 /** The schema version this build writes. */

@@ -65,8 +65,23 @@ export type IngestRecord =
       sidecars: string[];
     };
 
-/** What `commitIngest` decided for one record. */
-export type CommitOutcome = 'accepted' | 'duplicate' | 'rejected';
+/**
+ * What `commitIngest` decided for one record: a new sample; a copy of a stored one
+ * under the same label or transcript (not stored again); a copy under another one
+ * (`relabeled`: the stored sample takes the new target, the latest arrival wins, and
+ * the change is kept in `relabels`); or a reject.
+ */
+export type CommitOutcome = 'accepted' | 'duplicate' | 'relabeled' | 'rejected';
+
+/** One change of a stored sample's target (`SampleStore.lastRelabel`). */
+export interface Relabel {
+  id: string;
+  /** The file that carried the new target (relative to inbox/). */
+  source: string;
+  from: { label: string | null; transcript: string | null };
+  to: { label: string | null; transcript: string | null };
+  time: number;
+}
 
 /** A row of the ingest log. */
 export interface IngestLogEntry {
@@ -116,6 +131,8 @@ export interface StoreCounts {
   byLabel: Record<string, number>;
   /** Duplicate arrivals recorded (copies not stored again). */
   duplicates: number;
+  /** Relabels recorded (copies that changed a stored sample's label or transcript). */
+  relabels: number;
   /** Highest arrival sequence number (0 when empty). */
   lastSeq: number;
 }
@@ -126,6 +143,11 @@ export type TrainedSelection = readonly string[] | { upToSeq: number; split?: Sp
 interface SampleRow {
   seq: number; id: string; modality: Modality; split: Split; label: string | null; transcript: string | null;
   shape: string; arrived_at: number; source: string; trained_version: number | null; features: Buffer;
+}
+
+interface RelabelRow {
+  id: string; source: string; from_label: string | null; from_transcript: string | null;
+  to_label: string | null; to_transcript: string | null; time: number;
 }
 
 interface LogRow { id: string | null; source: string; file_key: string; outcome: CommitOutcome; code: string | null; sidecars: string; time: number }
@@ -174,6 +196,9 @@ export class SampleStore {
       countGroups: db.prepare<[], { split: Split; modality: Modality; label: string | null; pending: number; n: number }>(
         'SELECT split, modality, label, trained_version IS NULL AS pending, count(*) AS n FROM samples GROUP BY split, modality, label, trained_version IS NULL'),
       duplicates: db.prepare<[], number>('SELECT count(*) FROM duplicates').pluck(),
+      relabels: db.prepare<[], number>('SELECT count(*) FROM relabels').pluck(),
+      target: db.prepare<[string], { label: string | null; transcript: string | null }>('SELECT label, transcript FROM samples WHERE id = ?'),
+      lastRelabel: db.prepare<[string], RelabelRow>('SELECT * FROM relabels WHERE id = ? ORDER BY seq DESC LIMIT 1'),
     };
   }
 
@@ -204,10 +229,13 @@ export class SampleStore {
 
   /**
    * Commits a group of ingested files in one transaction: new samples (and their
-   * labels, in first-seen order), duplicate arrivals, rejects, and one ingest-log
-   * row per file. Whether a sample is new is decided inside the transaction, so
-   * two copies in one group store one sample and one duplicate. `beforeCommit`
-   * runs inside the transaction after the writes (a fault-injection point).
+   * labels, in first-seen order), duplicate arrivals, relabels, rejects, and one
+   * ingest-log row per file. Whether a sample is new is decided inside the
+   * transaction, so two copies in one group store one sample and one duplicate (or
+   * relabel, when their targets differ: the later record wins). A relabeled sample
+   * is pending again and takes the next arrival number, as if it had just arrived:
+   * an update that started before it does not mark it trained. `beforeCommit` runs
+   * inside the transaction after the writes (a fault-injection point).
    */
   commitIngest(records: readonly IngestRecord[], options: { now?: number; beforeCommit?: () => void } = {}): CommitOutcome[] {
     this.writable('commit ingested files');
@@ -224,9 +252,15 @@ export class SampleStore {
         const label = r.target.label ?? null;
         const transcript = r.target.transcript ?? null;
         let outcome: CommitOutcome;
-        if (this.hasSample(r.id)) {
+        const stored = this.stmts.target.get(r.id);
+        if (stored && stored.label === label && stored.transcript === transcript) {
           w.duplicate.run(r.id, r.source, label, transcript, now);
           outcome = 'duplicate';
+        } else if (stored) {
+          if (label !== null) w.label.run(label, now);
+          w.relabel.run(r.id, r.source, stored.label, stored.transcript, label, transcript, now);
+          w.retarget.run({ id: r.id, label, transcript, now, source: r.source });
+          outcome = 'relabeled';
         } else {
           if (!r.sample) throw new BonsaiError('BONSAI_STORE_MISSING_FEATURES', `sample ${r.id} from ${r.source} is not stored and came without features`, { id: r.id, source: r.source });
           checkSample(r.sample, r.id, r.source);
@@ -243,8 +277,8 @@ export class SampleStore {
   }
 
   /** Stores one sample outside the inbox protocol (e.g. a dataset import); returns whether it was new. */
-  addSample(id: string, sample: ProcessedSample, target: SampleTarget, source: string): CommitOutcome {
-    return this.commitIngest([{ kind: 'sample', id, source, fileKey: `direct:${id}`, sample, target, sidecars: [] }])[0];
+  addSample(id: string, sample: ProcessedSample, target: SampleTarget, source: string, now?: number): CommitOutcome {
+    return this.commitIngest([{ kind: 'sample', id, source, fileKey: `direct:${id}`, sample, target, sidecars: [] }], { now })[0];
   }
 
   /**
@@ -300,13 +334,22 @@ export class SampleStore {
     return this.stmts.labels.all().map((r) => ({ label: r.label, classIndex: r.class_index, firstSeenAt: r.first_seen_at }));
   }
 
-  /** Counts by split, pending state, modality and label, plus the duplicate counter. */
+  /** The latest change of this sample's label or transcript, if it ever had one. */
+  lastRelabel(id: string): Relabel | undefined {
+    const row = this.stmts.lastRelabel.get(id);
+    return row && {
+      id: row.id, source: row.source, time: row.time,
+      from: { label: row.from_label, transcript: row.from_transcript }, to: { label: row.to_label, transcript: row.to_transcript },
+    };
+  }
+
+  /** Counts by split, pending state, modality and label, plus the duplicate and relabel counters. */
   counts(): StoreCounts {
     const counts: StoreCounts = {
       total: 0, pending: 0,
       bySplit: { train: 0, validation: 0, test: 0 }, pendingBySplit: { train: 0, validation: 0, test: 0 },
       byModality: { image: 0, audio: 0 }, byLabel: {},
-      duplicates: this.stmts.duplicates.get() ?? 0, lastSeq: this.lastSeq(),
+      duplicates: this.stmts.duplicates.get() ?? 0, relabels: this.stmts.relabels.get() ?? 0, lastSeq: this.lastSeq(),
     };
     for (const g of this.stmts.countGroups.all()) {
       counts.total += g.n;
@@ -340,6 +383,10 @@ export class SampleStore {
       sample: db.prepare('INSERT INTO samples (id, modality, split, label, transcript, shape, arrived_at, source, features) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)'),
       label: db.prepare('INSERT OR IGNORE INTO labels (class_index, label, first_seen_at) VALUES ((SELECT COALESCE(MAX(class_index) + 1, 0) FROM labels), ?, ?)'),
       duplicate: db.prepare('INSERT INTO duplicates (id, source, label, transcript, time) VALUES (?, ?, ?, ?, ?)'),
+      relabel: db.prepare('INSERT INTO relabels (id, source, from_label, from_transcript, to_label, to_transcript, time) VALUES (?, ?, ?, ?, ?, ?, ?)'),
+      // A relabeled sample arrives again: pending, the next arrival number, the new source and time.
+      retarget: db.prepare(`UPDATE samples SET label = @label, transcript = @transcript, trained_version = NULL, arrived_at = @now,
+        source = @source, seq = (SELECT MAX(seq) + 1 FROM samples) WHERE id = @id`),
       // One row per file instance (source + file key); a later row for the same instance (a reject
       // retried, or an inode reused after its archived file was deleted) replaces the earlier one.
       log: db.prepare('INSERT OR REPLACE INTO ingest_log (id, source, file_key, outcome, code, sidecars, time) VALUES (?, ?, ?, ?, ?, ?, ?)'),

@@ -76,7 +76,7 @@ test('counters with known label values start at 0; build info carries versions',
   const metrics = createMetrics({ version: '1.2.3', tfjsVersion: '4.22.0', backend: 'cpu', defaultMetrics: false });
   const families = new Map(parsePrometheus(await metrics.registry.metrics()).map((f) => [f.name, f]));
   const series = (name: string): Array<Record<string, string>> => (families.get(name)?.metrics ?? []).map((m) => m.labels ?? {});
-  assert.equal(series('bonsai_ingest_files_total').length, 6);
+  assert.equal(series('bonsai_ingest_files_total').length, 8);
   assert.equal(series('bonsai_updates_total').length, 16);
   assert.deepEqual(series('bonsai_model_swaps_total').map((l) => l.outcome).sort(), ['failed', 'ok']);
   assert.ok((families.get('bonsai_updates_total')?.metrics ?? []).every((m) => m.value === '0'));

@@ -3,7 +3,7 @@
  * commit protocol, restarts ingestion without the crash point (in the test
  * process, which takes over the dead child's lock), and checks that every
  * input file ends up exactly once in archive/ or quarantine/, every accepted
- * sample is stored exactly once, and the duplicate counter is exact.
+ * sample is stored exactly once, and the duplicate and relabel counters are exact.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -15,7 +15,10 @@ import { openStore } from '../../pipelines/store/index.ts';
 import { listFiles, REASON_SUFFIX, sampleId, type IngestStep, type ReasonFile } from '../../pipelines/ingest/index.ts';
 import { fakeDecode, runIngest } from '../fixtures/ingest-child.ts';
 
-/** Inbox files (source -> content). `1.png` and `4.png` are copies; `5.png` repeats a sample stored before the run. */
+/**
+ * Inbox files (source -> content). `1.png` and `4.png` are copies under two labels (the later one
+ * relabels the sample); `5.png` repeats a sample stored before the run under its label (a duplicate).
+ */
 const INPUTS: Record<string, string> = {
   'a/1.png': 'one',
   'a/2.png': 'two',
@@ -93,10 +96,15 @@ function checkFinalState(stateDir: string, label: string): void {
     const ids = store.db.prepare('SELECT id FROM samples ORDER BY id').pluck().all();
     assert.deepEqual(ids, ACCEPTED.map((c) => sampleId(Buffer.from(c))).sort(), `${label}: each accepted sample stored exactly once`);
     const dups = store.db.prepare('SELECT source FROM duplicates ORDER BY source').pluck().all() as string[];
-    assert.equal(dups.length, 2, `${label}: two duplicates counted, got ${JSON.stringify(dups)}`);
-    assert.ok(dups.includes('c/5.png') && (dups.includes('a/1.png') || dups.includes('b/4.png')), `${label}: duplicates ${JSON.stringify(dups)}`);
+    assert.deepEqual(dups, ['c/5.png'], `${label}: one duplicate counted`);
+    // Whichever copy of 'one' was committed second relabeled it, once; the sample has that copy's label.
+    const relabels = store.db.prepare('SELECT source, from_label AS "from", to_label AS "to" FROM relabels').all() as { source: string; from: string; to: string }[];
+    assert.equal(relabels.length, 1, `${label}: one relabel, got ${JSON.stringify(relabels)}`);
+    const [r] = relabels;
+    assert.ok((r.source === 'b/4.png' && r.from === 'a' && r.to === 'b') || (r.source === 'a/1.png' && r.from === 'b' && r.to === 'a'), `${label}: relabel ${JSON.stringify(r)}`);
+    assert.equal(store.getSample(sampleId(Buffer.from('one')))?.label, r.to, `${label}: the latest label wins`);
     const log = store.db.prepare('SELECT outcome, count(*) AS n FROM ingest_log GROUP BY outcome ORDER BY outcome').all();
-    assert.deepEqual(log, [{ outcome: 'accepted', n: 5 }, { outcome: 'duplicate', n: 2 }, { outcome: 'rejected', n: 2 }], `${label}: one ingest-log row per file`);
+    assert.deepEqual(log, [{ outcome: 'accepted', n: 5 }, { outcome: 'duplicate', n: 1 }, { outcome: 'rejected', n: 2 }, { outcome: 'relabeled', n: 1 }], `${label}: one ingest-log row per file`);
     assert.deepEqual(store.labels().map((l) => l.label).sort(), ['a', 'b', 'c']);
   } finally {
     store.close();
@@ -128,7 +136,7 @@ test('a run without a crash leaves the reference final state', async () => {
     const run = await runChild(stateDir);
     assert.equal(run.code, 0, run.stderr);
     const { outcomes } = JSON.parse(run.stdout) as { outcomes: { outcome: string }[] };
-    assert.deepEqual(outcomes.map((o) => o.outcome).sort(), ['accepted', 'accepted', 'accepted', 'accepted', 'duplicate', 'duplicate', 'rejected', 'rejected']);
+    assert.deepEqual(outcomes.map((o) => o.outcome).sort(), ['accepted', 'accepted', 'accepted', 'accepted', 'duplicate', 'rejected', 'rejected', 'relabeled']);
     checkFinalState(stateDir, 'no crash');
   } finally {
     rmSync(stateDir, { recursive: true, force: true });

@@ -88,13 +88,13 @@ test('a second copy is a duplicate: archived, counted, not processed or stored a
   const env = setup();
   try {
     await ingestFile(env.put('cat/x.png', 'abcd'), env.ctx);
-    const out = await ingestFile(env.put('dog/y.png', 'abcd'), env.ctx);
+    const out = await ingestFile(env.put('cat/y.png', 'abcd'), env.ctx);
     const h = id('abcd');
     assert.equal(out.outcome, 'duplicate');
     assert.deepEqual(env.calls, ['cat/x.png']);
     assert.deepEqual(ls(join(env.dir, 'archive', DAY)), [`${h.slice(0, 12)}-x.png`, `${h.slice(0, 12)}-y.png`]);
     assert.equal(env.store.counts().total, 1);
-    assert.deepEqual(env.store.db.prepare('SELECT source, label FROM duplicates').all(), [{ source: 'dog/y.png', label: 'dog' }]);
+    assert.deepEqual(env.store.db.prepare('SELECT source, label FROM duplicates').all(), [{ source: 'cat/y.png', label: 'cat' }]);
     // The same bytes under the same name on the same day do not overwrite the first copy.
     const again = await ingestFile(env.put('cat/x.png', 'abcd'), env.ctx);
     assert.equal(again.outcome, 'duplicate');
@@ -263,7 +263,7 @@ test('many files commit in groups; two copies in one group store one sample and 
   try {
     const steps: string[] = [];
     env.ctx.onStep = (step) => steps.push(step);
-    const paths = Array.from({ length: 9 }, (_, i) => env.put(`c${i % 3}/f${i}.png`, i === 8 ? 'same' : i === 7 ? 'same' : `file${i}`));
+    const paths = Array.from({ length: 9 }, (_, i) => env.put(`c${i % 3}/f${i}.png`, i === 8 || i === 5 ? 'same' : `file${i}`));
     const outs = await ingestFiles(paths, env.ctx, { concurrency: 3, batchSize: 4, maxDelayMs: 1000 });
     assert.deepEqual(outs.map((o) => o.source), paths.map((_, i) => `c${i % 3}/f${i}.png`));
     assert.deepEqual(outs.map((o) => o.outcome).sort(), [...Array(8).fill('accepted'), 'duplicate'].sort());
@@ -377,6 +377,27 @@ test('recover goes on when a quarantine entry cannot be removed: reported as stu
     const report = recover(env.dir, env.store, { now: () => NOW });
     assert.deepEqual(report.stuck.map((s) => s.source), ['quarantine/.old.reason.json.999999.tmp']);
     assert.deepEqual(report.reasonsWritten, [join(q, 'ok.png')], 'the rest of recovery went on');
+  } finally {
+    env.done();
+  }
+});
+
+test('a copy under another label relabels the sample: archived, not processed again, the change reported and kept', async () => {
+  const env = setup();
+  try {
+    await ingestFile(env.put('cat/x.png', 'abcd'), env.ctx);
+    const out = await ingestFile(env.put('dog/x.png', 'abcd'), env.ctx);
+    const h = id('abcd');
+    assert.deepEqual(env.calls, ['cat/x.png']);
+    assert.equal(out.outcome, 'relabeled');
+    assert.ok(out.outcome === 'relabeled');
+    assert.equal(out.destination, join(env.dir, 'archive', DAY, `${h.slice(0, 12)}.1-x.png`));
+    assert.deepEqual(out.relabel?.from, { label: 'cat', transcript: null });
+    assert.deepEqual(out.relabel?.to, { label: 'dog', transcript: null });
+    assert.equal(env.store.getSample(h)?.label, 'dog');
+    assert.equal(env.store.getSample(h)?.trainedVersion, null);
+    assert.deepEqual(env.store.counts().byLabel, { dog: 1 });
+    assert.equal(env.store.counts().duplicates, 0);
   } finally {
     env.done();
   }

@@ -39,6 +39,34 @@ test('opening a version-1 database migrates it to the newest version and keeps i
   }
 });
 
+test('version 3 rebuilds the ingest log with its rows and lets it record relabels', () => {
+  const t = tempDir();
+  try {
+    const old = new Database(t.path);
+    migrate(old, { migrations: MIGRATIONS.slice(0, 2) });
+    old.prepare("INSERT INTO samples (id, modality, split, label, shape, arrived_at, source, features) VALUES (?, 'image', 'train', 'cat', '[1]', 1000, 'cat/x.png', ?)")
+      .run(ID, Buffer.from(Float32Array.from([0.25]).buffer));
+    old.prepare("INSERT INTO ingest_log (id, source, file_key, outcome, code, sidecars, time) VALUES (?, 'cat/x.png', '7:4:9', 'accepted', NULL, '[\"cat/x.png.done\"]', 1000)").run(ID);
+    old.prepare("INSERT INTO ingest_log (id, source, file_key, outcome, code, sidecars, time) VALUES (NULL, 'cat/big.png', '8:1:2', 'rejected', 'BONSAI_INGEST_FILE_TOO_LARGE', '[]', 1001)").run();
+    assert.throws(() => old.prepare("INSERT INTO ingest_log (id, source, file_key, outcome, time) VALUES (NULL, 's', 'k', 'relabeled', 1)").run(), /CHECK/);
+    old.close();
+
+    const store = openStore(t.path);
+    try {
+      assert.equal(schemaVersion(store.db), SCHEMA_VERSION);
+      assert.deepEqual(store.findIngest('cat/x.png', '7:4:9'), { id: ID, source: 'cat/x.png', fileKey: '7:4:9', outcome: 'accepted', code: null, sidecars: ['cat/x.png.done'], time: 1000 });
+      assert.equal(store.findIngest('cat/big.png', '8:1:2')?.code, 'BONSAI_INGEST_FILE_TOO_LARGE');
+      assert.equal(store.addSample(ID, { modality: 'image', features: Float32Array.from([0.25]), shape: [1] }, { label: 'dog' }, 'dog/x.png'), 'relabeled');
+      assert.equal(store.findIngest('dog/x.png', `direct:${ID}`)?.outcome, 'relabeled');
+      assert.deepEqual(store.db.prepare('SELECT name FROM sqlite_master WHERE tbl_name = ? ORDER BY name').pluck().all('ingest_log'), ['ingest_log', 'ingest_log_by_id', 'sqlite_autoindex_ingest_log_1']);
+    } finally {
+      store.close();
+    }
+  } finally {
+    t.done();
+  }
+});
+
 test('a database newer than this build is refused with BONSAI_STORE_VERSION_TOO_NEW', () => {
   const t = tempDir();
   try {

@@ -60,7 +60,7 @@ test('a sample round-trips with its features, shape, split and label; a second c
     const id = sha('a');
     const features = [0.5, -1.25, 3, 1e-7, 65504, -0];
     assert.equal(store.addSample(id, image(features, [2, 3]), { label: 'cat' }, 'cat/a.png'), 'accepted');
-    assert.equal(store.addSample(id, image(features, [2, 3]), { label: 'dog' }, 'dog/a-copy.png'), 'duplicate');
+    assert.equal(store.addSample(id, image(features, [2, 3]), { label: 'cat' }, 'cat/a-copy.png'), 'duplicate');
     const s = store.getSample(id);
     assert.ok(s);
     assert.deepEqual(Array.from(s.features), Array.from(Float32Array.from(features)));
@@ -74,7 +74,64 @@ test('a sample round-trips with its features, shape, split and label; a second c
     assert.equal(counts.total, 1);
     assert.equal(counts.duplicates, 1);
     const dup = store.db.prepare('SELECT id, source, label FROM duplicates').all();
-    assert.deepEqual(dup, [{ id, source: 'dog/a-copy.png', label: 'dog' }]);
+    assert.deepEqual(dup, [{ id, source: 'cat/a-copy.png', label: 'cat' }]);
+    assert.equal(counts.relabels, 0);
+  });
+});
+
+test('a copy under another label relabels the stored sample: pending again, the next arrival number, the change kept', () => {
+  withStore((store) => {
+    const id = sha('mislabelled');
+    assert.equal(store.addSample(id, image([1, 2]), { label: 'cat' }, 'cat/a.png'), 'accepted');
+    assert.equal(store.addSample(sha('other'), image([3, 4]), { label: 'cat' }, 'cat/b.png'), 'accepted');
+    assert.equal(store.markTrained({ upToSeq: store.lastSeq() }, 1), 2);
+    const upToSeq = store.lastSeq();
+
+    // The user drops the same bytes under the right folder.
+    assert.equal(store.addSample(id, image([1, 2]), { label: 'dog' }, 'dog/a.png', 5000), 'relabeled');
+    const s = store.getSample(id);
+    assert.ok(s);
+    assert.equal(s.label, 'dog');
+    assert.equal(s.source, 'dog/a.png');
+    assert.equal(s.trainedVersion, null);
+    assert.equal(s.seq, 3);
+    assert.equal(s.arrivedAt, 5000);
+    assert.deepEqual(Array.from(s.features), [1, 2]);
+    assert.equal(s.split, splitOf(id));
+    assert.deepEqual(store.labels().map((l) => l.label), ['cat', 'dog']);
+    assert.deepEqual(store.lastRelabel(id), { id, source: 'dog/a.png', time: 5000, from: { label: 'cat', transcript: null }, to: { label: 'dog', transcript: null } });
+    const counts = store.counts();
+    assert.deepEqual([counts.total, counts.pending, counts.relabels, counts.duplicates], [2, 1, 1, 0]);
+    assert.deepEqual(counts.byLabel, { cat: 1, dog: 1 });
+
+    // An update that snapshotted the arrivals before the relabel does not mark it trained.
+    assert.equal(store.markTrained({ upToSeq }, 2), 0);
+    assert.equal(store.getSample(id)?.trainedVersion, null);
+    // New samples still get fresh arrival numbers.
+    assert.equal(store.addSample(sha('later'), image([5, 6]), { label: 'cat' }, 'cat/c.png'), 'accepted');
+    assert.equal(store.getSample(sha('later'))?.seq, 4);
+
+    // Back again, and to a transcript: each change is kept, the latest wins; the same target again is a duplicate.
+    assert.equal(store.addSample(id, image([1, 2]), { label: 'cat' }, 'cat/a2.png'), 'relabeled');
+    assert.equal(store.addSample(id, image([1, 2]), { transcript: 'a cat' }, 'speech/a.wav'), 'relabeled');
+    assert.equal(store.addSample(id, image([1, 2]), { transcript: 'a cat' }, 'speech/a-copy.wav'), 'duplicate');
+    assert.deepEqual(store.lastRelabel(id)?.from, { label: 'cat', transcript: null });
+    assert.deepEqual(store.lastRelabel(id)?.to, { label: null, transcript: 'a cat' });
+    assert.equal(store.counts().relabels, 3);
+    assert.equal(store.lastRelabel(sha('other')), undefined);
+  });
+});
+
+test('two copies under different labels in one group: the later record wins', () => {
+  withStore((store) => {
+    const id = sha('twice');
+    const outcomes = store.commitIngest([
+      { kind: 'sample', id, source: 'a/x.png', fileKey: 'k1', sample: image([1]), target: { label: 'a' }, sidecars: [] },
+      { kind: 'sample', id, source: 'b/x.png', fileKey: 'k2', sample: image([1]), target: { label: 'b' }, sidecars: [] },
+    ]);
+    assert.deepEqual(outcomes, ['accepted', 'relabeled']);
+    assert.equal(store.getSample(id)?.label, 'b');
+    assert.equal(store.findIngest('b/x.png', 'k2')?.outcome, 'relabeled');
   });
 });
 
