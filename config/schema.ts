@@ -178,6 +178,14 @@ const algorithmSchema = z.strictObject({
   nonRecoverable: z.boolean().default(false),
   /** Augment training images (small shifts) while training. */
   augment: z.boolean().default(true),
+  /**
+   * Memory for the features of one update's data, in MiB (2^20 bytes; float32 as stored). Beyond it an
+   * update trains on every new sample plus a uniform random sample of the earlier ones, drawn
+   * afresh each update, and judges on at most an eighth of it each of validation and test
+   * samples (a fixed subset by content hash): memory and the cost of an update stay bounded as
+   * the store grows (daemon/trainer/selection.ts). null = always every sample, as in the paper.
+   */
+  trainingDataMegabytes: z.number().positive().nullable().default(1024),
 }).prefault({});
 
 const ingestSchema = z.strictObject({

@@ -43,6 +43,7 @@ export function updatesPlugin(options: UpdatesPluginOptions): DaemonPlugin {
         job: {
           stateDir, model: options.model, modality: config.model.modality, update: options.update,
           backend: { name: config.backend.name, threads: config.backend.threads }, driftBins: config.metrics.driftBins,
+          dataBudgetBytes: config.algorithm.trainingDataMegabytes === null ? null : Math.floor(config.algorithm.trainingDataMegabytes * 2 ** 20),
         },
         tolerance: config.gate.tolerance,
         margin: config.gate.margin,

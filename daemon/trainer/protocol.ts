@@ -39,6 +39,8 @@ export interface TrainJob {
   backend: { name: string; threads: number | null };
   /** Bins of the drift reference saved with the candidate. */
   driftBins: number;
+  /** Memory budget of the update's features in bytes (config `algorithm.trainingDataMegabytes`); null = no bound. */
+  dataBudgetBytes?: number | null;
 }
 
 /** Progress of the update, relayed from core's trainer hooks. */
@@ -66,6 +68,16 @@ export interface DataSizes {
   test: number;
   /** Samples skipped because their shape does not fit the model or they carry no class label. */
   skipped: number;
+  /** Present when the data exceeded the memory budget: what was read of each split (daemon/trainer/selection.ts). */
+  selection?: DataSelectionReport;
+}
+
+/** What an update read of each split under the memory budget. */
+export interface DataSelectionReport {
+  budgetBytes: number;
+  train: { kept: number; of: number; bytes: number };
+  validation: { kept: number; of: number; bytes: number };
+  test: { kept: number; of: number; bytes: number };
 }
 
 /** What the child reports after publishing the candidate. */

@@ -16,6 +16,8 @@
 import { makeSpeechDataset, type SpeechDataset, type Utterance } from '../../core/index.ts';
 import type { SampleQuery, SampleStore, Split } from '../../pipelines/store/index.ts';
 import { SPEECH_ALPHABET, fitsFrames, labelTranscript, vocabularyOf } from '../speech.ts';
+import { splitQuery } from './data.ts';
+import { selectUpdateData, type DataSelection } from './selection.ts';
 
 /** Why samples were left out of a speech update. */
 export interface SpeechSkips {
@@ -39,6 +41,8 @@ export interface SpeechUpdateDatasets {
   skipped: number;
   /** Samples left out, by reason. */
   skips: SpeechSkips;
+  /** What was read of each split when the data exceeded the memory budget; null when everything was read. */
+  selection: DataSelection | null;
 }
 
 const BATCH = 256;
@@ -74,9 +78,10 @@ export function readSpeechDataset(store: SampleStore, query: SampleQuery, width:
   return { data: makeSpeechDataset(utterances, width, SPEECH_ALPHABET), skips };
 }
 
-/** Reads the new, all, validation and test utterances of a speech update. */
-export function readSpeechUpdateData(store: SampleStore, upToSeq: number, width: number, timeStride: number): SpeechUpdateDatasets {
-  const read = (split: Split, pending = false) => readSpeechDataset(store, { split, upToSeq, pending: pending || undefined }, width, timeStride);
+/** Reads the new, all, validation and test utterances of a speech update, within `budgetBytes` of features (null: all). */
+export function readSpeechUpdateData(store: SampleStore, upToSeq: number, width: number, timeStride: number, budgetBytes: number | null = null): SpeechUpdateDatasets {
+  const selection = selectUpdateData(store, upToSeq, budgetBytes);
+  const read = (split: Split, pending = false) => readSpeechDataset(store, splitQuery(split, upToSeq, selection, pending), width, timeStride);
   const fresh = read('train', true);
   const all = read('train');
   const validation = read('validation');
@@ -92,5 +97,6 @@ export function readSpeechUpdateData(store: SampleStore, upToSeq: number, width:
     vocabulary: vocabularyOf(all.data.transcripts),
     skipped: skips.shape + skips.label + skips.tooShort,
     skips,
+    selection,
   };
 }

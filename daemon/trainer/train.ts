@@ -25,6 +25,7 @@ import { validationError } from './gate.ts';
 import { SPEECH_ALPHABET, speechLabels, speechTaskFor, taskKindOf, timeStrideOf, type TaskKind } from '../speech.ts';
 import { readUpdateData } from './data.ts';
 import { readSpeechUpdateData } from './speech-data.ts';
+import { selectionReport, type DataSelection } from './selection.ts';
 import type { DataSizes, PruneSummary, TrainJob, TrainProgress, TrainResult } from './protocol.ts';
 
 /**
@@ -59,6 +60,7 @@ interface UpdateTask<D extends { n: number }> {
   validation: D;
   test: D;
   skipped: number;
+  selection: DataSelection | null;
   task: Task<D>;
   /** Names of the output units, saved with the model. */
   labels: string[];
@@ -77,7 +79,7 @@ interface UpdateTask<D extends { n: number }> {
 
 /** Fixed-shape samples with class labels (LeNets, ResNet-18). */
 function classificationUpdate(store: SampleStore, job: TrainJob): UpdateTask<Dataset> {
-  const data = readUpdateData(store, job.upToSeq, job.model.inputShape);
+  const data = readUpdateData(store, job.upToSeq, job.model.inputShape, job.dataBudgetBytes ?? null);
   if (data.allData.n === 0) {
     throw new BonsaiError('BONSAI_DAEMON_NO_TRAINING_DATA', `no training samples of shape [${job.model.inputShape.join(', ')}] up to arrival ${job.upToSeq} (${data.skipped} skipped)`,
       { upToSeq: job.upToSeq, inputShape: job.model.inputShape, skipped: data.skipped });
@@ -106,7 +108,7 @@ function speechUpdate(store: SampleStore, job: TrainJob, arch: string, champion:
   const shape = champion?.spec.inputShape ?? job.model.inputShape;
   const width = shape[shape.length - 1];
   const stride = timeStrideOf(arch);
-  const data = readSpeechUpdateData(store, job.upToSeq, width, stride);
+  const data = readSpeechUpdateData(store, job.upToSeq, width, stride, job.dataBudgetBytes ?? null);
   if (data.allData.n === 0) {
     const s = data.skips;
     throw new BonsaiError('BONSAI_DAEMON_NO_TRAINING_DATA',
@@ -268,7 +270,10 @@ interface CandidateSummary {
 function summarize<D extends { n: number }>(data: UpdateTask<D>, model: MaskedModel): CandidateSummary {
   return {
     driftReference: data.driftReference(), layers: model.layerCounts(), liveParams: model.liveParams(), denseParams: model.denseParams(), density: model.density(),
-    sizes: { newData: data.newData.n, allData: data.allData.n, validation: data.validation.n, test: data.test.n, skipped: data.skipped },
+    sizes: {
+      newData: data.newData.n, allData: data.allData.n, validation: data.validation.n, test: data.test.n, skipped: data.skipped,
+      ...(data.selection && { selection: selectionReport(data.selection) }),
+    },
   };
 }
 

@@ -218,6 +218,14 @@ export class Updater {
   private reportTrained(id: string, result: TrainResult): void {
     this.relayCost(result);
     this.reportValidation(id, result);
+    const sel = result.sizes.selection;
+    if (sel) {
+      const mib = (bytes: number): number => Number((bytes / 2 ** 20).toPrecision(3));
+      this.args.log.info('update.data_sampled', {
+        id, budgetMiB: mib(sel.budgetBytes), train: sel.train, validation: sel.validation, test: sel.test,
+        reason: `the data exceed algorithm.trainingDataMegabytes (${mib(sel.budgetBytes)} MiB): trained on ${sel.train.kept} of ${sel.train.of} training samples (the new ones first, then a random sample of the earlier ones), judged on ${sel.validation.kept} of ${sel.validation.of} validation samples`,
+      });
+    }
     this.args.log.info('update.trained', {
       id, version: result.version, parent: result.parent, candidateError: result.candidateError, championError: result.championError,
       liveParams: result.liveParams, denseParams: result.denseParams, density: round(result.density), sampleEpochs: result.cost.sampleEpochs,

@@ -20,6 +20,17 @@ export interface SampleQuery {
   upToSeq?: number;
   /** `arrival` (default) or `hash`: by content hash, a fixed pseudo-random order that mixes labels and arrival times. */
   order?: 'arrival' | 'hash';
+  /** Only samples with these arrival sequence numbers (a selection made with `listSamples`). */
+  seqs?: ReadonlySet<number>;
+}
+
+/** A sample's size and state without its features (`listSamples`). */
+export interface SampleListing {
+  seq: number;
+  /** Bytes of its features (float32). */
+  bytes: number;
+  /** No model has trained on it yet. */
+  pending: boolean;
 }
 
 /** At most `batchSize` samples. */
@@ -69,6 +80,18 @@ function whereClause(query: SampleQuery): { sql: string; params: Record<string, 
   return { sql: where.length ? `WHERE ${where.join(' AND ')}` : '', params };
 }
 
+/**
+ * Arrival number, feature bytes and pending state of every sample matching `query` (its
+ * `seqs` aside), in the query's order; the features themselves are not read.
+ */
+export function listSamples(db: Database, query: SampleQuery): SampleListing[] {
+  const { sql, params } = whereClause(query);
+  const order = query.order === 'hash' ? 's.id' : 's.seq';
+  const rows = db.prepare<[Record<string, unknown>], { seq: number; bytes: number; pending: number }>(
+    `SELECT s.seq, length(s.features) AS bytes, s.trained_version IS NULL AS pending FROM samples s ${sql} ORDER BY ${order}`).all(params);
+  return rows.map((r) => ({ seq: r.seq, bytes: r.bytes, pending: r.pending === 1 }));
+}
+
 /** Number of samples matching `query`. */
 export function countMatching(db: Database, query: SampleQuery): number {
   const { sql, params } = whereClause(query);
@@ -112,6 +135,7 @@ export function* iterateBatches(db: Database, query: SampleQuery, batchSize: num
     `SELECT s.seq, s.id, s.shape, s.transcript, l.class_index, s.features FROM samples s LEFT JOIN labels l ON l.label = s.label ${sql} ORDER BY ${order}`);
   let rows: BatchRow[] = [];
   for (const row of stmt.iterate(params)) {
+    if (query.seqs && !query.seqs.has(row.seq)) continue;
     rows.push(row);
     if (rows.length === batchSize) {
       yield toBatch(rows);

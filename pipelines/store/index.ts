@@ -4,7 +4,7 @@
  */
 export { openStore, SampleStore, bytesToFloats } from './store.ts';
 export type { OpenStoreOptions, SampleTarget, IngestRecord, CommitOutcome, IngestLogEntry, Relabel, StoredSample, LabelEntry, StoreCounts, TrainedSelection } from './store.ts';
-export type { SampleQuery, SampleBatch } from './batches.ts';
+export type { SampleQuery, SampleBatch, SampleListing } from './batches.ts';
 export { splitOf, checkSplitRatios, DEFAULT_SPLIT_RATIOS, SPLITS } from './split.ts';
 export type { Split, SplitRatios } from './split.ts';
 export { MIGRATIONS, SCHEMA_VERSION, migrate, schemaVersion } from './schema.ts';

@@ -20,7 +20,7 @@ import type { Modality, ProcessedSample } from '../types.ts';
 import { acquireWriterLock, type WriterLock } from './lock.ts';
 import { migrate, type Migration } from './schema.ts';
 import { checkSplitRatios, DEFAULT_SPLIT_RATIOS, splitOf, type Split, type SplitRatios } from './split.ts';
-import { iterateBatches, countMatching, type SampleBatch, type SampleQuery } from './batches.ts';
+import { iterateBatches, countMatching, listSamples, type SampleBatch, type SampleListing, type SampleQuery } from './batches.ts';
 
 /** What a sample is labelled with: a class name, or a transcript for speech. */
 export type SampleTarget = { label: string; transcript?: undefined } | { transcript: string; label?: undefined };
@@ -288,6 +288,11 @@ export class SampleStore {
    */
   batches(query: SampleQuery = {}, batchSize = 256): Generator<SampleBatch> {
     return iterateBatches(this.db, query, batchSize);
+  }
+
+  /** Arrival number, feature bytes and pending state of the samples matching `query`, without their features. */
+  list(query: SampleQuery = {}): SampleListing[] {
+    return listSamples(this.db, query);
   }
 
   /** Number of samples matching `query`. */
