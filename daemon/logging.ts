@@ -11,12 +11,18 @@
 import winston from 'winston';
 import type { Config } from '../config/index.ts';
 
+/**
+ * An event's fields. Never `message`: that is the event's name, and winston would append a
+ * `message` field to it (`"ingest.rejected the label ..."`), so filters on the name would miss it.
+ */
+export type LogFields = Record<string, unknown> & { message?: never };
+
 /** What the daemon logs with: winston's logger, or anything with the same four methods (tests). */
 export interface Log {
-  error(event: string, fields?: Record<string, unknown>): void;
-  warn(event: string, fields?: Record<string, unknown>): void;
-  info(event: string, fields?: Record<string, unknown>): void;
-  debug(event: string, fields?: Record<string, unknown>): void;
+  error(event: string, fields?: LogFields): void;
+  warn(event: string, fields?: LogFields): void;
+  info(event: string, fields?: LogFields): void;
+  debug(event: string, fields?: LogFields): void;
 }
 
 /** Options of `createLog`. */

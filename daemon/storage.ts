@@ -120,7 +120,7 @@ export class StorageHealth {
     this.args.full.set(1);
     this.args.log.error('storage.full', {
       code: STORAGE_FULL_CODE, site, errno, stateDir: this.args.stateDir, freeBytes: this.freeBytes(),
-      message: `no space left under ${this.args.stateDir} (${errno}): inbox files wait in the inbox and updates fail until space is freed; nothing accepted is lost`,
+      reason: `no space left under ${this.args.stateDir} (${errno}): inbox files wait in the inbox and updates fail until space is freed; nothing accepted is lost`,
       error: err, ...context,
     });
     return true;

@@ -27,7 +27,7 @@ export class StuckEntries {
   report(source: string, code: string, message: string): boolean {
     if (this.reported.has(source)) return false;
     this.reported.add(source);
-    this.log.warn('ingest.stuck', { source, code, message });
+    this.log.warn('ingest.stuck', { source, code, reason: message });
     this.counter.inc();
     return true;
   }

@@ -9,6 +9,7 @@ import { Updater, type ModelChoice, type TrainerHandle, type TrainerOptions } fr
 import { UpdateScheduler, type TriggerCounts } from '../triggers/index.ts';
 import type { SampleStore } from '../../pipelines/store/index.ts';
 import type { StorageHealth } from '../storage.ts';
+import { taskKindOf } from '../speech.ts';
 import type { DaemonPlugin } from './context.ts';
 
 /** Options of `updatesPlugin`: what the daemon trains, and how the trainer runs. */
@@ -28,7 +29,7 @@ export interface UpdatesPluginOptions {
 /** What the triggers read from the store. */
 function triggerCounts(store: SampleStore): TriggerCounts {
   const c = store.counts();
-  return { pending: c.pending, total: c.total, oldestPendingAt: store.oldestPendingAt(), validation: c.bySplit.validation };
+  return { pending: c.pending, total: c.total, oldestPendingAt: store.oldestPendingAt(), validation: c.bySplit.validation, classes: Object.keys(c.byLabel).length };
 }
 
 /** Adds the updater (`updater`) and the scheduler (`scheduler`), and starts the scheduler. */
@@ -53,7 +54,7 @@ export function updatesPlugin(options: UpdatesPluginOptions): DaemonPlugin {
         storage: options.storage,
       });
       const scheduler = new UpdateScheduler({
-        policy: { ...config.triggers, minValidationSamples: config.gate.minValidationSamples },
+        policy: { ...config.triggers, minValidationSamples: config.gate.minValidationSamples, minClasses: taskKindOf(options.model.arch) === 'speech' ? 0 : 2 },
         counts: () => triggerCounts(store),
         hasChampion: () => holder.version !== null,
         run: (request) => updater.run(request),

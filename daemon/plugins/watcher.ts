@@ -93,7 +93,7 @@ function ingested(ctx: DaemonContext, reports: Pick<WatcherPluginOptions, 'stuck
   const { log, metrics } = ctx;
   reports.stuck.outcome(o);
   if (o.outcome === 'skipped') {
-    log.debug('ingest.skipped', { source: o.source, code: o.code, message: o.message });
+    log.debug('ingest.skipped', { source: o.source, code: o.code, reason: o.message });
     return;
   }
   // Committed: the store took it.
@@ -109,7 +109,7 @@ function ingested(ctx: DaemonContext, reports: Pick<WatcherPluginOptions, 'stuck
     // Not scored prequentially: the served model may have learned these bytes (under the old target).
     log.warn('ingest.relabeled', { source: o.source, id: o.id.slice(0, 12), from: targetText(o.relabel?.from), to: targetText(o.relabel?.to), destination: o.destination, recovered: o.recovered });
   } else {
-    log.warn('ingest.rejected', { source: o.source, code: o.code, message: o.message, destination: o.destination });
+    log.warn('ingest.rejected', { source: o.source, code: o.code, reason: o.message, destination: o.destination });
   }
   ctx.get('gauges').refreshSoon();
   ctx.get('scheduler').notify();

@@ -27,6 +27,11 @@ export interface GateInput {
   tolerance: number;
   /** Validation samples both were measured on. */
   samples: number;
+  /**
+   * What those samples are: `validation` (held out), or `training` when the store had no
+   * validation samples and the update was measured on its training data (said in the reason).
+   */
+  samplesOf?: 'validation' | 'training';
   /** Per-sample comparison of candidate and champion (absent: the error rates alone are compared). */
   evidence?: PairedEvidence | null;
   /** Margin in standard errors of the paired difference (config `gate.margin`). */
@@ -42,9 +47,14 @@ export interface GateDecision {
 
 const pct = (e: number): string => `${(100 * e).toFixed(2)}%`;
 
+/** `N validation samples`, or for training samples what that means. */
+function samplesText(input: GateInput, n: number): string {
+  return input.samplesOf === 'training' ? `${n} training samples (the store has no validation samples: nothing held out was measured)` : `${n} validation samples`;
+}
+
 /** Promote iff `candidateError <= championError + tolerance`; a first model is promoted (nothing to compare with). */
 export function decide(input: GateInput): GateDecision {
-  const on = `on ${input.samples} validation samples`;
+  const on = `on ${samplesText(input, input.samples)}`;
   if (input.championVersion === null || input.championError === null) {
     return { promote: true, reason: `first model: validation error ${pct(input.candidateError)} ${on}` };
   }
@@ -68,7 +78,7 @@ export function decide(input: GateInput): GateDecision {
 function decidePaired(input: GateInput, evidence: PairedEvidence): GateDecision {
   const d = judge(evidence, { ...DEFAULT_NO_LOSS_RULE, z: input.margin ?? 0, tolerance: input.tolerance });
   const tol = input.tolerance > 0 ? ` + tolerance ${pct(input.tolerance)}` : '';
-  const counts = `worse on ${d.worse}, better on ${d.better} of ${d.samples} validation samples: excess ${d.excess} ${d.accept ? '<=' : '>'} margin ${d.margin.toFixed(1)} (${input.margin ?? 0} SE${tol})`;
+  const counts = `worse on ${d.worse}, better on ${d.better} of ${samplesText(input, d.samples)}: excess ${d.excess} ${d.accept ? '<=' : '>'} margin ${d.margin.toFixed(1)} (${input.margin ?? 0} SE${tol})`;
   return {
     promote: d.accept,
     reason: `validation error ${pct(input.candidateError)} vs champion ${input.championVersion}'s ${pct(input.championError ?? 0)}, ${counts}`,

@@ -85,6 +85,10 @@ function classificationUpdate(store: SampleStore, job: TrainJob): UpdateTask<Dat
       { upToSeq: job.upToSeq, inputShape: job.model.inputShape, skipped: data.skipped });
   }
   const numClasses = data.labels.length;
+  if (numClasses < 2) {
+    throw new BonsaiError('BONSAI_DAEMON_TOO_FEW_CLASSES', `a classifier needs samples of at least 2 labels, the store has ${numClasses} (${data.labels.map((l) => JSON.stringify(l)).join(', ')}): drop files of another label into inbox/<label>/`,
+      { labels: data.labels });
+  }
   const size = job.model.inputShape.reduce((a, b) => a * b, 1);
   return {
     kind: 'classification', ...data,
@@ -163,8 +167,11 @@ export async function trainCandidate(job: TrainJob, hooks: TrainHooks = {}): Pro
 
 async function trainWith<D extends { n: number }>(job: TrainJob, data: UpdateTask<D>, champion: MaskedModel | null, registry: ModelRegistry,
   timings: Record<string, number>, progress: (p: TrainProgress) => void): Promise<TrainResult> {
-  // Without validation samples (tiny stores) the gate compares on the training data.
-  const validation: D = data.validation.n > 0 ? data.validation : data.allData;
+  // Without validation samples (a manual update on a tiny store, or gate.minValidationSamples 0) nothing held
+  // out can judge a loss: the update trains but does not prune, and the gate compares on the training data and
+  // says so (gate.ts samplesOf); the adequacy below reports 0 samples (update.validation_small).
+  const heldOut = data.validation.n > 0;
+  const validation: D = heldOut ? data.validation : data.allData;
   const t1 = performance.now();
   const before = disposingOnError(champion, () => measureChampion(data, champion, validation));
   timings.evaluate = seconds(t1);
@@ -172,10 +179,11 @@ async function trainWith<D extends { n: number }>(job: TrainJob, data: UpdateTas
   const spec: ModelSpec = champion
     ? { ...champion.spec, numClasses: Math.max(champion.spec.numClasses, data.numClasses) }
     : data.firstSpec;
-  const config = updateConfigFor(job, data);
+  const config: UpdateConfig = { ...updateConfigFor(job, data), ...(!heldOut && { maxPruneIterations: 0 }) };
   const result = disposingOnError(champion, () => growAndPrune(data, champion, spec, validation, config, progress));
   const model = result.state.model;
-  const adequacy = result.prune.adequacy ?? { samples: validation.n, error: result.prePruneError, adequate: true, minSamples: 0 };
+  const measured = result.prune.adequacy ?? { samples: validation.n, error: result.prePruneError, adequate: true, minSamples: 0 };
+  const adequacy = heldOut ? measured : { ...measured, samples: 0, adequate: false };
   try {
     for (const [phase, cost] of Object.entries(result.cost.phases)) timings[phase] = (timings[phase] ?? 0) + cost.wallSeconds;
     progress({ phase: 'evaluate', kind: 'phase' });
@@ -282,7 +290,7 @@ function candidateMetrics<D extends { n: number }>(result: UpdateResult, validat
   before: { error: number | null; testError: number | null }, after: { error: number; testError: number | null }): Record<string, number> {
   const metrics: Record<string, number> = {
     validationError: after.error, validationAccuracy: Math.max(0, 1 - after.error), prePruneError: result.prePruneError,
-    validationSamples: validation.n, newSamples: summary.sizes.newData, allSamples: summary.sizes.allData, density: summary.density, liveParams: summary.liveParams, denseParams: summary.denseParams,
+    validationSamples: summary.sizes.validation, newSamples: summary.sizes.newData, allSamples: summary.sizes.allData, density: summary.density, liveParams: summary.liveParams, denseParams: summary.denseParams,
   };
   if (before.error !== null) metrics.championValidationError = before.error;
   if (result.compact && result.nonRecoverable) {

@@ -247,6 +247,7 @@ export class Updater {
     const decision = decide({
       candidateVersion: result.version, candidateError: result.candidateError, championVersion: result.parent, championError: result.championError,
       tolerance: this.args.tolerance, samples: result.sizes.validation > 0 ? result.sizes.validation : result.sizes.allData,
+      samplesOf: result.sizes.validation > 0 ? 'validation' : 'training',
       evidence: result.gateEvidence, margin: this.args.margin,
     });
     if (!decision.promote) {
@@ -329,7 +330,9 @@ export class Updater {
     if (!v.adequate) {
       this.args.log.warn('update.validation_small', {
         id, samples: v.samples, minSamples: v.minSamples, error: v.error,
-        reason: `${v.samples} validation samples cannot resolve a loss of a point at ${(100 * v.error).toFixed(2)} % error (${v.minSamples} needed): pruned conservatively (margin capped at half a point, half the fraction)`,
+        reason: v.samples === 0
+          ? 'no validation samples: nothing held out can judge a loss, so the model was not pruned and the gate compared on the training data'
+          : `${v.samples} validation samples cannot resolve a loss of a point at ${(100 * v.error).toFixed(2)} % error (${v.minSamples} needed): pruned conservatively (margin capped at half a point, half the fraction)`,
       });
     }
   }

@@ -29,6 +29,8 @@ export interface TriggerPolicy {
    * `gate.minValidationSamples`): no model is measured, pruned or gated on a handful.
    */
   readonly minValidationSamples?: number;
+  /** Classes the store must hold before the first model is trained: 2 for a classifier (one class is nothing to learn), 0 for speech. */
+  readonly minClasses?: number;
 }
 
 /** The store's counts that the policy reads. */
@@ -41,6 +43,8 @@ export interface TriggerCounts {
   oldestPendingAt: number | null;
   /** Samples of the validation split (unknown when absent). */
   validation?: number;
+  /** Class labels that have samples (unknown when absent). */
+  classes?: number;
 }
 
 /** The threshold's verdict. */
@@ -56,7 +60,7 @@ export interface ThresholdVerdict {
 export function thresholdDue(counts: TriggerCounts, policy: TriggerPolicy, hasChampion: boolean): ThresholdVerdict {
   if (!hasChampion) {
     const need = policy.initialCount;
-    const ready = firstModelValidation(counts, policy);
+    const ready = firstModelReady(counts, policy);
     const detail = `${counts.total} of ${need} samples for the first model${ready.ok ? '' : `, ${ready.detail}`}`;
     return { due: counts.pending > 0 && counts.total >= need && ready.ok, need, detail };
   }
@@ -78,9 +82,24 @@ export function maxWaitDeadline(counts: TriggerCounts, policy: TriggerPolicy): n
   return counts.oldestPendingAt + policy.maxWaitSec * 1000;
 }
 
-/** The earliest time (ms) the next non-manual update may start, given the last start. */
-export function nextAllowedStart(lastStartAt: number | null, policy: TriggerPolicy): number {
-  return lastStartAt === null ? Number.NEGATIVE_INFINITY : lastStartAt + policy.minIntervalSec * 1000;
+/** Seconds before the first retry after a failed update; doubled after each further failure in a row. */
+export const FAILURE_BACKOFF_SEC = 30;
+/** The longest wait after failed updates. */
+export const MAX_FAILURE_BACKOFF_SEC = 3600;
+
+/** Seconds the next non-manual start waits after the last start, given the failed updates in a row since the last that did not fail. */
+export function startSpacingSec(policy: TriggerPolicy, failuresInARow = 0): number {
+  if (failuresInARow === 0) return policy.minIntervalSec;
+  return Math.max(policy.minIntervalSec, Math.min(MAX_FAILURE_BACKOFF_SEC, FAILURE_BACKOFF_SEC * 2 ** (failuresInARow - 1)));
+}
+
+/**
+ * The earliest time (ms) the next non-manual update may start, given the last start: the minimum
+ * interval, or after failed updates in a row a wait that doubles with each (30 s, 60 s, ... up to
+ * an hour), so that a failure that recurs every time does not start a trainer every few seconds.
+ */
+export function nextAllowedStart(lastStartAt: number | null, policy: TriggerPolicy, failuresInARow = 0): number {
+  return lastStartAt === null ? Number.NEGATIVE_INFINITY : lastStartAt + startSpacingSec(policy, failuresInARow) * 1000;
 }
 
 /** Throws `BONSAI_DAEMON_BAD_CRON` for an expression node-cron does not accept. */
@@ -90,10 +109,20 @@ export function checkCron(expression: string): void {
   }
 }
 
-/** Whether the store holds the validation samples the first model needs (any trigger but a manual one waits for them). */
-export function firstModelValidation(counts: TriggerCounts, policy: TriggerPolicy): { ok: boolean; detail: string } {
+/** What the first model still waits for: validation samples, or a second class. */
+export type FirstModelWait = 'validation' | 'classes';
+
+/**
+ * Whether the store holds what the first model needs (any trigger but a manual one waits for
+ * it): the validation samples to measure it on, and for a classifier at least two classes.
+ */
+export function firstModelReady(counts: TriggerCounts, policy: TriggerPolicy): { ok: true; detail: '' } | { ok: false; waits: FirstModelWait; detail: string } {
+  const needClasses = policy.minClasses ?? 0;
+  if (counts.classes !== undefined && counts.classes < needClasses) {
+    return { ok: false, waits: 'classes', detail: `${counts.classes} of ${needClasses} classes: a classifier needs samples of at least ${needClasses} labels (inbox/<label>/)` };
+  }
   const need = policy.minValidationSamples ?? 0;
   const have = counts.validation;
   if (have === undefined || have >= need) return { ok: true, detail: '' };
-  return { ok: false, detail: `${have} of ${need} validation samples (gate.minValidationSamples)` };
+  return { ok: false, waits: 'validation', detail: `${have} of ${need} validation samples (gate.minValidationSamples)` };
 }

@@ -9,12 +9,13 @@
  * One update runs at a time. A trigger that fires during an update is
  * coalesced into one queued request (a manual one wins over the others), looked
  * at again when the update ends. Non-manual starts keep `minIntervalSec`
- * between them (a timer re-checks when the interval has passed); that also
- * spaces out retries after failed updates.
+ * between them (a timer re-checks when the interval has passed); after failed
+ * updates in a row the wait doubles with each, from 30 s up to an hour
+ * (`nextAllowedStart`), so a failure that recurs every time is retried, not looped.
  */
 import { schedule, type ScheduledTask } from 'node-cron';
 import type { Log } from '../logging.ts';
-import { checkCron, firstModelValidation, maxWaitDeadline, nextAllowedStart, thresholdDue, type TriggerCounts, type TriggerKind, type TriggerPolicy } from './policy.ts';
+import { checkCron, firstModelReady, maxWaitDeadline, nextAllowedStart, thresholdDue, type TriggerCounts, type TriggerKind, type TriggerPolicy } from './policy.ts';
 
 /** One update the scheduler starts. */
 export interface UpdateRequest {
@@ -41,7 +42,7 @@ export interface UpdateSchedulerArgs {
   counts: () => TriggerCounts;
   /** Whether a champion model exists. */
   hasChampion: () => boolean;
-  /** Runs one update to its end; must not reject (errors are the runner's to report). */
+  /** Runs one update to its end; must not reject (errors are the runner's to report). An answer with `outcome: 'failed'` counts as a failure. */
   run: (request: UpdateRequest) => Promise<unknown>;
   log: Log;
   /** Clock in ms; default `Date.now`. */
@@ -62,6 +63,13 @@ export interface SchedulerStatus {
   cron: string | null;
   /** Updates started since the daemon started. */
   started: number;
+  /** Updates that failed in a row, up to the last one (0 after one that did not fail). */
+  failuresInARow: number;
+}
+
+/** Whether a runner's answer says the update failed. */
+function failed(answer: unknown): boolean {
+  return typeof answer === 'object' && answer !== null && (answer as { outcome?: unknown }).outcome === 'failed';
 }
 
 /** Longest single timer; longer waits are re-armed (setTimeout overflows past 2^31 ms). */
@@ -79,8 +87,9 @@ export class UpdateScheduler {
   private maxWaitTimer: NodeJS.Timeout | null = null;
   private maxWaitAt: number | null = null;
   private stopped = true;
-  /** The validation count last logged as too small for the first model. */
-  private loggedValidation: number | null = null;
+  /** What the first model waited for when last logged (the wait and its figures), so each is logged once. */
+  private loggedWait: string | null = null;
+  private failuresInARow = 0;
   private scheduledCheck = false;
   private seq = 0;
   private startedCount = 0;
@@ -151,7 +160,7 @@ export class UpdateScheduler {
 
   status(): SchedulerStatus {
     const counts = this.args.counts();
-    const allowed = nextAllowedStart(this.lastStartAt, this.args.policy);
+    const allowed = nextAllowedStart(this.lastStartAt, this.args.policy, this.failuresInARow);
     const iso = (t: number | null): string | null => (t === null || !Number.isFinite(t) ? null : new Date(t).toISOString());
     return {
       running: this.running ? { id: this.running.id, trigger: this.running.trigger, reason: this.running.reason, startedAt: new Date(this.running.startedAt).toISOString() } : null,
@@ -162,6 +171,7 @@ export class UpdateScheduler {
       threshold: thresholdDue(counts, this.args.policy, this.args.hasChampion()).detail,
       cron: this.args.policy.cron,
       started: this.startedCount,
+      failuresInARow: this.failuresInARow,
     };
   }
 
@@ -183,9 +193,9 @@ export class UpdateScheduler {
       this.queued ??= this.newRequest(trigger, reason);
       return;
     }
-    const allowed = nextAllowedStart(this.lastStartAt, this.args.policy);
+    const allowed = nextAllowedStart(this.lastStartAt, this.args.policy, this.failuresInARow);
     if (this.now() < allowed) {
-      this.args.log.info('trigger.deferred', { trigger, until: new Date(allowed).toISOString(), reason: 'minimum interval' });
+      this.args.log.info('trigger.deferred', { trigger, until: new Date(allowed).toISOString(), reason: this.deferral() });
       this.armInterval(allowed);
       return;
     }
@@ -214,25 +224,33 @@ export class UpdateScheduler {
       this.queued ??= this.newRequest(due.trigger, due.reason);
       return;
     }
-    const allowed = nextAllowedStart(this.lastStartAt, this.args.policy);
+    const allowed = nextAllowedStart(this.lastStartAt, this.args.policy, this.failuresInARow);
     if (now < allowed) {
+      // A back-off is said once, when its timer is armed; the plain minimum interval is not.
+      if (this.failuresInARow > 0 && !this.intervalTimer) this.args.log.info('trigger.deferred', { trigger: due.trigger, until: new Date(allowed).toISOString(), reason: this.deferral() });
       this.armInterval(allowed);
       return;
     }
     this.begin(this.newRequest(due.trigger, due.reason));
   }
 
+  /** Why a non-manual start waits: the minimum interval, or the back-off after failed updates. */
+  private deferral(): string {
+    return this.failuresInARow === 0 ? 'minimum interval' : `${this.failuresInARow} failed update${this.failuresInARow === 1 ? '' : 's'} in a row: the wait doubles with each`;
+  }
+
   /**
-   * True when an update may start as far as validation goes; before the first model,
-   * false (logged once per count) while the store holds too few validation samples.
+   * True when the first model may start; before it, false (logged once per figure) while the
+   * store holds too few validation samples (`trigger.waiting_for_validation`) or, for a
+   * classifier, fewer than two classes (`trigger.waiting_for_classes`).
    */
   private waitsForValidation(counts: TriggerCounts, trigger: TriggerKind): boolean {
     if (this.args.hasChampion()) return true;
-    const ready = firstModelValidation(counts, this.args.policy);
+    const ready = firstModelReady(counts, this.args.policy);
     if (ready.ok) return true;
-    if (this.loggedValidation !== counts.validation) {
-      this.loggedValidation = counts.validation ?? null;
-      this.args.log.warn('trigger.waiting_for_validation', { trigger, reason: ready.detail });
+    if (this.loggedWait !== ready.detail) {
+      this.loggedWait = ready.detail;
+      this.args.log.warn(`trigger.waiting_for_${ready.waits}`, { trigger, reason: ready.detail });
     }
     return false;
   }
@@ -244,8 +262,11 @@ export class UpdateScheduler {
     this.clearTimer('intervalTimer');
     this.args.log.info('trigger.fired', { id: request.id, trigger: request.trigger, reason: request.reason });
     const done = this.args.run(request).then(
-      () => undefined,
-      (err: unknown) => this.args.log.error('update.unhandled', { id: request.id, error: err }),
+      (answer) => { this.failuresInARow = failed(answer) ? this.failuresInARow + 1 : 0; },
+      (err: unknown) => {
+        this.failuresInARow += 1;
+        this.args.log.error('update.unhandled', { id: request.id, error: err });
+      },
     ).then(() => {
       this.running = null;
       const next = this.queued;

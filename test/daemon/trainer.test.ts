@@ -12,6 +12,7 @@ import { openStore, type SampleStore } from '../../pipelines/store/index.ts';
 import { openRegistry } from '../../daemon/registry/index.ts';
 import { registryLoader } from '../../daemon/serving/loader.ts';
 import { readUpdateData, startTrainer, trainCandidate, type TrainJob } from '../../daemon/trainer/index.ts';
+import { decide } from '../../daemon/trainer/gate.ts';
 import { updateConfig } from '../../daemon/daemon.ts';
 import { noLeaks } from '../helpers/tensors.ts';
 import { FAST_UPDATE, LABELS, pixels, SIDE, tempStateDir, testConfig } from './e2e-helpers.ts';
@@ -147,6 +148,42 @@ test('the child process reports its errors by code, and kill() aborts it', async
     killed.kill('daemon stopping');
     await assert.rejects(killed.result, (e: unknown) => e instanceof BonsaiError && e.code === 'BONSAI_DAEMON_UPDATE_ABORTED' && /daemon stopping/.test(e.message));
   } finally {
+    rmSync(stateDir, { recursive: true, force: true });
+  }
+});
+
+test('a classifier update with samples of one label fails with BONSAI_DAEMON_TOO_FEW_CLASSES, naming it', async () => {
+  await initBackend({ force: 'cpu' });
+  const stateDir = tempStateDir();
+  const store = openStore(join(stateDir, 'store.db'));
+  try {
+    for (let seed = 0; seed < 30; seed++) {
+      store.addSample(id(`one${seed}`), { modality: 'image', features: Float32Array.from(pixels(0, seed), (v) => v / 255), shape: [SIDE, SIDE, 1] }, { label: 'seven' }, `seven/s${seed}.png`);
+    }
+    await assert.rejects(trainCandidate(job(stateDir, store.lastSeq(), null)),
+      (e: unknown) => e instanceof BonsaiError && e.code === 'BONSAI_DAEMON_TOO_FEW_CLASSES' && /at least 2 labels, the store has 1 \("seven"\)/.test(e.message));
+  } finally {
+    store.close();
+    rmSync(stateDir, { recursive: true, force: true });
+  }
+});
+
+test('without validation samples an update trains but does not prune, reports 0 validation samples, and the gate says it measured training samples', async () => {
+  await initBackend({ force: 'cpu' });
+  const stateDir = tempStateDir();
+  const store = openStore(join(stateDir, 'store.db'), { splitRatios: { train: 1, validation: 0, test: 0 } });
+  try {
+    fill(store, 0, 48);
+    const result = await noLeaks(() => trainCandidate(job(stateDir, store.lastSeq(), null)));
+    assert.equal(result.sizes.validation, 0);
+    assert.equal(result.prune.iterations, 0, 'nothing held out judges a loss: no pruning');
+    assert.deepEqual([result.validationAdequacy.samples, result.validationAdequacy.adequate], [0, false]);
+    const registry = await openRegistry(join(stateDir, 'models'));
+    assert.equal((await registry.get(result.version)).manifest.metrics.validationSamples, 0);
+    const reason = decide({ candidateVersion: 1, candidateError: result.candidateError, championVersion: null, championError: null, tolerance: 0, samples: result.sizes.allData, samplesOf: 'training' }).reason;
+    assert.match(reason, /on 48 training samples \(the store has no validation samples: nothing held out was measured\)/);
+  } finally {
+    store.close();
     rmSync(stateDir, { recursive: true, force: true });
   }
 });

@@ -219,3 +219,67 @@ test('the first model waits for gate.minValidationSamples validation samples, wh
     await scheduler.stop();
   }
 });
+
+test('before the first model a classifier waits for a second class; after failed updates in a row the wait doubles, up to an hour', () => {
+  const c = (classes: number): TriggerCounts => ({ pending: 150, total: 150, oldestPendingAt: null, validation: 150, classes });
+  const classifier: TriggerPolicy = { ...POLICY, initialCount: 100, minValidationSamples: 10, minClasses: 2 };
+  assert.deepEqual(thresholdDue(c(1), classifier, false),
+    { due: false, need: 100, detail: '150 of 100 samples for the first model, 1 of 2 classes: a classifier needs samples of at least 2 labels (inbox/<label>/)' });
+  assert.equal(thresholdDue(c(2), classifier, false).due, true);
+  assert.equal(thresholdDue(c(1), { ...classifier, minClasses: 0 }, false).due, true, 'speech has no classes to wait for');
+  assert.equal(thresholdDue({ ...c(1), classes: undefined }, classifier, false).due, true, 'unknown: not waited for');
+
+  const p = { ...POLICY, minIntervalSec: 0 };
+  assert.deepEqual([0, 1, 2, 3, 7, 8, 20].map((k) => (nextAllowedStart(0, p, k) - 0) / 1000), [0, 30, 60, 120, 1920, 3600, 3600]);
+  assert.equal(nextAllowedStart(0, { ...POLICY, minIntervalSec: 600 }, 1), 600_000, 'the minimum interval when longer');
+});
+
+test('the scheduler waits for a second class, then backs off after a failed update and resets after one that did not fail', async () => {
+  let now = 1_000_000;
+  const counts: TriggerCounts = { pending: 150, total: 150, oldestPendingAt: null, validation: 150, classes: 1 };
+  const log = new MemoryLog();
+  const outcomes = ['failed', 'promoted'];
+  const runs: UpdateRequest[] = [];
+  const scheduler = new UpdateScheduler({
+    policy: { ...POLICY, initialCount: 100, minValidationSamples: 10, minClasses: 2 },
+    counts: () => ({ ...counts }), hasChampion: () => false, log, now: () => now,
+    run: async (request) => {
+      runs.push(request);
+      const outcome = outcomes[runs.length - 1] ?? 'promoted';
+      // A failed update leaves its samples pending; another learns them.
+      if (outcome !== 'failed') counts.pending = 0;
+      return { outcome };
+    },
+  });
+  await scheduler.start();
+  try {
+    scheduler.notify();
+    await tick();
+    assert.equal(runs.length, 0, 'one class: nothing to learn');
+    const waits = log.events.filter((e) => e.event === 'trigger.waiting_for_classes');
+    assert.equal(waits.length, 1);
+    assert.equal(waits[0].level, 'warn');
+    scheduler.notify();
+    await tick();
+    assert.equal(log.events.filter((e) => e.event === 'trigger.waiting_for_classes').length, 1, 'said once per figure');
+
+    counts.classes = 2;
+    scheduler.notify();
+    await waitFor('the first start', () => runs.length === 1 && !scheduler.busy);
+    assert.equal(scheduler.status().failuresInARow, 1);
+    // The update failed and its samples are still pending: no start before 30 s.
+    scheduler.notify();
+    await tick();
+    assert.equal(runs.length, 1);
+    assert.equal(scheduler.status().nextAllowedAt, new Date(now + 30_000).toISOString());
+    const deferred = log.events.filter((e) => e.event === 'trigger.deferred');
+    assert.equal(deferred.length, 1);
+    assert.match(String(deferred[0].fields.reason), /^1 failed update in a row/);
+    now += 30_000;
+    scheduler.notify();
+    await waitFor('the retry', () => runs.length === 2 && !scheduler.busy);
+    assert.equal(scheduler.status().failuresInARow, 0, 'reset by an update that did not fail');
+  } finally {
+    await scheduler.stop();
+  }
+});
