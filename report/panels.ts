@@ -246,7 +246,7 @@ export const ROWS: readonly RowDef[] = [
       {
         id: 12,
         title: 'Ingestion rate',
-        description: 'Files taken from the inbox per second, by outcome: accepted, duplicate (same content hash and label), relabeled (same content hash under another label: the stored sample took it), rejected (moved to quarantine/).',
+        description: 'Files taken from the inbox per second, by outcome: accepted, duplicate (same content and label), relabeled (same content under another label: the stored sample took it), rejected (moved to quarantine/).',
         kind: 'timeseries',
         unit: 'reqps',
         width: 6,

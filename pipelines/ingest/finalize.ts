@@ -146,7 +146,7 @@ export function outcomeOf(p: Exclude<Prepared, { kind: 'skipped' }>, outcome: Co
   const id = p.id ?? '';
   const recovered = p.kind === 'recovered';
   if (outcome === 'duplicate') return { outcome, source, id, modality: p.modality, destination, recovered };
-  if (outcome === 'relabeled') return { outcome, source, id, modality: p.modality, destination, recovered, relabel: ctx.store.lastRelabel(id) };
+  if (outcome === 'relabeled') return { outcome, source, id, modality: p.modality, destination, recovered, relabel: ctx.store.lastRelabelFrom(source) };
   // A recovered sample's features are in the store already.
   const sample = p.kind === 'sample' && p.sample ? p.sample : ctx.store.getSample(id);
   return { outcome, source, id, modality: sample?.modality ?? p.modality ?? 'image', shape: sample?.shape ?? [], destination, recovered };

@@ -7,7 +7,7 @@ export type { OpenStoreOptions, SampleTarget, IngestRecord, CommitOutcome, Inges
 export type { SampleQuery, SampleBatch, SampleListing } from './batches.ts';
 export { splitOf, checkSplitRatios, DEFAULT_SPLIT_RATIOS, SPLITS } from './split.ts';
 export type { Split, SplitRatios } from './split.ts';
-export { MIGRATIONS, SCHEMA_VERSION, migrate, schemaVersion } from './schema.ts';
+export { MIGRATIONS, SCHEMA_VERSION, contentOf, migrate, schemaVersion } from './schema.ts';
 export type { Migration } from './schema.ts';
 export { acquireWriterLock, isAlive } from './lock.ts';
 export type { WriterLock } from './lock.ts';

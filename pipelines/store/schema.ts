@@ -7,6 +7,7 @@
  * A database written by a newer bonsai (a version above the list) is refused.
  * Never edit a released migration: append a new one.
  */
+import { createHash } from 'node:crypto';
 import type { Database } from 'better-sqlite3';
 import { BonsaiError } from '../../core/errors.ts';
 
@@ -119,7 +120,29 @@ export const MIGRATIONS: readonly Migration[] = [
       `);
     },
   },
+  {
+    version: 4,
+    description: 'samples known by their decoded content too: a re-encoded copy is not a new sample',
+    up(db) {
+      db.function('bonsai_content', { deterministic: true }, (shape, features) => contentOf(String(shape), features as Buffer));
+      db.exec(`
+        ALTER TABLE samples ADD COLUMN content TEXT;    -- contentOf(shape, features); see contentOf
+        UPDATE samples SET content = bonsai_content(shape, features);
+        CREATE INDEX samples_by_content ON samples (content);
+      `);
+    },
+  },
 ];
+
+/**
+ * SHA-256 hex of a sample's decoded content: its shape (as stored, JSON) and its float32
+ * feature bytes. Two files whose bytes differ but decode to the same features (a PNG saved
+ * again at another compression level, an image with other metadata) are one sample: the
+ * model sees the same input, and a copy must not land in another split.
+ */
+export function contentOf(shape: string, features: Uint8Array): string {
+  return createHash('sha256').update(shape).update('\0').update(features).digest('hex');
+}
 
 /** The schema version this build writes. */
 export const SCHEMA_VERSION = MIGRATIONS.length;

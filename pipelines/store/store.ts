@@ -18,7 +18,7 @@ import { dirname } from 'node:path';
 import { BonsaiError } from '../../core/errors.ts';
 import type { Modality, ProcessedSample } from '../types.ts';
 import { acquireWriterLock, type WriterLock } from './lock.ts';
-import { migrate, type Migration } from './schema.ts';
+import { contentOf, migrate, type Migration } from './schema.ts';
 import { checkSplitRatios, DEFAULT_SPLIT_RATIOS, splitOf, type Split, type SplitRatios } from './split.ts';
 import { iterateBatches, countMatching, listSamples, type SampleBatch, type SampleListing, type SampleQuery } from './batches.ts';
 
@@ -145,6 +145,8 @@ interface SampleRow {
   shape: string; arrived_at: number; source: string; trained_version: number | null; features: Buffer;
 }
 
+interface StoredTarget { id: string; label: string | null; transcript: string | null }
+
 interface RelabelRow {
   id: string; source: string; from_label: string | null; from_transcript: string | null;
   to_label: string | null; to_transcript: string | null; time: number;
@@ -197,8 +199,10 @@ export class SampleStore {
         'SELECT split, modality, label, trained_version IS NULL AS pending, count(*) AS n FROM samples GROUP BY split, modality, label, trained_version IS NULL'),
       duplicates: db.prepare<[], number>('SELECT count(*) FROM duplicates').pluck(),
       relabels: db.prepare<[], number>('SELECT count(*) FROM relabels').pluck(),
-      target: db.prepare<[string], { label: string | null; transcript: string | null }>('SELECT label, transcript FROM samples WHERE id = ?'),
+      target: db.prepare<[string], StoredTarget>('SELECT id, label, transcript FROM samples WHERE id = ?'),
+      byContent: db.prepare<[string], StoredTarget>('SELECT id, label, transcript FROM samples WHERE content = ? ORDER BY seq LIMIT 1'),
       lastRelabel: db.prepare<[string], RelabelRow>('SELECT * FROM relabels WHERE id = ? ORDER BY seq DESC LIMIT 1'),
+      lastRelabelFrom: db.prepare<[string], RelabelRow>('SELECT * FROM relabels WHERE source = ? ORDER BY seq DESC LIMIT 1'),
     };
   }
 
@@ -252,20 +256,22 @@ export class SampleStore {
         const label = r.target.label ?? null;
         const transcript = r.target.transcript ?? null;
         let outcome: CommitOutcome;
-        const stored = this.stmts.target.get(r.id);
+        // The same file, or another file with the same decoded content (one sample, in one split).
+        const content = r.sample && contentOf(JSON.stringify(r.sample.shape), featureBytes(r.sample.features));
+        const stored = this.stmts.target.get(r.id) ?? (content ? this.stmts.byContent.get(content) : undefined);
         if (stored && stored.label === label && stored.transcript === transcript) {
-          w.duplicate.run(r.id, r.source, label, transcript, now);
+          w.duplicate.run(stored.id, r.source, label, transcript, now);
           outcome = 'duplicate';
         } else if (stored) {
           if (label !== null) w.label.run(label, now);
-          w.relabel.run(r.id, r.source, stored.label, stored.transcript, label, transcript, now);
-          w.retarget.run({ id: r.id, label, transcript, now, source: r.source });
+          w.relabel.run(stored.id, r.source, stored.label, stored.transcript, label, transcript, now);
+          w.retarget.run({ id: stored.id, label, transcript, now, source: r.source });
           outcome = 'relabeled';
         } else {
-          if (!r.sample) throw new BonsaiError('BONSAI_STORE_MISSING_FEATURES', `sample ${r.id} from ${r.source} is not stored and came without features`, { id: r.id, source: r.source });
+          if (!r.sample || !content) throw new BonsaiError('BONSAI_STORE_MISSING_FEATURES', `sample ${r.id} from ${r.source} is not stored and came without features`, { id: r.id, source: r.source });
           checkSample(r.sample, r.id, r.source);
           if (label !== null) w.label.run(label, now);
-          w.sample.run(r.id, r.sample.modality, splitOf(r.id, this.splitRatios), label, transcript, JSON.stringify(r.sample.shape), now, r.source, featureBytes(r.sample.features));
+          w.sample.run(r.id, r.sample.modality, splitOf(r.id, this.splitRatios), label, transcript, JSON.stringify(r.sample.shape), now, r.source, featureBytes(r.sample.features), content);
           outcome = 'accepted';
         }
         w.log.run(r.id, r.source, r.fileKey, outcome, null, sidecars, now);
@@ -339,13 +345,14 @@ export class SampleStore {
     return this.stmts.labels.all().map((r) => ({ label: r.label, classIndex: r.class_index, firstSeenAt: r.first_seen_at }));
   }
 
+  /** The latest relabel that a file at `source` (relative to inbox/) carried, if any. */
+  lastRelabelFrom(source: string): Relabel | undefined {
+    return relabelOf(this.stmts.lastRelabelFrom.get(source));
+  }
+
   /** The latest change of this sample's label or transcript, if it ever had one. */
   lastRelabel(id: string): Relabel | undefined {
-    const row = this.stmts.lastRelabel.get(id);
-    return row && {
-      id: row.id, source: row.source, time: row.time,
-      from: { label: row.from_label, transcript: row.from_transcript }, to: { label: row.to_label, transcript: row.to_transcript },
-    };
+    return relabelOf(this.stmts.lastRelabel.get(id));
   }
 
   /** Counts by split, pending state, modality and label, plus the duplicate and relabel counters. */
@@ -385,7 +392,7 @@ export class SampleStore {
   private prepareWrites() {
     const db = this.db;
     return {
-      sample: db.prepare('INSERT INTO samples (id, modality, split, label, transcript, shape, arrived_at, source, features) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)'),
+      sample: db.prepare('INSERT INTO samples (id, modality, split, label, transcript, shape, arrived_at, source, features, content) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)'),
       label: db.prepare('INSERT OR IGNORE INTO labels (class_index, label, first_seen_at) VALUES ((SELECT COALESCE(MAX(class_index) + 1, 0) FROM labels), ?, ?)'),
       duplicate: db.prepare('INSERT INTO duplicates (id, source, label, transcript, time) VALUES (?, ?, ?, ?, ?)'),
       relabel: db.prepare('INSERT INTO relabels (id, source, from_label, from_transcript, to_label, to_transcript, time) VALUES (?, ?, ?, ?, ?, ?, ?)'),
@@ -397,6 +404,13 @@ export class SampleStore {
       log: db.prepare('INSERT OR REPLACE INTO ingest_log (id, source, file_key, outcome, code, sidecars, time) VALUES (?, ?, ?, ?, ?, ?, ?)'),
     };
   }
+}
+
+function relabelOf(row: RelabelRow | undefined): Relabel | undefined {
+  return row && {
+    id: row.id, source: row.source, time: row.time,
+    from: { label: row.from_label, transcript: row.from_transcript }, to: { label: row.to_label, transcript: row.to_transcript },
+  };
 }
 
 function isIdList(selection: TrainedSelection): selection is readonly string[] {

@@ -45,7 +45,7 @@ test('each arrival is scored once by the live model; unknown classes count as mi
 
     await holder.swapTo(1);
     // 4 right (2 even, 2 odd), 2 wrong, 1 of a class the model does not know (wrong), 1 of another shape (skipped).
-    const ids = [add('b', 2, 'even'), add('c', 4, 'even'), add('d', 3, 'odd'), add('e', 5, 'odd'), add('f', 6, 'odd'), add('g', 7, 'even'), add('h', 1, 'prime')];
+    const ids = [add('b', 2, 'even'), add('c', 4, 'even'), add('d', 3, 'odd'), add('e', 5, 'odd'), add('f', 6, 'odd'), add('g', 7, 'even'), add('h', 9, 'prime')];
     const other = createHash('sha256').update('i').digest('hex');
     store.addSample(other, { modality: 'image', features: Float32Array.of(1, 2, 3), shape: [3] }, { label: 'odd' }, 'i');
     scorer.add(ids);

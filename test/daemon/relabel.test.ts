@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import sharp from 'sharp';
 import { startDaemon } from '../../daemon/daemon.ts';
 import { MemoryLog } from '../../daemon/logging.ts';
 import { sampleId } from '../../pipelines/ingest/index.ts';
@@ -55,6 +56,34 @@ test('the same bytes under another folder relabel the stored sample: logged at w
     assert.equal(status.store.relabels, 1);
     assert.equal(status.store.duplicates, 0);
     assert.deepEqual(status.store.byLabel, { a: 1, b: 1 });
+  } finally {
+    await d.stop('test done');
+    rmSync(stateDir, { recursive: true, force: true });
+  }
+});
+
+test('a PNG saved again with other bytes but the same pixels is the stored sample: a duplicate under its label, a relabel under another', async () => {
+  const stateDir = tempStateDir('bonsai-reencoded-');
+  const log = new MemoryLog();
+  const d = await startDaemon(testConfig(stateDir, { triggers: { pendingCount: 1000, initialCount: 1000 } }), { model: TINY_MODEL, log, defaultMetrics: false });
+  try {
+    const inbox = join(stateDir, 'inbox');
+    const first = await png(2, 5);
+    const raw = await sharp(first).raw().toBuffer({ resolveWithObject: true });
+    const again = await sharp(raw.data, { raw: raw.info }).png({ compressionLevel: 0 }).withMetadata({ density: 300 }).toBuffer();
+    assert.notDeepEqual(again, first, 'other bytes');
+    put(inbox, 'a/x.png', first);
+    await waitFor('stored', () => d.store.counts().total === 1);
+    put(inbox, 'a/x-again.png', again);
+    await waitFor('the copy counted', () => d.store.counts().duplicates === 1);
+    assert.equal(d.store.counts().total, 1, 'one sample, in one split');
+    const third = await sharp(raw.data, { raw: raw.info }).png({ compressionLevel: 9, adaptiveFiltering: true }).withMetadata({ density: 72 }).toBuffer();
+    assert.ok(!third.equals(first) && !third.equals(again), 'other bytes again');
+    put(inbox, 'b/x-other.png', third);
+    const event = await waitFor('the relabel', () => log.events.find((e) => e.event === 'ingest.relabeled'));
+    assert.deepEqual([event.fields.from, event.fields.to], ['a', 'b']);
+    assert.equal(d.store.getSample(sampleId(first))?.label, 'b');
+    assert.equal(d.store.counts().total, 1);
   } finally {
     await d.stop('test done');
     rmSync(stateDir, { recursive: true, force: true });

@@ -263,7 +263,7 @@ test('many files commit in groups; two copies in one group store one sample and 
   try {
     const steps: string[] = [];
     env.ctx.onStep = (step) => steps.push(step);
-    const paths = Array.from({ length: 9 }, (_, i) => env.put(`c${i % 3}/f${i}.png`, i === 8 || i === 5 ? 'same' : `file${i}`));
+    const paths = Array.from({ length: 9 }, (_, i) => env.put(`c${i % 3}/f${i}.png`, i === 8 || i === 5 ? 'same' : `f${i}-file`));
     const outs = await ingestFiles(paths, env.ctx, { concurrency: 3, batchSize: 4, maxDelayMs: 1000 });
     assert.deepEqual(outs.map((o) => o.source), paths.map((_, i) => `c${i % 3}/f${i}.png`));
     assert.deepEqual(outs.map((o) => o.outcome).sort(), [...Array(8).fill('accepted'), 'duplicate'].sort());

@@ -5,7 +5,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { MIGRATIONS, SCHEMA_VERSION, migrate, openStore, schemaVersion, type Migration } from '../../pipelines/store/index.ts';
+import { MIGRATIONS, SCHEMA_VERSION, contentOf, migrate, openStore, schemaVersion, type Migration } from '../../pipelines/store/index.ts';
 
 function tempDir(): { dir: string; path: string; done: () => void } {
   const dir = mkdtempSync(join(tmpdir(), 'bonsai-schema-'));
@@ -59,6 +59,32 @@ test('version 3 rebuilds the ingest log with its rows and lets it record relabel
       assert.equal(store.addSample(ID, { modality: 'image', features: Float32Array.from([0.25]), shape: [1] }, { label: 'dog' }, 'dog/x.png'), 'relabeled');
       assert.equal(store.findIngest('dog/x.png', `direct:${ID}`)?.outcome, 'relabeled');
       assert.deepEqual(store.db.prepare('SELECT name FROM sqlite_master WHERE tbl_name = ? ORDER BY name').pluck().all('ingest_log'), ['ingest_log', 'ingest_log_by_id', 'sqlite_autoindex_ingest_log_1']);
+    } finally {
+      store.close();
+    }
+  } finally {
+    t.done();
+  }
+});
+
+test('version 4 gives every stored sample its decoded content, so copies stored before are found by it', () => {
+  const t = tempDir();
+  try {
+    const old = new Database(t.path);
+    migrate(old, { migrations: MIGRATIONS.slice(0, 3) });
+    const features = Buffer.from(Float32Array.from([0.25, 0.5]).buffer);
+    const insert = old.prepare("INSERT INTO samples (id, modality, split, label, shape, arrived_at, source, features) VALUES (?, 'image', 'train', 'cat', '[2]', 1000, ?, ?)");
+    insert.run(ID, 'cat/x.png', features);
+    insert.run('cd'.repeat(32), 'cat/x-level1.png', features);
+    old.close();
+
+    const store = openStore(t.path);
+    try {
+      const rows = store.db.prepare('SELECT id, content FROM samples ORDER BY seq').all() as { id: string; content: string }[];
+      assert.equal(rows[0].content, contentOf('[2]', features));
+      assert.equal(rows[1].content, rows[0].content);
+      assert.equal(store.addSample('ef'.repeat(32), { modality: 'image', features: Float32Array.from([0.25, 0.5]), shape: [2] }, { label: 'cat' }, 'cat/x.webp'), 'duplicate');
+      assert.deepEqual(store.db.prepare('SELECT id FROM duplicates').pluck().all(), [ID], 'the first of them');
     } finally {
       store.close();
     }

@@ -122,6 +122,24 @@ test('a copy under another label relabels the stored sample: pending again, the 
   });
 });
 
+test('a file with other bytes but the same decoded content is the same sample: a duplicate, or a relabel, never a second sample in another split', () => {
+  withStore((store) => {
+    const first = sha('x.png saved at level 9');
+    const again = sha('x.png saved at level 1');
+    assert.equal(store.addSample(first, image([0.25, 0.5], [2]), { label: 'cat' }, 'cat/x.png'), 'accepted');
+    assert.equal(store.addSample(again, image([0.25, 0.5], [2]), { label: 'cat' }, 'cat/x-again.png'), 'duplicate');
+    assert.equal(store.hasSample(again), false, 'not stored under its own hash');
+    assert.deepEqual(store.db.prepare('SELECT id, source FROM duplicates').all(), [{ id: first, source: 'cat/x-again.png' }]);
+    // The same features under another shape are another input.
+    assert.equal(store.addSample(sha('x as a column'), image([0.25, 0.5], [2, 1]), { label: 'cat' }, 'cat/x-col.png'), 'accepted');
+    // Under another label: the stored sample is relabeled, found by the file that carried it.
+    assert.equal(store.addSample(sha('x.webp'), image([0.25, 0.5], [2]), { label: 'dog' }, 'dog/x.webp'), 'relabeled');
+    assert.equal(store.getSample(first)?.label, 'dog');
+    assert.deepEqual(store.lastRelabelFrom('dog/x.webp')?.id, first);
+    assert.equal(store.counts().total, 2);
+  });
+});
+
 test('two copies under different labels in one group: the later record wins', () => {
   withStore((store) => {
     const id = sha('twice');
