@@ -9,6 +9,7 @@ import { systemErrorCode } from '../storage.ts';
 import type { ModelOptions } from '../../core/models/options.ts';
 import type { Modality } from '../../pipelines/types.ts';
 import type { TriggerKind } from '../triggers/policy.ts';
+import type { ClassBreakdown } from './classes.ts';
 
 /** The network to train: architecture, input shape and options (the class count comes from the store's labels). */
 export interface ModelChoice {
@@ -82,6 +83,8 @@ export interface DataSelectionReport {
 
 /** What the child reports after publishing the candidate. */
 export interface TrainResult {
+  /** A classifier's validation error by class (null for speech, or without validation samples of a class). */
+  classes?: ClassBreakdown | null;
   /** The candidate's registry version (state `candidate`). */
   version: number;
   /** The champion it grew from (null for the first model). */

@@ -26,6 +26,7 @@ import { SPEECH_ALPHABET, speechLabels, speechTaskFor, taskKindOf, timeStrideOf,
 import { readUpdateData } from './data.ts';
 import { readSpeechUpdateData } from './speech-data.ts';
 import { selectionReport, type DataSelection } from './selection.ts';
+import { classBreakdown, type ClassBreakdown } from './classes.ts';
 import type { DataSizes, PruneSummary, TrainJob, TrainProgress, TrainResult } from './protocol.ts';
 
 /**
@@ -199,7 +200,7 @@ async function trainWith<D extends { n: number }>(job: TrainJob, data: UpdateTas
     timings.publish = seconds(t3);
     return {
       version, parent: job.champion, candidateError: after.error, championError: before.error, gateEvidence: after.gateEvidence, validationAdequacy: adequacy,
-      candidateTestError: after.testError, championTestError: before.testError, sizes: summary.sizes, labels: data.labels,
+      candidateTestError: after.testError, championTestError: before.testError, sizes: summary.sizes, labels: data.labels, classes: after.classes,
       liveParams: summary.liveParams, denseParams: summary.denseParams, density: summary.density, layers: summary.layers, cost: result.cost, timings, backend: tf.getBackend(),
       prune: pruneSummary(result.prune),
     };
@@ -259,10 +260,12 @@ function growAndPrune<D extends { n: number }>(data: UpdateTask<D>, champion: Ma
 }
 
 /** The candidate on the champion's validation samples (paired with the champion's errors) and test split. */
-function measureCandidate<D extends { n: number }>(data: UpdateTask<D>, model: MaskedModel, validation: D, championErrors: SampleErrors | null): { error: number; gateEvidence: PairedEvidence | null; testError: number | null } {
+function measureCandidate<D extends { n: number }>(data: UpdateTask<D>, model: MaskedModel, validation: D, championErrors: SampleErrors | null): { error: number; gateEvidence: PairedEvidence | null; testError: number | null; classes: ClassBreakdown | null } {
   const candidateErrors = data.sampleErrors(model, validation);
   const gateEvidence = championErrors ? pairedEvidence(championErrors.errors, candidateErrors.errors, championErrors.units) : null;
-  return { error: candidateErrors.rate, gateEvidence, testError: data.test.n > 0 ? data.errorRate(model, data.test) : null };
+  const truth = (validation as { y?: Int32Array }).y;
+  const classes = data.kind === 'classification' && truth ? classBreakdown(candidateErrors.errors, truth, data.labels) : null;
+  return { error: candidateErrors.rate, gateEvidence, testError: data.test.n > 0 ? data.errorRate(model, data.test) : null, classes };
 }
 
 /** The candidate's size and the data it saw. */
@@ -287,7 +290,7 @@ function summarize<D extends { n: number }>(data: UpdateTask<D>, model: MaskedMo
 
 /** The metrics of the candidate's manifest (the champion's beside them when there is one). */
 function candidateMetrics<D extends { n: number }>(result: UpdateResult, validation: D, summary: CandidateSummary,
-  before: { error: number | null; testError: number | null }, after: { error: number; testError: number | null }): Record<string, number> {
+  before: { error: number | null; testError: number | null }, after: { error: number; testError: number | null; classes: ClassBreakdown | null }): Record<string, number> {
   const metrics: Record<string, number> = {
     validationError: after.error, validationAccuracy: Math.max(0, 1 - after.error), prePruneError: result.prePruneError,
     validationSamples: summary.sizes.validation, newSamples: summary.sizes.newData, allSamples: summary.sizes.allData, density: summary.density, liveParams: summary.liveParams, denseParams: summary.denseParams,
@@ -299,6 +302,10 @@ function candidateMetrics<D extends { n: number }>(result: UpdateResult, validat
   }
   if (after.testError !== null) metrics.testError = after.testError;
   if (before.testError !== null) metrics.championTestError = before.testError;
+  if (after.classes) {
+    metrics.balancedValidationError = after.classes.balancedError;
+    metrics.majorityValidationError = after.classes.majority.error;
+  }
   return metrics;
 }
 

@@ -25,6 +25,7 @@ import type { Log } from '../logging.ts';
 import { noSpaceCode, STORAGE_FULL_CODE, type StorageHealth } from '../storage.ts';
 import type { UpdateRequest } from '../triggers/scheduler.ts';
 import { decide } from './gate.ts';
+import { majorityOnly } from './classes.ts';
 import { startTrainer, type TrainerHandle, type TrainerOptions } from './process.ts';
 import type { DataSizes, TrainJob, TrainProgress, TrainResult } from './protocol.ts';
 
@@ -218,6 +219,15 @@ export class Updater {
   private reportTrained(id: string, result: TrainResult): void {
     this.relayCost(result);
     this.reportValidation(id, result);
+    const classes = result.classes;
+    if (classes && majorityOnly(result.candidateError, classes)) {
+      const pct = (e: number): string => `${(100 * e).toFixed(2)} %`;
+      this.args.log.warn('update.majority_only', {
+        id, version: result.version, candidateError: result.candidateError, majority: classes.majority, balancedError: classes.balancedError, worst: classes.worst,
+        reason: `validation error ${pct(result.candidateError)} is no better than always answering ${JSON.stringify(classes.majority.label)} (${pct(classes.majority.error)}): `
+          + `the model has not learned the other classes (mean error per class ${pct(classes.balancedError)}; ${JSON.stringify(classes.worst.label)} wrong on ${pct(classes.worst.error)} of its ${classes.worst.samples} validation samples). More samples of the rare classes, or more epochs, help`,
+      });
+    }
     const sel = result.sizes.selection;
     if (sel) {
       const mib = (bytes: number): number => Number((bytes / 2 ** 20).toPrecision(3));
@@ -231,6 +241,7 @@ export class Updater {
       liveParams: result.liveParams, denseParams: result.denseParams, density: round(result.density), sampleEpochs: result.cost.sampleEpochs,
       epochs: round(result.cost.epochs), flops: result.cost.flops, trainSeconds: round(result.cost.wallSeconds), sizes: result.sizes, backend: result.backend,
       prune: { ...result.prune, referenceError: round(result.prune.referenceError) },
+      ...(result.classes && { balancedError: round(result.classes.balancedError), majorityError: round(result.classes.majority.error), worstClass: result.classes.worst }),
     });
   }
 
