@@ -2,9 +2,18 @@
  * A classifier's validation error by class, beside the error of always answering the most
  * frequent class. On imbalanced data the overall error can look good while a class is never
  * recognised: 950 samples of one label and 50 of another give 5 % error to a model that
- * answers the first every time. The updater warns when a candidate is no better than that
- * (`update.majority_only`).
+ * answers the first every time. The updater warns (`update.class_not_learned`) when a
+ * candidate is no better than that, or when a class is wrong on at least half of its validation
+ * samples (at least `MIN_CLASS_SAMPLES` of them).
  */
+
+/**
+ * Validation samples a class needs before its error can raise the warning. At 5 samples, a
+ * class the model recognises 90 % of the time is wrong on at least half of them with
+ * probability 0.9 % (binomial), so the warning rarely fires for a learned class; a class
+ * recognised half the time fires it about half the time.
+ */
+export const MIN_CLASS_SAMPLES = 5;
 
 /** The validation error of a candidate, class by class. */
 export interface ClassBreakdown {
@@ -49,9 +58,13 @@ export function classBreakdown(errors: ArrayLike<number>, truth: ArrayLike<numbe
 }
 
 /**
- * Whether a candidate with `error` is no better than always answering the majority class,
- * on data of more than one class (one class has no other to miss).
+ * Whether a candidate with `error` has not learned a class: `majority` when it is no better than
+ * always answering the most frequent class (on data of more than one class), `class` when its
+ * worst class (with at least `MIN_CLASS_SAMPLES` validation samples) is wrong half the time or
+ * more; null otherwise.
  */
-export function majorityOnly(error: number, breakdown: ClassBreakdown): boolean {
-  return breakdown.classes > 1 && error >= breakdown.majority.error - 1e-12;
+export function classNotLearned(error: number, breakdown: ClassBreakdown): 'majority' | 'class' | null {
+  if (breakdown.classes > 1 && error >= breakdown.majority.error - 1e-12) return 'majority';
+  if (breakdown.worst.samples >= MIN_CLASS_SAMPLES && breakdown.worst.error >= 0.5) return 'class';
+  return null;
 }

@@ -25,7 +25,7 @@ import type { Log } from '../logging.ts';
 import { noSpaceCode, STORAGE_FULL_CODE, type StorageHealth } from '../storage.ts';
 import type { UpdateRequest } from '../triggers/scheduler.ts';
 import { decide } from './gate.ts';
-import { majorityOnly } from './classes.ts';
+import { classNotLearned } from './classes.ts';
 import { startTrainer, type TrainerHandle, type TrainerOptions } from './process.ts';
 import type { DataSizes, TrainJob, TrainProgress, TrainResult } from './protocol.ts';
 
@@ -220,12 +220,15 @@ export class Updater {
     this.relayCost(result);
     this.reportValidation(id, result);
     const classes = result.classes;
-    if (classes && majorityOnly(result.candidateError, classes)) {
+    const unlearned = classes ? classNotLearned(result.candidateError, classes) : null;
+    if (classes && unlearned) {
       const pct = (e: number): string => `${(100 * e).toFixed(2)} %`;
-      this.args.log.warn('update.majority_only', {
-        id, version: result.version, candidateError: result.candidateError, majority: classes.majority, balancedError: classes.balancedError, worst: classes.worst,
-        reason: `validation error ${pct(result.candidateError)} is no better than always answering ${JSON.stringify(classes.majority.label)} (${pct(classes.majority.error)}): `
-          + `the model has not learned the other classes (mean error per class ${pct(classes.balancedError)}; ${JSON.stringify(classes.worst.label)} wrong on ${pct(classes.worst.error)} of its ${classes.worst.samples} validation samples). More samples of the rare classes, or more epochs, help`,
+      const worst = `${JSON.stringify(classes.worst.label)} wrong on ${pct(classes.worst.error)} of its ${classes.worst.samples} validation samples`;
+      this.args.log.warn('update.class_not_learned', {
+        id, version: result.version, kind: unlearned, candidateError: result.candidateError, majority: classes.majority, balancedError: classes.balancedError, worst: classes.worst,
+        reason: unlearned === 'majority'
+          ? `validation error ${pct(result.candidateError)} is no better than always answering ${JSON.stringify(classes.majority.label)} (${pct(classes.majority.error)}): the model has not learned the other classes (mean error per class ${pct(classes.balancedError)}; ${worst}). More samples of the rare classes, or more epochs, help`
+          : `${worst}, where the error over all samples is ${pct(result.candidateError)} (mean per class ${pct(classes.balancedError)}): a class the model has not learned, often a rare one. More samples of it, or more epochs, help`,
       });
     }
     const sel = result.sizes.selection;
