@@ -10,6 +10,7 @@ import type { ModelOptions } from '../../core/models/options.ts';
 import type { Modality } from '../../pipelines/types.ts';
 import type { TriggerKind } from '../triggers/policy.ts';
 import type { ClassBreakdown } from './classes.ts';
+import type { DataSelectionReport } from './selection.ts';
 
 /** The network to train: architecture, input shape and options (the class count comes from the store's labels). */
 export interface ModelChoice {
@@ -73,13 +74,6 @@ export interface DataSizes {
   selection?: DataSelectionReport;
 }
 
-/** What an update read of each split under the memory budget. */
-export interface DataSelectionReport {
-  budgetBytes: number;
-  train: { kept: number; of: number; bytes: number };
-  validation: { kept: number; of: number; bytes: number };
-  test: { kept: number; of: number; bytes: number };
-}
 
 /** What the child reports after publishing the candidate. */
 export interface TrainResult {

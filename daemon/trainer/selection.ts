@@ -20,7 +20,6 @@
  */
 import { permutation, seededRandom } from '../../core/index.ts';
 import type { SampleListing, SampleStore, Split } from '../../pipelines/store/index.ts';
-import type { DataSelectionReport } from './protocol.ts';
 
 /** Share of the budget for each of validation and test. */
 export const EVALUATION_SHARE = 1 / 8;
@@ -62,7 +61,10 @@ function fill(list: readonly SampleListing[], order: ArrayLike<number>, budget: 
   return used;
 }
 
-/** The selection as the child reports it (without the arrival numbers). */
+/** What an update read of each split under the memory budget, as the child reports it (without the arrival numbers). */
+export type DataSelectionReport = Omit<DataSelection, 'seqs'>;
+
+/** The selection as the child reports it. */
 export function selectionReport(s: DataSelection): DataSelectionReport {
   return { budgetBytes: s.budgetBytes, train: s.train, validation: s.validation, test: s.test };
 }

@@ -195,7 +195,7 @@ async function trainWith<D extends { n: number }>(job: TrainJob, data: UpdateTas
     const summary = summarize(data, model);
     progress({ phase: 'publish', kind: 'phase' });
     const t3 = performance.now();
-    const metrics = candidateMetrics(result, validation, summary, before, after);
+    const metrics = candidateMetrics(result, summary, before, after);
     const version = await publishCandidate(registry, job, data, spec, result, { metrics, summary, timings: { ...timings, publish: 0 } });
     timings.publish = seconds(t3);
     return {
@@ -289,7 +289,7 @@ function summarize<D extends { n: number }>(data: UpdateTask<D>, model: MaskedMo
 }
 
 /** The metrics of the candidate's manifest (the champion's beside them when there is one). */
-function candidateMetrics<D extends { n: number }>(result: UpdateResult, validation: D, summary: CandidateSummary,
+function candidateMetrics(result: UpdateResult, summary: CandidateSummary,
   before: { error: number | null; testError: number | null }, after: { error: number; testError: number | null; classes: ClassBreakdown | null }): Record<string, number> {
   const metrics: Record<string, number> = {
     validationError: after.error, validationAccuracy: Math.max(0, 1 - after.error), prePruneError: result.prePruneError,
