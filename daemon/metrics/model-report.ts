@@ -21,7 +21,10 @@ export function reportModel(metrics: BonsaiMetrics, role: string, manifest: Pick
   metrics.modelParameters.set({ role, kind: 'live' }, live);
   metrics.modelParameters.set({ role, kind: 'dense' }, total);
   const m = manifest.metrics;
-  for (const [dataset, key] of [['validation', 'validationError'], ['test', 'testError']] as const) {
+  // A classifier's mean error over its classes, and the error of always answering the most frequent
+  // class, beside its error: on imbalanced data the first can be far above it, and it near the second.
+  const datasets = [['validation', 'validationError'], ['test', 'testError'], ['validation_balanced', 'balancedValidationError'], ['validation_majority', 'majorityValidationError']] as const;
+  for (const [dataset, key] of datasets) {
     if (typeof m[key] !== 'number') continue;
     metrics.evalError.set({ role, dataset }, m[key]);
     // A WER can exceed 1 (insertions); accuracy stays a ratio.

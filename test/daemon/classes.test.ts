@@ -57,6 +57,11 @@ test('the updater warns when a candidate is no better than always answering the 
     const manifest = (await d.registry.get(1)).manifest;
     assert.equal(typeof manifest.metrics.balancedValidationError, 'number');
     assert.ok(manifest.metrics.majorityValidationError > 0 && manifest.metrics.majorityValidationError < 1);
+    // Beside the error in the metrics, for the dashboard's error panel.
+    const text = await (await fetch(`${d.url}/metrics`)).text();
+    const gauge = (dataset: string): number => Number(new RegExp(`^bonsai_eval_error_ratio\\{role="champion",dataset="${dataset}"\\} (\\S+)$`, 'm').exec(text)?.[1]);
+    assert.equal(gauge('validation_majority'), manifest.metrics.majorityValidationError);
+    assert.equal(gauge('validation_balanced'), manifest.metrics.balancedValidationError);
   } finally {
     await d.stop('test done');
     rmSync(stateDir, { recursive: true, force: true });
