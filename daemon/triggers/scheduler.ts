@@ -188,7 +188,7 @@ export class UpdateScheduler {
       this.args.log.debug('trigger.skipped', { trigger, reason: 'no pending samples' });
       return;
     }
-    if (!this.waitsForValidation(counts, trigger)) return;
+    if (!this.firstModelMayStart(counts, trigger)) return;
     if (this.running) {
       this.queued ??= this.newRequest(trigger, reason);
       return;
@@ -216,10 +216,10 @@ export class UpdateScheduler {
         : null;
     this.armMaxWait(due === null ? deadline : null);
     if (due === null) {
-      if (!this.args.hasChampion() && counts.total >= this.args.policy.initialCount) this.waitsForValidation(counts, 'threshold');
+      if (!this.args.hasChampion() && counts.total >= this.args.policy.initialCount) this.firstModelMayStart(counts, 'threshold');
       return;
     }
-    if (!this.waitsForValidation(counts, due.trigger)) return;
+    if (!this.firstModelMayStart(counts, due.trigger)) return;
     if (this.running) {
       this.queued ??= this.newRequest(due.trigger, due.reason);
       return;
@@ -244,7 +244,7 @@ export class UpdateScheduler {
    * store holds too few validation samples (`trigger.waiting_for_validation`) or, for a
    * classifier, fewer than two classes (`trigger.waiting_for_classes`).
    */
-  private waitsForValidation(counts: TriggerCounts, trigger: TriggerKind): boolean {
+  private firstModelMayStart(counts: TriggerCounts, trigger: TriggerKind): boolean {
     if (this.args.hasChampion()) return true;
     const ready = firstModelReady(counts, this.args.policy);
     if (ready.ok) return true;

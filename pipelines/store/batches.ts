@@ -80,13 +80,18 @@ function whereClause(query: SampleQuery): { sql: string; params: Record<string, 
   return { sql: where.length ? `WHERE ${where.join(' AND ')}` : '', params };
 }
 
+/** The ORDER BY column of `query`'s order. */
+function orderOf(query: SampleQuery): string {
+  return query.order === 'hash' ? 's.id' : 's.seq';
+}
+
 /**
  * Arrival number, feature bytes and pending state of every sample matching `query` (its
  * `seqs` aside), in the query's order; the features themselves are not read.
  */
 export function listSamples(db: Database, query: SampleQuery): SampleListing[] {
   const { sql, params } = whereClause(query);
-  const order = query.order === 'hash' ? 's.id' : 's.seq';
+  const order = orderOf(query);
   const rows = db.prepare<[Record<string, unknown>], { seq: number; bytes: number; pending: number }>(
     `SELECT s.seq, length(s.features) AS bytes, s.trained_version IS NULL AS pending FROM samples s ${sql} ORDER BY ${order}`).all(params);
   return rows.map((r) => ({ seq: r.seq, bytes: r.bytes, pending: r.pending === 1 }));
@@ -130,7 +135,7 @@ function toBatch(rows: BatchRow[]): SampleBatch {
 export function* iterateBatches(db: Database, query: SampleQuery, batchSize: number): Generator<SampleBatch> {
   if (!Number.isSafeInteger(batchSize) || batchSize < 1) throw new BonsaiError('BONSAI_STORE_BAD_BATCH_SIZE', `batch size must be a positive integer, got ${batchSize}`, { batchSize });
   const { sql, params } = whereClause(query);
-  const order = query.order === 'hash' ? 's.id' : 's.seq';
+  const order = orderOf(query);
   const stmt = db.prepare<[Record<string, unknown>], BatchRow>(
     `SELECT s.seq, s.id, s.shape, s.transcript, l.class_index, s.features FROM samples s LEFT JOIN labels l ON l.label = s.label ${sql} ORDER BY ${order}`);
   let rows: BatchRow[] = [];

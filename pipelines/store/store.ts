@@ -73,7 +73,7 @@ export type IngestRecord =
  */
 export type CommitOutcome = 'accepted' | 'duplicate' | 'relabeled' | 'rejected';
 
-/** One change of a stored sample's target (`SampleStore.lastRelabel`). */
+/** One change of a stored sample's target (`SampleStore.lastRelabelFrom`). */
 export interface Relabel {
   id: string;
   /** The file that carried the new target (relative to inbox/). */
@@ -201,7 +201,6 @@ export class SampleStore {
       relabels: db.prepare<[], number>('SELECT count(*) FROM relabels').pluck(),
       target: db.prepare<[string], StoredTarget>('SELECT id, label, transcript FROM samples WHERE id = ?'),
       byContent: db.prepare<[string], StoredTarget>('SELECT id, label, transcript FROM samples WHERE content = ? ORDER BY seq LIMIT 1'),
-      lastRelabel: db.prepare<[string], RelabelRow>('SELECT * FROM relabels WHERE id = ? ORDER BY seq DESC LIMIT 1'),
       lastRelabelFrom: db.prepare<[string], RelabelRow>('SELECT * FROM relabels WHERE source = ? ORDER BY seq DESC LIMIT 1'),
     };
   }
@@ -348,11 +347,6 @@ export class SampleStore {
   /** The latest relabel that a file at `source` (relative to inbox/) carried, if any. */
   lastRelabelFrom(source: string): Relabel | undefined {
     return relabelOf(this.stmts.lastRelabelFrom.get(source));
-  }
-
-  /** The latest change of this sample's label or transcript, if it ever had one. */
-  lastRelabel(id: string): Relabel | undefined {
-    return relabelOf(this.stmts.lastRelabel.get(id));
   }
 
   /** Counts by split, pending state, modality and label, plus the duplicate and relabel counters. */

@@ -99,7 +99,7 @@ test('a copy under another label relabels the stored sample: pending again, the 
     assert.deepEqual(Array.from(s.features), [1, 2]);
     assert.equal(s.split, splitOf(id));
     assert.deepEqual(store.labels().map((l) => l.label), ['cat', 'dog']);
-    assert.deepEqual(store.lastRelabel(id), { id, source: 'dog/a.png', time: 5000, from: { label: 'cat', transcript: null }, to: { label: 'dog', transcript: null } });
+    assert.deepEqual(store.lastRelabelFrom('dog/a.png'), { id, source: 'dog/a.png', time: 5000, from: { label: 'cat', transcript: null }, to: { label: 'dog', transcript: null } });
     const counts = store.counts();
     assert.deepEqual([counts.total, counts.pending, counts.relabels, counts.duplicates], [2, 1, 1, 0]);
     assert.deepEqual(counts.byLabel, { cat: 1, dog: 1 });
@@ -115,10 +115,10 @@ test('a copy under another label relabels the stored sample: pending again, the 
     assert.equal(store.addSample(id, image([1, 2]), { label: 'cat' }, 'cat/a2.png'), 'relabeled');
     assert.equal(store.addSample(id, image([1, 2]), { transcript: 'a cat' }, 'speech/a.wav'), 'relabeled');
     assert.equal(store.addSample(id, image([1, 2]), { transcript: 'a cat' }, 'speech/a-copy.wav'), 'duplicate');
-    assert.deepEqual(store.lastRelabel(id)?.from, { label: 'cat', transcript: null });
-    assert.deepEqual(store.lastRelabel(id)?.to, { label: null, transcript: 'a cat' });
+    assert.deepEqual(store.lastRelabelFrom('speech/a.wav')?.from, { label: 'cat', transcript: null });
+    assert.deepEqual(store.lastRelabelFrom('speech/a.wav')?.to, { label: null, transcript: 'a cat' });
     assert.equal(store.counts().relabels, 3);
-    assert.equal(store.lastRelabel(sha('other')), undefined);
+    assert.equal(store.lastRelabelFrom('cat/b.png'), undefined);
   });
 });
 
