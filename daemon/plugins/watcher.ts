@@ -38,9 +38,14 @@ export interface WatcherPluginOptions {
 class ClassLimit {
   private readonly admitted = new Set<string>();
 
-  constructor(private readonly store: SampleStore, private readonly max: number) {}
+  constructor(private readonly store: SampleStore, private readonly max: number, private readonly onSimilar?: (fields: SimilarLabel) => void) {}
 
-  /** Throws BONSAI_INGEST_LABEL_LIMIT for a label that would be one class too many. */
+  /**
+   * Throws BONSAI_INGEST_LABEL_LIMIT for a label that would be one class too many. A new class
+   * whose name differs from a known one only in case or in `-` against `_` (`Cat/` beside `cat/`)
+   * is admitted as its own class, since such labels can be distinct (handwritten `a` and `A`),
+   * and reported once to `onSimilar`: usually it is a typo that splits one class in two.
+   */
   admit(label: string): void {
     if (this.admitted.has(label)) return;
     const known = new Set(this.store.labels().map((l) => l.label));
@@ -49,16 +54,32 @@ class ClassLimit {
       throw new BonsaiError(LabelErrorCode.LIMIT, `the label ${JSON.stringify(label)} would be class ${known.size + 1}, more than ingest.maxClasses (${this.max}); raise it or drop the file under a known label`, { label, classes: known.size, maxClasses: this.max });
     }
     this.admitted.add(label);
+    if (known.has(label) || !this.onSimilar) return;
+    const key = similarityKey(label);
+    const similar = [...known].filter((k) => similarityKey(k) === key).sort();
+    if (similar.length > 0) this.onSimilar({ label, similar, reason: `the new class ${JSON.stringify(label)} differs from ${similar.map((s) => JSON.stringify(s)).join(', ')} only in case or in - against _; both are classes of their own (move the files to one folder to merge them)` });
   }
 }
 
+/** A new class label beside known ones of the same name up to case and `-`/`_`. */
+export interface SimilarLabel {
+  label: string;
+  similar: string[];
+  reason: string;
+}
+
+/** Labels equal under this key read as the same name: case and `-` against `_` ignored. */
+function similarityKey(label: string): string {
+  return label.toLowerCase().replaceAll('-', '_');
+}
+
 /** How ingestion decodes and labels files of the config's modality, into `store`. */
-export function ingestContext(config: Config, stateDir: string, store: SampleStore, inputShape: readonly number[]): IngestContext {
+export function ingestContext(config: Config, stateDir: string, store: SampleStore, inputShape: readonly number[], onSimilarLabel?: (fields: SimilarLabel) => void): IngestContext {
   const limits = limitsOf(config);
   const modality = config.model.modality;
   const inbox = stateLayout(stateDir).inbox;
   const manifests = new ManifestCache();
-  const classLimit = new ClassLimit(store, config.ingest.maxClasses);
+  const classLimit = new ClassLimit(store, config.ingest.maxClasses, onSimilarLabel);
   return {
     stateDir,
     store,
@@ -123,7 +144,8 @@ export function watcherPlugin(options: WatcherPluginOptions): DaemonPlugin {
     async start(ctx) {
       const { config, log } = ctx;
       const inbox = stateLayout(ctx.stateDir).inbox;
-      const ingestor = new Ingestor(ingestContext(config, ctx.stateDir, ctx.get('store'), options.inputShape), { concurrency: config.ingest.concurrency });
+      const onSimilarLabel = (fields: SimilarLabel): void => { log.warn('ingest.label_similar', { ...fields }); };
+      const ingestor = new Ingestor(ingestContext(config, ctx.stateDir, ctx.get('store'), options.inputShape, onSimilarLabel), { concurrency: config.ingest.concurrency });
       const watcher = new InboxWatcher({
         inbox,
         polling: config.ingest.polling,
