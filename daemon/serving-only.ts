@@ -179,7 +179,9 @@ export async function startServing(config: Config, options: ServingOptions = {})
   const token = options.token ?? readToken(config);
   const metrics = createMetrics({ version: options.version ?? packageVersion(), tfjsVersion: tf.version_core, tfMemory: () => tf.memory(), defaultMetrics: options.defaultMetrics });
   const ctx = new DaemonContext({ config, log, metrics, stateDir, token });
-  const mirror = config.trainerUrl === null ? null : new ModelMirror(join(stateDir, 'models'), config.trainerUrl, { token });
+  const mirror = config.trainerUrl === null ? null : new ModelMirror(join(stateDir, 'models'), config.trainerUrl, {
+    token, onReplaced: (replaced) => log.warn('model.cache_replaced', { ...replaced, trainerUrl: config.trainerUrl }),
+  });
   const follower = new ChampionFollower(ctx, mirror);
   const status = async (): Promise<Record<string, unknown>> => ({
     state: lifecycle.state, role: 'server', stateDir, trainerUrl: config.trainerUrl, backend: backendInfo()?.name ?? null,

@@ -21,17 +21,19 @@ const RETRIED_CAUSES: ReadonlySet<unknown> = new Set(['BONSAI_DAEMON_TRAINER_UNR
 
 /** Follows the trainer's champion: over HTTP through `mirror`, else in the registry on a shared volume. */
 export class ChampionFollower {
-  private seen: number | null = null;
+  /** The champion last seen: its number and its files (null when only the number is known: a forwarded change). */
+  private seen: { version: number; files: string | null } | null = null;
   private generation = 0;
   private failed: number | null = null;
   private lastProblem: string | null = null;
+  private warnedNoChampion = false;
   private following: Promise<void> | null = null;
 
   constructor(private readonly ctx: DaemonContext, private readonly mirror: ModelMirror | null) {}
 
   /** The last champion seen (or forwarded); null before the first. */
   get lastSeen(): number | null {
-    return this.seen;
+    return this.seen?.version ?? null;
   }
 
   /** The champion whose swap failed, until another one is swapped in. */
@@ -42,7 +44,7 @@ export class ChampionFollower {
   /** Records a champion this server's operator chose through the trainer (a promotion or rollback forwarded). */
   forwarded(version: number): void {
     this.generation += 1;
-    this.seen = version;
+    this.seen = { version, files: null };
   }
 
   /** Checks the champion now and swaps if it moved; calls during a check share it. */
@@ -71,14 +73,34 @@ export class ChampionFollower {
       this.lastProblem = code;
       return;
     }
-    if (champion === null || champion.version === this.seen) return;
-    this.seen = champion.version;
-    reportModel(metrics, 'champion', champion.manifest);
-    const result = await this.ctx.get('holder').swapTo(champion.version);
+    if (champion === null) {
+      // A trainer that had a champion and has none: its state was reset or its registry lost. What is served stays.
+      if (this.seen !== null && !this.warnedNoChampion) log.warn('follow.champion_gone', { serving: this.ctx.get('holder').version, lastSeen: this.seen.version, trainerUrl: config.trainerUrl, dir: registry.dir });
+      this.warnedNoChampion = this.seen !== null;
+      return;
+    }
+    this.warnedNoChampion = false;
+    // The same number with other files is another model: a trainer whose state was reset numbers from 1 again.
+    const files = filesOf(champion.manifest);
+    const same = this.seen !== null && this.seen.version === champion.version;
+    if (same && (this.seen?.files ?? files) === files) {
+      this.seen = { version: champion.version, files };
+      return;
+    }
+    this.seen = { version: champion.version, files };
+    // Exported as `followed`, not `champion`: only the trainer's own series say what the champion is,
+    // so BonsaiServerVersionLag compares a server with the trainer, not with its own view of it.
+    reportModel(metrics, 'followed', champion.manifest);
+    const result = await this.ctx.get('holder').swapTo(champion.version, { force: same });
     this.failed = result.outcome === 'failed' ? champion.version : null;
     // A download that could not complete is tried again at the next poll; a checksum or load failure waits for the next champion.
     if (result.outcome === 'failed' && mine === this.generation && RETRIED_CAUSES.has(result.error?.details.causeCode)) this.seen = null;
   }
+}
+
+/** A version's files as one comparable string: its manifest's checksums, by name. */
+function filesOf(manifest: { checksums: Record<string, string> }): string {
+  return Object.entries(manifest.checksums).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([name, sha]) => `${name}=${sha}`).join('\n');
 }
 
 /** Opens the trainer's registry read-only (after the local cache of a mirror); adds it as `registry`. */

@@ -7,6 +7,18 @@
  * all-or-nothing publish as the trainer's registry, so a read-only
  * `ModelRegistry` on the cache lists, verifies and loads it. A version whose
  * download or checksums fail leaves nothing behind.
+ *
+ * A cached version is used again only when it is the trainer's version of that
+ * number, file for file: its manifest's checksums equal the trainer's and every
+ * file still hashes to them. Otherwise it is replaced: a trainer whose state was
+ * reset numbers its versions from 1 again, and a damaged file in the cache would
+ * otherwise leave the server with nothing to serve until the next promotion. When
+ * the trainer cannot be asked, an intact cached copy is used.
+ *
+ * The cache is the mirror's own when the directory holds no registry of a trainer
+ * (`CURRENT`, `history.jsonl`): then every version in it, also those of earlier
+ * runs, is the mirror's to prune. In a trainer's registry (a server pointed at a
+ * shared volume) only the versions this process downloaded are.
  */
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
@@ -16,7 +28,7 @@ import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { BonsaiError } from '../../core/errors.ts';
-import { fsyncPath, tagIsLive, tempTag, writeRegistryFile } from '../registry/files.ts';
+import { fsyncPath, sha256File, tagIsLive, tempTag, writeRegistryFile } from '../registry/files.ts';
 import { MANIFEST_FILE, manifestSchema, readManifest, type Manifest } from '../registry/manifest.ts';
 
 const STAGING = '.staging-';
@@ -33,7 +45,21 @@ export interface MirrorOptions {
   token?: string;
   /** Longest time one request to the trainer may take in ms; default 60 000. */
   timeoutMs?: number;
+  /** Told when a cached version is replaced by a new download (the log's `model.cache_replaced`). */
+  onReplaced?: (replaced: CacheReplacement) => void;
 }
+
+/** A cached version that was not used again, and why. */
+export interface CacheReplacement {
+  version: number;
+  /** `stale`: the trainer's version of that number has other files; `damaged`: a file is missing or no longer hashes to its checksum. */
+  cause: 'stale' | 'damaged';
+  /** The files that differ (stale) or fail (damaged). */
+  files: string[];
+}
+
+/** Files of a registry that a mirror never writes: a directory holding one is a trainer's registry, not a cache. */
+const REGISTRY_MARKS = ['CURRENT', 'history.jsonl'];
 
 /** Downloads, verifies and caches the trainer's versions in a local models directory. */
 export class ModelMirror {
@@ -41,9 +67,10 @@ export class ModelMirror {
   readonly trainerUrl: string;
   readonly #token: string | undefined;
   readonly #timeoutMs: number;
+  readonly #onReplaced: ((replaced: CacheReplacement) => void) | undefined;
   readonly #inFlight = new Map<number, Promise<void>>();
   readonly #manifests = new Map<number, Manifest>();
-  /** Versions this process downloaded: the only ones `prune` removes (a shared registry is never touched). */
+  /** Versions `prune` may remove: those this process downloaded, and in a cache of its own every version found at `open`. */
   readonly #downloaded = new Set<number>();
 
   constructor(dir: string, trainerUrl: string, options: MirrorOptions = {}) {
@@ -51,14 +78,21 @@ export class ModelMirror {
     this.trainerUrl = trainerUrl;
     this.#token = options.token;
     this.#timeoutMs = options.timeoutMs ?? 60_000;
+    this.#onReplaced = options.onReplaced;
   }
 
-  /** Creates the directory and removes staging directories of dead processes. */
+  /**
+   * Creates the directory and removes staging directories of dead processes. In a cache of its
+   * own (no registry marks), the versions left by earlier runs become prunable.
+   */
   async open(): Promise<void> {
     await mkdir(this.dir, { recursive: true });
-    for (const name of await readdir(this.dir)) {
+    const names = await readdir(this.dir);
+    for (const name of names) {
       if (name.startsWith(STAGING) && !tagIsLive(name.slice(STAGING.length))) await rm(join(this.dir, name), { recursive: true, force: true });
     }
+    if (names.some((name) => REGISTRY_MARKS.includes(name))) return;
+    for (const name of names) if (/^[1-9]\d*$/.test(name)) this.#downloaded.add(Number(name));
   }
 
   /** The trainer's champion (`GET /v1/models/current`), or null when it has none yet. */
@@ -87,18 +121,45 @@ export class ModelMirror {
     for (const version of [...this.#downloaded]) {
       if (keep.includes(version) || this.#inFlight.has(version)) continue;
       this.#downloaded.delete(version);
-      const trash = join(this.dir, `${STAGING}${tempTag()}`);
-      await rename(join(this.dir, String(version)), trash);
-      await rm(trash, { recursive: true, force: true });
-      removed.push(version);
+      if (await this.#discard(version)) removed.push(version);
     }
     return removed;
   }
 
+  /** Removes `models/<version>/` (renamed aside first, so it is never seen half-removed); false when it was not there. */
+  async #discard(version: number): Promise<boolean> {
+    const trash = join(this.dir, `${STAGING}${tempTag()}`);
+    try {
+      await rename(join(this.dir, String(version)), trash);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      throw err;
+    }
+    await rm(trash, { recursive: true, force: true });
+    return true;
+  }
+
   async #download(version: number): Promise<void> {
     const target = join(this.dir, String(version));
-    if (await readManifest(target, version)) return;
-    const manifest = this.#manifests.get(version) ?? await this.#fetchManifest(version);
+    const cached = await readManifest(target, version);
+    let wanted = this.#manifests.get(version);
+    if (cached) {
+      if (!wanted) {
+        try {
+          wanted = await this.#fetchManifest(version);
+        } catch (err) {
+          // The trainer cannot say which files version N has: an intact cached copy is served.
+          if (!(err instanceof BonsaiError && err.code === 'BONSAI_DAEMON_TRAINER_UNREACHABLE')) throw err;
+        }
+      }
+      const problem = await cacheProblem(target, cached, wanted);
+      if (problem === null) return;
+      await this.#discard(version);
+      this.#onReplaced?.({ version, ...problem });
+      // Retried at the next poll as any unreachable trainer is (daemon/plugins/follow.ts).
+      if (!wanted) throw new BonsaiError('BONSAI_DAEMON_TRAINER_UNREACHABLE', `the cached model version ${version} is damaged (${problem.files.join(', ')}) and the trainer ${this.trainerUrl} cannot be reached to download it again`, { version, files: problem.files, trainerUrl: this.trainerUrl });
+    }
+    const manifest = wanted ?? await this.#fetchManifest(version);
     const staging = join(this.dir, `${STAGING}${tempTag()}`);
     await mkdir(staging, { recursive: true });
     try {
@@ -180,4 +241,22 @@ export class ModelMirror {
       throw new BonsaiError('BONSAI_DAEMON_TRAINER_UNREACHABLE', `cannot reach the trainer at ${this.trainerUrl}: ${(cause as Error).message}`, { trainerUrl: this.trainerUrl, path }, { cause });
     }
   }
+}
+
+/**
+ * Why a cached version cannot be used again, or null when it can: its files are not the
+ * trainer's (`wanted`, when known), or one no longer hashes to its own manifest's checksum.
+ */
+async function cacheProblem(dir: string, cached: Manifest, wanted: Manifest | undefined): Promise<Omit<CacheReplacement, 'version'> | null> {
+  if (wanted) {
+    const names = new Set([...Object.keys(cached.checksums), ...Object.keys(wanted.checksums)]);
+    const differ = [...names].filter((name) => cached.checksums[name] !== wanted.checksums[name]).sort();
+    if (differ.length > 0) return { cause: 'stale', files: differ };
+  }
+  const damaged: string[] = [];
+  for (const [name, expected] of Object.entries(cached.checksums)) {
+    const actual = await sha256File(join(dir, ...name.split('/'))).then((f) => f.sha256, () => null);
+    if (actual !== expected) damaged.push(name);
+  }
+  return damaged.length > 0 ? { cause: 'damaged', files: damaged.sort() } : null;
 }

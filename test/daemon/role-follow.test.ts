@@ -61,10 +61,13 @@ test('a server follows the trainer over HTTP and refuses a corrupted download', 
     assert.equal(server.holder.status().swaps.failed, 0, `last failure: ${JSON.stringify(server.holder.status().lastError)}`);
     // The cache keeps the served version and its predecessor only.
     assert.deepEqual(readdirSync(join(serverDir, 'models')).sort(), ['1', '2']);
-    // The lag signal: serving and champion both report version 2.
+    // The lag signal: the server serves version 2 and reports the champion it followed as `followed`;
+    // only the trainer exports role="champion" (BonsaiServerVersionLag compares with that).
     const exposition = await (await fetch(`${server.url}/metrics`)).text();
     assert.match(exposition, /bonsai_model_info\{version="2",role="serving"\} 1/);
-    assert.match(exposition, /bonsai_model_info\{version="2",role="champion"\} 1/);
+    assert.match(exposition, /bonsai_model_info\{version="2",role="followed"\} 1/);
+    assert.doesNotMatch(exposition, /bonsai_model_info\{[^}]*role="champion"/);
+    assert.match(await (await fetch(`${trainer.url}/metrics`)).text(), /bonsai_model_info\{version="2",role="champion"\} 1/);
 
     // The cache on its own: download both versions, verify them, prune all but one.
     const cacheDir = join(fakeServerDir, 'cache');
