@@ -17,7 +17,7 @@ const TOKEN = 'cache-secret';
 
 /** A trainer on `port` (0: any) whose first model is trained on 40 samples from `firstSeed`. */
 async function trainerWithModel(dir: string, port: number, firstSeed: number, flip: boolean): Promise<Daemon> {
-  const trainer = await startDaemon(testConfig(dir, { server: { port } }), { model: TINY_MODEL, update: FAST_UPDATE, log: new MemoryLog(), defaultMetrics: false, token: TOKEN });
+  const trainer = await startDaemon(testConfig(dir, { server: { port }, gate: { tolerance: 1 } }), { model: TINY_MODEL, update: FAST_UPDATE, log: new MemoryLog(), defaultMetrics: false, token: TOKEN });
   await drop(join(dir, 'inbox'), 40, firstSeed, { flip });
   await waitFor('the trainer\'s version 1', async () => (await trainer.registry.current())?.version === 1 && !trainer.scheduler.busy, 30_000);
   return trainer;
@@ -54,7 +54,7 @@ test('a server replaces a cached version that is not the trainer\'s or is damage
     // The trainer's state is lost: trainer B on the same address, a fresh state directory, other data.
     await trainer.stop();
     trainer = null;
-    trainer = await startDaemon(testConfig(dirB, { server: { port } }), { model: TINY_MODEL, update: FAST_UPDATE, log: new MemoryLog(), defaultMetrics: false, token: TOKEN });
+    trainer = await startDaemon(testConfig(dirB, { server: { port }, gate: { tolerance: 1 } }), { model: TINY_MODEL, update: FAST_UPDATE, log: new MemoryLog(), defaultMetrics: false, token: TOKEN });
     // While B has no champion, the server says so once and keeps serving.
     const gone = await waitFor('follow.champion_gone', () => log.events.find((e) => e.event === 'follow.champion_gone'), 10_000);
     assert.equal(gone.level, 'warn');
