@@ -93,15 +93,17 @@ function trainerError(trainerUrl: string, path: string, status: number, json: Re
 
 /** Forwards promotions and rollbacks to the trainer; `done(version)` is told the champion the trainer now names. */
 function forwardingOps(local: RegistryOps, trainerUrl: string | null, token: string | undefined, done: (version: number) => void, remoteList: boolean): RegistryOps {
+  const readOnly = (path: string): BonsaiError => new BonsaiError('BONSAI_DAEMON_SERVER_READ_ONLY', 'this process serves a registry it does not own (role server) and has no trainerUrl to forward to; promote or roll back on the trainer', { path });
   const forward = async (path: string): Promise<Record<string, unknown>> => {
-    if (trainerUrl === null) {
-      throw new BonsaiError('BONSAI_DAEMON_SERVER_READ_ONLY', 'this process serves a registry it does not own (role server) and has no trainerUrl to forward to; promote or roll back on the trainer', { path });
-    }
+    if (trainerUrl === null) throw readOnly(path);
     const { status, json } = await callTrainer(trainerUrl, path, token);
     if (status !== 200) throw trainerError(trainerUrl, path, status, json);
     return (json.registry as Record<string, unknown> | undefined) ?? json;
   };
   return {
+    assertChangeable: () => {
+      if (trainerUrl === null) throw readOnly('/v1/models');
+    },
     // A server that follows over HTTP caches only what it served: the trainer's registry has the listing.
     list: async () => {
       if (!remoteList || trainerUrl === null) return local.list();

@@ -160,7 +160,9 @@ export class BonsaiMetrics {
     this.trainingEvalSamples = new Counter({ name: 'bonsai_training_eval_samples_total', help: 'Samples through forward-only validation passes of updates (pruning decisions, measurements), by phase.', labelNames: ['phase'], registers });
     this.trainingEvalFlops = new Counter({ name: 'bonsai_training_eval_flops_total', help: 'Floating-point operations of the validation passes of updates (estimated from live connections).', registers });
     this.validationSamples = new Gauge({ name: 'bonsai_validation_samples', help: 'Validation samples the last update measured, pruned and gated on.', registers });
-    this.validationAdequate = new Gauge({ name: 'bonsai_validation_adequate', help: '1 when the last update\'s validation set could resolve the loss its decisions judge, 0 when it pruned conservatively.', registers });
+    this.validationAdequate = new Gauge({ name: 'bonsai_validation_adequate', help: '1 when the last update\'s validation set could resolve the loss its decisions judge, 0 when it pruned conservatively; NaN before the first update (and in a serving-only process).', registers });
+    // Not known until an update says: 0 would read as "pruned conservatively" and pull the dashboard's min() down.
+    this.validationAdequate.set(Number.NaN);
     this.modelParameters = new Gauge({ name: 'bonsai_model_parameters', help: 'Parameters of a model: live connections incl. biases (kind=live) or the dense count (kind=dense).', labelNames: ['role', 'kind'], registers });
     this.modelDensity = new Gauge({ name: 'bonsai_model_density_ratio', help: 'Fraction of a layer\'s connections that are live (mask ones / mask size).', labelNames: ['role', 'layer'], registers });
     this.modelInfo = new Gauge({ name: 'bonsai_model_info', help: 'Constant 1, labelled with the model version holding each role.', labelNames: ['version', 'role'], registers });
@@ -179,8 +181,8 @@ export class BonsaiMetrics {
       registers,
       collect() {
         const read = sources.prequentialAccuracy;
-        if (read === undefined) return;
-        const v = read();
+        const v = read === undefined ? null : read();
+        // NaN before the first scored sample, and in a serving-only process, which scores none.
         this.set(v === null ? Number.NaN : v);
       },
     });

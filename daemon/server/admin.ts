@@ -85,6 +85,7 @@ export function registerAdmin(app: FastifyInstance, deps: ServerDeps): void {
       if (!listing.versions.some((v) => v.version === version)) {
         throw httpError('BONSAI_HTTP_MODEL_NOT_FOUND', `model version ${version} is not in the registry`, { version, available: listing.versions.map((v) => v.version).slice(-20) });
       }
+      registry.assertChangeable?.();
       const swap = await swapOrThrow(version);
       let record: Record<string, unknown>;
       try {
@@ -102,6 +103,7 @@ export function registerAdmin(app: FastifyInstance, deps: ServerDeps): void {
     if (listing.previous === null) {
       throw httpError('BONSAI_HTTP_NO_PREVIOUS_VERSION', `there is no previous version to roll back to (current: ${listing.current ?? 'none'})`, { current: listing.current });
     }
+    registry.assertChangeable?.();
     const swap = await swapOrThrow(listing.previous);
     let record: { version: number; [key: string]: unknown };
     try {

@@ -110,8 +110,19 @@ export function toErrorResponse(err: unknown, context: { bodyLimit?: number; con
   return { status: 500, body: bodyOf('BONSAI_HTTP_INTERNAL', 'internal error; see the daemon log', {}) };
 }
 
-/** Status of another area's code: `*_NOT_FOUND` 404, `*_BAD_TRANSITION` (a lifecycle refusal) 409, else 500. */
+/**
+ * Statuses of other areas' codes that are not the server's fault: a serving-only process asked
+ * to change a registry it cannot (409), a trainer it forwards to that cannot be reached (502).
+ */
+export const OTHER_ERROR_STATUS: Readonly<Record<string, number>> = {
+  BONSAI_DAEMON_SERVER_READ_ONLY: 409,
+  BONSAI_DAEMON_TRAINER_UNREACHABLE: 502,
+};
+
+/** Status of another area's code: those of `OTHER_ERROR_STATUS`, `*_NOT_FOUND` 404, `*_BAD_TRANSITION` (a lifecycle refusal) 409, else 500. */
 function statusBySuffix(code: string): number {
+  const listed = OTHER_ERROR_STATUS[code];
+  if (listed !== undefined) return listed;
   if (code.endsWith('_NOT_FOUND')) return 404;
   if (code.endsWith('_BAD_TRANSITION')) return 409;
   return 500;

@@ -39,6 +39,11 @@ export interface RegistryOps {
   promote(version: number): Promise<Record<string, unknown>>;
   /** Makes the previous champion current again; resolves with the new current version. */
   rollback(): Promise<{ version: number; [key: string]: unknown }>;
+  /**
+   * Throws when this process cannot change the champion at all (a serving-only process with
+   * nowhere to forward to): asked before anything is swapped, so a refusal never serves the target.
+   */
+  assertChangeable?(): void;
 }
 
 /** A registry version as the artifact routes see it. */

@@ -58,6 +58,24 @@ test('a server follows the trainer\'s champion and forwards mutations to it', as
     assert.equal((await post(trainer.url, '/v1/models/2/promote')).status, 200);
     await waitFor('the server to follow version 2 again', () => server.holder.version === 2, 10_000);
     assert.equal(server.holder.status().swaps.failed, 0);
+
+    // A server on the shared registry with no trainerUrl cannot change the champion: 409, and the
+    // version asked for is never served, not even for the time it took to refuse.
+    const readOnly = await startServing(testConfig(stateDir, { role: 'server' }), { log: new MemoryLog(), defaultMetrics: false, token: TOKEN, pollMs: 50 });
+    try {
+      await waitFor('the read-only server on version 2', () => readOnly.holder.version === 2, 10_000);
+      const swaps = readOnly.holder.status().swaps.ok;
+      for (const path of ['/v1/models/1/promote', '/v1/rollback']) {
+        const refusedChange = await post(readOnly.url, path);
+        assert.equal(refusedChange.status, 409, path);
+        assert.equal(((await refusedChange.json()) as { error: { code: string } }).error.code, 'BONSAI_DAEMON_SERVER_READ_ONLY', path);
+      }
+      assert.equal(readOnly.holder.version, 2);
+      assert.equal(readOnly.holder.status().swaps.ok, swaps, 'no swap to the refused version and back');
+      assert.equal((await trainer.registry.current())?.version, 2);
+    } finally {
+      await readOnly.stop();
+    }
   } finally {
     await server.stop();
     await trainer.stop();

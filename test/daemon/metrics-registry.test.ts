@@ -98,6 +98,13 @@ test('setModelInfo keeps one series per role; window sources are read at scrape 
   metrics.setModelInfo('champion', null);
   assert.doesNotMatch(await metrics.registry.metrics(), /role="champion"/);
 
+  // Nothing known yet (no update, no scoring source as in a serving-only process): NaN, not a 0 that reads as a measurement.
+  text = await metrics.registry.metrics();
+  assert.match(text, /^bonsai_prequential_accuracy_ratio NaN$/im);
+  assert.match(text, /^bonsai_validation_adequate NaN$/im);
+  metrics.validationAdequate.set(1);
+  assert.match(await metrics.registry.metrics(), /^bonsai_validation_adequate 1$/m);
+
   let accuracy: number | null = null;
   metrics.sources.prequentialAccuracy = () => accuracy;
   // prom-client writes NaN as "Nan"; Prometheus parses floats case-insensitively.
