@@ -11,7 +11,7 @@ import {
 import type { Config } from '../config/index.ts';
 import { featureWidth, processAudio } from '../pipelines/audio/index.ts';
 import { processImage } from '../pipelines/image/index.ts';
-import type { AudioSpec, ImageSpec, IngestLimits } from '../pipelines/types.ts';
+import type { AudioSpec, ImageSpec, IngestLimits, Preprocessing } from '../pipelines/types.ts';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { buildServer, type ArtifactSource, type Preprocessors, type RegistryListing, type RegistryOps, type ServerDeps } from './server/index.ts';
@@ -54,6 +54,24 @@ export function imageSpec(config: Config, shape?: readonly number[]): ImageSpec 
 /** The audio spec of the config. */
 export function audioSpec(config: Config): AudioSpec {
   return { ...config.model.audio };
+}
+
+/** How the config decodes samples, as a manifest keeps it (`Preprocessing`). */
+export function preprocessingOf(config: Config): Preprocessing {
+  const { resize, range } = imageSpec(config);
+  return { image: { resize, range }, audio: audioSpec(config) };
+}
+
+/**
+ * The fields in which a model's preprocessing differs from the config's (empty when the same, or
+ * when the model's manifest does not say): a served version decodes by its own.
+ */
+export function preprocessingDifferences(model: Preprocessing | undefined, config: Config): string[] {
+  if (model === undefined) return [];
+  const ours = preprocessingOf(config);
+  const image = (['resize', 'range'] as const).filter((k) => JSON.stringify(model.image[k]) !== JSON.stringify(ours.image[k])).map((k) => `model.image.${k}`);
+  const audio = (Object.keys(ours.audio) as (keyof AudioSpec)[]).filter((k) => JSON.stringify(model.audio[k]) !== JSON.stringify(ours.audio[k])).map((k) => `model.audio.${k}`);
+  return [...image, ...audio];
 }
 
 /** The ingest limits of the config. */
@@ -214,8 +232,9 @@ export function registryOps(registry: ModelRegistry, metrics: BonsaiMetrics, log
 /** Image and WAV decoding for the live model's input (the ingestion pipelines). */
 export function preprocessors(config: Config): Preprocessors {
   return {
-    image: (bytes: Uint8Array, input: ModelInput) => processImage(bytes, imageSpec(config, input.inputShape), limitsOf(config)),
-    audio: (bytes: Uint8Array) => processAudio(bytes, audioSpec(config), limitsOf(config)),
+    // A version's own preprocessing (its manifest's) over the config's: requests are decoded as its samples were.
+    image: (bytes: Uint8Array, input: ModelInput) => processImage(bytes, { ...imageSpec(config, input.inputShape), ...input.preprocessing?.image }, limitsOf(config)),
+    audio: (bytes: Uint8Array, input: ModelInput) => processAudio(bytes, input.preprocessing?.audio ?? audioSpec(config), limitsOf(config)),
   };
 }
 

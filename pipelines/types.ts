@@ -49,6 +49,16 @@ export interface AudioSpec {
   normalize: boolean;
 }
 
+/**
+ * How a model's inputs were made, kept in its manifest (`extra.preprocessing`): a served
+ * version decodes requests the way its training samples were decoded, whatever the config
+ * of the process serving it says (a server configured otherwise, or a config changed since).
+ */
+export interface Preprocessing {
+  image: Pick<ImageSpec, 'resize' | 'range'>;
+  audio: AudioSpec;
+}
+
 /** Limits applied before and during decoding; exceeding one rejects the file. */
 export interface IngestLimits {
   /** Largest accepted file in bytes. */

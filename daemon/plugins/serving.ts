@@ -6,7 +6,8 @@
 import { fallbackOrder } from '../registry/index.ts';
 import { ModelHolder, type ModelLoader, type SwapResult } from '../serving/index.ts';
 import { reportModel, swapObserver } from '../metrics/index.ts';
-import { registryLoader } from '../serving/loader.ts';
+import { preprocessingOfManifest, registryLoader } from '../serving/loader.ts';
+import { preprocessingDifferences } from '../wiring.ts';
 import type { DaemonContext, DaemonPlugin } from './context.ts';
 
 /** Options of `servingPlugin`. */
@@ -29,7 +30,14 @@ function swapReporter(ctx: DaemonContext, onSwapped: ServingPluginOptions['onSwa
       log.info('model.swapped', { version: r.version, previous: r.previousVersion, seconds: Math.round(r.seconds * 1000) / 1000 });
       // The champion's size and quality may differ from the served version's during a rollout.
       ctx.get('registry').get(r.version).then(
-        (v) => reportModel(metrics, 'serving', v.manifest),
+        (v) => {
+          reportModel(metrics, 'serving', v.manifest);
+          // Requests are decoded as the version's samples were; a config that says otherwise is worth a word,
+          // since files ingested under it are decoded differently from what the model learned.
+          const preprocessing = preprocessingOfManifest(v.manifest.extra as Record<string, unknown> | undefined);
+          const differ = preprocessingDifferences(preprocessing, ctx.config);
+          if (differ.length > 0) log.warn('model.preprocessing_differs', { version: r.version, fields: differ, model: preprocessing, reason: `version ${r.version} was trained on samples decoded with other ${differ.join(', ')} than this process's config; predictions decode requests as the model's samples were, and files ingested now are decoded by the config` });
+        },
         (error: unknown) => log.warn('model.report_failed', { version: r.version, error }));
       onSwapped?.(r, ctx);
     } else if (r.outcome === 'failed') {

@@ -10,6 +10,7 @@ import { UpdateScheduler, type TriggerCounts } from '../triggers/index.ts';
 import type { SampleStore } from '../../pipelines/store/index.ts';
 import type { StorageHealth } from '../storage.ts';
 import { taskKindOf } from '../speech.ts';
+import { preprocessingOf } from '../wiring.ts';
 import type { DaemonPlugin } from './context.ts';
 
 /** Options of `updatesPlugin`: what the daemon trains, and how the trainer runs. */
@@ -42,7 +43,7 @@ export function updatesPlugin(options: UpdatesPluginOptions): DaemonPlugin {
       const updater = new Updater({
         store, registry: ctx.get('registry'), holder, metrics, prequential: ctx.get('prequential'), log,
         job: {
-          stateDir, model: options.model, modality: config.model.modality, update: options.update,
+          stateDir, model: options.model, modality: config.model.modality, preprocessing: preprocessingOf(config), update: options.update,
           backend: { name: config.backend.name, threads: config.backend.threads }, driftBins: config.metrics.driftBins,
           dataBudgetBytes: config.algorithm.trainingDataMegabytes === null ? null : Math.floor(config.algorithm.trainingDataMegabytes * 2 ** 20),
         },

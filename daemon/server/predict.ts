@@ -128,7 +128,7 @@ async function preprocessFile(kind: 'image' | 'audio', body: unknown, model: Loa
   }
   const bytes = body as Buffer;
   if (bytes.length === 0) throw httpError('BONSAI_HTTP_EMPTY_BODY', `the ${kind} body is empty`);
-  const input = { version: model.version, modality: model.modality, inputShape: model.inputShape };
+  const input = { version: model.version, modality: model.modality, inputShape: model.inputShape, ...(model.preprocessing && { preprocessing: model.preprocessing }) };
   try {
     return await (kind === 'image' ? deps.preprocess.image(bytes, input) : deps.preprocess.audio(bytes, input));
   } catch (err) {

@@ -10,7 +10,7 @@
  */
 import { tf, type MaskedModel, loadModel, type Lineage, compileSparseInference, type SparseInference } from '../../core/index.ts';
 import { BonsaiError } from '../../core/errors.ts';
-import type { Modality } from '../../pipelines/types.ts';
+import type { Modality, Preprocessing } from '../../pipelines/types.ts';
 import type { DriftReference } from '../metrics/drift.ts';
 import type { ModelRegistry } from '../registry/index.ts';
 import type { LoadedModel, ModelLoader } from './types.ts';
@@ -43,7 +43,8 @@ export function registryLoader(registry: ModelRegistry, modality: Modality, opti
     const { model, file } = await loadModel(v.dir);
     const extra = v.manifest.extra as Record<string, unknown> | undefined;
     const modelModality = (extra?.modality as Modality | undefined) ?? modality;
-    if (taskKindOf(model.spec.arch) === 'speech') return speechModel(version, model, file.lineage, extra, modelModality);
+    const preprocessing = preprocessingOfManifest(extra);
+    if (taskKindOf(model.spec.arch) === 'speech') return { ...speechModel(version, model, file.lineage, extra, modelModality), ...(preprocessing && { preprocessing }) };
     const labels = (file.lineage.labels ?? (extra?.labels as string[] | undefined) ?? []).slice(0, model.numClasses);
     const inputShape = [...model.spec.inputShape];
     // W*M fixed once, for the sparse plan's convolutions and the tfjs forward pass alike: a
@@ -56,6 +57,7 @@ export function registryLoader(registry: ModelRegistry, modality: Modality, opti
       labels,
       inputShape,
       modality: modelModality,
+      ...(preprocessing && { preprocessing }),
       driftReference: driftReferenceOf(extra),
       async predict(batch: Float32Array, n: number): Promise<Float32Array> {
         // The output layer may be wider than the labels known (a class added later); keep the labelled columns.
@@ -130,4 +132,17 @@ function speechModel(version: number, model: MaskedModel, lineage: Lineage, extr
       model.dispose();
     },
   };
+}
+
+/**
+ * A manifest's `extra.preprocessing` when it has the shape the trainer writes (an image resize
+ * and range, an audio spec object); undefined otherwise, and the serving config's is used.
+ */
+export function preprocessingOfManifest(extra: Record<string, unknown> | undefined): Preprocessing | undefined {
+  const p = extra?.preprocessing as { image?: { resize?: unknown; range?: unknown }; audio?: unknown } | undefined;
+  const resize = p?.image?.resize;
+  const range = p?.image?.range;
+  const rangeOk = Array.isArray(range) && range.length === 2 && range.every((x) => typeof x === 'number' && Number.isFinite(x));
+  if ((resize !== 'fit' && resize !== 'fill' && resize !== 'mnist') || !rangeOk || p?.audio === null || typeof p?.audio !== 'object') return undefined;
+  return { image: { resize, range: [range[0], range[1]] }, audio: p.audio as Preprocessing['audio'] };
 }

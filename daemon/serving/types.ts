@@ -3,7 +3,7 @@
  * with its labels and input shape. The registry's loader builds these from
  * `models/<N>/`; tests use fakes.
  */
-import type { Modality } from '../../pipelines/types.ts';
+import type { Modality, Preprocessing } from '../../pipelines/types.ts';
 import type { DriftReference } from '../metrics/drift.ts';
 
 /** A model loaded into memory and ready to answer predictions. */
@@ -14,6 +14,8 @@ export interface LoadedModel {
   readonly labels: readonly string[];
   /** Shape of one sample, without the batch dimension, e.g. `[28, 28, 1]`. */
   readonly inputShape: readonly number[];
+  /** How its training samples were decoded (its manifest's `extra.preprocessing`); requests are decoded the same way. */
+  readonly preprocessing?: Preprocessing;
   /** Which pipeline turns files into this model's input. */
   readonly modality: Modality;
   /** Summary of the training inputs and labels, for drift scores (optional). */
@@ -44,6 +46,8 @@ export interface ModelInput {
   readonly version: number;
   readonly modality: Modality;
   readonly inputShape: readonly number[];
+  /** How its training samples were decoded (from its manifest; absent in versions made before it was kept). */
+  readonly preprocessing?: Preprocessing;
 }
 
 /** Number of values in one sample of `shape`. */

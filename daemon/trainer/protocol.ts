@@ -7,7 +7,7 @@ import type { PairedEvidence, CostSummary, Phase, PruneReport, UpdateConfig } fr
 import { BonsaiError, type ErrorCode } from '../../core/errors.ts';
 import { systemErrorCode } from '../storage.ts';
 import type { ModelOptions } from '../../core/models/options.ts';
-import type { Modality } from '../../pipelines/types.ts';
+import type { Modality, Preprocessing } from '../../pipelines/types.ts';
 import type { TriggerKind } from '../triggers/policy.ts';
 import type { ClassBreakdown } from './classes.ts';
 import type { DataSelectionReport } from './selection.ts';
@@ -35,6 +35,8 @@ export interface TrainJob {
   champion: number | null;
   model: ModelChoice;
   modality: Modality;
+  /** How the store's samples were decoded (config `model.image` and `model.audio`), kept in the manifest for serving. */
+  preprocessing?: Preprocessing;
   /** Grow-and-prune settings. */
   update: UpdateConfig;
   /** Compute backend (config `backend`). */

@@ -330,6 +330,7 @@ async function publishCandidate<D extends { n: number }>(registry: ModelRegistry
       timings: manifest.timings,
       extra: {
         updateId: job.id, trigger: job.trigger, upToSeq: job.upToSeq, arch: spec.arch, inputShape: spec.inputShape, modality: job.modality,
+        ...(job.preprocessing && { preprocessing: job.preprocessing }),
         labels: data.labels, sizes: summary.sizes, driftReference: summary.driftReference, costPhases: result.cost.phases,
         grown: result.growth.reduce((n, g) => n + g.total, 0), pruneIterations: result.prune.iterations.length, prune: pruneSummary(result.prune),
         ...data.extra,

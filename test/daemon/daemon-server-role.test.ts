@@ -7,7 +7,7 @@ import { BonsaiError } from '../../core/errors.ts';
 import { startDaemon } from '../../daemon/daemon.ts';
 import { MemoryLog } from '../../daemon/logging.ts';
 import { startServing } from '../../daemon/serving-only.ts';
-import { drop, FAST_UPDATE, predictPng, tempStateDir, testConfig, TINY_MODEL, waitFor } from './e2e-helpers.ts';
+import { drop, FAST_UPDATE, png, predictPng, tempStateDir, testConfig, TINY_MODEL, waitFor } from './e2e-helpers.ts';
 
 const TOKEN = 'shared-secret';
 
@@ -60,10 +60,19 @@ test('a server follows the trainer\'s champion and forwards mutations to it', as
     assert.equal(server.holder.status().swaps.failed, 0);
 
     // A server on the shared registry with no trainerUrl cannot change the champion: 409, and the
-    // version asked for is never served, not even for the time it took to refuse.
-    const readOnly = await startServing(testConfig(stateDir, { role: 'server' }), { log: new MemoryLog(), defaultMetrics: false, token: TOKEN, pollMs: 50 });
+    // version asked for is never served, not even for the time it took to refuse. Its config scales
+    // pixels to [-1, 1]; the model's manifest says [0, 1], so it decodes requests as the trainer does.
+    const readOnlyLog = new MemoryLog();
+    const readOnly = await startServing(testConfig(stateDir, { role: 'server', model: { image: { range: [-1, 1] } } }), { log: readOnlyLog, defaultMetrics: false, token: TOKEN, pollMs: 50 });
     try {
       await waitFor('the read-only server on version 2', () => readOnly.holder.version === 2, 10_000);
+      const manifest = (await trainer.registry.get(2)).manifest;
+      assert.deepEqual((manifest.extra as { preprocessing: { image: unknown } }).preprocessing.image, { resize: 'fill', range: [0, 1] });
+      const image = await png(1, 3);
+      const answer = async (url: string): Promise<unknown> => (await fetch(`${url}/v1/predict`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: image })).json();
+      assert.deepEqual(await answer(readOnly.url), await answer(trainer.url), 'the same scores as the trainer');
+      const differs = await waitFor('model.preprocessing_differs', () => readOnlyLog.named('model.preprocessing_differs')[0], 5_000);
+      assert.deepEqual(differs.fields, ['model.image.range']);
       const swaps = readOnly.holder.status().swaps.ok;
       for (const path of ['/v1/models/1/promote', '/v1/rollback']) {
         const refusedChange = await post(readOnly.url, path);
