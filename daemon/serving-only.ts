@@ -188,6 +188,7 @@ export async function startServing(config: Config, options: ServingOptions = {})
   const status = async (): Promise<Record<string, unknown>> => ({
     state: lifecycle.state, role: 'server', stateDir, trainerUrl: config.trainerUrl, backend: backendInfo()?.name ?? null,
     champion: mirror ? follower.lastSeen : await ctx.get('registry').current().then((c) => c?.version ?? null, () => null), failedVersion: follower.failedVersion,
+    followProblem: follower.problem,
   });
   const plugins = servingPlugins(config, follower, mirror, options.pollMs ?? config.ingest.pollIntervalMs, status);
   const lifecycle = new Lifecycle(lifecyclePlugins(ctx, plugins), log);

@@ -19,6 +19,13 @@ import { nothingToStop, type DaemonContext, type DaemonPlugin } from './context.
 /** Causes of a failed swap that a later poll may cure (the download is tried again). */
 const RETRIED_CAUSES: ReadonlySet<unknown> = new Set(['BONSAI_DAEMON_TRAINER_UNREACHABLE', 'BONSAI_DAEMON_DOWNLOAD_FAILED']);
 
+/** Why a server cannot read the champion it follows: the error's code and message, and since when (ISO time). */
+export interface FollowProblem {
+  code: string;
+  message: string;
+  since: string;
+}
+
 /** Follows the trainer's champion: over HTTP through `mirror`, else in the registry on a shared volume. */
 export class ChampionFollower {
   /** The champion last seen: its number and its files (null when only the number is known: a forwarded change). */
@@ -26,6 +33,7 @@ export class ChampionFollower {
   private generation = 0;
   private failed: number | null = null;
   private lastProblem: string | null = null;
+  private problemNow: FollowProblem | null = null;
   private warnedNoChampion = false;
   private following: Promise<void> | null = null;
 
@@ -34,6 +42,11 @@ export class ChampionFollower {
   /** The last champion seen (or forwarded); null before the first. */
   get lastSeen(): number | null {
     return this.seen?.version ?? null;
+  }
+
+  /** Why the last check could not read the champion (the trainer or registry), since when; null when it could. */
+  get problem(): FollowProblem | null {
+    return this.problemNow;
   }
 
   /** The champion whose swap failed, until another one is swapped in. */
@@ -66,11 +79,14 @@ export class ChampionFollower {
     try {
       champion = this.mirror ? await this.mirror.current() : await registry.current();
       if (mine !== this.generation) return;
+      if (this.problemNow !== null) log.info('follow.recovered', { code: this.problemNow.code, since: this.problemNow.since, trainerUrl: config.trainerUrl, dir: registry.dir });
       this.lastProblem = null;
+      this.problemNow = null;
     } catch (err) {
       const code = err instanceof BonsaiError ? err.code : 'unknown';
       if (code !== this.lastProblem) log.warn(this.mirror ? 'follow.trainer_unreachable' : 'follow.registry_unreadable', { dir: registry.dir, trainerUrl: config.trainerUrl, error: err });
       this.lastProblem = code;
+      this.problemNow = { code, message: err instanceof Error ? err.message : String(err), since: this.problemNow?.since ?? new Date().toISOString() };
       return;
     }
     if (champion === null) {

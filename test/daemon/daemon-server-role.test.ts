@@ -1,7 +1,7 @@
 /** role server: follows a trainer's champion from its registry, read-only, and forwards updates, promotions and rollbacks to it. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { BonsaiError } from '../../core/errors.ts';
 import { startDaemon } from '../../daemon/daemon.ts';
@@ -104,6 +104,14 @@ test('a server without a registry waits for one, and without a trainer refuses m
     const res = await fetch(`${server.url}/v1/updates`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` } });
     assert.equal(res.status, 409);
     assert.match(((await res.json()) as { error: { message: string } }).error.message, /only serves/);
+    // The status says why nothing is followed, and since when; once the registry exists, that ends and is logged.
+    const status = async (): Promise<{ followProblem: { code: string; since: string } | null }> => (await fetch(`${server.url}/v1/status`)).json() as Promise<{ followProblem: { code: string; since: string } | null }>;
+    const problem = (await status()).followProblem;
+    assert.equal(problem?.code, 'BONSAI_REGISTRY_UNAVAILABLE');
+    assert.ok(Date.parse(problem?.since ?? '') <= Date.now());
+    mkdirSync(join(stateDir, 'models'));
+    await waitFor('follow.recovered', () => log.named('follow.recovered')[0], 5_000);
+    assert.equal((await status()).followProblem, null);
   } finally {
     await server.stop();
     rmSync(stateDir, { recursive: true, force: true });
