@@ -11,7 +11,7 @@ import {
 import type { Config } from '../config/index.ts';
 import { featureWidth, processAudio } from '../pipelines/audio/index.ts';
 import { processImage } from '../pipelines/image/index.ts';
-import type { AudioSpec, ImageSpec, IngestLimits, Preprocessing } from '../pipelines/types.ts';
+import type { AudioSpec, ImageSpec, IngestLimits, Modality, Preprocessing } from '../pipelines/types.ts';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { buildServer, type ArtifactSource, type Preprocessors, type RegistryListing, type RegistryOps, type ServerDeps } from './server/index.ts';
@@ -66,12 +66,12 @@ export function preprocessingOf(config: Config): Preprocessing {
  * The fields in which a model's preprocessing differs from the config's (empty when the same, or
  * when the model's manifest does not say): a served version decodes by its own.
  */
-export function preprocessingDifferences(model: Preprocessing | undefined, config: Config): string[] {
+export function preprocessingDifferences(model: Preprocessing | undefined, config: Config, modality: Modality): string[] {
   if (model === undefined) return [];
   const ours = preprocessingOf(config);
-  const image = (['resize', 'range'] as const).filter((k) => JSON.stringify(model.image[k]) !== JSON.stringify(ours.image[k])).map((k) => `model.image.${k}`);
-  const audio = (Object.keys(ours.audio) as (keyof AudioSpec)[]).filter((k) => JSON.stringify(model.audio[k]) !== JSON.stringify(ours.audio[k])).map((k) => `model.audio.${k}`);
-  return [...image, ...audio];
+  // Only the settings of the model's own input: an image model's audio settings decode nothing.
+  if (modality === 'image') return (['resize', 'range'] as const).filter((k) => JSON.stringify(model.image[k]) !== JSON.stringify(ours.image[k])).map((k) => `model.image.${k}`);
+  return (Object.keys(ours.audio) as (keyof AudioSpec)[]).filter((k) => JSON.stringify(model.audio[k]) !== JSON.stringify(ours.audio[k])).map((k) => `model.audio.${k}`);
 }
 
 /** The ingest limits of the config. */

@@ -12,7 +12,7 @@
 import { join } from 'node:path';
 import { BonsaiError } from '../../core/errors.ts';
 import { openRegistry } from '../registry/index.ts';
-import type { ModelMirror } from '../serving/mirror.ts';
+import { checksumDifferences, type ModelMirror } from '../serving/mirror.ts';
 import { reportModel } from '../metrics/index.ts';
 import { nothingToStop, type DaemonContext, type DaemonPlugin } from './context.ts';
 
@@ -28,8 +28,11 @@ export interface FollowProblem {
 
 /** Follows the trainer's champion: over HTTP through `mirror`, else in the registry on a shared volume. */
 export class ChampionFollower {
-  /** The champion last seen: its number and its files (null when only the number is known: a forwarded change). */
-  private seen: { version: number; files: string | null } | null = null;
+  /**
+   * The champion last seen: its number and its files' checksums; `forwarded` when only the number is
+   * known (a change this server forwarded), `failed` when its swap failed for a cause a poll may cure.
+   */
+  private seen: { version: number; files: Readonly<Record<string, string>> | 'forwarded' | 'failed' } | null = null;
   private generation = 0;
   private failed: number | null = null;
   private lastProblem: string | null = null;
@@ -57,7 +60,7 @@ export class ChampionFollower {
   /** Records a champion this server's operator chose through the trainer (a promotion or rollback forwarded). */
   forwarded(version: number): void {
     this.generation += 1;
-    this.seen = { version, files: null };
+    this.seen = { version, files: 'forwarded' };
   }
 
   /** Checks the champion now and swaps if it moved; calls during a check share it. */
@@ -97,9 +100,10 @@ export class ChampionFollower {
     }
     this.warnedNoChampion = false;
     // The same number with other files is another model: a trainer whose state was reset numbers from 1 again.
-    const files = filesOf(champion.manifest);
+    const files = champion.manifest.checksums;
     const same = this.seen !== null && this.seen.version === champion.version;
-    if (same && (this.seen?.files ?? files) === files) {
+    const known = this.seen?.files;
+    if (same && (known === 'forwarded' || (typeof known === 'object' && checksumDifferences(known, files).length === 0))) {
       this.seen = { version: champion.version, files };
       return;
     }
@@ -110,13 +114,10 @@ export class ChampionFollower {
     const result = await this.ctx.get('holder').swapTo(champion.version, { force: same });
     this.failed = result.outcome === 'failed' ? champion.version : null;
     // A download that could not complete is tried again at the next poll; a checksum or load failure waits for the next champion.
-    if (result.outcome === 'failed' && mine === this.generation && RETRIED_CAUSES.has(result.error?.details.causeCode)) this.seen = null;
+    // Kept as the same number with files unknown, so that the next poll swaps again, forced (a version
+    // of the same number may already be served, and an unforced swap would find it `unchanged`).
+    if (result.outcome === 'failed' && mine === this.generation && RETRIED_CAUSES.has(result.error?.details.causeCode)) this.seen = { version: champion.version, files: 'failed' };
   }
-}
-
-/** A version's files as one comparable string: its manifest's checksums, by name. */
-function filesOf(manifest: { checksums: Record<string, string> }): string {
-  return Object.entries(manifest.checksums).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([name, sha]) => `${name}=${sha}`).join('\n');
 }
 
 /** Opens the trainer's registry read-only (after the local cache of a mirror); adds it as `registry`. */

@@ -8,6 +8,7 @@ import { ModelHolder, type ModelLoader, type SwapResult } from '../serving/index
 import { reportModel, swapObserver } from '../metrics/index.ts';
 import { preprocessingOfManifest, registryLoader } from '../serving/loader.ts';
 import { preprocessingDifferences } from '../wiring.ts';
+import type { Modality } from '../../pipelines/types.ts';
 import type { DaemonContext, DaemonPlugin } from './context.ts';
 
 /** Options of `servingPlugin`. */
@@ -34,9 +35,10 @@ function swapReporter(ctx: DaemonContext, onSwapped: ServingPluginOptions['onSwa
           reportModel(metrics, 'serving', v.manifest);
           // Requests are decoded as the version's samples were; a config that says otherwise is worth a word,
           // since files ingested under it are decoded differently from what the model learned.
-          const preprocessing = preprocessingOfManifest(v.manifest.extra as Record<string, unknown> | undefined);
-          const differ = preprocessingDifferences(preprocessing, ctx.config);
-          if (differ.length > 0) log.warn('model.preprocessing_differs', { version: r.version, fields: differ, model: preprocessing, reason: `version ${r.version} was trained on samples decoded with other ${differ.join(', ')} than this process's config; predictions decode requests as the model's samples were, and files ingested now are decoded by the config` });
+          const extra = v.manifest.extra as Record<string, unknown> | undefined;
+          const preprocessing = preprocessingOfManifest(extra);
+          const differ = preprocessingDifferences(preprocessing, ctx.config, (extra?.modality as Modality | undefined) ?? ctx.config.model.modality);
+          if (differ.length > 0) log.warn('model.preprocessing_differs', { version: r.version, fields: differ, model: preprocessing, reason: `version ${r.version} was trained under other ${differ.join(', ')} than this process's config; predictions decode requests by the version's settings, and files ingested now are decoded by the config` });
         },
         (error: unknown) => log.warn('model.report_failed', { version: r.version, error }));
       onSwapped?.(r, ctx);

@@ -114,7 +114,7 @@ export function toErrorResponse(err: unknown, context: { bodyLimit?: number; con
  * Statuses of other areas' codes that are not the server's fault: a serving-only process asked
  * to change a registry it cannot (409), a trainer it forwards to that cannot be reached (502).
  */
-export const OTHER_ERROR_STATUS: Readonly<Record<string, number>> = {
+const OTHER_ERROR_STATUS: Readonly<Record<string, number>> = {
   BONSAI_DAEMON_SERVER_READ_ONLY: 409,
   BONSAI_DAEMON_TRAINER_UNREACHABLE: 502,
 };

@@ -21,7 +21,7 @@
  * shared volume) only the versions this process downloaded are.
  */
 import { createHash } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, existsSync } from 'node:fs';
 import { mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { dirname, join, posix } from 'node:path';
 import { Readable, Transform } from 'node:stream';
@@ -72,6 +72,8 @@ export class ModelMirror {
   readonly #manifests = new Map<number, Manifest>();
   /** Versions `prune` may remove: those this process downloaded, and in a cache of its own every version found at `open`. */
   readonly #downloaded = new Set<number>();
+  /** The directory is the mirror's own cache (no registry marks at `open`): any version in it may be replaced. */
+  #own = false;
 
   constructor(dir: string, trainerUrl: string, options: MirrorOptions = {}) {
     this.dir = dir;
@@ -92,6 +94,7 @@ export class ModelMirror {
       if (name.startsWith(STAGING) && !tagIsLive(name.slice(STAGING.length))) await rm(join(this.dir, name), { recursive: true, force: true });
     }
     if (names.some((name) => REGISTRY_MARKS.includes(name))) return;
+    this.#own = true;
     for (const name of names) if (/^[1-9]\d*$/.test(name)) this.#downloaded.add(Number(name));
   }
 
@@ -142,8 +145,11 @@ export class ModelMirror {
   async #download(version: number): Promise<void> {
     const target = join(this.dir, String(version));
     const cached = await readManifest(target, version);
+    // The trainer's manifest as `current()` just read it, used once: a version reached another way
+    // (a promotion forwarded through this server) is asked for again, since a trainer reset renumbers.
     let wanted = this.#manifests.get(version);
-    if (cached) {
+    this.#manifests.delete(version);
+    if (cached || existsSync(target)) {
       if (!wanted) {
         try {
           wanted = await this.#fetchManifest(version);
@@ -152,8 +158,12 @@ export class ModelMirror {
           if (!(err instanceof BonsaiError && err.code === 'BONSAI_DAEMON_TRAINER_UNREACHABLE')) throw err;
         }
       }
-      const problem = await cacheProblem(target, cached, wanted);
+      const problem = cached ? await cacheProblem(target, cached, wanted) : { cause: 'damaged' as const, files: [MANIFEST_FILE] };
       if (problem === null) return;
+      // Only the mirror's own copies are replaced: a trainer's registry on a shared volume is never changed.
+      if (!this.#own && !this.#downloaded.has(version)) {
+        throw new BonsaiError('BONSAI_DAEMON_MODEL_CORRUPT', `model version ${version} in ${this.dir} is ${problem.cause} (${problem.files.join(', ')}) and is not this server's copy to replace`, { version, dir: this.dir, ...problem });
+      }
       await this.#discard(version);
       this.#onReplaced?.({ version, ...problem });
       // Retried at the next poll as any unreachable trainer is (daemon/plugins/follow.ts).
@@ -249,8 +259,7 @@ export class ModelMirror {
  */
 async function cacheProblem(dir: string, cached: Manifest, wanted: Manifest | undefined): Promise<Omit<CacheReplacement, 'version'> | null> {
   if (wanted) {
-    const names = new Set([...Object.keys(cached.checksums), ...Object.keys(wanted.checksums)]);
-    const differ = [...names].filter((name) => cached.checksums[name] !== wanted.checksums[name]).sort();
+    const differ = checksumDifferences(cached.checksums, wanted.checksums);
     if (differ.length > 0) return { cause: 'stale', files: differ };
   }
   const damaged: string[] = [];
@@ -259,4 +268,9 @@ async function cacheProblem(dir: string, cached: Manifest, wanted: Manifest | un
     if (actual !== expected) damaged.push(name);
   }
   return damaged.length > 0 ? { cause: 'damaged', files: damaged.sort() } : null;
+}
+
+/** The artifact names whose checksums differ between two manifests (present in one only included), sorted. */
+export function checksumDifferences(a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>): string[] {
+  return [...new Set([...Object.keys(a), ...Object.keys(b)])].filter((name) => a[name] !== b[name]).sort();
 }

@@ -35,7 +35,7 @@ export interface TrainJob {
   champion: number | null;
   model: ModelChoice;
   modality: Modality;
-  /** How the store's samples were decoded (config `model.image` and `model.audio`), kept in the manifest for serving. */
+  /** The config's preprocessing at training time (`model.image` resize and range, `model.audio`), kept in the manifest for serving. */
   preprocessing?: Preprocessing;
   /** Grow-and-prune settings. */
   update: UpdateConfig;

@@ -112,6 +112,16 @@ test('a server without a registry waits for one, and without a trainer refuses m
     mkdirSync(join(stateDir, 'models'));
     await waitFor('follow.recovered', () => log.named('follow.recovered')[0], 5_000);
     assert.equal((await status()).followProblem, null);
+    // A trainer that cannot be reached: what is forwarded to it answers 502, with the code.
+    const orphan = await startServing(testConfig(tempStateDir(), { role: 'server', trainerUrl: 'http://127.0.0.1:9' }), { log: new MemoryLog(), defaultMetrics: false, token: TOKEN, pollMs: 1000 });
+    try {
+      const unreachable = await fetch(`${orphan.url}/v1/updates`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` } });
+      assert.equal(unreachable.status, 502);
+      assert.equal(((await unreachable.json()) as { error: { code: string } }).error.code, 'BONSAI_DAEMON_TRAINER_UNREACHABLE');
+    } finally {
+      await orphan.stop();
+      rmSync(orphan.config.stateDir, { recursive: true, force: true });
+    }
   } finally {
     await server.stop();
     rmSync(stateDir, { recursive: true, force: true });

@@ -129,3 +129,40 @@ test('a cache inside a trainer\'s registry keeps the versions it did not downloa
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a damaged manifest in the cache is downloaded again; a damaged version in a trainer\'s registry is refused, never replaced', async () => {
+  const { ModelMirror } = await import('../../daemon/serving/mirror.ts');
+  const { BonsaiError } = await import('../../core/errors.ts');
+  const { cpSync, existsSync } = await import('node:fs');
+  const [trainerDir, cacheParent] = [tempStateDir(), tempStateDir()];
+  const trainer = await trainerWithModel(trainerDir, 0, 0, false);
+  try {
+    // A cache of its own: a manifest.json cut short (readManifest fails) is replaced, cause damaged.
+    const cache = join(cacheParent, 'cache');
+    const first = new ModelMirror(cache, trainer.url);
+    await first.open();
+    await first.ensure(1);
+    writeFileSync(join(cache, '1', 'manifest.json'), '{"vers');
+    const replaced: Array<{ version: number; cause: string; files: string[] }> = [];
+    const again = new ModelMirror(cache, trainer.url, { onReplaced: (r) => replaced.push(r) });
+    await again.open();
+    await again.ensure(1);
+    assert.deepEqual(replaced, [{ version: 1, cause: 'damaged', files: ['manifest.json'] }]);
+    assert.deepEqual(readFileSync(join(cache, '1', 'weights.bin')), weights(trainerDir, 1));
+
+    // A trainer's registry (CURRENT, history.jsonl): a damaged file is refused with the version left as it is.
+    const shared = join(cacheParent, 'shared');
+    cpSync(join(trainerDir, 'models'), shared, { recursive: true });
+    const bytes = readFileSync(join(shared, '1', 'weights.bin'));
+    bytes[0] ^= 0xff;
+    writeFileSync(join(shared, '1', 'weights.bin'), bytes);
+    const onShared = new ModelMirror(shared, trainer.url, { onReplaced: () => assert.fail('a trainer\'s version replaced') });
+    await onShared.open();
+    await assert.rejects(onShared.ensure(1), (e: unknown) => e instanceof BonsaiError && e.code === 'BONSAI_DAEMON_MODEL_CORRUPT' && /not this server's copy/.test(e.message));
+    assert.ok(existsSync(join(shared, '1', 'weights.bin')));
+    assert.deepEqual(readFileSync(join(shared, '1', 'weights.bin')), bytes, 'left as it was');
+  } finally {
+    await trainer.stop();
+    for (const d of [trainerDir, cacheParent]) rmSync(d, { recursive: true, force: true });
+  }
+});
