@@ -126,10 +126,7 @@ function forwardingOps(local: RegistryOps, trainerUrl: string | null, token: str
 
 /** Downloads and verifies a version into the local cache before `load` reads it from there. */
 function mirroredLoader(mirror: ModelMirror, load: ModelLoader): ModelLoader {
-  return async (version) => {
-    await mirror.ensure(version);
-    return load(version);
-  };
+  return (version) => mirror.use(version, () => load(version));
 }
 
 /** The update route: forwarded to the trainer, whose refusal (409) is passed back as one. */

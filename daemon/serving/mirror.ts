@@ -69,6 +69,8 @@ export class ModelMirror {
   readonly #timeoutMs: number;
   readonly #onReplaced: ((replaced: CacheReplacement) => void) | undefined;
   readonly #inFlight = new Map<number, Promise<void>>();
+  /** Versions being read by a loader (`use`), with how many reads: `prune` leaves them. */
+  readonly #inUse = new Map<number, number>();
   readonly #manifests = new Map<number, Manifest>();
   /** Versions `prune` may remove: those this process downloaded, and in a cache of its own every version found at `open`. */
   readonly #downloaded = new Set<number>();
@@ -118,11 +120,27 @@ export class ModelMirror {
     return running;
   }
 
+  /**
+   * Makes `models/<version>/` hold the trainer's version (`ensure`), then runs `read` on it; a
+   * `prune` meanwhile leaves that version, so a loader never finds its files gone mid-read.
+   */
+  async use<T>(version: number, read: () => Promise<T>): Promise<T> {
+    this.#inUse.set(version, (this.#inUse.get(version) ?? 0) + 1);
+    try {
+      await this.ensure(version);
+      return await read();
+    } finally {
+      const left = (this.#inUse.get(version) ?? 1) - 1;
+      if (left > 0) this.#inUse.set(version, left);
+      else this.#inUse.delete(version);
+    }
+  }
+
   /** Removes the versions this process downloaded except `keep` (e.g. the one served and its predecessor); returns those removed. */
   async prune(keep: readonly (number | null)[]): Promise<number[]> {
     const removed: number[] = [];
     for (const version of [...this.#downloaded]) {
-      if (keep.includes(version) || this.#inFlight.has(version)) continue;
+      if (keep.includes(version) || this.#inFlight.has(version) || this.#inUse.has(version)) continue;
       this.#downloaded.delete(version);
       if (await this.#discard(version)) removed.push(version);
     }

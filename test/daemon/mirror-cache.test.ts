@@ -149,6 +149,13 @@ test('a damaged manifest in the cache is downloaded again; a damaged version in 
     await again.ensure(1);
     assert.deepEqual(replaced, [{ version: 1, cause: 'damaged', files: ['manifest.json'] }]);
     assert.deepEqual(readFileSync(join(cache, '1', 'weights.bin')), weights(trainerDir, 1));
+    // A version being read by a loader is left by a prune meanwhile; once read, it may go.
+    assert.deepEqual(await again.use(1, async () => {
+      const removed = await again.prune([]);
+      assert.ok(existsSync(join(cache, '1', 'weights.bin')), 'still there while in use');
+      return removed;
+    }), []);
+    assert.deepEqual(await again.prune([]), [1]);
 
     // A trainer's registry (CURRENT, history.jsonl): a damaged file is refused with the version left as it is.
     const shared = join(cacheParent, 'shared');
