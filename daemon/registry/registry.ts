@@ -56,6 +56,27 @@ export interface ModelVersion {
   readonly manifest: Readonly<Manifest>;
 }
 
+/**
+ * Recomputes the SHA-256 of every artifact in a version directory `dir` and compares with
+ * `checksums` (the manifest's): the registry's `verify`, and the check of a server's cached copy.
+ */
+export async function verifyArtifacts(dir: string, checksums: Readonly<Record<string, string>>): Promise<Omit<VerifyReport, 'version'>> {
+  const onDisk = (await walkFiles(dir)).files.filter((f) => f !== MANIFEST_FILE && !f.startsWith(`.${MANIFEST_FILE}.tmp-`));
+  const present = new Set(onDisk);
+  const mismatched: { path: string; expected: string; actual: string }[] = [];
+  const missing: string[] = [];
+  for (const [path, sha] of Object.entries(checksums)) {
+    if (!present.has(path)) {
+      missing.push(path);
+      continue;
+    }
+    const actual = (await sha256File(join(dir, path))).sha256;
+    if (actual !== sha) mismatched.push({ path, expected: sha, actual });
+  }
+  const unexpected = onDisk.filter((f) => !(f in checksums));
+  return { ok: mismatched.length + missing.length + unexpected.length === 0, mismatched, missing, unexpected };
+}
+
 /** Result of `verify`: ok iff every artifact is present, unchanged, and nothing was added. */
 export interface VerifyReport {
   readonly version: number;
@@ -303,21 +324,7 @@ export class ModelRegistry {
   /** Recomputes the SHA-256 of every artifact of `version` and compares with its manifest. */
   async verify(version: number): Promise<VerifyReport> {
     const { dir, manifest } = await this.get(version);
-    const onDisk = (await walkFiles(dir)).files.filter((f) => f !== MANIFEST_FILE && !f.startsWith(`.${MANIFEST_FILE}.tmp-`));
-    const expected = Object.entries(manifest.checksums);
-    const present = new Set(onDisk);
-    const mismatched: { path: string; expected: string; actual: string }[] = [];
-    const missing: string[] = [];
-    for (const [path, sha] of expected) {
-      if (!present.has(path)) {
-        missing.push(path);
-        continue;
-      }
-      const actual = (await sha256File(join(dir, path))).sha256;
-      if (actual !== sha) mismatched.push({ path, expected: sha, actual });
-    }
-    const unexpected = onDisk.filter((f) => !(f in manifest.checksums));
-    return { version, ok: mismatched.length + missing.length + unexpected.length === 0, mismatched, missing, unexpected };
+    return { version, ...await verifyArtifacts(dir, manifest.checksums) };
   }
 
   /**

@@ -28,7 +28,9 @@ import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { BonsaiError } from '../../core/errors.ts';
-import { fsyncPath, sha256File, tagIsLive, tempTag, writeRegistryFile } from '../registry/files.ts';
+import { fsyncPath, tagIsLive, tempTag, writeRegistryFile } from '../registry/files.ts';
+import { HISTORY_FILE } from '../registry/history.ts';
+import { CURRENT_FILE, verifyArtifacts } from '../registry/registry.ts';
 import { MANIFEST_FILE, manifestSchema, readManifest, type Manifest } from '../registry/manifest.ts';
 
 const STAGING = '.staging-';
@@ -59,7 +61,7 @@ export interface CacheReplacement {
 }
 
 /** Files of a registry that a mirror never writes: a directory holding one is a trainer's registry, not a cache. */
-const REGISTRY_MARKS = ['CURRENT', 'history.jsonl'];
+const REGISTRY_MARKS = [CURRENT_FILE, HISTORY_FILE];
 
 /** Downloads, verifies and caches the trainer's versions in a local models directory. */
 export class ModelMirror {
@@ -280,12 +282,9 @@ async function cacheProblem(dir: string, cached: Manifest, wanted: Manifest | un
     const differ = checksumDifferences(cached.checksums, wanted.checksums);
     if (differ.length > 0) return { cause: 'stale', files: differ };
   }
-  const damaged: string[] = [];
-  for (const [name, expected] of Object.entries(cached.checksums)) {
-    const actual = await sha256File(join(dir, ...name.split('/'))).then((f) => f.sha256, () => null);
-    if (actual !== expected) damaged.push(name);
-  }
-  return damaged.length > 0 ? { cause: 'damaged', files: damaged.sort() } : null;
+  // The check the loader runs (the registry's verify): a copy that passes here passes there.
+  const check = await verifyArtifacts(dir, cached.checksums);
+  return check.ok ? null : { cause: 'damaged', files: [...check.mismatched.map((m) => m.path), ...check.missing, ...check.unexpected].sort() };
 }
 
 /** The artifact names whose checksums differ between two manifests (present in one only included), sorted. */

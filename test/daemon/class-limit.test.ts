@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -10,7 +10,7 @@ import { ingestFiles } from '../../pipelines/ingest/index.ts';
 import { ingestContext } from '../../daemon/plugins/watcher.ts';
 import { startDaemon } from '../../daemon/daemon.ts';
 import { MemoryLog } from '../../daemon/logging.ts';
-import { tempStateDir, testConfig, TINY_MODEL, waitFor } from './e2e-helpers.ts';
+import { putFile, tempStateDir, testConfig, TINY_MODEL, waitFor } from './e2e-helpers.ts';
 
 /** A 28x28 grey PNG whose pixels depend on `seed` (distinct files, distinct samples). */
 async function png(seed: number): Promise<Buffer> {
@@ -89,12 +89,7 @@ test('a running daemon logs ingest.label_similar at warn when Cat/ arrives besid
   const d = await startDaemon(testConfig(stateDir, { triggers: { pendingCount: 1000, initialCount: 1000 } }), { model: TINY_MODEL, log, defaultMetrics: false });
   try {
     const inbox = join(stateDir, 'inbox');
-    const put = async (source: string, seed: number): Promise<void> => {
-      const path = join(inbox, source);
-      mkdirSync(join(path, '..'), { recursive: true });
-      writeFileSync(`${path}.tmp`, await png(seed));
-      renameSync(`${path}.tmp`, path);
-    };
+    const put = async (source: string, seed: number): Promise<void> => putFile(inbox, source, await png(seed));
     await put('cat/1.png', 1);
     await waitFor('the first sample stored', () => d.store.counts().total === 1);
     await put('Cat/2.png', 2);

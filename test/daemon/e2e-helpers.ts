@@ -72,6 +72,14 @@ export async function drop(inbox: string, n: number, firstSeed: number, options:
   return seeds;
 }
 
+/** Writes `bytes` to `inbox/<source>` the way producers should: beside it first, then renamed in. */
+export function putFile(inbox: string, source: string, bytes: Buffer): void {
+  const path = join(inbox, source);
+  mkdirSync(join(path, '..'), { recursive: true });
+  writeFileSync(`${path}.tmp`, bytes);
+  renameSync(`${path}.tmp`, path);
+}
+
 /** A temp state directory. */
 export function tempStateDir(prefix = 'bonsai-e2e-'): string {
   return mkdtempSync(join(tmpdir(), prefix));

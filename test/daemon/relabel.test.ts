@@ -5,20 +5,13 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { startDaemon } from '../../daemon/daemon.ts';
 import { MemoryLog } from '../../daemon/logging.ts';
 import { sampleId } from '../../pipelines/ingest/index.ts';
-import { png, tempStateDir, testConfig, TINY_MODEL, waitFor } from './e2e-helpers.ts';
-
-function put(inbox: string, source: string, bytes: Buffer): void {
-  const path = join(inbox, source);
-  mkdirSync(join(path, '..'), { recursive: true });
-  writeFileSync(`${path}.tmp`, bytes);
-  renameSync(`${path}.tmp`, path);
-}
+import { png, putFile as put, tempStateDir, testConfig, TINY_MODEL, waitFor } from './e2e-helpers.ts';
 
 test('the same bytes under another folder relabel the stored sample: logged at warn with both labels, counted, pending again', async () => {
   const stateDir = tempStateDir('bonsai-relabel-');
