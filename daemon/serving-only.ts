@@ -143,9 +143,13 @@ function forwardedUpdates(trainerUrl: string | null, token: string | undefined):
   };
 }
 
-/** Removes cached versions other than the served one and its predecessor (a likely rollback target). */
+/**
+ * Records the served version in the cache (served again by a restart while the trainer is away)
+ * and removes cached versions other than it and its predecessor (a likely rollback target).
+ */
 function cachePruner(mirror: ModelMirror): (result: SwapResult, ctx: DaemonContext) => void {
   return (r, { log }) => {
+    mirror.markServed(r.version).catch((error: unknown) => log.warn('model.cache_mark_failed', { version: r.version, error }));
     mirror.prune([r.version, r.previousVersion]).then(
       (removed) => { if (removed.length > 0) log.info('model.cache_pruned', { removed }); },
       (error: unknown) => log.warn('model.cache_prune_failed', { error }));

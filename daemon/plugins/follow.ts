@@ -38,6 +38,10 @@ export class ChampionFollower {
   private lastProblem: string | null = null;
   private problemNow: FollowProblem | null = null;
   private warnedNoChampion = false;
+  /** Whether the start while the trainer could not be reached tried the cache (`serveCached`). */
+  private triedCache = false;
+  /** Serving that version, not yet confirmed as the trainer's champion. */
+  private servedFromCache = false;
   private following: Promise<void> | null = null;
 
   constructor(private readonly ctx: DaemonContext, private readonly mirror: ModelMirror | null) {}
@@ -74,6 +78,25 @@ export class ChampionFollower {
     await this.following;
   }
 
+  /**
+   * A server that starts while its trainer cannot be reached serves the version it served last,
+   * from its cache, once: remembered by number and checksums, so the trainer's champion replaces
+   * it when it differs (a trainer reset renumbers) and leaves it when it is the same.
+   */
+  private async serveCached(mirror: ModelMirror, mine: number): Promise<void> {
+    this.triedCache = true;
+    const last = await mirror.lastServed().catch(() => null);
+    if (last === null || mine !== this.generation) return;
+    this.seen = { version: last.version, files: last.checksums };
+    const result = await this.ctx.get('holder').swapTo(last.version);
+    if (result.outcome === 'ok') {
+      this.servedFromCache = true;
+      this.ctx.log.warn('follow.serving_cached', { version: last.version, trainerUrl: this.ctx.config.trainerUrl, reason: `the trainer cannot be reached (${this.problemNow?.code ?? 'unknown'}); serving version ${last.version}, the one this server served last, from its cache until it can` });
+    } else if (mine === this.generation) {
+      this.seen = null;
+    }
+  }
+
   private async check(): Promise<void> {
     const { log, metrics, config } = this.ctx;
     const registry = this.ctx.get('registry');
@@ -90,6 +113,7 @@ export class ChampionFollower {
       if (code !== this.lastProblem) log.warn(this.mirror ? 'follow.trainer_unreachable' : 'follow.registry_unreadable', { dir: registry.dir, trainerUrl: config.trainerUrl, error: err });
       this.lastProblem = code;
       this.problemNow = { code, message: err instanceof Error ? err.message : String(err), since: this.problemNow?.since ?? new Date().toISOString() };
+      if (this.mirror && this.seen === null && this.ctx.get('holder').version === null && !this.triedCache) await this.serveCached(this.mirror, mine);
       return;
     }
     if (champion === null) {
@@ -105,8 +129,12 @@ export class ChampionFollower {
     const known = this.seen?.files;
     if (same && (known === 'forwarded' || (typeof known === 'object' && checksumDifferences(known, files).length === 0))) {
       this.seen = { version: champion.version, files };
+      // The version served from the cache at a start without the trainer is the champion: now it is known to be.
+      if (this.servedFromCache) reportModel(metrics, 'followed', champion.manifest);
+      this.servedFromCache = false;
       return;
     }
+    this.servedFromCache = false;
     this.seen = { version: champion.version, files };
     // Exported as `followed`, not `champion`: only the trainer's own series say what the champion is,
     // so BonsaiServerVersionLag compares a server with the trainer, not with its own view of it.

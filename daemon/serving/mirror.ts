@@ -13,7 +13,8 @@
  * file still hashes to them. Otherwise it is replaced: a trainer whose state was
  * reset numbers its versions from 1 again, and a damaged file in the cache would
  * otherwise leave the server with nothing to serve until the next promotion. When
- * the trainer cannot be asked, an intact cached copy is used.
+ * the trainer cannot be asked, an intact cached copy is used; a server that starts
+ * then serves the version it served last (`markServed`, `lastServed`).
  *
  * The cache is the mirror's own when the directory holds no registry of a trainer
  * (`CURRENT`, `history.jsonl`): then every version in it, also those of earlier
@@ -22,7 +23,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createWriteStream, existsSync } from 'node:fs';
-import { mkdir, readdir, rename, rm } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { dirname, join, posix } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -34,6 +35,8 @@ import { CURRENT_FILE, verifyArtifacts } from '../registry/registry.ts';
 import { MANIFEST_FILE, manifestSchema, readManifest, type Manifest } from '../registry/manifest.ts';
 
 const STAGING = '.staging-';
+/** The version this server last served from its cache, with its files' checksums (`markServed`). */
+const SERVED_FILE = '.served.json';
 
 /** A champion as the trainer names it. */
 export interface TrainerChampion {
@@ -96,6 +99,9 @@ export class ModelMirror {
     const names = await readdir(this.dir);
     for (const name of names) {
       if (name.startsWith(STAGING) && !tagIsLive(name.slice(STAGING.length))) await rm(join(this.dir, name), { recursive: true, force: true });
+      // writeRegistryFile's temporary file of `.served.json`, left by a process that died while writing it.
+      const temp = name.startsWith(`.${SERVED_FILE}.tmp-`) ? name.slice(SERVED_FILE.length + 6) : null;
+      if (temp !== null && !tagIsLive(temp)) await rm(join(this.dir, name), { force: true });
     }
     if (names.some((name) => REGISTRY_MARKS.includes(name))) return;
     this.#own = true;
@@ -136,6 +142,32 @@ export class ModelMirror {
       if (left > 0) this.#inUse.set(version, left);
       else this.#inUse.delete(version);
     }
+  }
+
+  /**
+   * Records `version` as the one served (in a cache of its own only; a trainer's registry is
+   * never written), so that a restart while the trainer cannot be reached serves it again.
+   */
+  async markServed(version: number): Promise<void> {
+    if (!this.#own) return;
+    const manifest = await readManifest(join(this.dir, String(version)), version);
+    if (!manifest) return;
+    await writeRegistryFile(join(this.dir, SERVED_FILE), `${JSON.stringify({ version, checksums: manifest.checksums })}\n`);
+  }
+
+  /** The version last recorded by `markServed` and its checksums, when its cached manifest still has them; else null. */
+  async lastServed(): Promise<{ version: number; checksums: Record<string, string> } | null> {
+    let recorded: { version?: unknown; checksums?: unknown };
+    try {
+      recorded = JSON.parse(await readFile(join(this.dir, SERVED_FILE), 'utf8')) as typeof recorded;
+    } catch {
+      return null;
+    }
+    const version = recorded?.version;
+    if (typeof version !== 'number' || !Number.isSafeInteger(version) || version < 1 || typeof recorded.checksums !== 'object' || recorded.checksums === null) return null;
+    const cached = await readManifest(join(this.dir, String(version)), version);
+    if (!cached || checksumDifferences(cached.checksums, recorded.checksums as Record<string, string>).length > 0) return null;
+    return { version, checksums: cached.checksums };
   }
 
   /** Removes the versions this process downloaded except `keep` (e.g. the one served and its predecessor); returns those removed. */

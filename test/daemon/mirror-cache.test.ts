@@ -173,3 +173,51 @@ test('a damaged manifest in the cache is downloaded again; a damaged version in 
     for (const d of [trainerDir, cacheParent]) rmSync(d, { recursive: true, force: true });
   }
 });
+
+test('a server started while its trainer is away serves the version it served last, from its cache, until the trainer answers', async () => {
+  const [trainerDir, serverDir] = [tempStateDir(), tempStateDir()];
+  let trainer: Daemon | null = null;
+  let server: ServingDaemon | null = null;
+  try {
+    trainer = await trainerWithModel(trainerDir, 0, 0, false);
+    const port = trainer.port;
+    await promoteAnother(trainer, trainerDir, 900, 2);
+    server = await serve(serverDir, trainer.url, new MemoryLog());
+    await waitFor('the server on version 2', () => server?.holder.version === 2, 10_000);
+    // Rolled back on the trainer: the server serves version 1 and keeps 2 cached, so the last served is not the newest.
+    const back = await fetch(`${trainer.url}/v1/rollback`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` } });
+    assert.equal(back.status, 200);
+    await waitFor('the server on version 1', () => server?.holder.version === 1, 10_000);
+    const answer = (await predictPng(server.url, 2, 7)).body;
+    await waitFor('both versions cached', () => readdirSync(join(serverDir, 'models')).filter((n) => /^\d+$/.test(n)).sort().join() === '1,2', 10_000);
+    await server.stop();
+    server = null;
+    await trainer.stop();
+    trainer = null;
+
+    // The trainer is away: the restarted server serves version 1 from its cache, and says so.
+    const log = new MemoryLog();
+    server = await serve(serverDir, `http://127.0.0.1:${port}`, log);
+    assert.equal(server.holder.version, 1, 'served at once, before any trainer answers');
+    const said = log.events.filter((e) => e.event === 'follow.serving_cached');
+    assert.equal(said.length, 1);
+    assert.equal(said[0].level, 'warn');
+    assert.equal(said[0].fields.version, 1);
+    assert.deepEqual((await predictPng(server.url, 2, 7)).body, answer);
+    const status = await (await fetch(`${server.url}/v1/status`)).json() as { followProblem: { code: string } | null };
+    assert.equal(status.followProblem?.code, 'BONSAI_DAEMON_TRAINER_UNREACHABLE');
+
+    // The trainer back with that champion: nothing to swap, the problem ends.
+    trainer = await startDaemon(testConfig(trainerDir, { server: { port }, gate: { tolerance: 1 } }), { model: TINY_MODEL, update: FAST_UPDATE, log: new MemoryLog(), defaultMetrics: false, token: TOKEN });
+    await waitFor('follow.recovered', () => log.events.find((e) => e.event === 'follow.recovered'), 10_000);
+    await server.follow();
+    assert.equal(server.holder.version, 1);
+    assert.equal(server.holder.status().swaps.ok, 1, 'no second swap to the same model');
+    const followed = (await server.metrics.expose()).body.split('\n').filter((l) => l.startsWith('bonsai_model_info{') && l.includes('role="followed"'));
+    assert.deepEqual(followed, ['bonsai_model_info{version="1",role="followed"} 1'], 'the champion confirmed is exported as followed');
+  } finally {
+    await server?.stop();
+    await trainer?.stop();
+    for (const d of [trainerDir, serverDir]) rmSync(d, { recursive: true, force: true });
+  }
+});
