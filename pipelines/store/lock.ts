@@ -12,12 +12,20 @@
  * (`/proc/<pid>/stat`, field 22), or the machine was rebooted since (another
  * `/proc/sys/kernel/random/boot_id`). That is what makes a restart work in a
  * container, where node gets the same pid (1 under `unshare -p`, a small one
- * under tini) on every start. Known limits: without `/proc` (not Linux) only
- * the pid is checked, so a dead writer's pid reused by an unrelated process
- * looks alive (delete the lock file by hand); the lock is per machine and per
- * PID namespace (pids mean nothing across hosts or containers, so do not share
- * a state directory between containers or over NFS).
+ * under tini) on every start.
+ *
+ * Pids mean nothing across PID namespaces: a writer in another container on
+ * the same volume (pid 1 there, and pid 1 here another process) would read as
+ * gone and lose its lock. So the writer also holds a lock of the kernel's for
+ * as long as it runs: an exclusive SQLite transaction on `<lock>.held`, that
+ * is an fcntl lock on the file, which every process on the machine sees,
+ * whatever its namespace, and which the kernel drops when the holder dies. A
+ * lock file is taken over only when that lock is free. Known limits: without
+ * `/proc` (not Linux) a dead writer's pid reused by an unrelated process looks
+ * alive (delete the lock file by hand); across machines (NFS) the kernel lock
+ * is only as good as the file system's locking.
  */
+import Database from 'better-sqlite3';
 import { closeSync, fsyncSync, linkSync, openSync, readFileSync, renameSync, rmSync, unlinkSync } from 'node:fs';
 import { writeAllSync } from '../atomic-write.ts';
 import { BonsaiError } from '../../core/errors.ts';
@@ -123,10 +131,52 @@ function tryLink(tmp: string, path: string): boolean {
 }
 
 /**
+ * The kernel's lock beside the lock file (`<path>.held`, see the file comment): an open
+ * exclusive transaction that is never committed, held until `close()` or the process's end;
+ * 'busy' when another process (or another open in this one) holds it.
+ */
+function holdKernelLock(path: string): Database.Database | 'busy' {
+  let db: Database.Database;
+  try {
+    db = new Database(`${path}.held`, { timeout: 0 });
+  } catch (err) {
+    throw new BonsaiError('BONSAI_STORE_LOCK_FAILED', `cannot open the lock ${path}.held: ${(err as Error).message}`, { path: `${path}.held` }, { cause: err });
+  }
+  try {
+    db.pragma('locking_mode = EXCLUSIVE');
+    db.exec('BEGIN EXCLUSIVE');
+    return db;
+  } catch (err) {
+    db.close();
+    if ((err as { code?: unknown }).code === 'SQLITE_BUSY') return 'busy';
+    throw new BonsaiError('BONSAI_STORE_LOCK_FAILED', `cannot take the lock ${path}.held: ${(err as Error).message}`, { path: `${path}.held` }, { cause: err });
+  }
+}
+
+/**
  * Takes the writer lock at `path` or throws `BONSAI_STORE_LOCKED` with the
  * holder's pid. A stale lock (dead pid, or unreadable content) is replaced.
  */
 export function acquireWriterLock(path: string): WriterLock {
+  const kernel = holdKernelLock(path);
+  if (kernel === 'busy') {
+    const holder = readHolder(path);
+    if (holder?.pid === process.pid && holderLives(holder)) {
+      throw new BonsaiError('BONSAI_STORE_LOCKED', `store ${path} is already open for writing in this process (pid ${holder.pid})`, { path, pid: holder.pid });
+    }
+    // The pid in the file may be of another PID namespace (a container), where it names another process.
+    const who = holder === null ? 'a running process' : `a running process (pid ${holder.pid} in its own PID namespace, which may be another container's)`;
+    throw new BonsaiError('BONSAI_STORE_LOCKED', `store is locked for writing by ${who} (lock file ${path}, held in the kernel on ${path}.held); stop that process or open read-only`, { path, pid: holder?.pid ?? null });
+  }
+  try {
+    return takeLockFile(path, kernel);
+  } catch (err) {
+    kernel.close();
+    throw err;
+  }
+}
+
+function takeLockFile(path: string, kernel: Database.Database): WriterLock {
   const tmp = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
   const fd = openSync(tmp, 'wx');
   try {
@@ -141,7 +191,7 @@ export function acquireWriterLock(path: string): WriterLock {
   closeSync(fd);
   try {
     for (let attempt = 0; attempt < 3; attempt++) {
-      if (tryLink(tmp, path)) return makeLock(path);
+      if (tryLink(tmp, path)) return makeLock(path, kernel);
       const holder = readHolder(path);
       if (holder !== null && holderLives(holder)) {
         if (holder.pid === process.pid) {
@@ -168,7 +218,7 @@ export function acquireWriterLock(path: string): WriterLock {
   }
 }
 
-function makeLock(path: string): WriterLock {
+function makeLock(path: string, kernel: Database.Database): WriterLock {
   let held = true;
   const mine = lockContent();
   const release = (): void => {
@@ -182,6 +232,8 @@ function makeLock(path: string): WriterLock {
         // already gone
       }
     }
+    // Last: the lock file is gone before another process can take the kernel's lock.
+    kernel.close();
   };
   process.on('exit', release);
   return { path, release };

@@ -72,7 +72,7 @@ test('leftovers of dead processes are cleaned at open; directories without a val
     mkdirSync(join(dir, 'notes'));
 
     const reopened = await openRegistry(dir);
-    assert.deepEqual(readdirSync(dir).filter((n) => n.startsWith('.') && n !== '.lock').sort(), []);
+    assert.deepEqual(readdirSync(dir).filter((n) => n.startsWith('.') && n !== '.lock' && n !== '.lock.held').sort(), []);
     assert.deepEqual(readdirSync(join(dir, '1')).sort(), ['manifest.json', 'model.json', 'weights.bin']);
     assert.deepEqual((await reopened.list()).map((v) => v.version), [1]);
     await rejectsWith(() => reopened.get(9), 'BONSAI_REGISTRY_INVALID_VERSION', 'models/9');

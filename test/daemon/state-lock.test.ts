@@ -62,6 +62,30 @@ test('a SIGKILLed daemon in a PID namespace leaves a lock the next start in a na
   }
 });
 
+test('a live daemon in one PID namespace keeps its lock against a daemon in another (two containers on one volume)', { skip: canUnshare ? false : 'needs unshare -p (root, Linux)' }, async () => {
+  const stateDir = mkdtempSync(join(tmpdir(), 'bonsai-lock-2ns-'));
+  try {
+    const owner = await startHolder(stateDir, true);
+    assert.equal(owner.line, 'locked 1');
+    const lockBefore = readFileSync(join(stateDir, STATE_LOCK_FILE), 'utf8');
+    // Both are pid 1 in their namespaces: the pid in the lock file names the second itself.
+    const second = await startHolder(stateDir, true).catch((err: Error) => ({ line: err.message, child: null }));
+    assert.match(second.line, /refused BONSAI_DAEMON_STATE_LOCKED/);
+    assert.equal(readFileSync(join(stateDir, STATE_LOCK_FILE), 'utf8'), lockBefore, 'the owner\'s lock file is left as it was');
+    const done = once(owner.child, 'exit');
+    owner.child.stdin?.end();
+    await done;
+    // Once the owner stopped, a daemon in another namespace takes the directory.
+    const next = await startHolder(stateDir, true);
+    assert.equal(next.line, 'locked 1');
+    const nextDone = once(next.child, 'exit');
+    next.child.stdin?.end();
+    await nextDone;
+  } finally {
+    rmSync(stateDir, { recursive: true, force: true });
+  }
+});
+
 test('a live daemon keeps its lock: another process and this one are refused with its pid', async () => {
   const stateDir = mkdtempSync(join(tmpdir(), 'bonsai-lock-live-'));
   try {
