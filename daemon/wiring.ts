@@ -4,6 +4,7 @@
  * the HTTP admin routes, and the HTTP dependencies of model input.
  */
 import { readFileSync } from 'node:fs';
+import { networkInterfaces } from 'node:os';
 import { BonsaiError } from '../core/errors.ts';
 import {
   type OptimizerArgs, DEFAULT_LEARNING_RATES, PRUNE_FRACTION_MIN_SHARE, paperUpdateConfig, pruneLearningRateOf, type UpdateConfig, builtinModel, modelInfo, type ModelOptions,
@@ -262,8 +263,19 @@ export interface Listening {
 
 /** Builds the HTTP API on `deps`, listens where config `server` says and logs the URL. */
 export async function listenHttp(deps: ServerDeps, config: Config, log: Log): Promise<Listening> {
-  const app = buildServer(deps);
   const { host, port } = config.server;
+  // On 0.0.0.0 fastify lists the machine's interfaces once listening, to log them, and a failure
+  // there (no AF_NETLINK: a systemd unit's RestrictAddressFamilies) is thrown from an event
+  // handler, where nothing catches it: the process would die holding its locks. Asked first.
+  if (host === '0.0.0.0') {
+    try {
+      networkInterfaces();
+    } catch (cause) {
+      throw new BonsaiError('BONSAI_DAEMON_LISTEN_FAILED', `cannot listen on ${host}:${port}: the network interfaces cannot be listed (${(cause as Error).message}), which listening on 0.0.0.0 needs; allow AF_NETLINK (systemd: RestrictAddressFamilies) or set server.host to one address`,
+        { host, port, errno: (cause as NodeJS.ErrnoException).code ?? 'unknown' }, { cause });
+    }
+  }
+  const app = buildServer(deps);
   try {
     await app.listen({ port, host });
   } catch (cause) {

@@ -2,14 +2,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createServer, type AddressInfo } from 'node:net';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 /** Runs `bonsai start` and resolves with its exit code and output. */
-function start(args: string[]): Promise<{ code: number | null; out: string }> {
+function start(args: string[], nodeArgs: string[] = [], env: Record<string, string> = {}): Promise<{ code: number | null; out: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['bin/bonsai.js', 'start', ...args], { env: { ...process.env, BONSAI_CONFIG: '', BONSAI_LOG_LEVEL: 'error' } });
+    const child = spawn(process.execPath, [...nodeArgs, 'bin/bonsai.js', 'start', ...args], { env: { ...process.env, BONSAI_CONFIG: '', BONSAI_LOG_LEVEL: 'error', ...env } });
     let out = '';
     child.stdout.on('data', (b: Buffer) => { out += b.toString('utf8'); });
     child.stderr.on('data', (b: Buffer) => { out += b.toString('utf8'); });
@@ -30,6 +30,22 @@ test('bonsai start on a port in use exits with BONSAI_DAEMON_LISTEN_FAILED and t
     assert.doesNotMatch(out, /\n\s+at /, 'no stack trace');
   } finally {
     busy.close();
+    rmSync(stateDir, { recursive: true, force: true });
+  }
+});
+
+test('bonsai start on 0.0.0.0 where the network interfaces cannot be listed exits with BONSAI_DAEMON_LISTEN_FAILED and releases its locks', async () => {
+  const stateDir = mkdtempSync(join(tmpdir(), 'bonsai-netlink-'));
+  try {
+    const config = join(stateDir, 'bonsai.yaml');
+    writeFileSync(config, 'server:\n  host: 0.0.0.0\n');
+    const { code, out } = await start(['--state-dir', stateDir, '--port', '0'], ['--import', join(import.meta.dirname, 'no-netlink-preload.mjs')], { BONSAI_CONFIG: config });
+    assert.equal(code, 1, out);
+    assert.match(out, /BONSAI_DAEMON_LISTEN_FAILED: cannot listen on 0\.0\.0\.0:0: the network interfaces cannot be listed .*AF_NETLINK/);
+    assert.doesNotMatch(out, /\n\s+at /, 'no stack trace');
+    assert.ok(!existsSync(join(stateDir, 'daemon.lock')), 'the state lock is released');
+    assert.ok(!existsSync(join(stateDir, 'store.db.lock')), 'the store lock is released');
+  } finally {
     rmSync(stateDir, { recursive: true, force: true });
   }
 });
