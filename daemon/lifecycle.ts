@@ -112,7 +112,7 @@ export class Lifecycle {
 
 /** Options of `handleSignals`. */
 export interface SignalOptions {
-  /** Signals to handle; default SIGTERM and SIGINT. */
+  /** Signals to handle; default SIGTERM, SIGINT and SIGHUP (which also sets the exit status to 129). */
   signals?: readonly NodeJS.Signals[];
   /** Called on the second signal (default: `process.exit(130)`). */
   exitNow?: (signal: NodeJS.Signals) => void;
@@ -123,7 +123,7 @@ export interface SignalOptions {
  * function that removes the handlers.
  */
 export function handleSignals(target: { stop(reason: string): Promise<void> }, log: Log, options: SignalOptions = {}): () => void {
-  const signals = options.signals ?? ['SIGTERM', 'SIGINT'];
+  const signals = options.signals ?? ['SIGTERM', 'SIGINT', 'SIGHUP'];
   const exitNow = options.exitNow ?? (() => process.exit(130));
   let received = 0;
   const handler = (signal: NodeJS.Signals): void => {
@@ -133,7 +133,16 @@ export function handleSignals(target: { stop(reason: string): Promise<void> }, l
       exitNow(signal);
       return;
     }
-    log.info('daemon.signal', { signal, action: 'graceful shutdown; send it again to exit at once' });
+    if (signal === 'SIGHUP') {
+      // Operators send SIGHUP to reload, and a closed terminal sends it too. bonsai reads its config
+      // only at start, so it stops gracefully and exits 129 (128 + 1), a failure to a supervisor:
+      // systemd's Restart=on-failure starts it again with the new config. Unhandled, SIGHUP killed it
+      // at once (no graceful stop, locks left) with a status systemd reads as a clean exit, not restarted.
+      process.exitCode = 129;
+      log.warn('daemon.signal', { signal, action: 'graceful shutdown, then exit status 129 so that a supervisor restarts the daemon (the config is read only at start); send it again to exit at once' });
+    } else {
+      log.info('daemon.signal', { signal, action: 'graceful shutdown; send it again to exit at once' });
+    }
     void target.stop(`signal ${signal}`).catch((err: unknown) => log.error('daemon.stop_failed', { error: err }));
   };
   for (const s of signals) process.on(s, handler);

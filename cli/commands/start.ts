@@ -3,7 +3,8 @@
  *   [--role all|trainer|server] [--trainer-url URL]`:
  * runs the daemon in the foreground until SIGTERM or SIGINT (a graceful stop:
  * stop watching, stop the update, drain HTTP, close the store; a second signal
- * exits at once with status 130). Flags override the config file, which
+ * exits at once with status 130), or SIGHUP (the same stop, then status 129, so
+ * that a supervisor restarts it with the config as it is now). Flags override the config file, which
  * overrides the environment's `BONSAI_*` variables only where DESIGN.md says:
  * defaults < file < env < flags.
  */

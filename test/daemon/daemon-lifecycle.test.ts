@@ -116,7 +116,7 @@ test('stopping during an update aborts it cleanly; the next start trains on the 
   }
 });
 
-test('bonsai start runs until SIGTERM, then stops cleanly with status 0', async () => {
+for (const [signal, status] of [['SIGTERM', 0], ['SIGHUP', 129]] as const) test(`bonsai start runs until ${signal}, then stops cleanly with status ${status}`, async () => {
   const stateDir = tempStateDir();
   const file = join(stateDir, 'bonsai.json');
   const config = testConfig(stateDir, { log: { level: 'info', format: 'json' } });
@@ -133,8 +133,8 @@ test('bonsai start runs until SIGTERM, then stops cleanly with status 0', async 
     assert.equal((await fetch(`${url}/healthz`)).status, 200);
     const ready = await fetch(`${url}/readyz`);
     assert.equal(ready.status, 503);
-    child.kill('SIGTERM');
-    assert.equal(await exit, 0);
+    child.kill(signal);
+    assert.equal(await exit, status);
     const events = out.split('\n').filter((l) => l.startsWith('{')).map((l) => (JSON.parse(l) as { message: string }).message);
     for (const e of ['daemon.started', 'daemon.signal', 'watch.stopped', 'daemon.stopped']) assert.ok(events.includes(e), `${e} not logged:\n${out}`);
     assert.ok(events.indexOf('watch.stopped') < events.indexOf('daemon.stopped'));
