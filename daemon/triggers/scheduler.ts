@@ -12,6 +12,13 @@
  * between them (a timer re-checks when the interval has passed); after failed
  * updates in a row the wait doubles with each, from 30 s up to an hour
  * (`nextAllowedStart`), so a failure that recurs every time is retried, not looped.
+ *
+ * The threshold and max wait are states, looked at again on every check; a cron tick is
+ * an event, gone once it has passed. So a tick that cannot start an update now (one is
+ * running, or the interval holds) is remembered (`cronTick`) and checked like the others
+ * until an update starts (any: that update learns the samples the tick was for) or no
+ * samples are left pending; ticks meanwhile collapse into it. It lives in memory only:
+ * a restart forgets it, as it forgets the last start the interval counts from.
  */
 import { schedule, type ScheduledTask } from 'node-cron';
 import type { Log } from '../logging.ts';
@@ -47,6 +54,8 @@ export interface UpdateSchedulerArgs {
   log: Log;
   /** Clock in ms; default `Date.now`. */
   now?: () => number;
+  /** Starts the cron schedule, calling `onTick` on each tick; default node-cron's `schedule` (tests tick by hand). */
+  scheduleCron?: (expression: string, onTick: () => void) => { destroy(): void | Promise<void> };
 }
 
 /** What the scheduler is doing, for `/v1/status`. */
@@ -82,7 +91,7 @@ export class UpdateScheduler {
   private running: (UpdateRequest & { startedAt: number; done: Promise<void> }) | null = null;
   private queued: UpdateRequest | null = null;
   private lastStartAt: number | null = null;
-  private cronTask: ScheduledTask | null = null;
+  private cronTask: Pick<ScheduledTask, 'destroy'> | null = null;
   private intervalTimer: NodeJS.Timeout | null = null;
   private maxWaitTimer: NodeJS.Timeout | null = null;
   private maxWaitAt: number | null = null;
@@ -91,6 +100,8 @@ export class UpdateScheduler {
   private loggedWait: string | null = null;
   private failuresInARow = 0;
   private scheduledCheck = false;
+  /** A cron tick not yet served by an update, and the deferral last logged for it (each said once). */
+  private cronTick: { reason: string; logged: string | null } | null = null;
   private seq = 0;
   private startedCount = 0;
 
@@ -104,7 +115,8 @@ export class UpdateScheduler {
     this.stopped = false;
     const cron = this.args.policy.cron;
     if (cron !== null) {
-      this.cronTask = schedule(cron, () => this.fire('cron', `cron ${cron}`), { name: 'bonsai-update', noOverlap: true });
+      const onTick = (): void => this.fire('cron', `cron ${cron}`);
+      this.cronTask = this.args.scheduleCron ? this.args.scheduleCron(cron, onTick) : schedule(cron, onTick, { name: 'bonsai-update', noOverlap: true });
     }
     this.check();
   }
@@ -113,6 +125,7 @@ export class UpdateScheduler {
   async stop(): Promise<void> {
     this.stopped = true;
     this.queued = null;
+    this.cronTick = null;
     if (this.cronTask) await this.cronTask.destroy();
     this.cronTask = null;
     this.clearTimer('intervalTimer');
@@ -180,8 +193,11 @@ export class UpdateScheduler {
     return { id: `u-${this.now().toString(36)}-${this.seq}`, trigger, reason };
   }
 
-  /** A cron tick: start if samples are pending and the interval allows, else queue behind a running update. */
-  private fire(trigger: TriggerKind, reason: string): void {
+  /**
+   * A cron tick: when samples are pending (and the first model may start), remembered until an
+   * update starts; `check()` starts it now, or defers it behind a running update or the interval.
+   */
+  private fire(trigger: 'cron', reason: string): void {
     if (this.stopped) return;
     const counts = this.args.counts();
     if (counts.pending === 0) {
@@ -189,31 +205,31 @@ export class UpdateScheduler {
       return;
     }
     if (!this.firstModelMayStart(counts, trigger)) return;
-    if (this.running) {
-      this.queued ??= this.newRequest(trigger, reason);
-      return;
-    }
-    const allowed = nextAllowedStart(this.lastStartAt, this.args.policy, this.failuresInARow);
-    if (this.now() < allowed) {
-      this.args.log.info('trigger.deferred', { trigger, until: new Date(allowed).toISOString(), reason: this.deferral() });
-      this.armInterval(allowed);
-      return;
-    }
-    this.begin(this.newRequest(trigger, reason));
+    if (this.cronTick) this.args.log.debug('trigger.skipped', { trigger, reason: 'an earlier cron tick is deferred already' });
+    else this.cronTick = { reason, logged: null };
+    this.check();
   }
 
-  /** Re-checks threshold and max wait; starts an update if one is due and allowed. */
+  /** Re-checks a deferred cron tick, threshold and max wait; starts an update if one is due and allowed. */
   private check(): void {
     if (this.stopped) return;
     const counts = this.args.counts();
+    if (this.cronTick && counts.pending === 0) {
+      // Said at info, as its deferral was: the operator who read that it would run reads why it did not.
+      this.args.log.info('trigger.dropped', { trigger: 'cron', reason: 'no pending samples left' });
+      this.cronTick = null;
+    }
     const threshold = thresholdDue(counts, this.args.policy, this.args.hasChampion());
     const deadline = maxWaitDeadline(counts, this.args.policy);
     const now = this.now();
-    const due: { trigger: TriggerKind; reason: string } | null = threshold.due
-      ? { trigger: 'threshold', reason: threshold.detail }
-      : deadline !== null && now >= deadline
-        ? { trigger: 'max_wait', reason: `oldest pending sample waited ${Math.round((now - (counts.oldestPendingAt ?? now)) / 1000)} s >= ${this.args.policy.maxWaitSec} s` }
-        : null;
+    // A remembered cron tick first: it is what the operator scheduled, and the update it starts is labelled so.
+    const due: { trigger: TriggerKind; reason: string } | null = this.cronTick
+      ? { trigger: 'cron', reason: this.cronTick.reason }
+      : threshold.due
+        ? { trigger: 'threshold', reason: threshold.detail }
+        : deadline !== null && now >= deadline
+          ? { trigger: 'max_wait', reason: `oldest pending sample waited ${Math.round((now - (counts.oldestPendingAt ?? now)) / 1000)} s >= ${this.args.policy.maxWaitSec} s` }
+          : null;
     this.armMaxWait(due === null ? deadline : null);
     if (due === null) {
       if (!this.args.hasChampion() && counts.total >= this.args.policy.initialCount) this.firstModelMayStart(counts, 'threshold');
@@ -222,16 +238,29 @@ export class UpdateScheduler {
     if (!this.firstModelMayStart(counts, due.trigger)) return;
     if (this.running) {
       this.queued ??= this.newRequest(due.trigger, due.reason);
+      if (due.trigger === 'cron') this.cronDeferred(null, `update ${this.running.id} is running`);
       return;
     }
     const allowed = nextAllowedStart(this.lastStartAt, this.args.policy, this.failuresInARow);
     if (now < allowed) {
-      // A back-off is said once, when its timer is armed; the plain minimum interval is not.
-      if (this.failuresInARow > 0 && !this.intervalTimer) this.args.log.info('trigger.deferred', { trigger: due.trigger, until: new Date(allowed).toISOString(), reason: this.deferral() });
+      // A cron tick's deferral is said once for each reason; a back-off once, when its timer is
+      // armed; the plain minimum interval of the threshold and max wait not at all (they are re-checked anyway).
+      if (due.trigger === 'cron') this.cronDeferred(allowed, this.deferral());
+      else if (this.failuresInARow > 0 && !this.intervalTimer) this.args.log.info('trigger.deferred', { trigger: due.trigger, until: new Date(allowed).toISOString(), reason: this.deferral() });
       this.armInterval(allowed);
       return;
     }
     this.begin(this.newRequest(due.trigger, due.reason));
+  }
+
+  /** Logs that the remembered cron tick waits, until `until` (null: until the running update ends), unless said already. */
+  private cronDeferred(until: number | null, reason: string): void {
+    if (!this.cronTick) return;
+    const fields = { trigger: 'cron', until: until === null ? null : new Date(until).toISOString(), reason };
+    const said = JSON.stringify(fields);
+    if (this.cronTick.logged === said) return;
+    this.cronTick.logged = said;
+    this.args.log.info('trigger.deferred', fields);
   }
 
   /** Why a non-manual start waits: the minimum interval, or the back-off after failed updates. */
@@ -260,6 +289,8 @@ export class UpdateScheduler {
     this.lastStartAt = startedAt;
     this.startedCount += 1;
     this.clearTimer('intervalTimer');
+    // Whatever starts it, this update learns the samples a remembered cron tick was for.
+    this.cronTick = null;
     this.args.log.info('trigger.fired', { id: request.id, trigger: request.trigger, reason: request.reason });
     const done = this.args.run(request).then(
       (answer) => { this.failuresInARow = failed(answer) ? this.failuresInARow + 1 : 0; },
@@ -274,11 +305,14 @@ export class UpdateScheduler {
       if (this.stopped) return;
       if (next?.trigger === 'manual') {
         const counts = this.args.counts();
-        if (counts.pending > 0 || !this.args.hasChampion()) this.begin(next);
-        else this.args.log.info('trigger.dropped', { id: next.id, reason: 'no pending samples left' });
-      } else {
-        this.check();
+        if (counts.pending > 0 || !this.args.hasChampion()) {
+          this.begin(next);
+          return;
+        }
+        this.args.log.info('trigger.dropped', { id: next.id, trigger: next.trigger, reason: 'no pending samples left' });
       }
+      // Also after a dropped manual request: a cron tick remembered behind it is dropped (logged) there.
+      this.check();
     });
     this.running = { ...request, startedAt, done };
   }

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BonsaiError } from '../../core/errors.ts';
 import { MemoryLog } from '../../daemon/logging.ts';
-import { checkCron, maxWaitDeadline, nextAllowedStart, thresholdDue, UpdateScheduler, type TriggerCounts, type TriggerPolicy, type UpdateRequest } from '../../daemon/triggers/index.ts';
+import { checkCron, maxWaitDeadline, nextAllowedStart, thresholdDue, UpdateScheduler, type TriggerCounts, type TriggerPolicy, type UpdateRequest, type UpdateSchedulerArgs } from '../../daemon/triggers/index.ts';
 import { waitFor } from './e2e-helpers.ts';
 
 const POLICY: TriggerPolicy = { pendingCount: null, pendingFraction: 0.1, initialCount: 100, cron: null, minIntervalSec: 0, maxWaitSec: null };
@@ -37,17 +37,37 @@ test('max wait deadline, minimum interval and cron validation', () => {
 });
 
 /** A scheduler over mutable counts whose runs finish when the test says so. */
-function harness(policy: Partial<TriggerPolicy> = {}, champion = true) {
+function harness(policy: Partial<TriggerPolicy> = {}, champion = true, scheduleCron?: UpdateSchedulerArgs['scheduleCron']) {
   const counts: TriggerCounts = { pending: 0, total: 1000, oldestPendingAt: null };
   const runs: Array<UpdateRequest & { finish: () => void }> = [];
+  const log = new MemoryLog();
   const scheduler = new UpdateScheduler({
     policy: { ...POLICY, pendingCount: 40, ...policy },
     counts: () => ({ ...counts }),
     hasChampion: () => champion,
     run: (request) => new Promise<void>((resolve) => runs.push({ ...request, finish: () => { counts.pending = 0; resolve(); } })),
-    log: new MemoryLog(),
+    log,
+    scheduleCron,
   });
-  return { counts, runs, scheduler };
+  return { counts, runs, scheduler, log };
+}
+
+/**
+ * The harness with a cron schedule the test ticks by hand (`cronTick()`): a tick at a chosen
+ * moment, e.g. inside the minimum interval or during an update, which node-cron's clock cannot
+ * give a test without waiting for it. The threshold is out of reach, so only cron starts updates.
+ */
+function cronHarness(policy: Partial<TriggerPolicy> = {}) {
+  let onTick: (() => void) | null = null;
+  const h = harness({ cron: '0 3 * * *', pendingCount: 1_000_000, ...policy }, true, (_expression, tick) => {
+    onTick = tick;
+    return { destroy: () => { onTick = null; } };
+  });
+  const cronTick = (): void => {
+    assert.ok(onTick, 'the cron schedule runs');
+    onTick();
+  };
+  return { ...h, cronTick };
 }
 
 const tick = (): Promise<void> => new Promise((r) => setTimeout(r, 5));
@@ -170,6 +190,103 @@ test('a cron tick starts an update when samples are pending, and does nothing ot
     assert.equal(runs[0].trigger, 'cron');
   } finally {
     runs[0]?.finish();
+    await scheduler.stop();
+  }
+});
+
+test('a cron tick inside the minimum interval runs once the interval has passed, logged once; ticks meanwhile collapse into it', async () => {
+  const { counts, runs, scheduler, log, cronTick } = cronHarness({ minIntervalSec: 0.5 });
+  await scheduler.start();
+  try {
+    counts.pending = 5;
+    assert.equal(scheduler.request('operator').state, 'started');
+    const t0 = Date.now();
+    runs[0].finish();
+    counts.pending = 3;
+    await tick();
+    // Three ticks inside the interval, as a frequent schedule (or a long interval) gives.
+    cronTick();
+    cronTick();
+    cronTick();
+    assert.equal(runs.length, 1, 'started inside the minimum interval');
+    const until = scheduler.status().nextAllowedAt;
+    assert.ok(until !== null);
+    assert.deepEqual(log.named('trigger.deferred'), [{ trigger: 'cron', until, reason: 'minimum interval' }], 'one line for three ticks, saying when it runs');
+    // The old code logged this and then ran nothing: the interval's timer looked at the threshold and max wait only.
+    await waitFor('the deferred cron update', () => runs.length === 2, 2000, 2);
+    assert.ok(Date.now() - t0 >= 450, `started after ${Date.now() - t0} ms`);
+    assert.deepEqual([runs[1].trigger, runs[1].reason], ['cron', 'cron 0 3 * * *']);
+    runs[1].finish();
+    counts.pending = 3;
+    // Three ticks, one update: nothing more starts after another interval.
+    await new Promise((r) => setTimeout(r, 700));
+    assert.equal(runs.length, 2);
+    assert.equal(log.named('trigger.deferred').length, 1);
+
+    // A deferred tick is served by an update that starts before it (it learns the same samples).
+    assert.equal(scheduler.request('operator').state, 'started');
+    runs[2].finish();
+    counts.pending = 3;
+    await tick();
+    cronTick();
+    assert.equal(log.named('trigger.deferred').length, 2);
+    assert.equal(scheduler.request('operator').state, 'started');
+    runs[3].finish();
+    counts.pending = 3;
+    await new Promise((r) => setTimeout(r, 700));
+    assert.deepEqual(runs.map((r) => r.trigger), ['manual', 'cron', 'manual', 'manual']);
+  } finally {
+    runs.at(-1)?.finish();
+    await scheduler.stop();
+  }
+});
+
+test('a cron tick during an update runs when it ends (after the minimum interval), or is dropped, logged, when nothing is left to learn', async () => {
+  const { counts, runs, scheduler, log, cronTick } = cronHarness({ minIntervalSec: 0.5 });
+  await scheduler.start();
+  try {
+    counts.pending = 5;
+    assert.equal(scheduler.request('operator').state, 'started');
+    const t0 = Date.now();
+    cronTick();
+    cronTick();
+    cronTick();
+    assert.equal(runs.length, 1);
+    assert.equal(scheduler.status().queued?.trigger, 'cron');
+    assert.deepEqual(log.named('trigger.deferred'), [{ trigger: 'cron', until: null, reason: `update ${runs[0].id} is running` }], 'three ticks, one line');
+    // Samples arrived during the update; it ends well inside the minimum interval.
+    runs[0].finish();
+    counts.pending = 2;
+    // The old code dropped the queued tick here without a word.
+    await waitFor('the cron update after the running one', () => runs.length === 2, 2000, 2);
+    assert.ok(Date.now() - t0 >= 450, `started after ${Date.now() - t0} ms`);
+    assert.equal(runs[1].trigger, 'cron');
+    const deferred = log.named('trigger.deferred');
+    assert.equal(deferred.length, 2, 'then deferred once more, by the interval');
+    assert.deepEqual([deferred[1].trigger, deferred[1].reason], ['cron', 'minimum interval']);
+    assert.equal(typeof deferred[1].until, 'string');
+
+    // A tick during an update that leaves nothing pending: dropped, and said so.
+    cronTick();
+    runs[1].finish();
+    await waitFor('the dropped tick', () => log.named('trigger.dropped').length === 1, 2000, 2);
+    assert.deepEqual(log.named('trigger.dropped'), [{ trigger: 'cron', reason: 'no pending samples left' }]);
+    counts.pending = 4;
+    await new Promise((r) => setTimeout(r, 700));
+    assert.equal(runs.length, 2, 'a dropped tick does not come back');
+
+    // Stopping forgets a deferred tick (it is not kept across a restart).
+    assert.equal(scheduler.request('operator').state, 'started');
+    runs[2].finish();
+    counts.pending = 4;
+    await tick();
+    cronTick();
+    assert.equal(log.named('trigger.deferred').at(-1)?.reason, 'minimum interval');
+    await scheduler.stop();
+    await new Promise((r) => setTimeout(r, 700));
+    assert.equal(runs.length, 3);
+  } finally {
+    runs.at(-1)?.finish();
     await scheduler.stop();
   }
 });
