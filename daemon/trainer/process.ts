@@ -6,6 +6,10 @@
  * `BONSAI_DAEMON_TRAINER_CRASHED`; one that reports an error rejects with that
  * error's code; `kill()` by the daemon rejects with `BONSAI_DAEMON_UPDATE_ABORTED`.
  *
+ * The child dies with this process: it watches this pid and kills itself when
+ * it has gone (daemon/trainer/parent-watch.ts), so no trainer outlives a daemon
+ * killed by SIGKILL or a crash.
+ *
  * The child runs at a lower CPU priority (nice +10 by default) so that the
  * server's predictions keep their latency while it trains.
  */
@@ -14,6 +18,7 @@ import { setPriority } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { BonsaiError } from '../../core/errors.ts';
 import type { ChildMessage, TrainJob, TrainProgress, TrainResult } from './protocol.ts';
+import { PARENT_PID_ENV } from './parent-watch.ts';
 
 /** Options of `startTrainer`. */
 export interface TrainerOptions {
@@ -56,7 +61,8 @@ export function startTrainer(options: TrainerOptions): TrainerHandle {
     try {
       child = fork(CHILD_ENTRY, [], {
         execArgv: loaderArgs(),
-        env: options.env ?? process.env,
+        // The child watches this pid and exits when it has gone (parent-watch.ts).
+        env: { ...(options.env ?? process.env), [PARENT_PID_ENV]: String(process.pid) },
         stdio: options.stdio === 'ignore' ? ['ignore', 'ignore', 'ignore', 'ipc'] : ['ignore', 'inherit', 'inherit', 'ipc'],
         serialization: 'json',
       });

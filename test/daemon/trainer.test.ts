@@ -2,8 +2,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { appendFileSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { appendFileSync, existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import * as tf from '../../core/tf.ts';
 import { initBackend } from '../../core/backend.ts';
 import { BonsaiError } from '../../core/errors.ts';
@@ -15,7 +17,7 @@ import { readUpdateData, startTrainer, trainCandidate, type TrainJob } from '../
 import { decide } from '../../daemon/trainer/gate.ts';
 import { updateConfig } from '../../daemon/daemon.ts';
 import { noLeaks } from '../helpers/tensors.ts';
-import { FAST_UPDATE, LABELS, pixels, SIDE, tempStateDir, testConfig } from './e2e-helpers.ts';
+import { FAST_UPDATE, LABELS, pixels, SIDE, tempStateDir, testConfig, waitFor } from './e2e-helpers.ts';
 
 const id = (s: string): string => createHash('sha256').update(s).digest('hex');
 
@@ -150,6 +152,77 @@ test('the child process reports its errors by code, and kill() aborts it', async
   } finally {
     rmSync(stateDir, { recursive: true, force: true });
   }
+});
+
+/** Whether process `pid` still runs (a zombie, dead but not yet reaped by its new parent, does not). */
+function running(pid: number): boolean {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return false;
+  }
+  // Field 3, after the parenthesised command name (which may hold spaces), is the state.
+  return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+}
+
+const PARENT = fileURLToPath(new URL('../fixtures/trainer-parent.ts', import.meta.url));
+
+/**
+ * Starts test/fixtures/trainer-parent.ts with `arg`, waits until its child works, SIGKILLs the
+ * parent and returns how many seconds the orphaned child lived on (at most `limitSeconds`, then
+ * it is killed here and the test fails). Kills whatever is left in any case.
+ */
+async function orphanLifetime(arg: string, limitSeconds: number): Promise<number> {
+  const parent = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), PARENT, arg], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const exited = new Promise<NodeJS.Signals | null>((resolve) => parent.once('exit', (_code, signal) => resolve(signal)));
+  let pid: number | null = null;
+  try {
+    pid = await new Promise<number>((resolve, reject) => {
+      let out = '';
+      parent.stdout.on('data', (b: Buffer) => {
+        out += b.toString();
+        const m = /TRAINING (\d+)/.exec(out);
+        if (m) resolve(Number(m[1]));
+      });
+      parent.once('exit', (code) => reject(new Error(`the parent exited with ${code} before its child worked: ${out}`)));
+    });
+    assert.ok(running(pid), 'the child works');
+    parent.kill('SIGKILL');
+    assert.equal(await exited, 'SIGKILL');
+    const t0 = Date.now();
+    const child = pid;
+    await waitFor(`the orphaned child ${child} to exit`, () => !running(child), limitSeconds * 1000, 20);
+    return (Date.now() - t0) / 1000;
+  } finally {
+    parent.kill('SIGKILL');
+    if (pid !== null && running(pid)) process.kill(pid, 'SIGKILL');
+  }
+}
+
+test('a trainer child whose parent is killed (SIGKILL) mid-training exits within seconds and publishes nothing', { skip: process.platform !== 'linux' && 'reads /proc' }, async () => {
+  const stateDir = tempStateDir();
+  const store = openStore(join(stateDir, 'store.db'));
+  fill(store, 0, 48);
+  const upToSeq = store.lastSeq();
+  store.close();
+  try {
+    // An update that trains for far longer than the test runs (the audit's was a real update, hours).
+    const slow: TrainJob = { ...job(stateDir, upToSeq, null), update: updateConfig(testConfig(stateDir), { ...FAST_UPDATE, allDataEpochs: 1_000_000, trainEpochs: 1_000_000 }) };
+    const seconds = await orphanLifetime(JSON.stringify(slow), 5);
+    assert.ok(seconds < 3, `the orphan lived ${seconds} s after its parent`);
+    // Nothing was published: no version directory, no history.
+    const models = join(stateDir, 'models');
+    const entries = existsSync(models) ? readdirSync(models) : [];
+    assert.deepEqual(entries.filter((e) => /^\d+$/.test(e) || e === 'history.jsonl'), [], `models/ holds ${entries.join(', ')}`);
+  } finally {
+    rmSync(stateDir, { recursive: true, force: true });
+  }
+});
+
+test('the parent watchdog kills an orphaned child whose main thread is blocked (a long training step, no progress callback)', { skip: process.platform !== 'linux' && 'reads /proc' }, async () => {
+  const seconds = await orphanLifetime('--busy', 5);
+  assert.ok(seconds < 2, `the orphan lived ${seconds} s after its parent`);
 });
 
 test('a classifier update with samples of one label fails with BONSAI_DAEMON_TOO_FEW_CLASSES, naming it', async () => {
