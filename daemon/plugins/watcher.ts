@@ -110,7 +110,7 @@ function targetText(t: { label: string | null; transcript: string | null } | und
 }
 
 /** Counts and logs one ingestion outcome, queues an accepted sample for scoring and tells the triggers. */
-function ingested(ctx: DaemonContext, reports: Pick<WatcherPluginOptions, 'stuck' | 'storage'>, o: IngestOutcome): void {
+function ingested(ctx: DaemonContext, reports: Pick<WatcherPluginOptions, 'stuck' | 'storage'>, o: IngestOutcome, notify: boolean): void {
   const { log, metrics } = ctx;
   reports.stuck.outcome(o);
   if (o.outcome === 'skipped') {
@@ -133,7 +133,7 @@ function ingested(ctx: DaemonContext, reports: Pick<WatcherPluginOptions, 'stuck
     log.warn('ingest.rejected', { source: o.source, code: o.code, reason: o.message, destination: o.destination });
   }
   ctx.get('gauges').refreshSoon();
-  ctx.get('scheduler').notify();
+  if (notify) ctx.get('scheduler').notify();
 }
 
 /** Adds the watcher (`watcher`) and starts it: a scan of the inbox, then its events. */
@@ -145,6 +145,7 @@ export function watcherPlugin(options: WatcherPluginOptions): DaemonPlugin {
       const { config, log } = ctx;
       const inbox = stateLayout(ctx.stateDir).inbox;
       const onSimilarLabel = (fields: SimilarLabel): void => { log.warn('ingest.label_similar', { ...fields }); };
+      let closing = false;
       const ingestor = new Ingestor(ingestContext(config, ctx.stateDir, ctx.get('store'), options.inputShape, onSimilarLabel), { concurrency: config.ingest.concurrency });
       const watcher = new InboxWatcher({
         inbox,
@@ -163,13 +164,13 @@ export function watcherPlugin(options: WatcherPluginOptions): DaemonPlugin {
             if (storage.failed('ingest', err, { source }) || stuck.failure(source, err)) return { retry: false };
             throw err;
           }
-          ingested(ctx, options, outcome);
+          ingested(ctx, options, outcome, !closing);
           return { retry: outcome.outcome === 'skipped' && outcome.code === 'BONSAI_INGEST_FILE_CHANGED' };
         },
         // A name that is not UTF-8: quarantined by its raw path.
         ingestBadName: async (raw) => {
           try {
-            ingested(ctx, options, await ingestor.ingest(raw));
+            ingested(ctx, options, await ingestor.ingest(raw), !closing);
           } catch (err) {
             const source = relative(inbox, new TextDecoder().decode(raw));
             if (!storage.failed('ingest', err, { source }) && !stuck.failure(source, err)) throw err;
@@ -178,7 +179,14 @@ export function watcherPlugin(options: WatcherPluginOptions): DaemonPlugin {
       });
       ctx.add('watcher', watcher);
       await watcher.start();
-      return async () => watcher.stop();
+      return async () => {
+        // First: a stop waits for the files being prepared, not for the whole backlog, and the
+        // files committed meanwhile do not start an update the stop would only abort.
+        closing = true;
+        const left = ingestor.close();
+        await watcher.stop();
+        if (left > 0) log.info('ingest.left_in_inbox', { files: left, reason: 'the daemon is stopping; the next start ingests them' });
+      };
     },
   };
 }
