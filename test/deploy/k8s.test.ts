@@ -123,7 +123,7 @@ test('the example overlay builds: every patch and generator hits a base resource
   assert.equal(trainer.spec.template.spec.containers[0].image, 'registry.example.com/bonsai:0.1.0');
   assert.equal(trainer.spec.template.spec.containers[0].resources?.limits?.memory, '16Gi');
   // The strategic merge kept the rest of the container.
-  assert.equal(trainer.spec.template.spec.containers[0].readinessProbe?.httpGet?.path, '/readyz');
+  assert.equal(trainer.spec.template.spec.containers[0].readinessProbe?.httpGet?.path, '/healthz');
   const claim = (trainer.spec.volumeClaimTemplates ?? [])[0] as unknown as { spec: { storageClassName: string; resources: { requests: { storage: string } } } };
   assert.equal(claim.spec.resources.requests.storage, '50Gi');
   assert.equal(claim.spec.storageClassName, 'standard');
@@ -173,7 +173,7 @@ test('one trainer with a volume for the state directory; servers follow it by it
   assert.ok(!matches(pdb.spec.selector.matchLabels, trainer.spec.template.metadata.labels));
 });
 
-test('pods: probes on /healthz and /readyz, preStop delay, requests and limits, non-root, volumes that exist', () => {
+test('pods: probes on /healthz and /readyz (servers), preStop delay, requests and limits, non-root, volumes that exist', () => {
   const objects = baseFiles().flatMap((f) => readObjects(join(BASE, f)));
   const dockerUser = /^USER (\d+)/m.exec(readFileSync(join(K8S, '..', 'Dockerfile'), 'utf8'))?.[1];
   for (const w of objects.filter((o) => o.kind === 'StatefulSet' || o.kind === 'Deployment') as Workload[]) {
@@ -186,7 +186,9 @@ test('pods: probes on /healthz and /readyz, preStop delay, requests and limits, 
       const ports = new Set((c.ports ?? []).map((p) => p.name));
       assert.equal(c.startupProbe?.httpGet?.path, '/healthz', `${where} startupProbe`);
       assert.equal(c.livenessProbe?.httpGet?.path, '/healthz', `${where} livenessProbe`);
-      assert.equal(c.readinessProbe?.httpGet?.path, '/readyz', `${where} readinessProbe`);
+      // Servers are Ready once they serve a model; the trainer, which takes no predict traffic, once it answers
+      // (a fresh install has no model until data arrives, and must roll out).
+      assert.equal(c.readinessProbe?.httpGet?.path, w.kind === 'StatefulSet' ? '/healthz' : '/readyz', `${where} readinessProbe`);
       for (const probe of [c.startupProbe, c.livenessProbe, c.readinessProbe]) assert.ok(ports.has(String(probe?.httpGet?.port)), `${where}: probe port ${probe?.httpGet?.port}`);
       const sleep = c.lifecycle?.preStop?.exec?.command;
       assert.equal(sleep?.[0], 'sleep', `${where}: preStop delay`);
