@@ -23,6 +23,24 @@ const MiB = 1024 * 1024;
 const posInt = () => z.number().int().positive();
 const nonNegInt = () => z.number().int().nonnegative();
 
+/** Longest delay that a Node timer keeps: setTimeout and setInterval fire a longer one after 1 ms. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+/** Longest period in whole seconds that a timer keeps (MAX_TIMER_MS), about 24.8 days. */
+export const MAX_TIMER_SEC = Math.floor(MAX_TIMER_MS / 1000);
+/**
+ * Longest span of the update triggers, 10 years in seconds: far beyond any schedule, and
+ * far below the last date that `Date` holds (8.64e15 ms), which the scheduler's due times
+ * (now + the span) must not pass (status and logs print them with toISOString).
+ */
+export const MAX_TRIGGER_SEC = 10 * 365 * 86_400;
+
+/** Milliseconds that a timer waits, at most `max` (MAX_TIMER_MS, or less where the code multiplies them). */
+const timerMs = (min: number, max = MAX_TIMER_MS) => z.number().int().min(min).max(max, `must be at most ${max} ms, the longest wait that a timer keeps`);
+/** Seconds that a timer waits (an interval of setInterval), at most MAX_TIMER_SEC. */
+const timerSec = () => posInt().max(MAX_TIMER_SEC, `must be at most ${MAX_TIMER_SEC} s (about 24.8 days), the longest wait that a timer keeps`);
+/** Seconds of an update trigger, at most MAX_TRIGGER_SEC. */
+const triggerSec = (min: number) => z.number().int().min(min).max(MAX_TRIGGER_SEC, `must be at most ${MAX_TRIGGER_SEC} s (10 years)`);
+
 /**
  * A share within [min, max] (a fraction, the unit of every share, in config as in core).
  * A value above 1 is reported as `not_a_fraction` (BONSAI_CONFIG_NOT_A_FRACTION, config/load.ts),
@@ -198,7 +216,7 @@ const ingestSchema = z.strictObject({
     /** Longest accepted recording in seconds. */
     maxAudioSeconds: z.number().positive().default(60),
     /** Decoding of one file is abandoned after this many milliseconds. */
-    decodeTimeoutMs: posInt().default(10_000),
+    decodeTimeoutMs: timerMs(1).default(10_000),
   }).prefault({}),
   /** A label never seen before: `new-class` grows the output layer, `reject` quarantines the file. */
   labelPolicy: z.enum(['new-class', 'reject']).default('new-class'),
@@ -213,12 +231,15 @@ const ingestSchema = z.strictObject({
   }).prefault({}),
   /** Watch the inbox by polling instead of OS events (network and container volumes). */
   polling: z.boolean().default(false),
-  /** Polling interval in milliseconds (when polling). */
-  pollIntervalMs: posInt().default(1000),
+  /**
+   * Polling interval in milliseconds (when polling; a server polls its trainer's champion as often).
+   * At most a third of MAX_TIMER_MS: the watcher waits three intervals for its first poll (daemon/watch/watcher.ts).
+   */
+  pollIntervalMs: timerMs(1, Math.floor(MAX_TIMER_MS / 3)).default(1000),
   /** Full rescan of the inbox every this many seconds; watcher events are only hints. */
-  reconcileIntervalSec: posInt().default(60),
+  reconcileIntervalSec: timerSec().default(60),
   /** A file is read only after its size has not changed for this many milliseconds. */
-  awaitWriteFinishMs: nonNegInt().default(2000),
+  awaitWriteFinishMs: timerMs(0).default(2000),
   /** Files decoded in parallel. */
   concurrency: posInt().default(2),
 }).prefault({});
@@ -233,9 +254,9 @@ const triggersSchema = z.strictObject({
   /** Cron expression (node-cron syntax) that starts an update when samples are pending; null = off. */
   cron: z.string().min(1).nullable().default(null),
   /** Least time in seconds between the starts of two updates. */
-  minIntervalSec: nonNegInt().default(60),
+  minIntervalSec: triggerSec(0).default(60),
   /** Start an update once the oldest pending sample has waited this long, even below the thresholds; null = off. */
-  maxWaitSec: posInt().nullable().default(86_400),
+  maxWaitSec: triggerSec(1).nullable().default(86_400),
 }).prefault({});
 
 const gateSchema = z.strictObject({

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { parse } from 'yaml';
 import { BonsaiError } from '../../core/errors.ts';
 import { defaultConfig, loadConfig, parseConfig, LEAF_KEYS, ENV_ALIASES, FLAG_KEYS } from '../../config/index.ts';
-import { MAX_IMAGE_SIDE } from '../../config/schema.ts';
+import { MAX_IMAGE_SIDE, MAX_TIMER_MS, MAX_TIMER_SEC, MAX_TRIGGER_SEC } from '../../config/schema.ts';
 import { MAX_OUTPUT_SIDE } from '../../pipelines/image/spec.ts';
 
 const here = new URL('.', import.meta.url);
@@ -153,6 +153,37 @@ test('cross-field rules name the field to change', () => {
   fails(() => parseConfig({ ingest: { splits: { validation: 0.5, test: 0.5 } } }), 'BONSAI_CONFIG_INVALID', 'ingest.splits');
   assert.equal(parseConfig({ model: { audio: { sampleRate: 16000, windowMs: 40, fftSize: 0 } } }).model.audio.fftSize, 0);
   fails(() => parseConfig({ model: { audio: { lowHz: 4000 } } }), 'BONSAI_CONFIG_INVALID', 'model.audio.lowHz', '(4000)');
+});
+
+test('settings that become timers or due dates are bounded: no timer overflows, no date leaves Date\'s range', () => {
+  // Node fires a timer of more than 2^31 - 1 ms after 1 ms; the scheduler prints due dates (now + the span) with toISOString.
+  const timers: Array<[string, Record<string, unknown>, number]> = [
+    ['ingest.limits.decodeTimeoutMs', { ingest: { limits: { decodeTimeoutMs: 0 } } }, MAX_TIMER_MS],
+    ['ingest.awaitWriteFinishMs', { ingest: { awaitWriteFinishMs: 0 } }, MAX_TIMER_MS],
+    ['ingest.pollIntervalMs', { ingest: { pollIntervalMs: 0 } }, Math.floor(MAX_TIMER_MS / 3)],
+    ['ingest.reconcileIntervalSec', { ingest: { reconcileIntervalSec: 0 } }, MAX_TIMER_SEC],
+    ['triggers.minIntervalSec', { triggers: { minIntervalSec: 0 } }, MAX_TRIGGER_SEC],
+    ['triggers.maxWaitSec', { triggers: { maxWaitSec: 0 } }, MAX_TRIGGER_SEC],
+  ];
+  for (const [key, shape, max] of timers) {
+    const path = key.split('.');
+    const withValue = (v: number): Record<string, unknown> => {
+      const input = structuredClone(shape);
+      let o = input;
+      for (const k of path.slice(0, -1)) o = o[k] as Record<string, unknown>;
+      o[path[path.length - 1]] = v;
+      return input;
+    };
+    const read = (c: unknown): unknown => path.reduce<unknown>((o, k) => (o as Record<string, unknown>)[k], c);
+    assert.equal(read(parseConfig(withValue(max))), max, key);
+    fails(() => parseConfig(withValue(max + 1)), 'BONSAI_CONFIG_INVALID', key, `must be at most ${max}`, String(max + 1));
+  }
+  assert.ok(3 * Math.floor(MAX_TIMER_MS / 3) <= MAX_TIMER_MS, 'the watcher\'s first wait, three poll intervals, fits a timer');
+  assert.equal(MAX_TIMER_SEC * 1000 <= MAX_TIMER_MS, true);
+  // The audit's value: 1e13 s made status() throw a RangeError and killed the daemon after a failed update.
+  fails(() => loadConfig({ env: { BONSAI_TRIGGERS__MIN_INTERVAL_SEC: '1e13', BONSAI_TRIGGERS__MAX_WAIT_SEC: '1e13' } }), 'BONSAI_CONFIG_INVALID',
+    'triggers.minIntervalSec', 'triggers.maxWaitSec', '10 years', '10000000000000');
+  assert.doesNotThrow(() => new Date(Date.now() + MAX_TRIGGER_SEC * 1000).toISOString());
 });
 
 test('the result is deeply frozen', () => {
