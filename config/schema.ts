@@ -80,9 +80,22 @@ const imageSchema = z.strictObject({
   range: z.tuple([z.number(), z.number()]).default([0, 1]),
 }).prefault({});
 
+/** Sample rates the audio pipeline takes, in Hz (its MIN_SAMPLE_RATE and MAX_SAMPLE_RATE; test/config/load.test.ts checks they agree). */
+export const MIN_SAMPLE_RATE = 4000;
+export const MAX_SAMPLE_RATE = 192_000;
+/**
+ * Largest half-width of the deltas' regression window: 16 frames is +-160 ms at the 10 ms
+ * hop, longer than a phoneme, so a wider window no longer measures a local slope; and the
+ * cost per frame grows with it (1e8 blocked the event loop on one recording). HTK uses 2.
+ */
+export const MAX_DELTA_WINDOW = 16;
+
+/** 0, or a power of two; not by n & (n - 1), which truncates to 32 bits and reads 2^32 + 512 as 512. */
+const isZeroOrPowerOfTwo = (n: number): boolean => n === 0 || 2 ** Math.round(Math.log2(n)) === n;
+
 const audioSchema = z.strictObject({
-  /** Sample rate in Hz that every recording is resampled to (FSDD is recorded at 8 kHz). */
-  sampleRate: posInt().default(8000),
+  /** Sample rate in Hz that every recording is resampled to (FSDD is recorded at 8 kHz), 4000 to 192000. */
+  sampleRate: z.number().int().min(MIN_SAMPLE_RATE).max(MAX_SAMPLE_RATE, `must be at most ${MAX_SAMPLE_RATE} Hz`).default(8000),
   /** Pre-emphasis coefficient k of y[t] = x[t] - k x[t-1]; 0 turns it off. */
   preEmphasis: z.number().min(0).lt(1).default(0.97),
   /** Analysis window length in milliseconds (Hamming window). */
@@ -90,7 +103,7 @@ const audioSchema = z.strictObject({
   /** Step between windows in milliseconds. */
   hopMs: z.number().positive().default(10),
   /** FFT length in samples: a power of two at least as long as one window; 0 = the next power of two of the window. */
-  fftSize: nonNegInt().refine((n) => (n & (n - 1)) === 0, 'must be 0 or a power of two').default(512),
+  fftSize: nonNegInt().refine(isZeroOrPowerOfTwo, 'must be 0 or a power of two').default(512),
   /** Number of triangular mel filters (HTK). */
   melFilters: z.number().int().min(1).max(256).default(26),
   /** Cepstral coefficients kept per frame, c0 included. */
@@ -101,8 +114,8 @@ const audioSchema = z.strictObject({
   highHz: z.number().nonnegative().default(0),
   /** Append deltas and delta-deltas to each frame (three times the coefficients). */
   deltas: z.boolean().default(true),
-  /** Half-width N of the regression window of the deltas (frames t-N..t+N). */
-  deltaWindow: posInt().default(2),
+  /** Half-width N of the regression window of the deltas (frames t-N..t+N), at most MAX_DELTA_WINDOW. */
+  deltaWindow: posInt().max(MAX_DELTA_WINDOW).default(2),
   /** Per-utterance mean and variance normalisation of each coefficient (CMVN). */
   normalize: z.boolean().default(true),
 }).prefault({});
@@ -364,18 +377,7 @@ function checkConsistency(c: ConfigShape, ctx: z.RefinementCtx): void {
     ctx.addIssue({ code: 'custom', path, message, input });
   };
   const a = c.model?.audio;
-  if (a && typeof a.sampleRate === 'number') {
-    if (a.hopMs > a.windowMs) issue(['model', 'audio', 'hopMs'], `must be <= windowMs (${a.windowMs})`, a.hopMs);
-    const windowSamples = Math.round((a.windowMs * a.sampleRate) / 1000);
-    if (a.fftSize !== 0 && windowSamples > a.fftSize) {
-      issue(['model', 'audio', 'fftSize'], `must be 0 or >= one window of ${windowSamples} samples (windowMs ${a.windowMs} at ${a.sampleRate} Hz)`, a.fftSize);
-    }
-    const nyquist = a.sampleRate / 2;
-    if (a.highHz > nyquist) issue(['model', 'audio', 'highHz'], `must be <= sampleRate / 2 (${nyquist}), or 0 for that`, a.highHz);
-    const high = a.highHz === 0 ? nyquist : a.highHz;
-    if (a.lowHz >= high) issue(['model', 'audio', 'lowHz'], `must be < highHz (${high})`, a.lowHz);
-    if (a.coefficients > a.melFilters) issue(['model', 'audio', 'coefficients'], `must be <= melFilters (${a.melFilters})`, a.coefficients);
-  }
+  if (a && typeof a.sampleRate === 'number') checkAudio(a, (key, message, input) => issue(['model', 'audio', key], message, input));
   const m = c.model;
   if (m && typeof m.options === 'object' && m.options !== null) {
     const allowed = modelOptionKeys(m.name);
@@ -396,4 +398,25 @@ function checkConsistency(c: ConfigShape, ctx: z.RefinementCtx): void {
   const s = c.ingest?.splits;
   // A share above 1 is reported on its own (not_a_fraction).
   if (s && s.validation <= 1 && s.test <= 1 && s.validation + s.test >= 1) issue(['ingest', 'splits'], `validation + test must be < 1 (is ${s.validation + s.test})`, s);
+}
+
+/**
+ * The audio pipeline's rules on its spec (validateAudioSpec in pipelines/audio/spec.ts, which
+ * config/ may not import; test/config/load.test.ts checks that both accept the same specs),
+ * plus hopMs <= windowMs. Sizes in samples are rounded as the pipeline rounds them.
+ */
+function checkAudio(a: ConfigShape['model']['audio'], issue: (key: keyof typeof a, message: string, input: unknown) => void): void {
+  const at = `at ${a.sampleRate} Hz`;
+  if (a.hopMs > a.windowMs) issue('hopMs', `must be <= windowMs (${a.windowMs})`, a.hopMs);
+  const windowSamples = Math.round((a.windowMs * a.sampleRate) / 1000);
+  if (windowSamples < 2) issue('windowMs', `gives ${windowSamples} samples ${at}; a window needs at least 2`, a.windowMs);
+  if (Math.round((a.hopMs * a.sampleRate) / 1000) < 1) issue('hopMs', `gives 0 samples ${at}; a hop needs at least 1`, a.hopMs);
+  if (a.fftSize !== 0 && (windowSamples > a.fftSize || a.fftSize < 4)) {
+    issue('fftSize', `must be 0 or >= 4 and >= one window of ${windowSamples} samples (windowMs ${a.windowMs} ${at})`, a.fftSize);
+  }
+  const nyquist = a.sampleRate / 2;
+  if (a.highHz > nyquist) issue('highHz', `must be <= sampleRate / 2 (${nyquist}), or 0 for that`, a.highHz);
+  const high = a.highHz === 0 ? nyquist : a.highHz;
+  if (a.lowHz >= high) issue('lowHz', `must be < highHz (${high})`, a.lowHz);
+  if (a.coefficients > a.melFilters) issue('coefficients', `must be <= melFilters (${a.melFilters})`, a.coefficients);
 }

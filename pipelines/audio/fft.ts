@@ -10,9 +10,12 @@
 import { BonsaiError } from '../../core/errors.ts';
 import { AudioErrorCode } from './codes.ts';
 
-/** True when n is a power of two (1, 2, 4, ...). */
+/**
+ * True when n is a power of two (1, 2, 4, ...). Not by n & (n - 1): bitwise operators
+ * truncate to 32 bits, which reads 2^32 + 512 as 512.
+ */
 export function isPowerOfTwo(n: number): boolean {
-  return Number.isInteger(n) && n > 0 && (n & (n - 1)) === 0;
+  return Number.isInteger(n) && n > 0 && 2 ** Math.round(Math.log2(n)) === n;
 }
 
 /** A real FFT of one fixed size. */

@@ -6,8 +6,11 @@ import { join } from 'node:path';
 import { parse } from 'yaml';
 import { BonsaiError } from '../../core/errors.ts';
 import { defaultConfig, loadConfig, parseConfig, LEAF_KEYS, ENV_ALIASES, FLAG_KEYS } from '../../config/index.ts';
-import { MAX_IMAGE_SIDE, MAX_TIMER_MS, MAX_TIMER_SEC, MAX_TRIGGER_SEC } from '../../config/schema.ts';
+import { MAX_DELTA_WINDOW, MAX_IMAGE_SIDE, MAX_SAMPLE_RATE, MAX_TIMER_MS, MAX_TIMER_SEC, MAX_TRIGGER_SEC, MIN_SAMPLE_RATE } from '../../config/schema.ts';
 import { MAX_OUTPUT_SIDE } from '../../pipelines/image/spec.ts';
+import { defaultAudioSpec, validateAudioSpec } from '../../pipelines/audio/spec.ts';
+import { isPowerOfTwo } from '../../pipelines/audio/fft.ts';
+import * as wav from '../../pipelines/audio/wav.ts';
 
 const here = new URL('.', import.meta.url);
 const repo = (p: string): string => new URL(`../../${p}`, here).pathname;
@@ -184,6 +187,39 @@ test('settings that become timers or due dates are bounded: no timer overflows, 
   fails(() => loadConfig({ env: { BONSAI_TRIGGERS__MIN_INTERVAL_SEC: '1e13', BONSAI_TRIGGERS__MAX_WAIT_SEC: '1e13' } }), 'BONSAI_CONFIG_INVALID',
     'triggers.minIntervalSec', 'triggers.maxWaitSec', '10 years', '10000000000000');
   assert.doesNotThrow(() => new Date(Date.now() + MAX_TRIGGER_SEC * 1000).toISOString());
+});
+
+test('model.audio: the config accepts exactly the specs the audio pipeline accepts', () => {
+  // Each a change of the defaults; the config's own stricter rules (hopMs <= windowMs, deltaWindow <= 16) are left out.
+  const cases: Array<Record<string, number | boolean>> = [
+    {}, { sampleRate: 3000 }, { sampleRate: MIN_SAMPLE_RATE }, { sampleRate: MAX_SAMPLE_RATE, fftSize: 0 }, { sampleRate: MAX_SAMPLE_RATE + 1, fftSize: 0 },
+    { windowMs: 0.25, hopMs: 0.125 }, { windowMs: 0.05, hopMs: 0.05 }, { windowMs: 0.0625, hopMs: 0.0625 }, { hopMs: 0.05 }, { hopMs: 0.0625 },
+    { windowMs: 0.25, hopMs: 0.125, fftSize: 2 }, { windowMs: 0.25, hopMs: 0.125, fftSize: 4 }, { windowMs: 0.25, hopMs: 0.125, fftSize: 0 },
+    { fftSize: 4294967808 }, { fftSize: 2 ** 32 }, { fftSize: 384 }, { fftSize: 128 }, { fftSize: 0 },
+    { melFilters: 256 }, { coefficients: 27 }, { lowHz: 4000 }, { highHz: 4001 }, { highHz: 3000, lowHz: 2999 },
+    { preEmphasis: 0 }, { deltaWindow: MAX_DELTA_WINDOW }, { deltas: false },
+  ];
+  const accepted = (check: () => unknown): boolean => {
+    try {
+      check();
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  for (const change of cases) {
+    const spec = { ...defaultAudioSpec, ...change };
+    assert.equal(accepted(() => parseConfig({ model: { audio: spec } })), accepted(() => validateAudioSpec(spec)), JSON.stringify(change));
+  }
+  assert.deepEqual([MIN_SAMPLE_RATE, MAX_SAMPLE_RATE], [wav.MIN_SAMPLE_RATE, wav.MAX_SAMPLE_RATE]);
+  // The audit's values, each refused with the key and the value.
+  fails(() => parseConfig({ model: { audio: { sampleRate: 3000 } } }), 'BONSAI_CONFIG_INVALID', 'model.audio.sampleRate', '3000');
+  fails(() => parseConfig({ model: { audio: { fftSize: 4294967808 } } }), 'BONSAI_CONFIG_INVALID', 'model.audio.fftSize', 'power of two', '4294967808');
+  assert.equal(isPowerOfTwo(4294967808), false, 'the pipeline\'s own check reads all 53 bits too');
+  assert.equal(isPowerOfTwo(2 ** 40), true);
+  fails(() => parseConfig({ model: { audio: { windowMs: 0.05, hopMs: 0.05 } } }), 'BONSAI_CONFIG_INVALID', 'model.audio.windowMs: gives 0 samples at 8000 Hz', 'model.audio.hopMs');
+  // A window of 1e8 frames blocked the event loop on one recording.
+  fails(() => parseConfig({ model: { audio: { deltaWindow: 1e8 } } }), 'BONSAI_CONFIG_INVALID', 'model.audio.deltaWindow', '100000000', '<=16');
 });
 
 test('the result is deeply frozen', () => {
