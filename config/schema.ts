@@ -316,9 +316,18 @@ const serverSchema = z.strictObject({
   }).prefault({}),
 }).prefault({});
 
+/**
+ * Largest prequential window: a million samples is far more than a "recent" accuracy needs, and
+ * its one byte a sample is allocated at start (1e10 failed there with a raw RangeError).
+ */
+export const MAX_PREQUENTIAL_WINDOW = 1_000_000;
+
 const metricsSchema = z.strictObject({
-  /** Samples in the sliding window of prequential (predict-then-learn) accuracy. */
-  prequentialWindow: posInt().default(500),
+  /**
+   * Samples in the sliding window of prequential (predict-then-learn) accuracy, at most
+   * MAX_PREQUENTIAL_WINDOW (the window is allocated at start, one byte a sample).
+   */
+  prequentialWindow: posInt().max(MAX_PREQUENTIAL_WINDOW).default(500),
   /** Histogram bins of the drift scores. */
   driftBins: z.number().int().min(2).default(10),
 }).prefault({});

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { parse } from 'yaml';
 import { BonsaiError } from '../../core/errors.ts';
 import { defaultConfig, loadConfig, parseConfig, LEAF_KEYS, ENV_ALIASES, FLAG_KEYS } from '../../config/index.ts';
-import { MAX_DELTA_WINDOW, MAX_IMAGE_SIDE, MAX_SAMPLE_RATE, MAX_TIMER_MS, MAX_TIMER_SEC, MAX_TRIGGER_SEC, MIN_SAMPLE_RATE } from '../../config/schema.ts';
+import { MAX_DELTA_WINDOW, MAX_IMAGE_SIDE, MAX_PREQUENTIAL_WINDOW, MAX_SAMPLE_RATE, MAX_TIMER_MS, MAX_TIMER_SEC, MAX_TRIGGER_SEC, MIN_SAMPLE_RATE } from '../../config/schema.ts';
 import { MAX_OUTPUT_SIDE } from '../../pipelines/image/spec.ts';
 import { defaultAudioSpec, validateAudioSpec } from '../../pipelines/audio/spec.ts';
 import { isPowerOfTwo } from '../../pipelines/audio/fft.ts';
@@ -220,6 +220,13 @@ test('model.audio: the config accepts exactly the specs the audio pipeline accep
   fails(() => parseConfig({ model: { audio: { windowMs: 0.05, hopMs: 0.05 } } }), 'BONSAI_CONFIG_INVALID', 'model.audio.windowMs: gives 0 samples at 8000 Hz', 'model.audio.hopMs');
   // A window of 1e8 frames blocked the event loop on one recording.
   fails(() => parseConfig({ model: { audio: { deltaWindow: 1e8 } } }), 'BONSAI_CONFIG_INVALID', 'model.audio.deltaWindow', '100000000', '<=16');
+});
+
+test('metrics.prequentialWindow is bounded: the daemon allocates it at start', () => {
+  assert.equal(parseConfig({ metrics: { prequentialWindow: MAX_PREQUENTIAL_WINDOW } }).metrics.prequentialWindow, 1_000_000);
+  // 1e10 passed and then the daemon died at start with a raw RangeError (Invalid typed array length).
+  fails(() => loadConfig({ env: { BONSAI_METRICS__PREQUENTIAL_WINDOW: '1e10' } }), 'BONSAI_CONFIG_INVALID',
+    'metrics.prequentialWindow', '10000000000', 'env BONSAI_METRICS__PREQUENTIAL_WINDOW');
 });
 
 test('the result is deeply frozen', () => {
