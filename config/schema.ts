@@ -8,6 +8,7 @@
  * Nested objects use `prefault({})`, so a partial section is completed from the
  * defaults of its fields. Cross-field rules live in `checkConsistency` below.
  */
+import { validate as isCron } from 'node-cron';
 import { z } from 'zod';
 import { MODALITIES, MODEL_NAMES, MODEL_OPTIONS, modelOptionKeys } from './model-options.ts';
 
@@ -264,8 +265,13 @@ const triggersSchema = z.strictObject({
   pendingFraction: z.number().positive().nullable().default(0.1),
   /** Samples in the store before the first model is trained. */
   initialCount: posInt().default(100),
-  /** Cron expression (node-cron syntax) that starts an update when samples are pending; null = off. */
-  cron: z.string().min(1).nullable().default(null),
+  /**
+   * Cron expression (node-cron syntax) that starts an update when samples are pending; null = off.
+   * Checked here with node-cron's own validate, so that `bonsai check` refuses what the scheduler
+   * would (node-cron also refuses a day that no month has, such as 30 February).
+   */
+  cron: z.string().min(1).refine((e) => isCron(e), 'is not a valid node-cron expression: 5 fields (6 with seconds), each in its range, '
+    + 'and a day the month can have (e.g. "0 3 * * *" for 03:00 daily)').nullable().default(null),
   /** Least time in seconds between the starts of two updates. */
   minIntervalSec: triggerSec(0).default(60),
   /** Start an update once the oldest pending sample has waited this long, even below the thresholds; null = off. */

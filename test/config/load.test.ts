@@ -229,6 +229,15 @@ test('metrics.prequentialWindow is bounded: the daemon allocates it at start', (
     'metrics.prequentialWindow', '10000000000', 'env BONSAI_METRICS__PREQUENTIAL_WINDOW');
 });
 
+test('triggers.cron is checked at load, by node-cron as the scheduler checks it', () => {
+  assert.equal(parseConfig({ triggers: { cron: '*/5 * * * * *' } }).triggers.cron, '*/5 * * * * *');
+  assert.equal(parseConfig({ triggers: { cron: '0 0 29 2 *' } }).triggers.cron, '0 0 29 2 *');
+  // 30 February passed `bonsai check` and failed only after start, with BONSAI_DAEMON_BAD_CRON.
+  for (const cron of ['0 0 30 2 *', '60 * * * *', 'a b c d e', '*/5 * * * * * *']) {
+    fails(() => loadConfig({ env: { BONSAI_TRIGGERS__CRON: cron } }), 'BONSAI_CONFIG_INVALID', 'triggers.cron', 'not a valid node-cron expression', JSON.stringify(cron));
+  }
+});
+
 test('the result is deeply frozen', () => {
   const c = loadConfig({ env: {} });
   assert.ok(Object.isFrozen(c) && Object.isFrozen(c.server) && Object.isFrozen(c.model.image.range) && Object.isFrozen(c.ingest.limits));
