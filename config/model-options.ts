@@ -7,7 +7,7 @@
  * option here and checks that each one changes the network.
  */
 // config/ may import core/models/options.ts (zod only, no tfjs): the models own their options (eslint.config.js).
-import { BUILTIN_MODELS, type ModelName, type ModelOption } from '../core/models/options.ts';
+import { BUILTIN_MODELS, builtinModel, type ModelName, type ModelOption } from '../core/models/options.ts';
 
 export { MODALITIES } from '../core/models/options.ts';
 
@@ -23,4 +23,9 @@ export const MODEL_OPTIONS: Readonly<Record<string, Readonly<Record<string, Mode
 /** The option keys that architecture `arch` accepts. */
 export function modelOptionKeys(arch: string): string[] {
   return Object.keys(MODEL_OPTIONS[arch] ?? {});
+}
+
+/** Whether `arch` is a speech model (ds2), which reads recordings of any length rather than samples of one shape. */
+export function isSpeechModel(arch: string): boolean {
+  return builtinModel(arch)?.task === 'speech';
 }

@@ -10,7 +10,7 @@
  */
 import { validate as isCron } from 'node-cron';
 import { z } from 'zod';
-import { MODALITIES, MODEL_NAMES, MODEL_OPTIONS, modelOptionKeys } from './model-options.ts';
+import { isSpeechModel, MODALITIES, MODEL_NAMES, MODEL_OPTIONS, modelOptionKeys } from './model-options.ts';
 
 export { MODEL_NAMES } from './model-options.ts';
 /** Optimizers of training, growth and pruning (core/train/optimizer.ts). */
@@ -58,6 +58,14 @@ const share = (min: number, max: number) => z.number().superRefine((value, ctx) 
 
 /** Largest image side the image pipeline produces (its MAX_OUTPUT_SIDE; test/config/load.test.ts checks they agree). */
 export const MAX_IMAGE_SIDE = 8192;
+
+/**
+ * Least height and width of LeNet-5's input (core/models/lenet5.ts): its 'same' 5x5 convolution
+ * keeps a side s, a 2x2 pool halves it, the 'valid' 5x5 convolution takes 4 and a pool halves it
+ * again; floor((floor(s / 2) - 4) / 2) >= 1 needs s >= 12, and a smaller input leaves no features
+ * (test/config/load.test.ts builds both sides).
+ */
+export const LENET5_MIN_SIDE = 12;
 
 /** A share in [0, 1]. */
 const fraction = () => share(0, 1);
@@ -408,8 +416,11 @@ function checkConsistency(c: ConfigShape, ctx: z.RefinementCtx): void {
       if (!checked.success) for (const i of checked.error.issues) issue(['model', 'options', key], `option of ${m.name}: ${i.message}`, value);
     }
   }
+  if (m && m.image && typeof m.name === 'string') checkInputShape(m, issue);
   const range = c.model?.image?.range;
   if (Array.isArray(range) && !(range[0] < range[1])) issue(['model', 'image', 'range'], 'low must be < high', range);
+  // Pixels are mapped by low + v / 255 * (high - low): an infinite span makes every feature NaN.
+  else if (Array.isArray(range) && !Number.isFinite(range[1] - range[0])) issue(['model', 'image', 'range'], `high - low must be a finite number (is ${range[1] - range[0]})`, range);
   const s = c.ingest?.splits;
   // A share above 1 is reported on its own (not_a_fraction).
   if (s && s.validation <= 1 && s.test <= 1 && s.validation + s.test >= 1) issue(['ingest', 'splits'], `validation + test must be < 1 (is ${s.validation + s.test})`, s);
@@ -434,4 +445,32 @@ function checkAudio(a: ConfigShape['model']['audio'], issue: (key: keyof typeof 
   const high = a.highHz === 0 ? nyquist : a.highHz;
   if (a.lowHz >= high) issue('lowHz', `must be < highHz (${high})`, a.lowHz);
   if (a.coefficients > a.melFilters) issue('coefficients', `must be <= melFilters (${a.melFilters})`, a.coefficients);
+}
+
+/**
+ * The shape a classifier reads: images are [height, width, channels] (1 or 3 channels, sides
+ * the image pipeline produces); LeNet-5 reads [height, width, channels] of at least
+ * LENET5_MIN_SIDE a side. Otherwise every update would fail later, for want of data that fits
+ * the model or of features. A speech model's shape is checked at start (daemon/wiring.ts).
+ */
+function checkInputShape(m: ConfigShape['model'], issue: (path: (string | number)[], message: string, input: unknown) => void): void {
+  if (isSpeechModel(m.name)) return;
+  const { height, width, channels } = m.image;
+  const shape = m.inputShape ?? (m.modality === 'image' ? [height, width, channels] : null);
+  // Entries that are not positive integers are reported by the field's own rule.
+  if (shape === null || !shape.every((n) => Number.isInteger(n) && n > 0)) return;
+  const path = m.inputShape ? ['model', 'inputShape'] : ['model', 'image'];
+  const reader = m.modality === 'image' ? 'images' : m.name === 'lenet5' ? 'LeNet-5' : null;
+  if (reader !== null && shape.length !== 3) {
+    issue(path, `must be [height, width, channels] for ${reader}, or null for model.image's size`, shape);
+    return;
+  }
+  if (m.modality === 'image' && m.inputShape) {
+    if (shape[2] !== 1 && shape[2] !== 3) issue(path, 'must have 1 or 3 channels (grey or RGB), as images are decoded', shape);
+    if (Math.max(shape[0], shape[1]) > MAX_IMAGE_SIDE) issue(path, `must have sides of at most ${MAX_IMAGE_SIDE} pixels, as images are resized`, shape);
+  }
+  if (m.name === 'lenet5' && Math.min(shape[0], shape[1]) < LENET5_MIN_SIDE) {
+    issue(path, `is ${shape[0]}x${shape[1]}; LeNet-5 needs at least ${LENET5_MIN_SIDE}x${LENET5_MIN_SIDE} (its convolutions and pools leave no features of less)`,
+      m.inputShape ?? { height, width });
+  }
 }

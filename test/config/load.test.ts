@@ -6,11 +6,12 @@ import { join } from 'node:path';
 import { parse } from 'yaml';
 import { BonsaiError } from '../../core/errors.ts';
 import { defaultConfig, loadConfig, parseConfig, LEAF_KEYS, ENV_ALIASES, FLAG_KEYS } from '../../config/index.ts';
-import { MAX_DELTA_WINDOW, MAX_IMAGE_SIDE, MAX_PREQUENTIAL_WINDOW, MAX_SAMPLE_RATE, MAX_TIMER_MS, MAX_TIMER_SEC, MAX_TRIGGER_SEC, MIN_SAMPLE_RATE } from '../../config/schema.ts';
+import { LENET5_MIN_SIDE, MAX_DELTA_WINDOW, MAX_IMAGE_SIDE, MAX_PREQUENTIAL_WINDOW, MAX_SAMPLE_RATE, MAX_TIMER_MS, MAX_TIMER_SEC, MAX_TRIGGER_SEC, MIN_SAMPLE_RATE } from '../../config/schema.ts';
 import { MAX_OUTPUT_SIDE } from '../../pipelines/image/spec.ts';
 import { defaultAudioSpec, validateAudioSpec } from '../../pipelines/audio/spec.ts';
 import { isPowerOfTwo } from '../../pipelines/audio/fft.ts';
 import * as wav from '../../pipelines/audio/wav.ts';
+import { LeNet5 } from '../../core/models/lenet5.ts';
 
 const here = new URL('.', import.meta.url);
 const repo = (p: string): string => new URL(`../../${p}`, here).pathname;
@@ -236,6 +237,31 @@ test('triggers.cron is checked at load, by node-cron as the scheduler checks it'
   for (const cron of ['0 0 30 2 *', '60 * * * *', 'a b c d e', '*/5 * * * * * *']) {
     fails(() => loadConfig({ env: { BONSAI_TRIGGERS__CRON: cron } }), 'BONSAI_CONFIG_INVALID', 'triggers.cron', 'not a valid node-cron expression', JSON.stringify(cron));
   }
+});
+
+test('model.image.range: the span high - low must be finite', () => {
+  assert.deepEqual(parseConfig({ model: { image: { range: [-1e300, 1e300] } } }).model.image.range, [-1e300, 1e300]);
+  // [-1e308, 1e308] passed, and every image went to quarantine with NaN features.
+  fails(() => parseConfig({ model: { image: { range: [-1e308, 1e308] } } }), 'BONSAI_CONFIG_INVALID', 'model.image.range', 'finite', 'is Infinity', '[-1e+308,1e+308]');
+});
+
+test('model.inputShape: images are [height, width, channels]; LeNet-5 needs 12x12', () => {
+  // [784] and [100] passed, and then every update failed with BONSAI_DAEMON_NO_TRAINING_DATA.
+  fails(() => parseConfig({ model: { inputShape: [100] } }), 'BONSAI_CONFIG_INVALID', 'model.inputShape: must be [height, width, channels] for images', '[100]');
+  fails(() => parseConfig({ model: { name: 'lenet5', inputShape: [784] } }), 'BONSAI_CONFIG_INVALID', 'model.inputShape', '[784]');
+  fails(() => parseConfig({ model: { inputShape: [28, 28, 2] } }), 'BONSAI_CONFIG_INVALID', 'model.inputShape', '1 or 3 channels');
+  fails(() => parseConfig({ model: { inputShape: [28, 9000, 1] } }), 'BONSAI_CONFIG_INVALID', 'model.inputShape', `at most ${MAX_IMAGE_SIDE}`);
+  fails(() => parseConfig({ model: { name: 'lenet5', modality: 'audio', inputShape: [40, 13] } }), 'BONSAI_CONFIG_INVALID', 'for LeNet-5');
+  assert.deepEqual(parseConfig({ model: { inputShape: [32, 32, 3] } }).model.inputShape, [32, 32, 3]);
+  assert.deepEqual(parseConfig({ model: { modality: 'audio', inputShape: [100] } }).model.inputShape, [100], 'a classifier of recordings takes any fixed shape');
+  // 8x8 images passed, and every update failed (flops NaN in the manifest: BONSAI_REGISTRY_BAD_MANIFEST).
+  fails(() => parseConfig({ model: { name: 'lenet5', image: { height: 8, width: 8 } } }), 'BONSAI_CONFIG_INVALID', 'model.image: is 8x8; LeNet-5 needs at least 12x12');
+  fails(() => parseConfig({ model: { name: 'lenet5', inputShape: [28, 11, 1] } }), 'BONSAI_CONFIG_INVALID', 'model.inputShape: is 28x11');
+  assert.equal(parseConfig({ model: { name: 'lenet5', image: { height: 12, width: 12 } } }).model.image.height, 12);
+  // The bound is LeNet-5's own: one pixel less leaves its first dense layer no inputs.
+  const flat = (side: number): number => new LeNet5({ arch: 'lenet5', inputShape: [side, side, 1], numClasses: 10, seed: 1 }).fcs[0].inUnits;
+  assert.equal(flat(LENET5_MIN_SIDE - 1), 0);
+  assert.ok(flat(LENET5_MIN_SIDE) > 0);
 });
 
 test('the result is deeply frozen', () => {

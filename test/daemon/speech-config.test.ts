@@ -47,7 +47,7 @@ test('bad audio configs are coded errors that say what to change', () => {
 
 test('image models and fixed-shape audio classifiers are chosen as before', () => {
   assert.deepEqual(modelChoice(config({})), { arch: 'lenet300', inputShape: [28, 28, 1], options: undefined });
-  assert.deepEqual(modelChoice(config({ name: 'lenet5', image: { height: 8, width: 8, channels: 1 } })).inputShape, [8, 8, 1]);
+  assert.deepEqual(modelChoice(config({ name: 'lenet5', image: { height: 12, width: 12, channels: 1 } })).inputShape, [12, 12, 1]);
   assert.deepEqual(modelChoice(config({ modality: 'audio', name: 'lenet300', inputShape: [50, 39] })), { arch: 'lenet300', inputShape: [50, 39], options: undefined });
 });
 
