@@ -4,7 +4,7 @@
  * the result is deeply frozen. Every problem is reported in one error that names
  * the key's path, the actual value and where the value came from.
  */
-import { readFileSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readFileSync, type Stats } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
@@ -141,15 +141,51 @@ export interface Problem {
   allowed?: string[];
 }
 
-/** Reads and parses a config file. */
-function readFile(file: string): Plain {
-  let text: string;
+/** Largest config file read: a configuration is a few KiB, so a larger file is another file (a log, a model, a disk image). */
+export const MAX_CONFIG_FILE_BYTES = 1024 * 1024;
+
+/** What a special file is, in words. */
+function kindOf(stats: Stats): string {
+  if (stats.isFIFO()) return 'a FIFO';
+  if (stats.isCharacterDevice()) return 'a character device';
+  if (stats.isBlockDevice()) return 'a block device';
+  return stats.isSocket() ? 'a socket' : 'a special file';
+}
+
+/**
+ * The text of a config file, refused unless it is a regular file of at most MAX_CONFIG_FILE_BYTES:
+ * a FIFO waits for a writer and /dev/zero never ends, which would hang the start or `bonsai check`.
+ * Opened without blocking (a FIFO's open waits for a writer otherwise) and checked on the open
+ * descriptor, so that what is checked is what is read.
+ */
+function readText(file: string): string {
+  let fd: number;
   try {
-    text = readFileSync(file, 'utf8');
+    fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (cause) {
     const code = (cause as NodeJS.ErrnoException).code ?? 'unknown';
     throw new BonsaiError('BONSAI_CONFIG_FILE_UNREADABLE', `cannot read config file ${file}: ${code}`, { file, errno: code }, { cause });
   }
+  try {
+    const stats = fstatSync(fd);
+    if (stats.isDirectory()) throw new BonsaiError('BONSAI_CONFIG_FILE_UNREADABLE', `cannot read config file ${file}: EISDIR`, { file, errno: 'EISDIR' });
+    if (!stats.isFile()) {
+      throw new BonsaiError('BONSAI_CONFIG_FILE_UNREADABLE', `config file ${file} is ${kindOf(stats)}, not a regular file; only a regular file is read (this one could block or never end)`,
+        { file, errno: null, type: kindOf(stats).slice(2) });
+    }
+    if (stats.size > MAX_CONFIG_FILE_BYTES) {
+      throw new BonsaiError('BONSAI_CONFIG_FILE_TOO_LARGE', `config file ${file} has ${stats.size} bytes; a config file has at most ${MAX_CONFIG_FILE_BYTES} (1 MiB)`,
+        { file, bytes: stats.size, maxBytes: MAX_CONFIG_FILE_BYTES });
+    }
+    return readFileSync(fd, 'utf8');
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Reads and parses a config file. */
+function readFile(file: string): Plain {
+  const text = readText(file);
   const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) {
     const first = doc.errors[0];

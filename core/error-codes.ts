@@ -158,6 +158,7 @@ export const STORE_ERROR_CODES = [
 /** Codes of configuration (docs/errors-config-registry.md). */
 export const CONFIG_ERROR_CODES = [
   'BONSAI_CONFIG_FILE_SYNTAX',
+  'BONSAI_CONFIG_FILE_TOO_LARGE',
   'BONSAI_CONFIG_FILE_UNREADABLE',
   'BONSAI_CONFIG_INVALID',
   'BONSAI_CONFIG_NOT_A_FRACTION',

@@ -1,11 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { BonsaiError } from '../../core/errors.ts';
 import { defaultConfig, loadConfig, parseConfig, LEAF_KEYS, ENV_ALIASES, FLAG_KEYS } from '../../config/index.ts';
+import { MAX_CONFIG_FILE_BYTES } from '../../config/load.ts';
 import { LENET5_MIN_SIDE, MAX_DELTA_WINDOW, MAX_IMAGE_SIDE, MAX_PREQUENTIAL_WINDOW, MAX_SAMPLE_RATE, MAX_TIMER_MS, MAX_TIMER_SEC, MAX_TRIGGER_SEC, MIN_SAMPLE_RATE } from '../../config/schema.ts';
 import { MAX_OUTPUT_SIDE } from '../../pipelines/image/spec.ts';
 import { defaultAudioSpec, validateAudioSpec } from '../../pipelines/audio/spec.ts';
@@ -314,6 +316,26 @@ test('file errors: unreadable, syntax, not a mapping; commented-out sections are
     const empty = join(dir, 'empty.yaml');
     writeFileSync(empty, '# nothing\nserver:\n  # port: 1\n');
     assert.equal(loadConfig({ file: empty, env: {} }).server.port, 8080);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the config file must be a regular file of at most 1 MiB, checked before reading', () => {
+  const dir = tmp();
+  try {
+    // A FIFO without a writer blocked the loader for good (and /dev/zero read until memory ran out).
+    const fifo = join(dir, 'fifo.yaml');
+    execFileSync('mkfifo', [fifo]);
+    const err = fails(() => loadConfig({ file: fifo, env: {} }), 'BONSAI_CONFIG_FILE_UNREADABLE', 'fifo.yaml is a FIFO, not a regular file');
+    assert.equal(err.details.type, 'FIFO');
+    fails(() => loadConfig({ file: '/dev/zero', env: {} }), 'BONSAI_CONFIG_FILE_UNREADABLE', '/dev/zero is a character device');
+    const big = join(dir, 'big.yaml');
+    writeFileSync(big, `# ${'x'.repeat(MAX_CONFIG_FILE_BYTES - 3)}\n`);
+    assert.equal(loadConfig({ file: big, env: {} }).server.port, 8080, 'exactly 1 MiB is read');
+    writeFileSync(big, `# ${'x'.repeat(MAX_CONFIG_FILE_BYTES - 2)}\n`);
+    const large = fails(() => loadConfig({ file: big, env: {} }), 'BONSAI_CONFIG_FILE_TOO_LARGE', 'big.yaml has 1048577 bytes', 'at most 1048576');
+    assert.deepEqual(large.details, { file: big, bytes: MAX_CONFIG_FILE_BYTES + 1, maxBytes: MAX_CONFIG_FILE_BYTES });
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
