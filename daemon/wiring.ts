@@ -32,17 +32,36 @@ export function packageVersion(): string {
   }
 }
 
-/** The bearer token: the env variable named by `server.tokenEnv`, else the file `server.tokenFile`. */
+/**
+ * The bearer token: the env variable named by `server.tokenEnv`, else the file `server.tokenFile`.
+ * Surrounding whitespace (a file's final newline) is dropped.
+ */
 export function readToken(config: Config, env: NodeJS.ProcessEnv = process.env): string | undefined {
   const fromEnv = env[config.server.tokenEnv];
-  if (fromEnv) return fromEnv.trim();
+  if (fromEnv) return presentable(fromEnv.trim(), `environment variable ${config.server.tokenEnv}`);
   if (config.server.tokenFile === null) return undefined;
+  let text: string;
   try {
-    return readFileSync(config.server.tokenFile, 'utf8').trim() || undefined;
+    text = readFileSync(config.server.tokenFile, 'utf8').trim();
   } catch (cause) {
     throw new BonsaiError('BONSAI_DAEMON_TOKEN_UNREADABLE', `cannot read the API token file ${config.server.tokenFile}: ${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message}`,
       { file: config.server.tokenFile }, { cause });
   }
+  return text ? presentable(text, `file ${config.server.tokenFile}`) : undefined;
+}
+
+/**
+ * Refuses a token that no request could present: `Authorization: Bearer <token>` ends at
+ * whitespace (daemon/auth.ts), so every mutating request would be refused. The message says
+ * where the whitespace is, never the token (a secret).
+ */
+function presentable(token: string, source: string): string {
+  const at = token.search(/\s/);
+  if (at >= 0) {
+    throw new BonsaiError('BONSAI_DAEMON_TOKEN_INVALID', `the API token from ${source} has whitespace at character ${at + 1} of ${token.length}; `
+      + 'a bearer token ends at whitespace, so no request could present it: use a token without spaces', { source, position: at + 1, length: token.length });
+  }
+  return token;
 }
 
 /** The image spec of the config, sized for `shape` ([h, w, c]) when given. */

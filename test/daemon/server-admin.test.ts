@@ -1,6 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { BonsaiError } from '../../core/errors.ts';
+import { parseConfig } from '../../config/index.ts';
 import { authorize, bearerToken, tokensEqual } from '../../daemon/auth.ts';
+import { readToken } from '../../daemon/wiring.ts';
 import { fakeModel, harness } from './server-fakes.ts';
 
 const TOKEN = 's3cret-token';
@@ -21,6 +27,33 @@ test('bearer tokens: parsing, constant-time comparison, verdicts', () => {
   assert.deepEqual(authorize('Token x', 'x'), { ok: false, reason: 'malformed' });
   assert.deepEqual(authorize('Bearer y', 'x'), { ok: false, reason: 'mismatch' });
   assert.deepEqual(authorize('Bearer x', 'x'), { ok: true });
+});
+
+test('a token with whitespace inside, which no request could present, is refused when read', () => {
+  const refused = (fn: () => unknown, ...needles: string[]): void => assert.throws(fn, (e: unknown) => {
+    assert.ok(e instanceof BonsaiError && e.code === 'BONSAI_DAEMON_TOKEN_INVALID', String(e));
+    for (const n of needles) assert.ok(e.message.includes(n), e.message);
+    assert.ok(!e.message.includes('horse'), 'the message never holds the token');
+    return true;
+  });
+  const config = parseConfig({});
+  // It was accepted, and then no Authorization header could match it: every mutating request was 401.
+  assert.equal(bearerToken('Bearer correct horse battery staple'), null);
+  refused(() => readToken(config, { BONSAI_TOKEN: 'correct horse battery staple' }), 'environment variable BONSAI_TOKEN', 'character 8 of 28');
+  refused(() => readToken(config, { BONSAI_TOKEN: 'correct\thorse' }), 'character 8');
+  assert.equal(readToken(config, { BONSAI_TOKEN: '  s3cret-token\n' }), 's3cret-token', 'surrounding whitespace is dropped');
+  const dir = mkdtempSync(join(tmpdir(), 'bonsai-token-'));
+  try {
+    const file = join(dir, 'token');
+    const fromFile = parseConfig({ server: { tokenFile: file } });
+    writeFileSync(file, 'correct horse\n');
+    refused(() => readToken(fromFile, {}), `file ${file}`);
+    writeFileSync(file, `${TOKEN}\n`);
+    assert.equal(readToken(fromFile, {}), TOKEN);
+    assert.deepEqual(authorize(auth.authorization, readToken(fromFile, {})), { ok: true });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('mutating routes are 403 without a configured token, with a message saying how to set one', async () => {
