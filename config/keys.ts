@@ -120,6 +120,6 @@ export function coerceText(leaf: LeafKey, text: string): unknown {
     if (trimmed.includes(',')) return trimmed.split(',').map((p) => (/^\s*-?[\d.]+(e[+-]?\d+)?\s*$/i.test(p) ? Number(p) : p.trim()));
     return text;
   }
-  // A number beyond float64 (`1e400`) parses as Infinity, which would be reported as null: report the text.
+  // A number beyond float64 (`1e400`) parses as Infinity: report the text as it was sent.
   return typeof parsed === 'number' && !Number.isFinite(parsed) ? text : parsed;
 }

@@ -288,9 +288,14 @@ function problemsOf(issues: readonly z.core.$ZodIssue[], layers: Layers | null):
   return out;
 }
 
+/** Marks a number that JSON has no form for, so that `show` writes it as itself. */
+const NON_FINITE = /"@@bonsai:(NaN|-?Infinity)@@"/g;
+
+/** A value as JSON, cut at 80 characters; NaN and infinities (YAML's .nan, .inf) as such, where JSON would write null. */
 function show(value: unknown): string {
   if (value === undefined) return 'nothing';
-  const text = JSON.stringify(value) ?? String(value);
+  const json = JSON.stringify(value, (_key, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? `@@bonsai:${v}@@` : v));
+  const text = json?.replace(NON_FINITE, '$1') ?? String(value);
   return text.length > 80 ? `${text.slice(0, 77)}...` : text;
 }
 

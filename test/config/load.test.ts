@@ -285,6 +285,20 @@ test('environment values are reported as sent: a number beyond float64, a list w
   assert.deepEqual(loadConfig({ env: { BONSAI_MODEL__INPUT_SHAPE: '28, 28, 1' } }).model.inputShape, [28, 28, 1]);
 });
 
+test('NaN and infinities from YAML are reported as themselves, not as null', () => {
+  const dir = tmp();
+  try {
+    const file = join(dir, 'bonsai.yaml');
+    writeFileSync(file, 'server:\n  port: .nan\ntriggers:\n  minIntervalSec: .inf\nmodel:\n  image:\n    range: [-.inf, 1]\n');
+    const err = fails(() => loadConfig({ file, env: {} }), 'BONSAI_CONFIG_INVALID', 'server.port', 'got NaN', 'triggers.minIntervalSec', 'got Infinity', 'model.image.range.0', 'got -Infinity');
+    assert.doesNotMatch(err.message, /got null/);
+    writeFileSync(file, 'server:\n  prot: [.nan, 1, -.inf]\n');
+    fails(() => loadConfig({ file, env: {} }), 'BONSAI_CONFIG_UNKNOWN_KEY', 'server.prot', 'got [NaN,1,-Infinity]');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('file errors: unreadable, syntax, not a mapping; commented-out sections are empty', () => {
   const dir = tmp();
   try {
