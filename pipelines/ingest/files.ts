@@ -6,7 +6,7 @@
  * descend into a linked folder.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, renameSync, statSync, type BigIntStats } from 'node:fs';
+import { closeSync, constants as fsConstants, copyFileSync, fsyncSync, linkSync, lstatSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, statSync, unlinkSync, type BigIntStats } from 'node:fs';
 import { basename, dirname, extname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { BonsaiError } from '../../core/errors.ts';
 import { writeFileAtomicSync } from '../atomic-write.ts';
@@ -201,11 +201,53 @@ export function moveFile(from: string | Buffer, to: string): boolean {
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' && !entryExists(from)) return false;
-    if (code === 'EXDEV') {
-      throw new BonsaiError('BONSAI_INGEST_CROSS_DEVICE', `cannot move ${shown} to ${to}: inbox, archive and quarantine must be on one filesystem`, { from: shown, to }, { cause: err });
-    }
+    if (code === 'EXDEV') return copyAcross(from, to, shown, err);
     throw new BonsaiError('BONSAI_INGEST_MOVE_FAILED', `cannot move ${shown} to ${to}: ${(err as Error).message}`, { from: shown, to, errno: code }, { cause: err });
   }
+}
+
+/**
+ * `moveFile` between filesystems (an inbox mounted from a volume of its own, as deploy/README
+ * suggests for producers in other pods): a regular file is copied beside `to` under a temp name
+ * (`isTempName`), fsynced, linked to `to` (never overwriting) and only then removed from `from`.
+ * A crash between the link and the removal leaves the file in both places; the ingest log knows
+ * it as committed, and the next look moves it again, to a free name. Anything else (a link, a
+ * FIFO) cannot be copied as it is: BONSAI_INGEST_CROSS_DEVICE.
+ */
+function copyAcross(from: string | Buffer, to: string, shown: string, cause: unknown): boolean {
+  let regular = false;
+  try {
+    regular = lstatSync(from).isFile();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+  }
+  if (!regular) throw new BonsaiError('BONSAI_INGEST_CROSS_DEVICE', `cannot move ${shown} to ${to}: it is not a regular file and ${dirname(to)} is on another filesystem, so it cannot be renamed there as it is`, { from: shown, to }, { cause });
+  const temp = join(dirname(to), `.${fitName(basename(to), 1 + `.${process.pid}.tmp`.length)}.${process.pid}.tmp`);
+  try {
+    copyFileSync(from, temp, fsConstants.COPYFILE_EXCL);
+    const fd = openSync(temp, 'r');
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    linkSync(temp, to);
+  } catch (err) {
+    rmSync(temp, { force: true });
+    const errno = (err as NodeJS.ErrnoException).code;
+    if (errno === 'EEXIST') throw new BonsaiError('BONSAI_INGEST_DESTINATION_EXISTS', `cannot move ${shown}: ${to} exists`, { from: shown, to });
+    if (errno === 'ENOENT' && !entryExists(from)) return false;
+    throw new BonsaiError('BONSAI_INGEST_MOVE_FAILED', `cannot copy ${shown} to ${to} (another filesystem): ${(err as Error).message}`, { from: shown, to, errno }, { cause: err });
+  }
+  rmSync(temp, { force: true });
+  try {
+    unlinkSync(from);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
+      throw new BonsaiError('BONSAI_INGEST_MOVE_FAILED', `copied ${shown} to ${to} (another filesystem) but cannot remove it from the inbox: ${(err as Error).message}`, { from: shown, to, errno: (err as NodeJS.ErrnoException).code }, { cause: err });
+    }
+  }
+  return true;
 }
 
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
