@@ -16,7 +16,7 @@
  * so that the ingest protocol quarantines it, and nothing behind a linked folder
  * is ever seen. Names that are not UTF-8 go to `ingestBadName`.
  */
-import { mkdirSync, realpathSync } from 'node:fs';
+import { existsSync, mkdirSync, realpathSync } from 'node:fs';
 import { basename, join, relative, resolve } from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
 import { DONE_SUFFIX, isInboxInput, isSampleName, scanInbox } from '../../pipelines/ingest/index.ts';
@@ -69,6 +69,8 @@ export class InboxWatcher {
   /** Paths that got an event while in flight: looked at again when the hand-over ends. */
   private readonly again = new Set<string>();
   private stopped = false;
+  /** Since when the inbox is missing (ISO time), while it is. */
+  private missingSince: string | null = null;
   private counts = { handed: 0, scans: 0 };
 
   constructor(private readonly args: InboxWatcherArgs) {
@@ -134,6 +136,19 @@ export class InboxWatcher {
   /** Scans the whole inbox and looks at every sample file in it; returns how many were found. */
   async reconcile(): Promise<number> {
     if (this.stopped) return 0;
+    // A removed inbox (or a link to an unmounted volume) is said once, not recreated: a folder made
+    // at an unmounted volume's mount point would take files that the remounted volume then hides.
+    if (!existsSync(this.inbox)) {
+      if (this.missingSince === null) {
+        this.missingSince = new Date().toISOString();
+        this.args.log.warn('watch.inbox_missing', { inbox: this.inbox, reason: 'the inbox was removed, or it links to a volume that is not mounted; nothing dropped into its place is ingested until it exists again' });
+      }
+      return 0;
+    }
+    if (this.missingSince !== null) {
+      this.args.log.info('watch.inbox_back', { inbox: this.inbox, since: this.missingSince });
+      this.missingSince = null;
+    }
     const found = this.scan(this.inbox);
     this.counts.scans += 1;
     if (found > 0) this.args.log.debug('watch.reconciled', { files: found });

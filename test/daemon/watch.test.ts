@@ -252,3 +252,27 @@ test('an inbox that is itself a link (placed elsewhere by the operator) is watch
     done();
   }
 });
+
+test('an inbox that disappears is said once, not recreated, and its return is said; its files are then found', async () => {
+  const { inbox, done } = tempInbox();
+  const handed: string[] = [];
+  const log = new MemoryLog();
+  const w = watcher(inbox, handed, { log });
+  try {
+    await w.start();
+    rmSync(inbox, { recursive: true });
+    assert.equal(await w.reconcile(), 0);
+    assert.equal(await w.reconcile(), 0);
+    const missing = log.events.filter((e) => e.event === 'watch.inbox_missing');
+    assert.equal(missing.length, 1, 'said once');
+    assert.equal(missing[0].level, 'warn');
+    assert.equal(existsSync(inbox), false, 'not recreated (it may be an unmounted volume\'s mount point)');
+    writeAged(join(inbox, 'cat', 'back.png'), 10_000);
+    assert.equal(await w.reconcile(), 1);
+    assert.equal(log.events.filter((e) => e.event === 'watch.inbox_back').length, 1);
+    await waitFor('the file handed over', () => handed.includes('cat/back.png'), 5000, 5);
+  } finally {
+    await w.stop();
+    done();
+  }
+});
