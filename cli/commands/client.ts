@@ -30,11 +30,32 @@ const CONTENT_TYPES: Record<string, string> = {
 };
 
 function serverUrl(opts: ClientOptions): string {
-  return (opts.server ?? process.env.BONSAI_SERVER ?? 'http://127.0.0.1:8080').replace(/\/+$/, '');
+  const raw = opts.server ?? process.env.BONSAI_SERVER ?? 'http://127.0.0.1:8080';
+  let url: URL | null = null;
+  try {
+    url = new URL(raw);
+  } catch {
+    // Said below, with the value.
+  }
+  if (url === null || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+    throw new BonsaiError('BONSAI_CLI_BAD_OPTION', `the server must be an http:// or https:// URL, got ${JSON.stringify(raw)}${opts.server === undefined ? ' (from $BONSAI_SERVER)' : ''}`, { server: raw });
+  }
+  return raw.replace(/\/+$/, '');
+}
+
+/** Reads a file named on the command line; a missing or unreadable one is a coded error with the path, not a stack trace. */
+async function readArgFile(path: string, what: string): Promise<Buffer> {
+  try {
+    return await readFile(path);
+  } catch (cause) {
+    const errno = (cause as NodeJS.ErrnoException).code ?? 'unknown';
+    const why = errno === 'ENOENT' ? 'no such file' : errno === 'EISDIR' ? 'it is a directory' : errno === 'EACCES' ? 'permission denied' : (cause as Error).message;
+    throw new BonsaiError('BONSAI_CLI_BAD_ARGUMENT', `cannot read the ${what} ${JSON.stringify(path)}: ${why}`, { path, errno }, { cause });
+  }
 }
 
 async function token(opts: ClientOptions): Promise<string | undefined> {
-  if (opts.tokenFile) return (await readFile(opts.tokenFile, 'utf8')).trim();
+  if (opts.tokenFile) return (await readArgFile(opts.tokenFile, 'token file')).toString('utf8').trim();
   return process.env.BONSAI_TOKEN || undefined;
 }
 
@@ -80,7 +101,7 @@ export function registerClient(program: Command): void {
     .action(async (file: string, opts: ClientOptions) => {
       const type = CONTENT_TYPES[extname(file).toLowerCase()];
       if (!type) throw new BonsaiError('BONSAI_CLI_BAD_ARGUMENT', `cannot tell the content type of "${file}" from its extension; use one of ${Object.keys(CONTENT_TYPES).join(', ')}`, { file });
-      print(await call(opts, 'POST', '/v1/predict', await readFile(file), type));
+      print(await call(opts, 'POST', '/v1/predict', await readArgFile(file, 'file'), type));
     });
   withServer(program.command('status').description('print the status of a running daemon')).action(async (opts: ClientOptions) => print(await call(opts, 'GET', '/v1/status')));
   withServer(program.command('update').description('start an update on a running daemon now')).action(async (opts: ClientOptions) => print(await call(opts, 'POST', '/v1/updates', Buffer.from('{}'), 'application/json', true)));

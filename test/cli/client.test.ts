@@ -57,3 +57,25 @@ test('the client commands call the daemon routes, send the token to mutating one
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('a missing file, a missing token file or a server that is not an http URL is a coded error with the value, not a stack trace', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'bonsai-cli-args-'));
+  try {
+    const missing = join(dir, 'missing.png');
+    const cases: Array<{ args: string[]; env?: Record<string, string>; out: RegExp; status: number }> = [
+      { args: ['predict', missing, '--server', 'http://127.0.0.1:9'], out: /BONSAI_CLI_BAD_ARGUMENT: cannot read the file ".*missing\.png": no such file/, status: 2 },
+      { args: ['predict', dir + '/', '--server', 'http://127.0.0.1:9'], out: /BONSAI_CLI_BAD_ARGUMENT: cannot tell the content type/, status: 2 },
+      { args: ['update', '--server', 'http://127.0.0.1:9', '--token-file', join(dir, 'nope')], out: /BONSAI_CLI_BAD_ARGUMENT: cannot read the token file ".*nope": no such file/, status: 2 },
+      { args: ['status', '--server', 'notaurl'], out: /BONSAI_CLI_BAD_OPTION: the server must be an http:\/\/ or https:\/\/ URL, got "notaurl"/, status: 2 },
+      { args: ['status'], env: { BONSAI_SERVER: 'file:///etc/passwd' }, out: /BONSAI_CLI_BAD_OPTION: .*got "file:\/\/\/etc\/passwd" \(from \$BONSAI_SERVER\)/, status: 2 },
+    ];
+    for (const c of cases) {
+      const r = await bonsai(c.args, c.env);
+      assert.match(r.stderr, c.out, `${c.args.join(' ')}: ${r.stderr}`);
+      assert.doesNotMatch(r.stderr, /\n\s+at /, `${c.args.join(' ')}: no stack trace`);
+      assert.equal(r.status, c.status, `${c.args.join(' ')}: exit status`);
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
