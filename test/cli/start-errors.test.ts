@@ -49,3 +49,27 @@ test('bonsai start on 0.0.0.0 where the network interfaces cannot be listed exit
     rmSync(stateDir, { recursive: true, force: true });
   }
 });
+
+test('an error nothing catches is one coded line with its stack, exit 1 and the locks released, not the wasm module\'s source', async () => {
+  const stateDir = mkdtempSync(join(tmpdir(), 'bonsai-fatal-'));
+  try {
+    const child = spawn(process.execPath, ['--import', join(import.meta.dirname, 'fatal-preload.mjs'), 'bin/bonsai.js', 'start', '--state-dir', stateDir, '--port', '0'],
+      { env: { ...process.env, BONSAI_CONFIG: '', BONSAI_LOG_LEVEL: 'info', BONSAI_LOG_FORMAT: 'json' } });
+    let out = '';
+    child.stdout.on('data', (b: Buffer) => { out += b.toString('utf8'); });
+    child.stderr.on('data', (b: Buffer) => { out += b.toString('utf8'); });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const started = Date.now();
+    while (!out.includes('daemon.started')) {
+      if (Date.now() - started > 60_000) assert.fail(`the daemon did not start: ${out}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    child.kill('SIGUSR2');
+    assert.equal(await exited, 1, out);
+    assert.match(out, /BONSAI_DAEMON_FATAL: uncaught exception: Error: a bug nothing caught\n\s+at /);
+    assert.doesNotMatch(out, /WasmBackendModule|Emscripten/, 'not the wasm module\'s source');
+    assert.ok(!existsSync(join(stateDir, 'daemon.lock')), 'the state lock is released');
+  } finally {
+    rmSync(stateDir, { recursive: true, force: true });
+  }
+});

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
-const SOURCES = ['daemon/watch', 'daemon/triggers', 'daemon/trainer', 'daemon/serving/loader.ts', 'daemon/prequential-scorer.ts', 'daemon/lifecycle.ts', 'daemon/logging.ts', 'daemon/daemon.ts', 'daemon/serving-only.ts', 'daemon/serving/mirror.ts', 'daemon/wiring.ts', 'daemon/storage.ts', 'cli/commands/start.ts'];
+const SOURCES = ['daemon/watch', 'daemon/triggers', 'daemon/trainer', 'daemon/serving/loader.ts', 'daemon/prequential-scorer.ts', 'daemon/lifecycle.ts', 'daemon/logging.ts', 'daemon/daemon.ts', 'daemon/serving-only.ts', 'daemon/serving/mirror.ts', 'daemon/wiring.ts', 'daemon/storage.ts', 'cli/commands/start.ts', 'cli/main.ts'];
 
 function files(path: string): string[] {
   const full = join(root, path);
