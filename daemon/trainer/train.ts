@@ -78,12 +78,21 @@ interface UpdateTask<D extends { n: number }> {
   extra: Record<string, unknown>;
 }
 
+/**
+ * Why an update read no training sample when `algorithm.trainingDataMegabytes` is the cause: the
+ * budget holds none of the training samples there are (a budget below one sample's features).
+ */
+function budgetTooSmall(selection: DataSelection | null): string {
+  if (selection === null || selection.train.kept > 0 || selection.train.of === 0) return '';
+  return `; algorithm.trainingDataMegabytes (${selection.budgetBytes} bytes) holds none of the ${selection.train.of} training samples: raise it, or set it to null`;
+}
+
 /** Fixed-shape samples with class labels (LeNets, ResNet-18). */
 function classificationUpdate(store: SampleStore, job: TrainJob): UpdateTask<Dataset> {
   const data = readUpdateData(store, job.upToSeq, job.model.inputShape, job.dataBudgetBytes ?? null);
   if (data.allData.n === 0) {
-    throw new BonsaiError('BONSAI_DAEMON_NO_TRAINING_DATA', `no training samples of shape [${job.model.inputShape.join(', ')}] up to arrival ${job.upToSeq} (${data.skipped} skipped)`,
-      { upToSeq: job.upToSeq, inputShape: job.model.inputShape, skipped: data.skipped });
+    throw new BonsaiError('BONSAI_DAEMON_NO_TRAINING_DATA', `no training samples of shape [${job.model.inputShape.join(', ')}] up to arrival ${job.upToSeq} (${data.skipped} skipped)${budgetTooSmall(data.selection)}`,
+      { upToSeq: job.upToSeq, inputShape: job.model.inputShape, skipped: data.skipped, budgetBytes: data.selection?.budgetBytes ?? null });
   }
   const numClasses = data.labels.length;
   if (numClasses < 2) {
@@ -117,8 +126,8 @@ function speechUpdate(store: SampleStore, job: TrainJob, arch: string, champion:
   if (data.allData.n === 0) {
     const s = data.skips;
     throw new BonsaiError('BONSAI_DAEMON_NO_TRAINING_DATA',
-      `no training recordings of [frames, ${width}] MFCC features with a usable transcript up to arrival ${job.upToSeq} (${data.skipped} skipped: ${s.shape} of another shape, ${s.label} whose label is not words of the alphabet (name folders with words, e.g. inbox/seven/, or add <file>.txt transcripts), ${s.tooShort} with a transcript too long for the recording)`,
-      { upToSeq: job.upToSeq, width, skipped: data.skipped, skips: { ...s } });
+      `no training recordings of [frames, ${width}] MFCC features with a usable transcript up to arrival ${job.upToSeq} (${data.skipped} skipped: ${s.shape} of another shape, ${s.label} whose label is not words of the alphabet (name folders with words, e.g. inbox/seven/, or add <file>.txt transcripts), ${s.tooShort} with a transcript too long for the recording)${budgetTooSmall(data.selection)}`,
+      { upToSeq: job.upToSeq, width, skipped: data.skipped, skips: { ...s }, budgetBytes: data.selection?.budgetBytes ?? null });
   }
   const task = speechTaskFor(arch, data.vocabulary, job.update.augment);
   const numClasses = SPEECH_ALPHABET.size;

@@ -40,3 +40,21 @@ test('an update over the memory budget reads the new data first and a replay of 
     rmSync(stateDir, { recursive: true, force: true });
   }
 });
+
+test('a budget that holds no sample fails the update with a message that names the budget', async () => {
+  const stateDir = tempStateDir('bonsai-budget-');
+  // 0.0001 MiB is 104 bytes: no 8x8 sample (256 bytes) fits.
+  const d = await startDaemon(testConfig(stateDir, { algorithm: { trainingDataMegabytes: 0.0001 }, triggers: { pendingCount: 60, initialCount: 60 } }),
+    { model: TINY_MODEL, update: FAST_UPDATE, log: new MemoryLog(), defaultMetrics: false });
+  try {
+    await drop(join(stateDir, 'inbox'), 60, 0);
+    await waitFor('one finished update', () => d.updater.records().length >= 1, 45_000);
+    const record = d.updater.last()!;
+    assert.equal(record.outcome, 'failed');
+    assert.equal(record.error?.code, 'BONSAI_DAEMON_NO_TRAINING_DATA');
+    assert.match(record.error?.message ?? '', /algorithm\.trainingDataMegabytes \(104 bytes\) holds none of the \d+ training samples: raise it/);
+  } finally {
+    await d.stop('test done');
+    rmSync(stateDir, { recursive: true, force: true });
+  }
+});
