@@ -86,7 +86,11 @@ export class InboxWatcher {
     const inInbox = (p: string): string => (real === this.inbox ? p : join(this.inbox, relative(real, p)));
     const watcher = watch(real, {
       ignoreInitial: true,
-      persistent: true,
+      // Not persistent: the watches do not keep the process alive (the HTTP server does, while the
+      // daemon runs). chokidar 5 drops the closer of a folder whose watch it made just before close()
+      // (the fix needs chokidar 6, which needs Node 22): a persistent one kept a stopped daemon's
+      // process alive for good, one stop in three under load.
+      persistent: false,
       usePolling: this.args.polling,
       interval: this.args.pollIntervalMs,
       binaryInterval: this.args.pollIntervalMs,

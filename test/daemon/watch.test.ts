@@ -2,7 +2,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { appendFileSync, existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import fs, { appendFileSync, existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, utimesSync, writeFileSync, type FSWatcher, type PathLike } from 'node:fs';
+import { syncBuiltinESMExports } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inboxCandidates } from '../../pipelines/ingest/index.ts';
@@ -272,6 +273,40 @@ test('an inbox that disappears is said once, not recreated, and its return is sa
     assert.equal(log.events.filter((e) => e.event === 'watch.inbox_back').length, 1);
     await waitFor('the file handed over', () => handed.includes('cat/back.png'), 5000, 5);
   } finally {
+    await w.stop();
+    done();
+  }
+});
+
+test('a stop that lands while chokidar sets up a folder\'s watch leaves no handle that keeps the process alive', async () => {
+  // chokidar 5 drops the closer of a folder whose watch it created just before close() (its
+  // _addToNodeFs checks `closed` after the await and returns): that fs.watch handle is never
+  // closed. Made persistent, it kept a stopped daemon's process (a test file, in one run in three
+  // under load) alive for good. The trap below stops the watcher inside that window every time.
+  const { inbox, done } = tempInbox();
+  const handed: string[] = [];
+  const w = watcher(inbox, handed);
+  const fsEvents = (): number => process.getActiveResourcesInfo().filter((r) => r === 'FSEventWrap').length;
+  const original = fs.watch;
+  let stopping: Promise<void> | null = null;
+  const before = fsEvents();
+  try {
+    await w.start();
+    const late = join(inbox, 'late');
+    fs.watch = ((path: PathLike, ...rest: unknown[]) => {
+      const handle = (original as (...a: unknown[]) => FSWatcher)(path, ...rest);
+      if (stopping === null && String(path) === late) stopping = w.stop();
+      return handle;
+    }) as typeof fs.watch;
+    syncBuiltinESMExports();
+    writeAged(join(late, 'a.png'), 10_000);
+    await waitFor('the watch of the new folder', () => stopping !== null, 5000, 5);
+    await stopping;
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(fsEvents() - before, 0, 'no handle the watcher made keeps the process alive');
+  } finally {
+    fs.watch = original;
+    syncBuiltinESMExports();
     await w.stop();
     done();
   }
