@@ -99,6 +99,14 @@ export const MAX_SAMPLE_RATE = 192_000;
  */
 export const MAX_DELTA_WINDOW = 16;
 
+/**
+ * Largest FFT length of the audio pipeline (its MAX_FFT_SIZE in pipelines/audio/fft.ts; test/config/load.test.ts
+ * checks they agree): 2^16 samples, 341 ms at 192 kHz, far longer than an analysis window.
+ */
+export const MAX_FFT_SIZE = 65_536;
+/** Most mel filters. */
+export const MAX_MEL_FILTERS = 256;
+
 /** 0, or a power of two; not by n & (n - 1), which truncates to 32 bits and reads 2^32 + 512 as 512. */
 const isZeroOrPowerOfTwo = (n: number): boolean => n === 0 || 2 ** Math.round(Math.log2(n)) === n;
 
@@ -111,10 +119,10 @@ const audioSchema = z.strictObject({
   windowMs: z.number().positive().default(25),
   /** Step between windows in milliseconds. */
   hopMs: z.number().positive().default(10),
-  /** FFT length in samples: a power of two at least as long as one window; 0 = the next power of two of the window. */
-  fftSize: nonNegInt().refine(isZeroOrPowerOfTwo, 'must be 0 or a power of two').default(512),
-  /** Number of triangular mel filters (HTK). */
-  melFilters: z.number().int().min(1).max(256).default(26),
+  /** FFT length in samples: a power of two at least as long as one window, at most MAX_FFT_SIZE (65536); 0 = the next power of two of the window. */
+  fftSize: nonNegInt().max(MAX_FFT_SIZE, `must be at most ${MAX_FFT_SIZE}, the largest FFT`).refine(isZeroOrPowerOfTwo, 'must be 0 or a power of two').default(512),
+  /** Number of triangular mel filters (HTK), at most MAX_MEL_FILTERS; each must take at least one FFT bin (fftSize / 2 + 1 bins). */
+  melFilters: z.number().int().min(1).max(MAX_MEL_FILTERS).default(26),
   /** Cepstral coefficients kept per frame, c0 included. */
   coefficients: posInt().default(13),
   /** Lowest frequency of the mel filter bank in Hz. */
@@ -401,6 +409,11 @@ function checkConsistency(c: ConfigShape, ctx: z.RefinementCtx): void {
   };
   const a = c.model?.audio;
   if (a && typeof a.sampleRate === 'number') checkAudio(a, (key, message, input) => issue(['model', 'audio', key], message, input));
+  const longest = c.ingest?.limits?.maxAudioSeconds;
+  // Each recording is refused, as too long or as shorter than one window.
+  if (c.model?.modality === 'audio' && a && typeof longest === 'number' && longest * 1000 < a.windowMs) {
+    issue(['ingest', 'limits', 'maxAudioSeconds'], `is shorter than one analysis window (model.audio.windowMs ${a.windowMs} ms): every recording would be refused`, longest);
+  }
   const m = c.model;
   if (m && typeof m.options === 'object' && m.options !== null) {
     const allowed = modelOptionKeys(m.name);
@@ -440,11 +453,55 @@ function checkAudio(a: ConfigShape['model']['audio'], issue: (key: keyof typeof 
   if (a.fftSize !== 0 && (windowSamples > a.fftSize || a.fftSize < 4)) {
     issue('fftSize', `must be 0 or >= 4 and >= one window of ${windowSamples} samples (windowMs ${a.windowMs} ${at})`, a.fftSize);
   }
+  // fftSize 0 takes the next power of two of the window, at least 4.
+  const fftSize = Math.max(4, a.fftSize === 0 ? 2 ** Math.ceil(Math.log2(windowSamples)) : a.fftSize);
+  if (a.fftSize === 0 && fftSize > MAX_FFT_SIZE) {
+    issue('windowMs', `gives ${windowSamples} samples ${at}, for which fftSize 0 takes an FFT of ${fftSize}, more than the largest, ${MAX_FFT_SIZE}`, a.windowMs);
+  }
   const nyquist = a.sampleRate / 2;
   if (a.highHz > nyquist) issue('highHz', `must be <= sampleRate / 2 (${nyquist}), or 0 for that`, a.highHz);
   const high = a.highHz === 0 ? nyquist : a.highHz;
   if (a.lowHz >= high) issue('lowHz', `must be < highHz (${high})`, a.lowHz);
   if (a.coefficients > a.melFilters) issue('coefficients', `must be <= melFilters (${a.melFilters})`, a.coefficients);
+  // The filters against the FFT's bins, once the sizes and the range are valid.
+  const sizesValid = windowSamples >= 2 && isZeroOrPowerOfTwo(a.fftSize) && (a.fftSize === 0 || a.fftSize >= 4) && fftSize >= windowSamples && fftSize <= MAX_FFT_SIZE
+    && Number.isInteger(a.melFilters) && a.melFilters >= 1 && a.melFilters <= MAX_MEL_FILTERS && a.lowHz >= 0 && a.lowHz < high && high <= nyquist;
+  if (!sizesValid) return;
+  const bins = fftSize / 2 + 1;
+  const fft = a.fftSize === 0 ? `fftSize 0 (${fftSize} for the window of ${windowSamples} samples)` : `fftSize ${fftSize}`;
+  if (a.melFilters > bins) {
+    issue('melFilters', `is more than the ${bins} bins of ${fft}: filters without a bin carry nothing`, a.melFilters);
+    return;
+  }
+  const empty = firstEmptyMelFilter(a.sampleRate, fftSize, a.melFilters, a.lowHz, high);
+  if (empty !== null) {
+    issue('melFilters', `with ${fft} ${at} leaves filter ${empty.filter} (${empty.fromHz} to ${empty.toHz} Hz) without an FFT bin (bins are `
+      + `${Math.round((a.sampleRate / fftSize) * 100) / 100} Hz apart); use fewer filters, a larger fftSize or a higher lowHz`, a.melFilters);
+  }
+}
+
+/**
+ * The first filter (from 1) of the audio pipeline's mel filterbank that no FFT bin falls inside, with its
+ * edges in Hz, or null when each has one: the arithmetic of firstEmptyFilter in pipelines/audio/mel.ts,
+ * which config/ may not import (test/config/load.test.ts checks that both find the same filter).
+ * HTK's mel scale; bin k lies at mel(k * sampleRate / fftSize) and filter m takes the bins strictly
+ * between its edges m and m + 2, equally spaced in mel from lowHz to highHz.
+ */
+export function firstEmptyMelFilter(sampleRate: number, fftSize: number, filters: number, lowHz: number, highHz: number): { filter: number; fromHz: number; toHz: number } | null {
+  const hzToMel = (hz: number): number => 2595 * Math.log10(1 + hz / 700);
+  const bins = fftSize / 2 + 1;
+  const lowMel = hzToMel(lowHz);
+  const highMel = hzToMel(highHz);
+  const edge = (i: number): number => lowMel + ((highMel - lowMel) * i) / (filters + 1);
+  const binMel = (k: number): number => hzToMel((k * sampleRate) / fftSize);
+  const hz = (mel: number): number => Math.round(700 * (10 ** (mel / 2595) - 1) * 100) / 100;
+  let k = 0;
+  for (let m = 0; m < filters; m++) {
+    const left = edge(m);
+    while (k < bins && binMel(k) <= left) k++;
+    if (k === bins || binMel(k) >= edge(m + 2)) return { filter: m + 1, fromHz: hz(left), toHz: hz(edge(m + 2)) };
+  }
+  return null;
 }
 
 /**

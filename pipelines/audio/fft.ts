@@ -18,9 +18,16 @@ export function isPowerOfTwo(n: number): boolean {
   return Number.isInteger(n) && n > 0 && 2 ** Math.round(Math.log2(n)) === n;
 }
 
+/**
+ * Largest FFT length: 2^16 samples is 8.2 s at 8 kHz and 341 ms at 192 kHz, far longer than an
+ * analysis window (tens of ms), and its tables and scratch take about 1.5 MiB. 2^32 passed once:
+ * its tables would take tens of GiB, and the bit reversal's 32-bit operators break past 2^31.
+ */
+export const MAX_FFT_SIZE = 65_536;
+
 /** A real FFT of one fixed size. */
 export class RealFft {
-  /** Frame length N (a power of two, at least 4). */
+  /** Frame length N (a power of two, 4 to MAX_FFT_SIZE). */
   readonly size: number;
   private readonly half: number;
   /** True when log2(N/2) is odd: one radix-2 stage before the fused pairs. */
@@ -36,8 +43,8 @@ export class RealFft {
   private readonly im: Float64Array;
 
   constructor(size: number) {
-    if (!isPowerOfTwo(size) || size < 4) {
-      throw new BonsaiError(AudioErrorCode.SPEC_INVALID, `FFT size must be a power of two of at least 4, got ${size}`, { fftSize: size });
+    if (!isPowerOfTwo(size) || size < 4 || size > MAX_FFT_SIZE) {
+      throw new BonsaiError(AudioErrorCode.SPEC_INVALID, `FFT size must be a power of two from 4 to ${MAX_FFT_SIZE}, got ${size}`, { fftSize: size, maxFftSize: MAX_FFT_SIZE });
     }
     this.size = size;
     const half = size / 2;

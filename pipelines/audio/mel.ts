@@ -41,6 +41,28 @@ export function melWeight(fb: MelFilterbank, m: number, hz: number): number {
   return triangle(hzToMel(hz), hzToMel(fb.edgesHz[m]), hzToMel(fb.edgesHz[m + 1]), hzToMel(fb.edgesHz[m + 2]));
 }
 
+/**
+ * The first filter of the bank that `melFilterbank` builds with these arguments that no FFT bin
+ * falls inside (all its weights zero: its log energy is the floor in every frame), or -1 when
+ * each has one. Found without building the bank: bin k lies at mel(k * sampleRate / fftSize),
+ * filter m takes the bins strictly between its edges m and m + 2, and both rise with m. The
+ * configuration repeats this arithmetic (config/schema.ts; test/config/load.test.ts compares).
+ */
+export function firstEmptyFilter(sampleRate: number, fftSize: number, filters: number, lowHz: number, highHz: number): number {
+  const bins = fftSize / 2 + 1;
+  const lowMel = hzToMel(lowHz);
+  const highMel = hzToMel(highHz);
+  const edge = (i: number): number => lowMel + ((highMel - lowMel) * i) / (filters + 1);
+  const binMel = (k: number): number => hzToMel((k * sampleRate) / fftSize);
+  let k = 0;
+  for (let m = 0; m < filters; m++) {
+    const left = edge(m);
+    while (k < bins && binMel(k) <= left) k++;
+    if (k === bins || binMel(k) >= edge(m + 2)) return m;
+  }
+  return -1;
+}
+
 /** Builds the filterbank of `filters` triangles between lowHz and highHz for an fftSize-point FFT at sampleRate. */
 export function melFilterbank(sampleRate: number, fftSize: number, filters: number, lowHz: number, highHz: number): MelFilterbank {
   const bins = fftSize / 2 + 1;

@@ -5,7 +5,8 @@
 import { BonsaiError } from '../../core/errors.ts';
 import type { AudioSpec } from '../types.ts';
 import { AudioErrorCode } from './codes.ts';
-import { isPowerOfTwo } from './fft.ts';
+import { isPowerOfTwo, MAX_FFT_SIZE } from './fft.ts';
+import { firstEmptyFilter, melToHz, hzToMel } from './mel.ts';
 import { MAX_SAMPLE_RATE, MIN_SAMPLE_RATE } from './wav.ts';
 
 /**
@@ -38,7 +39,7 @@ export interface FrameGeometry {
   windowLength: number;
   /** Samples between window starts: round(sampleRate * hopMs / 1000). */
   hopLength: number;
-  /** FFT length: spec.fftSize, or the next power of two of the window when 0. */
+  /** FFT length: spec.fftSize, or the next power of two of the window (at least 4) when 0; at most MAX_FFT_SIZE. */
   fftSize: number;
   /** Upper filterbank edge in Hz (spec.highHz, or the Nyquist frequency when 0). */
   highHz: number;
@@ -48,14 +49,23 @@ function invalid(message: string, details: Record<string, unknown>): BonsaiError
   return new BonsaiError(AudioErrorCode.SPEC_INVALID, `invalid AudioSpec: ${message}`, details);
 }
 
+/** The FFT length of `fftSize` for a window of `windowLength` samples: fftSize, or when 0 the next power of two of the window (at least 4). */
+function fftSizeOf(fftSize: number, windowLength: number): number {
+  return Math.max(4, fftSize === 0 ? 2 ** Math.ceil(Math.log2(windowLength)) : fftSize);
+}
+
+/** Hz with at most two decimals, for messages. */
+function round(hz: number): number {
+  return Math.round(hz * 100) / 100;
+}
+
 /** Window, hop and FFT sizes of `spec` at `sampleRate` (validated). */
 export function frameGeometry(spec: AudioSpec, sampleRate: number = spec.sampleRate): FrameGeometry {
   validateAudioSpec(spec, sampleRate);
   const windowLength = Math.round((sampleRate * spec.windowMs) / 1000);
   const hopLength = Math.round((sampleRate * spec.hopMs) / 1000);
-  const fftSize = spec.fftSize === 0 ? 2 ** Math.ceil(Math.log2(windowLength)) : spec.fftSize;
   const highHz = spec.highHz === 0 ? sampleRate / 2 : spec.highHz;
-  return { windowLength, hopLength, fftSize: Math.max(4, fftSize), highHz };
+  return { windowLength, hopLength, fftSize: fftSizeOf(spec.fftSize, windowLength), highHz };
 }
 
 /**
@@ -84,6 +94,12 @@ export function validateAudioSpec(spec: AudioSpec, sampleRate: number = spec.sam
   if (spec.fftSize !== 0 && (!isPowerOfTwo(spec.fftSize) || spec.fftSize < windowLength || spec.fftSize < 4)) {
     throw invalid(`fftSize ${spec.fftSize} must be 0 or a power of two of at least the window (${windowLength} samples) and 4`, { fftSize: spec.fftSize, windowLength });
   }
+  const fftSize = fftSizeOf(spec.fftSize, windowLength);
+  if (fftSize > MAX_FFT_SIZE) {
+    throw invalid(spec.fftSize === 0
+      ? `fftSize 0 takes the next power of two of the window of ${windowLength} samples (windowMs ${spec.windowMs} at ${sampleRate} Hz), ${fftSize}, more than the largest FFT, ${MAX_FFT_SIZE}`
+      : `fftSize ${spec.fftSize} is more than the largest FFT, ${MAX_FFT_SIZE}`, { fftSize: spec.fftSize, windowLength, maxFftSize: MAX_FFT_SIZE });
+  }
   if (!Number.isInteger(spec.melFilters) || spec.melFilters < 1 || spec.melFilters > 256) {
     throw invalid(`melFilters ${spec.melFilters} must be an integer in [1, 256]`, { melFilters: spec.melFilters });
   }
@@ -94,6 +110,18 @@ export function validateAudioSpec(spec: AudioSpec, sampleRate: number = spec.sam
   const highHz = spec.highHz === 0 ? nyquist : spec.highHz;
   if (spec.lowHz < 0 || highHz > nyquist || spec.lowHz >= highHz) {
     throw invalid(`filterbank range [${spec.lowHz}, ${highHz}] Hz must satisfy 0 <= lowHz < highHz <= ${nyquist} (Nyquist at ${sampleRate} Hz)`, { lowHz: spec.lowHz, highHz: spec.highHz, sampleRate });
+  }
+  const bins = fftSize / 2 + 1;
+  const fft = spec.fftSize === 0 ? `fftSize 0 (${fftSize} for the window of ${windowLength} samples)` : `fftSize ${fftSize}`;
+  if (spec.melFilters > bins) {
+    throw invalid(`melFilters ${spec.melFilters} is more than the ${bins} bins of ${fft}: filters without a bin carry nothing`, { melFilters: spec.melFilters, fftSize: spec.fftSize, bins });
+  }
+  const empty = firstEmptyFilter(sampleRate, fftSize, spec.melFilters, spec.lowHz, highHz);
+  if (empty >= 0) {
+    const edgeHz = (i: number): number => melToHz(hzToMel(spec.lowHz) + ((hzToMel(highHz) - hzToMel(spec.lowHz)) * i) / (spec.melFilters + 1));
+    throw invalid(`melFilters ${spec.melFilters} with ${fft} at ${sampleRate} Hz leaves filter ${empty + 1} (${round(edgeHz(empty))} to ${round(edgeHz(empty + 2))} Hz) `
+      + `without an FFT bin (bins are ${round(sampleRate / fftSize)} Hz apart); use fewer filters, a larger fftSize or a higher lowHz`,
+    { melFilters: spec.melFilters, fftSize: spec.fftSize, sampleRate, filter: empty + 1 });
   }
   if (spec.deltas && (!Number.isInteger(spec.deltaWindow) || spec.deltaWindow < 1)) {
     throw invalid(`deltaWindow ${spec.deltaWindow} must be a positive integer`, { deltaWindow: spec.deltaWindow });

@@ -8,10 +8,11 @@ import { parse } from 'yaml';
 import { BonsaiError } from '../../core/errors.ts';
 import { defaultConfig, loadConfig, parseConfig, LEAF_KEYS, ENV_ALIASES, FLAG_KEYS } from '../../config/index.ts';
 import { MAX_CONFIG_FILE_BYTES } from '../../config/load.ts';
-import { LENET5_MIN_SIDE, MAX_DELTA_WINDOW, MAX_IMAGE_SIDE, MAX_PREQUENTIAL_WINDOW, MAX_SAMPLE_RATE, MAX_TIMER_MS, MAX_TIMER_SEC, MAX_TRIGGER_SEC, MIN_SAMPLE_RATE } from '../../config/schema.ts';
+import { firstEmptyMelFilter, LENET5_MIN_SIDE, MAX_DELTA_WINDOW, MAX_FFT_SIZE, MAX_IMAGE_SIDE, MAX_PREQUENTIAL_WINDOW, MAX_SAMPLE_RATE, MAX_TIMER_MS, MAX_TIMER_SEC, MAX_TRIGGER_SEC, MIN_SAMPLE_RATE } from '../../config/schema.ts';
 import { MAX_OUTPUT_SIDE } from '../../pipelines/image/spec.ts';
 import { defaultAudioSpec, validateAudioSpec } from '../../pipelines/audio/spec.ts';
-import { isPowerOfTwo } from '../../pipelines/audio/fft.ts';
+import * as fft from '../../pipelines/audio/fft.ts';
+import { firstEmptyFilter, melFilterbank } from '../../pipelines/audio/mel.ts';
 import * as wav from '../../pipelines/audio/wav.ts';
 import { LeNet5 } from '../../core/models/lenet5.ts';
 
@@ -201,6 +202,12 @@ test('model.audio: the config accepts exactly the specs the audio pipeline accep
     { fftSize: 4294967808 }, { fftSize: 2 ** 32 }, { fftSize: 384 }, { fftSize: 128 }, { fftSize: 0 },
     { melFilters: 256 }, { coefficients: 27 }, { lowHz: 4000 }, { highHz: 4001 }, { highHz: 3000, lowHz: 2999 },
     { preEmphasis: 0 }, { deltaWindow: MAX_DELTA_WINDOW }, { deltas: false },
+    // The largest FFT, given or taken for the window (8 s and 9 s at 8 kHz: 64000 and 72000 samples).
+    { fftSize: MAX_FFT_SIZE }, { fftSize: 2 * MAX_FFT_SIZE }, { windowMs: 8000, fftSize: 0 }, { windowMs: 9000, fftSize: 0 }, { windowMs: 9000, fftSize: 2 * MAX_FFT_SIZE },
+    // Mel filters against the FFT's bins: 5 bins of an 8-point FFT; at 8 kHz and 512 points 191 filters from 20 Hz each take a bin, 192 leave one without.
+    { windowMs: 1, hopMs: 1, fftSize: 8, melFilters: 5, coefficients: 5 }, { windowMs: 1, hopMs: 1, fftSize: 8, melFilters: 6, coefficients: 5 },
+    { windowMs: 1, hopMs: 1, fftSize: 0, melFilters: 6, coefficients: 5 }, { melFilters: 191 }, { melFilters: 192 }, { fftSize: 256, melFilters: 95 }, { fftSize: 256, melFilters: 96 },
+    { lowHz: 0, melFilters: 100 }, { lowHz: 300, melFilters: 100 }, { sampleRate: 16000, fftSize: 0, melFilters: 126 }, { sampleRate: 16000, fftSize: 0, melFilters: 127 },
   ];
   const accepted = (check: () => unknown): boolean => {
     try {
@@ -218,11 +225,46 @@ test('model.audio: the config accepts exactly the specs the audio pipeline accep
   // The audit's values, each refused with the key and the value.
   fails(() => parseConfig({ model: { audio: { sampleRate: 3000 } } }), 'BONSAI_CONFIG_INVALID', 'model.audio.sampleRate', '3000');
   fails(() => parseConfig({ model: { audio: { fftSize: 4294967808 } } }), 'BONSAI_CONFIG_INVALID', 'model.audio.fftSize', 'power of two', '4294967808');
-  assert.equal(isPowerOfTwo(4294967808), false, 'the pipeline\'s own check reads all 53 bits too');
-  assert.equal(isPowerOfTwo(2 ** 40), true);
+  assert.equal(fft.isPowerOfTwo(4294967808), false, 'the pipeline\'s own check reads all 53 bits too');
+  assert.equal(fft.isPowerOfTwo(2 ** 40), true);
   fails(() => parseConfig({ model: { audio: { windowMs: 0.05, hopMs: 0.05 } } }), 'BONSAI_CONFIG_INVALID', 'model.audio.windowMs: gives 0 samples at 8000 Hz', 'model.audio.hopMs');
+  // 2^32 passed (the FFT's tables would take tens of GiB); an FFT has at most 2^16 points, given or taken for the window.
+  assert.equal(MAX_FFT_SIZE, fft.MAX_FFT_SIZE);
+  fails(() => parseConfig({ model: { audio: { fftSize: 2 ** 32 } } }), 'BONSAI_CONFIG_INVALID', 'model.audio.fftSize: must be at most 65536, the largest FFT', '4294967296');
+  fails(() => parseConfig({ model: { audio: { windowMs: 9000, fftSize: 0 } } }), 'BONSAI_CONFIG_INVALID',
+    'model.audio.windowMs: gives 72000 samples at 8000 Hz, for which fftSize 0 takes an FFT of 131072, more than the largest, 65536', '9000');
+  assert.throws(() => new fft.RealFft(2 * MAX_FFT_SIZE), (e: unknown) => e instanceof BonsaiError && e.message.includes('131072'));
+  // More mel filters than FFT bins, or filters narrower than the bins' spacing: filters without a bin, whose log energy is the floor in every frame.
+  fails(() => parseConfig({ model: { audio: { windowMs: 1, hopMs: 1, fftSize: 8, melFilters: 10, coefficients: 5 } } }), 'BONSAI_CONFIG_INVALID',
+    'model.audio.melFilters: is more than the 5 bins of fftSize 8', 'got 10');
+  fails(() => parseConfig({ model: { audio: { melFilters: 192 } } }), 'BONSAI_CONFIG_INVALID',
+    'model.audio.melFilters: with fftSize 512 at 8000 Hz leaves filter 9 (', 'without an FFT bin (bins are 15.63 Hz apart)', 'got 192');
+  // A longest recording shorter than one window refuses every recording (too long, or shorter than a window).
+  fails(() => parseConfig({ model: { modality: 'audio', audio: { windowMs: 25 } }, ingest: { limits: { maxAudioSeconds: 0.02 } } }), 'BONSAI_CONFIG_INVALID',
+    'ingest.limits.maxAudioSeconds: is shorter than one analysis window (model.audio.windowMs 25 ms)', 'got 0.02');
+  assert.equal(parseConfig({ model: { modality: 'image' }, ingest: { limits: { maxAudioSeconds: 0.02 } } }).ingest.limits.maxAudioSeconds, 0.02);
   // A window of 1e8 frames blocked the event loop on one recording.
   fails(() => parseConfig({ model: { audio: { deltaWindow: 1e8 } } }), 'BONSAI_CONFIG_INVALID', 'model.audio.deltaWindow', '100000000', '<=16');
+});
+
+test('model.audio: the config finds the same filters without an FFT bin as the audio pipeline, and those are the empty filters of its filterbank', () => {
+  let empty = 0;
+  for (const sampleRate of [4000, 8000, 16000, 44100]) {
+    for (const fftSize of [8, 64, 256, 512]) {
+      for (const [lowHz, highHz] of [[0, sampleRate / 2], [20, sampleRate / 2], [300, 3400 < sampleRate / 2 ? 3400 : sampleRate / 2]]) {
+        for (const filters of [1, 2, 5, 13, 26, 40, 64, 100, 129]) {
+          const pipeline = firstEmptyFilter(sampleRate, fftSize, filters, lowHz, highHz);
+          const config = firstEmptyMelFilter(sampleRate, fftSize, filters, lowHz, highHz);
+          const bank = melFilterbank(sampleRate, fftSize, filters, lowHz, highHz).weights.findIndex((w) => w.length === 0);
+          const at = JSON.stringify({ sampleRate, fftSize, lowHz, highHz, filters });
+          assert.equal(pipeline, bank, at);
+          assert.equal(config === null ? -1 : config.filter - 1, pipeline, at);
+          if (pipeline >= 0) empty++;
+        }
+      }
+    }
+  }
+  assert.ok(empty > 50, `the grid holds banks with empty filters (${empty})`);
 });
 
 test('metrics.prequentialWindow is bounded: the daemon allocates it at start', () => {

@@ -228,6 +228,10 @@ test('invalid specs are rejected with the offending values', () => {
     [{ deltaWindow: 0 }, '0'],
     [{ sampleRate: 1000 }, '1000'],
     [{ windowMs: Number.NaN }, 'NaN'],
+    [{ fftSize: 2 ** 32 }, 'fftSize 4294967296 is more than the largest FFT, 65536'],
+    [{ windowMs: 9000, fftSize: 0 }, 'fftSize 0 takes the next power of two of the window of 72000 samples (windowMs 9000 at 8000 Hz), 131072'],
+    [{ windowMs: 1, hopMs: 1, fftSize: 8, melFilters: 10, coefficients: 5 }, 'melFilters 10 is more than the 5 bins of fftSize 8'],
+    [{ melFilters: 192 }, 'melFilters 192 with fftSize 512 at 8000 Hz leaves filter 9 ('],
   ];
   for (const [patch, value] of bad) {
     assert.throws(
