@@ -5,7 +5,8 @@
  * the key's path, the actual value and where the value came from.
  */
 import { closeSync, constants, fstatSync, openSync, readFileSync, type Stats } from 'node:fs';
-import { dirname, isAbsolute, resolve } from 'node:path';
+import { homedir } from 'node:os';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
 // config/ may import the dependency-free error type only (DESIGN.md: one error type, coded).
@@ -72,8 +73,18 @@ export interface LoadOptions {
   cwd?: string;
 }
 
-/** Keys holding filesystem paths; loadConfig makes them absolute (relative to the file for file values). */
+/** Keys holding filesystem paths; loadConfig makes them absolute (relative to the file for file values, `~` the home directory). */
 const PATH_KEYS = ['stateDir', 'server.tokenFile'];
+
+/**
+ * A path with a leading `~` or `~/` read as the home directory (os.homedir()), as a shell would
+ * expand it; a config file, systemd's Environment= and `--state-dir=~/x` expand nothing, and `~`
+ * would otherwise be a folder of that name. `~user` and a `~` further on are left as they are.
+ */
+export function expandHome(path: string): string {
+  if (path === '~') return homedir();
+  return path.startsWith('~/') ? join(homedir(), path.slice(2)) : path;
+}
 
 type Source = string;
 type Plain = Record<string, unknown>;
@@ -378,9 +389,10 @@ export function loadConfig(options: LoadOptions = {}): Config {
     for (const k of leaf.path.slice(0, -1)) target = isPlain(target) ? target[k] : undefined;
     const last = leaf.path[leaf.path.length - 1];
     const v = isPlain(target) ? target[last] : undefined;
-    if (typeof v === 'string' && v.length > 0 && !isAbsolute(v)) {
+    if (typeof v === 'string' && v.length > 0) {
+      const path = expandHome(v);
       const base = file && layers.sourceOf(leaf.path) === `file ${file}` ? dirname(file) : cwd;
-      (target as Plain)[last] = resolve(base, v);
+      (target as Plain)[last] = isAbsolute(path) ? path : resolve(base, path);
     }
   }
   if (layers.value.stateDir === undefined) layers.value.stateDir = resolve(cwd, defaultConfig().stateDir);

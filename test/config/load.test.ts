@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
-import { tmpdir } from 'node:os';
+import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { BonsaiError } from '../../core/errors.ts';
@@ -110,6 +110,25 @@ test('paths: relative to the file for file values, to cwd for env and flags', ()
     assert.equal(loadConfig({ file, env: {}, cwd: '/srv', flags: { stateDir: 'data' } }).stateDir, '/srv/data');
     assert.equal(loadConfig({ env: { BONSAI_STATE_DIR: 'x' }, cwd: '/srv' }).stateDir, '/srv/x');
     assert.equal(loadConfig({ env: {}, cwd: '/srv' }).stateDir, '/srv/var');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('paths: a leading ~ is the home directory, from the file, env and flags alike', () => {
+  const dir = tmp();
+  try {
+    const file = join(dir, 'bonsai.yaml');
+    writeFileSync(file, 'stateDir: ~/bonsai\nserver:\n  tokenFile: "~"\n');
+    // Before, the file's ~/bonsai was a folder named ~ beside the file.
+    const c = loadConfig({ file, env: {}, cwd: '/srv' });
+    assert.equal(c.stateDir, join(homedir(), 'bonsai'));
+    assert.equal(c.server.tokenFile, homedir());
+    assert.equal(loadConfig({ env: { BONSAI_STATE_DIR: '~/x', BONSAI_SERVER__TOKEN_FILE: '~/.bonsai/token' }, cwd: '/srv' }).server.tokenFile, join(homedir(), '.bonsai', 'token'));
+    assert.equal(loadConfig({ env: {}, cwd: '/srv', flags: { stateDir: '~/y' } }).stateDir, join(homedir(), 'y'));
+    // Only a leading ~ alone or before a slash: ~user and a ~ further on are names.
+    assert.equal(loadConfig({ env: {}, cwd: '/srv', flags: { stateDir: '~bob/x' } }).stateDir, '/srv/~bob/x');
+    assert.equal(loadConfig({ env: {}, cwd: '/srv', flags: { stateDir: 'a/~/b' } }).stateDir, '/srv/a/~/b');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
