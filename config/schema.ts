@@ -383,8 +383,11 @@ export const configSchema = z.strictObject({
   server: serverSchema,
   /** `all` runs everything in one daemon; `trainer` ingests and trains; `server` only serves the registry's champion. */
   role: z.enum(['all', 'trainer', 'server']).default('all'),
-  /** URL of the trainer process that a `server` forwards updates, promotions and rollbacks to; null = none. */
-  trainerUrl: z.url().nullable().default(null),
+  /**
+   * URL of the trainer process that a `server` forwards updates, promotions and rollbacks to, http:// or
+   * https:// (what fetch speaks; a file:// or ftp:// URL would only fail at each request); null = none.
+   */
+  trainerUrl: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL (e.g. http://trainer:8080)' }).nullable().default(null),
   /** Model metrics and drift. */
   metrics: metricsSchema,
   /** Logging. */

@@ -134,6 +134,17 @@ test('paths: a leading ~ is the home directory, from the file, env and flags ali
   }
 });
 
+test('trainerUrl is an http:// or https:// URL: another scheme is refused at load with the value', () => {
+  // Before, any URL passed (file:///x, ftp://h) and the server failed at each request to its trainer.
+  for (const url of ['file:///x', 'ftp://trainer/', 'javascript:alert(1)', 'mailto:a@b', 'http:/one-slash']) {
+    fails(() => parseConfig({ trainerUrl: url }), 'BONSAI_CONFIG_INVALID', 'trainerUrl: must be an http:// or https:// URL', JSON.stringify(url));
+  }
+  fails(() => loadConfig({ env: { BONSAI_TRAINER_URL: 'file:///etc/passwd' } }), 'BONSAI_CONFIG_INVALID', 'trainerUrl', '"file:///etc/passwd" (from env BONSAI_TRAINER_URL)');
+  fails(() => loadConfig({ env: {}, flags: { trainerUrl: 'ftp://t' } }), 'BONSAI_CONFIG_INVALID', 'trainerUrl', '"ftp://t" (from flag --trainer-url)');
+  for (const url of ['http://trainer:8080', 'https://trainer.example/bonsai/', 'HTTP://T:1']) assert.equal(parseConfig({ trainerUrl: url }).trainerUrl, url);
+  assert.equal(parseConfig({ trainerUrl: null }).trainerUrl, null);
+});
+
 test('an unknown key is rejected with its path, a suggestion and its source', () => {
   const dir = tmp();
   try {
