@@ -110,15 +110,31 @@ export class UpdateScheduler {
     if (args.policy.cron !== null) checkCron(args.policy.cron);
   }
 
-  /** Starts the cron schedule and checks the thresholds once. */
+  /** Starts the cron schedule, says when no trigger is on (`trigger.none_enabled`), and checks the thresholds once. */
   async start(): Promise<void> {
     this.stopped = false;
+    this.warnIfNoTrigger();
     const cron = this.args.policy.cron;
     if (cron !== null) {
       const onTick = (): void => this.fire('cron', `cron ${cron}`);
       this.cronTask = this.args.scheduleCron ? this.args.scheduleCron(cron, onTick) : schedule(cron, onTick, { name: 'bonsai-update', noOverlap: true });
     }
     this.check();
+  }
+
+  /**
+   * One warning at start when every trigger that starts an update with a model in place is off
+   * (pendingCount, pendingFraction, cron and maxWaitSec all null): the daemon then ingests and
+   * never updates by itself, which it would otherwise not say. The first model still starts at
+   * initialCount samples.
+   */
+  private warnIfNoTrigger(): void {
+    const { pendingCount, pendingFraction, cron, maxWaitSec, initialCount } = this.args.policy;
+    if (pendingCount !== null || pendingFraction !== null || cron !== null || maxWaitSec !== null) return;
+    const first = this.args.hasChampion() ? '' : `the first model still starts at triggers.initialCount (${initialCount}) samples; after it, `;
+    this.args.log.warn('trigger.none_enabled', {
+      reason: `no update trigger is on (triggers.pendingCount, pendingFraction, cron and maxWaitSec are all null): ${first}updates run only when asked (POST /v1/updates, bonsai update)`,
+    });
   }
 
   /** Stops starting updates (the one running is the updater's to stop) and waits for it to end. */

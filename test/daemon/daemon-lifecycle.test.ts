@@ -83,6 +83,27 @@ test('one daemon per state directory: a second one fails with BONSAI_DAEMON_STAT
   assert.equal(existsSync(join(stateDir, STATE_LOCK_FILE)), false);
 });
 
+test('a trainer with every update trigger off says so once at start (trigger.none_enabled); one with a trigger says nothing', async () => {
+  const off = { triggers: { pendingCount: null, pendingFraction: null, cron: null, maxWaitSec: null } };
+  for (const [role, extra, warned] of [['trainer', off, 1], ['all', off, 1], ['all', {}, 0], ['trainer', { triggers: { ...off.triggers, cron: '0 3 * * *' } }, 0]] as const) {
+    const stateDir = tempStateDir();
+    const log = new MemoryLog();
+    const d = await startDaemon(testConfig(stateDir, { role, ...extra }), { model: TINY_MODEL, log, defaultMetrics: false });
+    try {
+      const lines = log.events.filter((e) => e.event === 'trigger.none_enabled');
+      assert.equal(lines.length, warned, `${role} ${JSON.stringify(extra)}`);
+      if (warned === 0) continue;
+      assert.equal(lines[0].level, 'warn');
+      assert.match(String(lines[0].fields.reason), /pendingCount, pendingFraction, cron and maxWaitSec are all null\): the first model still starts at triggers\.initialCount \(40\) samples; after it, updates run only when asked \(POST \/v1\/updates, bonsai update\)/);
+      // Said at start, before the daemon serves.
+      assert.ok(log.events.findIndex((e) => e.event === 'trigger.none_enabled') < log.events.findIndex((e) => e.event === 'daemon.started'));
+    } finally {
+      await d.stop();
+      rmSync(stateDir, { recursive: true, force: true });
+    }
+  }
+});
+
 test('stopping during an update aborts it cleanly; the next start trains on the same samples', async () => {
   const stateDir = tempStateDir();
   const config = testConfig(stateDir);

@@ -36,6 +36,25 @@ test('max wait deadline, minimum interval and cron validation', () => {
     (e: unknown) => e instanceof BonsaiError && e.code === 'BONSAI_DAEMON_BAD_CRON');
 });
 
+test('a scheduler with every trigger off warns once at start; with a champion it leaves the first model out', async () => {
+  const off = { pendingCount: null, pendingFraction: null, cron: null, maxWaitSec: null };
+  for (const champion of [false, true]) {
+    const { scheduler, log } = harness(off, champion);
+    await scheduler.start();
+    const lines = log.named('trigger.none_enabled');
+    assert.equal(lines.length, 1);
+    assert.equal(String(lines[0].reason).includes('the first model still starts at triggers.initialCount (100) samples'), !champion);
+    assert.match(String(lines[0].reason), /updates run only when asked \(POST \/v1\/updates, bonsai update\)$/);
+    await scheduler.stop();
+  }
+  for (const on of [{ pendingCount: 5 }, { pendingFraction: 0.1 }, { maxWaitSec: 60 }]) {
+    const { scheduler, log } = harness({ ...off, ...on });
+    await scheduler.start();
+    assert.equal(log.named('trigger.none_enabled').length, 0, JSON.stringify(on));
+    await scheduler.stop();
+  }
+});
+
 /** A scheduler over mutable counts whose runs finish when the test says so. */
 function harness(policy: Partial<TriggerPolicy> = {}, champion = true, scheduleCron?: UpdateSchedulerArgs['scheduleCron']) {
   const counts: TriggerCounts = { pending: 0, total: 1000, oldestPendingAt: null };
