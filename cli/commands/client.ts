@@ -9,7 +9,7 @@ import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import type { Command } from 'commander';
 import { BonsaiError } from '../../core/errors.ts';
-import { loadConfig } from '../../config/index.ts';
+import { expandHome, loadConfig } from '../../config/index.ts';
 import { promoteOffline } from './offline.ts';
 
 interface ClientOptions {
@@ -114,8 +114,11 @@ export function registerClient(program: Command): void {
     .action(async (version: string, opts: PromoteOptions) => {
       if (!/^[1-9][0-9]*$/.test(version)) throw new BonsaiError('BONSAI_CLI_BAD_ARGUMENT', `a version is a positive integer, got "${version}"`, { version });
       if (opts.offline) {
-        const stateDir = opts.stateDir ?? loadConfig({ flags: { config: opts.config }, env: process.env }).stateDir;
-        print(await promoteOffline(stateDir, Number(version)));
+        // `--state-dir=~/x` reaches here unexpanded, as in the config (config/load.ts).
+        const [stateDir, from] = opts.stateDir !== undefined
+          ? [expandHome(opts.stateDir), '--state-dir']
+          : [loadConfig({ flags: { config: opts.config }, env: process.env }).stateDir, 'the config\'s stateDir'];
+        print(await promoteOffline(stateDir, Number(version), from));
         return;
       }
       print(await call(opts, 'POST', `/v1/models/${version}/promote`, Buffer.from('{}'), 'application/json', true));

@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Fastify from 'fastify';
@@ -75,6 +76,40 @@ test('a missing file, a missing token file or a server that is not an http URL i
       assert.doesNotMatch(r.stderr, /\n\s+at /, `${c.args.join(' ')}: no stack trace`);
       assert.equal(r.status, c.status, `${c.args.join(' ')}: exit status`);
     }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('bonsai models promote --offline refuses a state directory that does not exist, is a file or holds no models/, exit 2, and creates nothing', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'bonsai-cli-offline-'));
+  try {
+    const file = join(dir, 'a-file');
+    await writeFile(file, 'x');
+    const empty = join(dir, 'empty');
+    await mkdir(empty);
+    const config = join(dir, 'bonsai.yaml');
+    await writeFile(config, 'stateDir: ./typo-from-config\n');
+    const promote = ['models', 'promote', '1', '--offline'];
+    const cases: Array<{ args: string[]; env?: Record<string, string>; out: RegExp }> = [
+      // The audit's case: before, /typo/state and its models/ were created (here under the temp folder).
+      { args: [...promote, '--state-dir', join(dir, 'typo', 'state')], out: /BONSAI_CLI_BAD_ARGUMENT: the state directory ".*\/typo\/state" \(from --state-dir\) does not exist; an offline command works on a daemon's state directory and creates none/ },
+      { args: [...promote, '--state-dir', file], out: /BONSAI_CLI_BAD_ARGUMENT: the state directory ".*\/a-file" \(from --state-dir\) is not a directory/ },
+      { args: [...promote, '--state-dir', empty], out: /BONSAI_CLI_BAD_ARGUMENT: the state directory ".*\/empty" \(from --state-dir\) holds no models\/ folder/ },
+      { args: [...promote, '--config', config], out: /BONSAI_CLI_BAD_ARGUMENT: the state directory ".*\/typo-from-config" \(from the config's stateDir\) does not exist/ },
+      // A ~ that the shell leaves (--state-dir=~/x) is the home directory, as in the config.
+      { args: [...promote, '--state-dir=~/nowhere'], env: { HOME: dir }, out: new RegExp(`the state directory "${join(dir, 'nowhere')}" \\(from --state-dir\\) does not exist`) },
+    ];
+    for (const c of cases) {
+      const r = await bonsai(c.args, c.env);
+      assert.match(r.stderr, c.out, `${c.args.join(' ')}: ${r.stderr}`);
+      assert.doesNotMatch(r.stderr, /\n\s+at /, `${c.args.join(' ')}: no stack trace`);
+      assert.equal(r.status, 2, `${c.args.join(' ')}: exit status`);
+    }
+    assert.equal(existsSync(join(dir, 'typo')), false, 'no state directory made');
+    assert.equal(existsSync(join(dir, 'typo-from-config')), false);
+    assert.equal(existsSync(join(dir, 'nowhere')), false);
+    assert.deepEqual(await readdir(empty), [], 'no models/ or lock file made in an existing folder');
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
