@@ -9,6 +9,29 @@ import type { UpdateConfig } from '../../core/index.ts';
 
 const PROFILES = ['smoke', 'quick', 'paper'];
 
+/** Options of one dataset's experiment, with their flags and what they are for: the other dataset's would ignore them. */
+const DATASET_OPTIONS = {
+  holdOutSpeaker: { flag: '--hold-out-speaker', dataset: 'fsdd', what: 'keeps one of FSDD\'s speakers out of training' },
+  pruneScope: { flag: '--prune-scope', dataset: 'mnist', what: 'sets pruning\'s percentile of the MNIST experiment' },
+  referenceDraws: { flag: '--reference-draws', dataset: 'mnist', what: 'sets pruning\'s reference draws of the MNIST experiment' },
+  only: { flag: '--only', dataset: 'mnist', what: 'reruns a part of the MNIST experiment' },
+} as const;
+
+/** Refuses an option of the other dataset's experiment (BONSAI_CLI_BAD_OPTION, exit 2), which would be ignored without a word. */
+function checkDatasetOptions(dataset: string, opts: Partial<Record<keyof typeof DATASET_OPTIONS, string>> & { model?: string }): void {
+  if (dataset !== 'mnist' && dataset !== 'fsdd') return; // an unknown dataset is said below
+  for (const [key, { flag, dataset: owner, what }] of Object.entries(DATASET_OPTIONS)) {
+    const value = opts[key as keyof typeof DATASET_OPTIONS];
+    if (value === undefined || owner === dataset) continue;
+    throw new BonsaiError('BONSAI_CLI_BAD_OPTION', `${flag} is an option of ${owner} experiments only (it ${what}); ${dataset} would ignore it, got ${flag} ${JSON.stringify(value)}`,
+      { option: flag, value, dataset });
+  }
+  // The fsdd experiment trains DeepSpeech2 and nothing else (--model only named its output folder).
+  if (dataset === 'fsdd' && opts.model !== undefined && opts.model !== 'ds2') {
+    throw new BonsaiError('BONSAI_CLI_BAD_OPTION', `fsdd experiments take --model ds2, got "${opts.model}"`, { model: opts.model, dataset });
+  }
+}
+
 export function registerExperiment(program: Command): void {
   program
     .command('experiment')
@@ -23,6 +46,7 @@ export function registerExperiment(program: Command): void {
     .option('--reference-draws <n>', 'mnist: draws of pruning\'s reference, 1 to 4 (default 1; docs/pruning.md)')
     .option('--only <part>', 'mnist: run only Fig. 4 (fig4), only the growth-budget ablation (budget), or only redraw results.md and the plots (plots), merged into the existing results.json')
     .action(async (dataset: string, opts: { model?: string; profile: string; out?: string; seed: string; holdOutSpeaker?: string; only?: string; pruneScope?: string; referenceDraws?: string }) => {
+      checkDatasetOptions(dataset, opts);
       if (!PROFILES.includes(opts.profile)) {
         throw new BonsaiError('BONSAI_CLI_BAD_OPTION', `--profile must be one of ${PROFILES.join(', ')}, got "${opts.profile}"`, { profile: opts.profile });
       }
