@@ -37,6 +37,7 @@ const FULL_TIER_ONLY = [
   'test/daemon/model-options.test.ts',
   'test/daemon/registry-crash.test.ts',
   'test/daemon/role-follow.test.ts',
+  'test/daemon/server-drain.test.ts',
   'test/daemon/state-lock.test.ts',
   'test/daemon/trainer.test.ts',
   'test/daemon/watch.test.ts',

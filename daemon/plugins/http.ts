@@ -1,9 +1,11 @@
 /**
  * The http plugin: the HTTP API (daemon/server) on the live model, listening
- * where config `server` says. Its stop stops accepting connections and waits
- * for the requests in flight.
+ * where config `server` says. Its stop stops accepting connections, answers
+ * what still arrives on open ones with `Connection: close` for a short grace
+ * period, waits for the requests in flight and closes the idle connections
+ * (daemon/server/drain.ts).
  */
-import type { ServerDeps } from '../server/index.ts';
+import { drainAndClose, type ServerDeps } from '../server/index.ts';
 import { listenHttp, preprocessors } from '../wiring.ts';
 import type { DaemonContext, DaemonPlugin } from './context.ts';
 
@@ -30,7 +32,8 @@ export function httpPlugin(routes: (ctx: DaemonContext) => HttpRoutes): DaemonPl
       const listening = await listenHttp(deps, config, log);
       ctx.add('http', listening);
       return async () => {
-        await listening.app.close();
+        const { drainMs, leftOpen } = await drainAndClose(listening.app);
+        log.info('http.drained', { ms: drainMs, leftOpen });
       };
     },
   };

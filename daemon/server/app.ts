@@ -10,6 +10,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { ServingMonitor } from '../metrics/monitor.ts';
 import { registerAdmin } from './admin.ts';
 import { registerArtifacts } from './artifacts.ts';
+import { registerDrain } from './drain.ts';
 import { toErrorResponse, type HttpErrorCode } from './errors.ts';
 import { registerPredict } from './predict.ts';
 import { registerProbes } from './probes.ts';
@@ -56,6 +57,8 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
     http: { headersTimeout: Math.min(limits.requestTimeoutMs, 60_000), connectionsCheckingInterval: checkingInterval(limits.requestTimeoutMs) },
   });
   app.server.maxConnections = limits.maxConnections;
+  // First, so that it applies to every route: while stopping, each answer says `Connection: close` (drain.ts).
+  registerDrain(app);
 
   const monitor = deps.monitor ?? new ServingMonitor();
   deps.metrics.sources.drift = () => monitor.driftScores();

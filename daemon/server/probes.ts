@@ -1,5 +1,6 @@
 /** Probes and read-only state: `/healthz`, `/readyz`, `/v1/status`, `/metrics`. */
 import type { FastifyInstance } from 'fastify';
+import { isDraining } from './drain.ts';
 import { httpError } from './errors.ts';
 import type { ServerDeps } from './types.ts';
 
@@ -11,11 +12,11 @@ export function registerProbes(app: FastifyInstance, deps: ServerDeps): void {
   // Alive: the event loop answers. Says nothing about the model.
   app.get('/healthz', async () => ({ status: 'ok' }));
 
-  // Ready: a model is loaded and warm (the holder installs a model only after its warm-up).
+  // Ready: a model is loaded and warm (the holder installs a model only after its warm-up), and the server is not stopping.
   app.get('/readyz', async () => {
     const status = holder.status();
-    if (!holder.ready) {
-      const why = status.closed ? 'the server is shutting down' : status.swapping ? 'the first model is loading' : 'no model is loaded';
+    if (!holder.ready || isDraining(app)) {
+      const why = status.closed || isDraining(app) ? 'the server is shutting down' : status.swapping ? 'the first model is loading' : 'no model is loaded';
       throw httpError('BONSAI_HTTP_NOT_READY', `not ready: ${why}`, { swapping: status.swapping, closed: status.closed });
     }
     return { status: 'ready', version: status.version };
