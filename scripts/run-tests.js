@@ -39,6 +39,7 @@ const FULL_TIER_ONLY = [
   'test/daemon/role-follow.test.ts',
   'test/daemon/server-drain.test.ts',
   'test/daemon/state-lock.test.ts',
+  'test/daemon/status-paths.test.ts',
   'test/daemon/trainer.test.ts',
   'test/daemon/watch.test.ts',
   'test/deploy/prometheus-live.test.ts',

@@ -2,7 +2,7 @@
  * The HTTP client commands: `bonsai predict FILE`, `bonsai status`,
  * `bonsai models list|promote V|rollback`, `bonsai update`. They talk to a running
  * daemon (`--server`, default `$BONSAI_SERVER` or http://127.0.0.1:8080); mutating ones
- * send the bearer token from `--token-file` or `$BONSAI_TOKEN`. `bonsai models promote V
+ * and `status` send the bearer token from `--token-file` or `$BONSAI_TOKEN`. `bonsai models promote V
  * --offline` works on the state directory instead, while no daemon runs (./offline.ts).
  */
 import { readFile } from 'node:fs/promises';
@@ -103,7 +103,8 @@ export function registerClient(program: Command): void {
       if (!type) throw new BonsaiError('BONSAI_CLI_BAD_ARGUMENT', `cannot tell the content type of "${file}" from its extension; use one of ${Object.keys(CONTENT_TYPES).join(', ')}`, { file });
       print(await call(opts, 'POST', '/v1/predict', await readArgFile(file, 'file'), type));
     });
-  withServer(program.command('status').description('print the status of a running daemon')).action(async (opts: ClientOptions) => print(await call(opts, 'GET', '/v1/status')));
+  // With the token (when there is one) the status names the state directory and whole paths.
+  withServer(program.command('status').description('print the status of a running daemon')).action(async (opts: ClientOptions) => print(await call(opts, 'GET', '/v1/status', undefined, undefined, true)));
   withServer(program.command('update').description('start an update on a running daemon now')).action(async (opts: ClientOptions) => print(await call(opts, 'POST', '/v1/updates', Buffer.from('{}'), 'application/json', true)));
   const models = program.command('models').description('list, promote or roll back model versions of a running daemon');
   withServer(models.command('list').description('list the versions and the champion')).action(async (opts: ClientOptions) => print(await call(opts, 'GET', '/v1/models')));

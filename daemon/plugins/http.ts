@@ -27,7 +27,9 @@ export function httpPlugin(routes: (ctx: DaemonContext) => HttpRoutes): DaemonPl
         batching: { ...config.server.batching },
         preprocess: preprocessors(config),
         ...routes(ctx),
+        paths: { stateDir: ctx.stateDir },
         onError: (err, context) => log.error('http.error', { ...context, error: err }),
+        onRedacted: (err, context) => log.info('http.error_redacted', { ...context, error: err }),
       };
       const listening = await listenHttp(deps, config, log);
       ctx.add('http', listening);

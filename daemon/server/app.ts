@@ -7,6 +7,7 @@
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import Fastify, { type FastifyInstance } from 'fastify';
+import { authorize } from '../auth.ts';
 import { ServingMonitor } from '../metrics/monitor.ts';
 import { registerAdmin } from './admin.ts';
 import { registerArtifacts } from './artifacts.ts';
@@ -14,6 +15,7 @@ import { registerDrain } from './drain.ts';
 import { toErrorResponse, type HttpErrorCode } from './errors.ts';
 import { registerPredict } from './predict.ts';
 import { registerProbes } from './probes.ts';
+import { PathRedactor, processRoots } from './redact.ts';
 import type { ServerDeps, ServerLimits } from './types.ts';
 
 /**
@@ -64,19 +66,29 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
   deps.metrics.sources.drift = () => monitor.driftScores();
   deps.metrics.sources.predictionClasses = () => monitor.classRatios();
 
+  // Answers to requests without the token name no server path (redact.ts); the log has them whole.
+  const redactor = new PathRedactor({ ...processRoots(), ...deps.paths });
   app.setErrorHandler((err, request, reply) => {
     const { status, body } = toErrorResponse(err, { bodyLimit: request.routeOptions.bodyLimit, contentType: request.headers['content-type'] });
+    const context = { method: request.method, url: request.url, status };
     // 503 (no model yet, not ready, shutting down) is a state the client is told about and retries, not a fault:
     // reported, every probe and predict of a starting daemon would flood the error log.
-    if (status >= 500 && status !== 503) deps.onError?.(err, { method: request.method, url: request.url, status });
+    const reported = status >= 500 && status !== 503;
+    if (reported) deps.onError?.(err, context);
     if (status === 503 && !reply.hasHeader('retry-after')) reply.header('retry-after', '1');
-    return reply.code(status).type('application/json; charset=utf-8').send(body);
+    let sent: unknown = body;
+    if (!authorize(request.headers.authorization, deps.token).ok) {
+      const redacted = redactor.value(body);
+      sent = redacted.value;
+      if (redacted.changed && !reported) deps.onRedacted?.(err, context);
+    }
+    return reply.code(status).type('application/json; charset=utf-8').send(sent);
   });
   app.setNotFoundHandler((request, reply) => reply.code(404).send({
     error: { code: 'BONSAI_HTTP_NOT_FOUND', message: `no route ${request.method} ${request.url.split('?')[0]}` },
   }));
 
-  registerProbes(app, deps);
+  registerProbes(app, deps, redactor);
   if (deps.artifacts) registerArtifacts(app, deps.artifacts);
   registerAdmin(app, deps);
   // Own scope: the image and WAV body parsers apply to predict only.

@@ -8,6 +8,8 @@ export { HTTP_ERRORS, HttpError, httpError, toErrorResponse } from './errors.ts'
 export type { ErrorBody, HttpErrorCode } from './errors.ts';
 export { WAV_MEDIA_TYPES } from './predict.ts';
 export type { InputKind, Prediction, PredictResponse } from './predict.ts';
+export { PathRedactor, processRoots } from './redact.ts';
+export type { PathRoots } from './redact.ts';
 export { parseTensorBody, resolveBatch } from './tensor.ts';
 export type { TensorBatch } from './tensor.ts';
 export type {

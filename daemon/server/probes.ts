@@ -1,11 +1,13 @@
 /** Probes and read-only state: `/healthz`, `/readyz`, `/v1/status`, `/metrics`. */
 import type { FastifyInstance } from 'fastify';
+import { authorize } from '../auth.ts';
 import { isDraining } from './drain.ts';
 import { httpError } from './errors.ts';
+import type { PathRedactor } from './redact.ts';
 import type { ServerDeps } from './types.ts';
 
-/** Registers the probe and state routes. */
-export function registerProbes(app: FastifyInstance, deps: ServerDeps): void {
+/** Registers the probe and state routes; `redactor` takes the server paths out of the status of a request without the token. */
+export function registerProbes(app: FastifyInstance, deps: ServerDeps, redactor: PathRedactor): void {
   const { holder, metrics } = deps;
   const started = Date.now();
 
@@ -22,9 +24,14 @@ export function registerProbes(app: FastifyInstance, deps: ServerDeps): void {
     return { status: 'ready', version: status.version };
   });
 
-  app.get('/v1/status', async () => {
+  app.get('/v1/status', async (request) => {
     const daemon = await deps.status.status();
-    return { ...daemon, uptimeSeconds: Math.round((Date.now() - started) / 1000), serving: holder.status() };
+    const status = { ...daemon, uptimeSeconds: Math.round((Date.now() - started) / 1000), serving: holder.status() };
+    if (authorize(request.headers.authorization, deps.token).ok) return status;
+    // Without the token: no state directory, and the paths in messages (a failed update's, a swap's) shortened.
+    const rest: Record<string, unknown> = { ...status };
+    delete rest.stateDir;
+    return redactor.value(rest).value;
   });
 
   app.get('/metrics', async (_request, reply) => {

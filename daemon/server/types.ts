@@ -8,6 +8,7 @@ import type { BonsaiMetrics } from '../metrics/registry.ts';
 import type { ServingMonitor } from '../metrics/monitor.ts';
 import type { ModelHolder } from '../serving/holder.ts';
 import type { ModelInput } from '../serving/types.ts';
+import type { PathRoots } from './redact.ts';
 
 /** Turns request bodies into model input for the live model. */
 export interface Preprocessors {
@@ -119,6 +120,14 @@ export interface ServerDeps {
   batching?: BatchingOptions;
   /** Recent-prediction window for drift metrics; one is created (and bound to `metrics`) when omitted. */
   monitor?: ServingMonitor;
+  /**
+   * Absolute server paths by the name that replaces them in answers to requests without the token
+   * (`{ stateDir: '/var/lib/bonsai' }`); the home, temp and working directories are always added,
+   * and other absolute paths are shortened (redact.ts).
+   */
+  paths?: PathRoots;
   /** Receives 5xx errors and failed swaps (the daemon logs them). */
   onError?: (err: unknown, context: { method: string; url: string; status: number }) => void;
+  /** Receives the other errors whose answer had server paths taken out, as they were thrown (the daemon logs them). */
+  onRedacted?: (err: unknown, context: { method: string; url: string; status: number }) => void;
 }

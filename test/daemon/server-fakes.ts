@@ -12,6 +12,8 @@ import { buildServer, type RegistryListing, type ServerDeps, type UpdateRequestR
 import type { FastifyInstance } from 'fastify';
 
 export const LABELS = ['cat', 'dog', 'eel'];
+/** The state directory the fakes name in their errors and status (not created). */
+export const FAKE_STATE_DIR = '/srv/bonsai-fake/state';
 export const INPUT_SHAPE = [2, 2, 1];
 
 export interface FakeModelOptions {
@@ -67,6 +69,9 @@ export async function fakeImage(bytes: Uint8Array): Promise<ProcessedSample> {
   if (Buffer.from(bytes.subarray(0, 4)).toString() === 'BUSY') {
     throw new BonsaiError('BONSAI_INGEST_IMAGE_TIMEOUT', 'decoding the png image did not finish within 60000 ms with 40 other decodes queued (the decoder is overloaded)', { format: 'png', decodeTimeoutMs: 10000, waitedMs: 60000, queued: 40 });
   }
+  if (Buffer.from(bytes.subarray(0, 4)).toString() === 'PATH') {
+    throw new BonsaiError('BONSAI_INGEST_IMAGE_CORRUPT', `cannot decode the image: ${FAKE_STATE_DIR}/tmp/upload-1.png is truncated (see ${FAKE_STATE_DIR}/store.db)`, { file: `${FAKE_STATE_DIR}/tmp/upload-1.png`, bytes: bytes.length });
+  }
   if (Buffer.from(bytes.subarray(0, 4)).toString() === 'WIDE') return { modality: 'image', features: new Float32Array(8), shape: [2, 4, 1] };
   return { modality: 'image', features: new Float32Array(4).fill(bytes[0]), shape: [2, 2, 1] };
 }
@@ -106,6 +111,8 @@ export interface Harness {
   metrics: BonsaiMetrics;
   updateReasons: string[];
   errors: unknown[];
+  /** Errors whose answer had server paths taken out (ServerDeps.onRedacted). */
+  redacted: unknown[];
   loads: number[];
 }
 
@@ -118,6 +125,10 @@ export interface HarnessOptions {
   batching?: ServerDeps['batching'];
   update?: UpdateRequestResult;
   defaultMetrics?: boolean;
+  /** What the status provider answers (default: pending samples and an idle update). */
+  status?: () => Record<string, unknown>;
+  /** Server paths kept from clients without the token (ServerDeps.paths). */
+  paths?: ServerDeps['paths'];
 }
 
 export async function harness(options: HarnessOptions = {}): Promise<Harness> {
@@ -135,6 +146,7 @@ export async function harness(options: HarnessOptions = {}): Promise<Harness> {
   const metrics = createMetrics({ version: '0.0.0-test', defaultMetrics: options.defaultMetrics ?? false, tfMemory: () => ({ numTensors: 7, numBytes: 1024 }) });
   const updateReasons: string[] = [];
   const errors: unknown[] = [];
+  const redacted: unknown[] = [];
   const app = buildServer({
     holder,
     registry,
@@ -149,11 +161,13 @@ export async function harness(options: HarnessOptions = {}): Promise<Harness> {
         return options.update ?? { accepted: true, state: 'started', id: 'u-1' };
       },
     },
-    status: { status: () => ({ pendingSamples: 12, update: { state: 'idle' } }) },
+    status: { status: options.status ?? (() => ({ pendingSamples: 12, update: { state: 'idle' } })) },
+    paths: options.paths,
     onError: (err) => errors.push(err),
+    onRedacted: (err) => redacted.push(err),
   });
   await app.ready();
-  return { app, holder, registry, metrics, updateReasons, errors, loads };
+  return { app, holder, registry, metrics, updateReasons, errors, redacted, loads };
 }
 
 /** The counter value for `labels`, or 0. */
