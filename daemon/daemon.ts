@@ -161,8 +161,15 @@ export async function startDaemon(config: Config, options: DaemonOptions = {}): 
   const status = (): Promise<Record<string, unknown>> => daemonStatus(ctx, lifecycle.state, setup);
   const lifecycle = new Lifecycle(lifecyclePlugins(ctx, daemonPlugins(config, options, setup, status)), log);
 
-  await lifecycle.start();
+  // Signals are handled from the start: one during a slow start (a store to open, a model to
+  // warm up) stops the parts started so far, as it would a running daemon.
   const unhook = options.signals ? handleSignals(lifecycle, log) : null;
+  try {
+    await lifecycle.start();
+  } catch (err) {
+    unhook?.();
+    throw err;
+  }
   const { model } = setup;
   const { url, port } = ctx.get('http');
   const [holder, updater, scheduler] = [ctx.get('holder'), ctx.get('updater'), ctx.get('scheduler')];

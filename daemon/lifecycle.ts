@@ -7,6 +7,7 @@
  * created -> starting -> running -> stopping -> stopped
  *               |                      ^
  *               +--(a start fails)-----+   (the parts already started are stopped)
+ *               +--(a stop is asked)---+   (the part starting finishes, then all are stopped)
  * ```
  *
  * Shutdown on SIGTERM or SIGINT stops the plugins in reverse order (stop
@@ -50,6 +51,8 @@ export class Lifecycle {
   private stateNow: LifecycleState = 'created';
   private readonly started: Plugin[] = [];
   private stopping: Promise<void> | null = null;
+  /** Why a stop was asked while starting (the start then ends after the part it is starting). */
+  private stopAsked: string | null = null;
   private resolveStopped = (): void => undefined;
   /** Resolves once every started plugin has been stopped. */
   readonly stopped: Promise<void> = new Promise((resolve) => (this.resolveStopped = resolve));
@@ -65,32 +68,60 @@ export class Lifecycle {
     this.stateNow = to;
   }
 
-  /** Starts every plugin in order; on a failure stops those started and rethrows. */
+  /**
+   * Starts every plugin in order; on a failure stops those started and rethrows. A stop asked
+   * meanwhile (a signal during a slow start) lets the part being started finish, stops them all
+   * and throws `BONSAI_DAEMON_STOPPED_WHILE_STARTING`.
+   */
   async start(): Promise<void> {
     this.move('starting');
     for (const plugin of this.plugins) {
+      if (this.stopAsked !== null) break;
       const t0 = performance.now();
       try {
         await plugin.start();
       } catch (err) {
         this.log.error('daemon.start_failed', { plugin: plugin.name, error: err });
-        await this.stop(`start of ${plugin.name} failed`);
+        await this.stopStarted(`start of ${plugin.name} failed`);
         throw err;
       }
       this.started.push(plugin);
       this.log.debug('plugin.started', { plugin: plugin.name, ms: Math.round(performance.now() - t0) });
     }
+    if (this.stopAsked !== null) {
+      const reason = this.stopAsked;
+      const started = this.started.map((p) => p.name);
+      const next = this.plugins[started.length]?.name ?? null;
+      await this.stopStarted(reason);
+      throw new BonsaiError('BONSAI_DAEMON_STOPPED_WHILE_STARTING', `the daemon was asked to stop (${reason}) while it started; the parts it had started (${started.join(', ') || 'none'}) are stopped${next === null ? '' : `, ${next} and those after it were not started`}`,
+        { reason, started, notStarted: next });
+    }
     this.move('running');
   }
 
-  /** Stops the started plugins in reverse order; idempotent (a second call waits for the first). */
+  /**
+   * Stops the started plugins in reverse order; idempotent (a second call waits for the first).
+   * Asked while starting, it waits for the start to end after the part it is starting.
+   */
   stop(reason: string): Promise<void> {
-    if (this.stopping) return this.stopping;
-    if (this.stateNow === 'created') {
+    if (this.stateNow === 'created' || (this.stateNow === 'stopped' && this.stopping === null)) {
       this.stateNow = 'stopped';
       this.resolveStopped();
       return Promise.resolve();
     }
+    if (this.stateNow === 'starting') {
+      if (this.stopAsked === null) {
+        this.stopAsked = reason;
+        this.log.info('daemon.stop_while_starting', { reason, started: this.started.map((p) => p.name) });
+      }
+      return this.stopped;
+    }
+    return this.stopStarted(reason);
+  }
+
+  /** Stops the started plugins in reverse order, once. */
+  private stopStarted(reason: string): Promise<void> {
+    if (this.stopping) return this.stopping;
     this.move('stopping');
     this.stopping = (async () => {
       for (const plugin of [...this.started].reverse()) {

@@ -193,8 +193,15 @@ export async function startServing(config: Config, options: ServingOptions = {})
   });
   const plugins = servingPlugins(config, follower, mirror, options.pollMs ?? config.ingest.pollIntervalMs, status);
   const lifecycle = new Lifecycle(lifecyclePlugins(ctx, plugins), log);
-  await lifecycle.start();
+  // Signals are handled from the start: one during a slow start (a store to open, a model to
+  // warm up) stops the parts started so far, as it would a running daemon.
   const unhook = options.signals ? handleSignals(lifecycle, log) : null;
+  try {
+    await lifecycle.start();
+  } catch (err) {
+    unhook?.();
+    throw err;
+  }
   const holder = ctx.get('holder');
   const { url, port } = ctx.get('http');
   log.info('daemon.started', { url, stateDir, pid: process.pid, role: 'server', champion: holder.version, backend: backendInfo()?.name });

@@ -191,9 +191,10 @@ export function registerDemo(program: Command): void {
       };
       const config = loadConfig({ env, flags: { stateDir, port: opts.port, updateThreshold: String(perArrival) } });
       progress.line(`bonsai demo: state directory ${stateDir}, ${arrivals} arrivals of ${perArrival} MNIST digits`);
-      const daemon = await startDaemon(config, {
-        signals: true,
-        update: DEMO_UPDATE,
+      const daemon = await startDaemon(config, { signals: true, update: DEMO_UPDATE }).catch((err: unknown) => {
+        // Ctrl-C during the start: the parts started are stopped; end as a stop while running does.
+        if (err instanceof BonsaiError && err.code === 'BONSAI_DAEMON_STOPPED_WHILE_STARTING') process.exit(process.exitCode ?? 0);
+        throw err;
       });
       progress.line(`serving on ${daemon.url}`);
       daemon.events.on('progress', (state, p) => {

@@ -10,6 +10,7 @@
  */
 import type { Command } from 'commander';
 import { MODEL_NAMES, loadConfig, type StartFlags } from '../../config/index.ts';
+import { BonsaiError } from '../../core/errors.ts';
 import { startDaemon } from '../../daemon/daemon.ts';
 import { startServing } from '../../daemon/serving-only.ts';
 
@@ -28,7 +29,14 @@ export function registerStart(program: Command): Command {
     .action(async (flags: StartFlags) => {
       const config = loadConfig({ flags, env: process.env });
       // role server only serves a trainer's registry; all and trainer ingest, train and serve.
-      const daemon = config.role === 'server' ? await startServing(config, { signals: true }) : await startDaemon(config, { signals: true });
+      let daemon;
+      try {
+        daemon = config.role === 'server' ? await startServing(config, { signals: true }) : await startDaemon(config, { signals: true });
+      } catch (err) {
+        // A signal during the start: its parts are stopped, and bonsai exits as a stop while running does.
+        if (err instanceof BonsaiError && err.code === 'BONSAI_DAEMON_STOPPED_WHILE_STARTING') process.exit(process.exitCode ?? 0);
+        throw err;
+      }
       await daemon.stopped;
       // Exit explicitly: compute backends may keep worker threads alive after a clean stop.
       process.exit(process.exitCode ?? 0);

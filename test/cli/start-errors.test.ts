@@ -73,3 +73,20 @@ test('an error nothing catches is one coded line with its stack, exit 1 and the 
     rmSync(stateDir, { recursive: true, force: true });
   }
 });
+
+for (const [signal, status] of [['SIGTERM', 0], ['SIGHUP', 129]] as const) test(`${signal} while bonsai start is starting stops the parts started and exits ${status}, its locks released`, async () => {
+  const stateDir = mkdtempSync(join(tmpdir(), 'bonsai-early-signal-'));
+  try {
+    const { code, out } = await start(['--state-dir', stateDir, '--port', '0'], ['--import', join(import.meta.dirname, 'signal-at-start-preload.mjs')],
+      { BONSAI_LOG_LEVEL: 'debug', BONSAI_LOG_FORMAT: 'json', BONSAI_TEST_START_SIGNAL: signal });
+    assert.equal(code, status, out);
+    const events = out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { message: string; plugin?: string });
+    const names = events.map((e) => e.message);
+    assert.ok(names.includes('daemon.stop_while_starting'), out);
+    assert.ok(!names.includes('daemon.started'), 'the start gave up');
+    assert.ok(events.some((e) => e.message === 'plugin.stopped' && e.plugin === 'state-lock'), 'the lock part was stopped');
+    assert.ok(!existsSync(join(stateDir, 'daemon.lock')), 'the state lock is released');
+  } finally {
+    rmSync(stateDir, { recursive: true, force: true });
+  }
+});

@@ -165,3 +165,31 @@ for (const [signal, status] of [['SIGTERM', 0], ['SIGHUP', 129]] as const) test(
     rmSync(stateDir, { recursive: true, force: true });
   }
 });
+
+test('a stop asked while starting lets the part being started finish, stops every started part in reverse and ends the start with BONSAI_DAEMON_STOPPED_WHILE_STARTING', async () => {
+  const calls: string[] = [];
+  let release = (): void => undefined;
+  const slow: Plugin = {
+    name: 'backend',
+    async start() {
+      calls.push('start backend');
+      await new Promise<void>((r) => (release = r));
+      calls.push('backend ready');
+    },
+    async stop(reason) { calls.push(`stop backend (${reason})`); },
+  };
+  const log = new MemoryLog();
+  const life = new Lifecycle([recorder(calls, 'lock'), slow, recorder(calls, 'http'), recorder(calls, 'watcher')], log);
+  const starting = life.start();
+  await waitFor('the slow part', () => calls.includes('start backend'), 5000, 1);
+  const [a, b] = [life.stop('signal SIGTERM'), life.stop('again')];
+  assert.equal(life.state, 'starting', 'nothing is stopped under the part being started');
+  release();
+  await assert.rejects(starting, (e: unknown) => e instanceof BonsaiError && e.code === 'BONSAI_DAEMON_STOPPED_WHILE_STARTING'
+    && /signal SIGTERM/.test(e.message) && /lock, backend/.test(e.message) && /http and those after it were not started/.test(e.message));
+  await Promise.all([a, b, life.stopped]);
+  assert.equal(life.state, 'stopped');
+  assert.deepEqual(calls, ['start lock', 'start backend', 'backend ready', 'stop backend (signal SIGTERM)', 'stop lock (signal SIGTERM)']);
+  assert.equal(log.named('daemon.stop_while_starting').length, 1);
+  await life.stop('once more');
+});
