@@ -50,6 +50,20 @@ const FULL_TIER_ONLY = [
   'test/pipelines/ingest-hostile.test.ts',
   'test/pipelines/store-schema.test.ts',
   'test/report/report.test.ts',
+  // Also child processes or servers (a daemon, mkfifo, python3), found by running the unit tier.
+  'test/cli/start-errors.test.ts',
+  'test/config/load.test.ts',
+  'test/daemon/class-limit.test.ts',
+  'test/daemon/classes.test.ts',
+  'test/daemon/data-budget.test.ts',
+  'test/daemon/mirror-cache.test.ts',
+  'test/daemon/relabel.test.ts',
+  'test/daemon/server-limits.test.ts',
+  'test/daemon/stop-backlog.test.ts',
+  'test/daemon/storage-full.test.ts',
+  'test/experiments/torch-reference.test.ts',
+  'test/pipelines/ingest-cross-device.test.ts',
+  'test/pipelines/ingest.test.ts',
 ];
 
 function walk(dir) {
