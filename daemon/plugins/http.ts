@@ -34,8 +34,9 @@ export function httpPlugin(routes: (ctx: DaemonContext) => HttpRoutes): DaemonPl
       const listening = await listenHttp(deps, config, log);
       ctx.add('http', listening);
       return async () => {
-        const { drainMs, leftOpen } = await drainAndClose(listening.app);
-        log.info('http.drained', { ms: drainMs, leftOpen });
+        const { drainMs, leftOpen, cut } = await drainAndClose(listening.app);
+        if (cut > 0) log.warn('http.connections_cut', { cut, reason: 'requests that had not arrived whole or been answered by the close\'s deadline' });
+        log.info('http.drained', { ms: drainMs, leftOpen, cut });
       };
     },
   };

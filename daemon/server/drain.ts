@@ -19,7 +19,11 @@
  * 4. closes the app (fastify's `close`): a request still arriving is answered 503 with
  *    `Connection: close`, those in flight finish, and the connections left, idle for the whole
  *    grace period, are closed. Only a client that sends its first request after that long a
- *    pause in that very instant can still meet a closed connection.
+ *    pause in that very instant can still meet a closed connection;
+ * 5. cuts every connection still open `DRAIN_DEADLINE_MS` later. Node's close stops the timer
+ *    that enforces the request timeouts and leaves alone a connection that has sent nothing or
+ *    part of a request, so one such client (a stalled upload, or a socket opened and left
+ *    silent by anyone who can reach the port) held a stop until the supervisor's SIGKILL.
  *
  * A host name that resolves to several addresses makes fastify listen on each; this drains the
  * first only (fastify closes the others when the first has closed, as before).
@@ -29,6 +33,9 @@ import type { FastifyInstance } from 'fastify';
 
 /** The longest a stopping server waits for its keep-alive connections to close after a last answer (ms). */
 export const DRAIN_GRACE_MS = 1_500;
+
+/** How long the close may wait for the requests still in flight before it cuts their connections (ms). */
+export const DRAIN_DEADLINE_MS = 5_000;
 
 /** The apps that are draining; `registerDrain`'s hook reads it. */
 const draining = new WeakSet<FastifyInstance>();
@@ -54,6 +61,8 @@ export interface DrainResult {
   drainMs: number;
   /** Connections still open after the grace period (idle ones are then closed; busy ones finish). */
   leftOpen: number;
+  /** Connections cut at the deadline (a request that had not arrived or been answered by then). */
+  cut: number;
 }
 
 /** The number of open connections of `server`. */
@@ -63,18 +72,33 @@ function openConnections(server: NetServer): Promise<number> {
 
 /**
  * Closes `app` (listening or not) as the module's doc says: it takes at most `graceMs` more
- * than the requests in flight. A second call returns the first one's promise.
+ * than the requests in flight, and at most `graceMs + deadlineMs` in all. A second call returns
+ * the first one's promise.
  */
-export function drainAndClose(app: FastifyInstance, graceMs: number = DRAIN_GRACE_MS): Promise<DrainResult> {
+export function drainAndClose(app: FastifyInstance, graceMs: number = DRAIN_GRACE_MS, deadlineMs: number = DRAIN_DEADLINE_MS): Promise<DrainResult> {
   let drain = drains.get(app);
   if (drain === undefined) {
-    drain = drainThenClose(app, graceMs);
+    drain = drainThenClose(app, graceMs, deadlineMs);
     drains.set(app, drain);
   }
   return drain;
 }
 
-async function drainThenClose(app: FastifyInstance, graceMs: number): Promise<DrainResult> {
+/** fastify's close, but at most `deadlineMs`: then every connection left is cut; resolves with how many. */
+async function closeWithin(app: FastifyInstance, deadlineMs: number): Promise<number> {
+  const closing = app.close();
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<'deadline'>((resolve) => (timer = setTimeout(() => resolve('deadline'), deadlineMs)));
+  const first = await Promise.race([closing.then(() => 'closed' as const), deadline]);
+  clearTimeout(timer);
+  if (first === 'closed') return 0;
+  const cut = await openConnections(app.server);
+  app.server.closeAllConnections();
+  await closing;
+  return cut;
+}
+
+async function drainThenClose(app: FastifyInstance, graceMs: number, deadlineMs: number): Promise<DrainResult> {
   const t0 = performance.now();
   const server = app.server;
   // Right after a poll phase, in which Node accepted the connections the kernel had completed: one still
@@ -83,8 +107,8 @@ async function drainThenClose(app: FastifyInstance, graceMs: number): Promise<Dr
   await new Promise((resolve) => setImmediate(resolve));
   draining.add(app);
   if (!server.listening) {
-    await app.close();
-    return { drainMs: 0, leftOpen: 0 };
+    const cut = await closeWithin(app, deadlineMs);
+    return { drainMs: 0, leftOpen: 0, cut };
   }
   // net.Server's close, not http.Server's: that one would first destroy the idle connections.
   // 'close' is emitted once the last connection has ended; fastify's close below closes again,
@@ -97,6 +121,6 @@ async function drainThenClose(app: FastifyInstance, graceMs: number): Promise<Dr
   clearTimeout(timer);
   const drainMs = Math.round(performance.now() - t0);
   const leftOpen = await openConnections(server);
-  await app.close();
-  return { drainMs, leftOpen };
+  const cut = await closeWithin(app, deadlineMs);
+  return { drainMs, leftOpen, cut };
 }

@@ -2,7 +2,7 @@
 export { buildServer, DEFAULT_LIMITS } from './app.ts';
 export { DEFAULT_TOKEN_HINT } from './admin.ts';
 export { SERVED_STATES, registerArtifacts } from './artifacts.ts';
-export { DRAIN_GRACE_MS, drainAndClose, isDraining } from './drain.ts';
+export { DRAIN_DEADLINE_MS, DRAIN_GRACE_MS, drainAndClose, isDraining } from './drain.ts';
 export type { DrainResult } from './drain.ts';
 export { HTTP_ERRORS, HttpError, httpError, toErrorResponse } from './errors.ts';
 export type { ErrorBody, HttpErrorCode } from './errors.ts';

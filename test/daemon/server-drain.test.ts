@@ -192,5 +192,32 @@ test('a server with no connection open stops at once; one not listening closes a
   const injected = await harness();
   const res = await injected.app.inject({ method: 'GET', url: '/healthz' });
   assert.equal(res.headers.connection, 'keep-alive');
-  assert.deepEqual(await drainAndClose(injected.app), { drainMs: 0, leftOpen: 0 });
+  assert.deepEqual(await drainAndClose(injected.app), { drainMs: 0, leftOpen: 0, cut: 0 });
+});
+
+test('a connection that never completes its request cannot hold the stop: it is cut at the deadline', { timeout: 20_000 }, async () => {
+  // Node's close leaves alone a connection that has sent nothing or part of a request, and stops
+  // the timer that would have ended it: one such client held a stop until the supervisor's SIGKILL.
+  const { app } = await harness({ limits: { requestTimeoutMs: 2000 } });
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const port = (app.server.address() as AddressInfo).port;
+  const open = async (data: string): Promise<{ closed: Promise<void> }> => {
+    const s = connect(port, '127.0.0.1');
+    await new Promise((r) => s.once('connect', r));
+    if (data) s.write(data);
+    s.on('error', () => undefined);
+    return { closed: new Promise((r) => s.once('close', () => r())) };
+  };
+  const sockets = [
+    await open(''),
+    await open('POST /v1/predict HTTP/1.1\r\nHost: x\r\n'),
+    await open('POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\nContent-Length: 4\r\n\r\n\x01'),
+  ];
+  await sleep(100);
+  const t0 = performance.now();
+  const result = await drainAndClose(app, 200, 500);
+  const ms = performance.now() - t0;
+  assert.ok(ms < 200 + 500 + 500, `the stop took ${Math.round(ms)} ms`);
+  assert.equal(result.cut, 3);
+  await Promise.all(sockets.map((s) => s.closed));
 });
