@@ -8,6 +8,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { authorize } from '../auth.ts';
 import type { ModelHolder, SwapResult } from '../serving/holder.ts';
 import { httpError } from './errors.ts';
+import type { PathRedactor } from './redact.ts';
 import type { ServerDeps } from './types.ts';
 
 /** Bodies of the admin routes are tiny. */
@@ -55,7 +56,7 @@ function servedLabels(holder: ModelHolder): readonly string[] | null {
 }
 
 /** Registers `/v1/models`, promote, rollback and updates. */
-export function registerAdmin(app: FastifyInstance, deps: ServerDeps): void {
+export function registerAdmin(app: FastifyInstance, deps: ServerDeps, redactor: PathRedactor): void {
   const { holder, registry } = deps;
   const requireToken = tokenGuard(deps);
   const oneAtATime = serializer();
@@ -73,9 +74,11 @@ export function registerAdmin(app: FastifyInstance, deps: ServerDeps): void {
     if (swap.outcome === 'ok' && swap.previousVersion !== null) await holder.swapTo(swap.previousVersion);
   };
 
-  app.get('/v1/models', async () => {
+  app.get('/v1/models', async (request) => {
     const listing = await registry.list();
-    return { serving: holder.version, labels: servedLabels(holder), current: listing.current, previous: listing.previous, versions: listing.versions };
+    const answer = { serving: holder.version, labels: servedLabels(holder), current: listing.current, previous: listing.previous, versions: listing.versions };
+    // Without the token, the paths in the versions' reasons (a swap's error names the model's folder) are shortened.
+    return authorize(request.headers.authorization, deps.token).ok ? answer : redactor.value(answer).value;
   });
 
   app.post<{ Params: { version: string } }>('/v1/models/:version/promote', { onRequest: requireToken, bodyLimit: ADMIN_BODY_LIMIT }, async (request) => {

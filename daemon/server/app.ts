@@ -90,7 +90,7 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
 
   registerProbes(app, deps, redactor);
   if (deps.artifacts) registerArtifacts(app, deps.artifacts);
-  registerAdmin(app, deps);
+  registerAdmin(app, deps, redactor);
   // Own scope: the image and WAV body parsers apply to predict only.
   void app.register(async (scope) => {
     registerPredict(scope, deps, limits, monitor);

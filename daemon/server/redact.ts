@@ -24,8 +24,12 @@ export function processRoots(): PathRoots {
 
 /** Characters that end a path in a message (quotes, brackets, separators, white space). */
 const END = String.raw`\s'"\x60,;()[\]{}<>|`;
-/** An absolute path not inside a URL or a word: after start, white space or an opening quote or bracket. */
-const ABSOLUTE = new RegExp(String.raw`(?<![\w.:/~<>@%+-])/[^${END}]+`, 'g');
+/**
+ * An absolute path not inside a URL or a word: after start, white space, an opening quote or
+ * bracket, or a colon that does not begin `://` (`store.db:/data/x`), or in a file URL
+ * (`file:///data/x`); never after a URL's host (`[::1]/a`, `host:8080/a`).
+ */
+const ABSOLUTE = new RegExp(String.raw`(?:(?<![\w.:/~<>@%+\]-])|(?<=[^/]:)(?=/[^/])|(?<=file://))/[^${END}]+`, 'g');
 
 function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');

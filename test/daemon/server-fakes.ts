@@ -81,12 +81,14 @@ export class FakeRegistry {
   history: number[] = [1];
   versions = [1, 2, 3];
   promoteFails = false;
+  /** Each version's manifest reason, where one is set. */
+  reasons: Record<number, string> = {};
 
   async list(): Promise<RegistryListing> {
     return {
       current: this.current,
       previous: this.history.length >= 2 ? this.history[this.history.length - 2] : null,
-      versions: this.versions.map((version) => ({ version, createdAt: `2026-01-0${version}T00:00:00Z` })),
+      versions: this.versions.map((version) => ({ version, createdAt: `2026-01-0${version}T00:00:00Z`, ...(this.reasons[version] === undefined ? {} : { reason: this.reasons[version] }) })),
     };
   }
 

@@ -63,6 +63,18 @@ test('without a token configured, /v1/status names no server path for anyone', a
   assert.deepEqual(absolutePaths(body), [], JSON.stringify(body));
 });
 
+test('GET /v1/models without the token names no server path in a version\'s reason; with it, the reason is whole', async () => {
+  const { app, registry } = await harness({ token: TOKEN, paths: { stateDir: FAKE_STATE_DIR } });
+  // As the updater writes it for a candidate that passed the gate and failed to load.
+  registry.reasons[2] = `passed the gate but failed to load: BONSAI_MODEL_UNREADABLE: cannot read the model in ${FAKE_STATE_DIR}/models/2: EIO`;
+  const body = (await app.inject({ method: 'GET', url: '/v1/models' })).json() as { versions: { version: number; reason?: string }[] };
+  assert.deepEqual(absolutePaths(body), [], JSON.stringify(body));
+  assert.equal(body.versions[1].reason, 'passed the gate but failed to load: BONSAI_MODEL_UNREADABLE: cannot read the model in <stateDir>/models/2: EIO');
+  assert.deepEqual(body.versions.map((v) => v.version), [1, 2, 3]);
+  const whole = (await app.inject({ method: 'GET', url: '/v1/models', headers: auth })).json() as { versions: { reason?: string }[] };
+  assert.equal(whole.versions[1].reason, registry.reasons[2]);
+});
+
 test('an error answer names no server path; the error as thrown reaches the log', async () => {
   const h = await harness({ token: TOKEN, paths: { stateDir: FAKE_STATE_DIR } });
   // A 422 from the decoder (a BonsaiError whose message and details name files).
@@ -105,6 +117,9 @@ test('the redactor: roots by name (the longest wins), other absolute paths short
     ['send image/png or audio/wav; 3/4 done; and/or', 'send image/png or audio/wav; 3/4 done; and/or'],
     ['a single segment /data stays', 'a single segment /data stays'],
     ['no path here', 'no path here'],
+    ['http://[fd00::5]/bonsai/api and http://[::1]:8080/v1/status', 'http://[fd00::5]/bonsai/api and http://[::1]:8080/v1/status'],
+    ['store.db:/data/bonsai/store.db and path:/srv/x/y', 'store.db:<path>/store.db and path:<path>/y'],
+    ['a file URL file:///srv/a/b', 'a file URL file://<path>/b'],
   ];
   for (const [text, expected] of cases) assert.equal(r.text(text), expected, text);
   const err = new BonsaiError('BONSAI_REGISTRY_NOT_FOUND', 'model version 9 does not exist in /home/ann/bonsai/var/models', { dir: '/home/ann/bonsai/var/models', version: 9 });
