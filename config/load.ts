@@ -310,6 +310,11 @@ function show(value: unknown): string {
   return text.length > 80 ? `${text.slice(0, 77)}...` : text;
 }
 
+/** A URL's password as `***` (`http://user:***@host`), so that an error does not print it; other values as they are. */
+function maskSecret(value: unknown): unknown {
+  return typeof value === 'string' ? value.replace(/^([a-z][a-z0-9+.-]*:\/\/[^/@:]*):[^/@]*@/i, '$1:***@') : value;
+}
+
 /** Problem kinds with a code of their own when every problem is of that kind. */
 const KIND_CODES = {
   unknown_key: { code: 'BONSAI_CONFIG_UNKNOWN_KEY', what: 'unknown configuration key' },
@@ -317,14 +322,15 @@ const KIND_CODES = {
 } as const;
 
 /** Throws one error listing every problem; UNKNOWN_KEY or NOT_A_FRACTION when all of them are of that kind, else INVALID. */
-function fail(problems: Problem[]): never {
+function fail(found: Problem[]): never {
+  const problems = found.map((p) => ({ ...p, value: maskSecret(p.value) }));
   const kinds = new Set(problems.map((p) => p.kind));
   const only = kinds.size === 1 && Object.hasOwn(KIND_CODES, problems[0].kind) ? KIND_CODES[problems[0].kind as keyof typeof KIND_CODES] : null;
   const lines = problems.map((p) => `  - ${p.path}: ${p.message}; got ${show(p.value)} (from ${p.source})`);
   const what = only?.what ?? 'invalid configuration';
   throw new BonsaiError(only?.code ?? 'BONSAI_CONFIG_INVALID',
     `${what} (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n${lines.join('\n')}`,
-    { problems: problems.map((p) => ({ ...p })) });
+    { problems });
 }
 
 /** Freezes an object graph in place and returns it. */

@@ -385,9 +385,14 @@ export const configSchema = z.strictObject({
   role: z.enum(['all', 'trainer', 'server']).default('all'),
   /**
    * URL of the trainer process that a `server` forwards updates, promotions and rollbacks to, http:// or
-   * https:// (what fetch speaks; a file:// or ftp:// URL would only fail at each request); null = none.
+   * https:// without credentials (what fetch takes; a file:// or ftp:// URL, or user:password@, would
+   * only fail at each request); null = none.
    */
-  trainerUrl: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL (e.g. http://trainer:8080)' }).nullable().default(null),
+  trainerUrl: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL (e.g. http://trainer:8080)' })
+    // fetch refuses a URL with credentials at every request; the trainer's API token goes in server.tokenFile or BONSAI_TOKEN.
+    .refine((url) => { const u = new URL(url); return u.username === '' && u.password === ''; },
+      'must not hold a user name or password (fetch refuses such a URL at every request): give the trainer\'s API token by server.tokenFile or BONSAI_TOKEN')
+    .nullable().default(null),
   /** Model metrics and drift. */
   metrics: metricsSchema,
   /** Logging. */

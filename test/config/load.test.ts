@@ -141,7 +141,13 @@ test('trainerUrl is an http:// or https:// URL: another scheme is refused at loa
   }
   fails(() => loadConfig({ env: { BONSAI_TRAINER_URL: 'file:///etc/passwd' } }), 'BONSAI_CONFIG_INVALID', 'trainerUrl', '"file:///etc/passwd" (from env BONSAI_TRAINER_URL)');
   fails(() => loadConfig({ env: {}, flags: { trainerUrl: 'ftp://t' } }), 'BONSAI_CONFIG_INVALID', 'trainerUrl', '"ftp://t" (from flag --trainer-url)');
-  for (const url of ['http://trainer:8080', 'https://trainer.example/bonsai/', 'HTTP://T:1']) assert.equal(parseConfig({ trainerUrl: url }).trainerUrl, url);
+  for (const url of ['http://user:pw@trainer:8080', 'https://token@trainer/']) fails(() => parseConfig({ trainerUrl: url }), 'BONSAI_CONFIG_INVALID', 'trainerUrl: must not hold a user name or password', 'server.tokenFile or BONSAI_TOKEN');
+  // The password is not printed, nor kept in the error's details.
+  const err = (() => { try { loadConfig({ env: { BONSAI_TRAINER_URL: 'http://u:s3cret@t:8080' } }); } catch (e) { return e as BonsaiError; } return null; })();
+  assert.ok(err !== null);
+  assert.match(err.message, /got "http:\/\/u:\*\*\*@t:8080" \(from env BONSAI_TRAINER_URL\)/);
+  assert.doesNotMatch(JSON.stringify({ message: err.message, details: err.details }), /s3cret/);
+  for (const url of ['http://trainer:8080', 'https://trainer.example/bonsai/', 'HTTP://T:1', 'http://[::1]:8080']) assert.equal(parseConfig({ trainerUrl: url }).trainerUrl, url);
   assert.equal(parseConfig({ trainerUrl: null }).trainerUrl, null);
 });
 
