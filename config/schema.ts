@@ -471,21 +471,31 @@ function checkAudio(a: ConfigShape['model']['audio'], issue: (key: keyof typeof 
   const high = a.highHz === 0 ? nyquist : a.highHz;
   if (a.lowHz >= high) issue('lowHz', `must be < highHz (${high})`, a.lowHz);
   if (a.coefficients > a.melFilters) issue('coefficients', `must be <= melFilters (${a.melFilters})`, a.coefficients);
-  // The filters against the FFT's bins, once the sizes and the range are valid.
+}
+
+/**
+ * What is wrong with the mel filters against the FFT's bins, or null: more filters than bins, or
+ * a filter no bin falls inside (narrower than the bins' spacing), whose log energy is then the
+ * floor in every frame. Said at start (config.mel_filters_empty), not refused: such a spec used to
+ * load, and samples and models made with it must still decode. Null also where the sizes or the
+ * range are invalid (checkAudio refuses those).
+ */
+export function melFilterWarning(a: ConfigShape['model']['audio']): string | null {
+  const windowSamples = Math.round((a.windowMs * a.sampleRate) / 1000);
+  const fftSize = Math.max(4, a.fftSize === 0 ? 2 ** Math.ceil(Math.log2(windowSamples)) : a.fftSize);
+  const nyquist = a.sampleRate / 2;
+  const high = a.highHz === 0 ? nyquist : a.highHz;
   const sizesValid = windowSamples >= 2 && isZeroOrPowerOfTwo(a.fftSize) && (a.fftSize === 0 || a.fftSize >= 4) && fftSize >= windowSamples && fftSize <= MAX_FFT_SIZE
     && Number.isInteger(a.melFilters) && a.melFilters >= 1 && a.melFilters <= MAX_MEL_FILTERS && a.lowHz >= 0 && a.lowHz < high && high <= nyquist;
-  if (!sizesValid) return;
+  if (!sizesValid) return null;
   const bins = fftSize / 2 + 1;
   const fft = a.fftSize === 0 ? `fftSize 0 (${fftSize} for the window of ${windowSamples} samples)` : `fftSize ${fftSize}`;
-  if (a.melFilters > bins) {
-    issue('melFilters', `is more than the ${bins} bins of ${fft}: filters without a bin carry nothing`, a.melFilters);
-    return;
-  }
+  const advice = 'its features are constant; use fewer filters, a larger fftSize or a higher lowHz';
+  if (a.melFilters > bins) return `model.audio.melFilters ${a.melFilters} is more than the ${bins} bins of ${fft}: filters without a bin carry nothing (${advice})`;
   const empty = firstEmptyMelFilter(a.sampleRate, fftSize, a.melFilters, a.lowHz, high);
-  if (empty !== null) {
-    issue('melFilters', `with ${fft} ${at} leaves filter ${empty.filter} (${empty.fromHz} to ${empty.toHz} Hz) without an FFT bin (bins are `
-      + `${Math.round((a.sampleRate / fftSize) * 100) / 100} Hz apart); use fewer filters, a larger fftSize or a higher lowHz`, a.melFilters);
-  }
+  if (empty === null) return null;
+  return `model.audio.melFilters ${a.melFilters} with ${fft} at ${a.sampleRate} Hz leaves filter ${empty.filter} (${empty.fromHz} to ${empty.toHz} Hz) without an FFT bin (bins are `
+    + `${Math.round((a.sampleRate / fftSize) * 100) / 100} Hz apart): ${advice}`;
 }
 
 /**

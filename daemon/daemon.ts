@@ -25,6 +25,7 @@ import type { ModelRegistry } from './registry/index.ts';
 import type { ModelHolder } from './serving/index.ts';
 import { Lifecycle, handleSignals, type LifecycleState } from './lifecycle.ts';
 import { createLog, type Log } from './logging.ts';
+import { warnAboutConfig } from './config-warnings.ts';
 import { StuckEntries } from './stuck.ts';
 import { StorageHealth } from './storage.ts';
 import type { PrequentialScorer } from './prequential-scorer.ts';
@@ -148,6 +149,7 @@ export async function startDaemon(config: Config, options: DaemonOptions = {}): 
     throw new BonsaiError('BONSAI_DAEMON_WRONG_ROLE', 'startDaemon runs the roles all and trainer; role server (serve a trainer\'s registry) runs with startServing (daemon/serving-only.ts), as bonsai start does', { role: config.role });
   }
   const log = options.log ?? createLog({ level: config.log.level, format: config.log.format });
+  warnAboutConfig(config, log);
   const stateDir = resolve(config.stateDir);
   const metrics = createMetrics({ version: options.version ?? packageVersion(), tfjsVersion: tf.version_core, tfMemory: () => tf.memory(), defaultMetrics: options.defaultMetrics });
   const setup: DaemonSetup = {

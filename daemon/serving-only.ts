@@ -27,6 +27,7 @@ import type { ModelRegistry } from './registry/index.ts';
 import type { ModelHolder, ModelLoader, SwapResult } from './serving/index.ts';
 import { Lifecycle, handleSignals } from './lifecycle.ts';
 import { createLog, type Log } from './logging.ts';
+import { warnAboutConfig } from './config-warnings.ts';
 import { ModelMirror } from './serving/mirror.ts';
 // The plugins one by one, not plugins/index.ts: that one also holds the updates
 // plugin, and a serving-only process loads nothing of the trainer.
@@ -178,6 +179,7 @@ function servingPlugins(config: Config, follower: ChampionFollower, mirror: Mode
 /** Starts a serving-only process (`role: server`); see the file comment. */
 export async function startServing(config: Config, options: ServingOptions = {}): Promise<ServingDaemon> {
   const log = options.log ?? createLog({ level: config.log.level, format: config.log.format });
+  warnAboutConfig(config, log);
   const stateDir = resolve(config.stateDir);
   const token = options.token ?? readToken(config);
   const metrics = createMetrics({ version: options.version ?? packageVersion(), tfjsVersion: tf.version_core, tfMemory: () => tf.memory(), defaultMetrics: options.defaultMetrics });

@@ -6,7 +6,6 @@ import { BonsaiError } from '../../core/errors.ts';
 import type { AudioSpec } from '../types.ts';
 import { AudioErrorCode } from './codes.ts';
 import { isPowerOfTwo, MAX_FFT_SIZE } from './fft.ts';
-import { firstEmptyFilter, melToHz, hzToMel } from './mel.ts';
 import { MAX_SAMPLE_RATE, MIN_SAMPLE_RATE } from './wav.ts';
 
 /**
@@ -52,11 +51,6 @@ function invalid(message: string, details: Record<string, unknown>): BonsaiError
 /** The FFT length of `fftSize` for a window of `windowLength` samples: fftSize, or when 0 the next power of two of the window (at least 4). */
 function fftSizeOf(fftSize: number, windowLength: number): number {
   return Math.max(4, fftSize === 0 ? 2 ** Math.ceil(Math.log2(windowLength)) : fftSize);
-}
-
-/** Hz with at most two decimals, for messages. */
-function round(hz: number): number {
-  return Math.round(hz * 100) / 100;
 }
 
 /** Window, hop and FFT sizes of `spec` at `sampleRate` (validated). */
@@ -111,18 +105,9 @@ export function validateAudioSpec(spec: AudioSpec, sampleRate: number = spec.sam
   if (spec.lowHz < 0 || highHz > nyquist || spec.lowHz >= highHz) {
     throw invalid(`filterbank range [${spec.lowHz}, ${highHz}] Hz must satisfy 0 <= lowHz < highHz <= ${nyquist} (Nyquist at ${sampleRate} Hz)`, { lowHz: spec.lowHz, highHz: spec.highHz, sampleRate });
   }
-  const bins = fftSize / 2 + 1;
-  const fft = spec.fftSize === 0 ? `fftSize 0 (${fftSize} for the window of ${windowLength} samples)` : `fftSize ${fftSize}`;
-  if (spec.melFilters > bins) {
-    throw invalid(`melFilters ${spec.melFilters} is more than the ${bins} bins of ${fft}: filters without a bin carry nothing`, { melFilters: spec.melFilters, fftSize: spec.fftSize, bins });
-  }
-  const empty = firstEmptyFilter(sampleRate, fftSize, spec.melFilters, spec.lowHz, highHz);
-  if (empty >= 0) {
-    const edgeHz = (i: number): number => melToHz(hzToMel(spec.lowHz) + ((hzToMel(highHz) - hzToMel(spec.lowHz)) * i) / (spec.melFilters + 1));
-    throw invalid(`melFilters ${spec.melFilters} with ${fft} at ${sampleRate} Hz leaves filter ${empty + 1} (${round(edgeHz(empty))} to ${round(edgeHz(empty + 2))} Hz) `
-      + `without an FFT bin (bins are ${round(sampleRate / fftSize)} Hz apart); use fewer filters, a larger fftSize or a higher lowHz`,
-    { melFilters: spec.melFilters, fftSize: spec.fftSize, sampleRate, filter: empty + 1 });
-  }
+  // Filters without an FFT bin (more filters than bins, or narrower than their spacing) are not
+  // refused: their features are constant, and samples and models made with such a spec must still
+  // decode. The daemon says so at start (config.mel_filters_empty; firstEmptyFilter in mel.ts).
   if (spec.deltas && (!Number.isInteger(spec.deltaWindow) || spec.deltaWindow < 1)) {
     throw invalid(`deltaWindow ${spec.deltaWindow} must be a positive integer`, { deltaWindow: spec.deltaWindow });
   }

@@ -8,7 +8,7 @@ import { parse } from 'yaml';
 import { BonsaiError } from '../../core/errors.ts';
 import { defaultConfig, loadConfig, parseConfig, LEAF_KEYS, ENV_ALIASES, FLAG_KEYS } from '../../config/index.ts';
 import { MAX_CONFIG_FILE_BYTES } from '../../config/load.ts';
-import { firstEmptyMelFilter, LENET5_MIN_SIDE, MAX_DELTA_WINDOW, MAX_FFT_SIZE, MAX_IMAGE_SIDE, MAX_PREQUENTIAL_WINDOW, MAX_SAMPLE_RATE, MAX_TIMER_MS, MAX_TIMER_SEC, MAX_TRIGGER_SEC, MIN_SAMPLE_RATE } from '../../config/schema.ts';
+import { firstEmptyMelFilter, melFilterWarning, LENET5_MIN_SIDE, MAX_DELTA_WINDOW, MAX_FFT_SIZE, MAX_IMAGE_SIDE, MAX_PREQUENTIAL_WINDOW, MAX_SAMPLE_RATE, MAX_TIMER_MS, MAX_TIMER_SEC, MAX_TRIGGER_SEC, MIN_SAMPLE_RATE } from '../../config/schema.ts';
 import { MAX_OUTPUT_SIDE } from '../../pipelines/image/spec.ts';
 import { defaultAudioSpec, validateAudioSpec } from '../../pipelines/audio/spec.ts';
 import * as fft from '../../pipelines/audio/fft.ts';
@@ -270,11 +270,15 @@ test('model.audio: the config accepts exactly the specs the audio pipeline accep
   fails(() => parseConfig({ model: { audio: { windowMs: 9000, fftSize: 0 } } }), 'BONSAI_CONFIG_INVALID',
     'model.audio.windowMs: gives 72000 samples at 8000 Hz, for which fftSize 0 takes an FFT of 131072, more than the largest, 65536', '9000');
   assert.throws(() => new fft.RealFft(2 * MAX_FFT_SIZE), (e: unknown) => e instanceof BonsaiError && e.message.includes('131072'));
-  // More mel filters than FFT bins, or filters narrower than the bins' spacing: filters without a bin, whose log energy is the floor in every frame.
-  fails(() => parseConfig({ model: { audio: { windowMs: 1, hopMs: 1, fftSize: 8, melFilters: 10, coefficients: 5 } } }), 'BONSAI_CONFIG_INVALID',
-    'model.audio.melFilters: is more than the 5 bins of fftSize 8', 'got 10');
-  fails(() => parseConfig({ model: { audio: { melFilters: 192 } } }), 'BONSAI_CONFIG_INVALID',
-    'model.audio.melFilters: with fftSize 512 at 8000 Hz leaves filter 9 (', 'without an FFT bin (bins are 15.63 Hz apart)', 'got 192');
+  // More mel filters than FFT bins, or filters narrower than the bins' spacing: filters without a bin, whose log energy is
+  // the floor in every frame. Such specs loaded before, and samples and models made with them must still decode: said, not refused.
+  const tooMany = parseConfig({ model: { audio: { windowMs: 1, hopMs: 1, fftSize: 8, melFilters: 10, coefficients: 5 } } }).model.audio;
+  assert.match(melFilterWarning(tooMany) ?? '', /^model\.audio\.melFilters 10 is more than the 5 bins of fftSize 8: filters without a bin carry nothing/);
+  assert.match(melFilterWarning(parseConfig({ model: { audio: { melFilters: 192 } } }).model.audio) ?? '',
+    /^model\.audio\.melFilters 192 with fftSize 512 at 8000 Hz leaves filter 9 \(.* without an FFT bin \(bins are 15\.63 Hz apart\)/);
+  assert.match(melFilterWarning(parseConfig({ model: { audio: { sampleRate: 16000, melFilters: 128 } } }).model.audio) ?? '', /leaves filter 4 /);
+  assert.equal(melFilterWarning(defaultConfig().model.audio), null);
+  assert.equal(melFilterWarning(parseConfig({ model: { audio: { melFilters: 191 } } }).model.audio), null);
   // A longest recording shorter than one window refuses every recording (too long, or shorter than a window).
   fails(() => parseConfig({ model: { modality: 'audio', audio: { windowMs: 25 } }, ingest: { limits: { maxAudioSeconds: 0.02 } } }), 'BONSAI_CONFIG_INVALID',
     'ingest.limits.maxAudioSeconds: is shorter than one analysis window (model.audio.windowMs 25 ms)', 'got 0.02');
