@@ -55,7 +55,7 @@ async function readArgFile(path: string, what: string): Promise<Buffer> {
 }
 
 async function token(opts: ClientOptions): Promise<string | undefined> {
-  if (opts.tokenFile) return (await readArgFile(opts.tokenFile, 'token file')).toString('utf8').trim();
+  if (opts.tokenFile) return (await readArgFile(expandHome(opts.tokenFile), 'token file')).toString('utf8').trim();
   return process.env.BONSAI_TOKEN || undefined;
 }
 

@@ -8,7 +8,7 @@ import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { BonsaiError } from '../../core/errors.ts';
-import { loadConfig } from '../../config/index.ts';
+import { expandHome, loadConfig } from '../../config/index.ts';
 import { parseDuration, renderReportPng, renderReportSvg, reportFromHistory, reportFromPrometheus, type ReportData } from '../../report/index.ts';
 
 interface ReportOptions {
@@ -78,7 +78,7 @@ export function registerReport(program: Command): void {
         });
       } else {
         const stateDir = opts.stateDir !== undefined
-          ? resolve(opts.stateDir)
+          ? resolve(expandHome(opts.stateDir))
           : loadConfig({ file: opts.config, env: process.env }).stateDir;
         data = await reportFromHistory(stateDir);
       }

@@ -67,6 +67,8 @@ test('a missing file, a missing token file or a server that is not an http URL i
       { args: ['predict', missing, '--server', 'http://127.0.0.1:9'], out: /BONSAI_CLI_BAD_ARGUMENT: cannot read the file ".*missing\.png": no such file/, status: 2 },
       { args: ['predict', dir + '/', '--server', 'http://127.0.0.1:9'], out: /BONSAI_CLI_BAD_ARGUMENT: cannot tell the content type/, status: 2 },
       { args: ['update', '--server', 'http://127.0.0.1:9', '--token-file', join(dir, 'nope')], out: /BONSAI_CLI_BAD_ARGUMENT: cannot read the token file ".*nope": no such file/, status: 2 },
+      // A ~ that the shell leaves (--token-file=~/x) is the home directory, as in the config.
+      { args: ['update', '--server', 'http://127.0.0.1:9', '--token-file=~/nope'], env: { HOME: dir }, out: new RegExp(`cannot read the token file "${join(dir, 'nope')}": no such file`), status: 2 },
       { args: ['status', '--server', 'notaurl'], out: /BONSAI_CLI_BAD_OPTION: the server must be an http:\/\/ or https:\/\/ URL, got "notaurl"/, status: 2 },
       { args: ['status'], env: { BONSAI_SERVER: 'file:///etc/passwd' }, out: /BONSAI_CLI_BAD_OPTION: .*got "file:\/\/\/etc\/passwd" \(from \$BONSAI_SERVER\)/, status: 2 },
     ];

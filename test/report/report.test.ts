@@ -9,7 +9,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage } from 'node:http';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { Command } from 'commander';
 import sharp from 'sharp';
 import { BonsaiError } from '../../core/errors.ts';
@@ -202,6 +202,15 @@ test('bonsai report --state-dir writes the page; bad options are usage errors', 
     process.stdout.write = write;
     assert.match(readFileSync(out, 'utf8'), /^<svg[^>]*>[\s\S]*Held-out accuracy by version/);
     assert.equal(printed, `wrote ${out}: 21 panels, 12 with data\n`);
+    // --state-dir=~/x, which the shell leaves as it is, is under the home directory, as in the config.
+    const home = process.env.HOME;
+    process.env.HOME = dirname(dir);
+    try {
+      await runReport([`--state-dir=~/${basename(dir)}`, '--out', join(dir, 'home.svg')]);
+    } finally {
+      process.env.HOME = home;
+    }
+    assert.match(readFileSync(join(dir, 'home.svg'), 'utf8'), /^<svg/);
     for (const [args, flag] of [[['--columns', '0'], '--columns'], [['--prometheus', 'http://127.0.0.1:1', '--range', '1 day'], '--range'], [['--prometheus', 'not a url'], '--prometheus']] as const) {
       await assert.rejects(runReport(['--state-dir', dir, '--out', out, ...args]), (e: unknown) => e instanceof BonsaiError && e.code === 'BONSAI_CLI_BAD_OPTION' && e.message.startsWith(flag));
     }
