@@ -151,6 +151,8 @@ for (const [signal, status] of [['SIGTERM', 0], ['SIGHUP', 129]] as const) test(
   try {
     const line = await waitFor('http.listening', () => out.split('\n').find((l) => l.includes('"http.listening"')), 20_000);
     const url = (JSON.parse(line) as { url: string }).url;
+    // The signal is for a running daemon (one during the start is start-errors.test.ts's): the watcher starts after HTTP.
+    await waitFor('daemon.started', () => out.includes('"daemon.started"'), 20_000);
     assert.equal((await fetch(`${url}/healthz`)).status, 200);
     const ready = await fetch(`${url}/readyz`);
     assert.equal(ready.status, 503);
