@@ -23,6 +23,7 @@
  * publishes: a rename is atomic, so a reader sees a version fully or not at all,
  * and `current()` re-reads CURRENT when the version it named was removed meanwhile.
  */
+import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { BonsaiError } from '../../core/errors.ts';
@@ -355,8 +356,29 @@ export class ModelRegistry {
         }
       }
       await repairHistoryTail(join(this.dir, HISTORY_FILE));
+      await this.#recordLostPublications();
       await this.#repairStates();
     });
+  }
+
+  /**
+   * Writes the history line of each version published by a process that stopped between the
+   * rename into `models/<N>/` and its append (a kill, a power cut), at the manifest's time, so
+   * that the history lists every version. Returns those versions. A directory without a history
+   * (a server's cache of a trainer's versions) is left as it is.
+   */
+  async #recordLostPublications(): Promise<number[]> {
+    // No history at all: a new registry, or a server's cache of a trainer's versions (serving/mirror.ts), which keeps none.
+    if (!existsSync(join(this.dir, HISTORY_FILE))) return [];
+    const published = new Set((await this.history()).filter((e) => e.event === 'publish').map((e) => e.version));
+    const lost = (await this.list()).filter((v) => !published.has(v.version));
+    for (const { version, manifest } of lost) {
+      await appendLine(join(this.dir, HISTORY_FILE), JSON.stringify({
+        time: manifest.createdAt, event: 'publish', version,
+        reason: `parent ${manifest.parent ?? 'none'}; recorded at open: the process that published it stopped before writing this line`,
+      }));
+    }
+    return lost.map((v) => v.version);
   }
 
   async #repairStates(): Promise<void> {

@@ -128,3 +128,32 @@ test('another live writer holding the lock makes a writer wait, then fail with i
     cleanup();
   }
 });
+
+test('a version published by a process killed before its history line gets the line at the next open, at its manifest\'s time, once', async () => {
+  const { dir, cleanup } = tempModels();
+  try {
+    const reg = await openRegistry(dir);
+    await reg.publish(artifacts(1), input());
+    await reg.promote(1, 'first');
+    await reg.publish(artifacts(2), input());
+    // The state a kill between the rename into models/2 and the history append leaves: version 2 without its line.
+    const history = join(dir, 'history.jsonl');
+    const lines = readFileSync(history, 'utf8').trimEnd().split('\n');
+    assert.equal(JSON.parse(lines[lines.length - 1]).event, 'publish');
+    writeFileSync(history, `${lines.slice(0, -1).join('\n')}\n`);
+    assert.deepEqual((await reg.history()).filter((e) => e.event === 'publish').map((e) => e.version), [1]);
+
+    const writer = await openRegistry(dir);
+    const published = (await writer.history()).filter((e) => e.event === 'publish');
+    assert.deepEqual(published.map((e) => e.version), [1, 2]);
+    const manifest = JSON.parse(readFileSync(join(dir, '2', 'manifest.json'), 'utf8')) as { createdAt: string };
+    assert.equal(published[1].time, manifest.createdAt);
+    assert.match(published[1].reason ?? '', /^parent 1; recorded at open: the process that published it stopped before writing this line$/);
+    await openRegistry(dir);
+    assert.equal((await writer.history()).filter((e) => e.event === 'publish').length, 2, 'written once');
+    assert.equal((await writer.current())?.version, 1, 'the champion is unchanged');
+    assert.equal(await writer.publish(artifacts(3), input()), 3);
+  } finally {
+    cleanup();
+  }
+});
