@@ -8,6 +8,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { authorize } from '../auth.ts';
 import type { ModelHolder, SwapResult } from '../serving/holder.ts';
 import { httpError } from './errors.ts';
+import { excerptKeys } from './excerpt.ts';
 import type { PathRedactor } from './redact.ts';
 import type { ServerDeps } from './types.ts';
 
@@ -145,7 +146,10 @@ function parseReason(body: unknown): string {
   }
   const record = body as Record<string, unknown>;
   const extra = Object.keys(record).filter((k) => k !== 'reason');
-  if (extra.length > 0) throw httpError('BONSAI_HTTP_BAD_REQUEST', `unknown key(s) ${extra.join(', ')}; allowed: reason`, { unknownKeys: extra });
+  if (extra.length > 0) {
+    const keys = excerptKeys(extra);
+    throw httpError('BONSAI_HTTP_BAD_REQUEST', `unknown key(s) ${keys.text}; allowed: reason`, { unknownKeys: keys.shown, unknownCount: keys.count });
+  }
   if (record.reason === undefined) return 'manual';
   if (typeof record.reason !== 'string' || record.reason.length === 0 || record.reason.length > MAX_REASON) {
     throw httpError('BONSAI_HTTP_BAD_REQUEST', `"reason" must be a string of 1 to ${MAX_REASON} characters`);

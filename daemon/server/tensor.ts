@@ -5,6 +5,7 @@
  */
 import { shapeSize } from '../serving/types.ts';
 import { httpError } from './errors.ts';
+import { excerpt, excerptKeys } from './excerpt.ts';
 
 /** A request's samples, row-major. */
 export interface TensorBatch {
@@ -32,7 +33,7 @@ export const FLOAT32_MAX = 3.4028234663852886e38;
 
 /** Why one value of a tensor is refused, with the value as sent (a number beyond float64 parses as Infinity). */
 function badValueMessage(where: string, v: unknown): string {
-  if (typeof v !== 'number') return `${where} is ${JSON.stringify(v) ?? String(v)}, not a finite number`;
+  if (typeof v !== 'number') return `${where} is ${excerpt(v)}, not a finite number`;
   if (!Number.isFinite(v)) return `${where} is ${String(v)} (NaN, or a number beyond float64's range), not a finite number`;
   return `${where} is ${String(v)}, outside float32's range (+-${FLOAT32_MAX.toExponential(4)}): the model computes in float32`;
 }
@@ -45,7 +46,8 @@ function readTensor(body: unknown, maxValues: number, expected: readonly number[
   const record = body as Record<string, unknown>;
   const unknown = Object.keys(record).filter((k) => !ALLOWED_KEYS.has(k));
   if (unknown.length > 0) {
-    throw httpError('BONSAI_HTTP_BAD_TENSOR', `unknown key(s) ${unknown.map((k) => JSON.stringify(k)).join(', ')}; allowed: "tensor", "shape"`, { unknownKeys: unknown });
+    const keys = excerptKeys(unknown);
+    throw httpError('BONSAI_HTTP_BAD_TENSOR', `unknown key(s) ${keys.text}; allowed: "tensor", "shape"`, { unknownKeys: keys.shown, unknownCount: keys.count });
   }
   if (!('tensor' in record)) throw httpError('BONSAI_HTTP_BAD_TENSOR', 'missing "tensor"');
   const given = record.shape === undefined ? undefined : parseShape(record.shape);
@@ -124,8 +126,9 @@ export function resolveBatch(shape: readonly number[], inputShape: readonly numb
 }
 
 function parseShape(raw: unknown): number[] {
-  if (!Array.isArray(raw) || raw.length === 0 || !raw.every((d) => Number.isInteger(d) && (d as number) >= 0)) {
-    throw httpError('BONSAI_HTTP_BAD_TENSOR', '"shape" must be a non-empty array of non-negative integers', { shape: raw as unknown });
+  if (!Array.isArray(raw) || raw.length === 0 || raw.length > MAX_TENSOR_AXES || !raw.every((d) => Number.isInteger(d) && (d as number) >= 0)) {
+    const length = Array.isArray(raw) ? { axes: raw.length } : {};
+    throw httpError('BONSAI_HTTP_BAD_TENSOR', `"shape" must be an array of 1 to ${MAX_TENSOR_AXES} non-negative integers, got ${excerpt(raw)}`, { shape: excerpt(raw), ...length, maxAxes: MAX_TENSOR_AXES });
   }
   return raw as number[];
 }
@@ -167,7 +170,7 @@ function flatten(tensor: unknown, maxValues: number): { values: Float32Array; sh
         const v: unknown = node[i];
         if (typeof v !== 'number' || !Number.isFinite(v) || Math.abs(v) > FLOAT32_MAX) {
           index[depth] = i;
-          throw httpError('BONSAI_HTTP_BAD_TENSOR', badValueMessage(`tensor${at()}`, v), { path: at(), value: typeof v === 'number' ? String(v) : (JSON.stringify(v) ?? String(v)) });
+          throw httpError('BONSAI_HTTP_BAD_TENSOR', badValueMessage(`tensor${at()}`, v), { path: at(), value: typeof v === 'number' ? String(v) : excerpt(v) });
         }
         values[k++] = v;
       }

@@ -259,3 +259,30 @@ test('scores=array answers the label of each class index, so a client can map th
   const keyed = await app.inject({ method: 'POST', url: '/v1/predict', payload: { tensor: [0.5, 0.5, 0.5, 0.5] } });
   assert.equal(keyed.json().labels, undefined);
 });
+
+test('a refused tensor body is quoted in excerpts: long keys, values and shapes are cut, many unknown keys counted', async () => {
+  const { app } = await harness({ limits: { bodyLimitBytes: 16 * 1024 * 1024 } });
+  const post = (payload: string) => app.inject({ method: 'POST', url: '/v1/predict', headers: { 'content-type': 'application/json' }, payload });
+  const long = 'a'.repeat(1_000_000);
+  const cases: Array<[string, string, string, RegExp]> = [
+    // 200,000 unknown keys (a 2.6 MB body): answered 5.2 MB, naming every key.
+    ['many keys', `{${Array.from({ length: 200_000 }, (_, i) => `"k${i}":1`).join(',')}}`, 'BONSAI_HTTP_BAD_TENSOR', /unknown key\(s\) "k0", "k1", "k2", "k3", "k4" and 199995 more; allowed/],
+    ['a long key', `{"${long}":1}`, 'BONSAI_HTTP_BAD_TENSOR', /unknown key\(s\) "a{80}\.\.\." \(1000000 characters\); allowed/],
+    // A string of backslashes is answered escaped twice over: four times the request's size.
+    ['a long string value', `{"tensor":["${'\\\\'.repeat(500_000)}",0,0,0]}`, 'BONSAI_HTTP_BAD_TENSOR', /tensor\[0\] is "(\\\\){80}\.\.\." \(500000 characters\), not a finite number/],
+    ['a long object value', `{"tensor":[0,{"x":"${long}"},0,0]}`, 'BONSAI_HTTP_BAD_TENSOR', /tensor\[1\] is \{"x":"a{74}\.\.\. \(1000008 characters\), not/],
+    ['a shape of 300,000 axes', JSON.stringify({ tensor: [0, 0, 0, 0], shape: [4, ...new Array(300_000).fill(1)] }), 'BONSAI_HTTP_BAD_TENSOR', /"shape" must be an array of 1 to 32 non-negative integers, got \[4,1,1,.*\.\.\. \(600003 characters\)/],
+  ];
+  for (const [what, payload, code, message] of cases) {
+    const res = await post(payload);
+    assert.equal(res.statusCode, 400, what);
+    assert.equal(res.json().error.code, code, what);
+    assert.match(res.json().error.message, message, what);
+    assert.ok(res.body.length < 1000, `${what}: answered ${res.body.length} bytes`);
+  }
+  const keys = await post('{"a":1,"b":2,"tensor":[0,0,0,0]}');
+  assert.deepEqual(keys.json().error.details, { unknownKeys: ['"a"', '"b"'], unknownCount: 2 });
+  const shape = await post(JSON.stringify({ tensor: [0, 0, 0, 0], shape: new Array(33).fill(1) }));
+  assert.deepEqual(shape.json().error.details, { shape: `[${new Array(33).fill(1).join(',')}]`, axes: 33, maxAxes: 32 });
+  assert.equal((await post(JSON.stringify({ tensor: [0, 0, 0, 0], shape: [...new Array(29).fill(1), 2, 2, 1] }))).statusCode, 200, '32 axes are still a shape');
+});
