@@ -10,7 +10,7 @@ import {
   type OptimizerArgs, DEFAULT_LEARNING_RATES, PRUNE_FRACTION_MIN_SHARE, paperUpdateConfig, pruneLearningRateOf, type UpdateConfig, builtinModel, modelInfo, type ModelOptions,
 } from '../core/index.ts';
 import type { Config } from '../config/index.ts';
-import { featureWidth, processAudio } from '../pipelines/audio/index.ts';
+import { featureWidth, longestFrames, processAudio } from '../pipelines/audio/index.ts';
 import { processImage } from '../pipelines/image/index.ts';
 import type { AudioSpec, ImageSpec, IngestLimits, Modality, Preprocessing } from '../pipelines/types.ts';
 import type { AddressInfo } from 'node:net';
@@ -255,6 +255,10 @@ export function preprocessors(config: Config): Preprocessors {
     // A version's own preprocessing (its manifest's) over the config's: requests are decoded as its samples were.
     image: (bytes: Uint8Array, input: ModelInput) => processImage(bytes, { ...imageSpec(config, input.inputShape), ...input.preprocessing?.image }, limitsOf(config)),
     audio: (bytes: Uint8Array, input: ModelInput) => processAudio(bytes, input.preprocessing?.audio ?? audioSpec(config), limitsOf(config)),
+    utteranceLimit: (input: ModelInput) => {
+      const maxSeconds = config.ingest.limits.maxAudioSeconds;
+      return { maxFrames: longestFrames(input.preprocessing?.audio ?? audioSpec(config), maxSeconds), maxSeconds };
+    },
   };
 }
 

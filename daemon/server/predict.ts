@@ -149,6 +149,7 @@ async function transcribe(kind: InputKind, body: unknown, model: LoadedModel, de
   if (kind === 'tensor') {
     // A JSON number takes at least two bytes ("0,"): no body under the limit holds more values.
     ({ utterances, batched } = parseUtteranceBody(body, width, limits.maxBatch, Math.floor(limits.bodyLimitBytes / 2)));
+    checkUtteranceLength(utterances, width, model, deps);
   } else {
     const sample = await preprocessFile(kind, body, model, deps);
     if (sample.shape.length !== 2 || sample.shape[1] !== width) {
@@ -162,6 +163,21 @@ async function transcribe(kind: InputKind, body: unknown, model: LoadedModel, de
   }
   const head = { version: model.version, modality: model.modality, input: kind };
   return batched ? { ...head, predictions: transcripts.map((transcript) => ({ transcript })) } : { ...head, transcript: transcripts[0] };
+}
+
+/**
+ * Refuses a JSON utterance longer than the longest recording the server decodes: transcribing
+ * holds the event loop, and for longer ones more than in proportion (50,000 frames, a 4 MB body,
+ * held it 37 s; 200,000 frames failed with a RangeError, a 500).
+ */
+function checkUtteranceLength(utterances: readonly Float32Array[], width: number, model: LoadedModel, deps: ServerDeps): void {
+  const limit = deps.preprocess.utteranceLimit?.(model);
+  if (limit === undefined) return;
+  const frames = utterances.length === 0 ? 0 : utterances[0].length / width;
+  if (frames > limit.maxFrames) {
+    throw httpError('BONSAI_HTTP_UTTERANCE_TOO_LONG', `an utterance of ${frames} frames is longer than the ${limit.maxFrames} frames of the longest recording accepted (${limit.maxSeconds} s, ingest.limits.maxAudioSeconds)`,
+      { frames, maxFrames: limit.maxFrames, maxAudioSeconds: limit.maxSeconds });
+  }
 }
 
 async function toBatch(kind: InputKind, body: unknown, model: LoadedModel, deps: ServerDeps, limits: ServerLimits): Promise<{ batch: Float32Array; n: number; batched: boolean }> {

@@ -16,6 +16,11 @@ export interface Preprocessors {
   image(bytes: Uint8Array, input: ModelInput): Promise<ProcessedSample>;
   /** Decodes a WAV recording to the model's input features (pipelines/audio). */
   audio(bytes: Uint8Array, input: ModelInput): Promise<ProcessedSample>;
+  /**
+   * Most frames of one utterance a speech model is given as JSON: those of the longest recording
+   * the audio pipeline accepts (`ingest.limits.maxAudioSeconds`, `maxSeconds`); none when omitted.
+   */
+  utteranceLimit?(input: ModelInput): { maxFrames: number; maxSeconds: number };
 }
 
 /** One registry version as listed by `GET /v1/models` (extra fields are passed through). */

@@ -9,7 +9,7 @@ export { downmix } from './downmix.ts';
 export { type ResampleOptions, resample } from './resample.ts';
 export { RealFft, isPowerOfTwo } from './fft.ts';
 export { type MelFilterbank, hzToMel, melToHz, melFilterbank, melWeight } from './mel.ts';
-export { type FrameGeometry, defaultAudioSpec, featureWidth, frameCount, frameGeometry, validateAudioSpec } from './spec.ts';
+export { type FrameGeometry, defaultAudioSpec, featureWidth, frameCount, frameGeometry, longestFrames, validateAudioSpec } from './spec.ts';
 export { type FeatureMatrix, LOG_FLOOR, appendDeltas, logMelSpectrogram, mfcc, normalizeColumns } from './mfcc.ts';
 export { processAudio, processAudioSync } from './process.ts';
 export { type FsddRecording, type LoadFsddOptions, FSDD_SPEAKERS, FSDD_TEST_TAKES, fsddDir, loadFsdd } from './fsdd.ts';

@@ -119,6 +119,14 @@ export function frameCount(samples: number, geometry: Pick<FrameGeometry, 'windo
   return 1 + Math.floor((samples - geometry.windowLength) / geometry.hopLength);
 }
 
+/**
+ * Most frames a recording of `seconds` gives under `spec`, at whatever rate it was recorded (it
+ * is resampled to `spec.sampleRate` first; one sample more covers the resampler's rounding up).
+ */
+export function longestFrames(spec: AudioSpec, seconds: number): number {
+  return frameCount(Math.ceil(seconds * spec.sampleRate) + 1, frameGeometry(spec));
+}
+
 /** Values per frame: coefficients, times 3 with deltas and delta-deltas. */
 export function featureWidth(spec: AudioSpec): number {
   return spec.coefficients * (spec.deltas ? 3 : 1);

@@ -5,6 +5,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ProcessedSample } from '../../pipelines/types.ts';
+import { encodeWav } from '../../pipelines/audio/index.ts';
+import { preprocessors } from '../../daemon/wiring.ts';
+import type { Preprocessors } from '../../daemon/server/index.ts';
+import { testConfig } from './e2e-helpers.ts';
 import { createMetrics } from '../../daemon/metrics/index.ts';
 import { ModelHolder, type LoadedModel } from '../../daemon/serving/index.ts';
 import { buildServer } from '../../daemon/server/index.ts';
@@ -35,12 +39,12 @@ async function fakeAudio(bytes: Uint8Array): Promise<ProcessedSample> {
   return { modality: 'audio', features: new Float32Array(bytes.length * WIDTH).fill(0.5), shape: [bytes.length, WIDTH] };
 }
 
-async function server(model: (v: number) => LoadedModel) {
+async function server(model: (v: number) => LoadedModel, preprocess: Preprocessors = { image: fakeAudio, audio: fakeAudio }) {
   const holder = new ModelHolder({ loader: async (v) => model(v) });
   await holder.swapTo(7);
   const app = buildServer({
     holder, registry: new FakeRegistry(), metrics: createMetrics({ version: '0.0.0-test', defaultMetrics: false }),
-    preprocess: { image: fakeAudio, audio: fakeAudio },
+    preprocess,
     updates: { requestUpdate: async () => ({ accepted: true, state: 'started' }) },
     status: { status: () => ({}) },
     limits: { maxBatch: 4 },
@@ -105,5 +109,30 @@ test('classification models still answer class scores beside speech support', as
   assert.equal(res.statusCode, 200);
   assert.equal(res.json().label, 'dog');
   assert.equal(res.json().transcript, undefined);
+  await app.close();
+});
+
+test('JSON frames of an utterance longer than the longest recording accepted are refused (413) before the model runs', async () => {
+  // The daemon's own preprocessors: recordings of at most 1 s at the default 25 ms window and 10 ms hop.
+  const preprocess = preprocessors(testConfig('/nonexistent-state', { model: { modality: 'audio', name: 'ds2' }, ingest: { limits: { maxAudioSeconds: 1 } } }));
+  const asked: number[][] = [];
+  const app = await server((v) => fakeSpeechModel(v, asked), preprocess);
+  // The longest recording accepted, at a rate the pipeline resamples from, gives no more frames than the limit.
+  const second = Float32Array.from({ length: 44100 }, (_, i) => 0.5 * Math.sin(i / 7));
+  const features = await preprocess.audio(encodeWav(second, 44100), { version: 7, modality: 'audio', inputShape: [39] });
+  assert.ok(features.shape[0] <= 98, `a 1 s recording gave ${features.shape[0]} frames`);
+  const post = (payload: unknown) => app.inject({ method: 'POST', url: '/v1/predict', payload: payload as Record<string, unknown> });
+  const frames = (n: number) => Array.from({ length: n }, () => [0.1, 0.2, 0.3]);
+  assert.equal((await post({ tensor: frames(98) })).statusCode, 200);
+  // On the old code each was transcribed: 50,000 frames of a real ds2 held the event loop 37 s.
+  for (const tensor of [frames(99), frames(5000).flat(), [frames(99), frames(99)]]) {
+    const res = await post({ tensor });
+    assert.equal(res.statusCode, 413, res.body);
+    assert.equal(res.json().error.code, 'BONSAI_HTTP_UTTERANCE_TOO_LONG');
+    assert.equal(res.json().error.details.maxFrames, 98);
+    assert.equal(res.json().error.details.maxAudioSeconds, 1);
+    assert.match(res.json().error.message, /an utterance of (99|5000) frames is longer than the 98 frames of the longest recording accepted \(1 s, ingest.limits.maxAudioSeconds\)/);
+  }
+  assert.deepEqual(asked, [[98]], 'refused utterances never reach the model');
   await app.close();
 });
