@@ -92,6 +92,7 @@ export function registerPredict(app: FastifyInstance, deps: ServerDeps, limits: 
       if (probabilities.length !== n * classes) {
         throw httpError('BONSAI_HTTP_MODEL_OUTPUT', `model ${model.version} returned ${probabilities.length} scores for ${n} sample(s) of ${classes} classes`, { version: model.version, got: probabilities.length, expected: n * classes });
       }
+      checkFinite(probabilities, classes, batch, model);
       const predictions: Prediction[] = [];
       for (let i = 0; i < n; i++) predictions.push(predictionOf(probabilities.subarray(i * classes, (i + 1) * classes), model.labels, scoresAs));
       monitor.observe(model, batch, n, batch.length / n, predictions.map((p) => p.class));
@@ -157,7 +158,17 @@ async function transcribe(kind: InputKind, body: unknown, model: LoadedModel, de
     }
     utterances = [sample.features];
   }
-  const transcripts = await (model.transcribe as NonNullable<LoadedModel['transcribe']>)(utterances);
+  let transcripts: string[];
+  try {
+    transcripts = await (model.transcribe as NonNullable<LoadedModel['transcribe']>)(utterances);
+  } catch (err) {
+    // The decoder refuses NaN or infinite outputs (BONSAI_CORE_DECODE_NON_FINITE): finite input the model's float32
+    // arithmetic overflows. Its index is the utterance's place in the decoder's sorted batch, so the request's largest
+    // value is named instead.
+    if (!(err instanceof BonsaiError) || !err.code.endsWith('_NON_FINITE')) throw err;
+    const magnitude = Math.max(...utterances.map((u) => largestMagnitude(u, 0, u.length)));
+    throw nonFiniteOutput(model, utterances.length === 1 ? 'the utterance' : `one of the ${utterances.length} utterances`, { maxInputMagnitude: magnitude }, err);
+  }
   if (transcripts.length !== utterances.length) {
     throw httpError('BONSAI_HTTP_MODEL_OUTPUT', `model ${model.version} returned ${transcripts.length} transcripts for ${utterances.length} utterance(s)`, { version: model.version, got: transcripts.length, expected: utterances.length });
   }
@@ -177,6 +188,33 @@ function checkUtteranceLength(utterances: readonly Float32Array[], width: number
   if (frames > limit.maxFrames) {
     throw httpError('BONSAI_HTTP_UTTERANCE_TOO_LONG', `an utterance of ${frames} frames is longer than the ${limit.maxFrames} frames of the longest recording accepted (${limit.maxSeconds} s, ingest.limits.maxAudioSeconds)`,
       { frames, maxFrames: limit.maxFrames, maxAudioSeconds: limit.maxSeconds });
+  }
+}
+
+/** The largest |x| of `values[from..to)`. */
+function largestMagnitude(values: Float32Array, from: number, to: number): number {
+  let largest = 0;
+  for (let i = from; i < to; i++) largest = Math.max(largest, Math.abs(values[i]));
+  return largest;
+}
+
+function nonFiniteOutput(model: LoadedModel, which: string, details: { sample?: number; maxInputMagnitude: number }, cause?: unknown): HttpError {
+  return httpError('BONSAI_HTTP_NON_FINITE_OUTPUT',
+    `model ${model.version} computed NaN or infinite scores for ${which}, whose values reach ${details.maxInputMagnitude.toPrecision(4)} in magnitude: input so far outside what the model was trained on overflows its float32 arithmetic`,
+    { version: model.version, ...details }, cause);
+}
+
+/**
+ * Refuses scores that are not all finite: finite input can still overflow the model (3e38 in
+ * every value of an MLP's input gives NaN), and its answer would be a label picked from nulls.
+ */
+function checkFinite(probabilities: Float32Array, classes: number, batch: Float32Array, model: LoadedModel): void {
+  for (let i = 0; i < probabilities.length; i++) {
+    if (Number.isFinite(probabilities[i])) continue;
+    const n = probabilities.length / classes;
+    const sample = Math.floor(i / classes);
+    const size = batch.length / n;
+    throw nonFiniteOutput(model, n === 1 ? 'the sample' : `sample ${sample}`, { sample, maxInputMagnitude: largestMagnitude(batch, sample * size, (sample + 1) * size) });
   }
 }
 

@@ -21,6 +21,8 @@ export interface FakeModelOptions {
   predictDelayMs?: number;
   /** Return this many scores instead of n x 3. */
   brokenOutput?: number;
+  /** Scores of NaN for a sample with a value beyond this magnitude (as an overflowing network computes). */
+  overflowAbove?: number;
   warmUpFails?: boolean;
   driftReference?: DriftReference;
 }
@@ -47,7 +49,11 @@ export function fakeModel(version: number, options: FakeModelOptions = {}): Load
       if (options.predictDelayMs !== undefined) await sleep(options.predictDelayMs);
       if (options.brokenOutput !== undefined) return new Float32Array(options.brokenOutput);
       const out = new Float32Array(n * 3).fill(0.1);
-      for (let i = 0; i < n; i++) out[i * 3 + expectedClass(Array.from(batch.subarray(i * size, (i + 1) * size)))] = 0.8;
+      for (let i = 0; i < n; i++) {
+        const sample = Array.from(batch.subarray(i * size, (i + 1) * size));
+        if (options.overflowAbove !== undefined && sample.some((v) => Math.abs(v) > (options.overflowAbove as number))) out.fill(Number.NaN, i * 3, (i + 1) * 3);
+        else out[i * 3 + expectedClass(sample)] = 0.8;
+      }
       return out;
     },
     async warmUp(): Promise<void> {

@@ -286,3 +286,22 @@ test('a refused tensor body is quoted in excerpts: long keys, values and shapes 
   assert.deepEqual(shape.json().error.details, { shape: `[${new Array(33).fill(1).join(',')}]`, axes: 33, maxAxes: 32 });
   assert.equal((await post(JSON.stringify({ tensor: [0, 0, 0, 0], shape: [...new Array(29).fill(1), 2, 2, 1] }))).statusCode, 200, '32 axes are still a shape');
 });
+
+test('scores that overflow to NaN are refused (422 BONSAI_HTTP_NON_FINITE_OUTPUT), not answered as a label picked from nulls', async () => {
+  const { app } = await harness({ model: (v) => fakeModel(v, { overflowAbove: 1e30 }) });
+  const post = (tensor: unknown) => app.inject({ method: 'POST', url: '/v1/predict', payload: { tensor } as Record<string, unknown> });
+  // On the old code: 200 {"label":"cat","scores":{"cat":null,"dog":null,"eel":null}}.
+  const one = await post([3e38, 3e38, -3e38, 0]);
+  assert.equal(one.statusCode, 422, one.body);
+  assert.equal(one.json().error.code, 'BONSAI_HTTP_NON_FINITE_OUTPUT');
+  assert.deepEqual(one.json().error.details, { version: 1, sample: 0, maxInputMagnitude: Math.fround(3e38) });
+  assert.match(one.json().error.message, /model 1 computed NaN or infinite scores for the sample, whose values reach 3\.000e\+38 in magnitude/);
+  const batch = await post([[0, 0, 0, 1], [0, 2e31, 0, 0]]);
+  assert.equal(batch.statusCode, 422);
+  assert.equal(batch.json().error.details.sample, 1);
+  assert.match(batch.json().error.message, /scores for sample 1, whose values reach 2\.000e\+31/);
+  assert.equal((await post([0, 0, 0, 1])).statusCode, 200, 'values the model computes with are answered');
+  // Refused samples are left out of the served predictions' classes: only the one answered counts.
+  const text = (await app.inject({ method: 'GET', url: '/metrics' })).body;
+  assert.match(text, /bonsai_prediction_class_ratio\{class="cat"\} 0\n/);
+});

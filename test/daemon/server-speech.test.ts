@@ -9,6 +9,7 @@ import { encodeWav } from '../../pipelines/audio/index.ts';
 import { preprocessors } from '../../daemon/wiring.ts';
 import type { Preprocessors } from '../../daemon/server/index.ts';
 import { testConfig } from './e2e-helpers.ts';
+import { BonsaiError } from '../../core/errors.ts';
 import { createMetrics } from '../../daemon/metrics/index.ts';
 import { ModelHolder, type LoadedModel } from '../../daemon/serving/index.ts';
 import { buildServer } from '../../daemon/server/index.ts';
@@ -23,6 +24,9 @@ function fakeSpeechModel(version: number, asked: number[][]): LoadedModel {
     version, labels: ['<blank>', 'a'], inputShape: [WIDTH], modality: 'audio',
     async transcribe(utterances) {
       asked.push(utterances.map((u) => u.length / WIDTH));
+      // As ds2's decoder refuses the NaN outputs of input its float32 arithmetic overflows.
+      const overflowing = utterances.findIndex((u) => u.some((v) => Math.abs(v) > 1e30));
+      if (overflowing >= 0) throw new BonsaiError('BONSAI_CORE_DECODE_NON_FINITE', `decode: output [${overflowing}, 0, 0] is NaN`, { index: [overflowing, 0, 0], value: 'NaN' });
       return utterances.map((u) => WORDS[(u.length / WIDTH) % 3]);
     },
     async predict(): Promise<Float32Array> {
@@ -134,5 +138,28 @@ test('JSON frames of an utterance longer than the longest recording accepted are
     assert.match(res.json().error.message, /an utterance of (99|5000) frames is longer than the 98 frames of the longest recording accepted \(1 s, ingest.limits.maxAudioSeconds\)/);
   }
   assert.deepEqual(asked, [[98]], 'refused utterances never reach the model');
+  await app.close();
+});
+
+test('JSON frames that overflow the speech model are refused (422 BONSAI_HTTP_NON_FINITE_OUTPUT), not answered 500 as a fault', async () => {
+  const errors: unknown[] = [];
+  const asked: number[][] = [];
+  const holder = new ModelHolder({ loader: async (v) => fakeSpeechModel(v, asked) });
+  await holder.swapTo(7);
+  const app = buildServer({
+    holder, registry: new FakeRegistry(), metrics: createMetrics({ version: '0.0.0-test', defaultMetrics: false }),
+    preprocess: { image: fakeAudio, audio: fakeAudio }, updates: { requestUpdate: async () => ({ accepted: true, state: 'started' }) },
+    status: { status: () => ({}) }, onError: (err) => errors.push(err),
+  });
+  const frame = [0.1, 0.2, 0.3];
+  // On the old code: 500 BONSAI_CORE_DECODE_NON_FINITE, reported to the error log.
+  const res = await app.inject({ method: 'POST', url: '/v1/predict', payload: { tensor: [frame, frame, [3e38, 3e38, 3e38]] } });
+  assert.equal(res.statusCode, 422, res.body);
+  assert.equal(res.json().error.code, 'BONSAI_HTTP_NON_FINITE_OUTPUT');
+  assert.deepEqual(res.json().error.details, { version: 7, maxInputMagnitude: Math.fround(3e38) });
+  const batch = await app.inject({ method: 'POST', url: '/v1/predict', payload: { tensor: [[frame, frame], [frame, [0, -5e35, 0]]] } });
+  assert.equal(batch.statusCode, 422);
+  assert.match(batch.json().error.message, /scores for one of the 2 utterances, whose values reach 5\.000e\+35/);
+  assert.deepEqual(errors, [], 'a client\'s input is no server fault');
   await app.close();
 });
