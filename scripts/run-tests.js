@@ -42,6 +42,7 @@ const FULL_TIER_ONLY = [
   'test/daemon/status-paths.test.ts',
   'test/daemon/trainer.test.ts',
   'test/daemon/watch.test.ts',
+  'test/deploy/dockerfile-healthcheck.test.ts',
   'test/deploy/prometheus-live.test.ts',
   'test/deploy/prometheus-rules.test.ts',
   'test/deploy/systemd.test.ts',

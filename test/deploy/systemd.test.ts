@@ -1,14 +1,16 @@
 /**
  * deploy/systemd: `systemd-analyze verify` accepts the unit without a warning,
  * the unit has the sandboxing and lifecycle settings deploy/README.md
- * promises, its readiness script waits for the right endpoint, and the example
- * config is a valid bonsai config.
+ * promises, its readiness check (ExecStartPost, run as systemd would) finds a
+ * daemon on the server.host of /etc/bonsai/bonsai.yaml (127.0.0.2, ::1) and
+ * waits for the right endpoint, and the example config is a valid bonsai config.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -87,68 +89,143 @@ test('the unit runs sandboxed as its own user, with a state directory, restarts 
   assert.equal(one('KillMode'), 'mixed');
   assert.equal(one('Type'), 'exec');
   assert.match(one('ExecStart') ?? '', /bin\/bonsai\.js start --config \/etc\/bonsai\/bonsai\.yaml --state-dir \$\{STATE_DIRECTORY\}/);
-  assert.match(one('ExecStartPost') ?? '', /\/readyz/);
-  assert.ok(seconds(one('TimeoutStartSec') ?? '0') >= 240, 'the readiness wait fits in the start timeout');
+  // The readiness check reads the config, state directory and port the daemon is given, so it asks where the daemon listens.
+  const startArgs = /bin\/bonsai\.js start (.*)$/.exec(one('ExecStart') ?? '')?.[1];
+  const readyArgs = /^\/usr\/bin\/node \/opt\/bonsai\/bin\/bonsai\.js ready (.*) --timeout (\d+)$/.exec(one('ExecStartPost') ?? '');
+  assert.ok(startArgs !== undefined && readyArgs !== null, `ExecStartPost is not bonsai ready with ExecStart's flags: ${one('ExecStartPost')}`);
+  assert.equal(readyArgs[1], startArgs);
+  assert.ok(Number(readyArgs[2]) >= 240, 'time to load and warm up a model');
+  assert.ok(Number(readyArgs[2]) + 30 <= seconds(one('TimeoutStartSec') ?? '0'), 'the readiness wait (and node\'s start) fits in the start timeout');
   assert.equal(unit.get('Install')?.get('WantedBy')?.[0], 'multi-user.target');
 });
 
-/** An HTTP server that answers /healthz 200, and /readyz 503 until `readyAfterMs`. */
-async function probeServer(readyAfterMs: number): Promise<{ port: number; server: Server; readyzCalls: () => number }> {
-  const start = Date.now();
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+/** The unit's Environment= lines as systemd sets them, %d (the credentials directory) as `credentials`. */
+function unitEnvironment(credentials: string): Record<string, string> {
+  const service = parseUnit(readFileSync(UNIT, 'utf8')).get('Service');
+  return Object.fromEntries((service?.get('Environment') ?? []).map((e) => {
+    const eq = e.indexOf('=');
+    return [e.slice(0, eq), e.slice(eq + 1).replace('%d', credentials)];
+  }));
+}
+
+/**
+ * A command line of the unit as systemd would run it here: `${VAR}` from `env`, `$$` as `$`;
+ * /usr/bin/node, /opt/bonsai and /etc/bonsai/bonsai.yaml are this Node, this checkout and `config`.
+ */
+function localLine(key: 'ExecStart' | 'ExecStartPost', env: Record<string, string>, config: string): string {
+  const line = parseUnit(readFileSync(UNIT, 'utf8')).get('Service')?.get(key)?.[0] ?? '';
+  return line.replace(/\$\{(\w+)\}/g, (_, name: string) => env[name] ?? '').replaceAll('$$', '$')
+    .replaceAll('/usr/bin/node', process.execPath).replaceAll('/opt/bonsai/', ROOT).replaceAll('/etc/bonsai/bonsai.yaml', config);
+}
+
+/** Runs a unit's command line (exec'd by /bin/sh, which splits it as systemd does) with `env` only; killed after `limitMs`. */
+function runLine(line: string, env: Record<string, string>, limitMs: number): { child: ChildProcess; done: Promise<{ status: number | null; ms: number; output: string }> } {
+  const started = Date.now();
+  const child = spawn('/bin/sh', ['-c', `exec ${line}`], { cwd: ROOT, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/', ...env } });
+  let output = '';
+  child.stdout.on('data', (b: Buffer) => { output += b.toString('utf8'); });
+  child.stderr.on('data', (b: Buffer) => { output += b.toString('utf8'); });
+  const timer = setTimeout(() => child.kill('SIGKILL'), limitMs);
+  const done = new Promise<{ status: number | null; ms: number; output: string }>((resolve) => child.once('close', (status) => {
+    clearTimeout(timer);
+    resolve({ status, ms: Date.now() - started, output });
+  }));
+  return { child, done };
+}
+
+/** The example /etc/bonsai/bonsai.yaml with `server.host: host`, written into `dir`. */
+function exampleConfig(dir: string, host: string): string {
+  const text = readFileSync(join(DIR, 'bonsai.yaml'), 'utf8');
+  assert.match(text, /^ {2}host: 127\.0\.0\.1$/m);
+  const file = join(dir, 'bonsai.yaml');
+  writeFileSync(file, text.replace(/^ {2}host: 127\.0\.0\.1$/m, `  host: "${host}"`));
+  return file;
+}
+
+/**
+ * An HTTP server on `host` that answers /healthz 200, and /readyz 503 until `readyAfterMs` after the
+ * first /healthz; null where `host` is no address here.
+ */
+async function probeServer(host: string, readyAfterMs: number): Promise<{ port: number; server: Server; readyzCalls: () => number } | null> {
+  let readyAt = Infinity;
   let calls = 0;
   const server = createServer((req, res) => {
-    if (req.url === '/healthz') res.writeHead(200).end('{"status":"ok"}');
-    else if (req.url === '/readyz') {
+    if (req.url === '/healthz') {
+      readyAt = Math.min(readyAt, Date.now() + readyAfterMs);
+      res.writeHead(200).end('{"status":"ok"}');
+    } else if (req.url === '/readyz') {
       calls += 1;
-      res.writeHead(Date.now() - start >= readyAfterMs ? 200 : 503).end();
+      res.writeHead(Date.now() >= readyAt ? 200 : 503).end();
     } else res.writeHead(404).end();
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  return { port: typeof address === 'object' && address !== null ? address.port : 0, server, readyzCalls: () => calls };
+  const listening = await new Promise<boolean>((resolve) => {
+    server.once('error', () => resolve(false));
+    server.listen(0, host, () => resolve(true));
+  });
+  if (!listening) return null;
+  return { port: (server.address() as AddressInfo).port, server, readyzCalls: () => calls };
 }
 
-/** Runs ExecStartPost's script as systemd would: `$$` is `$`, `${VAR}` is substituted. */
-async function runReadiness(env: Record<string, string>): Promise<{ status: number | null; ms: number }> {
-  const line = parseUnit(readFileSync(UNIT, 'utf8')).get('Service')?.get('ExecStartPost')?.[0] ?? '';
-  const m = /^\/bin\/sh -c '(.*)'$/.exec(line);
-  assert.ok(m, `ExecStartPost is not /bin/sh -c '...': ${line}`);
-  const script = m[1].replace(/\$\{(\w+)\}/g, (_, name: string) => env[name] ?? '').replaceAll('$$', '$');
-  const started = Date.now();
-  const child = spawn('/bin/sh', ['-c', script], { stdio: 'ignore' });
-  const status = await new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return { status, ms: Date.now() - started };
-}
-
-test('readiness: with a promoted model the start waits for /readyz; on a fresh state directory /healthz suffices', { skip: which('curl') === null ? 'curl not installed' : false, timeout: 30_000 }, async () => {
-  const state = mkdtempSync(join(tmpdir(), 'bonsai-state-'));
-  const fresh = await probeServer(60_000);
-  const warming = await probeServer(1500);
+test('readiness: a daemon on server.host 127.0.0.2 (fresh state directory) is found by ExecStartPost; systemctl start succeeds', { skip: process.platform !== 'linux' ? 'needs 127.0.0.2 on loopback (Linux)' : false, timeout: 120_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'bonsai-unit-run-'));
+  const state = join(dir, 'state');
+  const credentials = join(dir, 'credentials');
+  mkdirSync(state);
+  mkdirSync(credentials);
+  writeFileSync(join(credentials, 'token'), 'unit-test-token\n');
+  const free = createNetServer();
+  await new Promise<void>((resolve) => free.listen(0, '127.0.0.2', resolve));
+  const port = (free.address() as AddressInfo).port;
+  await new Promise((resolve) => free.close(resolve));
+  const env = { ...unitEnvironment(credentials), BONSAI_PORT: String(port), STATE_DIRECTORY: state, CREDENTIALS_DIRECTORY: credentials };
+  const config = exampleConfig(dir, '127.0.0.2');
+  const daemon = runLine(localLine('ExecStart', env, config), env, 110_000);
   try {
-    const a = await runReadiness({ BONSAI_PORT: String(fresh.port), STATE_DIRECTORY: state });
-    assert.equal(a.status, 0);
-    assert.equal(fresh.readyzCalls(), 0, 'no model yet: /readyz is not awaited');
-
-    mkdirSync(join(state, 'models'));
-    writeFileSync(join(state, 'models', 'CURRENT'), '3\n');
-    const b = await runReadiness({ BONSAI_PORT: String(warming.port), STATE_DIRECTORY: state });
-    assert.equal(b.status, 0);
-    assert.ok(warming.readyzCalls() >= 2, `waited for /readyz (${warming.readyzCalls()} calls)`);
-    assert.ok(b.ms >= 1000, `returned after ${b.ms} ms, before the model was warm`);
+    const post = await runLine(localLine('ExecStartPost', env, config), env, 90_000).done;
+    assert.equal(post.status, 0, `ExecStartPost failed (after ${post.ms} ms): ${post.output}`);
+    assert.match(post.output, new RegExp(`http://127\\.0\\.0\\.2:${port} \\(/healthz: 200\\)`));
   } finally {
-    fresh.server.close();
+    daemon.child.kill('SIGTERM');
+    const stopped = await daemon.done;
+    rmSync(dir, { recursive: true, force: true });
+    assert.equal(stopped.status, 0, stopped.output);
+  }
+});
+
+test('readiness: with a promoted model ExecStartPost waits for /readyz, on server.host ::1; nothing listening fails it', { timeout: 60_000 }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'bonsai-state-'));
+  const warming = await probeServer('::1', 1500);
+  try {
+    if (warming === null) {
+      t.skip('no IPv6 loopback here');
+      return;
+    }
+    mkdirSync(join(dir, 'models'));
+    writeFileSync(join(dir, 'models', 'CURRENT'), '3\n');
+    const env = { BONSAI_PORT: String(warming.port), STATE_DIRECTORY: dir };
+    const b = await runLine(localLine('ExecStartPost', env, exampleConfig(dir, '::1')), env, 50_000).done;
+    assert.equal(b.status, 0, b.output);
+    assert.ok(warming.readyzCalls() >= 2, `waited for /readyz (${warming.readyzCalls()} calls)`);
+    assert.match(b.output, new RegExp(`http://\\[::1\\]:${warming.port} \\(/healthz, /readyz: 200\\)`));
+
+    // Nothing on the port: the start fails, naming the address it asked.
     warming.server.close();
-    rmSync(state, { recursive: true, force: true });
+    const line = localLine('ExecStartPost', env, exampleConfig(dir, '::1'));
+    assert.match(line, / --timeout \d+$/);
+    const c = await runLine(line.replace(/ --timeout \d+$/, ' --timeout 1'), env, 50_000).done;
+    assert.equal(c.status, 1, c.output);
+    assert.match(c.output, new RegExp(`BONSAI_CLI_NOT_READY: bonsai at http://\\[::1\\]:${warming.port} \\(server\\.host ::1\\) did not answer /healthz with 200 within 1 s; last: ECONNREFUSED`));
+  } finally {
+    warming?.server.close();
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 
 test('the example /etc/bonsai/bonsai.yaml with the unit\'s environment and flags is a valid config', () => {
   const service = parseUnit(readFileSync(UNIT, 'utf8')).get('Service');
-  // Environment= lines as systemd sets them, with %d (the credentials directory) expanded.
-  const env = Object.fromEntries((service?.get('Environment') ?? []).map((e) => {
-    const eq = e.indexOf('=');
-    return [e.slice(0, eq), e.slice(eq + 1).replace('%d', '/run/credentials/bonsai.service')];
-  }));
+  const env = unitEnvironment('/run/credentials/bonsai.service');
   assert.equal(env.BONSAI_SERVER__TOKEN_FILE, '/run/credentials/bonsai.service/token');
   const config = loadConfig({ file: join(DIR, 'bonsai.yaml'), env, flags: { stateDir: '/var/lib/bonsai', port: env.BONSAI_PORT } });
   assert.equal(config.stateDir, '/var/lib/bonsai');
