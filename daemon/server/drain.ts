@@ -20,10 +20,13 @@
  *    `Connection: close`, those in flight finish, and the connections left, idle for the whole
  *    grace period, are closed. Only a client that sends its first request after that long a
  *    pause in that very instant can still meet a closed connection;
- * 5. cuts every connection still open `DRAIN_DEADLINE_MS` later. Node's close stops the timer
- *    that enforces the request timeouts and leaves alone a connection that has sent nothing or
- *    part of a request, so one such client (a stalled upload, or a socket opened and left
- *    silent by anyone who can reach the port) held a stop until the supervisor's SIGKILL.
+ * 5. cuts every connection still open after the deadline: the server's request timeout
+ *    (`server.requestTimeoutMs`, the time a request has to arrive whole), at least
+ *    `DRAIN_DEADLINE_MS`. Node's close stops the timer that enforces the request timeouts and
+ *    leaves alone a connection that has sent nothing or part of a request, so one such client
+ *    (a stalled upload, or a socket opened and left silent by anyone who can reach the port)
+ *    held a stop until the supervisor's SIGKILL; a legitimate slow upload or a slow answer
+ *    within the timeout still finishes.
  *
  * A host name that resolves to several addresses makes fastify listen on each; this drains the
  * first only (fastify closes the others when the first has closed, as before).
@@ -34,7 +37,7 @@ import type { FastifyInstance } from 'fastify';
 /** The longest a stopping server waits for its keep-alive connections to close after a last answer (ms). */
 export const DRAIN_GRACE_MS = 1_500;
 
-/** How long the close may wait for the requests still in flight before it cuts their connections (ms). */
+/** The least time the close waits for the requests still in flight before it cuts their connections (ms); the request timeout if longer. */
 export const DRAIN_DEADLINE_MS = 5_000;
 
 /** The apps that are draining; `registerDrain`'s hook reads it. */
@@ -72,13 +75,14 @@ function openConnections(server: NetServer): Promise<number> {
 
 /**
  * Closes `app` (listening or not) as the module's doc says: it takes at most `graceMs` more
- * than the requests in flight, and at most `graceMs + deadlineMs` in all. A second call returns
- * the first one's promise.
+ * than the requests in flight, and at most `graceMs` plus the deadline (the request timeout, at
+ * least `minDeadlineMs`) in all. A second call returns the first one's promise.
  */
-export function drainAndClose(app: FastifyInstance, graceMs: number = DRAIN_GRACE_MS, deadlineMs: number = DRAIN_DEADLINE_MS): Promise<DrainResult> {
+export function drainAndClose(app: FastifyInstance, graceMs: number = DRAIN_GRACE_MS, minDeadlineMs: number = DRAIN_DEADLINE_MS): Promise<DrainResult> {
   let drain = drains.get(app);
   if (drain === undefined) {
-    drain = drainThenClose(app, graceMs, deadlineMs);
+    // Node's request timeout (fastify's requestTimeout, server.requestTimeoutMs): 0 when off.
+    drain = drainThenClose(app, graceMs, Math.max(minDeadlineMs, app.server.requestTimeout || 0));
     drains.set(app, drain);
   }
   return drain;
