@@ -34,12 +34,14 @@ const RETRY_MS = 500;
 const REQUEST_TIMEOUT_MS = 10_000;
 
 /**
- * The address a client on this machine reaches a server listening on `host` by: loopback for the
- * unspecified addresses (all interfaces: 0.0.0.0 -> 127.0.0.1, :: -> ::1), any other address or
- * host name as it is (node:http takes an IPv6 address, a zone included, without brackets).
+ * The addresses, in order, a client on this machine reaches a server listening on `host` by:
+ * loopback for the unspecified addresses (all interfaces: 0.0.0.0 -> 127.0.0.1; :: -> ::1, then
+ * 127.0.0.1, since a server on :: also serves IPv4 and a host with IPv6 disabled, or a container
+ * on an IPv4-only network, has no ::1), any other address or host name as it is (node:http takes
+ * an IPv6 address, a zone included, without brackets).
  */
-export function probeHost(host: string): string {
-  if (host === '0.0.0.0') return '127.0.0.1';
+export function probeHosts(host: string): string[] {
+  if (host === '0.0.0.0') return ['127.0.0.1'];
   if (isIPv6(host)) {
     let normal: string | null = null;
     try {
@@ -47,9 +49,9 @@ export function probeHost(host: string): string {
     } catch {
       // A zone index (fe80::1%eth0) is no URL host; it is not the unspecified address either.
     }
-    if (normal === '[::]') return '::1';
+    if (normal === '[::]') return ['::1', '127.0.0.1'];
   }
-  return host;
+  return [host];
 }
 
 /** The URL of `host:port` for messages: an IPv6 address in brackets. */
@@ -70,14 +72,20 @@ function get(host: string, port: number, path: string, timeoutMs: number): Promi
   });
 }
 
-/** Tries `path` until it answers 200 or `deadline` (epoch ms) passes; the last outcome when it never did. */
-async function waitFor(host: string, port: number, path: string, deadline: number): Promise<string | null> {
+/**
+ * Tries `path` on each of `hosts` in turn until one answers 200 or `deadline` (epoch ms) passes:
+ * the host that answered, or the last outcome (with its host) when none did.
+ */
+async function waitFor(hosts: string[], port: number, path: string, deadline: number): Promise<{ host: string } | { last: string }> {
   for (;;) {
-    const left = deadline - Date.now();
-    const outcome = await get(host, port, path, Math.max(1, Math.min(REQUEST_TIMEOUT_MS, left)));
-    if ('status' in outcome && outcome.status === 200) return null;
-    const last = 'status' in outcome ? `answered ${outcome.status}` : outcome.error;
-    if (Date.now() + RETRY_MS >= deadline) return last;
+    let last = '';
+    for (const host of hosts) {
+      const left = deadline - Date.now();
+      const outcome = await get(host, port, path, Math.max(1, Math.min(REQUEST_TIMEOUT_MS, left)));
+      if ('status' in outcome && outcome.status === 200) return { host };
+      last = `${hosts.length > 1 ? `${host}: ` : ''}${'status' in outcome ? `answered ${outcome.status}` : outcome.error}`;
+    }
+    if (Date.now() + RETRY_MS >= deadline) return { last };
     await new Promise((r) => setTimeout(r, RETRY_MS));
   }
 }
@@ -102,19 +110,20 @@ export function registerReady(program: Command): Command {
       if (port === 0) {
         throw new BonsaiError('BONSAI_CLI_BAD_OPTION', 'server.port is 0 (any free port): the port the daemon got cannot be known from the config; set a port', { port });
       }
-      const target = probeHost(host);
-      const url = probeUrl(target, port);
+      let targets = probeHosts(host);
       const deadline = Date.now() + timeoutS * 1000;
       const paths = ['/healthz'];
       // /readyz is asked once /healthz answers, as before: a model promoted by then is loaded at this start.
       for (const path of paths) {
-        const last = await waitFor(target, port, path, deadline);
-        if (last !== null) {
-          throw new BonsaiError('BONSAI_CLI_NOT_READY', `bonsai at ${url} (server.host ${host}) did not answer ${path} with 200 within ${timeoutS} s; last: ${last}`,
-            { url, host, port, path, timeoutS, last });
+        const outcome = await waitFor(targets, port, path, deadline);
+        if ('last' in outcome) {
+          const url = targets.map((t) => probeUrl(t, port)).join(' or ');
+          throw new BonsaiError('BONSAI_CLI_NOT_READY', `bonsai at ${url} (server.host ${host}) did not answer ${path} with 200 within ${timeoutS} s; last: ${outcome.last}`,
+            { url, host, port, path, timeoutS, last: outcome.last });
         }
+        targets = [outcome.host];
         if (path === '/healthz' && existsSync(join(config.stateDir, 'models', 'CURRENT'))) paths.push('/readyz');
       }
-      process.stdout.write(`bonsai serves at ${url} (${paths.join(', ')}: 200)\n`);
+      process.stdout.write(`bonsai serves at ${probeUrl(targets[0], port)} (${paths.join(', ')}: 200)\n`);
     });
 }

@@ -61,3 +61,24 @@ test('Dockerfile HEALTHCHECK asks /healthz where BONSAI_HOST listens', { timeout
     assert.equal(await runHealthcheck({ BONSAI_HOST: bonsaiHost, BONSAI_PORT: String(up.port) }), 1, `BONSAI_HOST=${bonsaiHost}, nothing listening`);
   }
 });
+
+test('Dockerfile HEALTHCHECK: BONSAI_SERVER__HOST and __PORT win over BONSAI_HOST and BONSAI_PORT, as in the config; :: falls back to 127.0.0.1', { timeout: 60_000 }, async (t) => {
+  const up = await healthz('127.0.0.2');
+  if (up === null) {
+    t.skip('127.0.0.2 is no address here');
+    return;
+  }
+  try {
+    assert.equal(await runHealthcheck({ BONSAI_HOST: '0.0.0.0', BONSAI_SERVER__HOST: '127.0.0.2', BONSAI_PORT: '9', BONSAI_SERVER__PORT: String(up.port) }), 0);
+  } finally {
+    up.server.close();
+  }
+  // A daemon on :: reached over IPv4 only (a container without ::1): here, a server on 127.0.0.1.
+  const v4 = await healthz('127.0.0.1');
+  assert.ok(v4 !== null);
+  try {
+    assert.equal(await runHealthcheck({ BONSAI_HOST: '::', BONSAI_PORT: String(v4.port) }), 0);
+  } finally {
+    v4.server.close();
+  }
+});

@@ -240,3 +240,19 @@ test('the sysusers.d entry creates the user and group the unit runs as', () => {
   const lines = readFileSync(join(DIR, 'bonsai.sysusers'), 'utf8').split('\n').filter((l) => l.trim() !== '' && !l.startsWith('#'));
   assert.deepEqual(lines.map((l) => l.split(/\s+/).slice(0, 3)), [['u', 'bonsai', '-']]);
 });
+
+test('readiness: a daemon on server.host :: that is reached only over IPv4 (no ::1 here, IPv6 disabled) is found by 127.0.0.1', { timeout: 60_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'bonsai-state-'));
+  // A server on 127.0.0.1 stands for one on :: on a host without ::1: ::1 is refused, IPv4 answers.
+  const v4 = await probeServer('127.0.0.1', 0);
+  assert.ok(v4 !== null);
+  try {
+    const env = { BONSAI_PORT: String(v4.port), STATE_DIRECTORY: dir };
+    const ok = await runLine(localLine('ExecStartPost', env, exampleConfig(dir, '::')), env, 50_000).done;
+    assert.equal(ok.status, 0, ok.output);
+    assert.match(ok.output, new RegExp(`bonsai serves at http://127\\.0\\.0\\.1:${v4.port} \\(/healthz: 200\\)`));
+  } finally {
+    v4.server.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
