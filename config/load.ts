@@ -310,9 +310,14 @@ function show(value: unknown): string {
   return text.length > 80 ? `${text.slice(0, 77)}...` : text;
 }
 
-/** A URL's password as `***` (`http://user:***@host`), so that an error does not print it; other values as they are. */
+/**
+ * A URL's password as `***` (`http://user:***@host`), so that an error does not print it: all
+ * between the first colon after the scheme (or the start) and the last `@`, as a URL parser
+ * splits the credentials from the host (a password may hold `@` or `/`); other values as they are.
+ */
 function maskSecret(value: unknown): unknown {
-  return typeof value === 'string' ? value.replace(/^([a-z][a-z0-9+.-]*:\/\/[^/@:]*):[^/@]*@/i, '$1:***@') : value;
+  if (typeof value !== 'string' || !value.includes('@')) return value;
+  return value.replace(/^([a-z][a-z0-9+.-]*:\/\/)?([^:@/]*):.*@(?=[^@]*$)/is, '$1$2:***@');
 }
 
 /** Problem kinds with a code of their own when every problem is of that kind. */

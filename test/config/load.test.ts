@@ -136,7 +136,7 @@ test('paths: a leading ~ is the home directory, from the file, env and flags ali
 
 test('trainerUrl is an http:// or https:// URL: another scheme is refused at load with the value', () => {
   // Before, any URL passed (file:///x, ftp://h) and the server failed at each request to its trainer.
-  for (const url of ['file:///x', 'ftp://trainer/', 'javascript:alert(1)', 'mailto:a@b', 'http:/one-slash']) {
+  for (const url of ['file:///x', 'ftp://trainer/', 'javascript:alert(1)', 'mailto:ops', 'http:/one-slash']) {
     fails(() => parseConfig({ trainerUrl: url }), 'BONSAI_CONFIG_INVALID', 'trainerUrl: must be an http:// or https:// URL', JSON.stringify(url));
   }
   fails(() => loadConfig({ env: { BONSAI_TRAINER_URL: 'file:///etc/passwd' } }), 'BONSAI_CONFIG_INVALID', 'trainerUrl', '"file:///etc/passwd" (from env BONSAI_TRAINER_URL)');
@@ -147,6 +147,13 @@ test('trainerUrl is an http:// or https:// URL: another scheme is refused at loa
   assert.ok(err !== null);
   assert.match(err.message, /got "http:\/\/u:\*\*\*@t:8080" \(from env BONSAI_TRAINER_URL\)/);
   assert.doesNotMatch(JSON.stringify({ message: err.message, details: err.details }), /s3cret/);
+  // A password with '@' or '/' in it, and a value without a scheme, are masked whole too.
+  for (const [url, shown] of [['http://bonsai:p@ss-Word-9@trainer:8080', 'http://bonsai:***@trainer:8080'], ['bonsai:s3cret/PW@trainer:8080', 'bonsai:***@trainer:8080']]) {
+    const e = (() => { try { loadConfig({ env: { BONSAI_TRAINER_URL: url } }); } catch (x) { return x as BonsaiError; } return null; })();
+    assert.ok(e !== null, url);
+    assert.ok(e.message.includes(`got ${JSON.stringify(shown)}`), e.message);
+    assert.doesNotMatch(JSON.stringify({ message: e.message, details: e.details }), /ss-Word|s3cret/);
+  }
   for (const url of ['http://trainer:8080', 'https://trainer.example/bonsai/', 'HTTP://T:1', 'http://[::1]:8080']) assert.equal(parseConfig({ trainerUrl: url }).trainerUrl, url);
   assert.equal(parseConfig({ trainerUrl: null }).trainerUrl, null);
 });
