@@ -92,7 +92,7 @@ export function registerPredict(app: FastifyInstance, deps: ServerDeps, limits: 
       if (probabilities.length !== n * classes) {
         throw httpError('BONSAI_HTTP_MODEL_OUTPUT', `model ${model.version} returned ${probabilities.length} scores for ${n} sample(s) of ${classes} classes`, { version: model.version, got: probabilities.length, expected: n * classes });
       }
-      checkFinite(probabilities, classes, batch, model);
+      await checkFinite(probabilities, classes, batch, model);
       const predictions: Prediction[] = [];
       for (let i = 0; i < n; i++) predictions.push(predictionOf(probabilities.subarray(i * classes, (i + 1) * classes), model.labels, scoresAs));
       monitor.observe(model, batch, n, batch.length / n, predictions.map((p) => p.class));
@@ -207,13 +207,20 @@ function nonFiniteOutput(model: LoadedModel, which: string, details: { sample?: 
 /**
  * Refuses scores that are not all finite: finite input can still overflow the model (3e38 in
  * every value of an MLP's input gives NaN), and its answer would be a label picked from nulls.
+ * A model whose scores are not finite even for an input of zeros is broken itself (diverged or
+ * damaged weights): that is the server's fault, a 500 that is reported, not the client's.
  */
-function checkFinite(probabilities: Float32Array, classes: number, batch: Float32Array, model: LoadedModel): void {
+async function checkFinite(probabilities: Float32Array, classes: number, batch: Float32Array, model: LoadedModel): Promise<void> {
   for (let i = 0; i < probabilities.length; i++) {
     if (Number.isFinite(probabilities[i])) continue;
     const n = probabilities.length / classes;
     const sample = Math.floor(i / classes);
     const size = batch.length / n;
+    const zeros = await model.predict(new Float32Array(size), 1).catch(() => null);
+    if (zeros === null || !zeros.every(Number.isFinite)) {
+      throw httpError('BONSAI_HTTP_MODEL_OUTPUT', `model ${model.version} computes NaN or infinite scores even for an input of zeros: its weights are broken; roll back to an earlier version (bonsai models rollback)`,
+        { version: model.version, nonFinite: true });
+    }
     throw nonFiniteOutput(model, n === 1 ? 'the sample' : `sample ${sample}`, { sample, maxInputMagnitude: largestMagnitude(batch, sample * size, (sample + 1) * size) });
   }
 }

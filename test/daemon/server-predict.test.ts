@@ -305,3 +305,14 @@ test('scores that overflow to NaN are refused (422 BONSAI_HTTP_NON_FINITE_OUTPUT
   const text = (await app.inject({ method: 'GET', url: '/metrics' })).body;
   assert.match(text, /bonsai_prediction_class_ratio\{class="cat"\} 0\n/);
 });
+
+test('a model whose scores are NaN even for zeros is the server\'s fault: 500 BONSAI_HTTP_MODEL_OUTPUT, reported, not a 422 that blames the input', async () => {
+  // Diverged or damaged weights: every sample overflows, an input of zeros too.
+  const { app, errors } = await harness({ model: (v) => fakeModel(v, { overflowAbove: -1 }) });
+  const res = await app.inject({ method: 'POST', url: '/v1/predict', payload: { tensor: [0.5, 0.25, 0, 1] } });
+  assert.equal(res.statusCode, 500, res.body);
+  assert.equal(res.json().error.code, 'BONSAI_HTTP_MODEL_OUTPUT');
+  assert.deepEqual(res.json().error.details, { version: 1, nonFinite: true });
+  assert.match(res.json().error.message, /model 1 computes NaN or infinite scores even for an input of zeros: its weights are broken; roll back/);
+  assert.equal(errors.length, 1, 'reported (http.error, the 5xx metrics)');
+});
