@@ -76,7 +76,7 @@ export async function fakeImage(bytes: Uint8Array): Promise<ProcessedSample> {
     throw new BonsaiError('BONSAI_INGEST_IMAGE_TIMEOUT', 'decoding the png image did not finish within 60000 ms with 40 other decodes queued (the decoder is overloaded)', { format: 'png', decodeTimeoutMs: 10000, waitedMs: 60000, queued: 40 });
   }
   if (Buffer.from(bytes.subarray(0, 4)).toString() === 'PATH') {
-    throw new BonsaiError('BONSAI_INGEST_IMAGE_CORRUPT', `cannot decode the image: ${FAKE_STATE_DIR}/tmp/upload-1.png is truncated (see ${FAKE_STATE_DIR}/store.db)`, { file: `${FAKE_STATE_DIR}/tmp/upload-1.png`, bytes: bytes.length });
+    throw new BonsaiError('BONSAI_INGEST_IMAGE_CORRUPT', `cannot decode the image: ${FAKE_STATE_DIR}/uploads/upload-1.png is truncated (see ${FAKE_STATE_DIR}/store.db)`, { file: `${FAKE_STATE_DIR}/uploads/upload-1.png`, bytes: bytes.length });
   }
   if (Buffer.from(bytes.subarray(0, 4)).toString() === 'WIDE') return { modality: 'image', features: new Float32Array(8), shape: [2, 4, 1] };
   return { modality: 'image', features: new Float32Array(4).fill(bytes[0]), shape: [2, 2, 1] };

@@ -83,10 +83,10 @@ test('an error answer names no server path; the error as thrown reaches the log'
   const body = res.json() as { error: { code: string; message: string; details: Record<string, unknown> } };
   assert.deepEqual(absolutePaths(body), [], JSON.stringify(body));
   assert.equal(body.error.code, 'BONSAI_INGEST_IMAGE_CORRUPT');
-  assert.equal(body.error.message, 'cannot decode the image: <stateDir>/tmp/upload-1.png is truncated (see <stateDir>/store.db)');
+  assert.equal(body.error.message, 'cannot decode the image: <stateDir>/uploads/upload-1.png is truncated (see <stateDir>/store.db)');
   assert.equal(body.error.details.bytes, 4);
   assert.equal(h.redacted.length, 1);
-  assert.match((h.redacted[0] as Error).message, new RegExp(`${FAKE_STATE_DIR}/tmp/upload-1.png`));
+  assert.match((h.redacted[0] as Error).message, new RegExp(`${FAKE_STATE_DIR}/uploads/upload-1.png`));
 
   // A 500 from the registry (another area's code, passed through with its message).
   h.registry.list = async () => {
