@@ -20,18 +20,21 @@
  *    `Connection: close`, those in flight finish, and the connections left, idle for the whole
  *    grace period, are closed. Only a client that sends its first request after that long a
  *    pause in that very instant can still meet a closed connection;
- * 5. cuts every connection still open after the deadline: the server's request timeout
- *    (`server.requestTimeoutMs`, the time a request has to arrive whole), at least
- *    `DRAIN_DEADLINE_MS`. Node's close stops the timer that enforces the request timeouts and
- *    leaves alone a connection that has sent nothing or part of a request, so one such client
- *    (a stalled upload, or a socket opened and left silent by anyone who can reach the port)
- *    held a stop until the supervisor's SIGKILL; a legitimate slow upload or a slow answer
- *    within the timeout still finishes.
+ * 5. closes, at the end of the grace period, every connection with no request being answered,
+ *    including one that has sent nothing or only part of its headers: Node's close leaves those
+ *    alone and stops the timer that enforces the request timeouts, so one socket opened and
+ *    left silent by anyone who can reach the port held a stop until the supervisor's SIGKILL;
+ * 6. cuts a connection whose request is still being received or answered after the deadline:
+ *    the server's request timeout (`server.requestTimeoutMs`, the time a request has to arrive
+ *    whole), at least `DRAIN_DEADLINE_MS` and at most `DRAIN_MAX_DEADLINE_MS` (within the stop
+ *    timeouts of the deployments: Kubernetes' grace period, systemd's TimeoutStopSec). A
+ *    legitimate slow upload or a slow answer within it finishes.
  *
  * A host name that resolves to several addresses makes fastify listen on each; this drains the
  * first only (fastify closes the others when the first has closed, as before).
  */
-import { Server as NetServer } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Server as NetServer, type Socket } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 
 /** The longest a stopping server waits for its keep-alive connections to close after a last answer (ms). */
@@ -39,6 +42,11 @@ export const DRAIN_GRACE_MS = 1_500;
 
 /** The least time the close waits for the requests still in flight before it cuts their connections (ms); the request timeout if longer. */
 export const DRAIN_DEADLINE_MS = 5_000;
+/** The longest it waits for them, whatever the request timeout (ms). */
+export const DRAIN_MAX_DEADLINE_MS = 20_000;
+
+/** Each app's open connections and, for each, how many of its requests are being received or answered. */
+const connections = new WeakMap<FastifyInstance, Map<Socket, number>>();
 
 /** The apps that are draining; `registerDrain`'s hook reads it. */
 const draining = new WeakSet<FastifyInstance>();
@@ -47,6 +55,20 @@ const drains = new WeakMap<FastifyInstance, Promise<DrainResult>>();
 
 /** Adds the hook that makes each answer of a draining app say `Connection: close`; `buildServer` calls it before any route. */
 export function registerDrain(app: FastifyInstance): void {
+  const open = new Map<Socket, number>();
+  connections.set(app, open);
+  app.server.on('connection', (socket: Socket) => {
+    open.set(socket, 0);
+    socket.once('close', () => open.delete(socket));
+  });
+  // 'request' comes once a request's headers have arrived; its answer's 'close', when it is sent or the connection ends.
+  app.server.on('request', (request: IncomingMessage, response: ServerResponse) => {
+    const socket = request.socket;
+    if (open.has(socket)) open.set(socket, (open.get(socket) ?? 0) + 1);
+    response.once('close', () => {
+      if (open.has(socket)) open.set(socket, Math.max(0, (open.get(socket) ?? 1) - 1));
+    });
+  });
   app.addHook('onSend', (_request, reply, payload, done) => {
     if (draining.has(app)) reply.header('connection', 'close');
     done(null, payload);
@@ -76,13 +98,14 @@ function openConnections(server: NetServer): Promise<number> {
 /**
  * Closes `app` (listening or not) as the module's doc says: it takes at most `graceMs` more
  * than the requests in flight, and at most `graceMs` plus the deadline (the request timeout, at
- * least `minDeadlineMs`) in all. A second call returns the first one's promise.
+ * least `minDeadlineMs`, at most `DRAIN_MAX_DEADLINE_MS`) in all. A second call returns the first one's promise.
  */
 export function drainAndClose(app: FastifyInstance, graceMs: number = DRAIN_GRACE_MS, minDeadlineMs: number = DRAIN_DEADLINE_MS): Promise<DrainResult> {
   let drain = drains.get(app);
   if (drain === undefined) {
     // Node's request timeout (fastify's requestTimeout, server.requestTimeoutMs): 0 when off.
-    drain = drainThenClose(app, graceMs, Math.max(minDeadlineMs, app.server.requestTimeout || 0));
+    const deadlineMs = Math.min(DRAIN_MAX_DEADLINE_MS, Math.max(minDeadlineMs, app.server.requestTimeout || 0));
+    drain = drainThenClose(app, graceMs, deadlineMs);
     drains.set(app, drain);
   }
   return drain;
@@ -125,6 +148,9 @@ async function drainThenClose(app: FastifyInstance, graceMs: number, deadlineMs:
   clearTimeout(timer);
   const drainMs = Math.round(performance.now() - t0);
   const leftOpen = await openConnections(server);
+  // The connections with no request being received or answered (idle, silent, or with part of
+  // their headers) are closed now; those with one get until the deadline.
+  for (const [socket, requests] of connections.get(app) ?? []) if (requests === 0) socket.destroy();
   const cut = await closeWithin(app, deadlineMs);
   return { drainMs, leftOpen, cut };
 }
