@@ -311,13 +311,22 @@ function show(value: unknown): string {
 }
 
 /**
- * A URL's password as `***` (`http://user:***@host`), so that an error does not print it: all
- * between the first colon after the scheme (or the start) and the last `@`, as a URL parser
- * splits the credentials from the host (a password may hold `@` or `/`); other values as they are.
+ * A URL's credentials masked (`http://user:***@host`, `http://***@host` for a user name alone, which
+ * may be a token), so that an error does not print them; other values as they are. As a URL parser
+ * reads it: the authority runs from the scheme's `//` (or the start) to the first `/`, `?` or `#`,
+ * and the credentials end at its last `@` (a password may hold `@`).
  */
 function maskSecret(value: unknown): unknown {
   if (typeof value !== 'string' || !value.includes('@')) return value;
-  return value.replace(/^([a-z][a-z0-9+.-]*:\/\/)?([^:@/]*):.*@(?=[^@]*$)/is, '$1$2:***@');
+  const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.exec(value)?.[0] ?? '';
+  const rest = value.slice(scheme.length);
+  const authorityEnd = rest.search(/[/?#]/);
+  const authority = authorityEnd < 0 ? rest : rest.slice(0, authorityEnd);
+  const at = authority.lastIndexOf('@');
+  if (at < 0) return value;
+  const colon = authority.indexOf(':');
+  const credentials = colon >= 0 && colon < at ? `${authority.slice(0, colon)}:***` : '***';
+  return `${scheme}${credentials}${rest.slice(at)}`;
 }
 
 /** Problem kinds with a code of their own when every problem is of that kind. */

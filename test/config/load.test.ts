@@ -148,11 +148,16 @@ test('trainerUrl is an http:// or https:// URL: another scheme is refused at loa
   assert.match(err.message, /got "http:\/\/u:\*\*\*@t:8080" \(from env BONSAI_TRAINER_URL\)/);
   assert.doesNotMatch(JSON.stringify({ message: err.message, details: err.details }), /s3cret/);
   // A password with '@' or '/' in it, and a value without a scheme, are masked whole too.
-  for (const [url, shown] of [['http://bonsai:p@ss-Word-9@trainer:8080', 'http://bonsai:***@trainer:8080'], ['bonsai:s3cret/PW@trainer:8080', 'bonsai:***@trainer:8080']]) {
+  for (const [url, shown] of [['http://bonsai:p@ss-Word-9@trainer:8080', 'http://bonsai:***@trainer:8080'], ['bonsai:s3cretPW@trainer:8080', 'bonsai:***@trainer:8080'], ['https://s3cret-token@trainer/', 'https://***@trainer/']]) {
     const e = (() => { try { loadConfig({ env: { BONSAI_TRAINER_URL: url } }); } catch (x) { return x as BonsaiError; } return null; })();
     assert.ok(e !== null, url);
     assert.ok(e.message.includes(`got ${JSON.stringify(shown)}`), e.message);
     assert.doesNotMatch(JSON.stringify({ message: e.message, details: e.details }), /ss-Word|s3cret/);
+  }
+  // What holds no credentials is shown as it is: an @ in a URL's path (without a scheme's //, user:x@host is taken for credentials).
+  for (const url of ['ftp://trainer:8080/models/resnet@v2', 'ftp://registry:5000/bonsai@sha256:abcd']) {
+    const e = (() => { try { loadConfig({ env: { BONSAI_TRAINER_URL: url } }); } catch (x) { return x as BonsaiError; } return null; })();
+    assert.ok(e?.message.includes(`got ${JSON.stringify(url)}`), e?.message);
   }
   for (const url of ['http://trainer:8080', 'https://trainer.example/bonsai/', 'HTTP://T:1', 'http://[::1]:8080']) assert.equal(parseConfig({ trainerUrl: url }).trainerUrl, url);
   assert.equal(parseConfig({ trainerUrl: null }).trainerUrl, null);
