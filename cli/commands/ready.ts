@@ -78,14 +78,15 @@ function get(host: string, port: number, path: string, timeoutMs: number): Promi
  */
 async function waitFor(hosts: string[], port: number, path: string, deadline: number): Promise<{ host: string } | { last: string }> {
   for (;;) {
-    let last = '';
-    for (const host of hosts) {
-      const left = deadline - Date.now();
-      const outcome = await get(host, port, path, Math.max(1, Math.min(REQUEST_TIMEOUT_MS, left)));
+    const outcomes: string[] = [];
+    for (const [i, host] of hosts.entries()) {
+      // The time left is shared among the addresses still to try: one that hangs does not starve the next.
+      const share = (deadline - Date.now()) / (hosts.length - i);
+      const outcome = await get(host, port, path, Math.max(1, Math.round(Math.min(REQUEST_TIMEOUT_MS / hosts.length, share))));
       if ('status' in outcome && outcome.status === 200) return { host };
-      last = `${hosts.length > 1 ? `${host}: ` : ''}${'status' in outcome ? `answered ${outcome.status}` : outcome.error}`;
+      outcomes.push(`${hosts.length > 1 ? `${host}: ` : ''}${'status' in outcome ? `answered ${outcome.status}` : outcome.error}`);
     }
-    if (Date.now() + RETRY_MS >= deadline) return { last };
+    if (Date.now() + RETRY_MS >= deadline) return { last: outcomes.join('; ') };
     await new Promise((r) => setTimeout(r, RETRY_MS));
   }
 }

@@ -256,3 +256,43 @@ test('readiness: a daemon on server.host :: that is reached only over IPv4 (no :
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('readiness on server.host ::: an address that hangs does not starve the next one, and the failure names what each answered', { timeout: 60_000 }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'bonsai-state-'));
+  // ::1 accepts and never answers; 127.0.0.1 on the same port answers.
+  const hang = createNetServer(() => undefined);
+  const hangOk = await new Promise<boolean>((resolve) => {
+    hang.once('error', () => resolve(false));
+    hang.listen(0, '::1', () => resolve(true));
+  });
+  if (!hangOk) {
+    t.skip('no IPv6 loopback here');
+    rmSync(dir, { recursive: true, force: true });
+    return;
+  }
+  const port = (hang.address() as AddressInfo).port;
+  const v4 = createServer((req, res) => res.writeHead(req.url === '/healthz' ? 200 : 404).end());
+  try {
+    const v4Ok = await new Promise<boolean>((resolve) => {
+      v4.once('error', () => resolve(false));
+      v4.listen(port, '127.0.0.1', () => resolve(true));
+    });
+    if (!v4Ok) {
+      t.skip(`port ${port} is taken on 127.0.0.1`);
+      return;
+    }
+    const env = { BONSAI_PORT: String(port), STATE_DIRECTORY: dir };
+    const line = localLine('ExecStartPost', env, exampleConfig(dir, '::')).replace(/ --timeout \d+$/, ' --timeout 6');
+    const ok = await runLine(line, env, 50_000).done;
+    assert.equal(ok.status, 0, ok.output);
+    assert.match(ok.output, new RegExp(`bonsai serves at http://127\\.0\\.0\\.1:${port} `));
+    v4.close();
+    const failed = await runLine(line.replace(/ --timeout \d+$/, ' --timeout 3'), env, 50_000).done;
+    assert.equal(failed.status, 1, failed.output);
+    assert.match(failed.output, /last: ::1: no answer in \d+ ms; 127\.0\.0\.1: ECONNREFUSED/);
+  } finally {
+    hang.close();
+    v4.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
