@@ -204,6 +204,21 @@ function nonFiniteOutput(model: LoadedModel, which: string, details: { sample?: 
     { version: model.version, ...details }, cause);
 }
 
+/** Whether each model's scores are finite for an input of zeros (asked once per model), or why that could not be told. */
+const zeroChecks = new WeakMap<LoadedModel, Promise<boolean | Error>>();
+
+function finiteAtZeros(model: LoadedModel, size: number): Promise<boolean | Error> {
+  let check = zeroChecks.get(model);
+  if (check === undefined) {
+    check = model.predict(new Float32Array(size), 1).then((scores) => scores.every(Number.isFinite), (err: unknown) => {
+      zeroChecks.delete(model); // asked again next time: the failure may pass (memory, a busy backend)
+      return err instanceof Error ? err : new Error(String(err));
+    });
+    zeroChecks.set(model, check);
+  }
+  return check;
+}
+
 /**
  * Refuses scores that are not all finite: finite input can still overflow the model (3e38 in
  * every value of an MLP's input gives NaN), and its answer would be a label picked from nulls.
@@ -216,10 +231,12 @@ async function checkFinite(probabilities: Float32Array, classes: number, batch: 
     const n = probabilities.length / classes;
     const sample = Math.floor(i / classes);
     const size = batch.length / n;
-    const zeros = await model.predict(new Float32Array(size), 1).catch(() => null);
-    if (zeros === null || !zeros.every(Number.isFinite)) {
-      throw httpError('BONSAI_HTTP_MODEL_OUTPUT', `model ${model.version} computes NaN or infinite scores even for an input of zeros: its weights are broken; roll back to an earlier version (bonsai models rollback)`,
-        { version: model.version, nonFinite: true });
+    const atZeros = await finiteAtZeros(model, size);
+    if (atZeros !== true) {
+      throw httpError('BONSAI_HTTP_MODEL_OUTPUT', atZeros === false
+        ? `model ${model.version} computes NaN or infinite scores even for an input of zeros: its weights are broken; roll back to an earlier version (bonsai models rollback)`
+        : `model ${model.version} computed NaN or infinite scores, and running it on an input of zeros to tell whether its weights are broken failed: ${atZeros.message}`,
+      { version: model.version, nonFinite: true }, atZeros === false ? undefined : atZeros);
     }
     throw nonFiniteOutput(model, n === 1 ? 'the sample' : `sample ${sample}`, { sample, maxInputMagnitude: largestMagnitude(batch, sample * size, (sample + 1) * size) });
   }

@@ -316,3 +316,37 @@ test('a model whose scores are NaN even for zeros is the server\'s fault: 500 BO
   assert.match(res.json().error.message, /model 1 computes NaN or infinite scores even for an input of zeros: its weights are broken; roll back/);
   assert.equal(errors.length, 1, 'reported (http.error, the 5xx metrics)');
 });
+
+test('the check on zeros runs once per model, and a check that fails says so instead of blaming the weights', async () => {
+  let calls = 0;
+  const { app } = await harness({
+    model: (v) => {
+      const m = fakeModel(v, { overflowAbove: -1 });
+      const predict = m.predict.bind(m);
+      m.predict = (batch, n) => {
+        calls++;
+        return predict(batch, n);
+      };
+      return m;
+    },
+  });
+  const answers = await Promise.all(Array.from({ length: 8 }, () => app.inject({ method: 'POST', url: '/v1/predict', payload: { tensor: [0.5, 0.25, 0, 1] } })));
+  assert.deepEqual(answers.map((a) => a.statusCode), new Array(8).fill(500));
+  const passes = calls;
+  await app.inject({ method: 'POST', url: '/v1/predict', payload: { tensor: [0.5, 0.25, 0, 1] } });
+  assert.equal(calls, passes + 1, 'a later request runs only its own pass: the check on zeros is not repeated');
+  assert.ok(passes <= 8 + 1, `${passes} passes for 8 requests (one check on zeros)`);
+
+  const failing = await harness({
+    model: (v) => {
+      const m = fakeModel(v, { overflowAbove: -1 });
+      const predict = m.predict.bind(m);
+      m.predict = (batch, n) => (batch.every((x) => x === 0) ? Promise.reject(new Error('backend out of memory')) : predict(batch, n));
+      return m;
+    },
+  });
+  const res = await failing.app.inject({ method: 'POST', url: '/v1/predict', payload: { tensor: [0.5, 0.25, 0, 1] } });
+  assert.equal(res.statusCode, 500);
+  assert.match(res.json().error.message, /running it on an input of zeros to tell whether its weights are broken failed: backend out of memory/);
+  assert.doesNotMatch(res.json().error.message, /weights are broken; roll back/);
+});
