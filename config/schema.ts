@@ -323,6 +323,8 @@ const serverSchema = z.strictObject({
   requestTimeoutMs: z.number().int().min(1_000).max(3_600_000).default(30_000),
   /** Most open HTTP connections; further ones are closed at once. */
   maxConnections: z.number().int().min(16).max(1_000_000).default(1024),
+  /** Most bytes of request bodies in flight across all requests; further requests are answered 503 before their body is read. */
+  maxInflightBodyBytes: posInt().default(256 * MiB),
   /** Environment variable that holds the bearer token of mutating routes. */
   tokenEnv: z.string().min(1).default('BONSAI_TOKEN'),
   /** File that holds the bearer token (read when tokenEnv is unset); null = none. */
@@ -442,6 +444,11 @@ function checkConsistency(c: ConfigShape, ctx: z.RefinementCtx): void {
   if (Array.isArray(range) && !(range[0] < range[1])) issue(['model', 'image', 'range'], 'low must be < high', range);
   // Pixels are mapped by low + v / 255 * (high - low): an infinite span makes every feature NaN.
   else if (Array.isArray(range) && !Number.isFinite(range[1] - range[0])) issue(['model', 'image', 'range'], `high - low must be a finite number (is ${range[1] - range[0]})`, range);
+  const srv = c.server;
+  // A body of the largest accepted size could never be taken: every such request would be answered 503.
+  if (srv && srv.maxInflightBodyBytes < srv.bodyLimitBytes) {
+    issue(['server', 'maxInflightBodyBytes'], `must be >= server.bodyLimitBytes (${srv.bodyLimitBytes}), or a body of the largest accepted size is always refused`, srv.maxInflightBodyBytes);
+  }
   const s = c.ingest?.splits;
   // A share above 1 is reported on its own (not_a_fraction).
   if (s && s.validation <= 1 && s.test <= 1 && s.validation + s.test >= 1) issue(['ingest', 'splits'], `validation + test must be < 1 (is ${s.validation + s.test})`, s);

@@ -38,6 +38,7 @@ const FULL_TIER_ONLY = [
   'test/daemon/registry-crash.test.ts',
   'test/daemon/role-follow.test.ts',
   'test/daemon/server-drain.test.ts',
+  'test/daemon/server-inflight.test.ts',
   'test/daemon/state-lock.test.ts',
   'test/daemon/status-paths.test.ts',
   'test/daemon/trainer.test.ts',

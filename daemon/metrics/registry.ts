@@ -74,6 +74,21 @@ export interface MetricSources {
   drift?: () => DriftScore[];
   /** Fraction of recent predictions per class label. */
   predictionClasses?: () => Array<{ label: string; ratio: number }>;
+  /** Bytes of request bodies the HTTP server holds in flight (daemon/server/inflight.ts). */
+  inflightBodyBytes?: () => number;
+}
+
+/** `bonsai_http_inflight_body_bytes`, read from `sources.inflightBodyBytes` on every scrape (0 without a server). */
+function inflightBodyGauge(sources: MetricSources, registers: Registry[]): Gauge {
+  return new Gauge({
+    name: 'bonsai_http_inflight_body_bytes',
+    help: 'Bytes of request bodies in flight (declared Content-Length, reserved until answered); capped by server.maxInflightBodyBytes.',
+    registers,
+    collect() {
+      const read = sources.inflightBodyBytes;
+      this.set(read === undefined ? 0 : read());
+    },
+  });
 }
 
 /** `bonsai_tf_tensors` and `bonsai_tf_memory_bytes`, read from `tfMemory` on every scrape. */
@@ -132,6 +147,7 @@ export class BonsaiMetrics {
   readonly predictDuration: Histogram;
   readonly tfTensors: Gauge;
   readonly tfMemoryBytes: Gauge;
+  readonly httpInflightBodyBytes: Gauge;
 
   private readonly roles = new Map<string, string>();
   private build: { version: string; tfjsVersion: string; backend: string };
@@ -212,10 +228,8 @@ export class BonsaiMetrics {
     });
     this.predictRequests = new Counter({ name: 'bonsai_predict_requests_total', help: 'Requests to POST /v1/predict, by HTTP status code.', labelNames: ['code'], registers });
     this.predictDuration = new Histogram({ name: 'bonsai_predict_duration_seconds', help: 'Time to answer POST /v1/predict (parse, preprocess, predict), in seconds.', buckets: PREDICT_BUCKETS, registers });
-    const tf = tfGauges(args.tfMemory, registers);
-    this.tfTensors = tf.tensors;
-    this.tfMemoryBytes = tf.bytes;
-
+    ({ tensors: this.tfTensors, bytes: this.tfMemoryBytes } = tfGauges(args.tfMemory, registers));
+    this.httpInflightBodyBytes = inflightBodyGauge(sources, registers);
     this.setBuildInfo({});
     this.zeroSeries();
     if (args.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry });

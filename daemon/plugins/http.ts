@@ -23,7 +23,10 @@ export function httpPlugin(routes: (ctx: DaemonContext) => HttpRoutes): DaemonPl
         metrics: ctx.metrics,
         token: ctx.token,
         tokenHint: `set the ${config.server.tokenEnv} environment variable (or server.tokenFile in the config) and restart`,
-        limits: { bodyLimitBytes: config.server.bodyLimitBytes, requestTimeoutMs: config.server.requestTimeoutMs, maxConnections: config.server.maxConnections },
+        limits: {
+          bodyLimitBytes: config.server.bodyLimitBytes, requestTimeoutMs: config.server.requestTimeoutMs,
+          maxConnections: config.server.maxConnections, maxInflightBodyBytes: config.server.maxInflightBodyBytes,
+        },
         batching: { ...config.server.batching },
         preprocess: preprocessors(config),
         ...routes(ctx),

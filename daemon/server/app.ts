@@ -13,6 +13,7 @@ import { registerAdmin } from './admin.ts';
 import { registerArtifacts } from './artifacts.ts';
 import { registerDrain } from './drain.ts';
 import { toErrorResponse, type HttpErrorCode } from './errors.ts';
+import { registerInflightBodyCap } from './inflight.ts';
 import { registerPredict } from './predict.ts';
 import { registerProbes } from './probes.ts';
 import { PathRedactor, processRoots } from './redact.ts';
@@ -20,9 +21,11 @@ import type { ServerDeps, ServerLimits } from './types.ts';
 
 /**
  * Default limits (as the config's `server` section): 16 MiB bodies, batches of 1024 samples, 30 s
- * to send a request, 1024 open connections.
+ * to send a request, 1024 open connections, 256 MiB of bodies in flight.
  */
-export const DEFAULT_LIMITS: ServerLimits = { bodyLimitBytes: 16 * 1024 * 1024, maxBatch: 1024, requestTimeoutMs: 30_000, maxConnections: 1024 };
+export const DEFAULT_LIMITS: ServerLimits = {
+  bodyLimitBytes: 16 * 1024 * 1024, maxBatch: 1024, requestTimeoutMs: 30_000, maxConnections: 1024, maxInflightBodyBytes: 256 * 1024 * 1024,
+};
 
 /** How often Node checks open requests against the timeouts (its default, 30 s, would let a slow one live twice as long). */
 function checkingInterval(requestTimeoutMs: number): number {
@@ -61,6 +64,9 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
   app.server.maxConnections = limits.maxConnections;
   // First, so that it applies to every route: while stopping, each answer says `Connection: close` (drain.ts).
   registerDrain(app);
+  // Before any body is read: the bodies of all requests together stay under the cap (inflight.ts).
+  const inflight = registerInflightBodyCap(app, limits.maxInflightBodyBytes, limits.bodyLimitBytes);
+  deps.metrics.sources.inflightBodyBytes = () => inflight.bytes;
 
   const monitor = deps.monitor ?? new ServingMonitor();
   deps.metrics.sources.drift = () => monitor.driftScores();

@@ -36,6 +36,7 @@ export const HTTP_ERRORS = {
   BONSAI_HTTP_SWAP_FAILED: 500,
   BONSAI_HTTP_NO_MODEL: 503,
   BONSAI_HTTP_NOT_READY: 503,
+  BONSAI_HTTP_BUSY: 503,
 } as const;
 
 /** A stable HTTP error code. */

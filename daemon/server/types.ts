@@ -101,6 +101,11 @@ export interface ServerLimits {
   requestTimeoutMs: number;
   /** Most open connections; further ones are closed at once (a flood cannot use up the daemon's file descriptors). */
   maxConnections: number;
+  /**
+   * Most bytes of request bodies in flight across all requests (declared `Content-Length`, or the
+   * route's body limit for a chunked body); a request that would pass it is answered 503 before its body is read.
+   */
+  maxInflightBodyBytes: number;
 }
 
 /** Everything `buildServer` needs. */
@@ -119,7 +124,7 @@ export interface ServerDeps {
   token?: string;
   /** How to configure a token, shown in the 403 of disabled mutating routes. */
   tokenHint?: string;
-  /** Defaults: 16 MiB bodies, batches of 1024. */
+  /** Defaults: 16 MiB bodies, batches of 1024, 256 MiB of bodies in flight. */
   limits?: Partial<ServerLimits>;
   /** Merging of concurrent predictions (default: up to 32 samples within 1 ms; `maxBatchSize: 1` turns it off). */
   batching?: BatchingOptions;

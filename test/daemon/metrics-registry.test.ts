@@ -44,7 +44,7 @@ test('GET /metrics parses as Prometheus text and has every documented metric wit
   assert.match(String(res.headers['content-type']), /^text\/plain; version=0\.0\.4/);
   const families = new Map(parsePrometheus(res.body).map((f) => [f.name, f]));
   const documented = documentedMetrics();
-  assert.equal(documented.length, 29);
+  assert.equal(documented.length, 30);
   for (const doc of documented) {
     const family = families.get(doc.name);
     assert.ok(family !== undefined, `${doc.name} is documented but not exported`);
