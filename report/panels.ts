@@ -338,13 +338,14 @@ export const ROWS: readonly RowDef[] = [
       {
         id: 20,
         title: 'Memory',
-        description: 'Bytes held by tfjs tensors and the resident memory of each process.',
+        description: 'Bytes held by tfjs tensors, the resident memory of each process, and the request bodies in flight (capped by server.maxInflightBodyBytes; at the cap, requests are answered 503 BONSAI_HTTP_BUSY).',
         kind: 'timeseries',
         unit: 'bytes',
         width: 4,
         targets: [
           t(m('bonsai_tf_memory_bytes'), 'tensors {{instance}}', 'A'),
           t(m('process_resident_memory_bytes'), 'resident {{instance}}', 'B'),
+          t(m('bonsai_http_inflight_body_bytes'), 'request bodies {{instance}}', 'C'),
         ],
       },
       {
