@@ -90,9 +90,9 @@ export interface DrainResult {
   cut: number;
 }
 
-/** The number of open connections of `server`. */
-function openConnections(server: NetServer): Promise<number> {
-  return new Promise((resolve) => server.getConnections((err, count) => resolve(err ? 0 : count)));
+/** The number of open connections of `app` (counted by `registerDrain`'s connection events). */
+function openConnections(app: FastifyInstance): number {
+  return connections.get(app)?.size ?? 0;
 }
 
 /**
@@ -119,7 +119,7 @@ async function closeWithin(app: FastifyInstance, deadlineMs: number): Promise<nu
   const first = await Promise.race([closing.then(() => 'closed' as const), deadline]);
   clearTimeout(timer);
   if (first === 'closed') return 0;
-  const cut = await openConnections(app.server);
+  const cut = openConnections(app);
   app.server.closeAllConnections();
   await closing;
   return cut;
@@ -147,7 +147,7 @@ async function drainThenClose(app: FastifyInstance, graceMs: number, deadlineMs:
   await Promise.race([allClosed, graceOver]);
   clearTimeout(timer);
   const drainMs = Math.round(performance.now() - t0);
-  const leftOpen = await openConnections(server);
+  const leftOpen = openConnections(app);
   // The connections with no request being received or answered (idle, silent, or with part of
   // their headers) are closed now; those with one get until the deadline.
   for (const [socket, requests] of connections.get(app) ?? []) if (requests === 0) socket.destroy();
